@@ -1,0 +1,90 @@
+"""Argument checks shared by builders, recipes and pipelines.
+
+Each check raises `InvalidValueError` naming the argument, the allowed range and the value received,
+so a typo in a notebook reads as "units[1] must be a positive integer, got -3" rather than a shape
+error deep inside Keras.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+from zoo.errors import InvalidValueError
+
+
+def positive_int(name: str, value: Any) -> int:
+    """Return `value` if it is an integer >= 1, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise InvalidValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def non_negative_int(name: str, value: Any) -> int:
+    """Return `value` if it is an integer >= 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise InvalidValueError(f"{name} must be an integer >= 0, got {value!r}.")
+    return int(value)
+
+
+def positive_ints(name: str, values: Any, *, allow_empty: bool = False) -> tuple[int, ...]:
+    """Return a tuple of positive integers from an int or a sequence of ints."""
+    if isinstance(values, numbers.Integral) and not isinstance(values, bool):
+        values = (values,)
+    if not isinstance(values, Sequence) or isinstance(values, str):
+        raise InvalidValueError(
+            f"{name} must be a positive integer or a list of them, got {values!r}."
+        )
+    if not values and not allow_empty:
+        raise InvalidValueError(f"{name} must list at least one positive integer, got {values!r}.")
+    return tuple(positive_int(f"{name}[{i}]", v) for i, v in enumerate(values))
+
+
+def fraction(name: str, value: Any, *, inclusive_high: bool = False) -> float:
+    """Return `value` if it lies in [0, 1) (or [0, 1] with `inclusive_high`), else raise."""
+    high_ok = value <= 1 if inclusive_high else value < 1
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 <= value and high_ok):
+        interval = "[0, 1]" if inclusive_high else "[0, 1)"
+        raise InvalidValueError(f"{name} must be a number in {interval}, got {value!r}.")
+    return float(value)
+
+
+def non_negative(name: str, value: Any) -> float:
+    """Return `value` if it is a real number >= 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise InvalidValueError(f"{name} must be a number >= 0, got {value!r}.")
+    return float(value)
+
+
+def positive(name: str, value: Any) -> float:
+    """Return `value` if it is a real number > 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise InvalidValueError(f"{name} must be a number > 0, got {value!r}.")
+    return float(value)
+
+
+def one_of(name: str, value: Any, allowed: Sequence[Any]) -> Any:
+    """Return `value` if it is one of `allowed`, else raise listing them."""
+    if value not in allowed:
+        choices = ", ".join(repr(a) for a in allowed)
+        raise InvalidValueError(f"{name} must be one of {choices}, got {value!r}.")
+    return value
+
+
+def num_classes(value: Any) -> int:
+    """A classifier needs at least two classes."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 2:
+        raise InvalidValueError(
+            f"num_classes must be an integer >= 2 (a classifier needs two classes), got {value!r}."
+        )
+    return int(value)
+
+
+def image_shape(value: Any) -> tuple[int, int, int]:
+    """An image input shape is (height, width, channels), all positive."""
+    if not isinstance(value, Sequence) or len(value) != 3:
+        raise InvalidValueError(
+            f"input_shape must be (height, width, channels), got {value!r}."
+        )
+    return positive_ints("input_shape", value)  # type: ignore[return-value]

@@ -1,0 +1,81 @@
+"""The datasets zoo entries are trained on: TFDS names, feature keys, splits and class names.
+
+One record per dataset, so that entries, pipelines and exports agree on what a dataset holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zoo.errors import unknown_name
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """How to read one TFDS dataset."""
+
+    name: str  # TFDS name, with config where it has one ("glue/sst2")
+    kind: str  # "image" or "text"
+    feature: str  # TFDS feature key of the input ("image", "text", "sentence", "description")
+    num_classes: int
+    class_names: tuple[str, ...]
+    train_split: str = "train"
+    test_split: str = "test"  # the split with labels that zoo evaluates on
+    label: str = "label"
+    image_shape: tuple[int, int, int] | None = None  # (height, width, channels), images only
+    description: str = ""
+
+
+_DIGITS = tuple(str(d) for d in range(10))
+
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo(
+            "mnist", "image", "image", 10, _DIGITS, image_shape=(28, 28, 1),
+            description="70,000 handwritten digits, 28x28 grayscale.",
+        ),
+        DatasetInfo(
+            "fashion_mnist", "image", "image", 10,
+            ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+            image_shape=(28, 28, 1),
+            description="70,000 Zalando article images, 28x28 grayscale.",
+        ),
+        DatasetInfo(
+            "cifar10", "image", "image", 10,
+            ("airplane", "automobile", "bird", "cat", "deer",
+             "dog", "frog", "horse", "ship", "truck"),
+            image_shape=(32, 32, 3),
+            description="60,000 32x32 colour images in 10 classes.",
+        ),
+        DatasetInfo(
+            "imdb_reviews", "text", "text", 2, ("negative", "positive"),
+            description="50,000 IMDB movie reviews, binary sentiment.",
+        ),
+        DatasetInfo(
+            # GLUE's test split has no labels (-1), so zoo evaluates on validation.
+            "glue/sst2", "text", "sentence", 2, ("negative", "positive"),
+            test_split="validation",
+            description="Stanford Sentiment Treebank sentences, binary sentiment (GLUE).",
+        ),
+        DatasetInfo(
+            "ag_news_subset", "text", "description", 4,
+            ("World", "Sports", "Business", "Sci/Tech"),
+            description="127,600 AG news articles in 4 topics.",
+        ),
+    )
+}
+
+
+def get_dataset_info(name: str) -> DatasetInfo:
+    """Return the catalog record of a dataset, or raise listing the known ones.
+
+    Example:
+        >>> get_dataset_info("glue/sst2").feature
+        'sentence'
+    """
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise unknown_name("dataset", name, DATASETS) from None

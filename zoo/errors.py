@@ -1,0 +1,62 @@
+"""Exceptions raised by zoo, and helpers that write their messages.
+
+Every message names what was wrong, what was expected and how to fix it. The command line prints
+the message of any `ZooError` on one line and exits non-zero, so the text must stand alone.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ZooError(Exception):
+    """Base class of every error zoo raises on purpose."""
+
+
+class UnknownNameError(ZooError, LookupError):
+    """A model, dataset, override or option name that zoo does not know."""
+
+    def __str__(self) -> str:  # LookupError would quote the message like a dict key.
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidValueError(ZooError, ValueError):
+    """An argument with a value outside its allowed range or of the wrong kind."""
+
+
+class DataError(ZooError, ValueError):
+    """Input data that cannot be used: empty, unreadable, wrong shape, bad labels, NaN..."""
+
+
+class DatasetUnavailableError(ZooError, RuntimeError):
+    """A dataset that cannot be loaded here (no network, not prepared in `data_dir`)."""
+
+
+def close_matches(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
+    """Return up to `limit` candidates that look like `name`, best first."""
+    candidates = list(candidates)
+    matches = difflib.get_close_matches(name, candidates, n=limit, cutoff=0.6)
+    if not matches:  # A prefix typo ("cnn_mn") is still worth suggesting.
+        matches = [c for c in sorted(candidates) if c.startswith(name[:3])][:limit]
+    return matches
+
+
+def unknown_name(kind: str, name: str, candidates: Iterable[str], hint: str = "") -> UnknownNameError:
+    """Build an `UnknownNameError` that lists the closest known names.
+
+    Example:
+        >>> error = unknown_name("model", "cnn_mnst", ["cnn_mnist", "mlp_mnist"])
+        >>> "Did you mean: 'cnn_mnist'?" in str(error)
+        True
+    """
+    candidates = sorted(candidates)
+    matches = close_matches(name, candidates)
+    message = f"unknown {kind} {name!r}."
+    if matches:
+        message += " Did you mean: " + ", ".join(repr(m) for m in matches) + "?"
+    shown = ", ".join(candidates[:20]) + (" ..." if len(candidates) > 20 else "")
+    message += f" Known {kind}s: {shown}."
+    if hint:
+        message += " " + hint
+    return UnknownNameError(message)

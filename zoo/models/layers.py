@@ -1,0 +1,130 @@
+"""Custom Keras layers of the zoo, serializable and backend-agnostic (public `keras.ops` only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers, ops
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TokenAndPositionEmbedding(layers.Layer):
+    """Sum of a learned token embedding and a learned position embedding.
+
+    Token id 0 is padding: the layer emits a mask that later layers (attention, pooling) honour.
+
+    Example:
+        >>> import numpy as np
+        >>> layer = TokenAndPositionEmbedding(vocab_size=100, sequence_length=8, embed_dim=16)
+        >>> tuple(layer(np.ones((2, 8), "int32")).shape)
+        (2, 8, 16)
+    """
+
+    def __init__(self, vocab_size: int, sequence_length: int, embed_dim: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.sequence_length = sequence_length
+        self.embed_dim = embed_dim
+        self.token_embedding = layers.Embedding(vocab_size, embed_dim, name="token_embedding")
+        self.position_embedding = layers.Embedding(sequence_length, embed_dim, name="position_embedding")
+        self.supports_masking = True
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.token_embedding.build(input_shape)
+        self.position_embedding.build((self.sequence_length,))
+        self.built = True
+
+    def call(self, token_ids: Any) -> Any:
+        positions = ops.arange(ops.shape(token_ids)[-1])
+        # (batch, seq, dim) + (seq, dim): the position table broadcasts over the batch.
+        return self.token_embedding(token_ids) + self.position_embedding(positions)
+
+    def compute_mask(self, token_ids: Any, mask: Any = None) -> Any:
+        return ops.not_equal(token_ids, 0)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (*input_shape, self.embed_dim)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "sequence_length": self.sequence_length,
+            "embed_dim": self.embed_dim,
+        }
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TransformerEncoderBlock(layers.Layer):
+    """Post-norm Transformer encoder block: self-attention and feed-forward, each residual.
+
+    Padding positions (mask False) are never attended to.
+
+    Example:
+        >>> import numpy as np
+        >>> block = TransformerEncoderBlock(embed_dim=16, num_heads=2, ff_dim=32)
+        >>> tuple(block(np.zeros((2, 8, 16), "float32")).shape)
+        (2, 8, 16)
+    """
+
+    def __init__(
+        self,
+        embed_dim: int,
+        num_heads: int,
+        ff_dim: int,
+        dropout: float = 0.1,
+        activation: str = "gelu",
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.ff_dim = ff_dim
+        self.dropout = dropout
+        self.activation = activation
+        self.attention = layers.MultiHeadAttention(
+            num_heads, key_dim=embed_dim // num_heads, dropout=dropout, name="attention"
+        )
+        self.attention_dropout = layers.Dropout(dropout)
+        self.attention_norm = layers.LayerNormalization(epsilon=1e-6, name="attention_norm")
+        self.feed_forward_in = layers.Dense(ff_dim, activation=activation, name="feed_forward_in")
+        self.feed_forward_out = layers.Dense(embed_dim, name="feed_forward_out")
+        self.feed_forward_dropout = layers.Dropout(dropout)
+        self.feed_forward_norm = layers.LayerNormalization(epsilon=1e-6, name="feed_forward_norm")
+        self.supports_masking = True
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.attention.build(input_shape, input_shape)
+        self.attention_norm.build(input_shape)
+        self.feed_forward_in.build(input_shape)
+        self.feed_forward_out.build((*input_shape[:-1], self.ff_dim))
+        self.feed_forward_norm.build(input_shape)
+        self.built = True
+
+    def call(self, x: Any, mask: Any = None, training: bool | None = None) -> Any:
+        attention_mask = None
+        if mask is not None:
+            # (batch, seq) -> (batch, query=seq, key=seq): every query ignores padded keys.
+            keys = ops.expand_dims(ops.cast(mask, "bool"), axis=1)
+            attention_mask = ops.logical_and(keys, ops.ones_like(ops.transpose(keys, (0, 2, 1))))
+        attended = self.attention(x, x, attention_mask=attention_mask, training=training)
+        x = self.attention_norm(x + self.attention_dropout(attended, training=training))
+        transformed = self.feed_forward_out(self.feed_forward_in(x))
+        return self.feed_forward_norm(x + self.feed_forward_dropout(transformed, training=training))
+
+    def compute_mask(self, x: Any, mask: Any = None) -> Any:
+        return mask
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "embed_dim": self.embed_dim,
+            "num_heads": self.num_heads,
+            "ff_dim": self.ff_dim,
+            "dropout": self.dropout,
+            "activation": self.activation,
+        }

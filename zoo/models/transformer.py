@@ -1,0 +1,133 @@
+"""Transformer encoder text classifier: token + position embedding → encoder blocks → mean pool.
+
+Entries at the bottom.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from zoo import checks
+from zoo.models.common import classifier_head, dense_block
+from zoo.models.layers import TokenAndPositionEmbedding, TransformerEncoderBlock
+from zoo.registry import register_model
+from zoo.spec import ModelSpec, Recipe, Reference, TextInput
+
+
+def build_transformer_classifier(
+    *,
+    vocab_size: int,
+    sequence_length: int,
+    num_classes: int,
+    embed_dim: int = 64,
+    num_heads: int = 4,  # must divide embed_dim: each head attends in embed_dim / num_heads dims
+    ff_dim: int = 128,  # width of the feed-forward layer inside each block
+    num_layers: int = 1,
+    dropout: float = 0.1,  # inside the blocks and before the head
+    dense_units: tuple[int, ...] = (),
+    name: str = "transformer_classifier",
+) -> keras.Model:
+    """Build a Transformer-encoder classifier over integer token ids (0 = padding).
+
+    Example:
+        >>> model = build_transformer_classifier(vocab_size=1000, sequence_length=20, num_classes=4)
+        >>> model.output_shape
+        (None, 4)
+    """
+    vocab_size = checks.positive_int("vocab_size", vocab_size)
+    sequence_length = checks.positive_int("sequence_length", sequence_length)
+    embed_dim = checks.positive_int("embed_dim", embed_dim)
+    num_heads = checks.positive_int("num_heads", num_heads)
+    if embed_dim % num_heads:
+        raise checks.InvalidValueError(
+            f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads}); "
+            f"try num_heads in {[h for h in range(1, embed_dim + 1) if embed_dim % h == 0][:8]}."
+        )
+    ff_dim = checks.positive_int("ff_dim", ff_dim)
+    num_layers = checks.positive_int("num_layers", num_layers)
+    dropout = checks.fraction("dropout", dropout)
+    dense_units = checks.positive_ints("dense_units", dense_units, allow_empty=True)
+    num_classes = checks.num_classes(num_classes)
+
+    inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
+    x = TokenAndPositionEmbedding(vocab_size, sequence_length, embed_dim, name="embedding")(inputs)
+    x = layers.Dropout(dropout, name="embedding_dropout")(x)
+    for index in range(num_layers):
+        x = TransformerEncoderBlock(embed_dim, num_heads, ff_dim, dropout, name=f"encoder_{index}")(x)
+    x = layers.GlobalAveragePooling1D(name="mean_pool")(x)  # averages over non-padding tokens only
+    x = dense_block(x, dense_units, activation="relu", dropout=dropout, prefix="hidden")
+    if dropout:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    return keras.Model(inputs, classifier_head(x, num_classes), name=name)
+
+
+# ---- entries ------------------------------------------------------------------------------------
+
+_IMDB_TRANSFORMER = {"embed_dim": 32, "num_heads": 2, "ff_dim": 32, "num_layers": 1,
+                     "dropout": 0.1, "dense_units": (20,)}
+
+
+@register_model
+def transformer_imdb() -> ModelSpec:
+    """The keras.io 'Text classification with Transformer' model on IMDB reviews."""
+    return ModelSpec(
+        family="transformer",
+        dataset="imdb_reviews",
+        input=TextInput(vocab_size=20_000, sequence_length=200),
+        num_classes=2,
+        builder=build_transformer_classifier,
+        hyperparameters=_IMDB_TRANSFORMER,
+        recipe=Recipe(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=4,
+                      early_stopping_patience=2),
+        reference=Reference(
+            0.87,
+            "keras.io example 'Text classification with Transformer' (Nandan, 2020)",
+            "about 87% validation accuracy after 2 epochs, reviews cut to 200 tokens",
+        ),
+    )
+
+
+@register_model
+def transformer_sst2() -> ModelSpec:
+    """A two-block Transformer encoder on SST-2 sentences, trained from scratch."""
+    return ModelSpec(
+        family="transformer",
+        dataset="glue/sst2",
+        input=TextInput(vocab_size=15_000, sequence_length=64),
+        num_classes=2,
+        builder=build_transformer_classifier,
+        hyperparameters={"embed_dim": 64, "num_heads": 4, "ff_dim": 128, "num_layers": 2,
+                         "dropout": 0.2},
+        recipe=Recipe(optimizer="adamw", learning_rate=5e-4, schedule="cosine", warmup_epochs=1,
+                      weight_decay=0.01, batch_size=64, epochs=6, clipnorm=1.0,
+                      early_stopping_patience=2),
+        reference=Reference(
+            0.827,
+            "Kim 2014, 'Convolutional Neural Networks for Sentence Classification', "
+            "Table 2 (CNN-rand, SST-2): the from-scratch baseline without pretrained vectors",
+            "fine-tuned BERT-base reaches about 0.93; this model has no pretraining",
+        ),
+    )
+
+
+@register_model
+def transformer_ag_news() -> ModelSpec:
+    """A one-block Transformer encoder on AG News article descriptions (4 topics)."""
+    return ModelSpec(
+        family="transformer",
+        dataset="ag_news_subset",
+        input=TextInput(vocab_size=30_000, sequence_length=128),
+        num_classes=4,
+        builder=build_transformer_classifier,
+        hyperparameters={"embed_dim": 64, "num_heads": 4, "ff_dim": 128, "num_layers": 1,
+                         "dropout": 0.1},
+        recipe=Recipe(optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=5,
+                      early_stopping_patience=2),
+        reference=Reference(
+            0.8606,
+            "Zhang, Zhao & LeCun 2015, 'Character-level Convolutional Networks for Text "
+            "Classification', Table 4 (word LSTM on AG News: 13.94% error)",
+            "their n-gram TF-IDF baseline reaches 0.9236",
+        ),
+    )

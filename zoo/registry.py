@@ -1,0 +1,260 @@
+"""The model registry: one dict from entry name to `ModelSpec`.
+
+Built-in entries live beside their family builder in `zoo/models/`; third-party packages add
+theirs through the `zoo.models` entry-point group (each entry point names a module, or a
+callable, whose import registers models with `@zoo.register_model`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import functools
+import importlib
+import logging
+import warnings
+from collections.abc import Callable, Iterable
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, overload
+
+from zoo.errors import InvalidValueError, unknown_name
+from zoo.spec import ModelSpec
+
+if TYPE_CHECKING:
+    import keras
+    import pandas
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "zoo.models"
+
+_REGISTRY: dict[str, ModelSpec] = {}
+_ENTRY_FUNCTIONS: dict[str, Callable[[], ModelSpec]] = {}
+_loaded = False
+
+SpecFunction = Callable[[], ModelSpec]
+
+
+@overload
+def register_model(function: SpecFunction, /) -> SpecFunction: ...
+@overload
+def register_model(*, name: str | None = None, **tags: Any) -> Callable[[SpecFunction], SpecFunction]: ...
+def register_model(function: SpecFunction | None = None, /, *, name: str | None = None, **tags: Any):
+    """Register a model entry: a function without arguments that returns its `ModelSpec`.
+
+    The entry's name is the function's name unless `name` is given; `tags` are free-form labels
+    shown by `models_frame` and usable as filters. Registering a name twice raises.
+
+    Example:
+        >>> import zoo
+        >>> from zoo.models.mlp import build_mlp
+        >>> @zoo.register_model(owner="docs")
+        ... def mlp_tiny_digits() -> zoo.ModelSpec:
+        ...     return zoo.ModelSpec(family="mlp", dataset="mnist", num_classes=10,
+        ...                          input=zoo.ImageInput((28, 28, 1)), builder=build_mlp,
+        ...                          hyperparameters={"units": (16,)})
+        >>> zoo.build("mlp_tiny_digits").count_params()
+        12730
+        >>> zoo.unregister_model("mlp_tiny_digits")
+    """
+
+    def decorator(spec_function: SpecFunction) -> SpecFunction:
+        entry_name = name or spec_function.__name__
+        if entry_name in _REGISTRY:
+            raise InvalidValueError(
+                f"model {entry_name!r} is already registered (by "
+                f"{_ENTRY_FUNCTIONS[entry_name].__module__}); pick another name or call "
+                f"zoo.unregister_model({entry_name!r}) first."
+            )
+        spec = spec_function()
+        if not isinstance(spec, ModelSpec):
+            raise InvalidValueError(
+                f"{spec_function.__qualname__} must return a zoo.ModelSpec, got {type(spec).__name__}."
+            )
+        spec = dataclasses.replace(
+            spec,
+            name=entry_name,
+            class_names=spec.class_names or _catalog_class_names(spec),
+            tags={**spec.tags, **tags},
+        )
+        _REGISTRY[entry_name] = spec
+        _ENTRY_FUNCTIONS[entry_name] = spec_function
+        _parameter_count.cache_clear()
+        return spec_function
+
+    return decorator(function) if function is not None else decorator
+
+
+def unregister_model(name: str) -> None:
+    """Remove an entry (mainly for tests and notebooks that register temporary models)."""
+    get_spec(name)  # raises a helpful error for unknown names
+    del _REGISTRY[name]
+    del _ENTRY_FUNCTIONS[name]
+    _parameter_count.cache_clear()
+
+
+def _catalog_class_names(spec: ModelSpec) -> tuple[str, ...]:
+    from zoo.data.catalog import DATASETS
+
+    info = DATASETS.get(spec.dataset)
+    return info.class_names if info and info.num_classes == spec.num_classes else ()
+
+
+def _ensure_loaded() -> None:
+    """Import the built-in entries and third-party entry points, once."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    importlib.import_module("zoo.models")
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = entry_point.load()
+            if callable(loaded) and not isinstance(loaded, type):
+                loaded()
+        except Exception as error:  # a broken plug-in must not break the zoo
+            warnings.warn(
+                f"could not load zoo plug-in {entry_point.name!r} ({entry_point.value}): {error}",
+                stacklevel=2,
+            )
+
+
+def _as_patterns(patterns: str | Iterable[str] | None) -> list[str]:
+    if patterns is None:
+        return []
+    return [patterns] if isinstance(patterns, str) else list(patterns)
+
+
+def list_models(
+    include: str | Iterable[str] = "*",
+    exclude: str | Iterable[str] | None = None,
+    *,
+    family: str | None = None,
+    task: str | None = None,
+    dataset: str | None = None,
+) -> list[str]:
+    """Names of registered entries, sorted, filtered by glob patterns and fields.
+
+    Example:
+        >>> import zoo
+        >>> zoo.list_models("*_mnist")
+        ['cnn_mnist', 'mlp_mnist']
+        >>> zoo.list_models(family="transformer", dataset="glue/sst2")
+        ['transformer_sst2']
+    """
+    _ensure_loaded()
+    includes, excludes = _as_patterns(include), _as_patterns(exclude)
+    names = []
+    for name, spec in _REGISTRY.items():
+        if not any(fnmatch.fnmatchcase(name, p) for p in includes):
+            continue
+        if any(fnmatch.fnmatchcase(name, p) for p in excludes):
+            continue
+        if family is not None and spec.family != family:
+            continue
+        if task is not None and spec.task != task:
+            continue
+        if dataset is not None and spec.dataset != dataset:
+            continue
+        names.append(name)
+    return sorted(names)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The `ModelSpec` of a registered entry; unknown names raise with the closest matches.
+
+    Example:
+        >>> import zoo
+        >>> zoo.get_spec("lstm_sst2").input.sequence_length
+        64
+    """
+    _ensure_loaded()
+    if not isinstance(name, str):
+        raise InvalidValueError(f"a model name must be a string, got {type(name).__name__}.")
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise unknown_name(
+            "model", name, _REGISTRY, hint="See zoo.list_models() or `zoo list`."
+        ) from None
+
+
+def build(name: str, *, compile: bool = True, **overrides: Any) -> keras.Model:
+    """Build a registered model with its defaults, overridden by keyword.
+
+    Overrides are builder arguments (`dropout=0.3`, `num_classes=5`) or recipe fields
+    (`learning_rate=3e-4`). Unless `compile=False`, the model is compiled with the recipe's
+    optimizer, loss and accuracy metric, ready for `model.fit`.
+
+    Example:
+        >>> import zoo
+        >>> model = zoo.build("cnn_mnist")
+        >>> model.count_params()
+        34826
+        >>> zoo.build("cnn_mnist", num_classes=3, compile=False).output_shape
+        (None, 3)
+    """
+    spec = get_spec(name).with_overrides(**overrides)
+    model = spec.build_model()
+    if compile:
+        from zoo.training.compile import compile_model
+
+        compile_model(model, spec)
+    return model
+
+
+@functools.lru_cache(maxsize=None)
+def _parameter_count(name: str) -> int:
+    import keras
+
+    model = _REGISTRY[name].build_model()
+    count = model.count_params()
+    del model
+    keras.backend.clear_session(free_memory=False)
+    return count
+
+
+def models_frame(
+    include: str | Iterable[str] = "*",
+    exclude: str | Iterable[str] | None = None,
+    *,
+    family: str | None = None,
+    task: str | None = None,
+    dataset: str | None = None,
+    params: bool = True,
+) -> pandas.DataFrame:
+    """One row per entry: name, family, task, dataset, input, classes, parameters, reference.
+
+    `params=False` skips building each model to count its parameters.
+
+    Example:
+        >>> import zoo
+        >>> frame = zoo.models_frame("cnn_*")
+        >>> frame.loc[frame.name == "cnn_mnist", "params"].item()
+        34826
+    """
+    import pandas
+
+    rows = []
+    for name in list_models(include, exclude, family=family, task=task, dataset=dataset):
+        spec = _REGISTRY[name]
+        reference = spec.reference
+        rows.append(
+            {
+                "name": name,
+                "family": spec.family,
+                "task": spec.task,
+                "dataset": spec.dataset,
+                "input_shape": spec.input.shape,
+                "num_classes": spec.num_classes,
+                "params": _parameter_count(name) if params else None,
+                "reference_accuracy": reference.accuracy if reference else None,
+                "reference_source": reference.source if reference else None,
+                "batch_size": spec.recipe.batch_size,
+                "epochs": spec.recipe.epochs,
+                **{f"tag_{key}": value for key, value in spec.tags.items()},
+            }
+        )
+    columns = ["name", "family", "task", "dataset", "input_shape", "num_classes", "params",
+               "reference_accuracy", "reference_source", "batch_size", "epochs"]
+    return pandas.DataFrame(rows, columns=None if rows else columns)

@@ -1,0 +1,256 @@
+"""What a registry entry is: frozen dataclasses that describe a model, its input and its recipe.
+
+A `ModelSpec` is the one place that says everything about an entry: which family builder makes
+the model and with which hyperparameters, what the input looks like, how many classes there are,
+how it is trained (`Recipe`), what accuracy it aims for (`Reference`) and, for tuning, its search
+space. Data pipelines, training, tuning and export all read the spec; none keeps its own copy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from zoo import checks
+from zoo.errors import unknown_name
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "nadam")
+SCHEDULES = ("constant", "cosine", "exponential")
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Training-only image augmentation, as Keras preprocessing layers in the tf.data pipeline."""
+
+    rotation: float = 0.0  # max rotation, fraction of a full turn (keras.layers.RandomRotation)
+    zoom: float = 0.0  # max zoom in or out, fraction of the image size
+    translation: float = 0.0  # max shift, fraction of height and width
+    horizontal_flip: bool = False  # only where a mirror image keeps its class: CIFAR-10, not digits
+
+    def __post_init__(self) -> None:
+        checks.fraction("augmentation.rotation", self.rotation)
+        checks.fraction("augmentation.zoom", self.zoom)
+        checks.fraction("augmentation.translation", self.translation)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.rotation or self.zoom or self.translation or self.horizontal_flip)
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """Images fed as uint8 pixels, scaled to [0, 1] and normalized inside the tf.data graph."""
+
+    kind: ClassVar[str] = "image"
+    shape: tuple[int, int, int]  # (height, width, channels) of one example
+    mean: tuple[float, ...] = (0.0,)  # per channel (or one value), on pixels scaled to [0, 1]
+    std: tuple[float, ...] = (1.0,)
+    augmentation: Augmentation = Augmentation()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shape", checks.image_shape(self.shape))
+        for stat in (self.mean, self.std):
+            if len(stat) not in (1, self.shape[-1]):
+                raise checks.InvalidValueError(
+                    f"mean and std need 1 or {self.shape[-1]} values (one per channel), got {stat!r}."
+                )
+        for i, value in enumerate(self.std):
+            checks.positive(f"std[{i}]", value)
+
+    def model_kwargs(self) -> dict[str, Any]:
+        return {"input_shape": self.shape}
+
+
+@dataclass(frozen=True)
+class TextInput:
+    """Raw strings turned into token ids by a `TextVectorization` adapted on the training split."""
+
+    kind: ClassVar[str] = "text"
+    vocab_size: int = 20_000  # including the padding (0) and out-of-vocabulary (1) tokens
+    sequence_length: int = 200  # ids per example: longer texts are cut, shorter ones padded with 0
+    standardize: str = "lower_and_strip_punctuation"  # as keras.layers.TextVectorization
+
+    def __post_init__(self) -> None:
+        if checks.positive_int("vocab_size", self.vocab_size) < 3:
+            raise checks.InvalidValueError(
+                f"vocab_size must be >= 3 (padding, out-of-vocabulary and one word), "
+                f"got {self.vocab_size}."
+            )
+        checks.positive_int("sequence_length", self.sequence_length)
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (self.sequence_length,)
+
+    def model_kwargs(self) -> dict[str, Any]:
+        return {"vocab_size": self.vocab_size, "sequence_length": self.sequence_length}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How an entry is trained: optimizer, schedule, batch size, epochs and regularization."""
+
+    optimizer: str = "adam"  # one of OPTIMIZERS
+    learning_rate: float = 1e-3  # peak learning rate
+    schedule: str = "constant"  # one of SCHEDULES; decays over all training steps
+    warmup_epochs: int = 0  # linear warmup before the schedule starts
+    momentum: float = 0.9  # for sgd and rmsprop; ignored by the others
+    weight_decay: float = 0.0  # decoupled weight decay (adamw, sgd)
+    clipnorm: float | None = None  # clip each gradient to this norm; None = no clipping
+    label_smoothing: float = 0.0  # share of the target spread over the other classes
+    batch_size: int = 128
+    epochs: int = 10
+    early_stopping_patience: int | None = None  # epochs without improvement; None = no early stop
+    monitor: str = "val_accuracy"  # what early stopping and the best checkpoint watch
+
+    def __post_init__(self) -> None:
+        checks.one_of("optimizer", self.optimizer, OPTIMIZERS)
+        checks.one_of("schedule", self.schedule, SCHEDULES)
+        checks.positive("learning_rate", self.learning_rate)
+        checks.non_negative_int("warmup_epochs", self.warmup_epochs)
+        checks.fraction("momentum", self.momentum)
+        checks.non_negative("weight_decay", self.weight_decay)
+        if self.clipnorm is not None:
+            checks.positive("clipnorm", self.clipnorm)
+        checks.fraction("label_smoothing", self.label_smoothing)
+        checks.positive_int("batch_size", self.batch_size)
+        checks.positive_int("epochs", self.epochs)
+        if self.early_stopping_patience is not None:
+            checks.positive_int("early_stopping_patience", self.early_stopping_patience)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The published accuracy an entry aims for, and where it comes from."""
+
+    accuracy: float  # top-1 test accuracy in [0, 1]
+    source: str  # paper, tutorial or example the figure is taken from
+    note: str = ""  # how our setting differs (data size, epochs...)
+
+
+# Arguments that describe the data rather than the architecture: they live on `ModelSpec.input`
+# and `ModelSpec.num_classes` so that the pipeline and the model can never disagree.
+_DATA_ARGUMENTS = ("input_shape", "vocab_size", "sequence_length", "num_classes")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything about one registry entry.
+
+    Example:
+        >>> import zoo
+        >>> spec = zoo.get_spec("cnn_mnist")
+        >>> spec.family, spec.input.shape, spec.num_classes
+        ('cnn', (28, 28, 1), 10)
+        >>> spec.with_overrides(dropout=0.25).hyperparameters["dropout"]
+        0.25
+    """
+
+    family: str  # "mlp", "cnn", "lstm", "transformer"
+    dataset: str  # TFDS name of the dataset the entry is trained on (see zoo.data.catalog)
+    input: ImageInput | TextInput
+    num_classes: int
+    builder: Callable[..., Any]  # the family builder: keyword arguments -> keras.Model
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)  # builder defaults for it
+    recipe: Recipe = Recipe()
+    reference: Reference | None = None
+    class_names: tuple[str, ...] = ()
+    # hp -> dict of builder/recipe overrides, sampled with keras_tuner.HyperParameters.
+    search_space: Callable[[Any], Mapping[str, Any]] | None = None
+    description: str = ""
+    name: str = ""  # set by register_model
+    tags: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        checks.num_classes(self.num_classes)
+        if self.class_names and len(self.class_names) != self.num_classes:
+            raise checks.InvalidValueError(
+                f"class_names lists {len(self.class_names)} names but num_classes is "
+                f"{self.num_classes}; give one name per class or none."
+            )
+        # Complete the hyperparameters with the builder's own defaults, so that the spec shows
+        # every knob of the model and `build` with no overrides is exactly the registered model.
+        defaults = {
+            key: parameter.default
+            for key, parameter in _builder_parameters(self.builder).items()
+            if parameter.default is not inspect.Parameter.empty
+        }
+        unknown = set(self.hyperparameters) - set(defaults) - set(_DATA_ARGUMENTS)
+        if unknown:
+            raise unknown_name(
+                "hyperparameter", sorted(unknown)[0], defaults, hint=f"({self.builder.__name__})"
+            )
+        merged = {**defaults, **self.hyperparameters}
+        object.__setattr__(self, "hyperparameters", types.MappingProxyType(merged))
+        object.__setattr__(self, "tags", types.MappingProxyType(dict(self.tags)))
+
+    @property
+    def task(self) -> str:
+        return f"{self.input.kind}_classification"
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments that `builder` is called with."""
+        return {**self.hyperparameters, **self.input.model_kwargs(), "num_classes": self.num_classes}
+
+    def valid_overrides(self) -> list[str]:
+        """Names accepted by `with_overrides`: builder arguments and recipe fields."""
+        return sorted(
+            set(self.hyperparameters)
+            | set(self.input.model_kwargs())
+            | {"num_classes"}
+            | {f.name for f in dataclasses.fields(Recipe)}
+        )
+
+    def with_overrides(self, **overrides: Any) -> ModelSpec:
+        """Return a copy with builder arguments and recipe fields replaced.
+
+        Data arguments (`input_shape`, `vocab_size`, `sequence_length`, `num_classes`) update the
+        input spec, so the data pipeline built from the new spec matches the new model.
+        """
+        if not overrides:
+            return self
+        valid = self.valid_overrides()
+        for key in overrides:
+            if key not in valid:
+                raise unknown_name(
+                    f"override for {self.name or self.family!r}", key, valid,
+                    hint="Pass one of the known names as a keyword argument.",
+                )
+        recipe_fields = {f.name for f in dataclasses.fields(Recipe)}
+        recipe_changes = {k: v for k, v in overrides.items() if k in recipe_fields}
+        input_changes = {k: v for k, v in overrides.items() if k in self.input.model_kwargs()}
+        if "input_shape" in input_changes:
+            input_changes["shape"] = tuple(input_changes.pop("input_shape"))
+        model_changes = {k: v for k, v in overrides.items() if k in self.hyperparameters}
+        num_classes = overrides.get("num_classes", self.num_classes)
+        class_names = self.class_names if num_classes == self.num_classes else ()
+        return dataclasses.replace(
+            self,
+            input=dataclasses.replace(self.input, **input_changes),
+            num_classes=num_classes,
+            class_names=class_names,
+            hyperparameters={**self.hyperparameters, **model_changes},
+            recipe=dataclasses.replace(self.recipe, **recipe_changes),
+        )
+
+    def build_model(self) -> Any:
+        """Call the family builder with this spec's arguments (uncompiled `keras.Model`)."""
+        kwargs = self.model_kwargs()
+        if self.name and "name" in inspect.signature(self.builder).parameters:
+            kwargs["name"] = self.name
+        return self.builder(**kwargs)
+
+
+def _builder_parameters(builder: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    """Keyword arguments of a family builder, without the data arguments and `name`."""
+    return {
+        key: parameter
+        for key, parameter in inspect.signature(builder).parameters.items()
+        if key not in _DATA_ARGUMENTS
+        and key != "name"
+        and parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+    }

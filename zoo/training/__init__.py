@@ -1,0 +1,1 @@
+"""Training: compiling from a recipe, device policy, callbacks and the training loop."""
