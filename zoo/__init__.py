@@ -27,23 +27,52 @@ from zoo.registry import (
 )
 from zoo.spec import Augmentation, ImageInput, ModelSpec, Recipe, Reference, TextInput
 
+# Training, evaluation and data import TensorFlow; they load on first use so that `import zoo`
+# and `zoo list` stay fast.
+_LAZY = {
+    "train": ("zoo.training.loop", "train"),
+    "TrainResult": ("zoo.training.loop", "TrainResult"),
+    "TrainingDivergedError": ("zoo.training.loop", "TrainingDivergedError"),
+    "evaluate": ("zoo.evaluate", "evaluate"),
+    "EvalReport": ("zoo.evaluate", "EvalReport"),
+    "data": ("zoo.data", None),
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+    import importlib
+
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
 __all__ = [
     "Augmentation",
     "DataError",
     "DatasetUnavailableError",
+    "EvalReport",
     "ImageInput",
     "InvalidValueError",
     "ModelSpec",
     "Recipe",
     "Reference",
     "TextInput",
+    "TrainResult",
+    "TrainingDivergedError",
     "UnknownNameError",
     "ZooError",
     "__version__",
     "build",
+    "data",
+    "evaluate",
     "get_spec",
     "list_models",
     "models_frame",
     "register_model",
+    "train",
     "unregister_model",
 ]

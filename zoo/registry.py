@@ -12,6 +12,7 @@ import fnmatch
 import functools
 import importlib
 import logging
+import os
 import warnings
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
@@ -179,12 +180,23 @@ def get_spec(name: str) -> ModelSpec:
         ) from None
 
 
-def build(name: str, *, compile: bool = True, **overrides: Any) -> keras.Model:
+def build(
+    name: str,
+    *,
+    compile: bool = True,
+    weights: str | os.PathLike | None = None,
+    freeze_backbone: bool = False,
+    **overrides: Any,
+) -> keras.Model:
     """Build a registered model with its defaults, overridden by keyword.
 
     Overrides are builder arguments (`dropout=0.3`, `num_classes=5`) or recipe fields
     (`learning_rate=3e-4`). Unless `compile=False`, the model is compiled with the recipe's
     optimizer, loss and accuracy metric, ready for `model.fit`.
+
+    `weights` starts the model from a trained `.keras` file, `.weights.h5` file or training
+    workdir; layers that differ in shape (the classifier head, when `num_classes` changes) keep
+    their fresh initialization. `freeze_backbone=True` then trains the head only.
 
     Example:
         >>> import zoo
@@ -196,6 +208,12 @@ def build(name: str, *, compile: bool = True, **overrides: Any) -> keras.Model:
     """
     spec = get_spec(name).with_overrides(**overrides)
     model = spec.build_model()
+    if weights is not None:
+        from zoo.models.weights import load_pretrained
+
+        load_pretrained(model, weights, freeze_backbone=freeze_backbone)
+    elif freeze_backbone:
+        raise InvalidValueError("freeze_backbone=True needs weights=PATH to start from.")
     if compile:
         from zoo.training.compile import compile_model
 

@@ -1,0 +1,78 @@
+"""The `zoo` command: listing, info, train + evaluate, and one-line errors without tracebacks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import write_digits_npz
+from zoo.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_zoo(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """Run the real console entry point in a subprocess, as a user would."""
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "zoo", *args], cwd=cwd, capture_output=True,
+                          text=True, env=environment, timeout=300)
+
+
+def test_list_and_info(capsys):
+    assert main(["list", "*_mnist"]) == 0
+    listed = capsys.readouterr().out
+    assert "cnn_mnist" in listed and "mlp_mnist" in listed and "cifar10" not in listed
+
+    assert main(["list", "--family", "transformer"]) == 0
+    assert "transformer_ag_news" in capsys.readouterr().out
+
+    assert main(["info", "cnn_mnist"]) == 0
+    info = capsys.readouterr().out
+    assert "parameters: 34,826" in info and "reference accuracy: 0.99" in info
+
+
+def test_train_then_evaluate_end_to_end(tmp_path):
+    data = write_digits_npz(tmp_path / "digits.npz", count=300)
+    workdir = tmp_path / "run"
+    trained = run_zoo("train", "cnn_mnist", "--data", str(data), "--epochs", "2",
+                      "--workdir", str(workdir), "--set", "filters=(8, 16)")
+    assert trained.returncode == 0, trained.stderr
+    assert "accuracy" in trained.stdout and "macro" in trained.stdout
+    assert (workdir / "model.keras").is_file()
+
+    evaluated = run_zoo("evaluate", str(workdir), "--data", str(data))
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "accuracy" in evaluated.stdout and "on 300 examples" in evaluated.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "cnn_mnst"], "Did you mean: 'cnn_mnist'"),
+        (["info", "lstm_sst"], "Did you mean: 'lstm_sst2'"),
+        (["train", "cnn_mnist", "--data", "missing.npz"], "missing.npz"),
+        (["train", "cnn_mnist", "--set", "dropout=2.0", "--data", "x.npz"], r"dropout must be a number in \[0, 1\)"),
+        (["evaluate", "no-such-dir", "--data", "x.npz"], "neither a training workdir nor a .keras file"),
+    ],
+)
+def test_errors_are_one_clear_line(args, message, capsys):
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("zoo: error: ")
+    assert message in error or __import__("re").search(message, error)
+    assert "Traceback" not in error
+
+
+def test_bad_numbers_are_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "cnn_mnist", "--epochs", "0"])
+    assert exit_info.value.code == 2
+    assert "expected a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_failed_run_writes_no_partial_files(tmp_path):
+    workdir = tmp_path / "run"
+    assert main(["train", "cnn_mnist", "--data", str(tmp_path / "absent.npz"), "--workdir", str(workdir)]) == 2
+    assert not workdir.exists() or not any(workdir.iterdir())

@@ -1,0 +1,69 @@
+"""MultiWorkerMirroredStrategy from TF_CONFIG: two worker processes on 127.0.0.1 end in step."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import write_digits_npz
+
+REPO = Path(__file__).resolve().parents[1]
+
+_WORKER = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import zoo
+
+    result = zoo.train("mlp_mnist", sys.argv[1], epochs=2, batch_size=32, verbose=0,
+                       workdir=sys.argv[3])
+    assert result.policy.strategy_name == "MultiWorkerMirroredStrategy", result.policy.describe()
+    np.savez(sys.argv[2], *result.model.get_weights())
+    """
+)
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_workers_train_in_step(tmp_path):
+    data = write_digits_npz(tmp_path / "digits.npz", count=256)
+    script = tmp_path / "worker.py"
+    script.write_text(_WORKER)
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    processes = []
+    for index in range(2):
+        environment = {
+            **os.environ,
+            "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+        processes.append(subprocess.Popen(
+            [sys.executable, str(script), str(data), str(tmp_path / f"weights{index}.npz"), str(tmp_path / "run")],
+            cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ))
+    outputs = [p.communicate(timeout=300)[0] for p in processes]
+    for process, output in zip(processes, outputs):
+        assert process.returncode == 0, output[-3000:]
+
+    chief, other = (np.load(tmp_path / f"weights{i}.npz") for i in range(2))
+    assert len(chief.files) == len(other.files) > 0
+    for key in chief.files:
+        np.testing.assert_allclose(chief[key], other[key], rtol=1e-6, atol=1e-6)
+    # Only the chief writes the run directory; the other worker keeps its files apart.
+    assert (tmp_path / "run" / "history.csv").is_file()
+    assert (tmp_path / "run" / ".worker-1").is_dir()

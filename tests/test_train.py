@@ -1,0 +1,159 @@
+"""zoo.train: learning, workdir files, resume after kill -9, config refusal, NaN handling."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+import zoo
+from helpers import digit_like_images, write_digits_npz, write_sentiment_tsv
+from zoo.training.loop import TrainingDivergedError
+from zoo.training.workdir import WorkdirConflictError
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL_TEXT = {"vocab_size": 200, "sequence_length": 16, "embedding_dim": 16, "lstm_units": (8,)}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_session():
+    yield
+    keras.utils.clear_session()
+
+
+def test_train_learns_and_writes_the_run(tmp_path):
+    data = write_digits_npz(tmp_path / "digits.npz", count=400)
+    workdir = tmp_path / "run"
+    result = zoo.train("mlp_mnist", str(data), epochs=4, workdir=workdir, verbose=0, seed=1)
+
+    assert list(result.history["epoch"]) == [1, 2, 3, 4]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"} <= set(result.history)
+    assert result.report.accuracy > 0.9  # the generated classes are easy: training must learn them
+    assert result.report.num_examples == 40  # the seeded 10% hold-out
+    for name in ("config.json", "state.json", "history.csv", "best.keras", "model.keras", "report.json"):
+        assert (workdir / name).is_file(), name
+    assert any((workdir / "logs").rglob("events.out.tfevents*"))
+    on_disk = pd.read_csv(workdir / "history.csv")
+    assert list(on_disk["epoch"]) == [1, 2, 3, 4]
+    assert json.loads((workdir / "report.json").read_text())["accuracy"] == pytest.approx(result.report.accuracy)
+    reloaded = keras.saving.load_model(workdir / "model.keras")
+    x, _ = digit_like_images(8, seed=5)
+    inputs = ((x[..., None] / 255.0) - 0.1307) / 0.3081
+    np.testing.assert_allclose(reloaded.predict(inputs, verbose=0), result.model.predict(inputs, verbose=0), atol=1e-6)
+
+
+def test_rerun_of_a_finished_run_trains_nothing_and_other_settings_are_refused(tmp_path):
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=200))
+    workdir = tmp_path / "run"
+    first = zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0)
+    again = zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0)
+    pd.testing.assert_frame_equal(first.history, again.history)
+    assert again.report.accuracy == pytest.approx(first.report.accuracy)
+
+    with pytest.raises(WorkdirConflictError, match=r"different configuration \(overrides: .*epochs"):
+        zoo.train("mlp_mnist", data, epochs=3, workdir=workdir, verbose=0)
+    with pytest.raises(WorkdirConflictError, match="seed: was 0, now 7"):
+        zoo.train("mlp_mnist", data, epochs=2, seed=7, workdir=workdir, verbose=0)
+
+
+_KILLABLE_RUN = textwrap.dedent(
+    """
+    import sys, time, keras, zoo
+
+    class Slow(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            time.sleep(1.0)  # leave the test time to kill us between epochs and inside them
+
+    zoo.train("mlp_mnist", sys.argv[1], epochs=6, workdir=sys.argv[2], verbose=0,
+              callbacks=[Slow()])
+    """
+)
+
+
+def _history_rows(workdir: Path) -> int:
+    try:
+        return len(pd.read_csv(workdir / "history.csv"))
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return 0
+
+
+def test_resume_after_kill_loses_and_repeats_no_epoch(tmp_path):
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=300))
+    workdir = tmp_path / "run"
+    script = tmp_path / "run.py"
+    script.write_text(_KILLABLE_RUN)
+    process = subprocess.Popen([sys.executable, str(script), data, str(workdir)], cwd=REPO)
+    deadline = time.time() + 120
+    while _history_rows(workdir) < 2 and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = pd.read_csv(workdir / "history.csv")
+    assert 2 <= len(before) < 6, "the run must be killed mid-way"
+
+    result = zoo.train("mlp_mnist", data, epochs=6, workdir=workdir, verbose=0)
+    after = pd.read_csv(workdir / "history.csv")
+    assert list(after["epoch"]) == [1, 2, 3, 4, 5, 6]
+    # Epochs completed before the kill are kept as they were, not trained again.
+    pd.testing.assert_frame_equal(after.iloc[: len(before)], before)
+    assert list(result.history["epoch"]) == [1, 2, 3, 4, 5, 6]
+    assert not list(workdir.glob(".*.tmp")), "no temporary file may be left behind"
+
+
+class _PoisonAtEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            kernel = self.model.get_layer("classifier").kernel
+            kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+
+def test_nan_stops_with_an_error_and_keeps_the_last_good_checkpoint(tmp_path):
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=200))
+    workdir = tmp_path / "run"
+    with pytest.raises(TrainingDivergedError, match="epoch 2, batch 1.*last good checkpoint"):
+        zoo.train("mlp_mnist", data, epochs=4, workdir=workdir, verbose=0, callbacks=[_PoisonAtEpoch(2)])
+    state = json.loads((workdir / "state.json").read_text())
+    assert state["epoch"] == 1 and state["status"] == "diverged"
+    assert list(pd.read_csv(workdir / "history.csv")["epoch"]) == [1]
+    good = keras.saving.load_model(workdir / "best.keras")
+    assert all(np.isfinite(w).all() for w in good.get_weights())
+
+
+def test_text_entry_trains_and_its_vocabulary_is_kept(tmp_path):
+    data = str(write_sentiment_tsv(tmp_path / "train.tsv"))
+    workdir = tmp_path / "run"
+    result = zoo.train("lstm_sst2", data, epochs=3, workdir=workdir, verbose=0, **SMALL_TEXT)
+    assert (workdir / "preprocessor").is_dir()
+    assert result.model.input_shape == (None, 16)
+    assert result.report.confusion.shape == (2, 2)
+    assert list(result.report.per_class.index) == ["negative", "positive"]
+
+
+def test_separate_validation_data_and_early_stopping(tmp_path):
+    train_file = str(write_digits_npz(tmp_path / "train.npz", count=200, seed=0))
+    validation_file = str(write_digits_npz(tmp_path / "valid.npz", count=50, seed=1))
+    result = zoo.train("mlp_mnist", train_file, validation_file, epochs=30, verbose=0,
+                       early_stopping_patience=1, learning_rate=3e-3)
+    assert result.report.num_examples == 50
+    assert len(result.history) < 30  # early stopping ended the run
+
+
+def test_train_rejects_bad_arguments():
+    with pytest.raises(zoo.InvalidValueError, match="epochs must be a positive integer"):
+        zoo.train("mlp_mnist", epochs=0)
+    with pytest.raises(zoo.UnknownNameError, match="cnn_mnist"):
+        zoo.train("cnn_mnst")
+    with pytest.raises(zoo.InvalidValueError, match="not named after a zoo entry"):
+        zoo.train(keras.Sequential(name="mystery"))

@@ -1,0 +1,203 @@
+"""Evaluation reports: accuracy, per-class precision/recall/F1, macro averages, confusion matrix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from zoo.errors import DataError, InvalidValueError
+
+
+@dataclass
+class EvalReport:
+    """What `zoo.evaluate` measured. Tables are pandas DataFrames.
+
+    Attributes:
+        accuracy: share of examples whose arg-max class is the label.
+        per_class: one row per class: precision, recall, f1, support.
+        macro: unweighted mean of precision, recall and f1 over classes.
+        confusion: counts, rows = true class, columns = predicted class.
+        loss: mean cross-entropy, when computed.
+        history: training curves (one row per epoch) when the report comes from `zoo.train`.
+    """
+
+    accuracy: float
+    per_class: pd.DataFrame
+    macro: dict[str, float]
+    confusion: pd.DataFrame
+    loss: float | None = None
+    num_examples: int = 0
+    history: pd.DataFrame | None = field(default=None, repr=False)
+
+    def summary(self) -> pd.DataFrame:
+        """A one-row-per-metric table: accuracy, macro precision/recall/F1, loss, examples."""
+        rows = {"accuracy": self.accuracy, **{f"macro_{k}": v for k, v in self.macro.items()}}
+        if self.loss is not None:
+            rows["loss"] = self.loss
+        rows["examples"] = self.num_examples
+        return pd.DataFrame({"metric": list(rows), "value": list(rows.values())})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (for report.json and export metadata)."""
+        return {
+            "accuracy": self.accuracy,
+            "loss": self.loss,
+            "num_examples": self.num_examples,
+            "macro": self.macro,
+            "per_class": self.per_class.reset_index().to_dict(orient="records"),
+            "confusion": self.confusion.values.tolist(),
+            "class_names": [str(c) for c in self.confusion.index],
+        }
+
+    def __str__(self) -> str:
+        table = self.per_class.to_string(float_format=lambda v: f"{v:.4f}")
+        macro = "  ".join(f"{k} {v:.4f}" for k, v in self.macro.items())
+        loss = f"  loss {self.loss:.4f}" if self.loss is not None else ""
+        return (
+            f"accuracy {self.accuracy:.4f} on {self.num_examples} examples{loss}\n"
+            f"macro: {macro}\n{table}"
+        )
+
+    def plot(self, path: str | None = None) -> Any:
+        """Plot the confusion matrix and, when known, the training curves (needs matplotlib).
+
+        Returns the matplotlib Figure; with `path`, also saves it there.
+        """
+        import matplotlib
+
+        if path is not None:
+            matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        panels = 2 if self.history is not None and len(self.history) else 1
+        figure, axes = plt.subplots(1, panels, figsize=(6 * panels, 5), squeeze=False)
+        matrix_axis = axes[0, 0]
+        image = matrix_axis.imshow(self.confusion.values, cmap="Blues")
+        labels = [str(c) for c in self.confusion.index]
+        matrix_axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+        matrix_axis.set_yticks(range(len(labels)), labels)
+        matrix_axis.set_xlabel("predicted")
+        matrix_axis.set_ylabel("true")
+        matrix_axis.set_title(f"confusion matrix (accuracy {self.accuracy:.3f})")
+        figure.colorbar(image, ax=matrix_axis)
+        if panels == 2:
+            curve_axis = axes[0, 1]
+            for column in ("accuracy", "val_accuracy"):
+                if column in self.history:
+                    curve_axis.plot(self.history["epoch"], self.history[column], marker="o", label=column)
+            curve_axis.set_xlabel("epoch")
+            curve_axis.set_ylabel("accuracy")
+            curve_axis.set_title("training curves")
+            curve_axis.legend()
+        figure.tight_layout()
+        if path is not None:
+            figure.savefig(path)
+        return figure
+
+
+def classification_report(
+    labels: Sequence[int] | np.ndarray,
+    probabilities: np.ndarray,
+    class_names: Sequence[str] | None = None,
+) -> EvalReport:
+    """Build an `EvalReport` from true labels and predicted class probabilities.
+
+    Example:
+        >>> import numpy as np
+        >>> report = classification_report([0, 1, 1], np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
+        >>> round(report.accuracy, 4), report.confusion.values.tolist()
+        (0.6667, [[1, 0], [1, 1]])
+    """
+    labels = np.asarray(labels).astype(np.int64).reshape(-1)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.ndim != 2 or len(probabilities) != len(labels):
+        raise DataError(
+            f"expected probabilities of shape (examples, classes) with {len(labels)} rows, "
+            f"received {probabilities.shape}."
+        )
+    if len(labels) == 0:
+        raise DataError("cannot evaluate on an empty dataset: it yielded no examples.")
+    num_classes = probabilities.shape[1]
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise DataError(
+            f"labels must lie in [0, {num_classes}) for a {num_classes}-class model, "
+            f"found values from {labels.min()} to {labels.max()}."
+        )
+    names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
+    if len(names) != num_classes:
+        raise InvalidValueError(f"class_names has {len(names)} names for {num_classes} classes.")
+
+    predicted = probabilities.argmax(axis=1)
+    confusion = np.bincount(labels * num_classes + predicted, minlength=num_classes**2).reshape(
+        num_classes, num_classes
+    )
+    true_positive = np.diag(confusion).astype(np.float64)
+    predicted_count = confusion.sum(axis=0)
+    support = confusion.sum(axis=1)
+    # A class never predicted (or never present) has precision (recall) 0, as scikit-learn's default.
+    precision = np.divide(true_positive, predicted_count, out=np.zeros(num_classes), where=predicted_count > 0)
+    recall = np.divide(true_positive, support, out=np.zeros(num_classes), where=support > 0)
+    denominator = precision + recall
+    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros(num_classes), where=denominator > 0)
+    clipped = np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, 1.0)
+
+    per_class = pd.DataFrame(
+        {"precision": precision, "recall": recall, "f1": f1, "support": support},
+        index=pd.Index(names, name="class"),
+    )
+    return EvalReport(
+        accuracy=float((predicted == labels).mean()),
+        per_class=per_class,
+        macro={"precision": float(precision.mean()), "recall": float(recall.mean()), "f1": float(f1.mean())},
+        confusion=pd.DataFrame(
+            confusion, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted")
+        ),
+        loss=float(-np.log(clipped).mean()),
+        num_examples=int(len(labels)),
+    )
+
+
+def evaluate(
+    model: Any,
+    data: Any,
+    *,
+    spec: Any = None,
+    preprocessor: Any = None,
+    batch_size: int | None = None,
+    class_names: Sequence[str] | None = None,
+) -> EvalReport:
+    """Evaluate a classifier on a dataset and return an `EvalReport`.
+
+    `data` is a batched `tf.data.Dataset` of `(inputs, labels)` (as `zoo.data.load` returns), or
+    any source `zoo.data.load` accepts, read with the model's entry spec (`spec`, or the entry
+    named like the model). Text sources need the `preprocessor` fitted on the training data.
+
+    Example:
+        >>> import numpy as np, zoo
+        >>> model = zoo.build("mlp_mnist")
+        >>> images = np.random.default_rng(0).integers(0, 255, (32, 28, 28), dtype=np.uint8)
+        >>> report = zoo.evaluate(model, (images, np.arange(32) % 10))
+        >>> report.confusion.shape
+        (10, 10)
+    """
+    import tensorflow as tf
+
+    if not isinstance(data, tf.data.Dataset):
+        from zoo import data as zoo_data
+        from zoo.registry import get_spec
+
+        spec = spec or get_spec(model.name)
+        data = zoo_data.load(data, split="all", spec=spec, batch_size=batch_size,
+                             preprocessor=preprocessor, shuffle=False)
+    class_names = class_names or getattr(data, "class_names", None) or (spec.class_names if spec else None)
+    labels, probabilities = [], []
+    for inputs, batch_labels in data:
+        probabilities.append(np.asarray(model.predict_on_batch(inputs), dtype=np.float64))
+        labels.append(np.asarray(batch_labels))
+    if not labels:
+        raise DataError("cannot evaluate on an empty dataset: it yielded no batches.")
+    return classification_report(np.concatenate(labels), np.concatenate(probabilities), class_names)

@@ -1,0 +1,85 @@
+"""Start a model from trained weights: `zoo.build(name, weights=PATH, num_classes=N)`.
+
+Weights move layer by layer, matched by name; a layer moves only when every one of its weights
+has the same shape. When the class count differs, the classifier head is the layer that does not
+match and keeps its fresh initialization, so fine-tuning to a new label set is one call.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import keras
+
+from zoo.errors import DataError, InvalidValueError
+
+HEAD_LAYER = "classifier"  # every family names its output layer so (zoo.models.common)
+
+
+def _resolve_weights_path(source: str | os.PathLike) -> Path:
+    path = Path(source)
+    if path.is_dir():
+        for candidate in ("model.keras", "best.keras"):
+            if (path / candidate).is_file():
+                return path / candidate
+        raise DataError(
+            f"{path} holds no model.keras or best.keras; pass a training workdir, a .keras file "
+            f"or a .weights.h5 file."
+        )
+    if not path.exists():
+        raise DataError(f"weights file {path} does not exist.")
+    if not path.name.endswith((".keras", ".weights.h5")):
+        raise DataError(f"weights must be a .keras or .weights.h5 file, got {path.name}.")
+    return path
+
+
+def load_pretrained(model: keras.Model, source: str | os.PathLike, *, freeze_backbone: bool = False) -> list[str]:
+    """Copy matching layers' weights from `source` into `model`; return the names copied.
+
+    `.keras` files load with `safe_mode=True`: a file that would run code (a Lambda layer) is refused.
+
+    Example:
+        >>> import tempfile, zoo
+        >>> path = tempfile.mkdtemp() + "/mlp.keras"
+        >>> zoo.build("mlp_mnist").save(path)
+        >>> model = zoo.build("mlp_mnist", weights=path, num_classes=3, freeze_backbone=True)
+        >>> model.get_layer("hidden_0").trainable, model.output_shape
+        (False, (None, 3))
+    """
+    path = _resolve_weights_path(source)
+    if path.name.endswith(".weights.h5"):
+        try:
+            model.load_weights(path)
+        except ValueError as error:
+            raise DataError(
+                f"{path} does not fit this model ({error}); a .weights.h5 file needs the same "
+                f"architecture. Use a .keras file to fine-tune with another class count."
+            ) from None
+        copied = [layer.name for layer in model.layers if layer.weights]
+    else:
+        try:
+            trained = keras.saving.load_model(path, compile=False, safe_mode=True)
+        except ValueError as error:
+            raise DataError(f"cannot load {path} safely: {error}") from None
+        copied = []
+        for layer in model.layers:
+            if not layer.weights:
+                continue
+            try:
+                source_layer = trained.get_layer(layer.name)
+            except ValueError:
+                continue
+            source_weights = source_layer.get_weights()
+            if [w.shape for w in source_weights] == [tuple(w.shape) for w in layer.weights]:
+                layer.set_weights(source_weights)
+                copied.append(layer.name)
+        if not [name for name in copied if name != HEAD_LAYER]:
+            raise InvalidValueError(
+                f"no layer of {path.name} ({trained.name}) matches {model.name} by name and shape; "
+                f"weights can only start a model of the same family and sizes."
+            )
+    if freeze_backbone:
+        for layer in model.layers:
+            layer.trainable = layer.name == HEAD_LAYER
+    return copied

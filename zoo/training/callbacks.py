@@ -1,0 +1,81 @@
+"""Callbacks of the training loop: NaN guard, workdir checkpoints, resumable early stopping."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import keras
+
+from zoo.training.workdir import Workdir
+
+
+def monitor_mode(monitor: str) -> str:
+    """'max' for accuracy-like metrics, 'min' for losses."""
+    return "min" if monitor.endswith("loss") else "max"
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stop training at the first non-finite loss and remember where it happened.
+
+    Unlike `keras.callbacks.TerminateOnNaN`, the loop checks `diverged_at` afterwards and raises,
+    so a diverged run never looks like a finished one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.diverged_at: tuple[int, int] | None = None  # (epoch, batch), 1-based epoch
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch = epoch + 1
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged_at = (self._epoch, batch)
+            self.model.stop_training = True
+
+
+class WorkdirCheckpoint(keras.callbacks.Callback):
+    """After each completed epoch, commit weights, history row and best model to the workdir."""
+
+    def __init__(self, workdir: Workdir, monitor: str, nan_guard: StopOnNaN | None = None):
+        super().__init__()
+        self.workdir = workdir
+        self.monitor = monitor
+        self.nan_guard = nan_guard
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.nan_guard is not None and self.nan_guard.diverged_at is not None:
+            return  # never checkpoint weights that have seen a NaN
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        row["seconds"] = round(time.perf_counter() - self._started, 3)
+        self.workdir.commit_epoch(self.model, row, self.monitor, monitor_mode(self.monitor))
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """`EarlyStopping` that picks up its patience count from the epochs of an earlier session."""
+
+    def __init__(self, *, previous_history: list[dict[str, Any]] | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.previous_history = previous_history or []
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        super().on_train_begin(logs)
+        if self.previous_history and self.monitor_op is None:
+            self._set_monitor_op()  # needs `mode` given explicitly: the metrics are not built yet
+        for row in self.previous_history:
+            value = row.get(self.monitor)
+            if value is None:
+                continue
+            if self._is_improvement(value, self.best):
+                self.best, self.best_epoch, self.wait = value, row["epoch"] - 1, 0
+            else:
+                self.wait += 1

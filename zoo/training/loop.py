@@ -1,0 +1,294 @@
+"""`zoo.train`: one call from an entry name (or model) and data to a trained, evaluated model."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import pandas as pd
+
+from zoo import checks
+from zoo.errors import InvalidValueError, ZooError
+from zoo.evaluate import EvalReport, evaluate
+from zoo.registry import get_spec
+from zoo.spec import ModelSpec
+from zoo.training.callbacks import ResumableEarlyStopping, StopOnNaN, WorkdirCheckpoint, monitor_mode
+from zoo.training.compile import compile_model
+from zoo.training.policy import DevicePolicy, resolve_policy, task_index
+from zoo.training.workdir import Workdir, fingerprint
+
+logger = logging.getLogger("zoo.training")
+
+
+class TrainingDivergedError(ZooError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainResult:
+    """What `zoo.train` returns.
+
+    Attributes:
+        model: the trained `keras.Model` (the best epoch's weights when a workdir is used).
+        history: one row per completed epoch (column `epoch` is 1-based).
+        report: evaluation of `model` on the validation data.
+        spec: the entry spec with every override applied.
+        preprocessor: the fitted input preprocessor (text vocabulary or image normalization).
+        policy: the device policy the run used.
+        workdir: the run directory, when one was given.
+    """
+
+    model: keras.Model
+    history: pd.DataFrame
+    report: EvalReport
+    spec: ModelSpec
+    preprocessor: Any = None
+    policy: DevicePolicy | None = None
+    workdir: Path | None = None
+
+
+@contextlib.contextmanager
+def _precision(policy_name: str | None) -> Iterator[None]:
+    """Build under a mixed-precision policy, and restore the global policy afterwards."""
+    previous = keras.config.dtype_policy()
+    if policy_name:
+        keras.config.set_dtype_policy(policy_name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _resolve_spec(name_or_model: str | keras.Model, overrides: dict[str, Any]) -> tuple[ModelSpec, keras.Model | None]:
+    if isinstance(name_or_model, str):
+        return get_spec(name_or_model).with_overrides(**overrides), None
+    if isinstance(name_or_model, keras.Model):
+        try:
+            spec = get_spec(name_or_model.name)
+        except ZooError:
+            raise InvalidValueError(
+                f"model {name_or_model.name!r} is not named after a zoo entry, so its data pipeline "
+                f"and recipe are unknown; pass an entry name such as 'cnn_mnist' instead."
+            ) from None
+        return spec.with_overrides(**overrides), name_or_model
+    raise InvalidValueError(
+        f"train() takes an entry name or a keras.Model, got {type(name_or_model).__name__}."
+    )
+
+
+def _is_tfds(source: Any) -> bool:
+    """True for None (the entry's own dataset), "tfds:NAME" and bare catalog names."""
+    from zoo.data.catalog import DATASETS
+
+    if source is None:
+        return True
+    if isinstance(source, str):
+        return source.startswith("tfds:") or (source in DATASETS and not Path(source).exists())
+    return False
+
+
+def _load_data(spec: ModelSpec, data: Any, validation_data: Any, seed: int, preprocessor: Any) -> tuple[Any, Any]:
+    from zoo import data as zoo_data
+
+    common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed}
+    if validation_data is None:
+        if data is None or _is_tfds(data):
+            # TFDS: train on the train split, validate on the dataset's labelled test split.
+            info = zoo_data.get_dataset_info(spec.dataset)
+            train_split, validation_split = info.train_split, info.test_split
+        else:
+            train_split, validation_split = "train", "validation"  # seeded hold-out of `data`
+        train = zoo_data.load(data, split=train_split, preprocessor=preprocessor, **common)
+        validation = zoo_data.load(data, split=validation_split, preprocessor=train.preprocessor,
+                                   shuffle=False, augment=False, **common)
+    else:
+        split = "train" if data is None or _is_tfds(data) else "all"
+        train = zoo_data.load(data, split=split, preprocessor=preprocessor, **common)
+        validation_split = "all"
+        if _is_tfds(validation_data):
+            validation_split = zoo_data.get_dataset_info(spec.dataset).test_split
+        validation = zoo_data.load(validation_data, split=validation_split,
+                                   preprocessor=train.preprocessor, shuffle=False, augment=False, **common)
+    return train, validation
+
+
+def train(
+    name_or_model: str | keras.Model,
+    data: Any = None,
+    validation_data: Any = None,
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    seed: int | None = None,
+    workdir: str | Path | None = None,
+    strategy: Any = "auto",
+    jit_compile: bool | str = "auto",
+    mixed_precision: str | None = "auto",
+    callbacks: Sequence[keras.callbacks.Callback] | None = None,
+    steps_per_execution: int = 1,
+    verbose: int | str = "auto",
+    **overrides: Any,
+) -> TrainResult:
+    """Train an entry with its recipe, evaluate it, and return a `TrainResult`.
+
+    Args:
+        name_or_model: an entry name, or a model built by `zoo.build` (named after its entry).
+        data: training data: any source `zoo.data.load` accepts (a path to .npz/.csv/.tsv or an
+            image folder, a DataFrame, `(x, y)` arrays, `"tfds:NAME"`); None = the entry's TFDS
+            dataset.
+        validation_data: evaluation data. None = a seeded 10% hold-out of local `data`, or the
+            TFDS dataset's labelled test split.
+        epochs, batch_size: override the recipe.
+        seed: seeds weights, shuffling, augmentation and the hold-out (None = 0).
+        workdir: directory for checkpoints, history.csv, TensorBoard logs and the final model;
+            rerunning with the same arguments resumes an interrupted run.
+        strategy, jit_compile, mixed_precision: device policy, "auto" by default
+            (see `zoo.training.policy`).
+        callbacks: extra Keras callbacks.
+        steps_per_execution: batches per compiled call (fewer Python round trips).
+        verbose: Keras verbosity; "auto" = progress bar on a terminal, one line per epoch otherwise.
+        **overrides: builder arguments or recipe fields, as for `zoo.build`.
+
+    Example:
+        >>> import numpy as np, zoo
+        >>> rng = np.random.default_rng(0)
+        >>> x, y = rng.integers(0, 255, (256, 28, 28), dtype=np.uint8), rng.integers(0, 10, 256)
+        >>> result = zoo.train("mlp_mnist", (x, y), epochs=1, verbose=0)
+        >>> list(result.history.epoch), result.report.num_examples
+        ([1], 26)
+    """
+    if epochs is not None:
+        overrides["epochs"] = checks.positive_int("epochs", epochs)
+    if batch_size is not None:
+        overrides["batch_size"] = checks.positive_int("batch_size", batch_size)
+    seed = 0 if seed is None else checks.non_negative_int("seed", seed)
+    steps_per_execution = checks.positive_int("steps_per_execution", steps_per_execution)
+    spec, given_model = _resolve_spec(name_or_model, overrides)
+    recipe = spec.recipe
+    policy = resolve_policy(jit_compile, mixed_precision, strategy, entry=spec.name)
+    keras.utils.set_random_seed(seed)  # after the policy: a multi-worker strategy must come first
+    if workdir is not None and _is_multi_worker(policy) and task_index() != 0:
+        # Only the chief writes the run; other workers keep their copy apart so files never clash.
+        workdir = Path(workdir) / f".worker-{task_index()}"
+
+    run = None
+    preprocessor = None
+    if workdir is not None:
+        config = {
+            "entry": spec.name,
+            "overrides": {k: overrides[k] for k in sorted(overrides)},
+            "seed": seed,
+            "data": fingerprint(data),
+            "validation_data": fingerprint(validation_data) if validation_data is not None else None,
+        }
+        run = Workdir(workdir, config)
+        if spec.input.kind == "text" and run.preprocessor_path.exists():
+            from zoo.data import Preprocessor
+
+            preprocessor = Preprocessor.load(run.preprocessor_path, spec)
+    train_data, validation = _load_data(spec, data, validation_data, seed, preprocessor)
+    preprocessor = train_data.preprocessor
+    if run is not None:
+        run.begin()  # only now that the data loaded: bad input leaves no directory behind
+        if spec.input.kind == "text" and not run.preprocessor_path.exists():
+            preprocessor.save(run.preprocessor_path)
+
+    steps_per_epoch = _steps(train_data)
+    with _precision(policy.mixed_precision), policy.strategy.scope():
+        model = given_model if given_model is not None else spec.build_model()
+        compile_model(model, spec, steps_per_epoch=steps_per_epoch, jit_compile=policy.jit_compile,
+                      steps_per_execution=steps_per_execution)
+        initial_epoch = run.restore(model) if run is not None else 0
+
+    nan_guard = StopOnNaN()
+    all_callbacks: list[keras.callbacks.Callback] = [nan_guard]
+    if recipe.early_stopping_patience:
+        all_callbacks.append(ResumableEarlyStopping(
+            monitor=recipe.monitor, mode=monitor_mode(recipe.monitor),
+            patience=recipe.early_stopping_patience,
+            restore_best_weights=run is None,  # with a workdir, best.keras is reloaded instead
+            previous_history=run.state.history if run else None,
+        ))
+    if run is not None:
+        all_callbacks.append(WorkdirCheckpoint(run, recipe.monitor, nan_guard))
+        all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_path)))
+    all_callbacks.extend(callbacks or [])
+
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    already_done = run is not None and run.state.status == "complete"
+    keras_history = None
+    if not already_done and initial_epoch < recipe.epochs:
+        logger.info("training %s from epoch %d to %d", spec.name, initial_epoch + 1, recipe.epochs)
+        keras_history = model.fit(
+            train_data,
+            validation_data=validation,
+            epochs=recipe.epochs,
+            initial_epoch=initial_epoch,
+            callbacks=all_callbacks,
+            verbose=verbose,
+        )
+    if nan_guard.diverged_at is not None:
+        if run is not None:
+            run.mark("diverged")
+        epoch, batch = nan_guard.diverged_at
+        kept = f" The last good checkpoint is kept in {run.path}." if run is not None else ""
+        raise TrainingDivergedError(
+            f"training {spec.name} diverged: the loss became NaN or infinite at epoch {epoch}, "
+            f"batch {batch + 1}.{kept} Lower the learning rate (now {recipe.learning_rate}) or "
+            f"set clipnorm, and check the data for extreme values."
+        )
+
+    if run is not None:
+        if run.best_model_path.exists():
+            best = keras.saving.load_model(run.best_model_path, compile=False)
+            model.set_weights(best.get_weights())
+        history = run.history_frame()
+        _save_model(model, run.final_model_path)
+        run.mark("complete")
+    else:
+        history = _history_frame(keras_history)
+    report = evaluate(model, validation, spec=spec)
+    report.history = history
+    if run is not None:
+        from zoo.io import atomic_write_json
+
+        atomic_write_json(run.report_path, report.to_dict())
+    return TrainResult(model=model, history=history, report=report, spec=spec,
+                       preprocessor=preprocessor, policy=policy,
+                       workdir=run.path if run is not None else None)
+
+
+def _is_multi_worker(policy: DevicePolicy) -> bool:
+    import tensorflow as tf
+
+    return isinstance(policy.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def _steps(dataset: Any) -> int | None:
+    cardinality = int(dataset.cardinality())
+    return cardinality if cardinality > 0 else None  # unknown or infinite: no schedule length
+
+
+def _history_frame(keras_history: Any) -> pd.DataFrame:
+    if keras_history is None or not keras_history.history:
+        return pd.DataFrame({"epoch": []})
+    frame = pd.DataFrame(keras_history.history)
+    frame.insert(0, "epoch", [e + 1 for e in keras_history.epoch])
+    return frame
+
+
+def _save_model(model: keras.Model, path: Path) -> None:
+    from zoo.io import temporary_sibling
+
+    temporary = temporary_sibling(path, suffix=".keras")
+    model.save(temporary)
+    temporary.replace(path)
+
+

@@ -1,0 +1,169 @@
+"""Device policy: XLA, mixed precision and the tf.distribute strategy, decided in one place.
+
+Nothing else in zoo calls `model.compile` with its own XLA or precision choice; `zoo.train`
+resolves a `DevicePolicy` once, logs it, and compiles through `zoo.training.compile`.
+
+`jit_compile="auto"` is decided by measurement. On GPU and TPU, XLA is used when every layer
+of the model supports it (Keras' own check). On CPU, XLA is used only for entries whose
+measured speed-up on CPU is above 1.1x; the figures live in `xla_cpu_measurements.json` beside this
+module and are rewritten by `benchmarks/bench_xla.py`. An entry without a measurement runs without
+XLA on CPU (measured on this project's 2-core machine: XLA made cnn_mnist slower).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+
+from zoo import checks
+
+logger = logging.getLogger("zoo.training")
+
+MEASUREMENTS_FILE = Path(__file__).with_name("xla_cpu_measurements.json")
+XLA_SPEEDUP_THRESHOLD = 1.1  # below this, XLA's compile time and risk are not worth it
+_MIXED_PRECISION_CHOICES = ("auto", "off", "mixed_float16", "mixed_bfloat16")
+_STRATEGY_CHOICES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+
+
+@dataclass
+class DevicePolicy:
+    """The resolved device choices for one training run, with the reason for each."""
+
+    device: str  # "cpu", "gpu" or "tpu"
+    jit_compile: bool | str  # True, False, or "auto" to let Keras check layer support on GPU/TPU
+    mixed_precision: str | None  # "mixed_float16", "mixed_bfloat16" or None (float32)
+    strategy: Any  # a tf.distribute.Strategy
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def strategy_name(self) -> str:
+        return type(self.strategy).__name__
+
+    def describe(self) -> str:
+        return (
+            f"device={self.device} jit_compile={self.jit_compile} "
+            f"mixed_precision={self.mixed_precision or 'off'} strategy={self.strategy_name} "
+            f"({'; '.join(f'{k}: {v}' for k, v in self.reasons.items())})"
+        )
+
+
+def detect_device() -> str:
+    """'tpu' when a TPU is attached, 'gpu' when TensorFlow sees a GPU, else 'cpu'.
+
+    Only physical devices are listed: initialising the runtime here would make a later
+    MultiWorkerMirroredStrategy fail ("collective ops must be configured at program startup").
+    """
+    if tf.config.list_physical_devices("TPU") or os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR"):
+        return "tpu"
+    if tf.config.list_physical_devices("GPU"):
+        return "gpu"
+    return "cpu"
+
+
+def cpu_xla_speedup(entry: str | None) -> float | None:
+    """The measured speed-up of XLA over TensorFlow's default kernels on CPU, if recorded."""
+    if not entry or not MEASUREMENTS_FILE.exists():
+        return None
+    measurements = json.loads(MEASUREMENTS_FILE.read_text())
+    record = measurements.get("entries", {}).get(entry)
+    return None if record is None else float(record["speedup"])
+
+
+def _resolve_jit_compile(jit_compile: bool | str, device: str, entry: str | None) -> tuple[bool | str, str]:
+    if isinstance(jit_compile, bool):
+        return jit_compile, "set by caller"
+    checks.one_of("jit_compile", jit_compile, ("auto", True, False))
+    if device in ("gpu", "tpu"):
+        return "auto", f"XLA on {device} where every layer supports it (Keras check)"
+    speedup = cpu_xla_speedup(entry)
+    if speedup is None:
+        return False, "off on CPU: no measurement for this entry (measured slower for cnn_mnist)"
+    use = speedup >= XLA_SPEEDUP_THRESHOLD
+    return use, f"{'on' if use else 'off'} on CPU: measured XLA speed-up {speedup:.2f}x"
+
+
+def _gpu_supports_float16() -> bool:
+    for gpu in tf.config.list_physical_devices("GPU"):
+        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+        if capability and capability >= (7, 0):  # tensor cores: Volta and newer
+            return True
+    return False
+
+
+def _resolve_mixed_precision(mixed_precision: str | None, device: str) -> tuple[str | None, str]:
+    if mixed_precision is None or mixed_precision == "off":
+        return None, "off by request"
+    checks.one_of("mixed_precision", mixed_precision, _MIXED_PRECISION_CHOICES)
+    if mixed_precision != "auto":
+        return mixed_precision, "set by caller"
+    if device == "tpu":
+        return "mixed_bfloat16", "bfloat16 on TPU"
+    if device == "gpu" and _gpu_supports_float16():
+        return "mixed_float16", "float16 on a GPU with compute capability >= 7.0"
+    return None, f"float32 on {device}"
+
+
+def task_index() -> int:
+    """This process's worker index in TF_CONFIG (0, the chief, when there is no cluster)."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    return int(config.get("task", {}).get("index", 0))
+
+
+def _cluster_workers() -> int:
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    return len(config.get("cluster", {}).get("worker", []))
+
+
+def _resolve_strategy(strategy: Any, device: str) -> tuple[Any, str]:
+    if isinstance(strategy, tf.distribute.Strategy):
+        return strategy, "given by caller"
+    checks.one_of("strategy", strategy, _STRATEGY_CHOICES)
+    if strategy == "tpu" or (strategy == "auto" and device == "tpu"):
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver), "TPU found"
+    if strategy == "multi_worker" or (strategy == "auto" and _cluster_workers() > 1):
+        return tf.distribute.MultiWorkerMirroredStrategy(), f"TF_CONFIG names {_cluster_workers()} workers"
+    gpus = tf.config.list_physical_devices("GPU")
+    if strategy == "mirrored" or (strategy == "auto" and len(gpus) > 1):
+        return tf.distribute.MirroredStrategy(), f"{len(gpus)} GPUs"
+    return tf.distribute.get_strategy(), "single device"
+
+
+def resolve_policy(
+    jit_compile: bool | str = "auto",
+    mixed_precision: str | None = "auto",
+    strategy: Any = "auto",
+    *,
+    entry: str | None = None,
+) -> DevicePolicy:
+    """Decide XLA, precision and strategy for `entry` on this machine, and log the decision.
+
+    Example:
+        >>> policy = resolve_policy(entry="cnn_mnist")  # on a CPU-only machine
+        >>> policy.device, policy.jit_compile, policy.mixed_precision
+        ('cpu', False, None)
+    """
+    device = detect_device()
+    # The strategy comes first: a multi-worker strategy must exist before TensorFlow's runtime
+    # starts, and the GPU queries below start it.
+    resolved_strategy, strategy_reason = _resolve_strategy(strategy, device)
+    jit, jit_reason = _resolve_jit_compile(jit_compile, device, entry)
+    precision, precision_reason = _resolve_mixed_precision(mixed_precision, device)
+    policy = DevicePolicy(
+        device=device,
+        jit_compile=jit,
+        mixed_precision=precision,
+        strategy=resolved_strategy,
+        reasons={"jit_compile": jit_reason, "mixed_precision": precision_reason,
+                 "strategy": strategy_reason},
+    )
+    logger.info("device policy: %s", policy.describe())
+    return policy
