@@ -7,6 +7,7 @@ error deep inside Keras.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -43,24 +44,26 @@ def positive_ints(name: str, values: Any, *, allow_empty: bool = False) -> tuple
 
 def fraction(name: str, value: Any, *, inclusive_high: bool = False) -> float:
     """Return `value` if it lies in [0, 1) (or [0, 1] with `inclusive_high`), else raise."""
-    high_ok = value <= 1 if inclusive_high else value < 1
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 <= value and high_ok):
+    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    # Compare only once `value` is known to be a number: "0.5" or None must raise our error, not
+    # a TypeError from `<`.
+    if not (is_number and 0 <= value and (value <= 1 if inclusive_high else value < 1)):
         interval = "[0, 1]" if inclusive_high else "[0, 1)"
         raise InvalidValueError(f"{name} must be a number in {interval}, got {value!r}.")
     return float(value)
 
 
 def non_negative(name: str, value: Any) -> float:
-    """Return `value` if it is a real number >= 0, else raise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise InvalidValueError(f"{name} must be a number >= 0, got {value!r}.")
+    """Return `value` if it is a finite real number >= 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
+        raise InvalidValueError(f"{name} must be a finite number >= 0, got {value!r}.")
     return float(value)
 
 
 def positive(name: str, value: Any) -> float:
-    """Return `value` if it is a real number > 0, else raise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise InvalidValueError(f"{name} must be a number > 0, got {value!r}.")
+    """Return `value` if it is a finite real number > 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+        raise InvalidValueError(f"{name} must be a finite number > 0, got {value!r}.")
     return float(value)
 
 

@@ -42,8 +42,12 @@ def close_matches(name: str, candidates: Iterable[str], limit: int = 3) -> list[
     return matches
 
 
-def unknown_name(kind: str, name: str, candidates: Iterable[str], hint: str = "") -> UnknownNameError:
+def unknown_name(
+    kind: str, name: str, candidates: Iterable[str], hint: str = "", *, max_listed: int | None = 20
+) -> UnknownNameError:
     """Build an `UnknownNameError` that lists the closest known names.
+
+    At most `max_listed` known names are listed (all of them when None).
 
     Example:
         >>> error = unknown_name("model", "cnn_mnst", ["cnn_mnist", "mlp_mnist"])
@@ -55,7 +59,8 @@ def unknown_name(kind: str, name: str, candidates: Iterable[str], hint: str = ""
     message = f"unknown {kind} {name!r}."
     if matches:
         message += " Did you mean: " + ", ".join(repr(m) for m in matches) + "?"
-    shown = ", ".join(candidates[:20]) + (" ..." if len(candidates) > 20 else "")
+    listed = candidates if max_listed is None else candidates[:max_listed]
+    shown = ", ".join(listed) + (" ..." if len(listed) < len(candidates) else "")
     message += f" Known {kind}s: {shown}."
     if hint:
         message += " " + hint

@@ -106,8 +106,12 @@ def _ensure_loaded() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
-    importlib.import_module("zoo.models")
+    _loaded = True  # first, so that an entry calling get_spec while zoo.models imports is fine
+    try:
+        importlib.import_module("zoo.models")
+    except BaseException:
+        _loaded = False  # let the next call raise the same error, not list an empty registry
+        raise
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         try:
             loaded = entry_point.load()
@@ -138,7 +142,7 @@ def list_models(
 
     Example:
         >>> import zoo
-        >>> zoo.list_models("*_mnist")
+        >>> zoo.list_models("*_mnist", exclude="*fashion*")
         ['cnn_mnist', 'mlp_mnist']
         >>> zoo.list_models(family="transformer", dataset="glue/sst2")
         ['transformer_sst2']
@@ -221,15 +225,11 @@ def build(
     return model
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parameter_count(name: str) -> int:
-    import keras
-
-    model = _REGISTRY[name].build_model()
-    count = model.count_params()
-    del model
-    keras.backend.clear_session(free_memory=False)
-    return count
+    # No keras.backend.clear_session() here: it would also reset the caller's global state (the
+    # mixed-precision policy, the random seed). The model is freed once it goes out of scope.
+    return _REGISTRY[name].build_model().count_params()
 
 
 def models_frame(

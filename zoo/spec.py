@@ -101,7 +101,7 @@ class Recipe:
     momentum: float = 0.9  # for sgd and rmsprop; ignored by the others
     weight_decay: float = 0.0  # decoupled weight decay (adamw, sgd)
     clipnorm: float | None = None  # clip each gradient to this norm; None = no clipping
-    label_smoothing: float = 0.0  # share of the target spread over the other classes
+    label_smoothing: float = 0.0  # share of the target spread evenly over all classes (as Keras)
     batch_size: int = 128
     epochs: int = 10
     early_stopping_patience: int | None = None  # epochs without improvement; None = no early stop
@@ -179,7 +179,16 @@ class ModelSpec:
             for key, parameter in _builder_parameters(self.builder).items()
             if parameter.default is not inspect.Parameter.empty
         }
-        unknown = set(self.hyperparameters) - set(defaults) - set(_DATA_ARGUMENTS)
+        data_arguments = sorted(set(self.hyperparameters) & set(_DATA_ARGUMENTS))
+        if data_arguments:
+            # model_kwargs() takes these from `input` and `num_classes`, so a value here would be
+            # silently ignored.
+            raise checks.InvalidValueError(
+                f"hyperparameters must not set {', '.join(data_arguments)}: the data arguments "
+                f"live on the spec; use num_classes=... and input=ImageInput(shape) or "
+                f"TextInput(vocab_size, sequence_length) instead."
+            )
+        unknown = set(self.hyperparameters) - set(defaults)
         if unknown:
             raise unknown_name(
                 "hyperparameter", sorted(unknown)[0], defaults, hint=f"({self.builder.__name__})"
@@ -217,8 +226,9 @@ class ModelSpec:
         for key in overrides:
             if key not in valid:
                 raise unknown_name(
-                    f"override for {self.name or self.family!r}", key, valid,
-                    hint="Pass one of the known names as a keyword argument.",
+                    "override", key, valid, max_listed=None,  # list every valid one
+                    hint=f"{self.name or self.family!r} takes its builder's arguments and the "
+                    f"recipe's fields as keyword overrides.",
                 )
         recipe_fields = {f.name for f in dataclasses.fields(Recipe)}
         recipe_changes = {k: v for k, v in overrides.items() if k in recipe_fields}

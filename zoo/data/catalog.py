@@ -24,6 +24,7 @@ class DatasetInfo:
     label: str = "label"
     image_shape: tuple[int, int, int] | None = None  # (height, width, channels), images only
     description: str = ""
+    unlabelled_splits: tuple[str, ...] = ()  # splits whose labels are placeholders (-1)
 
 
 _DIGITS = tuple(str(d) for d in range(10))
@@ -56,7 +57,7 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo(
             # GLUE's test split has no labels (-1), so zoo evaluates on validation.
             "glue/sst2", "text", "sentence", 2, ("negative", "positive"),
-            test_split="validation",
+            test_split="validation", unlabelled_splits=("test",),
             description="Stanford Sentiment Treebank sentences, binary sentiment (GLUE).",
         ),
         DatasetInfo(

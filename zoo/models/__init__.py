@@ -4,7 +4,11 @@ Importing this package registers the built-in entries.
 """
 
 from zoo.models.cnn import build_cnn, cnn_cifar10, cnn_fashion_mnist, cnn_mnist
-from zoo.models.layers import TokenAndPositionEmbedding, TransformerEncoderBlock
+from zoo.models.layers import (
+    MaskedAveragePooling1D,
+    TokenAndPositionEmbedding,
+    TransformerEncoderBlock,
+)
 from zoo.models.lstm import build_lstm_classifier, lstm_imdb, lstm_sst2
 from zoo.models.mlp import build_mlp, mlp_fashion_mnist, mlp_mnist
 from zoo.models.transformer import (
@@ -33,6 +37,7 @@ ENTRIES = (
 __all__ = [
     "BUILDERS",
     "ENTRIES",
+    "MaskedAveragePooling1D",
     "TokenAndPositionEmbedding",
     "TransformerEncoderBlock",
     "build_cnn",

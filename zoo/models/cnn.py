@@ -55,6 +55,13 @@ def build_cnn(
     for block, channels in enumerate(filters):
         for conv in range(convs_per_block):
             prefix = f"block{block}_conv{conv}"
+            if padding == "valid" and min(x.shape[1], x.shape[2]) < kernel_size:
+                raise checks.InvalidValueError(
+                    f"input_shape {input_shape} is too small for {len(filters)} conv/pool blocks: "
+                    f"block {block} sees {x.shape[1]}x{x.shape[2]} pixels, less than "
+                    f"kernel_size={kernel_size}. Use fewer filters, padding='same', or larger "
+                    f"images."
+                )
             x = layers.Conv2D(
                 channels,
                 kernel_size,

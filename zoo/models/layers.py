@@ -128,3 +128,38 @@ class TransformerEncoderBlock(layers.Layer):
             "dropout": self.dropout,
             "activation": self.activation,
         }
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MaskedAveragePooling1D(layers.Layer):
+    """Mean over the steps the mask keeps; a sequence that is all padding pools to zeros.
+
+    `keras.layers.GlobalAveragePooling1D` divides by the number of unmasked steps, which is 0 for
+    an empty text (every id is padding) and turns the whole prediction into NaN.
+
+    Example:
+        >>> import numpy as np
+        >>> pool = MaskedAveragePooling1D()
+        >>> x = np.ones((2, 3, 4), "float32")
+        >>> mask = np.array([[True, True, False], [False, False, False]])
+        >>> pool(x, mask=mask).numpy().tolist()
+        [[1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]]
+    """
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, x: Any, mask: Any = None) -> Any:
+        if mask is None:
+            return ops.mean(x, axis=1)
+        keep = ops.expand_dims(ops.cast(mask, "bool"), axis=-1)  # (batch, seq, 1)
+        total = ops.sum(ops.where(keep, x, ops.zeros_like(x)), axis=1)  # (batch, dim)
+        count = ops.sum(ops.cast(keep, x.dtype), axis=1)  # (batch, 1)
+        return total / ops.maximum(count, ops.ones_like(count))
+
+    def compute_mask(self, x: Any, mask: Any = None) -> Any:
+        return None
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (input_shape[0], input_shape[-1])

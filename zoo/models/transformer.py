@@ -10,7 +10,11 @@ from keras import layers
 
 from zoo import checks
 from zoo.models.common import classifier_head, dense_block
-from zoo.models.layers import TokenAndPositionEmbedding, TransformerEncoderBlock
+from zoo.models.layers import (
+    MaskedAveragePooling1D,
+    TokenAndPositionEmbedding,
+    TransformerEncoderBlock,
+)
 from zoo.registry import register_model
 from zoo.spec import ModelSpec, Recipe, Reference, TextInput
 
@@ -55,7 +59,8 @@ def build_transformer_classifier(
     x = layers.Dropout(dropout, name="embedding_dropout")(x)
     for index in range(num_layers):
         x = TransformerEncoderBlock(embed_dim, num_heads, ff_dim, dropout, name=f"encoder_{index}")(x)
-    x = layers.GlobalAveragePooling1D(name="mean_pool")(x)  # averages over non-padding tokens only
+    # Averages over non-padding tokens only; an empty text (all padding) pools to zeros, not NaN.
+    x = MaskedAveragePooling1D(name="mean_pool")(x)
     x = dense_block(x, dense_units, activation="relu", dropout=dropout, prefix="hidden")
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)

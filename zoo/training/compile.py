@@ -9,16 +9,60 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+from keras import ops
 
 from zoo.spec import ModelSpec, Recipe
 from zoo.training.losses import SmoothedSparseCategoricalCrossentropy
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
+    """Rise linearly from 0 to the peak over `warmup_steps`, then follow `after`.
+
+    `after` is a constant learning rate or a schedule that starts at the peak; it is evaluated
+    from step 0 once the warmup ends.
+
+    Example:
+        >>> schedule = LinearWarmup(after=0.1, warmup_steps=4)
+        >>> [round(float(schedule(step)), 3) for step in (0, 2, 4, 9)]
+        [0.0, 0.05, 0.1, 0.1]
+    """
+
+    def __init__(self, after: float | keras.optimizers.schedules.LearningRateSchedule,
+                 warmup_steps: int):
+        self.after = after
+        self.warmup_steps = int(warmup_steps)
+
+    def __call__(self, step: Any) -> Any:
+        step = ops.cast(step, "float32")
+        warmup_steps = float(self.warmup_steps)
+        if isinstance(self.after, keras.optimizers.schedules.LearningRateSchedule):
+            peak = ops.cast(self.after(0), "float32")
+            after = ops.cast(self.after(ops.maximum(step - warmup_steps, 0.0)), "float32")
+        else:
+            peak = after = ops.convert_to_tensor(float(self.after), "float32")
+        return ops.where(step < warmup_steps, peak * step / warmup_steps, after)
+
+    def get_config(self) -> dict[str, Any]:
+        after = self.after
+        if isinstance(after, keras.optimizers.schedules.LearningRateSchedule):
+            after = keras.saving.serialize_keras_object(after)
+        return {"after": after, "warmup_steps": self.warmup_steps}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LinearWarmup:
+        config = dict(config)
+        if isinstance(config["after"], dict):
+            config["after"] = keras.saving.deserialize_keras_object(config["after"])
+        return cls(**config)
 
 
 def learning_rate(recipe: Recipe, steps_per_epoch: int | None = None) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """The recipe's learning rate: a float, or a per-step schedule when steps are known.
 
     Without `steps_per_epoch` (as in `zoo.build`, before any data is seen) the schedule cannot be
-    laid out, so the peak learning rate is used as a constant.
+    laid out, so the peak learning rate is used as a constant. `warmup_epochs` ramps the rate up
+    linearly from 0 before any of the schedules.
 
     Example:
         >>> from zoo.spec import Recipe
@@ -26,10 +70,14 @@ def learning_rate(recipe: Recipe, steps_per_epoch: int | None = None) -> float |
         >>> round(float(schedule(20)), 6)
         0.0
     """
-    if recipe.schedule == "constant" or not steps_per_epoch:
+    if not steps_per_epoch or (recipe.schedule == "constant" and not recipe.warmup_epochs):
         return recipe.learning_rate
     total_steps = recipe.epochs * steps_per_epoch
     warmup_steps = min(recipe.warmup_epochs * steps_per_epoch, total_steps - 1)
+    if recipe.schedule == "constant":
+        if not warmup_steps:  # a single step in all: nothing to warm up
+            return recipe.learning_rate
+        return LinearWarmup(recipe.learning_rate, warmup_steps)
     if recipe.schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=0.0 if warmup_steps else recipe.learning_rate,
@@ -38,9 +86,10 @@ def learning_rate(recipe: Recipe, steps_per_epoch: int | None = None) -> float |
             warmup_steps=warmup_steps,
         )
     # "exponential": smooth decay to 1% of the peak by the last step.
-    return keras.optimizers.schedules.ExponentialDecay(
-        recipe.learning_rate, decay_steps=total_steps, decay_rate=0.01
+    decay = keras.optimizers.schedules.ExponentialDecay(
+        recipe.learning_rate, decay_steps=max(total_steps - warmup_steps, 1), decay_rate=0.01
     )
+    return LinearWarmup(decay, warmup_steps) if warmup_steps else decay
 
 
 def make_optimizer(recipe: Recipe, steps_per_epoch: int | None = None) -> keras.optimizers.Optimizer:

@@ -1,0 +1,178 @@
+"""Training speed of `zoo.train("cnn_mnist")` against the seed article's script and PyTorch eager.
+
+All three train the same Conv32-pool-Conv64-pool-Dropout-Dense10 network (34,826 parameters) on the
+same 7,200 of the 8,000 real MNIST digits in shared/datasets/mnist_8k.npz, for the same number of
+epochs, and are checked on the same 800 held-out digits after every epoch:
+
+  seed     the Keras example's way: model.fit on NumPy arrays, batch 32, Adam
+  pytorch  the same CNN in PyTorch eager on the CPU, batch 32, Adam (skipped if torch is absent)
+  zoo      zoo.train with the entry's recipe: tf.data pipeline with augmentation, batch 128,
+           the measured device policy
+
+It prints examples/s of training (hold-out evaluation excluded), the speed-ups, hold-out accuracy
+per epoch, and the training time each needed to first reach 98.5% on the hold-out.
+
+    python benchmarks/bench_train.py [--epochs 5] [--zoo-epochs 15] [--only zoo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import zoo  # noqa: E402
+
+TARGET = 0.985
+DATA = next((p for p in (Path("../shared/datasets/mnist_8k.npz"), Path(__file__).resolve().parents[2] / "shared/datasets/mnist_8k.npz") if p.exists()), None)
+
+
+def split_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    if DATA is None:
+        sys.exit("shared/datasets/mnist_8k.npz not found: this benchmark needs the real digits.")
+    with np.load(DATA) as arrays:
+        x, y = arrays["x"], arrays["y"].astype("int64")
+    order = np.random.default_rng(0).permutation(len(x))
+    train, hold = order[:7200], order[7200:]
+    return x[train], y[train], x[hold], y[hold]
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Training seconds per epoch, excluding the validation pass at the epoch's end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.train_seconds: list[float] = []
+        self._start: float | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def _stop(self) -> None:
+        if self._start is not None:  # validation (on_test_begin) or the epoch's end, whichever first
+            self.train_seconds.append(time.perf_counter() - self._start)
+            self._start = None
+
+    def on_test_begin(self, logs=None):
+        self._stop()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._stop()
+
+
+def seed_script(x, y, x_hold, y_hold, epochs):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(32, 3, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(64, 3, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    clock = EpochClock()
+    history = model.fit(x[..., None] / 255.0, y, batch_size=32, epochs=epochs, verbose=0, callbacks=[clock],
+                        validation_data=(x_hold[..., None] / 255.0, y_hold))
+    return clock.train_seconds, history.history["val_accuracy"]
+
+
+def pytorch_eager(x, y, x_hold, y_hold, epochs):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    torch.set_num_threads(os.cpu_count() or 1)
+    model = nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.5), nn.Linear(1600, 10),
+    )
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_function = nn.CrossEntropyLoss()
+    images = torch.tensor(x[:, None] / 255.0, dtype=torch.float32)
+    labels = torch.tensor(y)
+    hold_images = torch.tensor(x_hold[:, None] / 255.0, dtype=torch.float32)
+    seconds, accuracy = [], []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        model.train()
+        for index in torch.randperm(len(images)).split(32):
+            optimizer.zero_grad()
+            loss = loss_function(model(images[index]), labels[index])
+            loss.backward()
+            optimizer.step()
+        seconds.append(time.perf_counter() - start)
+        model.eval()
+        with torch.no_grad():
+            predicted = model(hold_images).argmax(1).numpy()
+        accuracy.append(float((predicted == y_hold).mean()))
+    return seconds, accuracy
+
+
+def zoo_train(x, y, x_hold, y_hold, epochs):
+    clock = EpochClock()
+    result = zoo.train("cnn_mnist", (x, y), (x_hold, y_hold), epochs=epochs, verbose=0, callbacks=[clock])
+    print(f"  zoo device policy: {result.policy.describe()}")
+    return clock.train_seconds, list(result.history["val_accuracy"])
+
+
+def time_to_target(seconds, accuracy):
+    elapsed = 0.0
+    for epoch, (s, a) in enumerate(zip(seconds, accuracy), start=1):
+        elapsed += s
+        if a >= TARGET:
+            return f"{elapsed:6.1f} s (epoch {epoch})"
+    return f"not reached in {len(seconds)} epochs (best {max(accuracy):.4f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--zoo-epochs", type=int, default=None,
+                        help="also run zoo for this many epochs for time-to-98.5%% (default: recipe)")
+    parser.add_argument("--only", choices=["seed", "pytorch", "zoo"], action="append")
+    args = parser.parse_args()
+    x, y, x_hold, y_hold = split_digits()
+    runners = {"seed": seed_script, "pytorch": pytorch_eager, "zoo": zoo_train}
+    results = {}
+    for name, runner in runners.items():
+        if args.only and name not in args.only:
+            continue
+        try:
+            seconds, accuracy = runner(x, y, x_hold, y_hold, args.epochs)
+        except ImportError as error:
+            print(f"  {name}: skipped ({error})")
+            continue
+        results[name] = (seconds, accuracy)
+        keras.utils.clear_session()
+
+    examples = len(x) * args.epochs
+    print(f"\n{args.epochs} epochs on {len(x)} digits, hold-out {len(x_hold)}")
+    print(f"{'run':8} {'train s':>8} {'examples/s':>11} {'final hold-out':>15}  time to {TARGET:.1%}")
+    for name, (seconds, accuracy) in results.items():
+        print(f"{name:8} {sum(seconds):8.1f} {examples / sum(seconds):11.0f} {accuracy[-1]:15.4f}  "
+              f"{time_to_target(seconds, accuracy)}")
+    if "zoo" in results:
+        zoo_rate = examples / sum(results["zoo"][0])
+        for other in ("seed", "pytorch"):
+            if other in results:
+                print(f"zoo vs {other}: {zoo_rate / (examples / sum(results[other][0])):.2f}x examples/s")
+    if args.zoo_epochs is not None or "zoo" in results:
+        epochs = args.zoo_epochs or zoo.get_spec("cnn_mnist").recipe.epochs
+        seconds, accuracy = zoo_train(x, y, x_hold, y_hold, epochs)
+        print(f"zoo, full recipe ({epochs} epochs): hold-out {accuracy[-1]:.4f}, best {max(accuracy):.4f}, "
+              f"time to {TARGET:.1%}: {time_to_target(seconds, accuracy)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""zoo.data.load pipelines: hold-out, determinism, augmentation only in training, training steps."""
+
+import keras
+import numpy as np
+import pytest
+from helpers import digit_like_images, write_sentiment_tsv
+
+import zoo
+from zoo.errors import DataError
+
+SMALL_TEXT = {"vocab_size": 200, "sequence_length": 16, "embedding_dim": 16, "lstm_units": (8,)}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_session():
+    yield
+    keras.utils.clear_session()
+
+
+def _ids(x: np.ndarray) -> np.ndarray:
+    """Write a unique id into each image's first pixels, so sets of examples can be compared."""
+    x = x.copy()
+    x[:, 0, 0] = np.arange(len(x)) % 256
+    x[:, 0, 1] = np.arange(len(x)) // 256
+    return x
+
+
+def _example_ids(dataset) -> list[int]:
+    """Example ids of every batch of an unaugmented uint8 stream (raw pixels, no spec)."""
+    ids = []
+    for images, _ in dataset:
+        pixels = images.numpy()
+        ids.extend((pixels[:, 0, 0, 0].astype(int) + 256 * pixels[:, 0, 1, 0].astype(int)).tolist())
+    return ids
+
+
+def _batches(dataset) -> list[np.ndarray]:
+    return [images.numpy() for images, _ in dataset]
+
+
+def test_hold_out_is_disjoint_complete_and_reproducible():
+    x, y = digit_like_images(300)
+    source = (_ids(x), y)
+    train = zoo.data.load(source, "train", batch_size=64, seed=3)
+    validation = zoo.data.load(source, "validation", batch_size=64, seed=3)
+    train_ids, validation_ids = _example_ids(train), _example_ids(validation)
+    assert (train.num_examples, validation.num_examples) == (270, 30)
+    assert len(set(train_ids)) == 270 and len(set(validation_ids)) == 30
+    assert set(train_ids).isdisjoint(validation_ids)
+    assert set(train_ids) | set(validation_ids) == set(range(300))
+    assert (
+        _example_ids(zoo.data.load(source, "validation", batch_size=64, seed=3)) == validation_ids
+    )
+    assert set(_example_ids(zoo.data.load(source, "validation", batch_size=64, seed=4))) != set(
+        validation_ids
+    )
+    assert zoo.data.load(source, "all", batch_size=64).num_examples == 300
+
+
+def test_shuffle_is_seeded_and_reshuffled_every_epoch():
+    x, y = digit_like_images(200)
+    source = (_ids(x), y)
+    first = zoo.data.load(source, batch_size=50, seed=1)
+    epoch_one, epoch_two = _example_ids(first), _example_ids(first)
+    assert epoch_one != epoch_two and sorted(epoch_one) == sorted(epoch_two)
+    again = zoo.data.load(source, batch_size=50, seed=1)
+    assert [_example_ids(again), _example_ids(again)] == [epoch_one, epoch_two]
+    assert _example_ids(zoo.data.load(source, batch_size=50, seed=2)) != epoch_one
+    unshuffled = zoo.data.load(source, "validation", batch_size=50, seed=1)
+    assert _example_ids(unshuffled) == sorted(_example_ids(unshuffled))
+
+
+def test_same_seed_gives_the_same_augmented_batches():
+    x, y = digit_like_images(256)
+    spec = zoo.get_spec("cnn_mnist").with_overrides(batch_size=64)
+    runs = []
+    for _ in range(2):
+        dataset = zoo.data.load((x, y), spec=spec, seed=5)
+        runs.append(_batches(dataset) + _batches(dataset))  # two epochs
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = _batches(zoo.data.load((x, y), spec=spec, seed=6))
+    assert not np.array_equal(other[0], runs[0][0])
+
+
+def test_augmentation_only_in_training_and_eval_is_exactly_normalized():
+    x, y = digit_like_images(100)
+    spec = zoo.get_spec("cnn_mnist").with_overrides(batch_size=100)
+    normalized = (x[..., None].astype(np.float32) / 255.0 - 0.1307) / 0.3081
+
+    evaluation = zoo.data.load((x, y), "all", spec=spec, shuffle=False)
+    np.testing.assert_allclose(_batches(evaluation)[0], normalized, rtol=0, atol=1e-6)
+    validation = zoo.data.load((x, y), "validation", spec=spec, validation_fraction=0.2)
+    assert validation.num_examples == 20 and validation.element_spec[0].shape[1:] == (28, 28, 1)
+
+    augmented = zoo.data.load((x, y), "all", spec=spec, shuffle=False, augment=True)
+    batch = _batches(augmented)[0]
+    changed = ~np.isclose(batch, normalized, atol=1e-4).reshape(100, -1).all(axis=1)
+    assert changed.mean() > 0.9  # nearly every image moved
+    assert batch.min() >= normalized.min() - 1e-5 and batch.max() <= normalized.max() + 1e-5
+    # the default training stream augments, since cnn_mnist has an augmentation
+    training = zoo.data.load((x, y), "all", spec=spec, seed=0)
+    assert not any(
+        np.isclose(image, normalized, atol=1e-4).all(axis=(1, 2, 3)).any()
+        for image in _batches(training)[0][:10]
+    )
+    # an entry without augmentation never changes its inputs
+    plain = zoo.data.load(
+        (x, y), "all", spec=zoo.get_spec("mlp_fashion_mnist").with_overrides(batch_size=100)
+    )
+    assert not zoo.get_spec("mlp_fashion_mnist").input.augmentation.enabled
+    assert plain.element_spec[0].shape[1:] == (28, 28, 1)
+
+
+def test_drop_remainder_and_batch_size_default():
+    x, y = digit_like_images(70)
+    spec = zoo.get_spec("mlp_mnist").with_overrides(batch_size=32)
+    assert [len(b) for b in _batches(zoo.data.load((x, y), "all", spec=spec))] == [32, 32, 6]
+    fixed = zoo.data.load((x, y), "all", spec=spec, drop_remainder=True)
+    assert [len(b) for b in _batches(fixed)] == [32, 32] and fixed.element_spec[0].shape[0] == 32
+    assert zoo.data.load((x, y), "all", spec="mlp_mnist").cardinality() == 1  # recipe batch 128
+
+
+def test_float_images_in_unit_range_are_normalized_like_uint8():
+    x, y = digit_like_images(16)
+    spec = zoo.get_spec("cnn_mnist")
+    from_uint8 = _batches(zoo.data.load((x, y), "all", spec=spec, shuffle=False))[0]
+    from_float = _batches(zoo.data.load((x / 255.0, y), "all", spec=spec, shuffle=False))[0]
+    np.testing.assert_allclose(from_float, from_uint8, atol=1e-6)
+
+
+def test_cnn_trains_one_step_on_loaded_images():
+    x, y = digit_like_images(64)
+    spec = zoo.get_spec("cnn_mnist").with_overrides(batch_size=32)
+    dataset = zoo.data.load((x, y), spec=spec)
+    model = zoo.build("cnn_mnist")
+    before = [w.copy() for w in model.get_weights()]
+    history = model.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+
+
+def test_lstm_trains_one_step_on_loaded_text(tmp_path):
+    source = write_sentiment_tsv(tmp_path / "train.tsv")
+    spec = zoo.get_spec("lstm_sst2").with_overrides(batch_size=16, **SMALL_TEXT)
+    train = zoo.data.load(source, spec=spec)
+    validation = zoo.data.load(source, "validation", spec=spec, preprocessor=train.preprocessor)
+    model = zoo.build("lstm_sst2", **SMALL_TEXT)
+    history = model.fit(train, validation_data=validation, epochs=1, steps_per_epoch=2, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert train.class_names == ("negative", "positive")
+    assert (train.num_examples, validation.num_examples) == (108, 12)
+
+
+def test_text_validation_split_needs_the_training_preprocessor(tmp_path):
+    source = write_sentiment_tsv(tmp_path / "train.tsv", repeats=2)
+    spec = zoo.get_spec("lstm_sst2").with_overrides(vocab_size=50, sequence_length=8)
+    with pytest.raises(
+        DataError, match=r"'validation' split is text.*pass preprocessor=train\.preprocessor"
+    ):
+        zoo.data.load(source, "validation", spec=spec)
+    train = zoo.data.load(source, spec=spec)
+    with pytest.raises(DataError, match="the preprocessor was made for"):
+        zoo.data.load(source, "validation", spec="lstm_sst2", preprocessor=train.preprocessor)
+
+
+def test_vocabulary_comes_from_the_training_split_only():
+    texts = [f"common word{i}" for i in range(10)]
+    spec = zoo.get_spec("lstm_sst2").with_overrides(vocab_size=50, sequence_length=4)
+    train = zoo.data.load((texts, [i % 2 for i in range(10)]), spec=spec, seed=0)
+    validation = zoo.data.load(
+        (texts, [i % 2 for i in range(10)]),
+        "validation",
+        spec=spec,
+        seed=0,
+        preprocessor=train.preprocessor,
+    )
+    held_out = np.random.default_rng(0).permutation(10)[0]  # the hold-out of 10% of 10, seed 0
+    vocabulary = set(train.preprocessor.vocabulary)
+    assert f"word{held_out}" not in vocabulary
+    assert {f"word{i}" for i in range(10) if i != held_out} <= vocabulary
+    ids, _ = next(iter(validation))
+    assert ids.numpy().tolist() == [[train.preprocessor.vocabulary.index("common"), 1, 0, 0]]
+
+
+def test_a_passed_fitted_preprocessor_is_reused_not_readapted(tmp_path):
+    source = write_sentiment_tsv(tmp_path / "train.tsv", repeats=2)
+    spec = zoo.get_spec("lstm_sst2").with_overrides(vocab_size=50, sequence_length=8)
+    fitted = zoo.data.make_preprocessor(spec).adapt(["only these words"])
+    dataset = zoo.data.load(source, spec=spec, preprocessor=fitted)
+    assert dataset.preprocessor is fitted and fitted.vocabulary == [
+        "",
+        "[UNK]",
+        "words",
+        "these",
+        "only",
+    ]

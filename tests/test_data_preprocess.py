@@ -1,0 +1,164 @@
+"""Preprocessor (vocabulary save/restore, normalization) and the image layers it is built on."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from helpers import NEGATIVE, POSITIVE
+
+import zoo
+from zoo.data import ImageNormalization, Preprocessor, RandomAffine, make_preprocessor
+from zoo.errors import DataError
+
+TEXTS = POSITIVE + NEGATIVE
+TEXT_SPEC = zoo.get_spec("lstm_sst2").with_overrides(vocab_size=30, sequence_length=8)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_session():
+    yield
+    keras.utils.clear_session()
+
+
+def test_vocabulary_save_and_restore_gives_identical_ids(tmp_path):
+    fitted = make_preprocessor(TEXT_SPEC).adapt(TEXTS)
+    probe = TEXTS + ["words never seen before", "", 'a "quoted" film !']
+    directory = fitted.save(tmp_path / "run" / "preprocessor")
+    assert [p.name for p in directory.iterdir()] == ["preprocessor.json"]
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["preprocessor"]  # no temp leftovers
+
+    restored = Preprocessor.load(directory, TEXT_SPEC)
+    assert restored.fitted and restored.vocabulary == fitted.vocabulary
+    assert len(fitted.vocabulary) == 30  # capped at vocab_size, padding and [UNK] included
+    np.testing.assert_array_equal(restored(probe).numpy(), fitted(probe).numpy())
+    assert restored(probe).dtype == tf.int32 and restored(probe).shape == (len(probe), 8)
+
+    fitted.save(directory)  # saving again over an existing directory replaces the file
+    assert (
+        json.loads((directory / "preprocessor.json").read_text())["vocabulary"] == fitted.vocabulary
+    )
+
+
+def test_restored_vocabulary_feeds_a_loaded_dataset(tmp_path):
+    train = zoo.data.load((TEXTS, [1] * 5 + [0] * 5), spec=TEXT_SPEC, validation_fraction=0.2)
+    train.preprocessor.save(tmp_path / "preprocessor")
+    restored = Preprocessor.load(tmp_path / "preprocessor", TEXT_SPEC)
+    source = (TEXTS, [1] * 5 + [0] * 5)
+    first = zoo.data.load(
+        source,
+        "validation",
+        spec=TEXT_SPEC,
+        validation_fraction=0.2,
+        preprocessor=train.preprocessor,
+    )
+    second = zoo.data.load(
+        source, "validation", spec=TEXT_SPEC, validation_fraction=0.2, preprocessor=restored
+    )
+    np.testing.assert_array_equal(next(iter(first))[0].numpy(), next(iter(second))[0].numpy())
+
+
+def test_load_errors_name_the_problem(tmp_path):
+    with pytest.raises(DataError, match="no preprocessor.json in .*Preprocessor.save"):
+        Preprocessor.load(tmp_path / "nothing", TEXT_SPEC)
+    make_preprocessor(TEXT_SPEC).adapt(TEXTS).save(tmp_path / "text")
+    with pytest.raises(
+        DataError, match=r"saved for text input .*'vocab_size': 30.* expects .*'vocab_size': 15000"
+    ):
+        Preprocessor.load(tmp_path / "text", zoo.get_spec("lstm_sst2"))
+    with pytest.raises(DataError, match="holds a text preprocessor, but 'cnn_mnist' takes image"):
+        Preprocessor.load(tmp_path / "text", zoo.get_spec("cnn_mnist"))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "preprocessor.json").write_text("{not json")
+    with pytest.raises(DataError, match="could not read .*preprocessor.json"):
+        Preprocessor.load(tmp_path / "broken", TEXT_SPEC)
+
+
+def test_unfitted_text_preprocessor_refuses_to_work(tmp_path):
+    empty = make_preprocessor(TEXT_SPEC)
+    assert not empty.fitted
+    for action in (
+        lambda: empty(["a film"]),
+        lambda: empty.save(tmp_path / "p"),
+        lambda: empty.vocabulary,
+    ):
+        with pytest.raises(
+            DataError, match="has no vocabulary yet; adapt it on training texts first"
+        ):
+            action()
+    assert not (tmp_path / "p").exists()
+
+
+def test_text_preprocessor_runs_in_a_serving_function():
+    fitted = make_preprocessor(TEXT_SPEC).adapt(TEXTS)
+    serve = tf.function(
+        lambda texts: fitted(texts), input_signature=[tf.TensorSpec([None], tf.string)]
+    )
+    np.testing.assert_array_equal(serve(tf.constant(TEXTS[:2])).numpy(), fitted(TEXTS[:2]).numpy())
+
+
+def test_image_preprocessor_normalizes_and_round_trips(tmp_path):
+    spec = zoo.get_spec("cnn_cifar10")
+    images = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    expected = (images / 255.0 - np.array(spec.input.mean)) / np.array(spec.input.std)
+    preprocessor = make_preprocessor(spec)
+    assert preprocessor.fitted and preprocessor.kind == "image"
+    np.testing.assert_allclose(preprocessor(images).numpy(), expected, atol=1e-5)
+    restored = Preprocessor.load(preprocessor.save(tmp_path / "image"), spec)
+    np.testing.assert_array_equal(restored(images).numpy(), preprocessor(images).numpy())
+
+
+def test_normalization_layer_saves_inside_a_model(tmp_path):
+    inputs = keras.Input((28, 28, 1), dtype="uint8")
+    model = keras.Model(inputs, ImageNormalization(mean=(0.1307,), std=(0.3081,))(inputs))
+    model.save(tmp_path / "normalize.keras")
+    reloaded = keras.saving.load_model(tmp_path / "normalize.keras")
+    images = np.full((1, 28, 28, 1), 255, np.uint8)
+    np.testing.assert_allclose(
+        reloaded.predict(images, verbose=0), (1 - 0.1307) / 0.3081, rtol=1e-6
+    )
+
+
+def _images(count=8, size=16):
+    return np.random.default_rng(1).random((count, size, size, 1)).astype(np.float32)
+
+
+def test_random_affine_identity_when_nothing_is_asked_or_not_training():
+    images = _images()
+    np.testing.assert_allclose(
+        RandomAffine()(images, seed=tf.constant([1, 2], tf.int64)), images, atol=1e-6
+    )
+    layer = RandomAffine(rotation=0.2, zoom=0.2, translation=0.2, horizontal_flip=True)
+    np.testing.assert_array_equal(layer(images, training=False), images)
+
+
+def test_random_affine_flip_mirrors_exactly_and_is_seeded():
+    images = _images(32)
+    layer = RandomAffine(horizontal_flip=True)
+    seed = tf.constant([3, 4], tf.int64)
+    flipped = layer(images, seed=seed).numpy()
+    mirrored = np.isclose(flipped, images[:, :, ::-1], atol=1e-6).all(axis=(1, 2, 3))
+    unchanged = np.isclose(flipped, images, atol=1e-6).all(axis=(1, 2, 3))
+    assert (mirrored | unchanged).all() and 0 < mirrored.sum() < 32
+    np.testing.assert_array_equal(layer(images, seed=seed), flipped)
+    assert not np.array_equal(layer(images, seed=tf.constant([5, 6], tf.int64)), flipped)
+
+
+def test_random_affine_translation_moves_content_within_bounds():
+    image = np.zeros((1, 20, 20, 1), np.float32)
+    image[0, 8:12, 8:12] = 1.0  # a bright square in the middle
+    layer = RandomAffine(translation=0.2)
+    shifted = [
+        layer(image, seed=tf.constant([i, 0], tf.int64)).numpy()[0, ..., 0] for i in range(8)
+    ]
+    centres = [np.argwhere(s > 0.5).mean(axis=0) for s in shifted]
+    assert all(np.abs(c - 9.5).max() <= 4.0 + 1e-6 for c in centres)  # at most 20% of 20 pixels
+    assert len({tuple(np.round(c, 1)) for c in centres}) > 4
+
+
+def test_random_affine_config_round_trip():
+    layer = RandomAffine(rotation=0.03, zoom=0.1, translation=0.1, seed=7)
+    clone = RandomAffine.from_config(layer.get_config())
+    assert (clone.rotation, clone.zoom, clone.translation, clone.seed) == (0.03, 0.1, 0.1, 7)
+    assert keras.saving.get_registered_name(RandomAffine) == "zoo>RandomAffine"

@@ -1,0 +1,268 @@
+"""zoo.spec: overrides reach the model, defaults reproduce the entry, values are validated."""
+
+import dataclasses
+import inspect
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from zoo.models.cnn import build_cnn
+from zoo.models.mlp import build_mlp
+from zoo.spec import Augmentation, ImageInput, ModelSpec, Recipe, TextInput
+
+pytestmark = pytest.mark.usefixtures("fresh_keras_session")
+
+ALL_ENTRIES = zoo.list_models()
+IMAGE_ENTRIES = zoo.list_models(task="image_classification")
+TEXT_ENTRIES = zoo.list_models(task="text_classification")
+
+
+@pytest.mark.parametrize("name", ALL_ENTRIES)
+def test_spec_hyperparameters_reproduce_the_registered_model(name):
+    spec = zoo.get_spec(name)
+    registered = spec.build_model()
+    registered_config = registered.get_config()
+    keras.utils.clear_session()  # restart automatic names (the mask's `not_equal` op layer)
+    rebuilt = zoo.build(name, compile=False, **spec.hyperparameters)
+
+    assert rebuilt.count_params() == registered.count_params()
+    assert rebuilt.get_config() == registered_config
+    assert spec.with_overrides(**spec.hyperparameters).model_kwargs() == spec.model_kwargs()
+
+
+@pytest.mark.parametrize("name", ALL_ENTRIES)
+def test_hyperparameters_show_every_builder_default(name):
+    spec = zoo.get_spec(name)
+    builder_defaults = {
+        key
+        for key, parameter in inspect.signature(spec.builder).parameters.items()
+        if parameter.default is not inspect.Parameter.empty and key != "name"
+    }
+    assert set(spec.hyperparameters) == builder_defaults
+    with pytest.raises(TypeError):
+        spec.hyperparameters["dropout"] = 0.3  # read-only: specs are frozen
+
+
+@pytest.mark.parametrize("name", ALL_ENTRIES)
+def test_num_classes_override_changes_head_and_clears_class_names(name, shrink):
+    spec = zoo.get_spec(name).with_overrides(**shrink(zoo.get_spec(name)))
+    changed = spec.with_overrides(num_classes=3)
+
+    assert changed.num_classes == 3 and changed.class_names == ()
+    assert spec.with_overrides(num_classes=spec.num_classes).class_names == spec.class_names
+    model = changed.build_model()
+    assert model.output_shape == (None, 3)
+    assert model.get_layer("classifier").kernel.shape[-1] == 3
+
+
+@pytest.mark.parametrize("name", TEXT_ENTRIES)
+def test_text_data_overrides_change_input_and_embedding(name, shrink):
+    small = shrink(zoo.get_spec(name))
+    spec = zoo.get_spec(name).with_overrides(**{**small, "vocab_size": 321, "sequence_length": 23})
+
+    assert spec.input == dataclasses.replace(
+        zoo.get_spec(name).input, vocab_size=321, sequence_length=23
+    )
+    model = spec.build_model()
+    assert model.input_shape == (None, 23)
+    tables = [v for v in model.weights if len(v.shape) == 2 and v.shape[0] == 321]
+    assert len(tables) == 1  # the token embedding has one row per vocabulary id
+    ids = np.random.default_rng(0).integers(0, 321, (2, 23)).astype("int32")
+    assert model.predict(ids, verbose=0).shape == (2, spec.num_classes)
+
+
+@pytest.mark.parametrize("name", IMAGE_ENTRIES)
+def test_image_shape_override_changes_input(name, shrink):
+    spec = zoo.get_spec(name).with_overrides(**shrink(zoo.get_spec(name)))
+    channels = spec.input.shape[-1]
+    changed = spec.with_overrides(input_shape=[36, 40, channels])  # a list is accepted
+
+    assert changed.input.shape == (36, 40, channels)
+    assert changed.input.mean == spec.input.mean  # normalization stays the entry's
+    model = changed.build_model()
+    assert model.input_shape == (None, 36, 40, channels)
+    images = np.random.default_rng(0).random((2, 36, 40, channels)).astype("float32")
+    assert model.predict(images, verbose=0).shape == (2, spec.num_classes)
+
+
+def test_overrides_leave_the_registered_spec_unchanged():
+    spec = zoo.get_spec("cnn_mnist")
+    changed = spec.with_overrides(dropout=0.25, learning_rate=3e-4, num_classes=4, batch_size=32)
+
+    assert spec.with_overrides() is spec
+    assert (changed.hyperparameters["dropout"], changed.recipe.learning_rate) == (0.25, 3e-4)
+    assert (changed.num_classes, changed.recipe.batch_size) == (4, 32)
+    assert changed.recipe.optimizer == spec.recipe.optimizer
+    assert zoo.get_spec("cnn_mnist") is spec
+    assert (spec.hyperparameters["dropout"], spec.recipe.learning_rate, spec.num_classes) == (
+        0.5,
+        1e-3,
+        10,
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.num_classes = 3
+
+
+def test_model_overrides_reach_the_layers():
+    model = zoo.build("cnn_mnist", compile=False, filters=(8, 16, 32), padding="same", dropout=0.3)
+    assert [model.get_layer(f"block{i}_conv0").filters for i in range(3)] == [8, 16, 32]
+    assert model.get_layer("head_dropout").rate == 0.3
+
+    lstm = zoo.build(
+        "lstm_sst2",
+        compile=False,
+        vocab_size=100,
+        sequence_length=8,
+        lstm_units=(6, 5),
+        bidirectional=False,
+    )
+    assert [lstm.get_layer(f"lstm_{i}").units for i in range(2)] == [6, 5]
+
+    transformer = zoo.build(
+        "transformer_sst2",
+        compile=False,
+        vocab_size=100,
+        sequence_length=8,
+        num_layers=3,
+        embed_dim=12,
+        num_heads=3,
+    )
+    assert [type(transformer.get_layer(f"encoder_{i}")).__name__ for i in range(3)] == [
+        "TransformerEncoderBlock"
+    ] * 3
+
+
+def test_recipe_overrides_change_the_recipe_only():
+    spec = zoo.get_spec("transformer_sst2")
+    changed = spec.with_overrides(
+        epochs=2, schedule="constant", warmup_epochs=0, monitor="val_loss"
+    )
+    assert changed.recipe == dataclasses.replace(
+        spec.recipe, epochs=2, schedule="constant", warmup_epochs=0, monitor="val_loss"
+    )
+    assert changed.hyperparameters == spec.hyperparameters
+    assert changed.input == spec.input
+
+
+def test_task_follows_the_input_kind():
+    assert zoo.get_spec("cnn_cifar10").task == "image_classification"
+    assert zoo.get_spec("lstm_imdb").task == "text_classification"
+    assert zoo.get_spec("lstm_imdb").input.shape == (200,)
+
+
+# ---- validation ---------------------------------------------------------------------------------
+
+
+def _spec(**changes) -> ModelSpec:
+    fields = dict(
+        family="mlp",
+        dataset="mnist",
+        num_classes=10,
+        input=ImageInput((28, 28, 1)),
+        builder=build_mlp,
+    )
+    return ModelSpec(**{**fields, **changes})
+
+
+def test_spec_refuses_unknown_hyperparameters():
+    with pytest.raises(
+        zoo.UnknownNameError, match=r"unknown hyperparameter 'unit'\. Did you mean: 'units'"
+    ):
+        _spec(hyperparameters={"unit": (8,)})
+
+
+@pytest.mark.parametrize("argument", ["num_classes", "input_shape"])
+def test_spec_refuses_data_arguments_among_hyperparameters(argument):
+    value = 5 if argument == "num_classes" else (28, 28, 1)
+    with pytest.raises(zoo.InvalidValueError, match=f"hyperparameters must not set {argument}"):
+        _spec(hyperparameters={argument: value})
+
+
+def test_spec_validates_classes():
+    with pytest.raises(zoo.InvalidValueError, match=r"num_classes must be an integer >= 2"):
+        _spec(num_classes=0)
+    with pytest.raises(zoo.InvalidValueError, match=r"num_classes must be an integer >= 2"):
+        _spec(num_classes=True)
+    with pytest.raises(
+        zoo.InvalidValueError, match="class_names lists 3 names but num_classes is 10"
+    ):
+        _spec(class_names=("a", "b", "c"))
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("optimizer", "foo", r"optimizer must be one of 'adam', 'adamw', 'sgd'"),
+        ("schedule", "step", r"schedule must be one of 'constant', 'cosine', 'exponential'"),
+        ("learning_rate", 0, r"learning_rate must be a finite number > 0, got 0"),
+        ("learning_rate", -1e-3, r"learning_rate must be a finite number > 0"),
+        ("learning_rate", float("nan"), r"learning_rate must be a finite number > 0, got nan"),
+        ("warmup_epochs", -1, r"warmup_epochs must be an integer >= 0"),
+        ("momentum", 1.0, r"momentum must be a number in \[0, 1\)"),
+        ("weight_decay", -0.1, r"weight_decay must be a finite number >= 0"),
+        ("clipnorm", 0.0, r"clipnorm must be a finite number > 0"),
+        ("label_smoothing", -0.1, r"label_smoothing must be a number in \[0, 1\)"),
+        ("batch_size", 0, r"batch_size must be a positive integer, got 0"),
+        ("batch_size", 32.0, r"batch_size must be a positive integer, got 32\.0"),
+        ("batch_size", True, r"batch_size must be a positive integer, got True"),
+        ("epochs", 0, r"epochs must be a positive integer"),
+        ("early_stopping_patience", 0, r"early_stopping_patience must be a positive integer"),
+    ],
+)
+def test_recipe_validation(field, value, message):
+    with pytest.raises(zoo.InvalidValueError, match=message):
+        Recipe(**{field: value})
+
+
+def test_recipe_defaults_are_valid():
+    recipe = Recipe()
+    assert (recipe.optimizer, recipe.learning_rate, recipe.schedule) == ("adam", 1e-3, "constant")
+    assert Recipe(clipnorm=None, early_stopping_patience=None).clipnorm is None
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: ImageInput((28, 28)), r"input_shape must be \(height, width, channels\)"),
+        (lambda: ImageInput((28, 0, 1)), r"input_shape\[1\] must be a positive integer, got 0"),
+        (lambda: ImageInput((32, 32, 3), mean=(0.5, 0.5)), r"mean and std need 1 or 3 values"),
+        (lambda: ImageInput((28, 28, 1), std=(0.0,)), r"std\[0\] must be a finite number > 0"),
+        (lambda: TextInput(vocab_size=2), r"vocab_size must be >= 3"),
+        (lambda: TextInput(vocab_size=-5), r"vocab_size must be a positive integer, got -5"),
+        (lambda: TextInput(sequence_length=0), r"sequence_length must be a positive integer"),
+        (
+            lambda: Augmentation(rotation=1.5),
+            r"augmentation\.rotation must be a number in \[0, 1\)",
+        ),
+        (lambda: Augmentation(zoom=-0.1), r"augmentation\.zoom must be a number in \[0, 1\)"),
+    ],
+)
+def test_input_validation(make, message):
+    with pytest.raises(zoo.InvalidValueError, match=message):
+        make()
+
+
+def test_input_override_is_validated_like_the_input():
+    with pytest.raises(zoo.InvalidValueError, match=r"mean and std need 1 or 1 values"):
+        zoo.get_spec("cnn_cifar10").with_overrides(input_shape=(32, 32, 1))
+    with pytest.raises(zoo.UnknownNameError, match="unknown override 'vocab_size'"):
+        zoo.get_spec("cnn_mnist").with_overrides(vocab_size=100)  # images have no vocabulary
+    with pytest.raises(zoo.UnknownNameError, match="unknown override 'input_shape'"):
+        zoo.get_spec("lstm_imdb").with_overrides(input_shape=(28, 28, 1))
+
+
+def test_augmentation_enabled():
+    assert not Augmentation().enabled
+    assert Augmentation(horizontal_flip=True).enabled
+    assert zoo.get_spec("cnn_cifar10").input.augmentation.horizontal_flip
+    assert not zoo.get_spec("cnn_mnist").input.augmentation.horizontal_flip  # digits never flip
+
+
+def test_builder_is_called_with_the_spec_name():
+    spec = dataclasses.replace(
+        _spec(builder=build_cnn, hyperparameters={"filters": (4,)}), name="cnn_named"
+    )
+    model = spec.build_model()
+    assert isinstance(model, keras.Model) and model.name == "cnn_named"

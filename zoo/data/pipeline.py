@@ -1,0 +1,418 @@
+"""`zoo.data.load`: any source to a batched, validated `tf.data.Dataset` that a zoo model trains on.
+
+The pipeline, in order: read and check (NumPy for local sources, metadata for TFDS) -> split ->
+decode (text: vectorize) -> cache -> seeded shuffle -> batch -> map (scale, augment, normalize;
+parallel) -> prefetch. Everything after reading runs in the tf.data graph, so the model never
+waits on Python.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from zoo import checks
+from zoo.data import validate
+from zoo.data.catalog import DATASETS
+from zoo.data.images import make_augmentation
+from zoo.data.preprocess import Preprocessor, make_preprocessor
+from zoo.data.sources import Examples, TfdsExamples, read_source, read_tfds, tfds_name
+from zoo.data.text import TEXT_BATCH
+from zoo.errors import DataError, InvalidValueError
+from zoo.spec import ModelSpec
+
+LOCAL_SPLITS = ("train", "validation", "all")
+MAX_SHUFFLE_BUFFER = 100_000  # a full shuffle for every catalog dataset but ag_news (120k)
+
+
+def load(
+    source: Any = None,
+    split: str = "train",
+    *,
+    spec: ModelSpec | str | None = None,
+    batch_size: int | None = None,
+    shuffle: bool | None = None,
+    augment: bool | None = None,
+    seed: int = 0,
+    preprocessor: Preprocessor | None = None,
+    validation_fraction: float = 0.1,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = False,
+    cache: bool = True,
+    drop_remainder: bool = False,
+    text_column: str | None = None,
+    label_column: str = "label",
+) -> tf.data.Dataset:
+    """Load a dataset as batched `(inputs, labels)` ready for `model.fit` of `spec`'s model.
+
+    Args:
+        source: a path to an `.npz` file (arrays `x`, `y`), a `.csv`/`.tsv` file (text column
+            `sentence` or `text`, and `label`), or an image folder (one sub-folder per class);
+            a pandas DataFrame; a tuple `(x, y)` of arrays (images, or strings and labels);
+            `"tfds:NAME[/CONFIG]"` or a catalog name (`"mnist"`, `"glue/sst2"`); None = the
+            spec's own dataset from TFDS.
+        split: local sources: `"train"` (all but a seeded hold-out of `validation_fraction`),
+            `"validation"` (that hold-out: disjoint from train and the same on every call with
+            the same seed) or `"all"`. TFDS: any split expression TFDS accepts
+            (`"test"`, `"train[:90%]"`); a dataset without a `"validation"` split raises, naming
+            the splits to use instead (TFDS slicing), rather than quietly carving one out of train.
+        spec: the entry's `ModelSpec` (or its name). Decides scaling, normalization,
+            augmentation, vocabulary, batch size and the checks. Without one (and without a
+            `preprocessor`), the raw examples come back: images uint8 with a channel axis, texts
+            as strings, labels int32; unbatched unless `batch_size` is given; no augmentation.
+        batch_size: default: the spec's `recipe.batch_size`.
+        shuffle: default: True for training splits (`"train"`, `"all"`, TFDS splits of the
+            train split); seeded, and reshuffled every epoch in an order fixed by the seed.
+        augment: default: True when the stream is a shuffled training split and the entry has
+            an augmentation; never applied to evaluation streams unless asked for.
+        seed: seeds the hold-out, the shuffle order and the augmentation.
+        preprocessor: a fitted `Preprocessor` to reuse (the training dataset's `.preprocessor`);
+            required for text splits other than `"train"`/`"all"`, whose vocabulary must come
+            from training text. Without one, text training splits adapt a new one.
+        validation_fraction: share of a local source held out as `"validation"`.
+        data_dir, download: where TFDS data is prepared; whether TFDS may download it.
+        cache: keep decoded examples (TFDS images, token ids) in memory after the first epoch.
+            Local arrays and image folders are in memory already.
+        drop_remainder: drop the last partial batch (for fixed shapes).
+        text_column, label_column: columns of a `.csv`/`.tsv` file or DataFrame.
+
+    Returns:
+        A `tf.data.Dataset` of `(inputs, labels)`: images (batch, H, W, C) float32, normalized;
+        or token ids (batch, sequence_length) int32; labels (batch,) int32. Its attributes:
+        `preprocessor` (the `Preprocessor` used, None without a spec), `class_names` (tuple) and
+        `num_examples` (examples in the split, before batching).
+
+    Raises:
+        DataError: the data cannot be used (empty, unreadable, wrong shape, bad labels...).
+        DatasetUnavailableError: a TFDS dataset that cannot be loaded here.
+
+    Example:
+        >>> import numpy as np, zoo
+        >>> x = np.random.default_rng(0).integers(0, 256, (100, 28, 28), dtype=np.uint8)
+        >>> spec = zoo.get_spec("cnn_mnist")
+        >>> train = zoo.data.load((x, np.arange(100) % 10), spec=spec)
+        >>> valid = zoo.data.load((x, np.arange(100) % 10), "validation", spec=spec)
+        >>> train.num_examples, valid.num_examples, train.element_spec[0].shape
+        (90, 10, TensorShape([None, 28, 28, 1]))
+        >>> history = zoo.build("cnn_mnist").fit(train, epochs=1, verbose=0)
+    """
+    if isinstance(spec, str):
+        from zoo.registry import get_spec
+
+        spec = get_spec(spec)
+    if preprocessor is not None:
+        if not isinstance(preprocessor, Preprocessor):
+            raise InvalidValueError(
+                f"preprocessor must be a zoo.data.Preprocessor (the .preprocessor of a dataset "
+                f"from zoo.data.load), got {type(preprocessor).__name__}."
+            )
+        spec = spec or preprocessor.spec
+        if not preprocessor.compatible_with(spec):
+            raise DataError(
+                f"the preprocessor was made for {preprocessor.spec.name or 'another entry'} "
+                f"({preprocessor.spec.input}), which differs from what {validate.entry_name(spec)} "
+                f"takes ({spec.input}); pass the preprocessor of a dataset loaded with this spec."
+            )
+    if batch_size is not None:
+        batch_size = checks.positive_int("batch_size", batch_size)
+    elif spec is not None:
+        batch_size = spec.recipe.batch_size
+    seed = checks.non_negative_int("seed", seed)
+    validation_fraction = checks.fraction("validation_fraction", validation_fraction)
+    if not isinstance(split, str) or not split.strip():
+        raise InvalidValueError(f"split must be a non-empty string such as 'train', got {split!r}.")
+    if source is None:
+        if spec is None:
+            raise InvalidValueError(
+                "load() needs a source, or a spec whose dataset to load from TFDS."
+            )
+        source = f"tfds:{spec.dataset}"
+
+    name = tfds_name(source)
+    if name is not None:
+        if name in DATASETS:  # catalog metadata: check before touching TFDS
+            validate.check_tfds_against_spec(DATASETS[name], split, spec)
+        tfds_examples = read_tfds(name, split, data_dir=data_dir, download=download)
+        if name not in DATASETS:
+            validate.check_tfds_against_spec(tfds_examples.info, split, spec)
+        training = bool({tfds_examples.info.train_split, "all"} & set(validate.split_names(split)))
+        return _from_tfds(
+            tfds_examples,
+            spec=spec,
+            training=training,
+            preprocessor=preprocessor,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            augment=augment,
+            seed=seed,
+            cache=cache,
+            drop_remainder=drop_remainder,
+        )
+
+    if split not in LOCAL_SPLITS:
+        raise DataError(
+            f"unknown split {split!r} for a local source; expected one of "
+            f"{', '.join(LOCAL_SPLITS)} ('train' and 'validation' are a seeded "
+            f"{validation_fraction:.0%} hold-out; 'all' is everything)."
+        )
+    examples = read_source(source, text_column=text_column, label_column=label_column)
+    if spec is not None:
+        _check_against_spec(examples, spec)
+    examples = split_examples(examples, split, validation_fraction=validation_fraction, seed=seed)
+    return _from_examples(
+        examples,
+        split,
+        spec=spec,
+        training=split in ("train", "all"),
+        preprocessor=preprocessor,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        augment=augment,
+        seed=seed,
+        drop_remainder=drop_remainder,
+    )
+
+
+def split_examples(
+    examples: Examples, split: str, *, validation_fraction: float = 0.1, seed: int = 0
+) -> Examples:
+    """The `"train"`, `"validation"` or `"all"` part of local examples.
+
+    The hold-out is `round(validation_fraction * n)` examples (at least one, and never all, when
+    the fraction is positive) drawn by a permutation seeded with `seed`: the same seed gives the
+    same hold-out, and train is exactly the rest. Both keep the source's order.
+
+    Example:
+        >>> import numpy as np
+        >>> from zoo.data.sources import read_source
+        >>> examples = read_source((np.zeros((10, 2, 2), "uint8"), np.arange(10) % 2))
+        >>> len(split_examples(examples, "train")), len(split_examples(examples, "validation"))
+        (9, 1)
+    """
+    if split == "all":
+        return examples
+    count = len(examples)
+    held_out = int(round(validation_fraction * count))
+    if validation_fraction > 0 and count >= 2:
+        held_out = min(max(held_out, 1), count - 1)
+    order = np.random.default_rng(seed).permutation(count)
+    validation_indices, train_indices = np.sort(order[:held_out]), np.sort(order[held_out:])
+    part = examples.take(validation_indices if split == "validation" else train_indices)
+    validate.check_not_empty(len(part), examples.origin, split)
+    return part
+
+
+def _check_against_spec(examples: Examples, spec: ModelSpec) -> None:
+    validate.check_kind(examples.kind, spec, examples.origin)
+    if examples.kind == "image":
+        validate.check_image_shape(examples.features.shape[1:], spec, examples.origin)
+    validate.check_label_range(examples.labels, spec.num_classes, examples.origin, spec)
+
+
+def _class_names(
+    source_names: tuple[str, ...], spec: ModelSpec | None, labels_seen: int
+) -> tuple[str, ...]:
+    """Names for every class the model (or, without a spec, the data) has."""
+    names = list(source_names) or (list(spec.class_names) if spec is not None else [])
+    count = spec.num_classes if spec is not None else max(labels_seen, len(names))
+    names += [str(i) for i in range(len(names), count)]
+    return tuple(names)
+
+
+def _defaults(
+    training: bool, spec: ModelSpec | None, shuffle: bool | None, augment: bool | None
+) -> tuple[bool, bool]:
+    shuffle = training if shuffle is None else bool(shuffle)
+    if augment is None:
+        augment = (
+            shuffle
+            and training
+            and spec is not None
+            and spec.input.kind == "image"
+            and spec.input.augmentation.enabled
+        )
+    elif augment and (spec is None or spec.input.kind != "image"):
+        raise InvalidValueError(
+            "augment=True needs the spec of an image entry: augmentation applies to images."
+        )
+    return shuffle, bool(augment)
+
+
+def _text_preprocessor(
+    spec: ModelSpec, preprocessor: Preprocessor | None, training: bool, split: str, texts: Any
+) -> Preprocessor:
+    """The given fitted preprocessor, or a new one adapted on training text."""
+    if preprocessor is not None and preprocessor.fitted:
+        return preprocessor
+    if not training:
+        raise DataError(
+            f"the {split!r} split is text, and its vocabulary must come from the training split: "
+            f"pass preprocessor=train.preprocessor, where train = zoo.data.load(source, 'train', "
+            f"spec=...), or Preprocessor.load(directory, spec) from a saved run."
+        )
+    return (preprocessor or make_preprocessor(spec)).adapt(texts)
+
+
+def _from_examples(
+    examples: Examples,
+    split: str,
+    *,
+    spec: ModelSpec | None,
+    training: bool,
+    preprocessor: Preprocessor | None,
+    batch_size: int | None,
+    shuffle: bool | None,
+    augment: bool | None,
+    seed: int,
+    drop_remainder: bool,
+) -> tf.data.Dataset:
+    shuffle, augment = _defaults(training, spec, shuffle, augment)
+    if spec is not None and examples.kind == "text":
+        preprocessor = _text_preprocessor(spec, preprocessor, training, split, examples.features)
+    elif spec is not None:
+        preprocessor = preprocessor or make_preprocessor(spec)
+    features = examples.features.astype(str) if examples.kind == "text" else examples.features
+    dataset = tf.data.Dataset.from_tensor_slices((features, examples.labels))
+    dataset = _assemble(
+        dataset,
+        kind=examples.kind,
+        num_examples=len(examples),
+        spec=spec,
+        preprocessor=preprocessor,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        augment=augment,
+        seed=seed,
+        cache=examples.kind == "text",  # token ids are worth keeping; arrays are in memory already
+        drop_remainder=drop_remainder,
+    )
+    labels_seen = int(examples.labels.max()) + 1
+    return _describe(
+        dataset, preprocessor, _class_names(examples.class_names, spec, labels_seen), len(examples)
+    )
+
+
+def _from_tfds(
+    examples: TfdsExamples,
+    *,
+    spec: ModelSpec | None,
+    training: bool,
+    preprocessor: Preprocessor | None,
+    batch_size: int | None,
+    shuffle: bool | None,
+    augment: bool | None,
+    seed: int,
+    cache: bool,
+    drop_remainder: bool,
+) -> tf.data.Dataset:
+    shuffle, augment = _defaults(training, spec, shuffle, augment)
+    dataset = examples.dataset
+    num_examples = examples.num_examples
+    if num_examples is None:
+        cardinality = int(dataset.cardinality())
+        num_examples = (
+            cardinality
+            if cardinality >= 0
+            else int(dataset.reduce(np.int64(0), lambda count, *_: count + 1))
+        )
+    validate.check_not_empty(num_examples, f"TFDS dataset {examples.info.name!r}", examples.split)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_examples))
+    kind = examples.info.kind
+    if spec is not None and kind == "text":
+        texts = dataset.map(lambda text, label: text).batch(TEXT_BATCH)
+        preprocessor = _text_preprocessor(spec, preprocessor, training, examples.split, texts)
+    elif spec is not None:
+        preprocessor = preprocessor or make_preprocessor(spec)
+    dataset = _assemble(
+        dataset,
+        kind=kind,
+        num_examples=num_examples,
+        spec=spec,
+        preprocessor=preprocessor,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        augment=augment,
+        seed=seed,
+        cache=cache,
+        drop_remainder=drop_remainder,
+    )
+    return _describe(
+        dataset, preprocessor, _class_names(examples.info.class_names, spec, 0), num_examples
+    )
+
+
+def _assemble(
+    dataset: tf.data.Dataset,
+    *,
+    kind: str,
+    num_examples: int,
+    spec: ModelSpec | None,
+    preprocessor: Preprocessor | None,
+    batch_size: int | None,
+    shuffle: bool,
+    augment: bool,
+    seed: int,
+    cache: bool,
+    drop_remainder: bool,
+) -> tf.data.Dataset:
+    """Decode -> cache -> shuffle -> batch -> map -> prefetch, on unbatched (input, label) pairs."""
+    autotune = tf.data.AUTOTUNE
+    if kind == "text" and preprocessor is not None:
+        # Vectorize in large batches (string ops are cheap per batch, costly per example), then
+        # go back to examples so that the shuffle mixes examples, not fixed groups of them.
+        dataset = (
+            dataset.batch(TEXT_BATCH)
+            .map(lambda texts, labels: (preprocessor(texts), labels), num_parallel_calls=autotune)
+            .unbatch()
+        )
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_examples))
+    if cache:
+        dataset = dataset.cache()
+    if shuffle:
+        dataset = dataset.shuffle(
+            min(num_examples, MAX_SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True
+        )
+    if batch_size is not None:
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if kind == "image" and preprocessor is not None:
+        augmentation = make_augmentation(spec.input.augmentation) if augment else None
+        if augmentation is None:
+            dataset = dataset.map(
+                lambda images, labels: (preprocessor(images), labels), num_parallel_calls=autotune
+            )
+        else:
+            # One stateless seed per batch, drawn from a stream fixed by `seed` and different in
+            # every epoch: the same seed gives the same augmented batches, run after run, even
+            # with the map running in parallel.
+            seed_stream = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+            batch_seeds = seed_stream.batch(2)  # (2,) int64: a stateless seed
+
+            def augment_batch(
+                batch: tuple[tf.Tensor, tf.Tensor], batch_seed: tf.Tensor
+            ) -> tuple[tf.Tensor, tf.Tensor]:
+                images, labels = batch
+                unit = tf.cast(images, tf.float32)
+                if images.dtype.is_integer:
+                    unit = unit * (1.0 / 255.0)  # augment in [0, 1], where fill value 0 is black
+                return preprocessor(augmentation(unit, seed=batch_seed)), labels
+
+            dataset = tf.data.Dataset.zip((dataset, batch_seeds)).map(
+                augment_batch, num_parallel_calls=autotune
+            )
+    return dataset.prefetch(autotune)
+
+
+def _describe(
+    dataset: tf.data.Dataset,
+    preprocessor: Preprocessor | None,
+    class_names: tuple[str, ...],
+    num_examples: int,
+) -> tf.data.Dataset:
+    # Plain attributes, as keras.utils.image_dataset_from_directory sets `class_names`.
+    dataset.preprocessor = preprocessor
+    dataset.class_names = class_names
+    dataset.num_examples = int(num_examples)
+    return dataset

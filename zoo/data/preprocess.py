@@ -1,0 +1,234 @@
+"""`Preprocessor`: raw inputs to model inputs for one entry, fitted once and saved with the model.
+
+Images: uint8 (or [0, 1] float) pixels -> float32 normalized with the entry's mean and std.
+Text: strings -> int32 token ids through a `TextVectorization` adapted on training text only.
+
+The same object serves the training pipeline (`zoo.data.load` maps it in tf.data), evaluation
+(pass the training dataset's `.preprocessor` to load other splits) and export (`.layer` is the
+Keras layer a serving function wraps). Saved as one JSON file, `preprocessor.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+
+from zoo.data.images import ImageNormalization
+from zoo.data.text import adapt_vectorization, make_text_vectorization, vocabulary_of
+from zoo.data.validate import entry_name
+from zoo.errors import DataError, InvalidValueError
+from zoo.io import atomic_write_json, temporary_sibling
+from zoo.spec import ImageInput, ModelSpec, TextInput
+
+FILENAME = "preprocessor.json"
+FORMAT = 1  # bump when the file layout changes
+
+
+class Preprocessor:
+    """Turns raw inputs into the inputs of one entry's model.
+
+    Example:
+        >>> import zoo
+        >>> spec = zoo.get_spec("lstm_sst2").with_overrides(vocab_size=50, sequence_length=6)
+        >>> text = make_preprocessor(spec).adapt(["a great film", "a film", "film"])
+        >>> text.vocabulary  # by frequency, after padding and out-of-vocabulary
+        ['', '[UNK]', 'film', 'a', 'great']
+        >>> text(["a great film", "a bad film"]).numpy().tolist()
+        [[3, 4, 2, 0, 0, 0], [3, 1, 2, 0, 0, 0]]
+        >>> images = make_preprocessor(zoo.get_spec("cnn_mnist"))
+        >>> import numpy as np
+        >>> images(np.zeros((1, 28, 28, 1), "uint8")).numpy().min().round(4)
+        np.float32(-0.4242)
+    """
+
+    def __init__(self, spec: ModelSpec, *, vocabulary: list[str] | None = None):
+        self.spec = spec
+        if isinstance(spec.input, ImageInput):
+            if vocabulary is not None:
+                raise InvalidValueError(
+                    f"{entry_name(spec)} takes images: a vocabulary has no use."
+                )
+            self._layer: Any = ImageNormalization(
+                spec.input.mean, spec.input.std, name="image_normalization"
+            )
+            self._fitted = True  # nothing to learn: the statistics come from the spec
+        else:
+            self._layer = make_text_vectorization(spec.input, vocabulary)
+            self._fitted = vocabulary is not None
+
+    @property
+    def kind(self) -> str:
+        """ "image" or "text"."""
+        return self.spec.input.kind
+
+    @property
+    def fitted(self) -> bool:
+        """True once it can transform: always for images, after `adapt` or `load` for text."""
+        return self._fitted
+
+    @property
+    def layer(self) -> Any:
+        """The Keras layer that does the work (normalization or vectorization), for export."""
+        return self._layer
+
+    @property
+    def vocabulary(self) -> list[str]:
+        """Text only: the tokens, id 0 (padding '') and 1 ('[UNK]') first."""
+        self._require_text("vocabulary")
+        self._require_fitted()
+        return vocabulary_of(self._layer)
+
+    def adapt(self, texts: Any) -> Preprocessor:
+        """Build the vocabulary from training texts (a sequence, array or `tf.data` of strings).
+
+        Pass the training split only: words seen only in validation or test data must stay
+        out-of-vocabulary, or the evaluation would be optimistic. Images have nothing to adapt.
+        Returns self.
+        """
+        if self.kind == "text":
+            adapt_vectorization(self._layer, texts)
+            self._fitted = True
+        return self
+
+    def __call__(self, inputs: Any) -> tf.Tensor:
+        """Model inputs for a batch: (batch, H, W, C) float32, or (batch, sequence_length) int32.
+
+        Works eagerly and inside `tf.data` maps or `tf.function`s.
+        """
+        if self.kind == "image":
+            return self._layer(inputs)
+        self._require_fitted()
+        return tf.cast(self._layer(inputs), tf.int32)
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write `preprocessor.json` into `directory` (created if needed); return the directory.
+
+        The write is atomic: a new directory is filled beside the target and renamed into place,
+        an existing one gets its file replaced by rename, so a crash never leaves half a vocabulary.
+        """
+        self._require_fitted()
+        directory = Path(directory)
+        if directory.exists() and not directory.is_dir():
+            raise InvalidValueError(
+                f"cannot save the preprocessor into {directory}: it is a file, not a directory."
+            )
+        payload = self._config()
+        if directory.is_dir():
+            atomic_write_json(directory / FILENAME, payload)
+            return directory
+        staging = temporary_sibling(directory)
+        try:
+            staging.mkdir()
+            atomic_write_json(staging / FILENAME, payload)
+            os.replace(staging, directory)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, spec: ModelSpec) -> Preprocessor:
+        """Restore a saved preprocessor for `spec` without re-adapting: the same ids as before.
+
+        Raises:
+            DataError: no file, an unreadable one, or one saved for different input settings.
+        """
+        path = Path(directory) / FILENAME
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DataError(
+                f"no {FILENAME} in {directory}; expected a directory written by Preprocessor.save "
+                f"(a training workdir's 'preprocessor' folder)."
+            ) from None
+        except (OSError, ValueError) as error:
+            raise DataError(
+                f"could not read {path}: {error}. Save the preprocessor again."
+            ) from None
+        if not isinstance(config, dict) or config.get("format") != FORMAT:
+            raise DataError(
+                f"{path} is not a zoo preprocessor file (format {FORMAT}); save it again."
+            )
+        if config.get("kind") != spec.input.kind:
+            raise DataError(
+                f"{path} holds a {config.get('kind')} preprocessor, but {entry_name(spec)} takes "
+                f"{_plural(spec.input.kind)}; pass the spec the preprocessor was saved for."
+            )
+        if spec.input.kind == "image":
+            return cls(spec)
+        saved = {key: config.get(key) for key in ("vocab_size", "sequence_length", "standardize")}
+        expected = {key: getattr(spec.input, key) for key in saved}
+        if saved != expected:
+            raise DataError(
+                f"{path} was saved for text input {saved}, but {entry_name(spec)} expects "
+                f"{expected}; pass the spec (with the overrides) the run was trained with."
+            )
+        return cls(spec, vocabulary=list(config["vocabulary"]))
+
+    def compatible_with(self, spec: ModelSpec) -> bool:
+        """Whether this preprocessor produces what `spec`'s model takes."""
+        mine, theirs = self.spec.input, spec.input
+        if mine.kind != theirs.kind:
+            return False
+        if isinstance(mine, TextInput):
+            return (mine.vocab_size, mine.sequence_length, mine.standardize) == (
+                theirs.vocab_size,
+                theirs.sequence_length,
+                theirs.standardize,
+            )
+        return (mine.shape, mine.mean, mine.std) == (theirs.shape, theirs.mean, theirs.std)
+
+    def _config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"format": FORMAT, "kind": self.kind, "entry": self.spec.name}
+        if isinstance(self.spec.input, TextInput):
+            config.update(
+                vocab_size=self.spec.input.vocab_size,
+                sequence_length=self.spec.input.sequence_length,
+                standardize=self.spec.input.standardize,
+                vocabulary=self.vocabulary,
+            )
+        else:
+            config.update(
+                shape=list(self.spec.input.shape),
+                mean=list(self.spec.input.mean),
+                std=list(self.spec.input.std),
+            )
+        return config
+
+    def _require_text(self, what: str) -> None:
+        if self.kind != "text":
+            raise InvalidValueError(
+                f"{what} exists for text preprocessors only; this one is for images."
+            )
+
+    def _require_fitted(self) -> None:
+        if not self._fitted:
+            raise DataError(
+                f"the text preprocessor of {entry_name(self.spec)} has no vocabulary yet; "
+                f"adapt it on training texts first (preprocessor.adapt(texts)), or restore one "
+                f"with Preprocessor.load(directory, spec)."
+            )
+
+    def __repr__(self) -> str:
+        state = "fitted" if self._fitted else "not fitted"
+        return f"Preprocessor({self.spec.name or self.kind!r}, {self.kind}, {state})"
+
+
+def _plural(kind: str) -> str:
+    return "images" if kind == "image" else kind
+
+
+def make_preprocessor(spec: ModelSpec) -> Preprocessor:
+    """A new `Preprocessor` for an entry (text ones still need `adapt`).
+
+    Example:
+        >>> import zoo
+        >>> make_preprocessor(zoo.get_spec("cnn_cifar10")).fitted
+        True
+    """
+    return Preprocessor(spec)

@@ -1,0 +1,523 @@
+"""Where examples come from: TFDS datasets, and local files, folders, DataFrames and arrays.
+
+Local sources are read into memory as NumPy arrays (`Examples`) and checked before any pipeline is
+built; TFDS datasets are opened as `tf.data` streams (`TfdsExamples`) and checked on their
+metadata. Either way the caller gets labelled examples, not yet split, scaled or vectorized.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import zipfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from zoo.data.catalog import DATASETS, DatasetInfo
+from zoo.data.validate import check_images, check_labels, check_not_empty, check_texts
+from zoo.errors import DataError, DatasetUnavailableError, close_matches
+
+TFDS_PREFIX = "tfds:"
+TEXT_COLUMNS = ("sentence", "text")  # looked for, in this order, when text_column is not given
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+LOCAL_FORMATS = (
+    ".npz with arrays x and y, .csv or .tsv with a text and a label column, or an image folder "
+    "with one sub-folder per class"
+)
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Labelled examples read from a local source, in memory, before any split or preprocessing.
+
+    Attributes:
+        features: images (examples, height, width, channels) as uint8 or float32 in [0, 1], or
+            texts (examples,) as an object array of Python strings.
+        labels: (examples,) int32 class ids.
+        kind: "image" or "text".
+        class_names: names from the source itself (folder names, string labels), else ().
+        origin: how messages name the source ("'digits.npz'", "the DataFrame").
+    """
+
+    features: np.ndarray
+    labels: np.ndarray
+    kind: str
+    class_names: tuple[str, ...] = ()
+    origin: str = "the data"
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, indices: np.ndarray) -> Examples:
+        """The examples at `indices`, in that order."""
+        return replace(self, features=self.features[indices], labels=self.labels[indices])
+
+
+@dataclass(frozen=True)
+class TfdsExamples:
+    """A TFDS split opened as an unbatched `tf.data.Dataset` of `(input, int32 label)` pairs.
+
+    Attributes:
+        dataset: decoded examples: images (height, width, channels) uint8, or scalar strings.
+        info: the catalog record, or one made from TFDS' metadata for datasets outside the catalog.
+        split: the split expression read.
+        num_examples: examples in the split, when known before reading it.
+    """
+
+    dataset: tf.data.Dataset
+    info: DatasetInfo
+    split: str
+    num_examples: int | None
+
+
+def tfds_name(source: Any) -> str | None:
+    """The TFDS name a source refers to ("tfds:NAME[/CONFIG]" or a catalog name), else None.
+
+    A catalog name that is also an existing path is read as the path.
+
+    Example:
+        >>> tfds_name("tfds:glue/sst2"), tfds_name("mnist"), tfds_name("digits.npz")
+        ('glue/sst2', 'mnist', None)
+    """
+    if not isinstance(source, str):
+        return None
+    if source.startswith(TFDS_PREFIX):
+        name = source[len(TFDS_PREFIX) :].strip()
+        if not name:
+            raise DataError(
+                f"{source!r} names no dataset; expected 'tfds:NAME' or 'tfds:NAME/CONFIG'."
+            )
+        return name
+    if source in DATASETS and not Path(source).exists():
+        return source
+    return None
+
+
+def read_source(
+    source: str | os.PathLike | pd.DataFrame | tuple[Any, Any],
+    *,
+    text_column: str | None = None,
+    label_column: str = "label",
+) -> Examples:
+    """Read a local source into memory, checked, without splitting or preprocessing it.
+
+    Args:
+        source: a path to an `.npz` file (arrays `x`, `y`), a `.csv`/`.tsv` file (a text column
+            and a label column), or a folder of images with one sub-folder per class (sorted
+            folder names are class ids); a pandas DataFrame (text and label columns); or a tuple
+            `(x, y)` of arrays, where `x` holds images or strings.
+        text_column: the column holding the text; by default `sentence`, else `text`.
+        label_column: the column holding the labels (integer ids, or names mapped to ids in
+            sorted order).
+
+    Returns:
+        `Examples` with images as (examples, height, width, channels) and int32 labels.
+
+    Raises:
+        DataError: unknown extension, missing or unreadable file, missing column, empty source,
+            bad labels or pixels.
+
+    Example:
+        >>> import numpy as np
+        >>> examples = read_source((np.zeros((4, 28, 28), "uint8"), [0, 1, 0, 1]))
+        >>> examples.kind, examples.features.shape, examples.labels.dtype
+        ('image', (4, 28, 28, 1), dtype('int32'))
+    """
+    if isinstance(source, pd.DataFrame):
+        return from_frame(
+            source, "the DataFrame", text_column=text_column, label_column=label_column
+        )
+    if (
+        isinstance(source, (tuple, list))
+        and len(source) == 2
+        and not isinstance(source[0], (str, bytes))
+    ):
+        return from_arrays(*source)
+    if isinstance(source, (str, os.PathLike)):
+        name = tfds_name(source) if isinstance(source, str) else None
+        if name is not None:
+            raise DataError(
+                f"{source!r} is a TFDS dataset, not a local source; read it with zoo.data.load."
+            )
+        return read_path(Path(source), text_column=text_column, label_column=label_column)
+    raise DataError(
+        f"cannot read a source of type {type(source).__name__}; expected a path ({LOCAL_FORMATS}), "
+        f"'tfds:NAME', a pandas DataFrame, or a tuple (x, y) of arrays."
+    )
+
+
+def read_path(
+    path: Path, *, text_column: str | None = None, label_column: str = "label"
+) -> Examples:
+    """Read an `.npz`, `.csv`, `.tsv` file or an image folder (see `read_source`)."""
+    if not path.exists():
+        hint = ""
+        if not path.suffix and os.sep not in str(path):
+            matches = close_matches(str(path), DATASETS)
+            hint = f" Did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
+            hint += f" Known datasets: {', '.join(sorted(DATASETS))}; use 'tfds:NAME' for others."
+        raise DataError(
+            f"{str(path)!r} is neither an existing file or folder nor a known dataset name.{hint} "
+            f"Local sources are {LOCAL_FORMATS}."
+        )
+    if path.is_dir():
+        return read_image_folder(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        return read_npz(path)
+    if suffix in (".csv", ".tsv"):
+        return read_table(path, text_column=text_column, label_column=label_column)
+    raise DataError(
+        f"{path.name}: unknown file extension {path.suffix!r}; expected {LOCAL_FORMATS}."
+    )
+
+
+def read_npz(path: Path) -> Examples:
+    """Read arrays `x` (images or strings) and `y` (labels) from an `.npz` file."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = sorted(archive.keys())
+            arrays = {key: archive[key] for key in ("x", "y") if key in keys}
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as error:
+        hint = (
+            " Save texts as a string array (np.array(texts, dtype=str)), not objects."
+            if "allow_pickle" in str(error)
+            else ""
+        )
+        raise DataError(
+            f"could not read {path}: {_first_line(error)}. Expected an .npz file written by "
+            f"np.savez(path, x=inputs, y=labels).{hint}"
+        ) from None
+    if len(arrays) < 2:
+        raise DataError(
+            f"{path.name} holds arrays {keys}; expected arrays named x (inputs) and y (labels), "
+            f"as written by np.savez(path, x=inputs, y=labels)."
+        )
+    return from_arrays(arrays["x"], arrays["y"], origin=repr(path.name))
+
+
+def read_table(
+    path: Path, *, text_column: str | None = None, label_column: str = "label"
+) -> Examples:
+    """Read a `.csv` or `.tsv` file with a text column and a label column.
+
+    Tab-separated files are read without quote processing (`csv.QUOTE_NONE`), as GLUE's are
+    written: their sentences contain unbalanced quote characters. Comma-separated files follow the
+    usual CSV quoting.
+    """
+    tab_separated = path.suffix.lower() == ".tsv"
+    try:
+        frame = pd.read_csv(
+            path,
+            sep="\t" if tab_separated else ",",
+            quoting=csv.QUOTE_NONE if tab_separated else csv.QUOTE_MINIMAL,
+            dtype=str,
+            keep_default_na=False,  # "null" or "NA" is a word in a sentence, not a missing value
+            encoding="utf-8",
+        )
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            f"{path.name} is empty: expected a header line naming a text column and "
+            f"{label_column!r}, then one example per line."
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as error:
+        raise DataError(
+            f"could not read {path}: {_first_line(error)}. Expected a UTF-8 "
+            f"{'tab' if tab_separated else 'comma'}-separated file with a header line."
+        ) from None
+    return from_frame(frame, repr(path.name), text_column=text_column, label_column=label_column)
+
+
+def from_frame(
+    frame: pd.DataFrame, origin: str, *, text_column: str | None = None, label_column: str = "label"
+) -> Examples:
+    """Texts and labels from the columns of a DataFrame."""
+    columns = [str(c) for c in frame.columns]
+    candidates = (text_column,) if text_column else TEXT_COLUMNS
+    found = next((c for c in candidates if c in frame.columns), None)
+    if found is None:
+        wanted = repr(text_column) if text_column else " or ".join(repr(c) for c in TEXT_COLUMNS)
+        raise DataError(
+            f"{origin} has no text column {wanted}; found columns {columns}. Pass "
+            f"text_column= naming the column that holds the text."
+        )
+    if label_column not in frame.columns:
+        raise DataError(
+            f"{origin} has no label column {label_column!r}; found columns {columns}. Pass "
+            f"label_column= naming the column that holds the class ids."
+        )
+    check_not_empty(len(frame), origin)
+    texts = check_texts(frame[found].to_numpy(dtype=object), f"{origin}, column {found!r}")
+    labels, class_names = encode_labels(
+        frame[label_column].to_numpy(), f"{origin}, column {label_column!r}"
+    )
+    return Examples(texts, labels, "text", class_names, origin)
+
+
+def from_arrays(x: Any, y: Any, origin: str = "the (x, y) arrays") -> Examples:
+    """Images or texts in `x`, labels in `y`."""
+    if isinstance(x, (list, tuple)) and x and isinstance(x[0], (str, bytes)):
+        features = np.asarray(x, dtype=object)
+    else:
+        features = np.asarray(x)
+    check_not_empty(len(features), origin)
+    labels, class_names = encode_labels(y, origin, count=len(features))
+    if features.dtype.kind in "USO":
+        return Examples(check_texts(features, origin), labels, "text", class_names, origin)
+    return Examples(check_images(features, origin), labels, "image", class_names, origin)
+
+
+def encode_labels(
+    values: Any, origin: str, count: int | None = None
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Class ids from integer labels, or from class names (sorted names -> 0, 1, 2...).
+
+    Example:
+        >>> ids, names = encode_labels(np.array(["pos", "neg", "pos"]), "y")
+        >>> ids.tolist(), names
+        ([1, 0, 1], ('neg', 'pos'))
+    """
+    values = np.asarray(values)
+    if values.ndim == 1 and values.dtype.kind in "USO":
+        text = values.astype(str)
+        stripped = np.char.strip(text)
+        if all(s.lstrip("-").isdigit() for s in stripped):
+            values = stripped.astype(np.int64)  # "0", "1" read from a text file
+        else:
+            names, ids = np.unique(text, return_inverse=True)
+            if count is not None and len(ids) != count:
+                raise DataError(
+                    f"{origin}: {count} inputs but {len(ids)} labels; expected one label per input."
+                )
+            return ids.astype(np.int32), tuple(str(n) for n in names)
+    return check_labels(values, origin, count=count), ()
+
+
+def read_image_folder(path: Path) -> Examples:
+    """Decode every image of a folder with one sub-folder per class (sorted names = class ids).
+
+    Images are decoded once, here, so that a corrupt file or a stray size is reported before
+    training with its file name; they must all have the same shape.
+    """
+    classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise DataError(
+            f"{path} has no sub-folders; an image folder needs one sub-folder per class, e.g. "
+            f"{path / 'cat' / '0001.png'} and {path / 'dog' / '0002.png'}."
+        )
+    files: list[Path] = []
+    labels: list[int] = []
+    for class_id, name in enumerate(classes):
+        for file in sorted((path / name).rglob("*")):
+            if (
+                file.is_file()
+                and file.suffix.lower() in IMAGE_EXTENSIONS
+                and not file.name.startswith(".")
+            ):
+                files.append(file)
+                labels.append(class_id)
+    if not files:
+        raise DataError(
+            f"{path} is empty: its class folders ({', '.join(classes)}) hold no images "
+            f"({', '.join(IMAGE_EXTENSIONS)})."
+        )
+    images = []
+    for file in files:
+        try:
+            image = tf.io.decode_image(tf.io.read_file(str(file)), expand_animations=False).numpy()
+        except (tf.errors.OpError, OSError) as error:
+            raise DataError(
+                f"could not read {file}: {_first_line(error)}. Expected a PNG, JPEG, BMP or GIF "
+                f"image; remove or replace the file."
+            ) from None
+        if images and image.shape != images[0].shape:
+            raise DataError(
+                f"images in {path} differ in shape: {files[0].name} is {images[0].shape} but "
+                f"{file.relative_to(path)} is {image.shape} (height, width, channels); expected "
+                f"one shape for all. Resize them first."
+            )
+        images.append(image)
+    return Examples(
+        check_images(np.stack(images), repr(path.name)),
+        np.asarray(labels, np.int32),
+        "image",
+        tuple(classes),
+        repr(path.name),
+    )
+
+
+# ---- TFDS ---------------------------------------------------------------------------------------
+
+
+def read_tfds(
+    name: str,
+    split: str = "train",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = False,
+) -> TfdsExamples:
+    """Open a TFDS split as `(input, label)` pairs, or raise `DatasetUnavailableError`.
+
+    Catalog datasets (`zoo.data.DATASETS`) are read with their recorded feature keys; others need
+    TFDS supervised keys (`as_supervised`). Without `download`, the dataset must already be
+    prepared in `data_dir` (TFDS' default: `$TFDS_DATA_DIR` or `~/tensorflow_datasets`).
+
+    Raises:
+        DatasetUnavailableError: unknown name, not prepared, no network, failed download.
+        DataError: unknown split.
+
+    Example (needs the dataset prepared, or TFDS' mock data as in the tests):
+        >>> import tensorflow_datasets as tfds
+        >>> with tfds.testing.mock_data(num_examples=3):
+        ...     examples = read_tfds("mnist", "test")
+        >>> examples.dataset.element_spec[0].shape, examples.info.num_classes
+        (TensorShape([28, 28, 1]), 10)
+    """
+    import tensorflow_datasets as tfds
+
+    try:
+        dataset, tfds_info = _tfds_load(tfds, name, split, data_dir, download=False)
+    except AssertionError:  # TFDS' way of saying "not prepared in data_dir"
+        where = _data_dir_text(data_dir)
+        if not download:
+            raise _unavailable(name, f"it is not prepared in {where} and download=False") from None
+        if not _network_reachable():
+            raise _unavailable(
+                name, f"it is not prepared in {where} and there is no network to download it"
+            ) from None
+        dataset, tfds_info = _tfds_load(tfds, name, split, data_dir, download=True)
+    info = DATASETS.get(name) or _info_from_tfds(name, tfds_info, dataset)
+    dataset = dataset.map(
+        lambda example: (example[info.feature], tf.cast(example[info.label], tf.int32)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return TfdsExamples(dataset, info, split, _split_size(tfds_info, split))
+
+
+def _tfds_load(
+    tfds: Any, name: str, split: str, data_dir: Any, *, download: bool
+) -> tuple[Any, Any]:
+    try:
+        return tfds.load(
+            name,
+            split=split,
+            data_dir=data_dir,
+            download=download,
+            shuffle_files=False,
+            with_info=True,
+        )
+    except tfds.core.registered.DatasetNotFoundError:
+        raise _unknown_tfds_name(tfds, name) from None
+    except ValueError as error:
+        message = _first_line(error)
+        if "split" in message.lower():
+            catalog = DATASETS.get(name)
+            suggestion = (
+                f" Use split={catalog.test_split!r} to evaluate, or hold out part of train with "
+                f"TFDS slicing: split='train[:90%]' and split='train[90%:]'."
+                if catalog
+                else ""
+            )
+            raise DataError(f"{name!r} has no split {split!r}: {message}{suggestion}") from None
+        if "config" in message.lower() and "/" in name:
+            dataset_name, config = name.split("/", 1)
+            cause = f"TFDS dataset {dataset_name!r} has no config {config!r}"
+            raise _unknown_tfds_name(tfds, name, cause=cause) from None
+        what = "the download failed" if download else "TFDS could not read it"
+        raise _unavailable(name, f"{what} ({message})") from None
+    except AssertionError:
+        raise
+    except Exception as error:  # network, checksums, corrupt records: one line, not a traceback
+        what = "the download failed" if download else "TFDS could not read it"
+        raise _unavailable(name, f"{what} ({type(error).__name__}: {_first_line(error)})") from None
+
+
+def base_name(name: str) -> str:
+    """The dataset part of "NAME/CONFIG"."""
+    return name.split("/")[0]
+
+
+def _unknown_tfds_name(tfds: Any, name: str, cause: str | None = None) -> DatasetUnavailableError:
+    try:
+        known = list(tfds.list_builders(with_community_datasets=False))
+    except Exception:  # listing is only for suggestions
+        known = []
+    matches = close_matches(name, list(DATASETS)) or close_matches(base_name(name), known)
+    did_you_mean = f" Did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
+    return DatasetUnavailableError(
+        f"dataset {name!r} is not available: {cause or 'TFDS has no dataset of that name'}."
+        f"{did_you_mean} zoo's catalog: {', '.join(sorted(DATASETS))} (any other TFDS name works "
+        f"as 'tfds:NAME'). Or load a local file instead: {LOCAL_FORMATS}."
+    )
+
+
+def _unavailable(name: str, cause: str) -> DatasetUnavailableError:
+    return DatasetUnavailableError(
+        f"dataset {name!r} is not available: {cause}. Pass data_dir= a folder where it is prepared "
+        f"(on a machine with network: `tfds build {name} --data_dir DIR`, then copy DIR), "
+        f"or load a local file instead: {LOCAL_FORMATS}."
+    )
+
+
+def _data_dir_text(data_dir: Any) -> str:
+    if data_dir is not None:
+        return str(data_dir)
+    return os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets (TFDS' default data_dir)"
+
+
+def _network_reachable(
+    host: str = "storage.googleapis.com", port: int = 443, timeout: float = 3.0
+) -> bool:
+    """Whether TFDS' download host answers; fails in seconds where TFDS would retry for minutes."""
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True  # behind a proxy a direct connection says nothing; let TFDS try
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _info_from_tfds(name: str, tfds_info: Any, dataset: tf.data.Dataset) -> DatasetInfo:
+    """A catalog-like record for a TFDS dataset outside the catalog, from its supervised keys."""
+    keys = tfds_info.supervised_keys
+    if not keys or len(keys) != 2 or not all(isinstance(k, str) for k in keys):
+        raise DataError(
+            f"TFDS dataset {name!r} declares no (input, label) supervised keys, so zoo cannot tell "
+            f"which feature to read; export it to an .npz or .csv file, or add it to "
+            f"zoo.data.catalog.DATASETS."
+        )
+    feature, label = keys
+    spec = dataset.element_spec[feature]
+    label_feature = tfds_info.features[label]
+    names = tuple(getattr(label_feature, "names", ()) or ())
+    if spec.dtype == tf.string and spec.shape.rank == 0:
+        kind, shape = "text", None
+    elif spec.dtype == tf.uint8 and spec.shape.rank == 3 and spec.shape.is_fully_defined():
+        kind, shape = "image", tuple(int(d) for d in spec.shape)
+    else:
+        raise DataError(
+            f"TFDS dataset {name!r}: its input {feature!r} is {spec.dtype.name} {spec.shape}; zoo "
+            f"reads fixed-size uint8 images (height, width, channels) or scalar strings."
+        )
+    if not names:
+        raise DataError(f"TFDS dataset {name!r}: its label {label!r} is not a class label.")
+    return DatasetInfo(name, kind, feature, len(names), names, label=label, image_shape=shape)
+
+
+def _split_size(tfds_info: Any, split: str) -> int | None:
+    try:
+        return int(tfds_info.splits[split].num_examples)
+    except Exception:  # mock data and some slicing forms carry no split sizes
+        return None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0].rstrip(".")

@@ -1,0 +1,66 @@
+"""Text to token ids: `keras.layers.TextVectorization` built from an entry's `TextInput`.
+
+The layer runs in the `tf.data` pipeline, never inside the model: its string ops cannot be
+compiled by XLA, and keeping them out lets every model take plain int32 ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.spec import TextInput
+
+# Texts per step when adapting or vectorizing: string ops are much cheaper on batches.
+TEXT_BATCH = 1024
+
+
+def make_text_vectorization(
+    text_input: TextInput, vocabulary: Sequence[str] | None = None
+) -> keras.layers.TextVectorization:
+    """A `TextVectorization` layer for `text_input`, optionally with a known vocabulary.
+
+    Ids 0 and 1 are padding and out-of-vocabulary; texts are cut or padded to
+    `text_input.sequence_length`.
+
+    Example:
+        >>> from zoo.spec import TextInput
+        >>> layer = make_text_vectorization(TextInput(vocab_size=10, sequence_length=4),
+        ...                                 vocabulary=["", "[UNK]", "good", "film"])
+        >>> layer(["Good film!", "bad film"]).numpy().tolist()
+        [[2, 3, 0, 0], [1, 3, 0, 0]]
+    """
+    return keras.layers.TextVectorization(
+        max_tokens=text_input.vocab_size,
+        output_sequence_length=text_input.sequence_length,
+        standardize=text_input.standardize,
+        vocabulary=list(vocabulary) if vocabulary is not None else None,
+        name="text_vectorization",
+    )
+
+
+def adapt_vectorization(layer: keras.layers.TextVectorization, texts: Any) -> None:
+    """Build the layer's vocabulary from `texts` (strings: a sequence, array or `tf.data`)."""
+    if isinstance(texts, tf.data.Dataset):
+        dataset = texts if _is_batched(texts) else texts.batch(TEXT_BATCH)
+    else:
+        array = np.asarray(texts, dtype=object)  # (examples,) Python strings
+        dataset = tf.data.Dataset.from_tensor_slices(array.astype(str)).batch(TEXT_BATCH)
+    layer.adapt(dataset.prefetch(tf.data.AUTOTUNE))
+
+
+def vocabulary_of(layer: keras.layers.TextVectorization) -> list[str]:
+    """The vocabulary as plain strings, padding ('') and out-of-vocabulary ('[UNK]') first."""
+    return [
+        token.decode("utf-8") if isinstance(token, bytes) else str(token)
+        for token in layer.get_vocabulary(include_special_tokens=True)
+    ]
+
+
+def _is_batched(dataset: tf.data.Dataset) -> bool:
+    spec = dataset.element_spec
+    return isinstance(spec, tf.TensorSpec) and spec.shape.rank == 1

@@ -1,0 +1,228 @@
+"""Checks on data before any training step: each raises `DataError` saying what was wrong, what was
+expected and how to fix it, so a bad file fails in a second instead of mid-epoch, and nothing is
+written by a run that cannot start.
+
+Local sources are checked on their NumPy arrays; TFDS datasets on their catalog metadata.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from zoo.data.catalog import DatasetInfo
+from zoo.errors import DataError
+from zoo.spec import ModelSpec
+
+_SHOWN = 5  # offending rows quoted in a message
+
+
+def entry_name(spec: ModelSpec | None) -> str:
+    """How messages name the model a pipeline is built for."""
+    return repr(spec.name) if spec is not None and spec.name else "the model"
+
+
+def _rows(indices: np.ndarray, noun: str = "row") -> str:
+    """ "row 3", or "rows 1, 2, 3, 4, 5 and 12 more" (0-based positions in the source)."""
+    shown = ", ".join(str(int(i)) for i in indices[:_SHOWN])
+    more = f" and {len(indices) - _SHOWN} more" if len(indices) > _SHOWN else ""
+    return f"{noun}{'s' if len(indices) > 1 else ''} {shown}{more}"
+
+
+def check_not_empty(count: int, origin: str, split: str | None = None) -> None:
+    """Raise when a source (or one split of it) holds no examples."""
+    if count > 0:
+        return
+    where = f"the {split!r} split of {origin}" if split else origin
+    hint = (
+        " The hold-out is empty: raise validation_fraction or pass more examples."
+        if split == "validation"
+        else " Check the file or the filter that produced it."
+    )
+    raise DataError(f"{where} is empty: it holds no examples, and at least one is needed.{hint}")
+
+
+def check_labels(labels: Any, origin: str, count: int | None = None) -> np.ndarray:
+    """Sparse integer class ids of shape (examples,), as int32; raise for anything else.
+
+    One-hot (or multi-label) rows, fractional or non-finite values and a count that differs from
+    the inputs' are refused with a message that says how to convert them.
+
+    Example:
+        >>> check_labels([0, 2, 1.0], "y").tolist()
+        [0, 2, 1]
+    """
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]  # (examples, 1) column vector: the same ids
+    if labels.ndim == 2:
+        raise DataError(
+            f"{origin}: received labels of shape {labels.shape}, one column per class (one-hot); "
+            f"expected sparse integer class ids of shape ({labels.shape[0]},), as zoo models train "
+            f"with sparse categorical cross-entropy. Convert them with y.argmax(axis=1)."
+        )
+    if labels.ndim != 1:
+        raise DataError(
+            f"{origin}: received labels of shape {labels.shape}; expected one integer class id per "
+            f"example, shape (examples,)."
+        )
+    if count is not None and len(labels) != count:
+        raise DataError(
+            f"{origin}: {count} inputs but {len(labels)} labels; expected one label per input."
+        )
+    if labels.dtype == bool:
+        labels = labels.astype(np.int32)
+    if not np.issubdtype(labels.dtype, np.number):
+        raise DataError(
+            f"{origin}: labels have dtype {labels.dtype}; expected integer class ids "
+            f"(0, 1, 2, ...). Map class names to ids first."
+        )
+    if np.issubdtype(labels.dtype, np.floating):
+        bad = np.flatnonzero(~np.isfinite(labels) | (labels != np.round(labels)))
+        if len(bad):
+            raise DataError(
+                f"{origin}: labels must be integer class ids, found {float(labels[bad[0]]):g} at "
+                f"{_rows(bad)}. Probabilities or one-hot rows must become class ids "
+                f"(y.argmax(axis=1))."
+            )
+    return labels.astype(np.int32)
+
+
+def check_label_range(
+    labels: np.ndarray, num_classes: int, origin: str, spec: ModelSpec | None
+) -> None:
+    """Raise when a label lies outside [0, num_classes)."""
+    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if len(bad):
+        raise DataError(
+            f"{origin}: labels must lie in [0, {num_classes}) for {entry_name(spec)} "
+            f"({num_classes} classes), found {int(labels[bad[0]])} at {_rows(bad)} "
+            f"(values from {int(labels.min())} to {int(labels.max())}). Drop those rows, or build "
+            f"the model with num_classes={int(labels.max()) + 1} if they are real classes."
+        )
+
+
+def check_images(images: Any, origin: str) -> np.ndarray:
+    """Images as (examples, height, width, channels) uint8 or float32 in [0, 1]; raise otherwise.
+
+    (examples, height, width) arrays get a channel axis. Integer pixels must lie in [0, 255];
+    float pixels must be finite and already scaled to [0, 1].
+
+    Example:
+        >>> check_images(np.zeros((2, 28, 28), "uint8"), "x").shape
+        (2, 28, 28, 1)
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]  # (examples, height, width) -> one channel
+    if images.ndim != 4:
+        raise DataError(
+            f"{origin}: received images of shape {images.shape}; expected (examples, height, "
+            f"width) or (examples, height, width, channels)."
+        )
+    if images.dtype == np.uint8:
+        return images
+    if np.issubdtype(images.dtype, np.integer):
+        if images.size and (images.min() < 0 or images.max() > 255):
+            raise DataError(
+                f"{origin}: integer pixels must lie in [0, 255], found values from {images.min()} "
+                f"to {images.max()}. Pass uint8 pixels, or floats scaled to [0, 1]."
+            )
+        return images.astype(np.uint8)
+    if not np.issubdtype(images.dtype, np.floating):
+        raise DataError(
+            f"{origin}: images have dtype {images.dtype}; expected uint8 pixels (0-255) or floats "
+            f"scaled to [0, 1]."
+        )
+    finite = np.isfinite(images)
+    if not finite.all():
+        bad = np.flatnonzero(~finite.reshape(len(images), -1).all(axis=1))
+        raise DataError(
+            f"{origin}: images contain NaN or infinite values (in {_rows(bad, 'example')}); "
+            f"expected finite pixels. Fix or drop those examples."
+        )
+    if images.size and (images.min() < 0.0 or images.max() > 1.0):
+        raise DataError(
+            f"{origin}: float pixels must be scaled to [0, 1], found values from "
+            f"{float(images.min()):.4g} to {float(images.max()):.4g}. Pass uint8 pixels (0-255), "
+            f"or divide by 255; zoo normalizes with the entry's mean and std itself."
+        )
+    return images.astype(np.float32, copy=False)
+
+
+def check_texts(texts: Any, origin: str) -> np.ndarray:
+    """Texts as a 1-D object array of Python strings; raise on missing or non-text values."""
+    texts = np.asarray(texts, dtype=object)
+    if texts.ndim != 1:
+        raise DataError(
+            f"{origin}: received texts of shape {texts.shape}; expected one string per example."
+        )
+    not_text = np.flatnonzero([not isinstance(t, (str, bytes)) for t in texts])
+    if len(not_text):
+        raise DataError(
+            f"{origin}: {len(not_text)} texts are missing or not strings ({_rows(not_text)}, "
+            f"e.g. {texts[not_text[0]]!r}); expected one string per example. Drop or fill those "
+            f"rows."
+        )
+    return np.array([t.decode("utf-8") if isinstance(t, bytes) else t for t in texts], dtype=object)
+
+
+def check_kind(kind: str, spec: ModelSpec, origin: str) -> None:
+    """Raise when the data is text and the model takes images, or the other way round."""
+    if kind != spec.input.kind:
+        takes = f"images of shape {spec.input.shape}" if spec.input.kind == "image" else "text"
+        raise DataError(
+            f"{entry_name(spec)} takes {takes}, but {origin} holds {kind}s. Pass a "
+            f"{spec.input.kind} source, or pick an entry for {kind}s "
+            f"(zoo.list_models(task='{kind}_classification'))."
+        )
+
+
+def check_image_shape(shape: tuple[int, ...], spec: ModelSpec, origin: str) -> None:
+    """Raise when one image's (height, width, channels) differs from the spec's input shape."""
+    expected = tuple(spec.input.shape)
+    received = tuple(int(d) for d in shape)
+    if received == expected:
+        return
+    if received[:2] == expected[:2]:
+        problem = f"{received[2]} channels where {expected[2]} are expected"
+        fix = "convert the images (grayscale <-> RGB)"
+    else:
+        problem = (
+            f"{received[0]}x{received[1]} pixels where {expected[0]}x{expected[1]} are expected"
+        )
+        fix = "resize the images"
+    raise DataError(
+        f"{origin}: {entry_name(spec)} expects images of shape {expected} (height, width, "
+        f"channels), received {received}: {problem}. Either {fix}, or build the model with "
+        f"input_shape={received}."
+    )
+
+
+def check_tfds_against_spec(info: DatasetInfo, split: str, spec: ModelSpec | None) -> None:
+    """Check what a TFDS dataset's metadata says against the spec, before reading any data."""
+    origin = f"TFDS dataset {info.name!r}"
+    parts = split_names(split)
+    unlabelled = [p for p in parts if p in info.unlabelled_splits]
+    if unlabelled:
+        raise DataError(
+            f"the {unlabelled[0]!r} split of {info.name!r} has no labels (every label is -1), so "
+            f"it cannot be trained or evaluated on. Use split={info.test_split!r} for evaluation."
+        )
+    if spec is None:
+        return
+    check_kind(info.kind, spec, origin)
+    if info.kind == "image" and info.image_shape is not None:
+        check_image_shape(info.image_shape, spec, origin)
+    if info.num_classes > spec.num_classes:
+        raise DataError(
+            f"{origin}: labels go up to {info.num_classes - 1} ({info.num_classes} classes), but "
+            f"{entry_name(spec)} has {spec.num_classes} classes; expected labels in "
+            f"[0, {spec.num_classes}). Build the model with num_classes={info.num_classes}."
+        )
+
+
+def split_names(split: str) -> list[str]:
+    """The split names in a TFDS split expression: "train[:90%]+validation" -> train, validation."""
+    return [part.split("[")[0].strip() for part in str(split).split("+")]
