@@ -194,9 +194,13 @@ def evaluate(
         data = zoo_data.load(data, split="all", spec=spec, batch_size=batch_size,
                              preprocessor=preprocessor, shuffle=False)
     class_names = class_names or getattr(data, "class_names", None) or (spec.class_names if spec else None)
+    # A traced forward pass rather than `model.predict_on_batch`: the latter goes through the
+    # model's distribution strategy, and Keras 3 cannot reduce its outputs under a multi-worker
+    # strategy (keras-team/keras#20585); a plain call reads the local copy of the weights.
+    forward = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
     labels, probabilities = [], []
     for inputs, batch_labels in data:
-        probabilities.append(np.asarray(model.predict_on_batch(inputs), dtype=np.float64))
+        probabilities.append(np.asarray(forward(inputs), dtype=np.float64))
         labels.append(np.asarray(batch_labels))
     if not labels:
         raise DataError("cannot evaluate on an empty dataset: it yielded no batches.")

@@ -20,6 +20,7 @@ from zoo.registry import get_spec
 from zoo.spec import ModelSpec
 from zoo.training.callbacks import ResumableEarlyStopping, StopOnNaN, WorkdirCheckpoint, monitor_mode
 from zoo.training.compile import compile_model
+from zoo.training.distributed import fit_multi_worker
 from zoo.training.policy import DevicePolicy, resolve_policy, task_index
 from zoo.training.workdir import Workdir, fingerprint
 
@@ -93,7 +94,10 @@ def _is_tfds(source: Any) -> bool:
     return False
 
 
-def _load_data(spec: ModelSpec, data: Any, validation_data: Any, seed: int, preprocessor: Any) -> tuple[Any, Any]:
+def _load_data(
+    spec: ModelSpec, data: Any, validation_data: Any, seed: int, preprocessor: Any,
+    augment: bool | None = None,
+) -> tuple[Any, Any]:
     from zoo import data as zoo_data
 
     common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed}
@@ -104,12 +108,14 @@ def _load_data(spec: ModelSpec, data: Any, validation_data: Any, seed: int, prep
             train_split, validation_split = info.train_split, info.test_split
         else:
             train_split, validation_split = "train", "validation"  # seeded hold-out of `data`
-        train = zoo_data.load(data, split=train_split, preprocessor=preprocessor, **common)
+        train = zoo_data.load(data, split=train_split, preprocessor=preprocessor,
+                              augment=augment, **common)
         validation = zoo_data.load(data, split=validation_split, preprocessor=train.preprocessor,
                                    shuffle=False, augment=False, **common)
     else:
         split = "train" if data is None or _is_tfds(data) else "all"
-        train = zoo_data.load(data, split=split, preprocessor=preprocessor, **common)
+        train = zoo_data.load(data, split=split, preprocessor=preprocessor, augment=augment,
+                              **common)
         validation_split = "all"
         if _is_tfds(validation_data):
             validation_split = zoo_data.get_dataset_info(spec.dataset).test_split
@@ -132,6 +138,7 @@ def train(
     mixed_precision: str | None = "auto",
     callbacks: Sequence[keras.callbacks.Callback] | None = None,
     steps_per_execution: int = 1,
+    augment: bool | None = None,
     verbose: int | str = "auto",
     **overrides: Any,
 ) -> TrainResult:
@@ -152,6 +159,8 @@ def train(
             (see `zoo.training.policy`).
         callbacks: extra Keras callbacks.
         steps_per_execution: batches per compiled call (fewer Python round trips).
+        augment: training-time image augmentation; None = the entry's own `Augmentation`,
+            False = none (validation data is never augmented).
         verbose: Keras verbosity; "auto" = progress bar on a terminal, one line per epoch otherwise.
         **overrides: builder arguments or recipe fields, as for `zoo.build`.
 
@@ -187,12 +196,17 @@ def train(
             "data": fingerprint(data),
             "validation_data": fingerprint(validation_data) if validation_data is not None else None,
         }
+        if augment is not None:  # recorded only when set, so older workdirs still resume
+            config["augment"] = bool(augment)
         run = Workdir(workdir, config)
         if spec.input.kind == "text" and run.preprocessor_path.exists():
             from zoo.data import Preprocessor
 
             preprocessor = Preprocessor.load(run.preprocessor_path, spec)
-    train_data, validation = _load_data(spec, data, validation_data, seed, preprocessor)
+    # Build first: a bad hyperparameter (dropout=2.0) fails in a second, before any data is read.
+    with _precision(policy.mixed_precision), policy.strategy.scope():
+        model = given_model if given_model is not None else spec.build_model()
+    train_data, validation = _load_data(spec, data, validation_data, seed, preprocessor, augment)
     preprocessor = train_data.preprocessor
     if run is not None:
         run.begin()  # only now that the data loaded: bad input leaves no directory behind
@@ -201,7 +215,6 @@ def train(
 
     steps_per_epoch = _steps(train_data)
     with _precision(policy.mixed_precision), policy.strategy.scope():
-        model = given_model if given_model is not None else spec.build_model()
         compile_model(model, spec, steps_per_epoch=steps_per_epoch, jit_compile=policy.jit_compile,
                       steps_per_execution=steps_per_execution)
         initial_epoch = run.restore(model) if run is not None else 0
@@ -226,14 +239,21 @@ def train(
     keras_history = None
     if not already_done and initial_epoch < recipe.epochs:
         logger.info("training %s from epoch %d to %d", spec.name, initial_epoch + 1, recipe.epochs)
-        keras_history = model.fit(
-            train_data,
-            validation_data=validation,
-            epochs=recipe.epochs,
-            initial_epoch=initial_epoch,
-            callbacks=all_callbacks,
-            verbose=verbose,
-        )
+        if _is_multi_worker(policy):
+            keras_history = fit_multi_worker(
+                model, policy.strategy, train_data, validation, epochs=recipe.epochs,
+                initial_epoch=initial_epoch, callbacks=all_callbacks, verbose=verbose,
+            )
+        else:
+            keras_history = model.fit(
+                train_data,
+                validation_data=validation,
+                epochs=recipe.epochs,
+                initial_epoch=initial_epoch,
+                callbacks=all_callbacks,
+                verbose=verbose,
+                shuffle=False,  # the pipeline shuffles, seeded; Keras would only warn
+            )
     if nan_guard.diverged_at is not None:
         if run is not None:
             run.mark("diverged")

@@ -43,6 +43,18 @@ class DevicePolicy:
 
     @property
     def strategy_name(self) -> str:
+        """The public tf.distribute name (`MultiWorkerMirroredStrategy`'s class is
+        `CollectiveAllReduceStrategy`), or "DefaultStrategy" for the single-device default."""
+        public_names = {
+            "MultiWorkerMirroredStrategy": tf.distribute.MultiWorkerMirroredStrategy,
+            "TPUStrategy": tf.distribute.TPUStrategy,
+            "MirroredStrategy": tf.distribute.MirroredStrategy,
+        }
+        for name, public in public_names.items():
+            if isinstance(self.strategy, public):
+                return name
+        if self.strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy():
+            return "DefaultStrategy"
         return type(self.strategy).__name__
 
     def describe(self) -> str:

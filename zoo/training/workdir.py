@@ -174,7 +174,15 @@ class Workdir:
         atomic_write_text(self.history_path, self.history_frame().to_csv(index=False))
 
     def history_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.state.history)
+        """One row per committed epoch: `epoch` first, then the logged values by name.
+
+        The order is fixed so that a resumed run (rows read back from state.json) and the run
+        that wrote them give the same table.
+        """
+        frame = pd.DataFrame(self.state.history)
+        if frame.empty:
+            return pd.DataFrame({"epoch": pd.Series([], dtype="int64")})
+        return frame[["epoch", *sorted(c for c in frame.columns if c != "epoch")]]
 
     def restore(self, model: Any) -> int:
         """Load the last committed weights and optimizer state into `model`; return its epoch."""
