@@ -128,7 +128,7 @@ def zoo_train(x, y, x_hold, y_hold, epochs):
 
 def time_to_target(seconds, accuracy):
     elapsed = 0.0
-    for epoch, (s, a) in enumerate(zip(seconds, accuracy), start=1):
+    for epoch, (s, a) in enumerate(zip(seconds, accuracy, strict=True), start=1):
         elapsed += s
         if a >= TARGET:
             return f"{elapsed:6.1f} s (epoch {epoch})"

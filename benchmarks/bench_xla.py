@@ -1,11 +1,15 @@
 """Measure XLA (`jit_compile=True`) against TensorFlow's default kernels, per entry, on this CPU.
 
-Trains each entry on synthetic batches of its input spec, alternating XLA off and on over several
-rounds (so a busy neighbour slows both alike), and reports the median examples/s of each. With
-`--write`, records the speed-ups in zoo/training/xla_cpu_measurements.json, which the
+Trains each entry on batches shaped as its training pipeline makes them, alternating XLA off and
+on over several rounds (so a busy neighbour slows both alike), and reports the median examples/s of
+each. Image entries get synthetic images; text entries get the batches `zoo.data.load` makes from
+`--text-data` (default: SST-2 from ../shared/datasets when present, else generated sentences of
+SST-2's lengths), with the entry's length bucketing: XLA compiles once per distinct shape, so the
+mix of shapes is part of what is measured. Every shape is compiled before the timing starts.
+With `--write`, records the speed-ups in zoo/training/xla_cpu_measurements.json, which the
 `jit_compile="auto"` policy reads.
 
-    python benchmarks/bench_xla.py cnn_mnist mlp_mnist --write
+    python benchmarks/bench_xla.py cnn_mnist mlp_mnist lstm_sst2 transformer_sst2 --write
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import platform
 import statistics
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -27,28 +32,57 @@ from zoo.io import atomic_write_json  # noqa: E402
 from zoo.training.compile import compile_model  # noqa: E402
 from zoo.training.policy import MEASUREMENTS_FILE  # noqa: E402
 
+SST2 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "sst2" / "train.tsv"
 
-def synthetic_batches(spec: zoo.ModelSpec, batch_size: int, steps: int) -> tf.data.Dataset:
-    rng = np.random.default_rng(0)
-    count = batch_size * steps
+
+def text_source(path: str | None) -> object:
+    if path:
+        return path
+    if SST2.exists():
+        return str(SST2)
+    rng = np.random.default_rng(0)  # SST-2's phrase lengths: 1 to 52 words, median 7
+    lengths = np.clip(rng.geometric(1 / 9.4, 20_000), 1, 52)
+    texts = [" ".join(f"w{i}" for i in rng.integers(0, 12_000, n)) for n in lengths]
+    return texts, rng.integers(0, 2, len(texts))
+
+
+def training_batches(spec: zoo.ModelSpec, steps: int, text_data: str | None) -> tf.data.Dataset:
+    """`steps` batches as the entry trains on them, materialized in memory."""
+    batch_size = spec.recipe.batch_size
     if spec.input.kind == "image":
+        rng = np.random.default_rng(0)
+        count = batch_size * steps
         x = rng.normal(size=(count, *spec.input.shape)).astype("float32")
-    else:
-        x = rng.integers(1, spec.input.vocab_size, size=(count, *spec.input.shape)).astype("int32")
-    y = rng.integers(0, spec.num_classes, size=(count,)).astype("int32")
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).cache()
+        y = rng.integers(0, spec.num_classes, size=(count,)).astype("int32")
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).cache()
+    dataset = zoo.data.load(text_source(text_data), spec=spec,
+                            bucket_by_length=spec.recipe.bucket_by_length)
+    batches = list(dataset.take(steps))
+    return tf.data.Dataset.from_generator(
+        lambda: iter(batches),
+        output_signature=(tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.int32)),
+    ).cache()
 
 
-def examples_per_second(spec: zoo.ModelSpec, jit: bool, steps: int) -> float:
+def one_batch_per_shape(data: tf.data.Dataset) -> tf.data.Dataset:
+    seen, firsts = set(), []
+    for inputs, labels in data:
+        if tuple(inputs.shape) not in seen:
+            seen.add(tuple(inputs.shape))
+            firsts.append((inputs, labels))
+    return tf.data.Dataset.from_generator(lambda: iter(firsts), output_signature=data.element_spec)
+
+
+def examples_per_second(spec: zoo.ModelSpec, jit: bool, data: tf.data.Dataset) -> float:
     keras.utils.set_random_seed(0)
     model = compile_model(spec.build_model(), spec, jit_compile=jit)
-    data = synthetic_batches(spec, spec.recipe.batch_size, steps)
-    model.fit(data.take(3), epochs=1, verbose=0)  # compile and warm up outside the timing
+    model.fit(one_batch_per_shape(data), epochs=1, verbose=0)  # compile every shape, untimed
+    examples = sum(int(labels.shape[0]) for _, labels in data)
     start = time.perf_counter()
     model.fit(data, epochs=1, verbose=0)
     elapsed = time.perf_counter() - start
     keras.utils.clear_session()
-    return steps * spec.recipe.batch_size / elapsed
+    return examples / elapsed
 
 
 def main() -> None:
@@ -56,6 +90,7 @@ def main() -> None:
     parser.add_argument("entries", nargs="*", default=["cnn_mnist", "mlp_mnist"])
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--text-data", help="text source for text entries (default: SST-2)")
     parser.add_argument("--write", action="store_true", help="record the result for the policy")
     args = parser.parse_args()
 
@@ -64,16 +99,18 @@ def main() -> None:
     print(f"{'entry':22} {'default ex/s':>13} {'XLA ex/s':>10} {'speed-up':>9}")
     for name in args.entries:
         spec = zoo.get_spec(name)
+        data = training_batches(spec, args.steps, args.text_data)
         default, xla = [], []
         for _ in range(args.rounds):
-            default.append(examples_per_second(spec, False, args.steps))
-            xla.append(examples_per_second(spec, True, args.steps))
+            default.append(examples_per_second(spec, False, data))
+            xla.append(examples_per_second(spec, True, data))
         speedup = statistics.median(xla) / statistics.median(default)
         results[name] = {
             "default_examples_per_s": round(statistics.median(default), 1),
             "xla_examples_per_s": round(statistics.median(xla), 1),
             "speedup": round(speedup, 3),
             "batch_size": spec.recipe.batch_size,
+            "bucket_by_length": spec.recipe.bucket_by_length,
         }
         print(f"{name:22} {statistics.median(default):13.0f} {statistics.median(xla):10.0f} {speedup:8.2f}x")
     if args.write:

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import write_digits_npz
+
 from zoo.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ def test_train_then_evaluate_end_to_end(tmp_path):
         (["info", "lstm_sst"], "Did you mean: 'lstm_sst2'"),
         (["train", "cnn_mnist", "--data", "missing.npz"], "missing.npz"),
         (["train", "cnn_mnist", "--set", "dropout=2.0", "--data", "x.npz"], r"dropout must be a number in \[0, 1\)"),
-        (["evaluate", "no-such-dir", "--data", "x.npz"], "neither a training workdir nor a .keras file"),
+        (["evaluate", "no-such-dir", "--data", "x.npz"], "no-such-dir does not exist; expected a training workdir or a .keras file"),
     ],
 )
 def test_errors_are_one_clear_line(args, message, capsys):

@@ -118,7 +118,9 @@ def test_drop_remainder_and_batch_size_default():
     assert [len(b) for b in _batches(zoo.data.load((x, y), "all", spec=spec))] == [32, 32, 6]
     fixed = zoo.data.load((x, y), "all", spec=spec, drop_remainder=True)
     assert [len(b) for b in _batches(fixed)] == [32, 32] and fixed.element_spec[0].shape[0] == 32
-    assert zoo.data.load((x, y), "all", spec="mlp_mnist").cardinality() == 1  # recipe batch 128
+    recipe_batch = zoo.get_spec("mlp_mnist").recipe.batch_size  # the default batch size
+    expected = -(-70 // recipe_batch)
+    assert zoo.data.load((x, y), "all", spec="mlp_mnist").cardinality() == expected
 
 
 def test_float_images_in_unit_range_are_normalized_like_uint8():
@@ -195,3 +197,53 @@ def test_a_passed_fitted_preprocessor_is_reused_not_readapted(tmp_path):
         "these",
         "only",
     ]
+
+
+def _lengths_texts(count: int = 120, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """Texts of 1 to 40 words (ids: word0 ... word39), labels alternating."""
+    rng = np.random.default_rng(seed)
+    texts = [" ".join(f"word{j}" for j in range(rng.integers(1, 41))) for _ in range(count)]
+    return texts, np.arange(count) % 2
+
+
+def test_length_buckets_cut_padding_and_keep_every_example():
+    texts, labels = _lengths_texts()
+    spec = zoo.get_spec("lstm_sst2").with_overrides(vocab_size=60, sequence_length=32, batch_size=8)
+    plain = zoo.data.load((texts, labels), "all", spec=spec, shuffle=False)
+    bucketed = zoo.data.load((texts, labels), "all", spec=spec, seed=3, bucket_by_length=True,
+                             preprocessor=plain.preprocessor)
+
+    batches = list(bucketed)
+    assert len(batches) == int(bucketed.cardinality())  # counted up front, for schedules
+    assert {ids.shape[1] for ids, _ in batches} <= {8, 16, 32}
+    for ids, _ in batches:
+        lengths = (ids.numpy() != 0).sum(axis=1)
+        bucket = ids.shape[1]
+        # Every text sits in the smallest bucket that holds it.
+        assert lengths.max() <= bucket and (bucket == 8 or lengths.min() > bucket // 2)
+    # Same examples as the padded stream: trimmed ids re-padded to sequence_length match.
+    padded = sorted(
+        tuple(np.pad(row, (0, 32 - len(row))).tolist())
+        for ids, _ in batches for row in ids.numpy()
+    )
+    assert padded == sorted(tuple(row.tolist()) for ids, _ in plain for row in ids.numpy())
+    # Seeded: the same seed gives the same batches.
+    again = zoo.data.load((texts, labels), "all", spec=spec, seed=3, bucket_by_length=True,
+                          preprocessor=plain.preprocessor)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(batches, again, strict=True))
+
+
+def test_text_models_train_on_length_buckets(tmp_path):
+    source = write_sentiment_tsv(tmp_path / "train.tsv")
+    for name in zoo.list_models(task="text_classification", dataset="glue/sst2"):
+        small = {**SMALL_TEXT} if name.startswith("lstm") else {"vocab_size": 200, "sequence_length": 16}
+        spec = zoo.get_spec(name).with_overrides(batch_size=16, **small)
+        train = zoo.data.load(source, spec=spec, bucket_by_length=True)
+        history = zoo.build(name, **small).fit(train, epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][0]), name
+
+
+def test_length_buckets_need_a_text_entry():
+    images, labels = digit_like_images(20)
+    with pytest.raises(zoo.InvalidValueError, match="bucket_by_length=True needs the spec of a text"):
+        zoo.data.load((images, labels), spec="cnn_mnist", bucket_by_length=True)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import write_digits_npz
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,7 +56,7 @@ def test_two_workers_train_in_step(tmp_path):
             cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         ))
     outputs = [p.communicate(timeout=300)[0] for p in processes]
-    for process, output in zip(processes, outputs):
+    for process, output in zip(processes, outputs, strict=True):
         assert process.returncode == 0, output[-3000:]
 
     chief, other = (np.load(tmp_path / f"weights{i}.npz") for i in range(2))

@@ -1,8 +1,9 @@
-"""The docstring examples of the registry, specs, errors, model families and training modules run.
+"""The docstring examples of the registry, specs, errors, models, training, serving and tuning
+modules run.
 
 Equivalent to `pytest --doctest-modules zoo/registry.py zoo/spec.py zoo/models zoo/training
-zoo/errors.py`, but part of the suite: a module added under zoo/models or zoo/training is
-picked up automatically.
+zoo/serving zoo/tuning zoo/errors.py`, but part of the suite: a module added under zoo/models,
+zoo/training, zoo/serving or zoo/tuning is picked up automatically.
 """
 
 import doctest
@@ -12,7 +13,9 @@ import pkgutil
 import pytest
 
 import zoo.models
+import zoo.serving
 import zoo.training
+import zoo.tuning
 
 pytestmark = [
     pytest.mark.usefixtures("fresh_keras_session"),
@@ -25,6 +28,8 @@ MODULE_NAMES = sorted(
     ["zoo", "zoo.registry", "zoo.spec", "zoo.errors", "zoo.checks"]
     + [f"zoo.models.{info.name}" for info in pkgutil.iter_modules(zoo.models.__path__)]
     + [f"zoo.training.{info.name}" for info in pkgutil.iter_modules(zoo.training.__path__)]
+    + [f"zoo.tuning.{info.name}" for info in pkgutil.iter_modules(zoo.tuning.__path__)]
+    + [f"zoo.serving.{info.name}" for info in pkgutil.iter_modules(zoo.serving.__path__)]
 )
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
@@ -48,6 +53,11 @@ def test_public_api_modules_have_examples():
         "zoo.models.layers",
         "zoo.training.compile",
         "zoo.training.losses",
+        "zoo.tuning.hypermodel",
+        "zoo.tuning.search",
+        "zoo.tuning.trials",
+        "zoo.serving.exporter",
+        "zoo.serving.predictor",
     }
     assert expected <= with_examples
 

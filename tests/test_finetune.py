@@ -40,7 +40,7 @@ def test_weights_file_of_weights_only(tmp_path):
     model = zoo.build("cnn_mnist", compile=False)
     model.save_weights(tmp_path / "cnn.weights.h5")
     again = zoo.build("cnn_mnist", weights=tmp_path / "cnn.weights.h5")
-    for a, b in zip(model.get_weights(), again.get_weights()):
+    for a, b in zip(model.get_weights(), again.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(DataError, match="needs the same architecture"):
         zoo.build("cnn_mnist", weights=tmp_path / "cnn.weights.h5", num_classes=4)

@@ -1,6 +1,5 @@
 """Every notebook runs top to bottom (with few epochs), using only the public API."""
 
-import os
 from pathlib import Path
 
 import nbformat

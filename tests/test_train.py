@@ -13,9 +13,9 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import digit_like_images, write_digits_npz, write_sentiment_tsv
 
 import zoo
-from helpers import digit_like_images, write_digits_npz, write_sentiment_tsv
 from zoo.training.loop import TrainingDivergedError
 from zoo.training.workdir import WorkdirConflictError
 
@@ -138,7 +138,7 @@ def test_text_entry_trains_and_its_vocabulary_is_kept(tmp_path):
     workdir = tmp_path / "run"
     result = zoo.train("lstm_sst2", data, epochs=3, workdir=workdir, verbose=0, **SMALL_TEXT)
     assert (workdir / "preprocessor").is_dir()
-    assert result.model.input_shape == (None, 16)
+    assert result.preprocessor(["a film"]).shape == (1, 16)
     assert result.report.confusion.shape == (2, 2)
     assert list(result.report.per_class.index) == ["negative", "positive"]
 

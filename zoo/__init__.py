@@ -28,14 +28,23 @@ from zoo.registry import (
 from zoo.spec import Augmentation, ImageInput, ModelSpec, Recipe, Reference, TextInput
 
 # Training, evaluation and data import TensorFlow; they load on first use so that `import zoo`
-# and `zoo list` stay fast.
+# and `zoo list` stay fast. No module may share a name with a function here: importing
+# `zoo.evaluate` (a module) would replace the function `zoo.evaluate` on the package.
 _LAZY = {
     "train": ("zoo.training.loop", "train"),
     "TrainResult": ("zoo.training.loop", "TrainResult"),
     "TrainingDivergedError": ("zoo.training.loop", "TrainingDivergedError"),
-    "evaluate": ("zoo.evaluate", "evaluate"),
-    "EvalReport": ("zoo.evaluate", "EvalReport"),
+    "evaluate": ("zoo.evaluation", "evaluate"),
+    "EvalReport": ("zoo.evaluation", "EvalReport"),
     "data": ("zoo.data", None),
+    "tune": ("zoo.tuning", "tune"),
+    "hypermodel": ("zoo.tuning", "hypermodel"),
+    "TuneResult": ("zoo.tuning", "TuneResult"),
+    "export": ("zoo.serving", "export"),
+    "load": ("zoo.serving", "load"),
+    "Predictor": ("zoo.serving", "Predictor"),
+    "ExportError": ("zoo.serving", "ExportError"),
+    "UnsafeModelError": ("zoo.serving", "UnsafeModelError"),
 }
 
 
@@ -55,24 +64,32 @@ __all__ = [
     "DataError",
     "DatasetUnavailableError",
     "EvalReport",
+    "ExportError",
     "ImageInput",
     "InvalidValueError",
     "ModelSpec",
+    "Predictor",
     "Recipe",
     "Reference",
     "TextInput",
     "TrainResult",
     "TrainingDivergedError",
+    "TuneResult",
     "UnknownNameError",
+    "UnsafeModelError",
     "ZooError",
     "__version__",
     "build",
     "data",
     "evaluate",
+    "export",
     "get_spec",
+    "hypermodel",
     "list_models",
+    "load",
     "models_frame",
     "register_model",
     "train",
+    "tune",
     "unregister_model",
 ]

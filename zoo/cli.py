@@ -4,17 +4,19 @@
     zoo info cnn_mnist
     zoo train cnn_mnist --data ../shared/datasets/mnist_8k.npz --epochs 3 --workdir runs/cnn
     zoo evaluate runs/cnn --data digits.npz
+    zoo train lstm_sst2 --data ../shared/datasets/sst2/train.tsv --export exports/lstm_sst2
+    zoo predict exports/lstm_sst2 sentences.txt --output predictions.csv
+    zoo tune cnn_mnist --data ../shared/datasets/mnist_8k.npz --tuner random --max-trials 8 \
+        --epochs 3 --directory tuning/cnn_mnist --export exports/cnn_mnist_tuned
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import json
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise on a command line.
@@ -77,10 +79,31 @@ def _parser() -> argparse.ArgumentParser:
     training.add_argument("--workdir", help="checkpoints, history.csv, logs; rerun to resume")
     training.add_argument("--set", dest="overrides", type=_override, action="append", default=[],
                           metavar="KEY=VALUE", help="override a hyperparameter or recipe field")
+    training.add_argument("--export", metavar="DIR",
+                          help="after training, export a SavedModel serving raw inputs to DIR")
 
     evaluation = commands.add_parser("evaluate", help="evaluate a trained run or .keras model")
     evaluation.add_argument("model", help="a training workdir, or a .keras file of an image entry")
     evaluation.add_argument("--data", required=True, help="labelled data, as for train --data")
+
+    tuning = commands.add_parser("tune", help="search an entry's hyperparameters (resumable)")
+    tuning.add_argument("name")
+    tuning.add_argument("--data", help="training data, as for train --data")
+    tuning.add_argument("--validation-data", help="scoring data (default: 10%% hold-out of --data)")
+    # Values are checked by zoo.tune, so a bad one reads as one line, as every other error does.
+    tuning.add_argument("--tuner", default="hyperband", help="random, bayesian or hyperband")
+    tuning.add_argument("--max-trials", type=int, default=10, help="trials in all, earlier runs included")
+    tuning.add_argument("--epochs", type=int, help="per trial (hyperband: the most per trial)")
+    tuning.add_argument("--seed", type=int, default=0)
+    tuning.add_argument("--directory", required=True, help="the search's directory; rerun to continue")
+    tuning.add_argument("--overwrite", action="store_true", help="start afresh in --directory")
+    tuning.add_argument("--export", metavar="DIR", help="export the best model to DIR")
+
+    prediction = commands.add_parser("predict", help="classify raw images or sentences")
+    prediction.add_argument("model", help="a zoo export, a training workdir, or a .keras file")
+    prediction.add_argument("input", help=".npz (array x of uint8 images), .txt (a sentence per "
+                            "line), or .csv/.tsv with a sentence or text column")
+    prediction.add_argument("--output", metavar="CSV", help="also write the predictions here")
     return parser
 
 
@@ -113,9 +136,18 @@ def _cmd_info(args: argparse.Namespace) -> None:
     print(f"  parameters: {zoo.build(args.name, compile=False).count_params():,}")
 
 
+def _check_export_target(path: str | None) -> None:
+    """Refuse a bad --export DIR now, not after the training or search it would end."""
+    if path:
+        from zoo.serving.archive import check_target
+
+        check_target(path)
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
     import zoo
 
+    _check_export_target(args.export)
     result = zoo.train(
         args.name,
         args.data,
@@ -132,43 +164,51 @@ def _cmd_train(args: argparse.Namespace) -> None:
     print(result.report)
     if result.workdir is not None:
         print(f"\nrun saved in {result.workdir}")
+    if args.export:
+        print(f"exported to {zoo.export(result, args.export)}")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    import keras
-
     import zoo
-    from zoo.errors import DataError
+    from zoo.serving.sources import read_trained
 
-    path = Path(args.model)
-    preprocessor = None
-    if path.is_dir():
-        config_path = path / "config.json"
-        model_path = path / "model.keras" if (path / "model.keras").exists() else path / "best.keras"
-        if not config_path.exists() or not model_path.exists():
-            raise DataError(f"{path} is not a finished zoo training workdir (no config.json and model.keras).")
-        config = json.loads(config_path.read_text())
-        spec = zoo.get_spec(config["entry"]).with_overrides(**config.get("overrides", {}))
-        if spec.input.kind == "text":
-            from zoo.data import Preprocessor
-
-            preprocessor = Preprocessor.load(path / "preprocessor", spec)
-    elif path.suffix == ".keras" and path.is_file():
-        model_path = path
-        spec = None
-    else:
-        raise DataError(f"{path} is neither a training workdir nor a .keras file.")
-    model = keras.saving.load_model(model_path)  # safe_mode: no arbitrary code from the file
-    spec = spec or zoo.get_spec(model.name)
-    if spec.input.kind == "text" and preprocessor is None:
-        raise DataError(
-            f"{model_path} is a text model; its vocabulary lives in the training workdir. "
-            f"Pass the workdir instead of the .keras file."
-        )
-    print(zoo.evaluate(model, args.data, spec=spec, preprocessor=preprocessor))
+    trained = read_trained(args.model)  # refuses files that would run code, like zoo.load
+    print(zoo.evaluate(trained.model, args.data, spec=trained.spec,
+                       preprocessor=trained.preprocessor))
 
 
-_COMMANDS = {"list": _cmd_list, "info": _cmd_info, "train": _cmd_train, "evaluate": _cmd_evaluate}
+def _cmd_tune(args: argparse.Namespace) -> None:
+    import zoo
+
+    _check_export_target(args.export)
+    result = zoo.tune(args.name, args.data, args.validation_data, tuner=args.tuner,
+                      max_trials=args.max_trials, epochs=args.epochs, seed=args.seed,
+                      directory=args.directory, overwrite=args.overwrite)
+    trials = result.trials
+    best = trials[trials.status == "COMPLETED"].sort_values("score", ascending=False)
+    print(f"\n{len(trials)} trials, {len(best)} completed" + ("; the best:" if len(best) else "."))
+    if len(best):
+        print(best.head(5).dropna(axis="columns", how="all").to_string(
+            index=False, float_format=lambda v: f"{v:.4g}"))
+        print(f"\nbest overrides: {result.best_overrides}")
+    print(f"search saved in {result.directory} (trials.csv; rerun to continue)")
+    if args.export:
+        print(f"exported to {zoo.export(result.best_model(), args.export, preprocessor=result.preprocessor)}")
+
+
+def _cmd_predict(args: argparse.Namespace) -> None:
+    import zoo
+    from zoo.io import atomic_write_text
+    from zoo.serving import read_inputs
+
+    frame = zoo.load(args.model).predict(read_inputs(args.input))
+    print(frame.to_string(float_format=lambda v: f"{v:.4f}"))
+    if args.output:
+        atomic_write_text(args.output, frame.to_csv(index=False))
+
+
+_COMMANDS = {"list": _cmd_list, "info": _cmd_info, "train": _cmd_train, "evaluate": _cmd_evaluate,
+             "predict": _cmd_predict, "tune": _cmd_tune}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -65,3 +65,14 @@ def unknown_name(
     if hint:
         message += " " + hint
     return UnknownNameError(message)
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message, without a final period, for one-line messages.
+
+    Example:
+        >>> first_line(ValueError("bad header."))
+        'bad header'
+    """
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0].rstrip(".")

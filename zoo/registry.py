@@ -40,7 +40,9 @@ SpecFunction = Callable[[], ModelSpec]
 def register_model(function: SpecFunction, /) -> SpecFunction: ...
 @overload
 def register_model(*, name: str | None = None, **tags: Any) -> Callable[[SpecFunction], SpecFunction]: ...
-def register_model(function: SpecFunction | None = None, /, *, name: str | None = None, **tags: Any):
+def register_model(
+    function: SpecFunction | None = None, /, *, name: str | None = None, **tags: Any
+) -> SpecFunction | Callable[[SpecFunction], SpecFunction]:
     """Register a model entry: a function without arguments that returns its `ModelSpec`.
 
     The entry's name is the function's name unless `name` is given; `tags` are free-form labels
@@ -87,7 +89,19 @@ def register_model(function: SpecFunction | None = None, /, *, name: str | None 
 
 
 def unregister_model(name: str) -> None:
-    """Remove an entry (mainly for tests and notebooks that register temporary models)."""
+    """Remove an entry (mainly for tests and notebooks that register temporary models).
+
+    Example:
+        >>> import zoo
+        >>> from zoo.models.mlp import build_mlp
+        >>> @zoo.register_model
+        ... def mlp_scratch() -> zoo.ModelSpec:
+        ...     return zoo.ModelSpec(family="mlp", dataset="mnist", num_classes=10,
+        ...                          input=zoo.ImageInput((28, 28, 1)), builder=build_mlp)
+        >>> zoo.unregister_model("mlp_scratch")
+        >>> "mlp_scratch" in zoo.list_models()
+        False
+    """
     get_spec(name)  # raises a helpful error for unknown names
     del _REGISTRY[name]
     del _ENTRY_FUNCTIONS[name]

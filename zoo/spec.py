@@ -104,6 +104,7 @@ class Recipe:
     label_smoothing: float = 0.0  # share of the target spread evenly over all classes (as Keras)
     batch_size: int = 128
     epochs: int = 10
+    bucket_by_length: bool = False  # text: batch similar lengths together, less padding per batch
     early_stopping_patience: int | None = None  # epochs without improvement; None = no early stop
     monitor: str = "val_accuracy"  # what early stopping and the best checkpoint watch
 
@@ -159,8 +160,9 @@ class ModelSpec:
     recipe: Recipe = Recipe()
     reference: Reference | None = None
     class_names: tuple[str, ...] = ()
-    # hp -> dict of builder/recipe overrides, sampled with keras_tuner.HyperParameters.
-    search_space: Callable[[Any], Mapping[str, Any]] | None = None
+    # (hp, spec) -> dict of builder/recipe overrides sampled with keras_tuner.HyperParameters `hp`,
+    # with `spec`'s own values as defaults, so that the defaults rebuild the entry (see zoo.tune).
+    search_space: Callable[[Any, ModelSpec], Mapping[str, Any]] | None = None
     description: str = ""
     name: str = ""  # set by register_model
     tags: Mapping[str, Any] = field(default_factory=dict)

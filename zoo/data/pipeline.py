@@ -43,6 +43,7 @@ def load(
     download: bool = False,
     cache: bool = True,
     drop_remainder: bool = False,
+    bucket_by_length: bool = False,
     text_column: str | None = None,
     label_column: str = "label",
 ) -> tf.data.Dataset:
@@ -77,6 +78,10 @@ def load(
         cache: keep decoded examples (TFDS images, token ids) in memory after the first epoch.
             Local arrays and image folders are in memory already.
         drop_remainder: drop the last partial batch (for fixed shapes).
+        bucket_by_length: text only: batch texts of similar length together and cut each batch's
+            padding to its bucket (8, 16, 32, ... up to `sequence_length` ids), so a recurrent
+            model does not step over padding. Batches then vary in length (zoo text models take
+            any length up to `sequence_length`); the number of batches stays known.
         text_column, label_column: columns of a `.csv`/`.tsv` file or DataFrame.
 
     Returns:
@@ -120,6 +125,11 @@ def load(
         batch_size = checks.positive_int("batch_size", batch_size)
     elif spec is not None:
         batch_size = spec.recipe.batch_size
+    if bucket_by_length and (spec is None or spec.input.kind != "text" or batch_size is None):
+        raise InvalidValueError(
+            "bucket_by_length=True needs the spec of a text entry and a batch size: it groups "
+            "token-id sequences of similar length into batches."
+        )
     seed = checks.non_negative_int("seed", seed)
     validation_fraction = checks.fraction("validation_fraction", validation_fraction)
     if not isinstance(split, str) or not split.strip():
@@ -150,6 +160,7 @@ def load(
             seed=seed,
             cache=cache,
             drop_remainder=drop_remainder,
+            bucket_by_length=bucket_by_length,
         )
 
     if split not in LOCAL_SPLITS:
@@ -173,6 +184,7 @@ def load(
         augment=augment,
         seed=seed,
         drop_remainder=drop_remainder,
+        bucket_by_length=bucket_by_length,
     )
 
 
@@ -268,6 +280,7 @@ def _from_examples(
     augment: bool | None,
     seed: int,
     drop_remainder: bool,
+    bucket_by_length: bool = False,
 ) -> tf.data.Dataset:
     shuffle, augment = _defaults(training, spec, shuffle, augment)
     if spec is not None and examples.kind == "text":
@@ -288,6 +301,7 @@ def _from_examples(
         seed=seed,
         cache=examples.kind == "text",  # token ids are worth keeping; arrays are in memory already
         drop_remainder=drop_remainder,
+        bucket_by_length=bucket_by_length,
     )
     labels_seen = int(examples.labels.max()) + 1
     return _describe(
@@ -307,6 +321,7 @@ def _from_tfds(
     seed: int,
     cache: bool,
     drop_remainder: bool,
+    bucket_by_length: bool = False,
 ) -> tf.data.Dataset:
     shuffle, augment = _defaults(training, spec, shuffle, augment)
     dataset = examples.dataset
@@ -338,6 +353,7 @@ def _from_tfds(
         seed=seed,
         cache=cache,
         drop_remainder=drop_remainder,
+        bucket_by_length=bucket_by_length,
     )
     return _describe(
         dataset, preprocessor, _class_names(examples.info.class_names, spec, 0), num_examples
@@ -357,6 +373,7 @@ def _assemble(
     seed: int,
     cache: bool,
     drop_remainder: bool,
+    bucket_by_length: bool = False,
 ) -> tf.data.Dataset:
     """Decode -> cache -> shuffle -> batch -> map -> prefetch, on unbatched (input, label) pairs."""
     autotune = tf.data.AUTOTUNE
@@ -371,11 +388,18 @@ def _assemble(
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_examples))
     if cache:
         dataset = dataset.cache()
+    if bucket_by_length:
+        # Counted before the shuffle: an extra pass over the shuffled stream would shift the
+        # seeded order of every later epoch.
+        buckets = bucket_lengths(spec.input.sequence_length)
+        bucketed_batches = _count_bucketed_batches(dataset, buckets, batch_size, drop_remainder)
     if shuffle:
         dataset = dataset.shuffle(
             min(num_examples, MAX_SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True
         )
-    if batch_size is not None:
+    if bucket_by_length:
+        dataset = _bucket_by_length(dataset, buckets, batch_size, drop_remainder, bucketed_batches)
+    elif batch_size is not None:
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     if kind == "image" and preprocessor is not None:
         augmentation = make_augmentation(spec.input.augmentation) if augment else None
@@ -403,6 +427,71 @@ def _assemble(
                 augment_batch, num_parallel_calls=autotune
             )
     return dataset.prefetch(autotune)
+
+
+def bucket_lengths(sequence_length: int) -> list[int]:
+    """The padded lengths of `bucket_by_length` batches: powers of two from 8, then the maximum.
+
+    Example:
+        >>> bucket_lengths(64), bucket_lengths(200)
+        ([8, 16, 32, 64], [8, 16, 32, 64, 128, 200])
+    """
+    lengths = []
+    length = 8
+    while length < sequence_length:
+        lengths.append(length)
+        length *= 2
+    return [*lengths, sequence_length]
+
+
+def _token_count(ids: tf.Tensor) -> tf.Tensor:
+    """Ids before the padding (0 at the end); an empty text keeps one (padding) id."""
+    return tf.maximum(tf.reduce_sum(tf.cast(tf.not_equal(ids, 0), tf.int32), axis=-1), 1)
+
+
+def _count_bucketed_batches(
+    dataset: tf.data.Dataset, lengths_of_buckets: list[int], batch_size: int, drop_remainder: bool
+) -> int:
+    """How many batches `_bucket_by_length` yields per epoch: one pass over the ids (which also
+    fills the cache), so learning-rate schedules and progress bars know the epoch's length."""
+    lengths = np.concatenate([
+        batch.numpy() for batch in dataset.map(lambda ids, label: _token_count(ids)).batch(4096)
+    ])
+    bucket_of = np.searchsorted(lengths_of_buckets, lengths)  # first bucket length >= length
+    counts = np.bincount(bucket_of, minlength=len(lengths_of_buckets))
+    rounding = np.floor if drop_remainder else np.ceil
+    return int(rounding(counts / batch_size).sum())
+
+
+def _bucket_by_length(
+    dataset: tf.data.Dataset,
+    lengths_of_buckets: list[int],
+    batch_size: int,
+    drop_remainder: bool,
+    batches: int,
+) -> tf.data.Dataset:
+    """Batch (ids, label) pairs by length, each batch padded to its bucket's length.
+
+    Few distinct shapes (one per bucket) keep retracing and XLA compilation bounded.
+    """
+    trimmed = dataset.map(lambda ids, label: (ids[: _token_count(ids)], label))
+    bucketed = trimmed.bucket_by_sequence_length(
+        lambda ids, label: tf.shape(ids)[0],
+        bucket_boundaries=[size + 1 for size in lengths_of_buckets[:-1]],
+        bucket_batch_sizes=[batch_size] * len(lengths_of_buckets),
+        padded_shapes=([None], []),
+        drop_remainder=drop_remainder,
+    )
+    # Pad each batch up to its bucket's length: at most len(buckets) shapes ever reach the model.
+    bucket_sizes = tf.constant(lengths_of_buckets, tf.int32)
+
+    def pad_to_bucket(ids: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        longest = tf.shape(ids)[1]
+        target = tf.gather(bucket_sizes, tf.searchsorted(bucket_sizes, [longest]))[0]
+        return tf.pad(ids, [[0, 0], [0, target - longest]]), labels
+
+    bucketed = bucketed.map(pad_to_bucket, num_parallel_calls=tf.data.AUTOTUNE)
+    return bucketed.apply(tf.data.experimental.assert_cardinality(batches))
 
 
 def _describe(

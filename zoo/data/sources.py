@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from zoo.data.catalog import DATASETS, DatasetInfo
 from zoo.data.validate import check_images, check_labels, check_not_empty, check_texts
-from zoo.errors import DataError, DatasetUnavailableError, close_matches
+from zoo.errors import DataError, DatasetUnavailableError, close_matches, first_line
 
 TFDS_PREFIX = "tfds:"
 TEXT_COLUMNS = ("sentence", "text")  # looked for, in this order, when text_column is not given
@@ -191,7 +191,7 @@ def read_npz(path: Path) -> Examples:
             else ""
         )
         raise DataError(
-            f"could not read {path}: {_first_line(error)}. Expected an .npz file written by "
+            f"could not read {path}: {first_line(error)}. Expected an .npz file written by "
             f"np.savez(path, x=inputs, y=labels).{hint}"
         ) from None
     if len(arrays) < 2:
@@ -228,7 +228,7 @@ def read_table(
         ) from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as error:
         raise DataError(
-            f"could not read {path}: {_first_line(error)}. Expected a UTF-8 "
+            f"could not read {path}: {first_line(error)}. Expected a UTF-8 "
             f"{'tab' if tab_separated else 'comma'}-separated file with a header line."
         ) from None
     return from_frame(frame, repr(path.name), text_column=text_column, label_column=label_column)
@@ -333,7 +333,7 @@ def read_image_folder(path: Path) -> Examples:
             image = tf.io.decode_image(tf.io.read_file(str(file)), expand_animations=False).numpy()
         except (tf.errors.OpError, OSError) as error:
             raise DataError(
-                f"could not read {file}: {_first_line(error)}. Expected a PNG, JPEG, BMP or GIF "
+                f"could not read {file}: {first_line(error)}. Expected a PNG, JPEG, BMP or GIF "
                 f"image; remove or replace the file."
             ) from None
         if images and image.shape != images[0].shape:
@@ -415,7 +415,7 @@ def _tfds_load(
     except tfds.core.registered.DatasetNotFoundError:
         raise _unknown_tfds_name(tfds, name) from None
     except ValueError as error:
-        message = _first_line(error)
+        message = first_line(error)
         if "split" in message.lower():
             catalog = DATASETS.get(name)
             suggestion = (
@@ -435,7 +435,7 @@ def _tfds_load(
         raise
     except Exception as error:  # network, checksums, corrupt records: one line, not a traceback
         what = "the download failed" if download else "TFDS could not read it"
-        raise _unavailable(name, f"{what} ({type(error).__name__}: {_first_line(error)})") from None
+        raise _unavailable(name, f"{what} ({type(error).__name__}: {first_line(error)})") from None
 
 
 def base_name(name: str) -> str:
@@ -517,7 +517,3 @@ def _split_size(tfds_info: Any, split: str) -> int | None:
     except Exception:  # mock data and some slicing forms carry no split sizes
         return None
 
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0].rstrip(".")

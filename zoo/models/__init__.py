@@ -3,16 +3,17 @@
 Importing this package registers the built-in entries.
 """
 
-from zoo.models.cnn import build_cnn, cnn_cifar10, cnn_fashion_mnist, cnn_mnist
+from zoo.models.cnn import build_cnn, cnn_cifar10, cnn_fashion_mnist, cnn_mnist, search_space_cnn
 from zoo.models.layers import (
     MaskedAveragePooling1D,
     TokenAndPositionEmbedding,
     TransformerEncoderBlock,
 )
-from zoo.models.lstm import build_lstm_classifier, lstm_imdb, lstm_sst2
-from zoo.models.mlp import build_mlp, mlp_fashion_mnist, mlp_mnist
+from zoo.models.lstm import build_lstm_classifier, lstm_imdb, lstm_sst2, search_space_lstm
+from zoo.models.mlp import build_mlp, mlp_fashion_mnist, mlp_mnist, search_space_mlp
 from zoo.models.transformer import (
     build_transformer_classifier,
+    search_space_transformer,
     transformer_ag_news,
     transformer_imdb,
     transformer_sst2,
@@ -24,6 +25,15 @@ BUILDERS = {
     "cnn": build_cnn,
     "lstm": build_lstm_classifier,
     "transformer": build_transformer_classifier,
+}
+
+# The family search spaces, `(hp, spec) -> overrides`: what `zoo.tune` samples. An entry of your own
+# on a family builder can use its family's: `ModelSpec(..., search_space=SEARCH_SPACES["cnn"])`.
+SEARCH_SPACES = {
+    "mlp": search_space_mlp,
+    "cnn": search_space_cnn,
+    "lstm": search_space_lstm,
+    "transformer": search_space_transformer,
 }
 
 # The entry functions, each registered under its own name.
@@ -38,11 +48,16 @@ __all__ = [
     "BUILDERS",
     "ENTRIES",
     "MaskedAveragePooling1D",
+    "SEARCH_SPACES",
     "TokenAndPositionEmbedding",
     "TransformerEncoderBlock",
     "build_cnn",
     "build_lstm_classifier",
     "build_mlp",
     "build_transformer_classifier",
+    "search_space_cnn",
+    "search_space_lstm",
+    "search_space_mlp",
+    "search_space_transformer",
     *(entry.__name__ for entry in ENTRIES),
 ]

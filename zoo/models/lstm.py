@@ -5,11 +5,20 @@ Entries at the bottom.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import layers
 
 from zoo import checks
-from zoo.models.common import classifier_head, dense_block
+from zoo.models.common import (
+    choice,
+    classifier_head,
+    dense_block,
+    dropout_rate,
+    layer_widths,
+    recipe_space,
+)
 from zoo.registry import register_model
 from zoo.spec import ModelSpec, Recipe, Reference, TextInput
 
@@ -32,7 +41,7 @@ def build_lstm_classifier(
     Example:
         >>> model = build_lstm_classifier(vocab_size=1000, sequence_length=20, num_classes=2)
         >>> model.input_shape, model.output_shape
-        ((None, 20), (None, 2))
+        ((None, None), (None, 2))
     """
     vocab_size = checks.positive_int("vocab_size", vocab_size)
     sequence_length = checks.positive_int("sequence_length", sequence_length)
@@ -43,7 +52,9 @@ def build_lstm_classifier(
     dense_units = checks.positive_ints("dense_units", dense_units, allow_empty=True)
     num_classes = checks.num_classes(num_classes)
 
-    inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
+    # (batch, length) ids with length <= sequence_length: batches bucketed by length carry less
+    # padding (zoo.data.load(bucket_by_length=True)); export and serving pad to sequence_length.
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(inputs)
     if embedding_dropout:
         x = layers.SpatialDropout1D(embedding_dropout, name="embedding_dropout")(x)
@@ -56,6 +67,29 @@ def build_lstm_classifier(
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
     return keras.Model(inputs, classifier_head(x, num_classes), name=name)
+
+
+def search_space_lstm(hp: Any, spec: ModelSpec) -> dict[str, Any]:
+    """The LSTM search space: embedding size, 1-2 LSTM layers and their units, bidirectional or
+    not, head dropout, and the recipe's learning rate, optimizer and batch size. Defaults are
+    `spec`'s own values.
+
+    Example:
+        >>> import keras_tuner, zoo
+        >>> space = search_space_lstm(keras_tuner.HyperParameters(), zoo.get_spec("lstm_sst2"))
+        >>> space["embedding_dim"], space["lstm_units"], space["bidirectional"]
+        (128, (64,), True)
+    """
+    hyperparameters = spec.hyperparameters
+    return {
+        "embedding_dim": choice(hp, "embedding_dim", (32, 64, 128, 256),
+                                hyperparameters["embedding_dim"]),
+        "lstm_units": layer_widths(hp, "lstm_units", hyperparameters["lstm_units"], (32, 64, 128),
+                                   max_layers=2, count_name="lstm_layers"),
+        "bidirectional": hp.Boolean("bidirectional", default=hyperparameters["bidirectional"]),
+        "dropout": dropout_rate(hp, "dropout", hyperparameters["dropout"], high=0.6),
+        **recipe_space(hp, spec.recipe),
+    }
 
 
 # ---- entries ------------------------------------------------------------------------------------
@@ -73,8 +107,9 @@ def lstm_imdb() -> ModelSpec:
         hyperparameters={"embedding_dim": 128, "lstm_units": (64,), "dropout": 0.5},
         recipe=Recipe(
             optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=6, clipnorm=1.0,
-            early_stopping_patience=2,
+            early_stopping_patience=2, bucket_by_length=True,
         ),
+        search_space=search_space_lstm,
         reference=Reference(
             0.81,
             "Keras example imdb_bidirectional_lstm.py (keras-team/keras, Keras 2 examples)",
@@ -98,8 +133,9 @@ def lstm_sst2() -> ModelSpec:
         },
         recipe=Recipe(
             optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=5, clipnorm=1.0,
-            early_stopping_patience=2,
+            early_stopping_patience=2, bucket_by_length=True,
         ),
+        search_space=search_space_lstm,
         reference=Reference(
             0.849,
             "Tai, Socher & Manning 2015, 'Improved Semantic Representations From Tree-Structured "

@@ -5,11 +5,21 @@ Entries at the bottom.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import layers
 
 from zoo import checks
-from zoo.models.common import classifier_head, dense_block
+from zoo.models.common import (
+    choice,
+    classifier_head,
+    dense_block,
+    dropout_rate,
+    int_range,
+    optional_width,
+    recipe_space,
+)
 from zoo.models.layers import (
     MaskedAveragePooling1D,
     TokenAndPositionEmbedding,
@@ -54,7 +64,9 @@ def build_transformer_classifier(
     dense_units = checks.positive_ints("dense_units", dense_units, allow_empty=True)
     num_classes = checks.num_classes(num_classes)
 
-    inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
+    # (batch, length) ids with length <= sequence_length: batches bucketed by length carry less
+    # padding (zoo.data.load(bucket_by_length=True)); export and serving pad to sequence_length.
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = TokenAndPositionEmbedding(vocab_size, sequence_length, embed_dim, name="embedding")(inputs)
     x = layers.Dropout(dropout, name="embedding_dropout")(x)
     for index in range(num_layers):
@@ -65,6 +77,35 @@ def build_transformer_classifier(
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
     return keras.Model(inputs, classifier_head(x, num_classes), name=name)
+
+
+def search_space_transformer(hp: Any, spec: ModelSpec) -> dict[str, Any]:
+    """The Transformer search space: heads and size per head (their product is `embed_dim`, so it
+    always divides evenly), feed-forward width, 1-3 encoder blocks, dropout, an optional hidden
+    Dense layer, and the recipe's learning rate, optimizer and batch size. Defaults are `spec`'s own
+    values.
+
+    Example:
+        >>> import keras_tuner, zoo
+        >>> hp = keras_tuner.HyperParameters()
+        >>> space = search_space_transformer(hp, zoo.get_spec("transformer_imdb"))
+        >>> space["embed_dim"], space["num_heads"], hp.values["head_dim"], space["dense_units"]
+        (32, 2, 16, (20,))
+    """
+    hyperparameters = spec.hyperparameters
+    num_heads = choice(hp, "num_heads", (1, 2, 4, 8), hyperparameters["num_heads"])
+    head_dim = choice(hp, "head_dim", (8, 16, 32),
+                      hyperparameters["embed_dim"] // hyperparameters["num_heads"])
+    return {
+        "num_heads": num_heads,
+        "embed_dim": num_heads * head_dim,
+        "ff_dim": choice(hp, "ff_dim", (32, 64, 128, 256), hyperparameters["ff_dim"]),
+        "num_layers": int_range(hp, "num_layers", 1, 3, hyperparameters["num_layers"]),
+        "dropout": dropout_rate(hp, "dropout", hyperparameters["dropout"]),
+        "dense_units": optional_width(hp, "dense_units", hyperparameters["dense_units"],
+                                      (16, 32, 64)),
+        **recipe_space(hp, spec.recipe),
+    }
 
 
 # ---- entries ------------------------------------------------------------------------------------
@@ -84,7 +125,8 @@ def transformer_imdb() -> ModelSpec:
         builder=build_transformer_classifier,
         hyperparameters=_IMDB_TRANSFORMER,
         recipe=Recipe(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=4,
-                      early_stopping_patience=2),
+                      early_stopping_patience=2, bucket_by_length=True),
+        search_space=search_space_transformer,
         reference=Reference(
             0.87,
             "keras.io example 'Text classification with Transformer' (Nandan, 2020)",
@@ -106,7 +148,8 @@ def transformer_sst2() -> ModelSpec:
                          "dropout": 0.2},
         recipe=Recipe(optimizer="adamw", learning_rate=5e-4, schedule="cosine", warmup_epochs=1,
                       weight_decay=0.01, batch_size=64, epochs=6, clipnorm=1.0,
-                      early_stopping_patience=2),
+                      early_stopping_patience=2, bucket_by_length=True),
+        search_space=search_space_transformer,
         reference=Reference(
             0.827,
             "Kim 2014, 'Convolutional Neural Networks for Sentence Classification', "
@@ -128,7 +171,8 @@ def transformer_ag_news() -> ModelSpec:
         hyperparameters={"embed_dim": 64, "num_heads": 4, "ff_dim": 128, "num_layers": 1,
                          "dropout": 0.1},
         recipe=Recipe(optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=5,
-                      early_stopping_patience=2),
+                      early_stopping_patience=2, bucket_by_length=True),
+        search_space=search_space_transformer,
         reference=Reference(
             0.8606,
             "Zhang, Zhao & LeCun 2015, 'Character-level Convolutional Networks for Text "

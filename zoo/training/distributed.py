@@ -42,7 +42,7 @@ def _step_functions(model: keras.Model, strategy: tf.distribute.Strategy) -> tup
             # The optimizer sums gradients over replicas: scale to get the global mean.
             scaled = (mean_loss + regularization) / replicas
         gradients = tape.gradient(scaled, model.trainable_variables)
-        model.optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        model.optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         count, correct = batch_sums(labels, probabilities)
         return mean_loss * count, correct, count
 
@@ -119,7 +119,7 @@ def fit_multi_worker(
             validation_totals = [0.0, 0.0, 0.0]
             for batch in distributed_validation:
                 values = [float(value) for value in evaluate_step(batch)]
-                validation_totals = [a + b for a, b in zip(validation_totals, values)]
+                validation_totals = [a + b for a, b in zip(validation_totals, values, strict=True)]
             logs.update(_logs(validation_totals, prefix="val_"))
         callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:

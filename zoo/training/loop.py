@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,15 @@ import pandas as pd
 
 from zoo import checks
 from zoo.errors import InvalidValueError, ZooError
-from zoo.evaluate import EvalReport, evaluate
+from zoo.evaluation import EvalReport, evaluate
 from zoo.registry import get_spec
 from zoo.spec import ModelSpec
-from zoo.training.callbacks import ResumableEarlyStopping, StopOnNaN, WorkdirCheckpoint, monitor_mode
+from zoo.training.callbacks import (
+    ResumableEarlyStopping,
+    StopOnNaN,
+    WorkdirCheckpoint,
+    monitor_mode,
+)
 from zoo.training.compile import compile_model
 from zoo.training.distributed import fit_multi_worker
 from zoo.training.policy import DevicePolicy, resolve_policy, task_index
@@ -43,6 +49,8 @@ class TrainResult:
         preprocessor: the fitted input preprocessor (text vocabulary or image normalization).
         policy: the device policy the run used.
         workdir: the run directory, when one was given.
+        run_config: what the run was asked for: entry, overrides, seed and data fingerprints
+            (a workdir's `config.json` holds the same); exports record it.
     """
 
     model: keras.Model
@@ -52,6 +60,7 @@ class TrainResult:
     preprocessor: Any = None
     policy: DevicePolicy | None = None
     workdir: Path | None = None
+    run_config: dict[str, Any] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -94,13 +103,21 @@ def _is_tfds(source: Any) -> bool:
     return False
 
 
-def _load_data(
+def load_run_data(
     spec: ModelSpec, data: Any, validation_data: Any, seed: int, preprocessor: Any,
     augment: bool | None = None,
 ) -> tuple[Any, Any]:
+    """The (train, validation) datasets of a run, as `zoo.train` and `zoo.tune` read them.
+
+    TFDS sources train on the dataset's train split and validate on its labelled test split;
+    local sources without `validation_data` hold out a seeded 10% for validation. Text
+    validation data is vectorized with the vocabulary fitted on the training split.
+    """
     from zoo import data as zoo_data
 
     common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed}
+    # Length bucketing for training only: evaluation keeps one padded shape and the source order.
+    augment_and_bucket = {"augment": augment, "bucket_by_length": spec.recipe.bucket_by_length}
     if validation_data is None:
         if data is None or _is_tfds(data):
             # TFDS: train on the train split, validate on the dataset's labelled test split.
@@ -109,13 +126,13 @@ def _load_data(
         else:
             train_split, validation_split = "train", "validation"  # seeded hold-out of `data`
         train = zoo_data.load(data, split=train_split, preprocessor=preprocessor,
-                              augment=augment, **common)
+                              **augment_and_bucket, **common)
         validation = zoo_data.load(data, split=validation_split, preprocessor=train.preprocessor,
                                    shuffle=False, augment=False, **common)
     else:
         split = "train" if data is None or _is_tfds(data) else "all"
-        train = zoo_data.load(data, split=split, preprocessor=preprocessor, augment=augment,
-                              **common)
+        train = zoo_data.load(data, split=split, preprocessor=preprocessor,
+                              **augment_and_bucket, **common)
         validation_split = "all"
         if _is_tfds(validation_data):
             validation_split = zoo_data.get_dataset_info(spec.dataset).test_split
@@ -188,16 +205,16 @@ def train(
 
     run = None
     preprocessor = None
+    config = {
+        "entry": spec.name,
+        "overrides": {k: overrides[k] for k in sorted(overrides)},
+        "seed": seed,
+        "data": fingerprint(data),
+        "validation_data": fingerprint(validation_data) if validation_data is not None else None,
+    }
+    if augment is not None:  # recorded only when set, so older workdirs still resume
+        config["augment"] = bool(augment)
     if workdir is not None:
-        config = {
-            "entry": spec.name,
-            "overrides": {k: overrides[k] for k in sorted(overrides)},
-            "seed": seed,
-            "data": fingerprint(data),
-            "validation_data": fingerprint(validation_data) if validation_data is not None else None,
-        }
-        if augment is not None:  # recorded only when set, so older workdirs still resume
-            config["augment"] = bool(augment)
         run = Workdir(workdir, config)
         if spec.input.kind == "text" and run.preprocessor_path.exists():
             from zoo.data import Preprocessor
@@ -206,7 +223,7 @@ def train(
     # Build first: a bad hyperparameter (dropout=2.0) fails in a second, before any data is read.
     with _precision(policy.mixed_precision), policy.strategy.scope():
         model = given_model if given_model is not None else spec.build_model()
-    train_data, validation = _load_data(spec, data, validation_data, seed, preprocessor, augment)
+    train_data, validation = load_run_data(spec, data, validation_data, seed, preprocessor, augment)
     preprocessor = train_data.preprocessor
     if run is not None:
         run.begin()  # only now that the data loaded: bad input leaves no directory behind
@@ -280,9 +297,11 @@ def train(
         from zoo.io import atomic_write_json
 
         atomic_write_json(run.report_path, report.to_dict())
+    # Plain JSON values (tuples as lists), exactly as a workdir's config.json holds them.
+    run_config = run.config if run is not None else json.loads(json.dumps(config, default=str))
     return TrainResult(model=model, history=history, report=report, spec=spec,
                        preprocessor=preprocessor, policy=policy,
-                       workdir=run.path if run is not None else None)
+                       workdir=run.path if run is not None else None, run_config=run_config)
 
 
 def _is_multi_worker(policy: DevicePolicy) -> bool:

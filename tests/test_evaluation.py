@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from zoo.errors import DataError
-from zoo.evaluate import classification_report
+from zoo.evaluation import classification_report
 
 
 def test_metrics_match_hand_computation():

@@ -1,0 +1,145 @@
+"""Accuracy of the recipes on real data, measured on examples no training step or choice has seen.
+
+For each entry it trains with `zoo.train` and the entry's own recipe, then evaluates the final
+model once on a test split held out before training:
+
+  cnn_mnist, mlp_mnist         shared/datasets/mnist_8k.npz in 5 folds of 1,600 digits: each
+                               fold is the test split of one run that trains on the other 6,400.
+                               These recipes have no early stopping and no run directory, so
+                               nothing is selected on the test fold (it is passed as validation
+                               data only to log the curve); all 8,000 digits are predicted once.
+  lstm_sst2, transformer_sst2  shared/datasets/sst2/train.tsv to train (zoo holds out 10% for
+                               early stopping); the 872 sentences of sst2/dev.tsv are the test split
+
+The script prints one row per run and the mean over folds, and with --markdown appends the
+table to a results file. A benchmark, not a test: it needs ../shared/datasets and takes minutes
+(SST-2 entries: about 10-20 minutes each on 2 CPU cores).
+
+    python benchmarks/bench_accuracy.py [--entries cnn_mnist mlp_mnist] [--folds 5] [--seeds 0]
+                                        [--markdown benchmarks/results/accuracy.md] [--set KEY=VALUE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import datetime
+import os
+import platform
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import zoo  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "datasets"
+TARGETS = {"cnn_mnist": 0.985, "mlp_mnist": 0.965, "lstm_sst2": 0.835, "transformer_sst2": 0.835}
+
+
+def mnist_folds(folds: int) -> list[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]]:
+    """(train, test) arrays per fold: a seeded permutation of the 8,000 digits cut in `folds`."""
+    with np.load(SHARED / "mnist_8k.npz") as arrays:
+        x, y = arrays["x"], arrays["y"]
+    parts = np.array_split(np.random.default_rng(1000).permutation(len(x)), folds)
+    splits = []
+    for index, test in enumerate(parts):
+        train = np.sort(np.concatenate([p for i, p in enumerate(parts) if i != index]))
+        splits.append(((x[train], y[train]), (x[np.sort(test)], y[np.sort(test)])))
+    return splits
+
+
+def runs(entry: str, folds: int) -> list[tuple[str, object, object, object]]:
+    """(label, train, validation_data, test) per run of an entry."""
+    spec = zoo.get_spec(entry)
+    if spec.input.kind == "image":
+        if spec.recipe.early_stopping_patience:
+            raise SystemExit(f"{entry} stops early: the test fold cannot be its validation data.")
+        return [(f"fold {i + 1}/{folds}: {len(train[1])} train, {len(test[1])} test",
+                 train, test, test) for i, (train, test) in enumerate(mnist_folds(folds))]
+    return [("train.tsv (10% validates) / dev.tsv test (872)",
+             str(SHARED / "sst2" / "train.tsv"), None, str(SHARED / "sst2" / "dev.tsv"))]
+
+
+def run(entry: str, label: str, train: object, validation: object, test: object, seed: int,
+        overrides: dict[str, object]) -> dict[str, object]:
+    started = time.perf_counter()
+    result = zoo.train(entry, train, validation, seed=seed, verbose=2, **overrides)
+    seconds = time.perf_counter() - started
+    report = zoo.evaluate(result.model, test, spec=result.spec, preprocessor=result.preprocessor)
+    keras.utils.clear_session()
+    return {
+        "entry": entry,
+        "run": label,
+        "seed": seed,
+        "overrides": overrides,
+        "epochs_run": len(result.history),
+        "test_examples": report.num_examples,
+        "test_accuracy": report.accuracy,
+        "test_macro_f1": report.macro["f1"],
+        "target": TARGETS.get(entry),
+        "train_seconds": seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", nargs="+", default=list(TARGETS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--folds", type=int, default=5, help="MNIST folds (test = 1/folds)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--markdown", type=Path, help="append the results table to this file")
+    args = parser.parse_args()
+    if not SHARED.exists():
+        raise SystemExit(f"{SHARED} not found: this benchmark needs the real datasets.")
+    overrides = {}
+    for item in args.overrides:
+        key, _, value = item.partition("=")
+        try:
+            overrides[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            overrides[key] = value
+
+    rows = []
+    for entry in args.entries:
+        for seed in args.seeds:
+            for label, train, validation, test in runs(entry, args.folds):
+                row = run(entry, label, train, validation, test, seed, overrides)
+                rows.append(row)
+                print(f"{entry} seed {seed}, {label}: test accuracy {row['test_accuracy']:.4f} "
+                      f"(target {row['target']}), {row['epochs_run']} epochs, "
+                      f"{row['train_seconds']:.0f} s", flush=True)
+
+    lines = ["| entry | run | seed | overrides | test accuracy | macro F1 | epochs | train s |",
+             "|" + " --- |" * 8]
+    for row in rows:
+        lines.append(
+            f"| {row['entry']} | {row['run']} | {row['seed']} | {row['overrides'] or '-'} | "
+            f"{row['test_accuracy']:.4f} | {row['test_macro_f1']:.4f} | {row['epochs_run']} | "
+            f"{row['train_seconds']:.0f} |"
+        )
+    summary = ["", "| entry | overrides | runs | test examples | accuracy over all test examples | "
+               "lowest run | target |", "|" + " --- |" * 7]
+    for entry in args.entries:
+        mine = [r for r in rows if r["entry"] == entry]
+        examples = sum(r["test_examples"] for r in mine)
+        pooled = sum(r["test_accuracy"] * r["test_examples"] for r in mine) / examples
+        summary.append(f"| {entry} | {overrides or '-'} | {len(mine)} | {examples} | {pooled:.4f} | "
+                       f"{min(r['test_accuracy'] for r in mine):.4f} | {TARGETS.get(entry)} |")
+    table = "\n".join(lines + summary)
+    print("\n" + table)
+    if args.markdown:
+        stamp = datetime.date.today().isoformat()
+        machine = f"{platform.machine()}, {os.cpu_count()} cores"
+        with args.markdown.open("a", encoding="utf-8") as handle:
+            handle.write(f"\n## {stamp} — {machine}, TensorFlow "
+                         f"{__import__('tensorflow').__version__}, Keras {keras.__version__}\n\n"
+                         f"{table}\n")
+
+
+if __name__ == "__main__":
+    main()

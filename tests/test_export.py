@@ -1,0 +1,461 @@
+"""zoo.export and zoo.load: raw-input SavedModels for every family, parity, atomicity, safety."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+from conftest import small_overrides
+from helpers import NEGATIVE, POSITIVE, digit_like_images, write_digits_npz, write_sentiment_tsv
+
+import zoo
+from zoo.cli import main
+from zoo.serving import archive, exporter, safety
+
+pytestmark = [
+    pytest.mark.usefixtures("fresh_keras_session"),
+    pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword"),
+]
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+# The entries on the smallest inputs: one or more per family (test_every_family_is_covered).
+ENTRIES = [name for dataset in ("mnist", "glue/sst2") for name in zoo.list_models(dataset=dataset)]
+SENTENCES = [*POSITIVE, *NEGATIVE, "An UNSEEN word, with punctuation!", ""]
+
+
+def quiet_environment() -> dict:
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def small_model(name: str, seed: int = 0):
+    """A freshly built, shrunk entry and its fitted preprocessor."""
+    spec = zoo.get_spec(name)
+    spec = spec.with_overrides(**small_overrides(spec))
+    keras.utils.set_random_seed(seed)
+    preprocessor = zoo.data.make_preprocessor(spec)
+    if spec.input.kind == "text":
+        preprocessor.adapt(SENTENCES)
+    return spec.build_model(), preprocessor
+
+
+def raw_inputs(spec) -> np.ndarray:
+    if spec.input.kind == "text":
+        return np.array(SENTENCES, dtype=object)
+    images, _ = digit_like_images(12, seed=3)
+    if spec.input.shape != (28, 28, 1):
+        images = np.random.default_rng(3).integers(0, 256, (12, *spec.input.shape), dtype=np.uint8)
+    return images.reshape((12, *spec.input.shape))
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """Each family's export, its raw inputs and the in-memory model's probabilities on them."""
+    made = {}
+    for name in ENTRIES:
+        model, preprocessor = small_model(name)
+        inputs = raw_inputs(preprocessor.spec)
+        expected = np.asarray(model(preprocessor(inputs), training=False))
+        directory = tmp_path_factory.mktemp("exports") / name
+        made[name] = (zoo.export(model, directory, preprocessor=preprocessor), inputs, expected)
+    return made
+
+
+def export_of_kind(exports: dict, kind: str) -> Path:
+    """The first export of an image or text entry."""
+    return next(path for name, (path, _, _) in exports.items()
+                if zoo.get_spec(name).input.kind == kind)
+
+
+def staging_leftovers(target: Path) -> list[str]:
+    return [p.name for p in target.parent.iterdir() if p.name.startswith(f".{target.name}.")]
+
+
+# ---- round trip ---------------------------------------------------------------------------------
+
+
+def test_every_family_is_covered():
+    assert {zoo.get_spec(name).family for name in ENTRIES} == {
+        zoo.get_spec(name).family for name in zoo.list_models()
+    }
+    assert {zoo.get_spec(name).input.kind for name in ENTRIES} == {"image", "text"}
+
+
+@pytest.mark.parametrize("name", ENTRIES)
+def test_round_trip_gives_identical_predictions(name, exports):
+    path, inputs, expected = exports[name]
+    spec = zoo.get_spec(name)
+    key = "text" if spec.input.kind == "text" else "image"
+
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    outputs = serve(**{key: tf.constant(inputs)})
+    assert outputs["probabilities"].dtype == tf.float32
+    np.testing.assert_allclose(outputs["probabilities"].numpy(), expected, atol=1e-6)
+    np.testing.assert_array_equal(outputs["class_id"].numpy(), expected.argmax(axis=1))
+    labels = [label.decode() for label in outputs["label"].numpy()]
+    assert labels == [spec.class_names[i] for i in expected.argmax(axis=1)]
+
+    predictor = zoo.load(path)
+    frame = predictor.predict(list(inputs) if key == "text" else inputs)
+    assert list(frame.columns) == ["class_id", "label", "probability",
+                                   *[f"p_{c}" for c in spec.class_names]]
+    probabilities = frame[[f"p_{c}" for c in spec.class_names]].to_numpy()
+    np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+    assert frame["label"].tolist() == labels
+    assert predictor.kind == spec.input.kind
+
+    metadata = predictor.metadata
+    assert metadata["entry"] == name and metadata["class_names"] == list(spec.class_names)
+    shrunk = spec.with_overrides(**small_overrides(spec))  # what small_model built
+    assert metadata["hyperparameters"] == json.loads(json.dumps(dict(shrunk.hyperparameters)))
+    assert metadata["parity"]["passed"] and metadata["parity"]["max_abs_difference"] <= 1e-4
+    assert set(metadata["versions"]) == {"zoo", "tensorflow", "keras", "numpy", "python"}
+    assert metadata["signature"]["input"]["dtype"] == ("string" if key == "text" else "uint8")
+
+
+def test_exports_run_with_tensorflow_alone(exports, tmp_path):
+    """A subprocess in which neither zoo nor Keras can be imported serves both kinds of export."""
+    text, image = export_of_kind(exports, "text"), export_of_kind(exports, "image")
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["zoo"] = sys.modules["keras"] = None  # importing either now fails
+        import tensorflow as tf
+        for module in ("zoo", "keras"):
+            try:
+                __import__(module)
+                raise SystemExit(module + " was importable")
+            except ImportError:
+                pass
+        text = tf.saved_model.load({str(text)!r}).signatures["serving_default"]
+        print(text(text=tf.constant(["a wonderful film", "so dull"]))["label"].numpy().tolist())
+        image = tf.saved_model.load({str(image)!r}).signatures["serving_default"]
+        print(image(image=tf.zeros((3, 28, 28, 1), tf.uint8))["probabilities"].shape)
+    """)
+    run = subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True,
+                         text=True, env=quiet_environment(), timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "(3, 10)" in run.stdout and ("negative" in run.stdout or "positive" in run.stdout)
+
+
+@pytest.mark.skipif(not (BIN / "saved_model_cli").exists(), reason="saved_model_cli not installed")
+def test_saved_model_cli_shows_and_runs_the_export(exports, tmp_path):
+    image = exports["cnn_mnist"][0]
+    shown = subprocess.run(
+        [str(BIN / "saved_model_cli"), "show", "--dir", str(image), "--tag_set", "serve",
+         "--signature_def", "serving_default"],
+        capture_output=True, text=True, env=quiet_environment(), timeout=120)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    for line in ("inputs['image']", "DT_UINT8", "(-1, 28, 28, 1)", "outputs['probabilities']",
+                 "outputs['class_id']", "outputs['label']"):
+        assert line in shown.stdout, line
+
+    text = export_of_kind(exports, "text")
+    ran = subprocess.run(
+        [str(BIN / "saved_model_cli"), "run", "--dir", str(text), "--tag_set", "serve",
+         "--signature_def", "serving_default",
+         "--input_exprs", 'text=["a wonderful , moving film", "boring and far too long"]'],
+        capture_output=True, text=True, env=quiet_environment(), timeout=120)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "Result for output key probabilities" in ran.stdout
+    assert "Result for output key label" in ran.stdout
+
+
+# ---- from training: TrainResult, workdir, command line ----------------------------------------
+
+
+def test_export_of_a_trained_run_records_how_it_was_trained(tmp_path):
+    images, labels = digit_like_images(200)
+    names = np.array([f"band-{label}" for label in labels])  # the data names its classes
+    np.savez(tmp_path / "digits.npz", x=images, y=names)
+    result = zoo.train("mlp_mnist", str(tmp_path / "digits.npz"), epochs=1, seed=3,
+                       workdir=tmp_path / "run", verbose=0, units=(16,))
+
+    from_result = zoo.load(zoo.export(result, tmp_path / "from_result"))
+    from_workdir = zoo.load(zoo.export(tmp_path / "run", tmp_path / "from_workdir"))
+    for metadata in (from_result.metadata, from_workdir.metadata):
+        assert metadata["training"]["seed"] == 3
+        assert metadata["training"]["data"].startswith("file:digits.npz:")
+        assert metadata["training"]["overrides"]["units"] == [16]
+        assert metadata["training"]["epochs"] == 1
+        assert metadata["hyperparameters"]["units"] == [16]
+        assert metadata["evaluation"]["accuracy"] == pytest.approx(result.report.accuracy)
+        assert metadata["class_names"] == [f"band-{k}" for k in range(10)]
+    images, _ = digit_like_images(20, seed=9)
+    predictions = from_result.predict(images)
+    assert predictions["label"].str.startswith("band-").all() and "p_band-0" in predictions
+    pd.testing.assert_frame_equal(predictions, from_workdir.predict(images))
+    # The workdir itself serves too (Keras model + preprocessing), with the same answers.
+    np.testing.assert_allclose(zoo.load(tmp_path / "run").predict(images)["probability"],
+                               from_result.predict(images)["probability"], atol=1e-6)
+
+
+def test_cli_train_export_then_predict(tmp_path, capsys):
+    data = write_sentiment_tsv(tmp_path / "reviews.tsv", repeats=4)
+    export = tmp_path / "served"
+    assert main(["train", "transformer_sst2", "--data", str(data), "--epochs", "1",
+                 "--export", str(export), "--set", "vocab_size=200", "--set", "sequence_length=16",
+                 "--set", "embed_dim=8", "--set", "ff_dim=16", "--set", "num_layers=1"]) == 0
+    assert f"exported to {export}" in capsys.readouterr().out
+    assert archive.is_export(export)
+
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("a wonderful , moving film\nthe worst film of the year\n")
+    predictions = tmp_path / "predictions.csv"
+    assert main(["predict", str(export), str(sentences), "--output", str(predictions)]) == 0
+    printed = capsys.readouterr().out
+    assert "p_negative" in printed and "p_positive" in printed
+    frame = pd.read_csv(predictions)
+    assert len(frame) == 2 and set(frame["label"]) <= {"negative", "positive"}
+
+    # The export target is checked before training: an existing one fails in a second.
+    assert main(["train", "transformer_sst2", "--data", str(data), "--export", str(export)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_cli_predict_images_and_errors(exports, tmp_path, capsys):
+    path = exports["cnn_mnist"][0]
+    images, _ = digit_like_images(5)
+    np.savez(tmp_path / "images.npz", x=images)
+    assert main(["predict", str(path), str(tmp_path / "images.npz")]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 6  # header + 5 rows
+
+    np.savez(tmp_path / "floats.npz", x=images.astype("float32") / 255)
+    assert main(["predict", str(path), str(tmp_path / "floats.npz")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("zoo: error: expected uint8 pixels") and "received float32" in error
+    assert main(["predict", str(tmp_path / "nowhere"), str(tmp_path / "images.npz")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+# ---- refusals and failures --------------------------------------------------------------------
+
+
+def test_parity_failure_raises_and_leaves_nothing(tmp_path, monkeypatch):
+    model, preprocessor = small_model("mlp_mnist")
+    other, _ = small_model("mlp_mnist", seed=1)  # same architecture, other weights
+    real_archive = exporter.serving_archive
+    monkeypatch.setattr(exporter, "serving_archive",
+                        lambda _model, *args: real_archive(other, *args))
+    target = tmp_path / "export"
+    with pytest.raises(zoo.ExportError, match="does not match the model.*Nothing was exported"):
+        zoo.export(model, target)
+    assert not target.exists() and not staging_leftovers(target)
+
+
+def test_killed_export_leaves_nothing_at_the_target(tmp_path):
+    target = tmp_path / "export"
+    flag = tmp_path / "saved_model_written"
+    # The child stops for good once the SavedModel is written and before it is renamed into place.
+    script = textwrap.dedent(f"""
+        import pathlib, time
+        import zoo
+        from zoo.serving import exporter
+        def stall(*args, **kwargs):
+            pathlib.Path({str(flag)!r}).touch()
+            time.sleep(600)
+        exporter.check_parity = stall
+        zoo.export(zoo.build("mlp_mnist", units=(8,)), {str(target)!r})
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=quiet_environment(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not flag.exists():
+            assert child.poll() is None, child.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the export never got to writing the SavedModel"
+            time.sleep(0.05)
+        leftover = staging_leftovers(target)
+        assert len(leftover) == 1 and (tmp_path / leftover[0] / "saved_model.pb").is_file()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert not target.exists()
+
+    # The next export succeeds and sweeps away what the killed one left.
+    model, _ = small_model("mlp_mnist")
+    zoo.export(model, target)
+    assert archive.is_export(target) and not staging_leftovers(target)
+
+
+def test_existing_target_is_refused_unless_overwrite(exports, tmp_path):
+    model, _ = small_model("mlp_mnist")
+    target = zoo.export(model, tmp_path / "export")
+    with pytest.raises(zoo.ExportError, match="already exists; pass overwrite=True"):
+        zoo.export(model, target)
+
+    other, _ = small_model("cnn_mnist")
+    zoo.export(other, target, overwrite=True)
+    assert zoo.load(target).metadata["entry"] == "cnn_mnist"
+    assert not staging_leftovers(target)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for path in (target, target / "assets.extra" / "zoo.json"):  # as mkdir and open make them
+        expected = (0o777 if path.is_dir() else 0o666) & ~umask
+        assert path.stat().st_mode & 0o777 == expected, path
+
+    not_an_export = tmp_path / "notes"
+    not_an_export.mkdir()
+    (not_an_export / "keep.txt").write_text("precious")
+    with pytest.raises(zoo.ExportError, match="not a zoo export.*even with overwrite=True"):
+        zoo.export(model, not_an_export, overwrite=True)
+    assert (not_an_export / "keep.txt").read_text() == "precious"
+
+
+def test_missing_or_read_only_parent_is_a_clear_error(tmp_path, monkeypatch):
+    model, _ = small_model("mlp_mnist")
+    with pytest.raises(zoo.ExportError, match="parent directory .*missing does not exist"):
+        zoo.export(model, tmp_path / "missing" / "export")
+
+    read_only = tmp_path / "read_only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anywhere: make the permission check see what a user would
+        real_access = os.access
+        monkeypatch.setattr(archive.os, "access",
+                            lambda path, mode: Path(path) != read_only and real_access(path, mode))
+    try:
+        with pytest.raises(zoo.ExportError, match="read_only is not writable"):
+            zoo.export(model, read_only / "export")
+    finally:
+        read_only.chmod(0o755)
+    assert not any(read_only.iterdir())
+
+
+def test_text_model_without_its_preprocessor_is_refused(tmp_path):
+    model, _ = small_model("lstm_sst2")
+    with pytest.raises(zoo.InvalidValueError, match="text model.*Pass preprocessor="):
+        zoo.export(model, tmp_path / "export")
+    anonymous = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="mine")
+    with pytest.raises(zoo.InvalidValueError, match="'mine' is not named after a zoo entry"):
+        zoo.export(anonymous, tmp_path / "export")
+    assert not (tmp_path / "export").exists()
+
+
+def lambda_model() -> keras.Model:
+    inputs = keras.Input((28, 28, 1), name="image")
+    scaled = keras.layers.Lambda(lambda x: x * 2.0)(inputs)
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(scaled))
+    return keras.Model(inputs, outputs, name="mlp_mnist")
+
+
+@keras.saving.register_keras_serializable(package="outsider")
+class Outsider(keras.layers.Layer):
+    def call(self, inputs):
+        return inputs
+
+
+def test_unsafe_keras_files_are_refused(tmp_path):
+    lambda_path = tmp_path / "lambda.keras"
+    lambda_model().save(lambda_path)
+    with pytest.raises(zoo.UnsafeModelError, match="holds a Lambda.*could run arbitrary code"):
+        zoo.load(lambda_path)
+
+    inputs = keras.Input((28, 28, 1), name="image")
+    flat = keras.layers.Flatten()(Outsider()(inputs))
+    outputs = keras.layers.Dense(10, activation="softmax")(flat)
+    outsider_path = tmp_path / "outsider.keras"
+    keras.Model(inputs, outputs, name="mlp_mnist").save(outsider_path)
+    with pytest.raises(zoo.UnsafeModelError, match="class 'Outsider' from module 'test_export'"):
+        zoo.load(outsider_path)
+
+    # A workdir's model.keras goes through the same checks, for load and for export.
+    data = write_digits_npz(tmp_path / "digits.npz", count=60)
+    zoo.train("mlp_mnist", str(data), epochs=1, workdir=tmp_path / "run", verbose=0, units=(8,))
+    lambda_model().save(tmp_path / "run" / "model.keras")
+    with pytest.raises(zoo.UnsafeModelError, match="Lambda"):
+        zoo.load(tmp_path / "run")
+    with pytest.raises(zoo.UnsafeModelError, match="Lambda"):
+        zoo.export(tmp_path / "run", tmp_path / "export")
+    assert not (tmp_path / "export").exists()
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_every_entry_passes_the_safety_check(name, tmp_path):
+    """No false refusals: every compiled entry, with its recipe's optimizer and loss, loads."""
+    spec = zoo.get_spec(name)
+    path = tmp_path / f"{name}.keras"
+    zoo.build(name, **small_overrides(spec)).save(path)
+    assert safety.inspect_keras_archive(path)["class_name"] == "Functional"
+
+
+def test_entry_without_class_names_serves_class_ids(tmp_path):
+    _, preprocessor = small_model("mlp_mnist")
+    spec = preprocessor.spec.with_overrides(num_classes=3)  # a new label set: no names known
+    three_classes, preprocessor = spec.build_model(), zoo.data.make_preprocessor(spec)
+    with pytest.raises(zoo.DataError, match=r"expected images of shape \(batch, 28, 28, 1\)"):
+        zoo.export(three_classes, tmp_path / "bad_sample", preprocessor=preprocessor,
+                   sample=np.zeros((2, 14, 14), "uint8"))
+    path = zoo.export(three_classes, tmp_path / "export", preprocessor=preprocessor,
+                      sample=np.zeros((2, 28, 28), "uint8"))
+    outputs = tf.saved_model.load(str(path)).signatures["serving_default"](
+        image=tf.zeros((2, 28, 28, 1), tf.uint8))
+    assert sorted(outputs) == ["class_id", "probabilities"]
+    predictor = zoo.load(path)
+    assert predictor.metadata["parity"]["sample_size"] == 2
+    frame = predictor.predict(np.zeros((2, 28, 28), "uint8"))
+    assert list(frame.columns) == ["class_id", "label", "probability", "p_0", "p_1", "p_2"]
+    assert frame["label"].tolist() == [str(i) for i in frame["class_id"]]
+
+
+def test_each_kind_of_unloadable_path_has_its_own_error(exports, tmp_path):
+    with pytest.raises(zoo.DataError, match="does not exist"):
+        zoo.load(tmp_path / "absent")
+
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(np.random.default_rng(0).bytes(2048))
+    with pytest.raises(zoo.DataError, match="not a readable .keras file.*truncated or corrupt"):
+        zoo.load(corrupt)
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(zoo.DataError, match="holds no model: expected a zoo export"):
+        zoo.load(empty)
+
+    with pytest.raises(zoo.DataError, match="not a model file"):
+        zoo.load(write_digits_npz(tmp_path / "digits.npz", count=10))
+
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for item in exports[ENTRIES[0]][0].iterdir():
+        if item.is_file():
+            (damaged / item.name).write_bytes(b"not a protocol buffer")
+    (damaged / "assets.extra").mkdir()
+    (damaged / "assets.extra" / "zoo.json").write_text("{}")
+    with pytest.raises(zoo.DataError, match="could not load the SavedModel.*corrupt"):
+        zoo.load(damaged)
+
+    text_model, _ = small_model("lstm_sst2")
+    text_model.save(tmp_path / "text.keras")
+    with pytest.raises(zoo.DataError, match="a .keras file has no vocabulary"):
+        zoo.load(tmp_path / "text.keras")
+
+
+def test_predict_states_expected_and_received_inputs(exports):
+    image = zoo.load(exports["cnn_mnist"][0])
+    single = image.predict(np.zeros((28, 28), "uint8"))  # one image, no channel axis
+    assert len(single) == 1
+    with pytest.raises(zoo.DataError, match=r"expected images of shape \(batch, 28, 28, 1\), "
+                                            r"received an array of shape \(2, 32, 32, 3\)"):
+        image.predict(np.zeros((2, 32, 32, 3), "uint8"))
+    with pytest.raises(zoo.DataError, match="expected uint8 pixels .*received int64"):
+        image.predict(np.zeros((2, 28, 28, 1), "int64"))
+
+    text = zoo.load(export_of_kind(exports, "text"))
+    series = pd.Series(["a wonderful , moving film", "so dull"], index=["first", "second"])
+    assert list(text.predict(series).index) == ["first", "second"]
+    assert len(text.predict(pd.DataFrame({"sentence": series, "label": [1, 0]}))) == 2
+    with pytest.raises(zoo.DataError, match="not strings"):
+        text.predict(["fine", None])
+    with pytest.raises(zoo.DataError, match="classifies texts.*received an array of shape"):
+        text.predict(np.zeros((2, 28, 28), "uint8"))
+    with pytest.raises(zoo.DataError, match="classifies images.*received 2 strings"):
+        image.predict(["a wonderful film", "so dull"])

@@ -1,0 +1,360 @@
+"""Hyperparameter search: search-space defaults, a small search, resume, failures, refusals, the
+command line and keras-tuner's distributed chief/worker mode."""
+
+import json
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import keras_tuner
+import pandas as pd
+import pytest
+from helpers import digit_like_images, write_digits_npz
+
+import zoo
+from zoo.cli import main
+from zoo.models import build_mlp
+from zoo.tuning import SearchConflictError, TuningError
+
+pytestmark = [
+    # Keras' TensorFlow backend calls np.array(tensor) when saving; NumPy 2 warns. Not zoo's.
+    pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword"),
+    # keras-tuner 1.4's oracle lock calls threading.currentThread(). Not zoo's either.
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:keras_tuner"),
+]
+
+TESTS = Path(__file__).resolve().parent
+SMALL = {"tuner": "random", "epochs": 1, "seed": 0, "verbose": 0}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return digit_like_images(128, seed=0)
+
+
+def assert_same_table(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    """Equal trials tables, one of them maybe read back from CSV (NaN for None, ints for floats)."""
+    pd.testing.assert_frame_equal(left.astype(object).fillna("-"), right.astype(object).fillna("-"),
+                                  check_dtype=False)
+
+
+def _architecture(model: keras.Model) -> list:
+    """Every layer's class and configuration: equal lists build equal models."""
+    return [(type(layer).__name__, layer.get_config()) for layer in model.layers]
+
+
+@pytest.mark.usefixtures("fresh_keras_session")
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_search_space_defaults_rebuild_the_registered_model(name):
+    spec = zoo.get_spec(name)
+    hypermodel = zoo.hypermodel(name)
+    hp = keras_tuner.HyperParameters()
+
+    assert hypermodel.trial_spec(hp) == spec  # every hyperparameter and recipe field
+    tuned, registered = hypermodel.build(hp), zoo.build(name)
+    assert tuned.count_params() == registered.count_params()
+    assert _architecture(tuned) == _architecture(registered)
+    assert type(tuned.optimizer) is type(registered.optimizer)
+    assert float(tuned.optimizer.learning_rate) == pytest.approx(spec.recipe.learning_rate)
+    assert {"learning_rate", "optimizer", "batch_size", "dropout"} <= set(hp.values)
+    assert all(hp.values[p.name] == p.default for p in hp.space if hp.is_active(p))
+
+
+def test_overrides_are_the_search_space_defaults():
+    hp = keras_tuner.HyperParameters()
+    model = zoo.hypermodel("cnn_mnist", filters=(8, 16), learning_rate=3e-3).build(hp)
+    assert (hp.values["filters_0"], hp.values["filters_1"]) == (8, 16)
+    assert hp.values["learning_rate"] == 3e-3
+    assert model.get_layer("block1_conv0").filters == 16
+
+
+def test_fit_uses_the_trials_batch_size_and_passes_keywords_through(digits):
+    hypermodel = zoo.hypermodel("mlp_mnist", units=(8,))
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    hp.values["batch_size"] = 32
+    train = zoo.data.load(digits, spec=hypermodel.spec)  # batches of the recipe's 128
+
+    class CountBatches(keras.callbacks.Callback):
+        batches = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            CountBatches.batches += 1
+
+    history = hypermodel.fit(hp, hypermodel.build(hp), train, epochs=2, verbose=0,
+                             callbacks=[CountBatches()])
+    assert len(history.history["loss"]) == 2  # epochs passed through
+    assert CountBatches.batches == 2 * math.ceil(train.num_examples / 32)
+
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory, digits):
+    """A two-trial random search of a small mlp_mnist, run once for the tests that read it."""
+    directory = tmp_path_factory.mktemp("search") / "mlp"
+    result = zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, **SMALL)
+    return result, directory
+
+
+def test_two_trial_random_search(search, digits):
+    result, directory = search
+    trials = result.trials
+    assert isinstance(result, zoo.TuneResult) and result.directory == directory
+    assert list(trials.trial_id) == ["0", "1"] and set(trials.status) == {"COMPLETED"}
+    hyperparameters = ["num_layers", "units_0", "units_1", "units_2", "dropout", "learning_rate",
+                       "optimizer", "batch_size"]
+    assert list(trials.columns) == ["trial_id", "status", *hyperparameters, "score", "best_epoch",
+                                    "duration_s", "worker", "error"]
+    assert (trials.duration_s > 0).all() and (trials.worker == "tuner0").all()
+
+    # trials.csv is the same table, on disk.
+    on_disk = pd.read_csv(directory / "trials.csv", dtype={"trial_id": str})
+    assert_same_table(on_disk, trials)
+
+    best = trials.loc[trials.score.idxmax()]
+    assert result.best_hyperparameters == {k: best[k] for k in hyperparameters if pd.notna(best[k])}
+    assert result.best_overrides["learning_rate"] == best.learning_rate
+    assert result.best_overrides["units"] == tuple(
+        int(best[f"units_{i}"]) for i in range(int(best.num_layers))
+    )
+
+    # best_model() has the best epoch's weights: it scores the best score on the same hold-out.
+    model = result.best_model()
+    validation = zoo.data.load(digits, "validation", spec=result.spec, seed=0)
+    assert model.name == "mlp_mnist"
+    assert model.evaluate(validation, verbose=0, return_dict=True)["accuracy"] == pytest.approx(best.score)
+
+    record = json.loads((directory / "search.json").read_text())
+    assert record["entry"] == "mlp_mnist" and record["tuner"] == "random"
+    assert set(record["search_space"]) == set(hyperparameters)
+
+
+class CountTrainings(keras.callbacks.Callback):
+    runs = 0  # a class attribute: keras-tuner deep-copies callbacks for every trial
+
+    def on_train_begin(self, logs=None):
+        CountTrainings.runs += 1
+
+
+def test_rerun_continues_and_a_larger_budget_runs_only_new_trials(search, digits, tmp_path):
+    _, original = search
+    directory = shutil.copytree(original, tmp_path / "mlp")
+    before = pd.read_csv(directory / "trials.csv", dtype={"trial_id": str})
+
+    CountTrainings.runs = 0
+    again = zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory,
+                     callbacks=[CountTrainings()], **SMALL)
+    assert CountTrainings.runs == 0
+    assert_same_table(again.trials, before)
+    assert again.best_hyperparameters  # read back from the saved trials
+
+    extended = zoo.tune("mlp_mnist", digits, max_trials=3, directory=directory,
+                        callbacks=[CountTrainings()], **SMALL)
+    assert CountTrainings.runs == 1
+    assert list(extended.trials.trial_id) == ["0", "1", "2"]
+    assert_same_table(extended.trials.iloc[:2], before)
+    assert extended.trials.status.iloc[2] == "COMPLETED"
+    new_values = extended.trials.iloc[2][["num_layers", "units_0", "learning_rate"]].tolist()
+    assert new_values not in before[["num_layers", "units_0", "learning_rate"]].values.tolist()
+
+
+def test_other_entry_or_settings_in_the_directory_are_refused(search, digits):
+    _, directory = search
+    record = (directory / "search.json").read_text()
+
+    with pytest.raises(SearchConflictError, match="entry: was 'mlp_mnist', now 'cnn_mnist'"):
+        zoo.tune("cnn_mnist", digits, max_trials=2, directory=directory, **SMALL)
+    with pytest.raises(SearchConflictError, match="tuner: was 'random', now 'bayesian'"):
+        zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory,
+                 **{**SMALL, "tuner": "bayesian"})
+    with pytest.raises(SearchConflictError, match="data: was 'arrays:128"):
+        zoo.tune("mlp_mnist", digit_like_images(64), max_trials=2, directory=directory, **SMALL)
+    assert (directory / "search.json").read_text() == record  # refusals write nothing
+
+
+def _probe_space(hp, spec):
+    """'fine' trains; 'diverge' has a learning rate of 1e38; 'crash' raises while building."""
+    mode = hp.Choice("mode", ["fine", "diverge", "crash"], default="fine")
+    if mode == "crash":
+        raise RuntimeError("the probe crashed on purpose")
+    return {"learning_rate": 1e38 if mode == "diverge" else spec.recipe.learning_rate}
+
+
+def _register_probe(search_space):
+    @zoo.register_model
+    def tune_probe() -> zoo.ModelSpec:
+        return zoo.ModelSpec(family="mlp", dataset="mnist", num_classes=10,
+                             input=zoo.ImageInput((28, 28, 1)), builder=build_mlp,
+                             hyperparameters={"units": (8,)}, recipe=zoo.Recipe(batch_size=16),
+                             search_space=search_space)
+
+
+@pytest.fixture
+def probe():
+    _register_probe(_probe_space)
+    yield "tune_probe"
+    zoo.unregister_model("tune_probe")
+
+
+def test_crashed_and_diverged_trials_are_recorded_and_the_search_goes_on(probe, digits, tmp_path):
+    result = zoo.tune(probe, digits, max_trials=3, directory=tmp_path / "probe", **SMALL)
+
+    trials = result.trials.set_index("mode")
+    assert dict(trials.status) == {"fine": "COMPLETED", "diverge": "FAILED", "crash": "FAILED"}
+    assert "NaN" in trials.error["diverge"] and "FailedTrialError" in trials.error["diverge"]
+    assert trials.error["crash"] == "RuntimeError: the probe crashed on purpose"
+    assert result.best_hyperparameters == {"mode": "fine"}
+    on_disk = pd.read_csv(tmp_path / "probe" / "trials.csv").set_index("mode")
+    assert dict(on_disk.status) == dict(trials.status)
+
+
+def test_too_many_failures_in_a_row_stop_the_search(probe, digits, tmp_path):
+    with pytest.raises(TuningError, match="1 trial in a row failed") as error:
+        zoo.tune(probe, digits, max_trials=3, directory=tmp_path / "probe",
+                 max_consecutive_failed_trials=1, **SMALL)
+    assert "trials.csv" in str(error.value)
+    assert "FAILED" in set(pd.read_csv(tmp_path / "probe" / "trials.csv").status)
+
+
+def test_a_changed_search_space_is_refused(probe, digits, tmp_path):
+    directory = tmp_path / "probe"
+    zoo.tune(probe, digits, max_trials=1, directory=directory, **SMALL)
+
+    def wider_space(hp, spec):
+        return {"units": (hp.Choice("units", [8, 32], default=8),)}
+
+    zoo.unregister_model(probe)
+    _register_probe(wider_space)
+    with pytest.raises(SearchConflictError) as error:
+        zoo.tune(probe, digits, max_trials=2, directory=directory, **SMALL)
+    message = str(error.value)
+    assert "search space changed" in message
+    assert "hyperparameter 'units' added: Choice([8, 32], default 8)" in message
+    assert "hyperparameter 'mode' removed" in message
+    assert "overwrite=True" in message
+
+    fresh = zoo.tune(probe, digits, max_trials=1, directory=directory, overwrite=True, **SMALL)
+    assert list(fresh.trials.columns[2:3]) == ["units"] and len(fresh.trials) == 1
+
+
+def test_hyperband_promotes_trials_from_their_parents_weights(digits, tmp_path):
+    # max_epochs 3, factor 3: three 1-epoch trials, then the best goes on to epoch 3.
+    result = zoo.tune("mlp_mnist", digits, tuner="hyperband", max_trials=4, epochs=3, seed=0,
+                      verbose=0, directory=tmp_path / "hyperband", units=(16,))
+    trials = result.trials
+    assert list(trials.status) == ["COMPLETED"] * 4
+    promoted = trials.iloc[3]
+    assert promoted["tuner/trial_id"] in set(trials.trial_id[:3])
+    assert (promoted["tuner/initial_epoch"], promoted["tuner/epochs"]) == (1, 3)
+    assert "tuner/epochs" not in result.best_hyperparameters
+
+
+def test_bayesian_search_runs(digits, tmp_path):
+    result = zoo.tune("mlp_mnist", digits, max_trials=2, directory=tmp_path / "bayesian",
+                      **{**SMALL, "tuner": "bayesian"}, units=(16,))
+    assert list(result.trials.status) == ["COMPLETED", "COMPLETED"]
+
+
+def test_cli_tune_prints_the_best_trials(tmp_path, capsys):
+    data = write_digits_npz(tmp_path / "digits.npz", count=128)
+    directory = tmp_path / "search"
+    export = ["--export", str(tmp_path / "export")] if hasattr(zoo, "export") else []
+    code = main(["tune", "mlp_mnist", "--data", str(data), "--tuner", "random", "--max-trials", "2",
+                 "--epochs", "1", "--directory", str(directory), *export])
+    output = capsys.readouterr().out
+    assert code == 0
+    assert "2 trials, 2 completed; the best:" in output and "learning_rate" in output
+    assert "best overrides: {'units'" in output
+    assert (directory / "trials.csv").is_file()
+    if export:
+        assert (tmp_path / "export" / "saved_model.pb").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--tuner", "grid"], "tuner must be one of 'hyperband', 'random', 'bayesian', got 'grid'"),
+        (["--max-trials", "0"], "max_trials must be a positive integer, got 0"),
+        (["--epochs", "-1"], "epochs must be a positive integer, got -1"),
+    ],
+)
+def test_cli_tune_refuses_bad_values_in_one_line(args, message, tmp_path, capsys):
+    directory = tmp_path / "search"
+    assert main(["tune", "mlp_mnist", "--directory", str(directory), *args]) == 2
+    error = capsys.readouterr().err
+    assert error == f"zoo: error: {message}.\n"
+    assert not directory.exists()
+
+
+# ---- distributed search: keras-tuner's chief/worker mode over gRPC -----------------------------
+
+WORKER_SCRIPT = """
+import os, sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from helpers import digit_like_images
+import zoo
+
+directory, ready = Path(sys.argv[1]), Path(sys.argv[2])
+tuner_id = os.environ["KERASTUNER_TUNER_ID"]
+if tuner_id != "chief":  # both workers ask for their first trial at the same time
+    (ready / tuner_id).touch()
+    deadline = time.time() + 120
+    while len(list(ready.iterdir())) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+result = zoo.tune("mlp_mnist", digit_like_images(128, seed=0), tuner="random", max_trials=4,
+                  epochs=1, seed=0, verbose=0, directory=directory, units=(16,))
+print("TRIALS", " ".join(result.trials.trial_id))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        return probe_socket.getsockname()[1]
+
+
+def test_distributed_search_shares_trials_between_workers(tmp_path):
+    script = tmp_path / "tune_worker.py"
+    script.write_text(WORKER_SCRIPT.format(tests=str(TESTS)))
+    directory, ready = tmp_path / "search", tmp_path / "ready"
+    ready.mkdir()
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERASTUNER_ORACLE_IP": "127.0.0.1",
+                   "KERASTUNER_ORACLE_PORT": str(_free_port())}
+    processes, logs = {}, {}
+    deadline = time.monotonic() + 240
+    try:
+        for tuner_id in ("chief", "tuner0", "tuner1"):
+            logs[tuner_id] = open(tmp_path / f"{tuner_id}.log", "w+")
+            processes[tuner_id] = subprocess.Popen(
+                [sys.executable, str(script), str(directory), str(ready)],
+                env={**environment, "KERASTUNER_TUNER_ID": tuner_id},
+                stdout=logs[tuner_id], stderr=subprocess.STDOUT, text=True,
+            )
+        for process in processes.values():
+            process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        for log in logs.values():
+            log.close()
+    output = {tuner_id: (tmp_path / f"{tuner_id}.log").read_text() for tuner_id in processes}
+    for tuner_id, process in processes.items():
+        assert process.returncode == 0, f"{tuner_id} failed:\n{output[tuner_id][-3000:]}"
+
+    trials = pd.read_csv(directory / "trials.csv", dtype={"trial_id": str})
+    assert sorted(trials.trial_id) == ["0", "1", "2", "3"]  # each trial once
+    assert set(trials.status) == {"COMPLETED"}
+    assert set(trials.worker) == {"tuner0", "tuner1"}  # both workers ran trials
+    values = trials[["num_layers", "units_0", "dropout", "learning_rate", "optimizer", "batch_size"]]
+    assert not values.duplicated().any()  # and no configuration twice under another id
+    for trial_id in trials.trial_id:  # each trained by the worker that got it, in the shared dir
+        assert (directory / "keras_tuner" / f"trial_{trial_id}" / "checkpoint.weights.h5").is_file()
+    assert "TRIALS 0 1 2 3" in output["chief"]  # the chief's result holds every trial

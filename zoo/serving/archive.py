@@ -1,0 +1,215 @@
+"""The export directory: built beside the target, renamed into place, described by `zoo.json`.
+
+`publishing(target)` hands out a staging directory `.NAME.tmp-PID-XXXX` in the target's parent
+(same file system, so renames are atomic) and renames it to the target only when the block
+finishes without an error. A crash or `kill -9` before that leaves nothing at the target; the
+staging directory it leaves behind is removed by the next export to the same target once its
+process is gone. Replacing an export (`overwrite=True`) moves the old one aside
+(`.NAME.old-PID-XXXX`), renames the new one in and then deletes the old: at every moment the
+target is either absent, the old export, or the new one, never a mix. An export interrupted
+between those two renames gets its old directory put back by the next export.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import DataError, ZooError
+
+METADATA = Path("assets.extra") / "zoo.json"  # TF Serving's place for files beside a SavedModel
+FORMAT = 1  # bump when zoo.json changes incompatibly
+
+
+class ExportError(ZooError, RuntimeError):
+    """An export that cannot be written, or whose SavedModel disagrees with the model."""
+
+
+def check_target(target: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Raise unless an export can be written at `target`; return it as an absolute path.
+
+    The parent directory must exist and be writable. An existing target is refused unless
+    `overwrite`, and even then only an earlier export (or an empty directory) is replaced, so a
+    typo never deletes unrelated files.
+
+    Example:
+        >>> import tempfile
+        >>> check_target(tempfile.mkdtemp() + "/missing/model")
+        Traceback (most recent call last):
+        ...
+        zoo.serving.archive.ExportError: cannot export to .../missing/model: its parent ... 
+    """
+    target = Path(os.path.abspath(target))
+    parent = target.parent
+    if not parent.is_dir():
+        raise ExportError(
+            f"cannot export to {target}: its parent directory {parent} does not exist. Create it "
+            f"first (mkdir -p {parent}) or pick another path."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ExportError(
+            f"cannot export to {target}: its parent directory {parent} is not writable. Pick a "
+            f"directory you can write to."
+        )
+    if target.exists() or target.is_symlink():
+        if not overwrite:
+            raise ExportError(
+                f"{target} already exists; pass overwrite=True to replace it, or pick a new path."
+            )
+        if not is_export(target) and not (target.is_dir() and not any(target.iterdir())):
+            raise ExportError(
+                f"{target} exists and is not a zoo export (no {METADATA}); refusing to replace it "
+                f"even with overwrite=True. Remove it yourself or pick another path."
+            )
+    return target
+
+
+def is_export(path: str | os.PathLike) -> bool:
+    """Whether `path` is a directory written by `zoo.export` (a SavedModel with zoo.json)."""
+    path = Path(path)
+    return (path / "saved_model.pb").is_file() and (path / METADATA).is_file()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _recover_abandoned(target: Path) -> None:
+    """Clean up after exports to `target` that were killed: their processes are gone."""
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(tmp|old)-(\d+)-")
+    for sibling in target.parent.iterdir():
+        match = pattern.match(sibling.name)
+        if not match or _alive(int(match.group(2))):
+            continue
+        if match.group(1) == "old" and not target.exists():
+            os.replace(sibling, target)  # killed mid-swap: the previous export goes back
+        else:
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
+def _make_sibling(target: Path, kind: str) -> Path:
+    """Create an empty directory beside `target`, named after this process.
+
+    Not `tempfile.mkdtemp`: its directories are private (0o700), and the export must get the
+    permissions any new directory gets (the umask's), so that a server running as another user
+    can read it.
+    """
+    while True:
+        path = target.parent / f".{target.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
+@contextlib.contextmanager
+def publishing(target: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty staging directory; on success, make it `target` atomically.
+
+    On an error inside the block the staging directory is removed and the target is untouched.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "export"
+        >>> with publishing(target) as staging:
+        ...     _ = (staging / "saved_model.pb").write_bytes(b"")
+        >>> sorted(p.name for p in target.iterdir())
+        ['saved_model.pb']
+    """
+    target = check_target(target, overwrite=overwrite)
+    _recover_abandoned(target)
+    try:
+        staging = _make_sibling(target, "tmp")
+    except OSError as error:
+        raise ExportError(
+            f"cannot write beside {target}: {error}. Pick a writable directory."
+        ) from None
+    try:
+        yield staging
+        _fsync_tree(staging)
+        check_target(target, overwrite=overwrite)  # it may have appeared while we worked
+        if target.exists() or target.is_symlink():
+            previous = _make_sibling(target, "old")
+            os.replace(target, previous)
+            try:
+                os.replace(staging, target)
+            except BaseException:
+                os.replace(previous, target)
+                raise
+            shutil.rmtree(previous, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _fsync_tree(directory: Path) -> None:
+    """Flush every file to disk: after a power cut the renamed directory never holds empty files."""
+    for path in [*directory.rglob("*"), directory]:
+        if path.is_file() or path.is_dir():
+            flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0)
+            descriptor = os.open(path, flags)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+
+
+def write_metadata(directory: str | os.PathLike, metadata: dict[str, Any]) -> Path:
+    """Write `metadata` as `assets.extra/zoo.json` in a staging directory; return the file.
+
+    A plain write: the staging directory is published as a whole, and a plain file gets the
+    umask's permissions (readable by a server running as another user).
+    """
+    path = Path(directory) / METADATA
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"format": FORMAT, **metadata}, indent=2, sort_keys=True, default=str)
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def read_metadata(directory: str | os.PathLike) -> dict[str, Any]:
+    """The `zoo.json` of an export (see `zoo.serving.exporter.describe` for its fields)."""
+    path = Path(directory) / METADATA
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(
+            f"{Path(directory)} is a SavedModel but not a zoo export: it has no {METADATA}. "
+            f"Load it with tf.saved_model.load, or export the model again with zoo.export."
+        ) from None
+    except (OSError, ValueError) as error:
+        raise DataError(f"cannot read {path} ({error}); export the model again.") from None
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of what produced an export: zoo, TensorFlow, Keras, NumPy and Python."""
+    import keras
+    import numpy
+    import tensorflow
+
+    import zoo
+
+    return {
+        "zoo": zoo.__version__,
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+    }

@@ -1,0 +1,239 @@
+"""`zoo.export`: a trained model to a SavedModel serving raw inputs, checked before it is published.
+
+Steps: resolve what to export (`sources`), trace preprocessing + model into `serving_default`
+(`signature`), write it into a staging directory (`archive.publishing`), reload it with plain
+`tf.saved_model.load` and compare its outputs with the in-memory model on a sample batch (the
+parity check), write `assets.extra/zoo.json`, then rename the directory into place. An export
+whose SavedModel disagrees with the model never reaches the target path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from zoo.serving.archive import (
+    ExportError,
+    check_target,
+    library_versions,
+    publishing,
+    write_metadata,
+)
+from zoo.serving.inputs import as_images, as_texts
+from zoo.serving.signature import SIGNATURE, input_signature, serving_archive
+from zoo.serving.sources import Trained, resolve
+
+logger = logging.getLogger("zoo.serving")
+
+SAMPLE_SIZE = 8  # examples in the default parity batch
+# Largest probability difference accepted between the SavedModel and the in-memory model. Both run
+# the same float32 kernels; graph optimizations (op fusion) may reorder sums, which moves results
+# by ~1e-7. Under a mixed-precision policy the layers compute in 16-bit floats (3 decimal digits).
+TOLERANCE = 1e-4
+MIXED_PRECISION_TOLERANCE = 1e-2
+
+
+def export(
+    model_or_result: Any,
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    preprocessor: Any = None,
+    sample: Any = None,
+    tolerance: float | None = None,
+) -> Path:
+    """Export a trained model as a SavedModel whose `serving_default` takes raw inputs.
+
+    The signature takes uint8 images (batch, height, width, channels) as `image`, or a tf.string
+    vector of sentences as `text`, and returns `probabilities` (float32, (batch, classes)),
+    `class_id` (int64) and, when the entry has class names, `label` (string). The SavedModel runs
+    with TensorFlow alone (`tf.saved_model.load`, `saved_model_cli`, TF Serving); zoo and Keras
+    are not needed. `assets.extra/zoo.json` records the entry, hyperparameters, class names, the
+    training data fingerprint and seed, evaluation metrics, library versions and the parity check.
+
+    Args:
+        model_or_result: the `TrainResult` of `zoo.train`, a training workdir, or a `keras.Model`
+            named after its entry (text models also need `preprocessor`).
+        path: the export directory. Its parent must exist; the directory itself must not, unless
+            `overwrite`.
+        overwrite: replace an existing export at `path` (never another kind of directory).
+        preprocessor: the fitted `zoo.data.Preprocessor`, for a bare text `keras.Model` (or to
+            replace the one a `TrainResult` carries).
+        sample: raw inputs for the parity check; default: a fixed batch of 8 (random pixels, or
+            sentences made from the vocabulary).
+        tolerance: largest accepted difference between the exported and in-memory probabilities;
+            default 1e-4 (1e-2 for mixed-precision models).
+
+    Returns:
+        The absolute path of the export.
+
+    Raises:
+        ExportError: the target exists, its parent is missing or read-only, or the exported
+            SavedModel's outputs differ from the model's (nothing is left at `path` then).
+        InvalidValueError: a model whose preprocessing is unknown (not named after an entry, or
+            a text model without its fitted `preprocessor`), or one that does not fit it.
+        DataError, UnsafeModelError: a workdir that cannot be read, or whose model.keras would
+            run code (see `zoo.load`).
+
+    Example:
+        >>> import tempfile, tensorflow as tf, zoo
+        >>> path = zoo.export(zoo.build("mlp_mnist"), tempfile.mkdtemp() + "/mlp")
+        >>> serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+        >>> serve(image=tf.zeros((1, 28, 28, 1), tf.uint8))["probabilities"].shape
+        TensorShape([1, 10])
+        >>> zoo.load(path).metadata["parity"]["passed"]
+        True
+    """
+    started = time.perf_counter()
+    target = check_target(path, overwrite=overwrite)  # before the slow part: fail in a second
+    trained = resolve(model_or_result, preprocessor)
+    sample = default_sample(trained) if sample is None else _as_raw(trained, sample)
+    if tolerance is None:
+        tolerance = MIXED_PRECISION_TOLERANCE if _mixed_precision(trained.model) else TOLERANCE
+    with publishing(target, overwrite=overwrite) as staging:
+        archive = serving_archive(trained.model, trained.preprocessor, trained.class_names)
+        with _quiet("tensorflow"):  # "Assets written to: <staging dir>" is noise to the caller
+            archive.write_out(str(staging), verbose=False)
+        parity = check_parity(trained, staging, sample, tolerance)
+        write_metadata(staging, describe(trained, parity))
+    logger.info("exported %s to %s in %.1f s (parity: max difference %.2g)", trained.spec.name,
+                target, time.perf_counter() - started, parity["max_abs_difference"])
+    return target
+
+
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Hide a library logger's INFO messages for the duration of the block."""
+    library_logger = logging.getLogger(logger_name)
+    previous = library_logger.level
+    library_logger.setLevel(max(previous, logging.WARNING))
+    try:
+        yield
+    finally:
+        library_logger.setLevel(previous)
+
+
+def default_sample(trained: Trained, size: int = SAMPLE_SIZE) -> np.ndarray:
+    """A fixed batch of raw inputs that exercises the preprocessing.
+
+    Images: random pixels, with an all-black and an all-white image. Text: runs of vocabulary
+    words, cut at different lengths (some longer than `sequence_length`), in mixed case with
+    punctuation, plus an unknown word and an empty string.
+    """
+    rng = np.random.default_rng(0)
+    if trained.spec.input.kind == "image":
+        images = rng.integers(0, 256, (size, *trained.spec.input.shape), dtype=np.uint8)
+        images[0], images[-1] = 0, 255
+        return images
+    words = trained.preprocessor.vocabulary[2:] or ["word"]  # after padding and [UNK]
+    length = trained.spec.input.sequence_length
+    sentences = []
+    for index in range(size - 2):
+        chosen = rng.choice(words, size=1 + (index * (length + 2)) // max(size - 3, 1))
+        sentences.append(" ".join(chosen).capitalize() + ("!" if index % 2 else "."))
+    return np.array([*sentences, "zzqx-unseen-word", ""], dtype=object)
+
+
+def _as_raw(trained: Trained, sample: Any) -> np.ndarray:
+    if trained.spec.input.kind == "image":
+        return as_images(sample, trained.spec.input.shape)
+    return as_texts(sample)
+
+
+def _mixed_precision(model: Any) -> bool:
+    return any(
+        getattr(layer.dtype_policy, "compute_dtype", "float32") in ("float16", "bfloat16")
+        for layer in model.layers
+    )
+
+
+def check_parity(trained: Trained, directory: str | os.PathLike, sample: np.ndarray,
+                 tolerance: float) -> dict[str, Any]:
+    """Compare the SavedModel in `directory` with the in-memory model on `sample`; raise if apart.
+
+    Returns the result recorded in zoo.json: `passed`, `max_abs_difference`, `tolerance`,
+    `sample_size`, `class_id_agreement` (share of examples with the same arg-max class).
+    """
+    expected = np.asarray(
+        trained.model(trained.preprocessor(sample), training=False), dtype=np.float32
+    )  # (batch, classes)
+    serve = tf.saved_model.load(str(directory)).signatures[SIGNATURE]
+    outputs = serve(**{input_signature(trained.spec).name: tf.constant(sample)})
+    received = outputs["probabilities"].numpy()
+    if received.shape != expected.shape:
+        raise ExportError(
+            f"the exported {trained.spec.name} returns probabilities of shape {received.shape} "
+            f"for a batch of {len(sample)}, expected {expected.shape}; nothing was exported."
+        )
+    difference = float(np.max(np.abs(received - expected))) if expected.size else 0.0
+    class_id = outputs["class_id"].numpy()
+    result = {
+        "passed": bool(difference <= tolerance),  # False for NaN too
+        "max_abs_difference": difference,
+        "tolerance": float(tolerance),
+        "sample_size": int(len(sample)),
+        "class_id_agreement": float(np.mean(class_id == expected.argmax(axis=-1))),
+    }
+    names = trained.class_names
+    if names and "label" in outputs:
+        labels = [label.decode("utf-8") for label in outputs["label"].numpy()]
+        if labels != [names[i] for i in class_id]:
+            result["passed"] = False
+    if not result["passed"]:
+        raise ExportError(
+            f"the exported {trained.spec.name} does not match the model: on {len(sample)} sample "
+            f"inputs its probabilities differ by up to {difference:.3g} (tolerance {tolerance:g}), "
+            f"{result['class_id_agreement']:.0%} of class ids agree. Nothing was exported. Check "
+            f"that the preprocessor is the one the model was trained with, or pass a larger "
+            f"tolerance= if the difference is expected (custom numerics)."
+        )
+    return result
+
+
+def describe(trained: Trained, parity: dict[str, Any]) -> dict[str, Any]:
+    """The contents of `assets.extra/zoo.json` for an export of `trained`."""
+    spec = trained.spec
+    config = trained.run_config
+    signature = input_signature(spec)
+    preprocessing = {k: v for k, v in dataclasses.asdict(spec.input).items() if k != "augmentation"}
+    if spec.input.kind == "text":
+        preprocessing["vocabulary_size"] = len(trained.preprocessor.vocabulary)
+    return {
+        "entry": spec.name,
+        "family": spec.family,
+        "dataset": spec.dataset,
+        "task": spec.task,
+        "signature": {
+            "name": SIGNATURE,
+            "input": {"name": signature.name, "dtype": signature.dtype.name,
+                      "shape": [None, *signature.shape[1:]]},
+            "outputs": ["probabilities", "class_id"] + (["label"] if trained.class_names else []),
+        },
+        "preprocessing": {"kind": spec.input.kind, **preprocessing},
+        "num_classes": spec.num_classes,
+        "class_names": list(trained.class_names),
+        "hyperparameters": dict(spec.hyperparameters),
+        "recipe": dataclasses.asdict(spec.recipe),
+        "training": {
+            "source": trained.source,
+            "overrides": config.get("overrides"),
+            "data": config.get("data"),
+            "validation_data": config.get("validation_data"),
+            "seed": config.get("seed"),
+            "epochs": trained.epochs_trained,
+        },
+        "evaluation": trained.evaluation,
+        "parity": parity,
+        "versions": library_versions(),
+        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,149 @@
+"""Raw inputs for serving: checked against what a signature takes, or read from a file.
+
+Images must be uint8 pixels of the exported shape; texts are strings. Errors state what was
+expected and what was received, before anything reaches TensorFlow.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from zoo.data.sources import TEXT_COLUMNS
+from zoo.data.validate import check_texts
+from zoo.errors import DataError
+
+INPUT_FORMATS = (
+    ".npz with an array x of uint8 images, .txt with one sentence per line, or .csv/.tsv with a "
+    f"{' or '.join(repr(c) for c in TEXT_COLUMNS)} column"
+)
+
+
+def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
+    """A uint8 batch (batch, height, width, channels) of images of `shape`, or a clear error.
+
+    Also takes one image (`shape`, or (height, width) when there is one channel) and a batch
+    without the channel axis.
+
+    Example:
+        >>> as_images(np.zeros((5, 28, 28), "uint8"), (28, 28, 1)).shape
+        (5, 28, 28, 1)
+        >>> as_images(np.zeros((5, 28, 28), "float32"), (28, 28, 1))
+        Traceback (most recent call last):
+        ...
+        zoo.errors.DataError: expected uint8 pixels (0-255), received float32 ...
+    """
+    images = np.asarray(inputs)
+    shape = tuple(shape)
+    if images.dtype.kind in "USO":
+        raise DataError(
+            f"this model classifies images: expected uint8 pixels of shape (batch, "
+            f"{', '.join(map(str, shape))}), received {images.size} strings or objects. Pass "
+            f"images (an .npz file with an array x), or use a text model for texts."
+        )
+    if images.dtype != np.uint8:
+        raise DataError(
+            f"expected uint8 pixels (0-255), received {images.dtype} (array of shape "
+            f"{images.shape}). Convert integer pixels with x.astype('uint8'), and images scaled "
+            f"to [0, 1] with (x * 255).round().astype('uint8')."
+        )
+    if images.shape == shape or (shape[-1] == 1 and images.shape == shape[:-1]):
+        images = images.reshape((1, *shape))  # one image
+    elif shape[-1] == 1 and images.shape[1:] == shape[:-1]:
+        images = images[..., np.newaxis]  # (batch, height, width) -> one channel
+    if images.shape[1:] != shape:
+        raise DataError(
+            f"expected images of shape (batch, {', '.join(map(str, shape))}), received an array "
+            f"of shape {images.shape}. Resize the images to {shape[0]}x{shape[1]} pixels with "
+            f"{shape[2]} channel{'s' if shape[2] > 1 else ''}."
+        )
+    return images
+
+
+def as_texts(inputs: Any) -> np.ndarray:
+    """Raw sentences as a 1-D object array of strings, or a clear error.
+
+    Takes a string, a list or array of strings, a pandas Series, or a DataFrame with a
+    `sentence` or `text` column (or a single column).
+
+    Example:
+        >>> as_texts("a fine film").tolist()
+        ['a fine film']
+        >>> import pandas as pd
+        >>> as_texts(pd.DataFrame({"sentence": ["good", "bad"], "label": [1, 0]})).tolist()
+        ['good', 'bad']
+    """
+    if isinstance(inputs, (str, bytes)):
+        inputs = [inputs]
+    elif isinstance(inputs, pd.DataFrame):
+        column = next((c for c in TEXT_COLUMNS if c in inputs.columns), None)
+        if column is None and len(inputs.columns) == 1:
+            column = inputs.columns[0]
+        if column is None:
+            raise DataError(
+                f"expected a DataFrame with a {' or '.join(map(repr, TEXT_COLUMNS))} column (or a "
+                f"single column), received columns {[str(c) for c in inputs.columns]}. Pass the "
+                f"text column itself: frame['my_column']."
+            )
+        inputs = inputs[column]
+    if isinstance(inputs, pd.Series):
+        inputs = inputs.to_numpy(dtype=object)
+    array = np.asarray(inputs, dtype=object)
+    if array.ndim > 1:
+        raise DataError(
+            f"this model classifies texts: expected one string per example, received an array of "
+            f"shape {array.shape}. Pass a list of sentences, or use an image model for images."
+        )
+    return check_texts(array, "the inputs")
+
+
+def read_inputs(path: str | os.PathLike) -> np.ndarray:
+    """Unlabelled inputs from a file: images from an .npz, sentences from .txt/.csv/.tsv.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "reviews.txt"
+        >>> _ = path.write_text("a great film\\n\\nso dull\\n")
+        >>> read_inputs(path).tolist()
+        ['a great film', 'so dull']
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"input file {path} does not exist; expected {INPUT_FORMATS}.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                names = list(archive.keys())
+                if "x" not in names and len(names) != 1:
+                    raise DataError(
+                        f"{path.name} holds arrays {names}; expected the inputs in an array "
+                        f"named x (np.savez(path, x=images))."
+                    )
+                return archive["x" if "x" in names else names[0]]
+        if suffix == ".txt":
+            lines = path.read_text(encoding="utf-8").splitlines()
+            return np.array([line for line in lines if line.strip()], dtype=object)
+        if suffix in (".csv", ".tsv"):
+            tab_separated = suffix == ".tsv"
+            frame = pd.read_csv(
+                path,
+                sep="\t" if tab_separated else ",",
+                quoting=csv.QUOTE_NONE if tab_separated else csv.QUOTE_MINIMAL,  # as GLUE's .tsv
+                dtype=str,
+                keep_default_na=False,
+                encoding="utf-8",
+            )
+            return as_texts(frame)
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"could not read {path}: {error}. Expected {INPUT_FORMATS}.") from None
+    raise DataError(
+        f"{path.name}: unknown file extension {path.suffix!r}; expected {INPUT_FORMATS}."
+    )

@@ -1,0 +1,201 @@
+"""`zoo.load`: an export, a training workdir or a `.keras` file as a `Predictor` of raw inputs.
+
+`Predictor.predict` returns a DataFrame, one row per input:
+
+    class_id      the predicted class (arg-max)
+    label         its name (the class id as text when the entry has no class names)
+    probability   the predicted class' probability
+    p_<label>     one column per class: its probability
+
+Exports run their `serving_default` signature (nothing else from zoo or Keras is involved);
+workdirs and `.keras` files run the Keras model after the entry's preprocessing, loaded with the
+checks of `zoo.serving.safety`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from zoo import checks
+from zoo.errors import DataError, first_line
+from zoo.serving.archive import read_metadata
+from zoo.serving.inputs import as_images, as_texts
+from zoo.serving.signature import SIGNATURE
+from zoo.serving.sources import Trained, read_keras_file, read_workdir
+
+BATCH_SIZE = 256  # inputs per call: bounds memory on large inputs
+# A batch of raw inputs -> (probabilities (batch, classes) float32, class ids (batch,) int64).
+Forward = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+class Predictor:
+    """Predicts classes of raw inputs: uint8 images or strings. Made by `zoo.load`.
+
+    Attributes:
+        metadata: the export's `zoo.json` (for workdirs and `.keras` files: the entry, its class
+            names and hyperparameters, and the workdir's training configuration).
+        kind: "image" or "text".
+        input_shape: one image's (height, width, channels); () for text.
+        class_names: one name per class.
+
+    Example:
+        >>> import tempfile, numpy as np, zoo
+        >>> path = zoo.export(zoo.build("mlp_mnist"), tempfile.mkdtemp() + "/mlp")
+        >>> predictor = zoo.load(path)
+        >>> frame = predictor.predict(np.zeros((3, 28, 28), "uint8"))
+        >>> list(frame.columns[:4]), len(frame)
+        (['class_id', 'label', 'probability', 'p_0'], 3)
+    """
+
+    def __init__(self, forward: Forward, *, kind: str, input_shape: tuple[int, ...],
+                 class_names: Sequence[str], metadata: dict[str, Any], source: str):
+        self._forward = forward
+        self.kind = kind
+        self.input_shape = tuple(input_shape)
+        self.class_names = tuple(str(name) for name in class_names)
+        self.metadata = metadata
+        self.source = source
+
+    def predict(self, inputs: Any, *, batch_size: int = BATCH_SIZE) -> pd.DataFrame:
+        """Classify `inputs`; one row per input (see the module docstring for the columns).
+
+        Args:
+            inputs: images: a uint8 array (batch, height, width[, channels]) or one image.
+                Text: a string, a list/array of strings, a pandas Series (its index is kept) or
+                a DataFrame with a `sentence` or `text` column.
+            batch_size: inputs per call of the model.
+
+        Raises:
+            DataError: inputs of the wrong kind, dtype or shape (the message gives both).
+            InvalidValueError: a `batch_size` that is not a positive integer.
+        """
+        batch_size = checks.positive_int("batch_size", batch_size)
+        index = inputs.index if isinstance(inputs, (pd.Series, pd.DataFrame)) else None
+        if self.kind == "image":
+            batch = as_images(inputs, self.input_shape)
+        else:
+            batch = as_texts(inputs)
+        probabilities = np.zeros((len(batch), len(self.class_names)), np.float32)
+        class_ids = np.zeros(len(batch), np.int64)
+        for start in range(0, len(batch), batch_size):
+            chunk = slice(start, start + batch_size)
+            probabilities[chunk], class_ids[chunk] = self._forward(batch[chunk])
+        frame = pd.DataFrame({
+            "class_id": class_ids,
+            "label": [self.class_names[i] for i in class_ids],
+            "probability": probabilities[np.arange(len(batch)), class_ids],
+        }, index=index)
+        for column, name in enumerate(self.class_names):
+            frame[f"p_{name}"] = probabilities[:, column]
+        return frame
+
+    def __call__(self, inputs: Any) -> pd.DataFrame:
+        return self.predict(inputs)
+
+    def __repr__(self) -> str:
+        entry = self.metadata.get("entry", "?")
+        classes = len(self.class_names)
+        return f"Predictor({entry!r}, {self.kind}, {classes} classes, from {self.source})"
+
+
+def load(path: str | os.PathLike) -> Predictor:
+    """Load a model for prediction on raw inputs.
+
+    Args:
+        path: a directory written by `zoo.export` (SavedModel + zoo.json), a training workdir,
+            or a `.keras` file of an image entry (text models keep their vocabulary in the
+            workdir or the export, not in the `.keras` file).
+
+    `.keras` files (also a workdir's `model.keras`) are loaded with `safe_mode=True` after their
+    configuration is checked: a `Lambda` layer or a class from outside Keras and the zoo is
+    refused with `UnsafeModelError`, and no option turns that off.
+
+    Raises:
+        DataError: a missing path, a corrupt file, or a directory that holds no model.
+        UnsafeModelError: a `.keras` file that would run code.
+
+    Example:
+        >>> import tempfile, zoo
+        >>> path = tempfile.mkdtemp() + "/mnist.keras"
+        >>> zoo.build("cnn_mnist").save(path)
+        >>> zoo.load(path)
+        Predictor('cnn_mnist', image, 10 classes, from ....keras)
+        >>> zoo.load(tempfile.mkdtemp())
+        Traceback (most recent call last):
+        ...
+        zoo.errors.DataError: ... holds no model: expected a zoo export ...
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(
+            f"{path} does not exist; expected a directory written by zoo.export, a training "
+            f"workdir, or a .keras file."
+        )
+    if path.is_dir():
+        if (path / "saved_model.pb").is_file():
+            return _saved_model_predictor(path)
+        if (path / "config.json").is_file():
+            return _keras_predictor(read_workdir(path), str(path))
+        raise DataError(
+            f"{path} holds no model: expected a zoo export (saved_model.pb and "
+            f"assets.extra/zoo.json) or a training workdir (config.json and model.keras)."
+        )
+    return _keras_predictor(read_keras_file(path), str(path))
+
+
+def _saved_model_predictor(path: Path) -> Predictor:
+    metadata = read_metadata(path)
+    try:
+        loaded = tf.saved_model.load(str(path))
+        serve = loaded.signatures[SIGNATURE]
+    except KeyError:
+        raise DataError(
+            f"the SavedModel in {path} has no {SIGNATURE!r} signature; export it again."
+        ) from None
+    except Exception as error:  # TensorFlow raises many kinds for a damaged SavedModel
+        raise DataError(
+            f"could not load the SavedModel in {path} ({first_line(error)}); it may be truncated "
+            f"or corrupt. Export the model again."
+        ) from None
+    (name, spec), = serve.structured_input_signature[1].items()
+    kind = "text" if spec.dtype == tf.string else "image"
+
+    def forward(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        outputs = serve(**{name: tf.constant(batch, dtype=spec.dtype)})
+        return outputs["probabilities"].numpy(), outputs["class_id"].numpy()
+
+    class_names = metadata.get("class_names") or [str(i) for i in range(metadata["num_classes"])]
+    return Predictor(forward, kind=kind, input_shape=tuple(spec.shape[1:]), class_names=class_names,
+                     metadata=metadata, source=str(path))
+
+
+def _keras_predictor(trained: Trained, source: str) -> Predictor:
+    spec = trained.spec
+    model, preprocessor = trained.model, trained.preprocessor
+    # Traced once per batch shape (reduce_retracing keeps that to a few); eager calls would
+    # dispatch every op from Python.
+    call = tf.function(lambda x: model(preprocessor(x), training=False), reduce_retracing=True)
+
+    def forward(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probabilities = np.asarray(call(tf.constant(batch)), dtype=np.float32)
+        return probabilities, probabilities.argmax(axis=-1)
+
+    metadata = {
+        "entry": spec.name,
+        "num_classes": spec.num_classes,
+        "class_names": list(trained.class_names),
+        "hyperparameters": dict(spec.hyperparameters),
+        "training": trained.run_config,
+        "evaluation": trained.evaluation,
+    }
+    class_names = trained.class_names or [str(i) for i in range(spec.num_classes)]
+    input_shape = spec.input.shape if spec.input.kind == "image" else ()
+    return Predictor(forward, kind=spec.input.kind, input_shape=input_shape,
+                     class_names=class_names, metadata=metadata, source=source)

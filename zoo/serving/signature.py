@@ -1,0 +1,93 @@
+"""The serving signature: raw inputs in; probabilities, class ids and labels out.
+
+`serving_default` takes what a user has, not what the model takes:
+
+    image entries: `image`, uint8 (batch, height, width, channels)
+    text entries:  `text`, a tf.string vector (batch,) of raw sentences
+
+and returns `probabilities` (float32, (batch, classes)), `class_id` (int64, (batch,)) and, when
+the entry has class names, `label` (tf.string, (batch,)).
+
+The entry's preprocessing (`ImageNormalization`, or the fitted `TextVectorization` with its
+vocabulary as graph constants) and the model are traced into one graph with
+`keras.export.ExportArchive`, so the SavedModel needs neither zoo nor Keras to run: only
+TensorFlow. The function is not XLA-compiled (`jit_compile`): on `cnn_mnist` it made a batch-1
+call about 10% faster, but XLA compiles again for every new batch size a server sees (0.6 s each
+on the 2-core reference machine), a latency spike no client should meet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.spec import ModelSpec
+
+SIGNATURE = "serving_default"
+IMAGE_INPUT = "image"
+TEXT_INPUT = "text"
+
+
+def input_signature(spec: ModelSpec) -> tf.TensorSpec:
+    """The raw input the signature takes for `spec`.
+
+    Example:
+        >>> import zoo
+        >>> input_signature(zoo.get_spec("cnn_mnist"))
+        TensorSpec(shape=(None, 28, 28, 1), dtype=tf.uint8, name='image')
+        >>> input_signature(zoo.get_spec("lstm_sst2"))
+        TensorSpec(shape=(None,), dtype=tf.string, name='text')
+    """
+    if spec.input.kind == "image":
+        return tf.TensorSpec((None, *spec.input.shape), tf.uint8, name=IMAGE_INPUT)
+    return tf.TensorSpec((None,), tf.string, name=TEXT_INPUT)
+
+
+def serving_archive(
+    model: keras.Model, preprocessor: Any, class_names: Sequence[str] = ()
+) -> keras.export.ExportArchive:
+    """An `ExportArchive` whose `serving_default` runs `preprocessor` then `model` on raw inputs.
+
+    Write it with `.write_out(directory, verbose=False)`.
+
+    Example:
+        >>> import tempfile, numpy as np, tensorflow as tf, zoo
+        >>> spec = zoo.get_spec("mlp_mnist")
+        >>> archive = serving_archive(zoo.build("mlp_mnist"), zoo.data.make_preprocessor(spec),
+        ...                           spec.class_names)
+        >>> directory = tempfile.mkdtemp() + "/mlp"
+        >>> archive.write_out(directory, verbose=False)
+        >>> serve = tf.saved_model.load(directory).signatures["serving_default"]
+        >>> outputs = serve(image=tf.zeros((2, 28, 28, 1), tf.uint8))
+        >>> sorted(outputs), outputs["probabilities"].shape
+        (['class_id', 'label', 'probabilities'], TensorShape([2, 10]))
+    """
+    signature = input_signature(preprocessor.spec)
+    # Layers are built on first call; the archive can only track built ones.
+    preprocessor(_placeholder_batch(signature))
+    labels = tf.constant([str(name) for name in class_names]) if class_names else None
+
+    def serve(inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        features = preprocessor(inputs)  # (batch, H, W, C) float32 or (batch, length) int32
+        probabilities = tf.cast(model(features, training=False), tf.float32)  # (batch, classes)
+        class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)  # (batch,)
+        outputs = {"probabilities": probabilities, "class_id": class_id}
+        if labels is not None:
+            outputs["label"] = tf.gather(labels, class_id)
+        return outputs
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(preprocessor.layer)  # the vectorization's lookup table travels with it
+    archive.add_endpoint(SIGNATURE, serve, input_signature=[signature])
+    return archive
+
+
+def _placeholder_batch(signature: tf.TensorSpec) -> np.ndarray:
+    if signature.dtype == tf.string:
+        return np.array([""], dtype=object)
+    return np.zeros((1, *signature.shape[1:]), dtype=signature.dtype.as_numpy_dtype)

@@ -1,0 +1,225 @@
+"""What can be exported or served: a `TrainResult`, a training workdir, or an entry's model.
+
+Each becomes a `Trained`: the model, the spec it was built from, its fitted preprocessor, and
+what is known about how it was trained (the workdir's `config.json`, the evaluation report).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import DataError, InvalidValueError, ZooError
+from zoo.registry import get_spec
+from zoo.spec import ModelSpec
+
+
+@dataclass
+class Trained:
+    """A model with everything needed to serve it from raw inputs."""
+
+    model: Any  # keras.Model
+    spec: ModelSpec  # with every override the model was built with
+    preprocessor: Any  # a fitted zoo.data.Preprocessor
+    source: str  # "train_result", "workdir" or "model"
+    run_config: dict[str, Any] = field(default_factory=dict)  # a workdir's config.json
+    evaluation: dict[str, Any] | None = None  # EvalReport.to_dict()
+    epochs_trained: int | None = None
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The training data's class names (string labels, folder names) when it had its own,
+        else the entry's; () when neither names its classes."""
+        evaluated = tuple((self.evaluation or {}).get("class_names") or ())
+        numbered = tuple(str(i) for i in range(self.spec.num_classes))
+        if len(evaluated) == self.spec.num_classes and evaluated != numbered:
+            return evaluated
+        return tuple(self.spec.class_names)
+
+
+def read_workdir(path: str | os.PathLike) -> Trained:
+    """The finished run in a training workdir (`model.keras`, `config.json`, `preprocessor/`).
+
+    Raises:
+        DataError: not a workdir, or a run that has not finished.
+
+    Example:
+        >>> import tempfile
+        >>> read_workdir(tempfile.mkdtemp())
+        Traceback (most recent call last):
+        ...
+        zoo.errors.DataError: ... is not a zoo training workdir: it has no config.json. ...
+    """
+    from zoo.data import Preprocessor, make_preprocessor
+    from zoo.serving.safety import load_keras_model
+
+    path = Path(path)
+    config_path, model_path = path / "config.json", path / "model.keras"
+    if not config_path.is_file():
+        raise DataError(
+            f"{path} is not a zoo training workdir: it has no config.json. Pass the --workdir "
+            f"of a `zoo train` run (or zoo.train(..., workdir=...))."
+        )
+    if not model_path.is_file():
+        raise DataError(
+            f"the run in {path} has not finished: it has no model.keras yet. Rerun the same "
+            f"training command to resume and finish it, then export."
+        )
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        spec = get_spec(config["entry"]).with_overrides(**config.get("overrides", {}))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DataError(f"cannot read the run configuration {config_path} ({error}).") from None
+    model = load_keras_model(model_path)
+    if spec.input.kind == "text":
+        preprocessor = Preprocessor.load(path / "preprocessor", spec)
+    else:
+        preprocessor = make_preprocessor(spec)
+    evaluation = _read_json(path / "report.json")
+    state = _read_json(path / "state.json") or {}
+    return Trained(model, spec, preprocessor, "workdir", run_config=config,
+                   evaluation=evaluation, epochs_trained=state.get("epoch"))
+
+
+def read_keras_file(path: str | os.PathLike) -> Trained:
+    """An image entry's model from a `.keras` file, loaded safely (see `safety.load_keras_model`).
+
+    Raises:
+        DataError: not a `.keras` file, a model not named after an entry, or a text model (its
+            vocabulary is not in the file: use the workdir or an export).
+        UnsafeModelError: a file that would run code.
+    """
+    from zoo.serving.safety import load_keras_model
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise DataError(
+            f"{path.name} is not a model file: expected a .keras file, a zoo export directory or "
+            f"a training workdir."
+        )
+    model = load_keras_model(path)
+    try:
+        spec = get_spec(model.name)
+    except ZooError:
+        raise DataError(
+            f"{path.name} holds model {model.name!r}, which is not named after a zoo entry, so "
+            f"its preprocessing is unknown. Export it with zoo.export(model, DIR, "
+            f"preprocessor=...) and load the export."
+        ) from None
+    if spec.input.kind == "text":
+        raise DataError(
+            f"{path.name} holds the text model {spec.name}, but a .keras file has no vocabulary. "
+            f"Load its training workdir or an export (zoo.export) instead."
+        )
+    trained = from_model(model)
+    check_compatible(trained)
+    return trained
+
+
+def read_trained(path: str | os.PathLike) -> Trained:
+    """A training workdir or an image entry's `.keras` file, as a `Trained` (model, spec,
+    fitted preprocessor), loaded safely. `zoo evaluate` and `zoo.load` read models this way.
+
+    Raises:
+        DataError: a missing path, or neither a workdir nor a `.keras` file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return read_workdir(path)
+    if not path.exists():
+        raise DataError(
+            f"{path} does not exist; expected a training workdir or a .keras file."
+        )
+    return read_keras_file(path)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # optional files: an export without them says less, but still serves
+
+
+def from_model(model: Any, preprocessor: Any = None) -> Trained:
+    """A bare `keras.Model`: its spec is `preprocessor.spec`, or its entry's (by the model's name).
+
+    Text models need the `preprocessor` fitted on their training text (its vocabulary).
+    """
+    if preprocessor is not None:
+        spec = preprocessor.spec
+    else:
+        try:
+            spec = get_spec(model.name)
+        except ZooError:
+            raise InvalidValueError(
+                f"model {model.name!r} is not named after a zoo entry, so its preprocessing is "
+                f"unknown; pass preprocessor=zoo.data.make_preprocessor(spec) (or the training "
+                f"dataset's .preprocessor), or export the TrainResult of zoo.train."
+            ) from None
+        if spec.input.kind == "text":
+            raise InvalidValueError(
+                f"{spec.name} is a text model: its vocabulary is not part of the keras.Model. Pass "
+                f"preprocessor= (the fitted one: TrainResult.preprocessor or the training "
+                f"dataset's .preprocessor), or export the TrainResult or the training workdir."
+            )
+        from zoo.data import make_preprocessor
+
+        preprocessor = make_preprocessor(spec)
+    if not preprocessor.fitted:
+        raise InvalidValueError(
+            f"the text preprocessor of {spec.name!r} has no vocabulary; pass the one adapted on "
+            f"the training text (TrainResult.preprocessor)."
+        )
+    return Trained(model, spec, preprocessor, "model")
+
+
+def check_compatible(trained: Trained) -> None:
+    """Raise when the preprocessor's output does not fit the model's input.
+
+    A `None` dimension of the model takes any size (text models take ids of any length).
+    """
+    expected = tuple(trained.model.input_shape[1:])
+    produced = tuple(trained.spec.input.shape)
+    if len(expected) != len(produced) or any(
+        size is not None and size != made for size, made in zip(expected, produced, strict=False)
+    ):
+        what = "images of shape" if trained.spec.input.kind == "image" else "token ids of length"
+        raise InvalidValueError(
+            f"model {trained.model.name!r} takes inputs of shape {expected}, but its preprocessing "
+            f"({trained.spec.name!r}) makes {what} {produced}. Pass the preprocessor (or "
+            f"TrainResult) the model was trained with."
+        )
+
+
+def resolve(model_or_result: Any, preprocessor: Any = None) -> Trained:
+    """A `TrainResult`, a workdir path or a `keras.Model` (+ `preprocessor`) as a `Trained`."""
+    import keras
+
+    from zoo.training.loop import TrainResult
+
+    if isinstance(model_or_result, TrainResult):
+        result = model_or_result
+        run_config = result.run_config or (
+            _read_json(result.workdir / "config.json") if result.workdir else None
+        )
+        preprocessor = result.preprocessor if preprocessor is None else preprocessor
+        trained = Trained(
+            result.model, result.spec, preprocessor, "train_result",
+            run_config=run_config or {},
+            evaluation=result.report.to_dict() if result.report is not None else None,
+            epochs_trained=len(result.history) if result.history is not None else None,
+        )
+    elif isinstance(model_or_result, (str, os.PathLike)):
+        trained = read_workdir(model_or_result)
+    elif isinstance(model_or_result, keras.Model):
+        trained = from_model(model_or_result, preprocessor)
+    else:
+        raise InvalidValueError(
+            f"cannot export a {type(model_or_result).__name__}; expected the TrainResult of "
+            f"zoo.train, a training workdir path, or a keras.Model named after its entry."
+        )
+    check_compatible(trained)
+    return trained

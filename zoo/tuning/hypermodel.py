@@ -1,0 +1,206 @@
+"""`ZooHyperModel`: a keras-tuner `HyperModel` over one registry entry.
+
+`build(hp)` samples the entry's search space, applies the values to its spec as overrides and
+calls the same family builder and `compile_model` as `zoo.build`; `fit` is `model.fit` with every
+keyword passed through. Nothing here knows about a family: the search space lives next to the
+builder (`search_space_<family>` in `zoo/models/`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import keras_tuner
+import tensorflow as tf
+
+from zoo import checks
+from zoo.errors import InvalidValueError
+from zoo.registry import get_spec
+from zoo.spec import ModelSpec
+from zoo.training.callbacks import StopOnNaN, monitor_mode
+from zoo.training.compile import compile_model
+
+
+class ZooHyperModel(keras_tuner.HyperModel):
+    """Search an entry's hyperparameters with keras-tuner.
+
+    `build(hp)` draws the values of `spec.search_space(hp, spec)` (builder arguments and recipe
+    fields such as `learning_rate`, `optimizer`, `batch_size`), builds the model with the family
+    builder and compiles it with the trial's recipe. At default values it is the registered model
+    (with `overrides` applied).
+
+    `fit(hp, model, x, ...)` calls `model.fit` with every argument passed through. It gives `x`
+    the trial's batch size: arrays through `batch_size`, a `tf.data` dataset (batched or not) by
+    batching it again (not one whose batches differ in shape: it is used as it is), and a function
+    `batch_size -> dataset` (what `zoo.tune` passes: the shared pipeline at that batch size, so
+    length bucketing and schedules stay exact) by calling it. It trains for the trial's epochs
+    unless `epochs` is given (Hyperband gives them), applies the recipe's early stopping, and stops
+    at a NaN or infinite loss, raising `keras_tuner.errors.FailedTrialError` so that the tuner
+    records the trial as failed and moves on.
+
+    Args:
+        name_or_spec: a registered entry name, or a `ModelSpec` with a `search_space`.
+        train_examples: size of the training set. With it, a recipe's learning-rate schedule
+            (cosine, warmup) is laid out over the trial's steps; without it the peak rate is used.
+        jit_compile: XLA for every trial (as `zoo.training.policy` decides it in `zoo.tune`).
+        seed: weights are initialized from this seed in every trial, so that trials differ by
+            their hyperparameters only.
+        **overrides: builder arguments or recipe fields, as for `zoo.build`; they are also the
+            search space's defaults.
+
+    Example:
+        >>> import keras_tuner, zoo
+        >>> hypermodel = zoo.hypermodel("cnn_mnist")
+        >>> hp = keras_tuner.HyperParameters()
+        >>> hypermodel.build(hp).count_params()  # the defaults: the registered model
+        34826
+        >>> hp.values["filters_0"], hp.values["optimizer"]
+        (32, 'adam')
+        >>> hp.values["filters_0"] = 16
+        >>> hypermodel.overrides(hp)["filters"]
+        (16, 64)
+    """
+
+    def __init__(
+        self,
+        name_or_spec: str | ModelSpec,
+        *,
+        train_examples: int | None = None,
+        jit_compile: bool | str = False,
+        seed: int = 0,
+        **overrides: Any,
+    ):
+        spec = get_spec(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
+        if not isinstance(spec, ModelSpec):
+            raise InvalidValueError(
+                f"hypermodel() takes an entry name or a zoo.ModelSpec, got {type(spec).__name__}."
+            )
+        if spec.search_space is None:
+            raise InvalidValueError(
+                f"entry {spec.name or spec.family!r} declares no search space, so there is nothing "
+                f"to tune. Give its ModelSpec a search_space: (hp, spec) -> overrides; an entry on "
+                f"a zoo family builder can use zoo.models.SEARCH_SPACES[{spec.family!r}]."
+            )
+        super().__init__(name=spec.name or None)
+        self.spec = spec.with_overrides(**overrides)
+        self.train_examples = (
+            None if train_examples is None else checks.positive_int("train_examples", train_examples)
+        )
+        self.jit_compile = jit_compile
+        self.seed = checks.non_negative_int("seed", seed)
+
+    def overrides(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
+        """The builder arguments and recipe fields that `hp` stands for (declaring them in `hp`)."""
+        sampled = self.spec.search_space(hp, self.spec)
+        if not isinstance(sampled, dict):
+            raise InvalidValueError(
+                f"the search space of {self.spec.name!r} must return a dict of overrides "
+                f"(builder arguments and recipe fields), got {type(sampled).__name__}."
+            )
+        return sampled
+
+    def trial_spec(self, hp: keras_tuner.HyperParameters) -> ModelSpec:
+        """The entry's spec with `hp`'s values applied: what one trial builds and trains."""
+        return self.spec.with_overrides(**self.overrides(hp))
+
+    def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        spec = self.trial_spec(hp)
+        keras.utils.set_random_seed(self.seed)
+        model = spec.build_model()
+        steps_per_epoch = None
+        if self.train_examples is not None:
+            steps_per_epoch = math.ceil(self.train_examples / spec.recipe.batch_size)
+        compile_model(model, spec, steps_per_epoch=steps_per_epoch, jit_compile=self.jit_compile)
+        # Built now, the optimizer takes its state from a checkpoint too: Hyperband continues a
+        # promoted trial from its parent's, and best_model() loads the best epoch's.
+        model.optimizer.build(model.trainable_variables)
+        return model
+
+    def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> keras.callbacks.History:
+        spec = self.trial_spec(hp)
+        recipe = spec.recipe
+        if args:
+            args = (self._batched(args[0], recipe.batch_size), *args[1:])
+        elif "x" in kwargs:
+            kwargs["x"] = self._batched(kwargs["x"], recipe.batch_size)
+        x = args[0] if args else kwargs.get("x")
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras would warn
+        else:
+            kwargs.setdefault("batch_size", recipe.batch_size)  # arrays: Keras batches them
+        kwargs.setdefault("epochs", recipe.epochs)
+        nan_guard = StopOnNaN()
+        callbacks = [nan_guard, *(kwargs.pop("callbacks", None) or [])]
+        if recipe.early_stopping_patience:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor=recipe.monitor, mode=monitor_mode(recipe.monitor),
+                patience=recipe.early_stopping_patience,
+            ))
+        history = model.fit(*args, callbacks=callbacks, **kwargs)
+        _fail_if_diverged(spec, history, nan_guard)
+        return history
+
+    def _batched(self, data: Any, batch_size: int) -> Any:
+        """`data` in batches of `batch_size`: a loader called with it, a `tf.data` dataset
+        batched (again); anything else as it is (Keras batches arrays by `batch_size`)."""
+        if callable(data) and not isinstance(data, tf.data.Dataset):
+            return data(batch_size)
+        if not isinstance(data, tf.data.Dataset):
+            return data
+        element = data.element_spec
+        inputs = element[0] if isinstance(element, tuple) else element
+        shape = getattr(inputs, "shape", None)
+        if shape is None or shape.rank is None:
+            return data  # a dict of inputs or an unknown shape: leave the batching to its maker
+        if shape.rank == len(self.spec.input.shape):  # one example per element
+            batched = data.batch(batch_size)
+        elif not shape[1:].is_fully_defined():
+            # Batches that differ in shape (length buckets) cannot be cut and joined again; a
+            # loader (batch_size -> dataset) is the way to tune their batch size.
+            return data
+        else:
+            batched = data.rebatch(batch_size)
+            examples = getattr(data, "num_examples", None)  # set by zoo.data.load
+            if examples:
+                # Rebatching loses the length; without it Keras finds the end of the first epoch
+                # by running out of data, and warns.
+                batched = batched.apply(
+                    tf.data.experimental.assert_cardinality(math.ceil(examples / batch_size))
+                )
+        return batched.prefetch(tf.data.AUTOTUNE)
+
+
+def _fail_if_diverged(spec: ModelSpec, history: keras.callbacks.History, nan_guard: StopOnNaN) -> None:
+    # A diverged model still scores (NaN outputs predict class 0: about 1/num_classes accuracy),
+    # so the validation loss is checked too; keras-tuner records FailedTrialError as FAILED.
+    last = {key: values[-1] for key, values in history.history.items() if values}
+    non_finite = [key for key in ("loss", "val_loss") if key in last and not math.isfinite(last[key])]
+    if nan_guard.diverged_at is None and not non_finite:
+        return
+    if nan_guard.diverged_at is not None:
+        epoch, batch = nan_guard.diverged_at
+        where = f"at epoch {epoch}, batch {batch + 1}"
+    else:
+        where = f"({', '.join(non_finite)} at the last epoch)"
+    recipe = spec.recipe
+    raise keras_tuner.errors.FailedTrialError(
+        f"{spec.name}: the loss became NaN or infinite {where} with "
+        f"learning_rate={recipe.learning_rate:.3g}, optimizer={recipe.optimizer!r}, "
+        f"batch_size={recipe.batch_size}; the trial is recorded as failed."
+    )
+
+
+def hypermodel(name: str, **kwargs: Any) -> ZooHyperModel:
+    """The keras-tuner `HyperModel` of a registered entry (see `ZooHyperModel` for the arguments).
+
+    Use it with any keras-tuner tuner; `zoo.tune` does that for you, with resume and a trials table.
+
+    Example:
+        >>> import keras_tuner, zoo
+        >>> model = zoo.hypermodel("mlp_mnist", units=(32,)).build(keras_tuner.HyperParameters())
+        >>> model.name, model.get_layer("hidden_0").units
+        ('mlp_mnist', 32)
+    """
+    return ZooHyperModel(name, **kwargs)

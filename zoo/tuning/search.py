@@ -1,0 +1,464 @@
+"""`zoo.tune`: search an entry's hyperparameters with keras-tuner, resumably, with a trials table.
+
+Layout of DIRECTORY:
+    search.json     what was asked: entry, tuner, objective, epochs, overrides, seed, data and the
+                    search space; a rerun that asks for something else is refused
+    trials.csv      one row per trial, rewritten atomically after every trial
+    preprocessor/   the text vocabulary fitted on the training data (text entries)
+    keras_tuner/    keras-tuner's project: oracle.json, trial_*/trial.json, each trial's best weights
+
+Resuming is keras-tuner's own: with `overwrite=False` the oracle reloads its trials from
+`keras_tuner/`, finished trials are not run again, a trial that was running is run again, and
+`max_trials` counts every trial so far, so a larger one runs only the new trials.
+
+Distributed search is keras-tuner's chief/worker mode: start the same `zoo.tune` call once with
+`KERASTUNER_TUNER_ID=chief` and once per worker (`tuner0`, `tuner1`, ...), all with
+`KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT` naming the chief and `directory` on storage
+they share. The chief hands out trials and writes `search.json` and `trials.csv`; the workers train.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner
+import pandas as pd
+
+from zoo import checks
+from zoo.errors import InvalidValueError, ZooError
+from zoo.io import atomic_write_json
+from zoo.registry import get_spec
+from zoo.spec import ModelSpec
+from zoo.training.policy import resolve_policy
+from zoo.training.workdir import fingerprint
+from zoo.tuning.hypermodel import ZooHyperModel
+from zoo.tuning.trials import (
+    TRIALS_FILE,
+    BayesianOptimizationOracle,
+    HyperbandOracle,
+    RandomSearchOracle,
+    trials_frame,
+    write_trials_csv,
+)
+
+TUNERS = ("hyperband", "random", "bayesian")
+# What a zoo model logs: compile_model tracks accuracy, and the tuner always validates.
+OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss")
+SEARCH_FILE = "search.json"
+PREPROCESSOR_DIR = "preprocessor"
+PROJECT_NAME = "keras_tuner"
+HYPERBAND_FACTOR = 3
+# May change between runs of one search: a larger budget continues it.
+_RESUMABLE_KEYS = ("max_trials",)
+
+
+class SearchConflictError(ZooError):
+    """The directory holds a search that asked for something else."""
+
+
+class TuningError(ZooError):
+    """The search stopped: too many trials in a row failed."""
+
+
+@dataclass
+class TuneResult:
+    """What `zoo.tune` returns.
+
+    Attributes:
+        trials: one row per trial, as in `directory/trials.csv`: `trial_id`, `status`, one column
+            per hyperparameter, `score`, `best_epoch`, `duration_s`, `worker`, `error`.
+        best_hyperparameters: the best completed trial's hyperparameter values ({} when none).
+        best_overrides: the same as builder arguments and recipe fields, ready for
+            `zoo.build(name, **best_overrides)` or `zoo.train(name, data, **best_overrides)`.
+        directory: where the search lives; rerun `zoo.tune` with it to continue.
+        spec: the entry's spec the search started from (overrides applied).
+        preprocessor: the fitted input preprocessor (the text vocabulary the trials used).
+        tuner: the keras-tuner `Tuner`, for anything else keras-tuner offers.
+        hypermodel: the entry's `ZooHyperModel`.
+        best_trial: the keras-tuner `Trial` behind `best_hyperparameters` (None when none).
+    """
+
+    trials: pd.DataFrame = field(repr=False)
+    best_hyperparameters: dict[str, Any]
+    best_overrides: dict[str, Any]
+    directory: Path
+    spec: ModelSpec = field(repr=False)
+    preprocessor: Any = field(default=None, repr=False)
+    tuner: Any = field(default=None, repr=False)
+    hypermodel: ZooHyperModel | None = field(default=None, repr=False)
+    best_trial: Any = field(default=None, repr=False)
+
+    def best_model(self) -> keras.Model:
+        """The best trial's model, compiled, with the weights of its best epoch."""
+        if self.best_trial is None:
+            raise TuningError(
+                f"no trial of the search in {self.directory} completed, so there is no best model; "
+                f"the `error` column of result.trials (or {self.directory / TRIALS_FILE}) says why."
+            )
+        return self.tuner.load_model(self.best_trial)
+
+
+def tune(
+    name: str,
+    data: Any = None,
+    validation_data: Any = None,
+    *,
+    tuner: str = "hyperband",
+    max_trials: int = 10,
+    epochs: int | None = None,
+    objective: str | keras_tuner.Objective = "val_accuracy",
+    directory: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    seed: int | None = None,
+    max_consecutive_failed_trials: int = 3,
+    callbacks: Sequence[keras.callbacks.Callback] | None = None,
+    jit_compile: bool | str = "auto",
+    verbose: int | str = "auto",
+    **overrides: Any,
+) -> TuneResult:
+    """Search the hyperparameters of a registered entry; resumable, with a trials table.
+
+    Each trial samples the entry's search space (`ModelSpec.search_space`, next to its family
+    builder), builds and compiles the model as `zoo.build` would with those values, trains it on
+    `data` and scores it on `validation_data`. Rerunning with the same arguments continues the
+    search (see the module docstring); a trial that crashes or diverges is recorded as failed and
+    the search goes on, up to `max_consecutive_failed_trials` in a row.
+
+    Args:
+        name: a registered entry name.
+        data, validation_data: as for `zoo.train`: any source `zoo.data.load` takes; None = the
+            entry's TFDS dataset; no `validation_data` = a seeded 10% hold-out of local `data`.
+        tuner: "hyperband" (successive halving over epochs), "random" or "bayesian".
+        max_trials: trials in all, counting those of earlier runs in `directory`.
+        epochs: epochs per trial (Hyperband: the most any trial trains); default: the recipe's.
+        objective: "val_accuracy", "val_loss", "accuracy", "loss" or a `keras_tuner.Objective`.
+        directory: where the search lives (default `tuning/NAME`).
+        overwrite: start afresh, deleting the search in `directory`.
+        seed: seeds the tuner, the data order and hold-out, and every trial's initial weights
+            (None = 0).
+        max_consecutive_failed_trials: stop the search after this many failed trials in a row.
+        callbacks: extra Keras callbacks for every trial.
+        jit_compile: XLA, "auto" = the device policy's choice for the entry.
+        verbose: 0 silent, 1 progress bars, 2 one line per epoch; "auto" = 1 on a terminal, else 2.
+            From 1 up, keras-tuner shows each trial's hyperparameters and result.
+        **overrides: builder arguments or recipe fields, as for `zoo.build`; they are also the
+            search space's defaults.
+
+    Returns:
+        A `TuneResult`: the trials DataFrame, the best hyperparameters and `best_model()`.
+
+    Raises:
+        SearchConflictError: `directory` holds a search that asked for something else.
+        TuningError: `max_consecutive_failed_trials` trials failed in a row.
+
+    Example:
+        >>> import numpy as np, tempfile, zoo
+        >>> rng = np.random.default_rng(0)
+        >>> x, y = rng.integers(0, 255, (64, 28, 28), dtype=np.uint8), rng.integers(0, 10, 64)
+        >>> result = zoo.tune("mlp_mnist", (x, y), tuner="random", max_trials=2, epochs=1,
+        ...                   directory=tempfile.mkdtemp(), verbose=0)
+        >>> list(result.trials.status)
+        ['COMPLETED', 'COMPLETED']
+        >>> sorted(result.best_overrides)
+        ['batch_size', 'dropout', 'learning_rate', 'optimizer', 'units']
+    """
+    checks.one_of("tuner", tuner, TUNERS)
+    max_trials = checks.positive_int("max_trials", max_trials)
+    recipe_overrides = dict(overrides)
+    if epochs is not None:
+        recipe_overrides["epochs"] = checks.positive_int("epochs", epochs)
+    if not isinstance(objective, keras_tuner.Objective):
+        checks.one_of("objective", objective, OBJECTIVES)
+    seed = 0 if seed is None else checks.non_negative_int("seed", seed)
+    max_consecutive_failed_trials = checks.positive_int(
+        "max_consecutive_failed_trials", max_consecutive_failed_trials
+    )
+    checks.one_of("verbose", verbose, ("auto", 0, 1, 2))
+    directory = Path("tuning") / name if directory is None else Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise InvalidValueError(f"directory {directory} is a file; pass a directory path.")
+    role = _distributed_role()
+
+    spec = get_spec(name).with_overrides(**recipe_overrides)
+    policy = resolve_policy(jit_compile, None, "default", entry=spec.name)
+    hypermodel = ZooHyperModel(spec, jit_compile=policy.jit_compile, seed=seed)
+    oracle = _make_oracle(tuner, objective, max_trials, spec.recipe.epochs, seed,
+                          max_consecutive_failed_trials)
+    record = {
+        "entry": spec.name,
+        "tuner": tuner,
+        "objective": objective if isinstance(objective, str) else f"{objective.name} ({objective.direction})",
+        "epochs": spec.recipe.epochs,
+        "overrides": {key: overrides[key] for key in sorted(overrides)},
+        "seed": seed,
+        "data": fingerprint(data),
+        "validation_data": fingerprint(validation_data) if validation_data is not None else None,
+        "search_space": _space_description(hypermodel),
+    }
+    if not overwrite:
+        _check_previous_search(directory, record)
+
+    training_data = validation = None
+    if role != "chief":  # the chief only hands out trials
+        training_data = TrainingData(spec, data, validation_data, seed,
+                                     None if overwrite else directory / PREPROCESSOR_DIR)
+        validation = training_data.validation
+        hypermodel.train_examples = training_data.num_examples
+    if overwrite and role != "worker":  # (keras-tuner clears its own project)
+        for path in (directory / SEARCH_FILE, directory / TRIALS_FILE):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(directory / PREPROCESSOR_DIR, ignore_errors=True)
+
+    tuner_class = _HyperbandTuner if tuner == "hyperband" else keras_tuner.Tuner
+    search = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
+                         project_name=PROJECT_NAME, overwrite=overwrite and role != "worker")
+    if training_data is not None and spec.input.kind == "text":
+        _save_once(training_data.preprocessor, directory / PREPROCESSOR_DIR)
+    if role != "worker":
+        atomic_write_json(directory / SEARCH_FILE, {**record, "max_trials": max_trials})
+        oracle.on_trial_end = lambda recorder: write_trials_csv(directory, _frame(recorder))
+        write_trials_csv(directory, _frame(oracle))
+
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    try:
+        search.search(training_data, validation_data=validation,
+                      callbacks=list(callbacks or []), verbose=verbose)
+    except RuntimeError as error:
+        if role != "worker" and _failed_in_a_row(oracle) >= max_consecutive_failed_trials:
+            raise _stopped(oracle, directory) from error
+        raise
+
+    if role == "worker":  # the chief owns the record; read what it has saved so far
+        trials, clock = _trials_on_disk(directory / PROJECT_NAME)
+        frame = trials_frame(trials, clock, _space_names(oracle))
+    else:
+        trials, frame = list(oracle.trials.values()), _frame(oracle)
+        write_trials_csv(directory, frame)
+    best = _best_trial(trials, oracle.objective.direction)
+    return TuneResult(
+        trials=frame,
+        best_hyperparameters=_public_values(best),
+        best_overrides=hypermodel.overrides(best.hyperparameters.copy()) if best else {},
+        directory=directory,
+        spec=spec,
+        preprocessor=training_data.preprocessor if training_data is not None else None,
+        tuner=search,
+        hypermodel=hypermodel,
+        best_trial=best,
+    )
+
+
+class _HyperbandTuner(keras_tuner.Hyperband):
+    """keras-tuner's Hyperband tuner (a promoted trial goes on from its parent's weights), run
+    with an oracle made by `zoo.tune`."""
+
+    def __init__(self, oracle: keras_tuner.Oracle, **kwargs: Any):
+        # Hyperband.__init__ only makes its own oracle, then calls Tuner.__init__.
+        keras_tuner.Tuner.__init__(self, oracle=oracle, **kwargs)
+
+
+def _make_oracle(
+    tuner: str, objective: Any, max_trials: int, epochs: int, seed: int, max_failures: int
+) -> keras_tuner.Oracle:
+    common = {
+        "objective": objective,
+        "seed": seed + 1,  # keras-tuner takes a seed of 0 as "none" and draws a random one
+        "max_retries_per_trial": 0,  # a crash is recorded as failed, not retried
+        "max_consecutive_failed_trials": max_failures,
+    }
+    if tuner == "random":
+        return RandomSearchOracle(max_trials=max_trials, **common)
+    if tuner == "bayesian":
+        try:
+            return BayesianOptimizationOracle(max_trials=max_trials, **common)
+        except ImportError as error:  # keras-tuner's optional Gaussian-process dependencies
+            raise InvalidValueError(
+                f"tuner='bayesian' needs scipy and scikit-learn ({error}); install them with "
+                f"pip install 'keras-tuner[bayesian]', or use tuner='random' or 'hyperband'."
+            ) from None
+    # Hyperband brackets run as many times as max_trials allows (None = unlimited iterations);
+    # every oracle stops creating trials once it holds max_trials.
+    oracle = HyperbandOracle(max_epochs=epochs, factor=HYPERBAND_FACTOR, hyperband_iterations=None,
+                             **common)
+    oracle.max_trials = max_trials
+    return oracle
+
+
+def _distributed_role() -> str:
+    """'chief' or 'worker' in keras-tuner's distributed mode (KERASTUNER_* variables), else 'local'."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return "local"
+    return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+
+
+class TrainingData:
+    """The training split from the shared pipeline in batches of any size, each loaded once.
+
+    A trial's batch size is a hyperparameter; loading at that size (rather than re-batching one
+    dataset) keeps every pipeline feature exact: length bucketing, augmentation per batch, and
+    the number of batches that learning-rate schedules are laid out over.
+    """
+
+    def __init__(self, spec: ModelSpec, data: Any, validation_data: Any, seed: int,
+                 saved_preprocessor: Path | None = None):
+        from zoo.training.loop import load_run_data
+
+        self._load = lambda batch_size, fitted: load_run_data(
+            spec.with_overrides(batch_size=batch_size), data, validation_data, seed, fitted
+        )
+        preprocessor = None
+        if spec.input.kind == "text" and saved_preprocessor is not None and saved_preprocessor.exists():
+            from zoo.data import Preprocessor
+
+            # The vocabulary of an earlier run of the search: resumed trials see the same ids.
+            preprocessor = Preprocessor.load(saved_preprocessor, spec)
+        train, self.validation = self._load(spec.recipe.batch_size, preprocessor)
+        self.preprocessor = train.preprocessor  # the vocabulary is fitted once, on this load
+        self.num_examples = train.num_examples
+        self._by_batch_size = {spec.recipe.batch_size: train}
+
+    def __call__(self, batch_size: int) -> Any:
+        if batch_size not in self._by_batch_size:
+            self._by_batch_size[batch_size], _ = self._load(batch_size, self.preprocessor)
+        return self._by_batch_size[batch_size]
+
+
+def _save_once(preprocessor: Any, path: Path) -> None:
+    if path.exists():
+        return
+    try:
+        preprocessor.save(path)
+    except OSError:
+        if not path.exists():  # not another worker that saved it first
+            raise
+
+
+def _space_description(hypermodel: ZooHyperModel) -> dict[str, Any]:
+    """Every hyperparameter of the space, sampled at its defaults: name -> type and config."""
+    hp = keras_tuner.HyperParameters()
+    hypermodel.overrides(hp)
+    description = {}
+    for parameter in hp.space:
+        config = {key: value for key, value in parameter.get_config().items() if key != "name"}
+        description[parameter.name] = {"type": type(parameter).__name__, **config}
+    return json.loads(json.dumps(description, default=str))
+
+
+def _check_previous_search(directory: Path, record: dict[str, Any]) -> None:
+    """Refuse a directory whose search asked for something else. Writes nothing."""
+    path = directory / SEARCH_FILE
+    if not path.exists():
+        return
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise SearchConflictError(
+            f"cannot read {path} ({error}); pass overwrite=True to start afresh or use a new "
+            f"directory."
+        ) from None
+    current = json.loads(json.dumps(record, default=str))
+    changed = [key for key in sorted(set(previous) | set(current))
+               if key not in _RESUMABLE_KEYS and previous.get(key) != current.get(key)]
+    if not changed:
+        return
+    details = "; ".join(
+        _space_change(previous.get(key) or {}, current.get(key) or {}) if key == "search_space"
+        else f"{key}: was {previous.get(key)!r}, now {current.get(key)!r}"
+        for key in changed
+    )
+    raise SearchConflictError(
+        f"{directory} holds a search that asked for something else ({details}). Rerun with the "
+        f"same settings to continue it (a larger max_trials is fine), pass overwrite=True "
+        f"(--overwrite) to start afresh, or use a new directory."
+    )
+
+
+def _space_change(previous: dict[str, Any], current: dict[str, Any]) -> str:
+    parts = [f"hyperparameter {name!r} added: {_describe(current[name])}"
+             for name in current if name not in previous]
+    parts += [f"hyperparameter {name!r} removed" for name in previous if name not in current]
+    parts += [f"hyperparameter {name!r} was {_describe(previous[name])}, now {_describe(current[name])}"
+              for name in current if name in previous and previous[name] != current[name]]
+    return "search space changed: " + ", ".join(parts)
+
+
+def _describe(config: dict[str, Any]) -> str:
+    """'Choice([16, 32, 64], default 32)', 'Float(0.0001..0.01, log, default 0.001)'..."""
+    if "values" in config:
+        domain = f"{config['values']}, "
+    elif "min_value" in config:
+        sampling = config.get("sampling")
+        domain = f"{config['min_value']}..{config['max_value']}"
+        domain += f", {sampling}, " if sampling and sampling != "linear" else ", "
+    else:
+        domain = ""
+    return f"{config.get('type', 'HyperParameter')}({domain}default {config.get('default')!r})"
+
+
+def _space_names(oracle: Any) -> list[str]:
+    return [parameter.name for parameter in oracle.get_space().space]
+
+
+def _frame(oracle: Any) -> pd.DataFrame:
+    return trials_frame(oracle.trials.values(), oracle.clock, _space_names(oracle))
+
+
+def _stopped(oracle: Any, directory: Path) -> TuningError:
+    failed = _failed_in_a_row(oracle)
+    last = _frame(oracle).query("status == 'FAILED'").error.iloc[-1] or "no message"
+    return TuningError(
+        f"the search in {directory} stopped: {failed} trial{'s' if failed > 1 else ''} in a row "
+        f"failed (max_consecutive_failed_trials={oracle.max_consecutive_failed_trials}); the last: "
+        f"{last.rstrip('.')}. Every trial is listed in {directory / TRIALS_FILE}. Fix the cause "
+        f"(a learning rate that makes the loss diverge, data the model cannot take) and rerun to "
+        f"continue, or allow more failures: finished trials are kept."
+    )
+
+
+def _failed_in_a_row(oracle: Any) -> int:
+    count = 0
+    for trial_id in reversed(oracle.end_order):
+        if oracle.trials[trial_id].status != "FAILED":
+            break
+        count += 1
+    return count
+
+
+def _trials_on_disk(project: Path) -> tuple[list[Any], dict[str, Any]]:
+    """The trials and clock the chief has saved in the shared project directory."""
+    trials = []
+    for path in sorted(project.glob("trial_*/trial.json")):
+        try:
+            trials.append(keras_tuner.engine.trial.Trial.load(str(path)))
+        except (OSError, ValueError):  # being rewritten by the chief right now
+            continue
+    try:
+        clock = json.loads((project / "oracle.json").read_text()).get("zoo_clock", {})
+    except (OSError, ValueError):
+        clock = {}
+    return trials, clock
+
+
+def _best_trial(trials: Sequence[Any], direction: str) -> Any:
+    completed = [t for t in trials if t.status == "COMPLETED" and t.score is not None]
+    if not completed:
+        return None
+    pick = max if direction == "max" else min
+    return pick(completed, key=lambda trial: trial.score)
+
+
+def _public_values(trial: Any) -> dict[str, Any]:
+    """A trial's hyperparameter values without Hyperband's bookkeeping (`tuner/epochs`...)."""
+    if trial is None:
+        return {}
+    return {key: value for key, value in trial.hyperparameters.values.items()
+            if not key.startswith("tuner/")}
