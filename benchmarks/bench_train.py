@@ -21,17 +21,17 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from common import SHARED  # noqa: E402
 
 import zoo  # noqa: E402
 
 TARGET = 0.985
-DATA = next((p for p in (Path("../shared/datasets/mnist_8k.npz"), Path(__file__).resolve().parents[2] / "shared/datasets/mnist_8k.npz") if p.exists()), None)
+DATA = SHARED / "mnist_8k.npz" if SHARED is not None else None
 
 
 def split_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -19,27 +19,25 @@ import os
 import platform
 import statistics
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from common import SHARED, in_memory, one_batch_per_shape  # noqa: E402
 
 import zoo  # noqa: E402
 from zoo.io import atomic_write_json  # noqa: E402
 from zoo.training.compile import compile_model  # noqa: E402
 from zoo.training.policy import MEASUREMENTS_FILE  # noqa: E402
 
-SST2 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "sst2" / "train.tsv"
-
 
 def text_source(path: str | None) -> object:
     if path:
         return path
-    if SST2.exists():
-        return str(SST2)
+    if SHARED is not None:
+        return str(SHARED / "sst2" / "train.tsv")
     rng = np.random.default_rng(0)  # SST-2's phrase lengths: 1 to 52 words, median 7
     lengths = np.clip(rng.geometric(1 / 9.4, 20_000), 1, 52)
     texts = [" ".join(f"w{i}" for i in rng.integers(0, 12_000, n)) for n in lengths]
@@ -57,20 +55,7 @@ def training_batches(spec: zoo.ModelSpec, steps: int, text_data: str | None) -> 
         return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).cache()
     dataset = zoo.data.load(text_source(text_data), spec=spec,
                             bucket_by_length=spec.recipe.bucket_by_length)
-    batches = list(dataset.take(steps))
-    return tf.data.Dataset.from_generator(
-        lambda: iter(batches),
-        output_signature=(tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.int32)),
-    ).cache()
-
-
-def one_batch_per_shape(data: tf.data.Dataset) -> tf.data.Dataset:
-    seen, firsts = set(), []
-    for inputs, labels in data:
-        if tuple(inputs.shape) not in seen:
-            seen.add(tuple(inputs.shape))
-            firsts.append((inputs, labels))
-    return tf.data.Dataset.from_generator(lambda: iter(firsts), output_signature=data.element_spec)
+    return in_memory(dataset, steps)
 
 
 def examples_per_second(spec: zoo.ModelSpec, jit: bool, data: tf.data.Dataset) -> float:

@@ -8,7 +8,7 @@ import pytest
 
 from zoo.models import layers as zoo_layers
 from zoo.models.layers import (
-    MaskedAveragePooling1D,
+    MaskedGlobalPooling1D,
     TokenAndPositionEmbedding,
     TransformerEncoderBlock,
 )
@@ -30,14 +30,14 @@ EXAMPLE_ARGUMENTS = {
         "dropout": 0.2,
         "activation": "relu",
     },
-    MaskedAveragePooling1D: {},
+    MaskedGlobalPooling1D: {"mode": "max"},
 }
 EXAMPLE_INPUTS = {
     TokenAndPositionEmbedding: lambda: np.array([[3, 4, 5, 0, 0, 0], [9, 0, 0, 0, 0, 0]], "int32"),
     TransformerEncoderBlock: lambda: (
         np.random.default_rng(0).normal(size=(2, 6, 8)).astype("float32")
     ),
-    MaskedAveragePooling1D: lambda: (
+    MaskedGlobalPooling1D: lambda: (
         np.random.default_rng(0).normal(size=(2, 6, 8)).astype("float32")
     ),
 }
@@ -122,7 +122,7 @@ def test_encoder_block_dropout_only_in_training():
 
 
 def test_masked_average_pooling_averages_kept_steps_only():
-    pool = MaskedAveragePooling1D()
+    pool = MaskedGlobalPooling1D()
     x = np.random.default_rng(0).normal(size=(3, 5, 4)).astype("float32")
     mask = np.array([[1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 0]], bool)
 
@@ -136,12 +136,28 @@ def test_masked_average_pooling_averages_kept_steps_only():
     assert pool.compute_output_shape((None, 5, 4)) == (None, 4)
 
 
-def test_masked_average_pooling_gradient_is_finite_when_all_padding():
+def test_masked_max_pooling_ignores_padding():
+    pool = MaskedGlobalPooling1D("max")
+    x = np.random.default_rng(0).normal(size=(3, 5, 4)).astype("float32")
+    x[:, 3:] = 100.0  # padding steps hold the largest values: they must not win
+    mask = np.array([[1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 0]], bool)
+
+    pooled = keras.ops.convert_to_numpy(pool(x, mask=mask))
+
+    np.testing.assert_allclose(pooled[0], x[0, :3].max(axis=0), atol=1e-6)
+    np.testing.assert_allclose(pooled[1], x[1, 0], atol=1e-6)
+    np.testing.assert_array_equal(pooled[2], 0.0)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        MaskedGlobalPooling1D("median")
+
+
+@pytest.mark.parametrize("mode", MaskedGlobalPooling1D.MODES)
+def test_masked_pooling_gradient_is_finite_when_all_padding(mode):
     import tensorflow as tf
 
     x = tf.Variable(np.ones((1, 3, 2), "float32"))
     with tf.GradientTape() as tape:
-        total = tf.reduce_sum(MaskedAveragePooling1D()(x, mask=np.zeros((1, 3), bool)))
+        total = tf.reduce_sum(MaskedGlobalPooling1D(mode)(x, mask=np.zeros((1, 3), bool)))
     gradient = tape.gradient(total, x).numpy()
     assert np.isfinite(gradient).all()
     np.testing.assert_array_equal(gradient, 0.0)

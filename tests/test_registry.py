@@ -125,6 +125,7 @@ FRAME_COLUMNS = [
     "params",
     "reference_accuracy",
     "reference_source",
+    "measured_accuracy",
 ]
 
 

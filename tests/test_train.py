@@ -159,3 +159,28 @@ def test_train_rejects_bad_arguments():
         zoo.train("cnn_mnst")
     with pytest.raises(zoo.InvalidValueError, match="not named after a zoo entry"):
         zoo.train(keras.Sequential(name="mystery"))
+
+
+def test_weight_average_is_what_validation_scores_and_the_run_keeps(tmp_path):
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=200))
+    workdir = tmp_path / "run"
+    result = zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0, augment=False,
+                       ema_momentum=0.9)
+    assert result.model.optimizer.use_ema
+    trained = keras.saving.load_model(workdir / "model.keras", compile=False)
+    best = keras.saving.load_model(workdir / "best.keras", compile=False)
+    # The resumable state keeps the training weights; the saved models hold the average.
+    state = zoo.build("mlp_mnist", compile=False)
+    state.load_weights(workdir / json.loads((workdir / "state.json").read_text())["weights"])
+    kernel = "hidden_0"
+    assert not np.allclose(state.get_layer(kernel).kernel, best.get_layer(kernel).kernel)
+    np.testing.assert_allclose(trained.get_layer(kernel).kernel, result.model.get_layer(kernel).kernel)
+    # Validation scored the average: the report of the kept model matches the best epoch's score.
+    assert result.report.accuracy == pytest.approx(result.history["val_accuracy"].max(), abs=1e-6)
+
+
+def test_weight_average_momentum_is_checked():
+    with pytest.raises(zoo.InvalidValueError, match=r"ema_momentum must be a number in \(0, 1\)"):
+        zoo.get_spec("mlp_mnist").with_overrides(ema_momentum=1.0)
+    with pytest.raises(zoo.InvalidValueError, match=r"ema_momentum must be a number in \(0, 1\)"):
+        zoo.get_spec("mlp_mnist").with_overrides(ema_momentum=0.0)

@@ -115,7 +115,8 @@ def _cmd_list(args: argparse.Namespace) -> None:
     if frame.empty:
         print("no model matches.")
         return
-    columns = ["name", "family", "dataset", "input_shape", "num_classes", "reference_accuracy"]
+    columns = ["name", "family", "dataset", "input_shape", "num_classes", "reference_accuracy",
+               "measured_accuracy"]
     print(frame[columns].to_string(index=False))
 
 
@@ -133,6 +134,9 @@ def _cmd_info(args: argparse.Namespace) -> None:
         print(f"  reference accuracy: {spec.reference.accuracy} ({spec.reference.source})")
         if spec.reference.note:
             print(f"    {spec.reference.note}")
+        if spec.reference.measured is not None:
+            print(f"  measured with this recipe: {spec.reference.measured} "
+                  f"({spec.reference.measured_on})")
     print(f"  parameters: {zoo.build(args.name, compile=False).count_params():,}")
 
 
@@ -211,12 +215,32 @@ _COMMANDS = {"list": _cmd_list, "info": _cmd_info, "train": _cmd_train, "evaluat
              "predict": _cmd_predict, "tune": _cmd_tune}
 
 
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its native start-up lines (CUDA probing, oneDNN, CPU flags) hidden.
+
+    TensorFlow 2.21 writes them to file descriptor 2 before its logging is set up, so
+    TF_CPP_MIN_LOG_LEVEL does not silence them. A failed import still raises, after stderr is back.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `zoo` command; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
     args = _parser().parse_args(argv)
     from zoo.errors import ZooError
 
     try:
+        _import_tensorflow_quietly()
         _COMMANDS[args.command](args)
     except ZooError as error:
         print(f"zoo: error: {error}", file=sys.stderr)

@@ -282,11 +282,13 @@ def models_frame(
                 "params": _parameter_count(name) if params else None,
                 "reference_accuracy": reference.accuracy if reference else None,
                 "reference_source": reference.source if reference else None,
+                "measured_accuracy": reference.measured if reference else None,
                 "batch_size": spec.recipe.batch_size,
                 "epochs": spec.recipe.epochs,
                 **{f"tag_{key}": value for key, value in spec.tags.items()},
             }
         )
     columns = ["name", "family", "task", "dataset", "input_shape", "num_classes", "params",
-               "reference_accuracy", "reference_source", "batch_size", "epochs"]
+               "reference_accuracy", "reference_source", "measured_accuracy", "batch_size",
+               "epochs"]
     return pandas.DataFrame(rows, columns=None if rows else columns)

@@ -102,6 +102,9 @@ class Recipe:
     weight_decay: float = 0.0  # decoupled weight decay (adamw, sgd)
     clipnorm: float | None = None  # clip each gradient to this norm; None = no clipping
     label_smoothing: float = 0.0  # share of the target spread evenly over all classes (as Keras)
+    # Keep an exponential moving average of the weights (Keras' use_ema); validation, the best
+    # checkpoint and the final model use the average. None = plain weights.
+    ema_momentum: float | None = None
     batch_size: int = 128
     epochs: int = 10
     bucket_by_length: bool = False  # text: batch similar lengths together, less padding per batch
@@ -118,6 +121,15 @@ class Recipe:
         if self.clipnorm is not None:
             checks.positive("clipnorm", self.clipnorm)
         checks.fraction("label_smoothing", self.label_smoothing)
+        momentum = self.ema_momentum
+        if momentum is not None and (
+            isinstance(momentum, bool) or not isinstance(momentum, float | int)
+            or not 0 < momentum < 1
+        ):
+            raise checks.InvalidValueError(
+                f"ema_momentum must be a number in (0, 1), got {self.ema_momentum!r}; "
+                f"0.99-0.999 are usual, None turns the average off."
+            )
         checks.positive_int("batch_size", self.batch_size)
         checks.positive_int("epochs", self.epochs)
         if self.early_stopping_patience is not None:
@@ -131,6 +143,13 @@ class Reference:
     accuracy: float  # top-1 test accuracy in [0, 1]
     source: str  # paper, tutorial or example the figure is taken from
     note: str = ""  # how our setting differs (data size, epochs...)
+    measured: float | None = None  # what zoo's recipe reached here, on data no choice has seen
+    measured_on: str = ""  # the data and protocol of `measured` (benchmarks/bench_accuracy.py)
+
+    def __post_init__(self) -> None:
+        checks.fraction("reference accuracy", self.accuracy, inclusive_high=True)
+        if self.measured is not None:
+            checks.fraction("measured accuracy", self.measured, inclusive_high=True)
 
 
 # Arguments that describe the data rather than the architecture: they live on `ModelSpec.input`

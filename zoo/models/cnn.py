@@ -169,10 +169,12 @@ def cnn_mnist() -> ModelSpec:
         num_classes=10,
         builder=build_cnn,
         hyperparameters={"filters": (32, 64), "dropout": 0.5},
-        # Tuned on the 8,000 real digits (benchmarks/bench_accuracy.py): a cosine decay from 3e-3
-        # over 20 epochs beat the example's constant 1e-3 for 15 epochs by half a point.
+        # Tuned on the 8,000 real digits by 5-fold cross-validation (benchmarks/bench_accuracy.py,
+        # benchmarks/results/accuracy.md): a cosine decay from 3e-3 over 40 augmented epochs
+        # reached 98.8% against 98.6% over 20; the example's constant 1e-3 for 15 epochs scored
+        # 97.8% on a 720-digit validation split where the cosine recipes scored 98.3-98.6%.
         recipe=Recipe(optimizer="adam", learning_rate=3e-3, schedule="cosine", batch_size=128,
-                      epochs=20),
+                      epochs=40),
         search_space=search_space_cnn,
         reference=Reference(
             0.99,

@@ -7,6 +7,8 @@ from typing import Any
 import keras
 from keras import layers, ops
 
+from zoo import checks
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class TokenAndPositionEmbedding(layers.Layer):
@@ -131,35 +133,48 @@ class TransformerEncoderBlock(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class MaskedAveragePooling1D(layers.Layer):
-    """Mean over the steps the mask keeps; a sequence that is all padding pools to zeros.
+class MaskedGlobalPooling1D(layers.Layer):
+    """Mean or max over the steps the mask keeps; a sequence that is all padding pools to zeros.
 
     `keras.layers.GlobalAveragePooling1D` divides by the number of unmasked steps, which is 0 for
-    an empty text (every id is padding) and turns the whole prediction into NaN.
+    an empty text (every id is padding) and turns the whole prediction into NaN;
+    `GlobalMaxPooling1D` ignores the mask, so padding steps would win the maximum.
 
     Example:
         >>> import numpy as np
-        >>> pool = MaskedAveragePooling1D()
-        >>> x = np.ones((2, 3, 4), "float32")
+        >>> x = np.array([[[1.0], [3.0], [9.0]], [[5.0], [7.0], [9.0]]], "float32")
         >>> mask = np.array([[True, True, False], [False, False, False]])
-        >>> pool(x, mask=mask).numpy().tolist()
-        [[1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]]
+        >>> MaskedGlobalPooling1D("mean")(x, mask=mask).numpy().tolist()
+        [[2.0], [0.0]]
+        >>> MaskedGlobalPooling1D("max")(x, mask=mask).numpy().tolist()
+        [[3.0], [0.0]]
     """
 
-    def __init__(self, **kwargs: Any):
+    MODES = ("mean", "max")
+
+    def __init__(self, mode: str = "mean", **kwargs: Any):
         super().__init__(**kwargs)
+        self.mode = checks.one_of("mode", mode, self.MODES)
         self.supports_masking = True
 
     def call(self, x: Any, mask: Any = None) -> Any:
         if mask is None:
-            return ops.mean(x, axis=1)
+            return ops.mean(x, axis=1) if self.mode == "mean" else ops.max(x, axis=1)
         keep = ops.expand_dims(ops.cast(mask, "bool"), axis=-1)  # (batch, seq, 1)
-        total = ops.sum(ops.where(keep, x, ops.zeros_like(x)), axis=1)  # (batch, dim)
         count = ops.sum(ops.cast(keep, x.dtype), axis=1)  # (batch, 1)
-        return total / ops.maximum(count, ops.ones_like(count))
+        if self.mode == "mean":
+            total = ops.sum(ops.where(keep, x, ops.zeros_like(x)), axis=1)  # (batch, dim)
+            return total / ops.maximum(count, ops.ones_like(count))
+        lowest = ops.full_like(x, float("-inf"))
+        largest = ops.max(ops.where(keep, x, lowest), axis=1)  # (batch, dim)
+        # An all-padding sequence has no maximum: zeros (and zero gradients), not -inf.
+        return ops.where(count > 0, largest, ops.zeros_like(largest))
 
     def compute_mask(self, x: Any, mask: Any = None) -> Any:
         return None
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return (input_shape[0], input_shape[-1])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mode": self.mode}

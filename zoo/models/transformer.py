@@ -21,7 +21,7 @@ from zoo.models.common import (
     recipe_space,
 )
 from zoo.models.layers import (
-    MaskedAveragePooling1D,
+    MaskedGlobalPooling1D,
     TokenAndPositionEmbedding,
     TransformerEncoderBlock,
 )
@@ -40,6 +40,7 @@ def build_transformer_classifier(
     num_layers: int = 1,
     dropout: float = 0.1,  # inside the blocks and before the head
     dense_units: tuple[int, ...] = (),
+    pooling: str = "mean",  # "mean" or "max" over the non-padding tokens
     name: str = "transformer_classifier",
 ) -> keras.Model:
     """Build a Transformer-encoder classifier over integer token ids (0 = padding).
@@ -63,6 +64,7 @@ def build_transformer_classifier(
     dropout = checks.fraction("dropout", dropout)
     dense_units = checks.positive_ints("dense_units", dense_units, allow_empty=True)
     num_classes = checks.num_classes(num_classes)
+    pooling = checks.one_of("pooling", pooling, MaskedGlobalPooling1D.MODES)
 
     # (batch, length) ids with length <= sequence_length: batches bucketed by length carry less
     # padding (zoo.data.load(bucket_by_length=True)); export and serving pad to sequence_length.
@@ -71,8 +73,8 @@ def build_transformer_classifier(
     x = layers.Dropout(dropout, name="embedding_dropout")(x)
     for index in range(num_layers):
         x = TransformerEncoderBlock(embed_dim, num_heads, ff_dim, dropout, name=f"encoder_{index}")(x)
-    # Averages over non-padding tokens only; an empty text (all padding) pools to zeros, not NaN.
-    x = MaskedAveragePooling1D(name="mean_pool")(x)
+    # Pools over non-padding tokens only; an empty text (all padding) pools to zeros, not NaN.
+    x = MaskedGlobalPooling1D(pooling, name=f"{pooling}_pool")(x)
     x = dense_block(x, dense_units, activation="relu", dropout=dropout, prefix="hidden")
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
@@ -102,6 +104,7 @@ def search_space_transformer(hp: Any, spec: ModelSpec) -> dict[str, Any]:
         "ff_dim": choice(hp, "ff_dim", (32, 64, 128, 256), hyperparameters["ff_dim"]),
         "num_layers": int_range(hp, "num_layers", 1, 3, hyperparameters["num_layers"]),
         "dropout": dropout_rate(hp, "dropout", hyperparameters["dropout"]),
+        "pooling": choice(hp, "pooling", MaskedGlobalPooling1D.MODES, hyperparameters["pooling"]),
         "dense_units": optional_width(hp, "dense_units", hyperparameters["dense_units"],
                                       (16, 32, 64)),
         **recipe_space(hp, spec.recipe),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 import time
 from typing import Any
 
@@ -38,14 +40,36 @@ class StopOnNaN(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class WorkdirCheckpoint(keras.callbacks.Callback):
-    """After each completed epoch, commit weights, history row and best model to the workdir."""
+@contextlib.contextmanager
+def averaged_weights(swapper: keras.callbacks.SwapEMAWeights | None) -> Iterator[None]:
+    """Inside, the model holds the optimizer's moving average of its weights (no-op for None).
 
-    def __init__(self, workdir: Workdir, monitor: str, nan_guard: StopOnNaN | None = None):
+    Uses the swap Keras' `SwapEMAWeights` does around evaluation, through its public hooks.
+    """
+    if swapper is None:
+        yield
+        return
+    swapper.on_test_begin()
+    try:
+        yield
+    finally:
+        swapper.on_test_end()
+
+
+class WorkdirCheckpoint(keras.callbacks.Callback):
+    """After each completed epoch, commit weights, history row and best model to the workdir.
+
+    With a weight average (`ema`, the run's `SwapEMAWeights`), the resumable state keeps the
+    training weights and `best.keras` the average, which is what validation scored.
+    """
+
+    def __init__(self, workdir: Workdir, monitor: str, nan_guard: StopOnNaN | None = None,
+                 ema: keras.callbacks.SwapEMAWeights | None = None):
         super().__init__()
         self.workdir = workdir
         self.monitor = monitor
         self.nan_guard = nan_guard
+        self.ema = ema
         self._started = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -57,7 +81,8 @@ class WorkdirCheckpoint(keras.callbacks.Callback):
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         row["seconds"] = round(time.perf_counter() - self._started, 3)
-        self.workdir.commit_epoch(self.model, row, self.monitor, monitor_mode(self.monitor))
+        self.workdir.commit_epoch(self.model, row, self.monitor, monitor_mode(self.monitor),
+                                  best_weights=lambda: averaged_weights(self.ema))
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

@@ -98,6 +98,8 @@ def make_optimizer(recipe: Recipe, steps_per_epoch: int | None = None) -> keras.
     common: dict[str, Any] = {"learning_rate": rate}
     if recipe.clipnorm is not None:
         common["clipnorm"] = recipe.clipnorm
+    if recipe.ema_momentum is not None:
+        common.update(use_ema=True, ema_momentum=recipe.ema_momentum)
     if recipe.optimizer == "sgd":
         return keras.optimizers.SGD(momentum=recipe.momentum, nesterov=recipe.momentum > 0,
                                     weight_decay=recipe.weight_decay or None, **common)

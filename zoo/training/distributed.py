@@ -116,13 +116,17 @@ def fit_multi_worker(
                 break
         logs = _logs(totals)
         if distributed_validation is not None and not model.stop_training:
+            callback_list.on_test_begin()  # e.g. SwapEMAWeights puts the average in place
             validation_totals = [0.0, 0.0, 0.0]
             for batch in distributed_validation:
                 values = [float(value) for value in evaluate_step(batch)]
                 validation_totals = [a + b for a, b in zip(validation_totals, values, strict=True)]
+            callback_list.on_test_end()
             logs.update(_logs(validation_totals, prefix="val_"))
         callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
+    if getattr(model.optimizer, "use_ema", False):  # as model.fit: end on the weight average
+        model.optimizer.finalize_variable_values(model.trainable_variables)
     callback_list.on_train_end()
     return model.history

@@ -238,15 +238,21 @@ def train(
 
     nan_guard = StopOnNaN()
     all_callbacks: list[keras.callbacks.Callback] = [nan_guard]
+    # With a weight average, validation scores the average (what the run returns and exports).
+    ema = keras.callbacks.SwapEMAWeights() if recipe.ema_momentum is not None else None
+    if ema is not None:
+        all_callbacks.append(ema)
     if recipe.early_stopping_patience:
         all_callbacks.append(ResumableEarlyStopping(
             monitor=recipe.monitor, mode=monitor_mode(recipe.monitor),
             patience=recipe.early_stopping_patience,
-            restore_best_weights=run is None,  # with a workdir, best.keras is reloaded instead
+            # With a workdir, best.keras is reloaded instead; with an average, the final average
+            # is kept (restoring would bring back training weights, not an average).
+            restore_best_weights=run is None and ema is None,
             previous_history=run.state.history if run else None,
         ))
     if run is not None:
-        all_callbacks.append(WorkdirCheckpoint(run, recipe.monitor, nan_guard))
+        all_callbacks.append(WorkdirCheckpoint(run, recipe.monitor, nan_guard, ema=ema))
         all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_path)))
     all_callbacks.extend(callbacks or [])
 

@@ -18,9 +18,12 @@ epoch is lost or repeated in `history.csv`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,8 +137,19 @@ class Workdir:
                 f"cannot read the run state {self.state_path} ({error}); use a new workdir."
             ) from None
 
-    def commit_epoch(self, model: Any, row: dict[str, Any], monitor: str, mode: str) -> None:
-        """Save the model after a completed epoch, then commit state and rewrite history."""
+    def commit_epoch(
+        self,
+        model: Any,
+        row: dict[str, Any],
+        monitor: str,
+        mode: str,
+        best_weights: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
+    ) -> None:
+        """Save the model after a completed epoch, then commit state and rewrite history.
+
+        The resumable state holds the training weights and optimizer; `best.keras` is saved inside
+        `best_weights()`, a context that may put other weights in place (the moving average).
+        """
         epoch = int(row["epoch"])
         weights_dir = self.path / "state"
         weights_dir.mkdir(parents=True, exist_ok=True)
@@ -151,7 +165,8 @@ class Workdir:
         )
         if improved:
             best = temporary_sibling(self.best_model_path, suffix=".keras")
-            model.save(best)
+            with best_weights():
+                model.save(best)
             os.replace(best, self.best_model_path)
 
         previous_weights = self.state.weights
