@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+import zoo
 from zoo.models import layers as zoo_layers
 from zoo.models.layers import (
     MaskedGlobalPooling1D,
@@ -161,3 +162,17 @@ def test_masked_pooling_gradient_is_finite_when_all_padding(mode):
     gradient = tape.gradient(total, x).numpy()
     assert np.isfinite(gradient).all()
     np.testing.assert_array_equal(gradient, 0.0)
+
+
+@pytest.mark.parametrize("name", ["lstm_sst2", "transformer_sst2"])
+def test_token_dropout_drops_whole_words_in_training_only(name):
+    model = zoo.build(name, token_dropout=0.5, compile=False)
+    layer = model.get_layer("token_dropout")
+    vectors = np.ones((4, 32, 8), "float32")
+    dropped = keras.ops.convert_to_numpy(layer(vectors, training=True))
+    per_word = dropped.reshape(-1, 8)
+    # Each word is either kept whole (scaled by 1 / (1 - rate)) or zeroed whole.
+    assert set(np.unique(per_word.min(axis=1))) <= {0.0, 2.0}
+    assert np.array_equal(per_word.min(axis=1), per_word.max(axis=1))
+    assert 0 < (per_word[:, 0] == 0).mean() < 1
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(vectors, training=False)), vectors)

@@ -285,12 +285,13 @@ def test_unknown_override_lists_every_valid_one():
             {"embedding_dropout": 1.5},
             r"embedding_dropout must be a number in \[0, 1\)",
         ),
+        ("transformer_sst2", {"token_dropout": 1.0}, r"token_dropout must be a number in \[0, 1\)"),
         ("cnn_mnist", {"num_classes": 0}, r"num_classes must be an integer >= 2 .* got 0"),
         ("lstm_imdb", {"num_classes": 1}, r"num_classes must be an integer >= 2"),
         (
             "transformer_sst2",
             {"num_heads": 3},
-            r"embed_dim \(64\) must be divisible by num_heads \(3\)",
+            r"embed_dim \(128\) must be divisible by num_heads \(3\)",
         ),
         (
             "transformer_sst2",

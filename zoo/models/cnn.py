@@ -12,6 +12,7 @@ from keras import layers
 
 from zoo import checks
 from zoo.models.common import (
+    MNIST_8K_PROTOCOL,
     classifier_head,
     dense_block,
     dropout_rate,
@@ -180,6 +181,8 @@ def cnn_mnist() -> ModelSpec:
             0.99,
             "Keras example 'Simple MNIST convnet' (keras.io/examples/vision/mnist_convnet)",
             "about 99% test accuracy after 15 epochs on the full 60,000-image training set",
+            measured=0.9881,
+            measured_on=MNIST_8K_PROTOCOL,
         ),
     )
 

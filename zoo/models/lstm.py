@@ -12,9 +12,11 @@ from keras import layers
 
 from zoo import checks
 from zoo.models.common import (
+    SST2_PROTOCOL,
     choice,
     classifier_head,
     dense_block,
+    drop_tokens,
     dropout_rate,
     layer_widths,
     recipe_space,
@@ -22,7 +24,6 @@ from zoo.models.common import (
 from zoo.models.layers import MaskedGlobalPooling1D
 from zoo.registry import register_model
 from zoo.spec import ModelSpec, Recipe, Reference, TextInput
-
 
 POOLINGS = ("last", "max", "mean")
 
@@ -36,6 +37,7 @@ def build_lstm_classifier(
     lstm_units: tuple[int, ...] = (64,),  # one LSTM layer per entry; all but the last return sequences
     bidirectional: bool = True,
     embedding_dropout: float = 0.0,  # drops whole embedding channels (SpatialDropout1D)
+    token_dropout: float = 0.0,  # drops whole words (their embedding becomes zeros)
     dropout: float = 0.5,  # before the head
     dense_units: tuple[int, ...] = (),
     pooling: str = "last",  # "last" state, or "max" / "mean" over the last layer's outputs
@@ -57,6 +59,7 @@ def build_lstm_classifier(
     embedding_dim = checks.positive_int("embedding_dim", embedding_dim)
     lstm_units = checks.positive_ints("lstm_units", lstm_units)
     embedding_dropout = checks.fraction("embedding_dropout", embedding_dropout)
+    token_dropout = checks.fraction("token_dropout", token_dropout)
     dropout = checks.fraction("dropout", dropout)
     dense_units = checks.positive_ints("dense_units", dense_units, allow_empty=True)
     num_classes = checks.num_classes(num_classes)
@@ -68,6 +71,7 @@ def build_lstm_classifier(
     x = layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(inputs)
     if embedding_dropout:
         x = layers.SpatialDropout1D(embedding_dropout, name="embedding_dropout")(x)
+    x = drop_tokens(x, token_dropout)
     for index, units in enumerate(lstm_units):
         last_layer = index == len(lstm_units) - 1
         sequences = not last_layer or pooling != "last"
@@ -85,14 +89,14 @@ def build_lstm_classifier(
 
 def search_space_lstm(hp: Any, spec: ModelSpec) -> dict[str, Any]:
     """The LSTM search space: embedding size, 1-2 LSTM layers and their units, bidirectional or
-    not, head dropout, and the recipe's learning rate, optimizer and batch size. Defaults are
-    `spec`'s own values.
+    not, pooling, word and head dropout, and the recipe's learning rate, optimizer and batch size.
+    Defaults are `spec`'s own values.
 
     Example:
         >>> import keras_tuner, zoo
         >>> space = search_space_lstm(keras_tuner.HyperParameters(), zoo.get_spec("lstm_sst2"))
         >>> space["embedding_dim"], space["lstm_units"], space["bidirectional"]
-        (128, (64,), True)
+        (128, (128,), True)
     """
     hyperparameters = spec.hyperparameters
     return {
@@ -102,6 +106,7 @@ def search_space_lstm(hp: Any, spec: ModelSpec) -> dict[str, Any]:
                                    max_layers=2, count_name="lstm_layers"),
         "bidirectional": hp.Boolean("bidirectional", default=hyperparameters["bidirectional"]),
         "pooling": choice(hp, "pooling", POOLINGS, hyperparameters["pooling"]),
+        "token_dropout": dropout_rate(hp, "token_dropout", hyperparameters["token_dropout"], high=0.4),
         "dropout": dropout_rate(hp, "dropout", hyperparameters["dropout"], high=0.6),
         **recipe_space(hp, spec.recipe),
     }
@@ -144,7 +149,7 @@ def lstm_sst2() -> ModelSpec:
         num_classes=2,
         builder=build_lstm_classifier,
         hyperparameters={
-            "embedding_dim": 128, "lstm_units": (64,), "embedding_dropout": 0.2, "dropout": 0.5,
+            "embedding_dim": 128, "lstm_units": (128,), "embedding_dropout": 0.5, "dropout": 0.5,
             "pooling": "max",
         },
         # Tuned on half of SST-2's dev sentences (benchmarks/results/accuracy.md). Training on
@@ -162,5 +167,7 @@ def lstm_sst2() -> ModelSpec:
             "Tai, Socher & Manning 2015, 'Improved Semantic Representations From Tree-Structured "
             "LSTM Networks', Table 2 (LSTM, SST binary)",
             "they start from GloVe vectors; from scratch, LSTMs reach about 0.84",
+            measured=0.828,
+            measured_on=SST2_PROTOCOL,
         ),
     )

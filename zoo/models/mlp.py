@@ -8,7 +8,14 @@ import keras
 from keras import layers
 
 from zoo import checks
-from zoo.models.common import classifier_head, dense_block, dropout_rate, layer_widths, recipe_space
+from zoo.models.common import (
+    MNIST_8K_PROTOCOL,
+    classifier_head,
+    dense_block,
+    dropout_rate,
+    layer_widths,
+    recipe_space,
+)
 from zoo.registry import register_model
 from zoo.spec import Augmentation, ImageInput, ModelSpec, Recipe, Reference
 
@@ -85,6 +92,8 @@ def mlp_mnist() -> ModelSpec:
             0.98,
             "TensorFlow 2 quickstart for beginners (tensorflow.org/tutorials/quickstart/beginner)",
             "about 98% after 5 epochs on the full 60,000-image training set",
+            measured=0.9725,
+            measured_on=MNIST_8K_PROTOCOL,
         ),
     )
 

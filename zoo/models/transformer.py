@@ -12,9 +12,11 @@ from keras import layers
 
 from zoo import checks
 from zoo.models.common import (
+    SST2_PROTOCOL,
     choice,
     classifier_head,
     dense_block,
+    drop_tokens,
     dropout_rate,
     int_range,
     optional_width,
@@ -39,6 +41,7 @@ def build_transformer_classifier(
     ff_dim: int = 128,  # width of the feed-forward layer inside each block
     num_layers: int = 1,
     dropout: float = 0.1,  # inside the blocks and before the head
+    token_dropout: float = 0.0,  # drops whole words (their embedding becomes zeros)
     dense_units: tuple[int, ...] = (),
     pooling: str = "mean",  # "mean" or "max" over the non-padding tokens
     name: str = "transformer_classifier",
@@ -62,6 +65,7 @@ def build_transformer_classifier(
     ff_dim = checks.positive_int("ff_dim", ff_dim)
     num_layers = checks.positive_int("num_layers", num_layers)
     dropout = checks.fraction("dropout", dropout)
+    token_dropout = checks.fraction("token_dropout", token_dropout)
     dense_units = checks.positive_ints("dense_units", dense_units, allow_empty=True)
     num_classes = checks.num_classes(num_classes)
     pooling = checks.one_of("pooling", pooling, MaskedGlobalPooling1D.MODES)
@@ -71,6 +75,7 @@ def build_transformer_classifier(
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = TokenAndPositionEmbedding(vocab_size, sequence_length, embed_dim, name="embedding")(inputs)
     x = layers.Dropout(dropout, name="embedding_dropout")(x)
+    x = drop_tokens(x, token_dropout)
     for index in range(num_layers):
         x = TransformerEncoderBlock(embed_dim, num_heads, ff_dim, dropout, name=f"encoder_{index}")(x)
     # Pools over non-padding tokens only; an empty text (all padding) pools to zeros, not NaN.
@@ -83,9 +88,9 @@ def build_transformer_classifier(
 
 def search_space_transformer(hp: Any, spec: ModelSpec) -> dict[str, Any]:
     """The Transformer search space: heads and size per head (their product is `embed_dim`, so it
-    always divides evenly), feed-forward width, 1-3 encoder blocks, dropout, an optional hidden
-    Dense layer, and the recipe's learning rate, optimizer and batch size. Defaults are `spec`'s own
-    values.
+    always divides evenly), feed-forward width, 1-3 encoder blocks, dropout and word dropout,
+    pooling, an optional hidden Dense layer, and the recipe's learning rate, optimizer and batch
+    size. Defaults are `spec`'s own values.
 
     Example:
         >>> import keras_tuner, zoo
@@ -104,6 +109,7 @@ def search_space_transformer(hp: Any, spec: ModelSpec) -> dict[str, Any]:
         "ff_dim": choice(hp, "ff_dim", (32, 64, 128, 256), hyperparameters["ff_dim"]),
         "num_layers": int_range(hp, "num_layers", 1, 3, hyperparameters["num_layers"]),
         "dropout": dropout_rate(hp, "dropout", hyperparameters["dropout"]),
+        "token_dropout": dropout_rate(hp, "token_dropout", hyperparameters["token_dropout"], high=0.4),
         "pooling": choice(hp, "pooling", MaskedGlobalPooling1D.MODES, hyperparameters["pooling"]),
         "dense_units": optional_width(hp, "dense_units", hyperparameters["dense_units"],
                                       (16, 32, 64)),
@@ -140,24 +146,28 @@ def transformer_imdb() -> ModelSpec:
 
 @register_model
 def transformer_sst2() -> ModelSpec:
-    """A two-block Transformer encoder on SST-2 sentences, trained from scratch."""
+    """A one-block Transformer encoder on SST-2 sentences, trained from scratch."""
     return ModelSpec(
         family="transformer",
         dataset="glue/sst2",
         input=TextInput(vocab_size=15_000, sequence_length=64),
         num_classes=2,
         builder=build_transformer_classifier,
-        hyperparameters={"embed_dim": 64, "num_heads": 4, "ff_dim": 128, "num_layers": 2,
-                         "dropout": 0.2},
-        recipe=Recipe(optimizer="adamw", learning_rate=5e-4, schedule="cosine", warmup_epochs=1,
-                      weight_decay=0.01, batch_size=64, epochs=6, clipnorm=1.0,
-                      early_stopping_patience=2, bucket_by_length=True),
+        hyperparameters={"embed_dim": 128, "num_heads": 4, "ff_dim": 256, "num_layers": 1,
+                         "dropout": 0.3, "pooling": "max"},
+        # As lstm_sst2 (see there): short, decayed to 0, a moving average of the weights instead
+        # of early stopping on phrases. Word dropout, a warm-up and AdamW's decay did not help on
+        # dev A (benchmarks/results/accuracy.md).
+        recipe=Recipe(optimizer="adam", learning_rate=1e-3, schedule="cosine", batch_size=64,
+                      epochs=3, clipnorm=1.0, ema_momentum=0.999, bucket_by_length=True),
         search_space=search_space_transformer,
         reference=Reference(
             0.827,
             "Kim 2014, 'Convolutional Neural Networks for Sentence Classification', "
             "Table 2 (CNN-rand, SST-2): the from-scratch baseline without pretrained vectors",
             "fine-tuned BERT-base reaches about 0.93; this model has no pretraining",
+            measured=0.8287,
+            measured_on=SST2_PROTOCOL,
         ),
     )
 
