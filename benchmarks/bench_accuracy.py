@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import csv
 import datetime
 import os
 import platform
@@ -37,10 +36,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from common import SHARED  # noqa: E402
 
 import zoo  # noqa: E402
+from zoo.data.sources import read_frame  # noqa: E402
 
 TARGETS = {"cnn_mnist": 0.985, "mlp_mnist": 0.965, "lstm_sst2": 0.835, "transformer_sst2": 0.835}
 
@@ -65,8 +64,7 @@ def runs(entry: str, folds: int) -> list[tuple[str, object, object, object]]:
             raise SystemExit(f"{entry} stops early: the test fold cannot be its validation data.")
         return [(f"fold {i + 1}/{folds}: {len(train[1])} train, {len(test[1])} test",
                  train, test, test) for i, (train, test) in enumerate(mnist_folds(folds))]
-    dev = pd.read_csv(SHARED / "sst2" / "dev.tsv", sep="\t", quoting=csv.QUOTE_NONE,
-                      keep_default_na=False)
+    dev = read_frame(SHARED / "sst2" / "dev.tsv")  # zoo's own TSV dialect (GLUE: no quoting)
     dev_a, dev_b = dev.iloc[0::2], dev.iloc[1::2]
     # All of train.tsv trains; dev A (seen while tuning) validates, so early stopping, where a
     # recipe has it, chooses on sentences rather than on phrases; dev B stays unseen.

@@ -42,14 +42,24 @@ def positive_ints(name: str, values: Any, *, allow_empty: bool = False) -> tuple
     return tuple(positive_int(f"{name}[{i}]", v) for i, v in enumerate(values))
 
 
-def fraction(name: str, value: Any, *, inclusive_high: bool = False) -> float:
-    """Return `value` if it lies in [0, 1) (or [0, 1] with `inclusive_high`), else raise."""
+def fraction(
+    name: str, value: Any, *, inclusive_low: bool = True, inclusive_high: bool = False,
+    hint: str = "",
+) -> float:
+    """Return `value` if it lies in [0, 1) (bounds per `inclusive_low`/`inclusive_high`), else raise
+    an error naming the interval, followed by `hint` (how to choose a value)."""
     is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
     # Compare only once `value` is known to be a number: "0.5" or None must raise our error, not
     # a TypeError from `<`.
-    if not (is_number and 0 <= value and (value <= 1 if inclusive_high else value < 1)):
-        interval = "[0, 1]" if inclusive_high else "[0, 1)"
-        raise InvalidValueError(f"{name} must be a number in {interval}, got {value!r}.")
+    if not (
+        is_number
+        and (0 <= value if inclusive_low else 0 < value)
+        and (value <= 1 if inclusive_high else value < 1)
+    ):
+        interval = f"{'[' if inclusive_low else '('}0, 1{']' if inclusive_high else ')'}"
+        raise InvalidValueError(
+            f"{name} must be a number in {interval}, got {value!r}.{' ' + hint if hint else ''}"
+        )
     return float(value)
 
 

@@ -121,15 +121,9 @@ class Recipe:
         if self.clipnorm is not None:
             checks.positive("clipnorm", self.clipnorm)
         checks.fraction("label_smoothing", self.label_smoothing)
-        momentum = self.ema_momentum
-        if momentum is not None and (
-            isinstance(momentum, bool) or not isinstance(momentum, float | int)
-            or not 0 < momentum < 1
-        ):
-            raise checks.InvalidValueError(
-                f"ema_momentum must be a number in (0, 1), got {self.ema_momentum!r}; "
-                f"0.99-0.999 are usual, None turns the average off."
-            )
+        if self.ema_momentum is not None:
+            checks.fraction("ema_momentum", self.ema_momentum, inclusive_low=False,
+                            hint="0.99-0.999 are usual; None turns the average off.")
         checks.positive_int("batch_size", self.batch_size)
         checks.positive_int("epochs", self.epochs)
         if self.early_stopping_patience is not None:

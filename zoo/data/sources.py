@@ -205,15 +205,29 @@ def read_npz(path: Path) -> Examples:
 def read_table(
     path: Path, *, text_column: str | None = None, label_column: str = "label"
 ) -> Examples:
-    """Read a `.csv` or `.tsv` file with a text column and a label column.
+    """Read a `.csv` or `.tsv` file with a text column and a label column."""
+    frame = read_frame(path, label_column=label_column)
+    return from_frame(frame, repr(path.name), text_column=text_column, label_column=label_column)
+
+
+def read_frame(path: str | os.PathLike, *, label_column: str = "label") -> pd.DataFrame:
+    """A `.csv` or `.tsv` file as a DataFrame of strings, in the dialect zoo reads.
 
     Tab-separated files are read without quote processing (`csv.QUOTE_NONE`), as GLUE's are
     written: their sentences contain unbalanced quote characters. Comma-separated files follow the
     usual CSV quoting.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "reviews.tsv"
+        >>> _ = path.write_text('sentence\\tlabel\\n"a bold , odd film\\t1\\n')
+        >>> read_frame(path).iloc[0].tolist()
+        ['"a bold , odd film', '1']
     """
+    path = Path(path)
     tab_separated = path.suffix.lower() == ".tsv"
     try:
-        frame = pd.read_csv(
+        return pd.read_csv(
             path,
             sep="\t" if tab_separated else ",",
             quoting=csv.QUOTE_NONE if tab_separated else csv.QUOTE_MINIMAL,
@@ -231,7 +245,6 @@ def read_table(
             f"could not read {path}: {first_line(error)}. Expected a UTF-8 "
             f"{'tab' if tab_separated else 'comma'}-separated file with a header line."
         ) from None
-    return from_frame(frame, repr(path.name), text_column=text_column, label_column=label_column)
 
 
 def from_frame(

@@ -63,7 +63,7 @@ def build_lstm_classifier(
     dropout = checks.fraction("dropout", dropout)
     dense_units = checks.positive_ints("dense_units", dense_units, allow_empty=True)
     num_classes = checks.num_classes(num_classes)
-    checks.one_of("pooling", pooling, POOLINGS)
+    pooling = checks.one_of("pooling", pooling, POOLINGS)
 
     # (batch, length) ids with length <= sequence_length: batches bucketed by length carry less
     # padding (zoo.data.load(bucket_by_length=True)); export and serving pad to sequence_length.
