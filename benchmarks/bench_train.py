@@ -9,16 +9,22 @@ epochs, and are checked on the same 800 held-out digits after every epoch:
   zoo      zoo.train with the entry's recipe: tf.data pipeline with augmentation, batch 128,
            the measured device policy
 
-It prints examples/s of training (hold-out evaluation excluded), the speed-ups, hold-out accuracy
-per epoch, and the training time each needed to first reach 98.5% on the hold-out.
+Each run is a fresh Python process, and the runners take turns for `--repeats` rounds, so that a
+slow spell of the machine (timings here vary by up to 2x) does not land on one of them; the medians
+are compared. It prints examples/s of training (hold-out evaluation excluded; the first epoch, with
+its tracing, included), the speed-ups, final hold-out accuracy, and the training time the full
+zoo recipe needs to first reach 98.5% on the hold-out.
 
-    python benchmarks/bench_train.py [--epochs 5] [--zoo-epochs 15] [--only zoo]
+    python benchmarks/bench_train.py [--epochs 5] [--repeats 3] [--zoo-epochs 15] [--only zoo]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
 import sys
 import time
 
@@ -31,6 +37,7 @@ from common import SHARED  # noqa: E402
 import zoo  # noqa: E402
 
 TARGET = 0.985
+CHILD_PREFIX = "BENCH_TRAIN_RESULT "
 DATA = SHARED / "mnist_8k.npz" if SHARED is not None else None
 
 
@@ -135,41 +142,77 @@ def time_to_target(seconds, accuracy):
     return f"not reached in {len(seconds)} epochs (best {max(accuracy):.4f})"
 
 
+def run_child(name: str, epochs: int) -> tuple[list[float], list[float]]:
+    """One runner in a fresh Python process: no thread pools, caches or allocator state carried
+    over from another framework (PyTorch's threads slowed the next Keras run in one process)."""
+    command = [sys.executable, __file__, "--child", name, "--epochs", str(epochs)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in completed.stdout.splitlines() if line.startswith(CHILD_PREFIX)]
+    if completed.returncode != 0 or not lines:
+        raise RuntimeError(f"{name} run failed:\n{completed.stderr[-3000:]}")
+    result = json.loads(lines[-1][len(CHILD_PREFIX):])
+    if "skipped" in result:
+        raise ImportError(result["skipped"])
+    return result["seconds"], result["accuracy"]
+
+
+def child(name: str, epochs: int) -> None:
+    runners = {"seed": seed_script, "pytorch": pytorch_eager, "zoo": zoo_train}
+    x, y, x_hold, y_hold = split_digits()
+    try:
+        seconds, accuracy = runners[name](x, y, x_hold, y_hold, epochs)
+    except ImportError as error:
+        print(CHILD_PREFIX + json.dumps({"skipped": str(error)}))
+        return
+    print(CHILD_PREFIX + json.dumps({"seconds": seconds, "accuracy": [float(a) for a in accuracy]}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds of all runners, interleaved; medians are reported")
     parser.add_argument("--zoo-epochs", type=int, default=None,
-                        help="also run zoo for this many epochs for time-to-98.5%% (default: recipe)")
+                        help="zoo epochs for time-to-98.5%% (default: the recipe's)")
     parser.add_argument("--only", choices=["seed", "pytorch", "zoo"], action="append")
+    parser.add_argument("--child", choices=["seed", "pytorch", "zoo"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    x, y, x_hold, y_hold = split_digits()
-    runners = {"seed": seed_script, "pytorch": pytorch_eager, "zoo": zoo_train}
-    results = {}
-    for name, runner in runners.items():
-        if args.only and name not in args.only:
-            continue
-        try:
-            seconds, accuracy = runner(x, y, x_hold, y_hold, args.epochs)
-        except ImportError as error:
-            print(f"  {name}: skipped ({error})")
-            continue
-        results[name] = (seconds, accuracy)
-        keras.utils.clear_session()
+    if args.child:
+        child(args.child, args.epochs)
+        return
+    split_digits()  # fail early, before any child starts, when the digits are missing
+    names = [name for name in ("seed", "pytorch", "zoo") if not args.only or name in args.only]
+    runs: dict[str, list[tuple[list[float], list[float]]]] = {name: [] for name in names}
+    for round_index in range(args.repeats):
+        # Interleaved rounds: a slow spell of this shared machine hits every runner alike.
+        for name in list(names):
+            try:
+                seconds, accuracy = run_child(name, args.epochs)
+            except ImportError as error:
+                print(f"  {name}: skipped ({error})")
+                runs.pop(name, None)
+                names.remove(name)
+                continue
+            runs[name].append((seconds, accuracy))
+            print(f"  round {round_index + 1} {name:8} {sum(seconds):6.1f} s  epochs: "
+                  + " ".join(f"{s:.2f}" for s in seconds), flush=True)
 
-    examples = len(x) * args.epochs
-    print(f"\n{args.epochs} epochs on {len(x)} digits, hold-out {len(x_hold)}")
-    print(f"{'run':8} {'train s':>8} {'examples/s':>11} {'final hold-out':>15}  time to {TARGET:.1%}")
-    for name, (seconds, accuracy) in results.items():
-        print(f"{name:8} {sum(seconds):8.1f} {examples / sum(seconds):11.0f} {accuracy[-1]:15.4f}  "
-              f"{time_to_target(seconds, accuracy)}")
-    if "zoo" in results:
-        zoo_rate = examples / sum(results["zoo"][0])
+    examples = 7200 * args.epochs
+    print(f"\n{args.epochs} epochs on 7200 digits, hold-out 800, {args.repeats} interleaved rounds")
+    print(f"{'run':8} {'median s':>9} {'range s':>12} {'examples/s':>11} {'final hold-out':>15}")
+    medians = {}
+    for name, results in runs.items():
+        totals = [sum(seconds) for seconds, _ in results]
+        medians[name] = statistics.median(totals)
+        finals = sorted({round(accuracy[-1], 4) for _, accuracy in results})
+        print(f"{name:8} {medians[name]:9.1f} {min(totals):5.1f}-{max(totals):<6.1f} "
+              f"{examples / medians[name]:11.0f} {' / '.join(map(str, finals)):>15}")
+    if "zoo" in medians:
         for other in ("seed", "pytorch"):
-            if other in results:
-                print(f"zoo vs {other}: {zoo_rate / (examples / sum(results[other][0])):.2f}x examples/s")
-    if args.zoo_epochs is not None or "zoo" in results:
+            if other in medians:
+                print(f"zoo vs {other}: {medians[other] / medians['zoo']:.2f}x examples/s (medians)")
         epochs = args.zoo_epochs or zoo.get_spec("cnn_mnist").recipe.epochs
-        seconds, accuracy = zoo_train(x, y, x_hold, y_hold, epochs)
+        seconds, accuracy = run_child("zoo", epochs)
         print(f"zoo, full recipe ({epochs} epochs): hold-out {accuracy[-1]:.4f}, best {max(accuracy):.4f}, "
               f"time to {TARGET:.1%}: {time_to_target(seconds, accuracy)}")
 

@@ -184,3 +184,45 @@ def test_weight_average_momentum_is_checked():
         zoo.get_spec("mlp_mnist").with_overrides(ema_momentum=1.0)
     with pytest.raises(zoo.InvalidValueError, match=r"ema_momentum must be a number in \(0, 1\)"):
         zoo.get_spec("mlp_mnist").with_overrides(ema_momentum=0.0)
+
+
+class _BatchSizes(keras.callbacks.Callback):
+    """Examples seen per epoch, from the size of every training batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.per_epoch = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.per_epoch.append(0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.per_epoch[-1] += 1
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, 2])
+def test_every_epoch_is_one_pass_over_the_data(tmp_path, steps_per_execution):
+    # zoo.train feeds fit one repeated dataset (zoo/training/feeding.py); epochs must still be
+    # exactly one pass each: 180 training examples in batches of 32 are 6 batches, the last of 20.
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=200))
+    counter = _BatchSizes()
+    result = zoo.train("mlp_mnist", data, epochs=3, batch_size=32, verbose=0, augment=False,
+                       callbacks=[counter], steps_per_execution=steps_per_execution)
+    assert len(result.history) == 3
+    assert counter.per_epoch == [6 // steps_per_execution] * 3
+    assert int(result.model.optimizer.iterations) == 3 * 6
+
+
+def test_repeat_epochs_keeps_datasets_it_cannot_count_or_split_evenly():
+    import tensorflow as tf
+
+    from zoo.training.feeding import repeat_epochs
+
+    batches = tf.data.Dataset.range(10).batch(4)  # 3 batches
+    repeated, steps = repeat_epochs(batches)
+    assert steps == 3 and int(repeated.cardinality()) == int(tf.data.INFINITE_CARDINALITY)
+    assert repeat_epochs(batches, steps_per_execution=2) == (batches, None)  # 3 is not a multiple of 2
+    unknown = batches.filter(lambda batch: True)
+    assert repeat_epochs(unknown) == (unknown, None)
+    endless = batches.repeat()
+    assert repeat_epochs(endless) == (endless, None)

@@ -27,6 +27,7 @@ from zoo.training.callbacks import (
 )
 from zoo.training.compile import compile_model
 from zoo.training.distributed import fit_multi_worker
+from zoo.training.feeding import repeat_epochs
 from zoo.training.policy import DevicePolicy, resolve_policy, task_index
 from zoo.training.workdir import Workdir, fingerprint
 
@@ -268,8 +269,11 @@ def train(
                 initial_epoch=initial_epoch, callbacks=all_callbacks, verbose=verbose,
             )
         else:
+            # One iterator for all epochs: Keras' new iterator per epoch stalls (see feeding.py).
+            repeated, steps = repeat_epochs(train_data, steps_per_execution)
             keras_history = model.fit(
-                train_data,
+                repeated,
+                steps_per_epoch=steps,
                 validation_data=validation,
                 epochs=recipe.epochs,
                 initial_epoch=initial_epoch,

@@ -21,6 +21,7 @@ from zoo.registry import get_spec
 from zoo.spec import ModelSpec
 from zoo.training.callbacks import StopOnNaN, monitor_mode
 from zoo.training.compile import compile_model
+from zoo.training.feeding import repeat_epochs
 
 
 class ZooHyperModel(keras_tuner.HyperModel):
@@ -128,6 +129,13 @@ class ZooHyperModel(keras_tuner.HyperModel):
         x = args[0] if args else kwargs.get("x")
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras would warn
+            if kwargs.get("steps_per_epoch") is None:
+                # One iterator for all epochs, as zoo.train feeds it (zoo/training/feeding.py).
+                x, kwargs["steps_per_epoch"] = repeat_epochs(x)
+                if args:
+                    args = (x, *args[1:])
+                else:
+                    kwargs["x"] = x
         else:
             kwargs.setdefault("batch_size", recipe.batch_size)  # arrays: Keras batches them
         kwargs.setdefault("epochs", recipe.epochs)
