@@ -162,3 +162,11 @@ def test_random_affine_config_round_trip():
     clone = RandomAffine.from_config(layer.get_config())
     assert (clone.rotation, clone.zoom, clone.translation, clone.seed) == (0.03, 0.1, 0.1, 7)
     assert keras.saving.get_registered_name(RandomAffine) == "zoo>RandomAffine"
+
+
+
+def test_unknown_standardize_name_is_refused_with_the_choices():
+    from zoo.spec import TextInput
+
+    with pytest.raises(zoo.InvalidValueError, match="standardize must be one of .*'lower'"):
+        TextInput(standardize="lowercase")

@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 from zoo import checks
 from zoo.errors import unknown_name
 
+# TextVectorization's named standardizations (a callable would not survive a spec's JSON).
+STANDARDIZERS = ("lower_and_strip_punctuation", "lower", "strip_punctuation")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "nadam")
 SCHEDULES = ("constant", "cosine", "exponential")
 
@@ -72,7 +74,7 @@ class TextInput:
     kind: ClassVar[str] = "text"
     vocab_size: int = 20_000  # including the padding (0) and out-of-vocabulary (1) tokens
     sequence_length: int = 200  # ids per example: longer texts are cut, shorter ones padded with 0
-    standardize: str = "lower_and_strip_punctuation"  # as keras.layers.TextVectorization
+    standardize: str = "lower_and_strip_punctuation"  # one of STANDARDIZERS
 
     def __post_init__(self) -> None:
         if checks.positive_int("vocab_size", self.vocab_size) < 3:
@@ -81,6 +83,7 @@ class TextInput:
                 f"got {self.vocab_size}."
             )
         checks.positive_int("sequence_length", self.sequence_length)
+        checks.one_of("standardize", self.standardize, STANDARDIZERS)
 
     @property
     def shape(self) -> tuple[int]:
