@@ -19,7 +19,8 @@ table to a results file. A benchmark, not a test: it needs ../shared/datasets an
 (SST-2 entries: about 10-20 minutes each on 2 CPU cores).
 
     python benchmarks/bench_accuracy.py [--entries cnn_mnist mlp_mnist] [--folds 5] [--seeds 0]
-                                        [--markdown benchmarks/results/accuracy.md] [--set KEY=VALUE]
+                                        [--markdown benchmarks/results/accuracy.md]
+                                        [--set KEY=VALUE]
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ from zoo.data.sources import read_frame  # noqa: E402
 TARGETS = {"cnn_mnist": 0.985, "mlp_mnist": 0.965, "lstm_sst2": 0.835, "transformer_sst2": 0.835}
 
 
-def mnist_folds(folds: int) -> list[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]]:
+def mnist_folds(
+    folds: int,
+) -> list[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]]:
     """(train, test) arrays per fold: a seeded permutation of the 8,000 digits cut in `folds`."""
     with np.load(SHARED / "mnist_8k.npz") as arrays:
         x, y = arrays["x"], arrays["y"]
@@ -127,8 +130,10 @@ def main() -> None:
                       f"(target {row['target']}){others}, {row['epochs_run']} epochs, "
                       f"{row['train_seconds']:.0f} s", flush=True)
 
-    lines = ["| entry | run | seed | overrides | test accuracy | macro F1 | also | epochs | train s |",
-             "|" + " --- |" * 9]
+    lines = [
+        "| entry | run | seed | overrides | test accuracy | macro F1 | also | epochs | train s |",
+        "|" + " --- |" * 9,
+    ]
     for row in rows:
         lines.append(
             f"| {row['entry']} | {row['run']} | {row['seed']} | {row['overrides'] or '-'} | "
@@ -143,8 +148,10 @@ def main() -> None:
         mine = [r for r in rows if r["entry"] == entry]
         examples = sum(r["test_examples"] for r in mine)
         pooled = sum(r["test_accuracy"] * r["test_examples"] for r in mine) / examples
-        summary.append(f"| {entry} | {overrides or '-'} | {len(mine)} | {examples} | {pooled:.4f} | "
-                       f"{min(r['test_accuracy'] for r in mine):.4f} | {TARGETS.get(entry)} |")
+        summary.append(
+            f"| {entry} | {overrides or '-'} | {len(mine)} | {examples} | {pooled:.4f} | "
+            f"{min(r['test_accuracy'] for r in mine):.4f} | {TARGETS.get(entry)} |"
+        )
     table = "\n".join(lines + summary)
     print("\n" + table)
     if args.markdown:

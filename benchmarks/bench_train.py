@@ -63,7 +63,8 @@ class EpochClock(keras.callbacks.Callback):
         self._start = time.perf_counter()
 
     def _stop(self) -> None:
-        if self._start is not None:  # validation (on_test_begin) or the epoch's end, whichever first
+        # Validation (on_test_begin) or the epoch's end, whichever first.
+        if self._start is not None:
             self.train_seconds.append(time.perf_counter() - self._start)
             self._start = None
 
@@ -88,8 +89,8 @@ def seed_script(x, y, x_hold, y_hold, epochs):
     ])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     clock = EpochClock()
-    history = model.fit(x[..., None] / 255.0, y, batch_size=32, epochs=epochs, verbose=0, callbacks=[clock],
-                        validation_data=(x_hold[..., None] / 255.0, y_hold))
+    history = model.fit(x[..., None] / 255.0, y, batch_size=32, epochs=epochs, verbose=0,
+                        callbacks=[clock], validation_data=(x_hold[..., None] / 255.0, y_hold))
     return clock.train_seconds, history.history["val_accuracy"]
 
 
@@ -128,7 +129,8 @@ def pytorch_eager(x, y, x_hold, y_hold, epochs):
 
 def zoo_train(x, y, x_hold, y_hold, epochs):
     clock = EpochClock()
-    result = zoo.train("cnn_mnist", (x, y), (x_hold, y_hold), epochs=epochs, verbose=0, callbacks=[clock])
+    result = zoo.train("cnn_mnist", (x, y), (x_hold, y_hold), epochs=epochs, verbose=0,
+                       callbacks=[clock])
     print(f"  zoo device policy: {result.policy.describe()}")
     return clock.train_seconds, list(result.history["val_accuracy"])
 
@@ -210,10 +212,12 @@ def main() -> None:
     if "zoo" in medians:
         for other in ("seed", "pytorch"):
             if other in medians:
-                print(f"zoo vs {other}: {medians[other] / medians['zoo']:.2f}x examples/s (medians)")
+                print(f"zoo vs {other}: {medians[other] / medians['zoo']:.2f}x examples/s "
+                      "(medians)")
         epochs = args.zoo_epochs or zoo.get_spec("cnn_mnist").recipe.epochs
         seconds, accuracy = run_child("zoo", epochs)
-        print(f"zoo, full recipe ({epochs} epochs): hold-out {accuracy[-1]:.4f}, best {max(accuracy):.4f}, "
+        print(f"zoo, full recipe ({epochs} epochs): hold-out {accuracy[-1]:.4f}, "
+              f"best {max(accuracy):.4f}, "
               f"time to {TARGET:.1%}: {time_to_target(seconds, accuracy)}")
 
 

@@ -29,7 +29,17 @@ import numpy as np  # noqa: E402
 import zoo  # noqa: E402
 
 ENTRY = "cnn_mnist"
-DATA = next((p for p in (Path("../shared/datasets/mnist_8k.npz"), Path(__file__).resolve().parents[2] / "shared/datasets/mnist_8k.npz") if p.exists()), None)
+DATA = next(
+    (
+        p
+        for p in (
+            Path("../shared/datasets/mnist_8k.npz"),
+            Path(__file__).resolve().parents[2] / "shared/datasets/mnist_8k.npz",
+        )
+        if p.exists()
+    ),
+    None,
+)
 
 
 def main() -> None:
@@ -55,7 +65,8 @@ def main() -> None:
     completed = trials[trials.status == "COMPLETED"]
     print(f"{ENTRY}, {args.tuner} search, {len(trials)} trials x {args.epochs} epochs on "
           f"{len(images):,} digits ({os.cpu_count()} CPU cores)")
-    print(trials.drop(columns=["worker", "error"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(trials.drop(columns=["worker", "error"]).to_string(
+        index=False, float_format=lambda v: f"{v:.4g}"))
     print()
     print(f"search wall time     {wall:8.1f} s")
     print(f"trials/hour          {3600 * len(trials) / wall:8.1f}")

@@ -97,13 +97,16 @@ def main() -> None:
             "batch_size": spec.recipe.batch_size,
             "bucket_by_length": spec.recipe.bucket_by_length,
         }
-        print(f"{name:22} {statistics.median(default):13.0f} {statistics.median(xla):10.0f} {speedup:8.2f}x")
+        print(f"{name:22} {statistics.median(default):13.0f} {statistics.median(xla):10.0f} "
+              f"{speedup:8.2f}x")
     if args.write:
         import json
 
         recorded = json.loads(MEASUREMENTS_FILE.read_text()) if MEASUREMENTS_FILE.exists() else {}
         recorded.setdefault("entries", {}).update(results)
-        recorded["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}"
+        recorded["machine"] = (
+            f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}"
+        )
         recorded["tensorflow"] = tf.__version__
         recorded["measured_with"] = "benchmarks/bench_xla.py"
         atomic_write_json(MEASUREMENTS_FILE, recorded)

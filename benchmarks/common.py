@@ -18,7 +18,9 @@ def in_memory(dataset: tf.data.Dataset, steps: int) -> tf.data.Dataset:
     """The first `steps` batches of a pipeline, materialized, replayed as they are (shapes kept,
     so length-bucketed text batches stay as the model would see them)."""
     batches = list(dataset.take(steps))
-    replay = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=dataset.element_spec)
+    replay = tf.data.Dataset.from_generator(
+        lambda: iter(batches), output_signature=dataset.element_spec
+    )
     return replay.apply(tf.data.experimental.assert_cardinality(len(batches))).cache()
 
 
@@ -30,5 +32,7 @@ def one_batch_per_shape(data: tf.data.Dataset) -> tf.data.Dataset:
         if tuple(inputs.shape) not in seen:
             seen.add(tuple(inputs.shape))
             firsts.append((inputs, labels))
-    replay = tf.data.Dataset.from_generator(lambda: iter(firsts), output_signature=data.element_spec)
+    replay = tf.data.Dataset.from_generator(
+        lambda: iter(firsts), output_signature=data.element_spec
+    )
     return replay.apply(tf.data.experimental.assert_cardinality(len(firsts)))

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 
 
-def digit_like_images(count: int = 300, num_classes: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def digit_like_images(
+    count: int = 300, num_classes: int = 10, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """uint8 (count, 28, 28) images where class k is a bright bar at row band k, plus noise.
 
     Easy enough that a few epochs reach high accuracy, so tests can check that training learns.

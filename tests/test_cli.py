@@ -53,8 +53,14 @@ def test_train_then_evaluate_end_to_end(tmp_path):
         (["train", "cnn_mnst"], "Did you mean: 'cnn_mnist'"),
         (["info", "lstm_sst"], "Did you mean: 'lstm_sst2'"),
         (["train", "cnn_mnist", "--data", "missing.npz"], "missing.npz"),
-        (["train", "cnn_mnist", "--set", "dropout=2.0", "--data", "x.npz"], r"dropout must be a number in \[0, 1\)"),
-        (["evaluate", "no-such-dir", "--data", "x.npz"], "no-such-dir does not exist; expected a training workdir or a .keras file"),
+        (
+            ["train", "cnn_mnist", "--set", "dropout=2.0", "--data", "x.npz"],
+            r"dropout must be a number in \[0, 1\)",
+        ),
+        (
+            ["evaluate", "no-such-dir", "--data", "x.npz"],
+            "no-such-dir does not exist; expected a training workdir or a .keras file",
+        ),
     ],
 )
 def test_errors_are_one_clear_line(args, message, capsys):
@@ -74,5 +80,7 @@ def test_bad_numbers_are_refused_by_the_parser(capsys):
 
 def test_failed_run_writes_no_partial_files(tmp_path):
     workdir = tmp_path / "run"
-    assert main(["train", "cnn_mnist", "--data", str(tmp_path / "absent.npz"), "--workdir", str(workdir)]) == 2
+    assert main(
+        ["train", "cnn_mnist", "--data", str(tmp_path / "absent.npz"), "--workdir", str(workdir)]
+    ) == 2
     assert not workdir.exists() or not any(workdir.iterdir())

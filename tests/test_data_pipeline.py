@@ -242,7 +242,11 @@ def test_length_buckets_cut_padding_and_keep_every_example():
 def test_text_models_train_on_length_buckets(tmp_path):
     source = write_sentiment_tsv(tmp_path / "train.tsv")
     for name in zoo.list_models(task="text_classification", dataset="glue/sst2"):
-        small = {**SMALL_TEXT} if name.startswith("lstm") else {"vocab_size": 200, "sequence_length": 16}
+        small = (
+            {**SMALL_TEXT}
+            if name.startswith("lstm")
+            else {"vocab_size": 200, "sequence_length": 16}
+        )
         spec = zoo.get_spec(name).with_overrides(batch_size=16, **small)
         train = zoo.data.load(source, spec=spec, bucket_by_length=True)
         history = zoo.build(name, **small).fit(train, epochs=1, verbose=0)
@@ -251,5 +255,7 @@ def test_text_models_train_on_length_buckets(tmp_path):
 
 def test_length_buckets_need_a_text_entry():
     images, labels = digit_like_images(20)
-    with pytest.raises(zoo.InvalidValueError, match="bucket_by_length=True needs the spec of a text"):
+    with pytest.raises(
+        zoo.InvalidValueError, match="bucket_by_length=True needs the spec of a text"
+    ):
         zoo.data.load((images, labels), spec="cnn_mnist", bucket_by_length=True)

@@ -127,7 +127,9 @@ def test_tfds_mock_data_fits_each_entry(name):
     model = zoo.build(
         name, compile=False, **{k: v for k, v in SMALL_TEXT.items() if spec.input.kind == "text"}
     )
-    expected = model.input_shape[1:] if spec.input.kind == "image" else (spec.input.sequence_length,)
+    expected = (
+        model.input_shape[1:] if spec.input.kind == "image" else (spec.input.sequence_length,)
+    )
     assert tuple(inputs.shape[1:]) == tuple(expected)
     assert inputs.dtype == (tf.float32 if spec.input.kind == "image" else tf.int32)
     assert (

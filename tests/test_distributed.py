@@ -48,11 +48,14 @@ def test_two_workers_train_in_step(tmp_path):
     for index in range(2):
         environment = {
             **os.environ,
-            "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}),
+            "TF_CONFIG": json.dumps(
+                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+            ),
             "TF_CPP_MIN_LOG_LEVEL": "2",
         }
         processes.append(subprocess.Popen(
-            [sys.executable, str(script), str(data), str(tmp_path / f"weights{index}.npz"), str(tmp_path / "run")],
+            [sys.executable, str(script), str(data), str(tmp_path / f"weights{index}.npz"),
+             str(tmp_path / "run")],
             cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         ))
     outputs = [p.communicate(timeout=300)[0] for p in processes]

@@ -23,7 +23,9 @@ def test_metrics_match_hand_computation():
     assert report.macro["f1"] == pytest.approx(np.mean(f1))
     assert report.per_class["support"].tolist() == [2, 2, 2]
     assert report.loss == pytest.approx(-np.mean(np.log([0.8, 0.1, 0.8, 0.8, 0.1, 0.8])))
-    assert list(report.summary()["metric"])[:4] == ["accuracy", "macro_precision", "macro_recall", "macro_f1"]
+    assert list(report.summary()["metric"])[:4] == [
+        "accuracy", "macro_precision", "macro_recall", "macro_f1"
+    ]
     assert "accuracy 0.6667" in str(report)
 
 
@@ -50,7 +52,9 @@ def test_plot_writes_confusion_matrix_and_curves(tmp_path):
     import pandas as pd
 
     report = classification_report([0, 1, 1], np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
-    report.history = pd.DataFrame({"epoch": [1, 2], "accuracy": [0.5, 0.7], "val_accuracy": [0.4, 0.6]})
+    report.history = pd.DataFrame(
+        {"epoch": [1, 2], "accuracy": [0.5, 0.7], "val_accuracy": [0.4, 0.6]}
+    )
     figure = report.plot(tmp_path / "report.png")
     assert (tmp_path / "report.png").stat().st_size > 1000
     assert len(figure.axes) == 3  # matrix, its colour bar, curves

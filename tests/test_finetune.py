@@ -32,7 +32,9 @@ def test_same_class_count_copies_everything_and_trains(trained_mlp):
     trained, path = trained_mlp
     tuned = zoo.build("mlp_mnist", weights=path)
     x = np.random.default_rng(0).normal(size=(4, 28, 28, 1)).astype("float32")
-    np.testing.assert_allclose(tuned.predict(x, verbose=0), trained.predict(x, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        tuned.predict(x, verbose=0), trained.predict(x, verbose=0), atol=1e-6
+    )
     tuned.fit(x, np.arange(4), epochs=1, verbose=0)  # compiled with the recipe
 
 
@@ -61,7 +63,9 @@ def test_bad_weights_are_explained(tmp_path, trained_mlp):
 def test_lambda_layers_are_refused(tmp_path):
     inputs = keras.Input((28, 28, 1))
     outputs = keras.layers.Lambda(lambda t: t * 2)(inputs)
-    model = keras.Model(inputs, keras.layers.Dense(10, name="classifier")(keras.layers.Flatten()(outputs)))
+    model = keras.Model(
+        inputs, keras.layers.Dense(10, name="classifier")(keras.layers.Flatten()(outputs))
+    )
     model.save(tmp_path / "lambda.keras")
     with pytest.raises(DataError, match="cannot load .* safely"):
         zoo.build("mlp_mnist", weights=tmp_path / "lambda.keras")

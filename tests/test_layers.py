@@ -175,4 +175,6 @@ def test_token_dropout_drops_whole_words_in_training_only(name):
     assert set(np.unique(per_word.min(axis=1))) <= {0.0, 2.0}
     assert np.array_equal(per_word.min(axis=1), per_word.max(axis=1))
     assert 0 < (per_word[:, 0] == 0).mean() < 1
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(vectors, training=False)), vectors)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(layer(vectors, training=False)), vectors
+    )

@@ -45,7 +45,9 @@ def test_forward_pass_at_real_defaults(name, make_inputs):
 
     assert model.name == name
     # Text models take ids of any length up to sequence_length (batches bucketed by length).
-    assert model.input_shape == (None, *(spec.input.shape if spec.input.kind == "image" else (None,)))
+    assert model.input_shape == (
+        None, *(spec.input.shape if spec.input.kind == "image" else (None,))
+    )
     assert model.output_shape == (None, spec.num_classes)
     probabilities = keras.ops.convert_to_numpy(
         model(make_inputs(spec, batch_size=3), training=False)

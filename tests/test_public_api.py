@@ -33,7 +33,8 @@ def test_importing_submodules_never_shadows_a_public_function():
             assert isinstance(value, types.ModuleType)
         else:
             assert not isinstance(value, types.ModuleType), (
-                f"zoo.{name} is the module {value.__name__}, not the public object: rename the module"
+                f"zoo.{name} is the module {value.__name__}, not the public object: "
+                "rename the module"
             )
 
 

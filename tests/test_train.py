@@ -40,16 +40,22 @@ def test_train_learns_and_writes_the_run(tmp_path):
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"} <= set(result.history)
     assert result.report.accuracy > 0.9  # the generated classes are easy: training must learn them
     assert result.report.num_examples == 40  # the seeded 10% hold-out
-    for name in ("config.json", "state.json", "history.csv", "best.keras", "model.keras", "report.json"):
+    for name in (
+        "config.json", "state.json", "history.csv", "best.keras", "model.keras", "report.json"
+    ):
         assert (workdir / name).is_file(), name
     assert any((workdir / "logs").rglob("events.out.tfevents*"))
     on_disk = pd.read_csv(workdir / "history.csv")
     assert list(on_disk["epoch"]) == [1, 2, 3, 4]
-    assert json.loads((workdir / "report.json").read_text())["accuracy"] == pytest.approx(result.report.accuracy)
+    assert json.loads((workdir / "report.json").read_text())["accuracy"] == pytest.approx(
+        result.report.accuracy
+    )
     reloaded = keras.saving.load_model(workdir / "model.keras")
     x, _ = digit_like_images(8, seed=5)
     inputs = ((x[..., None] / 255.0) - 0.1307) / 0.3081
-    np.testing.assert_allclose(reloaded.predict(inputs, verbose=0), result.model.predict(inputs, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        reloaded.predict(inputs, verbose=0), result.model.predict(inputs, verbose=0), atol=1e-6
+    )
 
 
 def test_rerun_of_a_finished_run_trains_nothing_and_other_settings_are_refused(tmp_path):
@@ -60,7 +66,9 @@ def test_rerun_of_a_finished_run_trains_nothing_and_other_settings_are_refused(t
     pd.testing.assert_frame_equal(first.history, again.history)
     assert again.report.accuracy == pytest.approx(first.report.accuracy)
 
-    with pytest.raises(WorkdirConflictError, match=r"different configuration \(overrides: .*epochs"):
+    with pytest.raises(
+        WorkdirConflictError, match=r"different configuration \(overrides: .*epochs"
+    ):
         zoo.train("mlp_mnist", data, epochs=3, workdir=workdir, verbose=0)
     with pytest.raises(WorkdirConflictError, match="seed: was 0, now 7"):
         zoo.train("mlp_mnist", data, epochs=2, seed=7, workdir=workdir, verbose=0)
@@ -125,7 +133,8 @@ def test_nan_stops_with_an_error_and_keeps_the_last_good_checkpoint(tmp_path):
     data = str(write_digits_npz(tmp_path / "digits.npz", count=200))
     workdir = tmp_path / "run"
     with pytest.raises(TrainingDivergedError, match="epoch 2, batch 1.*last good checkpoint"):
-        zoo.train("mlp_mnist", data, epochs=4, workdir=workdir, verbose=0, callbacks=[_PoisonAtEpoch(2)])
+        zoo.train("mlp_mnist", data, epochs=4, workdir=workdir, verbose=0,
+                  callbacks=[_PoisonAtEpoch(2)])
     state = json.loads((workdir / "state.json").read_text())
     assert state["epoch"] == 1 and state["status"] == "diverged"
     assert list(pd.read_csv(workdir / "history.csv")["epoch"]) == [1]
@@ -174,7 +183,9 @@ def test_weight_average_is_what_validation_scores_and_the_run_keeps(tmp_path):
     state.load_weights(workdir / json.loads((workdir / "state.json").read_text())["weights"])
     kernel = "hidden_0"
     assert not np.allclose(state.get_layer(kernel).kernel, best.get_layer(kernel).kernel)
-    np.testing.assert_allclose(trained.get_layer(kernel).kernel, result.model.get_layer(kernel).kernel)
+    np.testing.assert_allclose(
+        trained.get_layer(kernel).kernel, result.model.get_layer(kernel).kernel
+    )
     # Validation scored the average: the report of the kept model matches the best epoch's score.
     assert result.report.accuracy == pytest.approx(result.history["val_accuracy"].max(), abs=1e-6)
 
@@ -221,7 +232,8 @@ def test_repeat_epochs_keeps_datasets_it_cannot_count_or_split_evenly():
     batches = tf.data.Dataset.range(10).batch(4)  # 3 batches
     repeated, steps = repeat_epochs(batches)
     assert steps == 3 and int(repeated.cardinality()) == int(tf.data.INFINITE_CARDINALITY)
-    assert repeat_epochs(batches, steps_per_execution=2) == (batches, None)  # 3 is not a multiple of 2
+    # 3 is not a multiple of 2:
+    assert repeat_epochs(batches, steps_per_execution=2) == (batches, None)
     unknown = batches.filter(lambda batch: True)
     assert repeat_epochs(unknown) == (unknown, None)
     endless = batches.repeat()

@@ -127,7 +127,9 @@ def test_two_trial_random_search(search, digits):
     model = result.best_model()
     validation = zoo.data.load(digits, "validation", spec=result.spec, seed=0)
     assert model.name == "mlp_mnist"
-    assert model.evaluate(validation, verbose=0, return_dict=True)["accuracy"] == pytest.approx(best.score)
+    assert model.evaluate(validation, verbose=0, return_dict=True)["accuracy"] == pytest.approx(
+        best.score
+    )
 
     record = json.loads((directory / "search.json").read_text())
     assert record["entry"] == "mlp_mnist" and record["tuner"] == "random"
@@ -353,7 +355,9 @@ def test_distributed_search_shares_trials_between_workers(tmp_path):
     assert sorted(trials.trial_id) == ["0", "1", "2", "3"]  # each trial once
     assert set(trials.status) == {"COMPLETED"}
     assert set(trials.worker) == {"tuner0", "tuner1"}  # both workers ran trials
-    values = trials[["num_layers", "units_0", "dropout", "learning_rate", "optimizer", "batch_size"]]
+    values = trials[
+        ["num_layers", "units_0", "dropout", "learning_rate", "optimizer", "batch_size"]
+    ]
     assert not values.duplicated().any()  # and no configuration twice under another id
     for trial_id in trials.trial_id:  # each trained by the worker that got it, in the shared dir
         assert (directory / "keras_tuner" / f"trial_{trial_id}" / "checkpoint.weights.h5").is_file()

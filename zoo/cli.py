@@ -72,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     training = commands.add_parser("train", help="train and evaluate an entry")
     training.add_argument("name")
     training.add_argument("--data", help="a .npz/.csv/.tsv file, an image folder, or tfds:NAME")
-    training.add_argument("--validation-data", help="evaluation data (default: 10%% hold-out of --data)")
+    training.add_argument("--validation-data",
+                          help="evaluation data (default: 10%% hold-out of --data)")
     training.add_argument("--epochs", type=_positive_int)
     training.add_argument("--batch-size", type=_positive_int)
     training.add_argument("--seed", type=_non_negative_int, default=0)
@@ -92,10 +93,12 @@ def _parser() -> argparse.ArgumentParser:
     tuning.add_argument("--validation-data", help="scoring data (default: 10%% hold-out of --data)")
     # Values are checked by zoo.tune, so a bad one reads as one line, as every other error does.
     tuning.add_argument("--tuner", default="hyperband", help="random, bayesian or hyperband")
-    tuning.add_argument("--max-trials", type=int, default=10, help="trials in all, earlier runs included")
+    tuning.add_argument("--max-trials", type=int, default=10,
+                        help="trials in all, earlier runs included")
     tuning.add_argument("--epochs", type=int, help="per trial (hyperband: the most per trial)")
     tuning.add_argument("--seed", type=int, default=0)
-    tuning.add_argument("--directory", required=True, help="the search's directory; rerun to continue")
+    tuning.add_argument("--directory", required=True,
+                        help="the search's directory; rerun to continue")
     tuning.add_argument("--overwrite", action="store_true", help="start afresh in --directory")
     tuning.add_argument("--export", metavar="DIR", help="export the best model to DIR")
 
@@ -197,7 +200,8 @@ def _cmd_tune(args: argparse.Namespace) -> None:
         print(f"\nbest overrides: {result.best_overrides}")
     print(f"search saved in {result.directory} (trials.csv; rerun to continue)")
     if args.export:
-        print(f"exported to {zoo.export(result.best_model(), args.export, preprocessor=result.preprocessor)}")
+        print("exported to "
+              f"{zoo.export(result.best_model(), args.export, preprocessor=result.preprocessor)}")
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:

@@ -88,7 +88,9 @@ class EvalReport:
             curve_axis = axes[0, 1]
             for column in ("accuracy", "val_accuracy"):
                 if column in self.history:
-                    curve_axis.plot(self.history["epoch"], self.history[column], marker="o", label=column)
+                    curve_axis.plot(
+                        self.history["epoch"], self.history[column], marker="o", label=column
+                    )
             curve_axis.set_xlabel("epoch")
             curve_axis.set_ylabel("accuracy")
             curve_axis.set_title("training curves")
@@ -108,7 +110,9 @@ def classification_report(
 
     Example:
         >>> import numpy as np
-        >>> report = classification_report([0, 1, 1], np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
+        >>> report = classification_report(
+        ...     [0, 1, 1], np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+        ... )
         >>> round(report.accuracy, 4), report.confusion.values.tolist()
         (0.6667, [[1, 0], [1, 1]])
     """
@@ -138,11 +142,15 @@ def classification_report(
     true_positive = np.diag(confusion).astype(np.float64)
     predicted_count = confusion.sum(axis=0)
     support = confusion.sum(axis=1)
-    # A class never predicted (or never present) has precision (recall) 0, as scikit-learn's default.
-    precision = np.divide(true_positive, predicted_count, out=np.zeros(num_classes), where=predicted_count > 0)
+    # A class never predicted (or never present) has precision (recall) 0, scikit-learn's default.
+    precision = np.divide(
+        true_positive, predicted_count, out=np.zeros(num_classes), where=predicted_count > 0
+    )
     recall = np.divide(true_positive, support, out=np.zeros(num_classes), where=support > 0)
     denominator = precision + recall
-    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros(num_classes), where=denominator > 0)
+    f1 = np.divide(
+        2 * precision * recall, denominator, out=np.zeros(num_classes), where=denominator > 0
+    )
     clipped = np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, 1.0)
 
     per_class = pd.DataFrame(
@@ -152,7 +160,11 @@ def classification_report(
     return EvalReport(
         accuracy=float((predicted == labels).mean()),
         per_class=per_class,
-        macro={"precision": float(precision.mean()), "recall": float(recall.mean()), "f1": float(f1.mean())},
+        macro={
+            "precision": float(precision.mean()),
+            "recall": float(recall.mean()),
+            "f1": float(f1.mean()),
+        },
         confusion=pd.DataFrame(
             confusion, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted")
         ),
@@ -193,7 +205,9 @@ def evaluate(
         spec = spec or get_spec(model.name)
         data = zoo_data.load(data, split="all", spec=spec, batch_size=batch_size,
                              preprocessor=preprocessor, shuffle=False)
-    class_names = class_names or getattr(data, "class_names", None) or (spec.class_names if spec else None)
+    class_names = (
+        class_names or getattr(data, "class_names", None) or (spec.class_names if spec else None)
+    )
     # A traced forward pass rather than `model.predict_on_batch`: the latter goes through the
     # model's distribution strategy, and Keras 3 cannot reduce its outputs under a multi-worker
     # strategy (keras-team/keras#20585); a plain call reads the local copy of the weights.

@@ -23,7 +23,9 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
     try:
         # mkstemp creates the file private (0600); give it the mode a plain open() would.
         os.fchmod(descriptor, 0o666 & ~_umask())
@@ -50,10 +52,13 @@ def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
 
 
 def temporary_sibling(path: str | os.PathLike, suffix: str = "") -> Path:
-    """A fresh, unused path in the same directory as `path` (same file system, so rename is atomic)."""
+    """A fresh, unused path in the same directory as `path` (same file system, so rename is
+    atomic)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp"
+    )
     os.close(descriptor)
     os.unlink(temporary)
     return Path(temporary)

@@ -39,7 +39,9 @@ SpecFunction = Callable[[], ModelSpec]
 @overload
 def register_model(function: SpecFunction, /) -> SpecFunction: ...
 @overload
-def register_model(*, name: str | None = None, **tags: Any) -> Callable[[SpecFunction], SpecFunction]: ...
+def register_model(
+    *, name: str | None = None, **tags: Any
+) -> Callable[[SpecFunction], SpecFunction]: ...
 def register_model(
     function: SpecFunction | None = None, /, *, name: str | None = None, **tags: Any
 ) -> SpecFunction | Callable[[SpecFunction], SpecFunction]:
@@ -72,7 +74,8 @@ def register_model(
         spec = spec_function()
         if not isinstance(spec, ModelSpec):
             raise InvalidValueError(
-                f"{spec_function.__qualname__} must return a zoo.ModelSpec, got {type(spec).__name__}."
+                f"{spec_function.__qualname__} must return a zoo.ModelSpec, "
+                f"got {type(spec).__name__}."
             )
         spec = dataclasses.replace(
             spec,

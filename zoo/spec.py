@@ -58,7 +58,8 @@ class ImageInput:
         for stat in (self.mean, self.std):
             if len(stat) not in (1, self.shape[-1]):
                 raise checks.InvalidValueError(
-                    f"mean and std need 1 or {self.shape[-1]} values (one per channel), got {stat!r}."
+                    f"mean and std need 1 or {self.shape[-1]} values (one per channel), "
+                    f"got {stat!r}."
                 )
         for i, value in enumerate(self.std):
             checks.positive(f"std[{i}]", value)
@@ -221,7 +222,9 @@ class ModelSpec:
 
     def model_kwargs(self) -> dict[str, Any]:
         """The keyword arguments that `builder` is called with."""
-        return {**self.hyperparameters, **self.input.model_kwargs(), "num_classes": self.num_classes}
+        return {
+            **self.hyperparameters, **self.input.model_kwargs(), "num_classes": self.num_classes
+        }
 
     def valid_overrides(self) -> list[str]:
         """Names accepted by `with_overrides`: builder arguments and recipe fields."""

@@ -210,7 +210,9 @@ def cnn_fashion_mnist() -> ModelSpec:
             "dense_units": (128,),
             "dropout": 0.4,
         },
-        recipe=Recipe(optimizer="adam", learning_rate=1e-3, schedule="cosine", batch_size=128, epochs=30),
+        recipe=Recipe(
+            optimizer="adam", learning_rate=1e-3, schedule="cosine", batch_size=128, epochs=30
+        ),
         search_space=search_space_cnn,
         reference=Reference(
             0.92,
@@ -243,11 +245,14 @@ def cnn_cifar10() -> ModelSpec:
             "dense_units": (512,),
             "dropout": 0.5,
         },
-        recipe=Recipe(optimizer="adam", learning_rate=1e-3, schedule="cosine", batch_size=64, epochs=50),
+        recipe=Recipe(
+            optimizer="adam", learning_rate=1e-3, schedule="cosine", batch_size=64, epochs=50
+        ),
         search_space=search_space_cnn,
         reference=Reference(
             0.79,
             "Keras example cifar10_cnn.py (keras-team/keras, Keras 2 examples)",
-            "75% validation accuracy after 25 epochs and 79% after 50, with shift/flip augmentation",
+            "75% validation accuracy after 25 epochs and 79% after 50, "
+            "with shift/flip augmentation",
         ),
     )

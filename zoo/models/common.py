@@ -11,7 +11,8 @@ from keras import layers
 from zoo import checks
 from zoo.spec import Recipe
 
-# How `Reference.measured` was obtained (benchmarks/bench_accuracy.py; benchmarks/results/accuracy.md).
+# How `Reference.measured` was obtained
+# (benchmarks/bench_accuracy.py; benchmarks/results/accuracy.md).
 MNIST_8K_PROTOCOL = (
     "5-fold cross-validation on the 8,000 real digits of shared/datasets/mnist_8k.npz: "
     "accuracy over all 8,000 test-fold predictions, seed 0"
@@ -23,11 +24,11 @@ SST2_PROTOCOL = (
 
 
 def drop_tokens(x: keras.KerasTensor, rate: float) -> keras.KerasTensor:
-    """Word dropout: zero whole token vectors of `x` (batch, steps, features) with probability `rate`.
+    """Word dropout: zero whole token vectors of `x` with probability `rate`.
 
-    Unlike element dropout, a dropped word is gone entirely, so the model cannot lean on any single
-    word: a strong regularizer for sentence classifiers trained on little data (Iyyer et al. 2015).
-    The padding mask passes through unchanged.
+    `x` is (batch, steps, features). Unlike element dropout, a dropped word is gone entirely, so
+    the model cannot lean on any single word: a strong regularizer for sentence classifiers
+    trained on little data (Iyyer et al. 2015). The padding mask passes through unchanged.
     """
     if not rate:
         return x
@@ -96,7 +97,8 @@ def int_range(hp: Any, name: str, low: int, high: int, default: int) -> int:
 def float_range(
     hp: Any, name: str, low: float, high: float, default: float, **kwargs: Any
 ) -> float:
-    """`hp.Float` over [low, high], widened to contain `default` (`step`, `sampling` as keras-tuner)."""
+    """`hp.Float` over [low, high], widened to contain `default` (`step`, `sampling` as
+    keras-tuner)."""
     return hp.Float(name, min(low, default), max(high, default), default=default, **kwargs)
 
 
@@ -138,7 +140,9 @@ def layer_widths(
     return tuple(sampled)
 
 
-def optional_width(hp: Any, name: str, widths: Sequence[int], choices: Sequence[int]) -> tuple[int, ...]:
+def optional_width(
+    hp: Any, name: str, widths: Sequence[int], choices: Sequence[int]
+) -> tuple[int, ...]:
     """Zero or one hidden layer as one width, 0 meaning none.
 
     An entry with more than one such layer keeps its own: one number cannot describe it.

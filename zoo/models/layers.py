@@ -29,7 +29,9 @@ class TokenAndPositionEmbedding(layers.Layer):
         self.sequence_length = sequence_length
         self.embed_dim = embed_dim
         self.token_embedding = layers.Embedding(vocab_size, embed_dim, name="token_embedding")
-        self.position_embedding = layers.Embedding(sequence_length, embed_dim, name="position_embedding")
+        self.position_embedding = layers.Embedding(
+            sequence_length, embed_dim, name="position_embedding"
+        )
         self.supports_masking = True
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:

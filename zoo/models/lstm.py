@@ -34,7 +34,8 @@ def build_lstm_classifier(
     sequence_length: int,
     num_classes: int,
     embedding_dim: int = 128,
-    lstm_units: tuple[int, ...] = (64,),  # one LSTM layer per entry; all but the last return sequences
+    # One LSTM layer per entry; all but the last return sequences.
+    lstm_units: tuple[int, ...] = (64,),
     bidirectional: bool = True,
     embedding_dropout: float = 0.0,  # drops whole embedding channels (SpatialDropout1D)
     token_dropout: float = 0.0,  # drops whole words (their embedding becomes zeros)
@@ -106,7 +107,8 @@ def search_space_lstm(hp: Any, spec: ModelSpec) -> dict[str, Any]:
                                    max_layers=2, count_name="lstm_layers"),
         "bidirectional": hp.Boolean("bidirectional", default=hyperparameters["bidirectional"]),
         "pooling": choice(hp, "pooling", POOLINGS, hyperparameters["pooling"]),
-        "token_dropout": dropout_rate(hp, "token_dropout", hyperparameters["token_dropout"], high=0.4),
+        "token_dropout": dropout_rate(hp, "token_dropout", hyperparameters["token_dropout"],
+                                      high=0.4),
         "dropout": dropout_rate(hp, "dropout", hyperparameters["dropout"], high=0.6),
         **recipe_space(hp, spec.recipe),
     }
@@ -167,7 +169,7 @@ def lstm_sst2() -> ModelSpec:
             "Tai, Socher & Manning 2015, 'Improved Semantic Representations From Tree-Structured "
             "LSTM Networks', Table 2 (LSTM, SST binary)",
             "they start from GloVe vectors; from scratch, LSTMs reach about 0.84",
-            measured=0.828,
+            measured=0.8318,
             measured_on=SST2_PROTOCOL,
         ),
     )

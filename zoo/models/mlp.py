@@ -44,7 +44,8 @@ def build_mlp(
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = layers.Flatten(name="flatten")(inputs)
     x = dense_block(
-        x, units, activation=activation, dropout=dropout, l2=l2, batch_norm=batch_norm, prefix="hidden"
+        x, units, activation=activation, dropout=dropout, l2=l2, batch_norm=batch_norm,
+        prefix="hidden",
     )
     return keras.Model(inputs, classifier_head(x, num_classes), name=name)
 
@@ -78,7 +79,9 @@ def mlp_mnist() -> ModelSpec:
     return ModelSpec(
         family="mlp",
         dataset="mnist",
-        input=ImageInput((28, 28, 1), mean=(0.1307,), std=(0.3081,), augmentation=_DIGIT_AUGMENTATION),
+        input=ImageInput(
+            (28, 28, 1), mean=(0.1307,), std=(0.3081,), augmentation=_DIGIT_AUGMENTATION
+        ),
         num_classes=10,
         builder=build_mlp,
         hyperparameters={"units": (128,), "dropout": 0.2},
@@ -92,7 +95,7 @@ def mlp_mnist() -> ModelSpec:
             0.98,
             "TensorFlow 2 quickstart for beginners (tensorflow.org/tutorials/quickstart/beginner)",
             "about 98% after 5 epochs on the full 60,000-image training set",
-            measured=0.9725,
+            measured=0.9709,
             measured_on=MNIST_8K_PROTOCOL,
         ),
     )

@@ -77,7 +77,9 @@ def build_transformer_classifier(
     x = layers.Dropout(dropout, name="embedding_dropout")(x)
     x = drop_tokens(x, token_dropout)
     for index in range(num_layers):
-        x = TransformerEncoderBlock(embed_dim, num_heads, ff_dim, dropout, name=f"encoder_{index}")(x)
+        x = TransformerEncoderBlock(
+            embed_dim, num_heads, ff_dim, dropout, name=f"encoder_{index}"
+        )(x)
     # Pools over non-padding tokens only; an empty text (all padding) pools to zeros, not NaN.
     x = MaskedGlobalPooling1D(pooling, name=f"{pooling}_pool")(x)
     x = dense_block(x, dense_units, activation="relu", dropout=dropout, prefix="hidden")
@@ -109,7 +111,8 @@ def search_space_transformer(hp: Any, spec: ModelSpec) -> dict[str, Any]:
         "ff_dim": choice(hp, "ff_dim", (32, 64, 128, 256), hyperparameters["ff_dim"]),
         "num_layers": int_range(hp, "num_layers", 1, 3, hyperparameters["num_layers"]),
         "dropout": dropout_rate(hp, "dropout", hyperparameters["dropout"]),
-        "token_dropout": dropout_rate(hp, "token_dropout", hyperparameters["token_dropout"], high=0.4),
+        "token_dropout": dropout_rate(hp, "token_dropout", hyperparameters["token_dropout"],
+                                      high=0.4),
         "pooling": choice(hp, "pooling", MaskedGlobalPooling1D.MODES, hyperparameters["pooling"]),
         "dense_units": optional_width(hp, "dense_units", hyperparameters["dense_units"],
                                       (16, 32, 64)),
@@ -166,7 +169,7 @@ def transformer_sst2() -> ModelSpec:
             "Kim 2014, 'Convolutional Neural Networks for Sentence Classification', "
             "Table 2 (CNN-rand, SST-2): the from-scratch baseline without pretrained vectors",
             "fine-tuned BERT-base reaches about 0.93; this model has no pretraining",
-            measured=0.8287,
+            measured=0.8203,
             measured_on=SST2_PROTOCOL,
         ),
     )

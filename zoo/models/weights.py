@@ -34,10 +34,13 @@ def _resolve_weights_path(source: str | os.PathLike) -> Path:
     return path
 
 
-def load_pretrained(model: keras.Model, source: str | os.PathLike, *, freeze_backbone: bool = False) -> list[str]:
+def load_pretrained(
+    model: keras.Model, source: str | os.PathLike, *, freeze_backbone: bool = False
+) -> list[str]:
     """Copy matching layers' weights from `source` into `model`; return the names copied.
 
-    `.keras` files load with `safe_mode=True`: a file that would run code (a Lambda layer) is refused.
+    `.keras` files load with `safe_mode=True`: a file that would run code (a Lambda layer) is
+    refused.
 
     Example:
         >>> import tempfile, zoo

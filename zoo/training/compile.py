@@ -57,7 +57,9 @@ class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
         return cls(**config)
 
 
-def learning_rate(recipe: Recipe, steps_per_epoch: int | None = None) -> float | keras.optimizers.schedules.LearningRateSchedule:
+def learning_rate(
+    recipe: Recipe, steps_per_epoch: int | None = None
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """The recipe's learning rate: a float, or a per-step schedule when steps are known.
 
     Without `steps_per_epoch` (as in `zoo.build`, before any data is seen) the schedule cannot be
@@ -92,7 +94,9 @@ def learning_rate(recipe: Recipe, steps_per_epoch: int | None = None) -> float |
     return LinearWarmup(decay, warmup_steps) if warmup_steps else decay
 
 
-def make_optimizer(recipe: Recipe, steps_per_epoch: int | None = None) -> keras.optimizers.Optimizer:
+def make_optimizer(
+    recipe: Recipe, steps_per_epoch: int | None = None
+) -> keras.optimizers.Optimizer:
     """The recipe's optimizer, with its schedule, momentum, weight decay and clipping."""
     rate = learning_rate(recipe, steps_per_epoch)
     common: dict[str, Any] = {"learning_rate": rate}

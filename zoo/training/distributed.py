@@ -26,7 +26,9 @@ def _step_functions(model: keras.Model, strategy: tf.distribute.Strategy) -> tup
     loss_function = model.loss
     replicas = float(strategy.num_replicas_in_sync)
 
-    def batch_sums(labels: tf.Tensor, probabilities: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def batch_sums(
+        labels: tf.Tensor, probabilities: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         labels = tf.cast(tf.reshape(labels, [-1]), tf.int64)
         count = tf.cast(tf.shape(labels)[0], tf.float32)
         correct = tf.reduce_sum(

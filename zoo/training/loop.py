@@ -76,7 +76,9 @@ def _precision(policy_name: str | None) -> Iterator[None]:
         keras.config.set_dtype_policy(previous)
 
 
-def _resolve_spec(name_or_model: str | keras.Model, overrides: dict[str, Any]) -> tuple[ModelSpec, keras.Model | None]:
+def _resolve_spec(
+    name_or_model: str | keras.Model, overrides: dict[str, Any]
+) -> tuple[ModelSpec, keras.Model | None]:
     if isinstance(name_or_model, str):
         return get_spec(name_or_model).with_overrides(**overrides), None
     if isinstance(name_or_model, keras.Model):
@@ -84,8 +86,9 @@ def _resolve_spec(name_or_model: str | keras.Model, overrides: dict[str, Any]) -
             spec = get_spec(name_or_model.name)
         except ZooError:
             raise InvalidValueError(
-                f"model {name_or_model.name!r} is not named after a zoo entry, so its data pipeline "
-                f"and recipe are unknown; pass an entry name such as 'cnn_mnist' instead."
+                f"model {name_or_model.name!r} is not named after a zoo entry, so its data "
+                f"pipeline and recipe are unknown; pass an entry name such as 'cnn_mnist' "
+                f"instead."
             ) from None
         return spec.with_overrides(**overrides), name_or_model
     raise InvalidValueError(
@@ -138,7 +141,8 @@ def load_run_data(
         if _is_tfds(validation_data):
             validation_split = zoo_data.get_dataset_info(spec.dataset).test_split
         validation = zoo_data.load(validation_data, split=validation_split,
-                                   preprocessor=train.preprocessor, shuffle=False, augment=False, **common)
+                                   preprocessor=train.preprocessor, shuffle=False, augment=False,
+                                   **common)
     return train, validation
 
 

@@ -71,7 +71,11 @@ def detect_device() -> str:
     Only physical devices are listed: initialising the runtime here would make a later
     MultiWorkerMirroredStrategy fail ("collective ops must be configured at program startup").
     """
-    if tf.config.list_physical_devices("TPU") or os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR"):
+    if (
+        tf.config.list_physical_devices("TPU")
+        or os.environ.get("TPU_NAME")
+        or os.environ.get("COLAB_TPU_ADDR")
+    ):
         return "tpu"
     if tf.config.list_physical_devices("GPU"):
         return "gpu"
@@ -87,7 +91,9 @@ def cpu_xla_speedup(entry: str | None) -> float | None:
     return None if record is None else float(record["speedup"])
 
 
-def _resolve_jit_compile(jit_compile: bool | str, device: str, entry: str | None) -> tuple[bool | str, str]:
+def _resolve_jit_compile(
+    jit_compile: bool | str, device: str, entry: str | None
+) -> tuple[bool | str, str]:
     if isinstance(jit_compile, bool):
         return jit_compile, "set by caller"
     checks.one_of("jit_compile", jit_compile, ("auto", True, False))
@@ -142,7 +148,10 @@ def _resolve_strategy(strategy: Any, device: str) -> tuple[Any, str]:
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver), "TPU found"
     if strategy == "multi_worker" or (strategy == "auto" and _cluster_workers() > 1):
-        return tf.distribute.MultiWorkerMirroredStrategy(), f"TF_CONFIG names {_cluster_workers()} workers"
+        return (
+            tf.distribute.MultiWorkerMirroredStrategy(),
+            f"TF_CONFIG names {_cluster_workers()} workers",
+        )
     gpus = tf.config.list_physical_devices("GPU")
     if strategy == "mirrored" or (strategy == "auto" and len(gpus) > 1):
         return tf.distribute.MirroredStrategy(), f"{len(gpus)} GPUs"

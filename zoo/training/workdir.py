@@ -60,7 +60,9 @@ class Workdir:
         self.path = Path(path)
         self.config = json.loads(json.dumps(config, default=str))  # normalise tuples etc.
         if self.path.exists() and not self.path.is_dir():
-            raise WorkdirConflictError(f"workdir {self.path} exists and is not a directory; pass a directory path.")
+            raise WorkdirConflictError(
+                f"workdir {self.path} exists and is not a directory; pass a directory path."
+            )
         self._check_config()
         self.state = self._read_state()
 
@@ -116,7 +118,9 @@ class Workdir:
             ) from None
         if previous != self.config:
             changed = sorted(
-                key for key in set(previous) | set(self.config) if previous.get(key) != self.config.get(key)
+                key
+                for key in set(previous) | set(self.config)
+                if previous.get(key) != self.config.get(key)
             )
             details = "; ".join(
                 f"{key}: was {previous.get(key)!r}, now {self.config.get(key)!r}" for key in changed
@@ -246,10 +250,15 @@ def fingerprint(source: Any) -> str:
             return f"dir:{path.name}:{digest.hexdigest()[:16]}"
         return f"name:{source}"  # a bare TFDS name, or a path the loader will reject
     if isinstance(source, pd.DataFrame):
-        return f"frame:{len(source)}:{pd.util.hash_pandas_object(source, index=False).sum() & 0xFFFFFFFF:08x}"
+        return (
+            f"frame:{len(source)}:"
+            f"{pd.util.hash_pandas_object(source, index=False).sum() & 0xFFFFFFFF:08x}"
+        )
     if isinstance(source, (tuple, list)) and len(source) == 2:
         digest = hashlib.sha256()
         for part in source:
-            digest.update(np.asarray(part).tobytes() if not isinstance(part, list) else repr(part).encode())
+            digest.update(
+                np.asarray(part).tobytes() if not isinstance(part, list) else repr(part).encode()
+            )
         return f"arrays:{len(source[1])}:{digest.hexdigest()[:16]}"
     return f"object:{type(source).__name__}"

@@ -8,4 +8,6 @@ Modules: `hypermodel` (`ZooHyperModel`: an entry's search space over its family 
 from zoo.tuning.hypermodel import ZooHyperModel, hypermodel
 from zoo.tuning.search import SearchConflictError, TuneResult, TuningError, tune
 
-__all__ = ["SearchConflictError", "TuneResult", "TuningError", "ZooHyperModel", "hypermodel", "tune"]
+__all__ = [
+    "SearchConflictError", "TuneResult", "TuningError", "ZooHyperModel", "hypermodel", "tune"
+]

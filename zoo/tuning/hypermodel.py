@@ -87,7 +87,9 @@ class ZooHyperModel(keras_tuner.HyperModel):
         super().__init__(name=spec.name or None)
         self.spec = spec.with_overrides(**overrides)
         self.train_examples = (
-            None if train_examples is None else checks.positive_int("train_examples", train_examples)
+            None
+            if train_examples is None
+            else checks.positive_int("train_examples", train_examples)
         )
         self.jit_compile = jit_compile
         self.seed = checks.non_negative_int("seed", seed)
@@ -119,7 +121,9 @@ class ZooHyperModel(keras_tuner.HyperModel):
         model.optimizer.build(model.trainable_variables)
         return model
 
-    def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> keras.callbacks.History:
+    def fit(
+        self, hp: keras_tuner.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any
+    ) -> keras.callbacks.History:
         spec = self.trial_spec(hp)
         recipe = spec.recipe
         if args:
@@ -180,11 +184,15 @@ class ZooHyperModel(keras_tuner.HyperModel):
         return batched.prefetch(tf.data.AUTOTUNE)
 
 
-def _fail_if_diverged(spec: ModelSpec, history: keras.callbacks.History, nan_guard: StopOnNaN) -> None:
+def _fail_if_diverged(
+    spec: ModelSpec, history: keras.callbacks.History, nan_guard: StopOnNaN
+) -> None:
     # A diverged model still scores (NaN outputs predict class 0: about 1/num_classes accuracy),
     # so the validation loss is checked too; keras-tuner records FailedTrialError as FAILED.
     last = {key: values[-1] for key, values in history.history.items() if values}
-    non_finite = [key for key in ("loss", "val_loss") if key in last and not math.isfinite(last[key])]
+    non_finite = [
+        key for key in ("loss", "val_loss") if key in last and not math.isfinite(last[key])
+    ]
     if nan_guard.diverged_at is None and not non_finite:
         return
     if nan_guard.diverged_at is not None:

@@ -5,7 +5,8 @@ Layout of DIRECTORY:
                     search space; a rerun that asks for something else is refused
     trials.csv      one row per trial, rewritten atomically after every trial
     preprocessor/   the text vocabulary fitted on the training data (text entries)
-    keras_tuner/    keras-tuner's project: oracle.json, trial_*/trial.json, each trial's best weights
+    keras_tuner/    keras-tuner's project: oracle.json, trial_*/trial.json, each trial's best
+                    weights
 
 Resuming is keras-tuner's own: with `overwrite=False` the oracle reloads its trials from
 `keras_tuner/`, finished trials are not run again, a trial that was running is run again, and
@@ -195,7 +196,9 @@ def tune(
     record = {
         "entry": spec.name,
         "tuner": tuner,
-        "objective": objective if isinstance(objective, str) else f"{objective.name} ({objective.direction})",
+        "objective": (
+            objective if isinstance(objective, str) else f"{objective.name} ({objective.direction})"
+        ),
         "epochs": spec.recipe.epochs,
         "overrides": {key: overrides[key] for key in sorted(overrides)},
         "seed": seed,
@@ -294,7 +297,8 @@ def _make_oracle(
 
 
 def _distributed_role() -> str:
-    """'chief' or 'worker' in keras-tuner's distributed mode (KERASTUNER_* variables), else 'local'."""
+    """'chief' or 'worker' in keras-tuner's distributed mode (KERASTUNER_* variables), else
+    'local'."""
     if "KERASTUNER_ORACLE_IP" not in os.environ:
         return "local"
     return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
@@ -316,7 +320,11 @@ class TrainingData:
             spec.with_overrides(batch_size=batch_size), data, validation_data, seed, fitted
         )
         preprocessor = None
-        if spec.input.kind == "text" and saved_preprocessor is not None and saved_preprocessor.exists():
+        if (
+            spec.input.kind == "text"
+            and saved_preprocessor is not None
+            and saved_preprocessor.exists()
+        ):
             from zoo.data import Preprocessor
 
             # The vocabulary of an earlier run of the search: resumed trials see the same ids.
@@ -386,7 +394,8 @@ def _space_change(previous: dict[str, Any], current: dict[str, Any]) -> str:
     parts = [f"hyperparameter {name!r} added: {_describe(current[name])}"
              for name in current if name not in previous]
     parts += [f"hyperparameter {name!r} removed" for name in previous if name not in current]
-    parts += [f"hyperparameter {name!r} was {_describe(previous[name])}, now {_describe(current[name])}"
+    parts += [f"hyperparameter {name!r} was {_describe(previous[name])}, "
+              f"now {_describe(current[name])}"
               for name in current if name in previous and previous[name] != current[name]]
     return "search space changed: " + ", ".join(parts)
 

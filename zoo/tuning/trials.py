@@ -77,7 +77,9 @@ class HyperbandOracle(TrialRecorder, keras_tuner.oracles.HyperbandOracle):
 
 
 def trials_frame(
-    trials: Iterable[Any], clock: Mapping[str, Mapping[str, Any]], hyperparameters: Sequence[str] = ()
+    trials: Iterable[Any],
+    clock: Mapping[str, Mapping[str, Any]],
+    hyperparameters: Sequence[str] = (),
 ) -> pd.DataFrame:
     """One row per keras-tuner `Trial`, in the order they were created.
 
@@ -93,7 +95,9 @@ def trials_frame(
         >>> _ = hp.Float("learning_rate", 1e-4, 1e-2, default=1e-3)
         >>> trial = keras_tuner.engine.trial.Trial(hp, trial_id="0", status="COMPLETED")
         >>> clock = {"0": {"worker": "tuner0", "started": 10.0, "ended": 12.5}}
-        >>> trials_frame([trial], clock)[["trial_id", "learning_rate", "duration_s"]].to_dict("records")
+        >>> trials_frame([trial], clock)[
+        ...     ["trial_id", "learning_rate", "duration_s"]
+        ... ].to_dict("records")
         [{'trial_id': '0', 'learning_rate': 0.001, 'duration_s': 2.5}]
     """
     rows = []
@@ -109,7 +113,9 @@ def trials_frame(
             "status": trial.status,
             **values,
             "score": trial.score if completed else None,
-            "best_epoch": trial.best_step + 1 if completed and trial.best_step is not None else None,
+            "best_epoch": (
+                trial.best_step + 1 if completed and trial.best_step is not None else None
+            ),
             "duration_s": round(ended - started, 3) if started and ended else None,
             "worker": record.get("worker"),
             "error": _last_line(trial.message),
