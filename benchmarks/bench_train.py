@@ -144,6 +144,9 @@ def time_to_target(seconds, accuracy):
     return f"not reached in {len(seconds)} epochs (best {max(accuracy):.4f})"
 
 
+RUNNERS = {"seed": seed_script, "pytorch": pytorch_eager, "zoo": zoo_train}
+
+
 def run_child(name: str, epochs: int) -> tuple[list[float], list[float]]:
     """One runner in a fresh Python process: no thread pools, caches or allocator state carried
     over from another framework (PyTorch's threads slowed the next Keras run in one process)."""
@@ -159,10 +162,9 @@ def run_child(name: str, epochs: int) -> tuple[list[float], list[float]]:
 
 
 def child(name: str, epochs: int) -> None:
-    runners = {"seed": seed_script, "pytorch": pytorch_eager, "zoo": zoo_train}
     x, y, x_hold, y_hold = split_digits()
     try:
-        seconds, accuracy = runners[name](x, y, x_hold, y_hold, epochs)
+        seconds, accuracy = RUNNERS[name](x, y, x_hold, y_hold, epochs)
     except ImportError as error:
         print(CHILD_PREFIX + json.dumps({"skipped": str(error)}))
         return
@@ -176,31 +178,32 @@ def main() -> None:
                         help="rounds of all runners, interleaved; medians are reported")
     parser.add_argument("--zoo-epochs", type=int, default=None,
                         help="zoo epochs for time-to-98.5%% (default: the recipe's)")
-    parser.add_argument("--only", choices=["seed", "pytorch", "zoo"], action="append")
-    parser.add_argument("--child", choices=["seed", "pytorch", "zoo"], help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=list(RUNNERS), action="append")
+    parser.add_argument("--child", choices=list(RUNNERS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.epochs)
         return
-    split_digits()  # fail early, before any child starts, when the digits are missing
-    names = [name for name in ("seed", "pytorch", "zoo") if not args.only or name in args.only]
-    runs: dict[str, list[tuple[list[float], list[float]]]] = {name: [] for name in names}
+    # Read here too: fails early, before any child starts, when the digits are missing.
+    train_count = len(split_digits()[0])
+    runs: dict[str, list[tuple[list[float], list[float]]]] = {
+        name: [] for name in RUNNERS if not args.only or name in args.only
+    }
     for round_index in range(args.repeats):
         # Interleaved rounds: a slow spell of this shared machine hits every runner alike.
-        for name in list(names):
+        for name in list(runs):
             try:
                 seconds, accuracy = run_child(name, args.epochs)
             except ImportError as error:
                 print(f"  {name}: skipped ({error})")
-                runs.pop(name, None)
-                names.remove(name)
+                del runs[name]
                 continue
             runs[name].append((seconds, accuracy))
             print(f"  round {round_index + 1} {name:8} {sum(seconds):6.1f} s  epochs: "
                   + " ".join(f"{s:.2f}" for s in seconds), flush=True)
 
-    examples = 7200 * args.epochs
-    print(f"\n{args.epochs} epochs on 7200 digits, hold-out 800, {args.repeats} interleaved rounds")
+    examples = train_count * args.epochs
+    print(f"\n{args.epochs} epochs on {train_count} digits, {args.repeats} interleaved rounds")
     print(f"{'run':8} {'median s':>9} {'range s':>12} {'examples/s':>11} {'final hold-out':>15}")
     medians = {}
     for name, results in runs.items():

@@ -471,18 +471,21 @@ def _batch_by_length(
     """
     chunk = batch_size * BATCHES_PER_CHUNK
 
-    def sort_chunk(ids: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        order = tf.argsort(_token_count(ids), stable=True)
-        return tf.gather(ids, order), tf.gather(labels, order)
+    def sort_chunk(ids: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        counts = _token_count(ids)  # counted once here; the batches carry them on
+        order = tf.argsort(counts, stable=True)
+        return tf.gather(ids, order), tf.gather(labels, order), tf.gather(counts, order)
 
-    def split_chunk(ids: tf.Tensor, labels: tf.Tensor) -> tf.data.Dataset:
-        pairs = tf.data.Dataset.from_tensor_slices((ids, labels))
-        return pairs.batch(batch_size, drop_remainder=drop_remainder)
+    def split_chunk(ids: tf.Tensor, labels: tf.Tensor, counts: tf.Tensor) -> tf.data.Dataset:
+        examples = tf.data.Dataset.from_tensor_slices((ids, labels, counts))
+        return examples.batch(batch_size, drop_remainder=drop_remainder)
 
     bucket_sizes = tf.constant(lengths_of_buckets, tf.int32)
 
-    def cut_to_bucket(ids: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        longest = tf.reduce_max(_token_count(ids))
+    def cut_to_bucket(
+        ids: tf.Tensor, labels: tf.Tensor, counts: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        longest = tf.reduce_max(counts)
         size = tf.gather(bucket_sizes, tf.searchsorted(bucket_sizes, [longest]))[0]
         return ids[:, :size], labels
 

@@ -20,6 +20,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from zoo.training.feeding import batches_per_epoch
+
 
 def _step_functions(model: keras.Model, strategy: tf.distribute.Strategy) -> tuple[Any, Any]:
     """Distributed train and evaluation steps returning summed (loss, correct, count)."""
@@ -94,7 +96,7 @@ def fit_multi_worker(
         if validation_data is not None
         else None
     )
-    steps = int(train_data.cardinality())
+    steps = batches_per_epoch(train_data)
     callback_list = keras.callbacks.CallbackList(
         list(callbacks),
         add_history=True,
@@ -102,7 +104,7 @@ def fit_multi_worker(
         model=model,
         verbose=verbose,
         epochs=epochs,
-        steps=steps if steps > 0 else None,
+        steps=steps,
     )
     model.stop_training = False
     callback_list.on_train_begin()

@@ -14,6 +14,19 @@ from __future__ import annotations
 import tensorflow as tf
 
 
+def batches_per_epoch(dataset: tf.data.Dataset) -> int | None:
+    """The number of batches in one pass over `dataset`; None when unknown, infinite or empty.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> batches_per_epoch(tf.data.Dataset.range(10).batch(4)), batches_per_epoch(
+        ...     tf.data.Dataset.range(10).repeat())
+        (3, None)
+    """
+    steps = int(dataset.cardinality())
+    return steps if steps > 0 else None  # -2 unknown, -1 infinite, 0 empty
+
+
 def repeat_epochs(
     dataset: tf.data.Dataset, steps_per_execution: int = 1
 ) -> tuple[tf.data.Dataset, int | None]:
@@ -31,7 +44,7 @@ def repeat_epochs(
         >>> steps, [int(batch[0]) for batch in repeated.take(4)]
         (3, [0, 4, 8, 0])
     """
-    steps = int(dataset.cardinality())
-    if steps <= 0 or steps % steps_per_execution:  # unknown (-2), infinite (-1), empty, uneven
+    steps = batches_per_epoch(dataset)
+    if steps is None or steps % steps_per_execution:
         return dataset, None
     return dataset.repeat(), steps

@@ -27,7 +27,7 @@ from zoo.training.callbacks import (
 )
 from zoo.training.compile import compile_model
 from zoo.training.distributed import fit_multi_worker
-from zoo.training.feeding import repeat_epochs
+from zoo.training.feeding import batches_per_epoch, repeat_epochs
 from zoo.training.policy import DevicePolicy, resolve_policy, task_index
 from zoo.training.workdir import Workdir, fingerprint
 
@@ -235,7 +235,7 @@ def train(
         if spec.input.kind == "text" and not run.preprocessor_path.exists():
             preprocessor.save(run.preprocessor_path)
 
-    steps_per_epoch = _steps(train_data)
+    steps_per_epoch = batches_per_epoch(train_data)
     with _precision(policy.mixed_precision), policy.strategy.scope():
         compile_model(model, spec, steps_per_epoch=steps_per_epoch, jit_compile=policy.jit_compile,
                       steps_per_execution=steps_per_execution)
@@ -322,11 +322,6 @@ def _is_multi_worker(policy: DevicePolicy) -> bool:
     import tensorflow as tf
 
     return isinstance(policy.strategy, tf.distribute.MultiWorkerMirroredStrategy)
-
-
-def _steps(dataset: Any) -> int | None:
-    cardinality = int(dataset.cardinality())
-    return cardinality if cardinality > 0 else None  # unknown or infinite: no schedule length
 
 
 def _history_frame(keras_history: Any) -> pd.DataFrame:

@@ -126,20 +126,14 @@ class ZooHyperModel(keras_tuner.HyperModel):
     ) -> keras.callbacks.History:
         spec = self.trial_spec(hp)
         recipe = spec.recipe
-        if args:
-            args = (self._batched(args[0], recipe.batch_size), *args[1:])
-        elif "x" in kwargs:
-            kwargs["x"] = self._batched(kwargs["x"], recipe.batch_size)
-        x = args[0] if args else kwargs.get("x")
+        # `x` is taken out of args/kwargs once, and passed to `fit` first again below.
+        x, args = (args[0], args[1:]) if args else (kwargs.pop("x", None), args)
+        x = self._batched(x, recipe.batch_size)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras would warn
             if kwargs.get("steps_per_epoch") is None:
                 # One iterator for all epochs, as zoo.train feeds it (zoo/training/feeding.py).
                 x, kwargs["steps_per_epoch"] = repeat_epochs(x)
-                if args:
-                    args = (x, *args[1:])
-                else:
-                    kwargs["x"] = x
         else:
             kwargs.setdefault("batch_size", recipe.batch_size)  # arrays: Keras batches them
         kwargs.setdefault("epochs", recipe.epochs)
@@ -150,7 +144,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
                 monitor=recipe.monitor, mode=monitor_mode(recipe.monitor),
                 patience=recipe.early_stopping_patience,
             ))
-        history = model.fit(*args, callbacks=callbacks, **kwargs)
+        history = model.fit(x, *args, callbacks=callbacks, **kwargs)
         _fail_if_diverged(spec, history, nan_guard)
         return history
 
