@@ -169,7 +169,7 @@ def lstm_sst2() -> ModelSpec:
             "Tai, Socher & Manning 2015, 'Improved Semantic Representations From Tree-Structured "
             "LSTM Networks', Table 2 (LSTM, SST binary)",
             "they start from GloVe vectors; from scratch, LSTMs reach about 0.84",
-            measured=0.8318,
+            measured=0.8257,
             measured_on=SST2_PROTOCOL,
         ),
     )

@@ -169,7 +169,7 @@ def transformer_sst2() -> ModelSpec:
             "Kim 2014, 'Convolutional Neural Networks for Sentence Classification', "
             "Table 2 (CNN-rand, SST-2): the from-scratch baseline without pretrained vectors",
             "fine-tuned BERT-base reaches about 0.93; this model has no pretraining",
-            measured=0.8203,
+            measured=0.8266,
             measured_on=SST2_PROTOCOL,
         ),
     )
