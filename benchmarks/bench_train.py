@@ -32,19 +32,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from common import SHARED  # noqa: E402
+from common import MNIST_8K  # noqa: E402
 
 import zoo  # noqa: E402
 
 TARGET = 0.985
 CHILD_PREFIX = "BENCH_TRAIN_RESULT "
-DATA = SHARED / "mnist_8k.npz" if SHARED is not None else None
 
 
 def split_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    if DATA is None:
+    if MNIST_8K is None:
         sys.exit("shared/datasets/mnist_8k.npz not found: this benchmark needs the real digits.")
-    with np.load(DATA) as arrays:
+    with np.load(MNIST_8K) as arrays:
         x, y = arrays["x"], arrays["y"].astype("int64")
     order = np.random.default_rng(0).permutation(len(x))
     train, hold = order[:7200], order[7200:]

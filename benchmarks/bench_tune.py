@@ -25,21 +25,11 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from common import MNIST_8K  # noqa: E402
 
 import zoo  # noqa: E402
 
 ENTRY = "cnn_mnist"
-DATA = next(
-    (
-        p
-        for p in (
-            Path("../shared/datasets/mnist_8k.npz"),
-            Path(__file__).resolve().parents[2] / "shared/datasets/mnist_8k.npz",
-        )
-        if p.exists()
-    ),
-    None,
-)
 
 
 def main() -> None:
@@ -49,9 +39,9 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=2000)
     parser.add_argument("--tuner", default="random")
     args = parser.parse_args()
-    if DATA is None:
+    if MNIST_8K is None:
         sys.exit("shared/datasets/mnist_8k.npz not found: this benchmark needs the real digits.")
-    with np.load(DATA) as arrays:
+    with np.load(MNIST_8K) as arrays:
         images, labels = arrays["x"][: args.examples], arrays["y"][: args.examples]
 
     directory = Path(tempfile.mkdtemp()) / ENTRY

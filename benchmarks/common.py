@@ -12,6 +12,7 @@ SHARED = next(
     (p for p in (REPO.parent / "shared" / "datasets", REPO / "shared" / "datasets") if p.exists()),
     None,
 )
+MNIST_8K = SHARED / "mnist_8k.npz" if SHARED is not None else None  # 8,000 real digits
 
 
 def in_memory(dataset: tf.data.Dataset, steps: int) -> tf.data.Dataset:

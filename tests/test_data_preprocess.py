@@ -164,7 +164,6 @@ def test_random_affine_config_round_trip():
     assert keras.saving.get_registered_name(RandomAffine) == "zoo>RandomAffine"
 
 
-
 def test_unknown_standardize_name_is_refused_with_the_choices():
     from zoo.spec import TextInput
 

@@ -197,8 +197,8 @@ def test_weight_average_momentum_is_checked():
         zoo.get_spec("mlp_mnist").with_overrides(ema_momentum=0.0)
 
 
-class _BatchSizes(keras.callbacks.Callback):
-    """Examples seen per epoch, from the size of every training batch."""
+class _BatchesPerEpoch(keras.callbacks.Callback):
+    """Training batches per epoch (executions, with steps_per_execution > 1)."""
 
     def __init__(self):
         super().__init__()
@@ -216,7 +216,7 @@ def test_every_epoch_is_one_pass_over_the_data(tmp_path, steps_per_execution):
     # zoo.train feeds fit one repeated dataset (zoo/training/feeding.py); epochs must still be
     # exactly one pass each: 180 training examples in batches of 32 are 6 batches, the last of 20.
     data = str(write_digits_npz(tmp_path / "digits.npz", count=200))
-    counter = _BatchSizes()
+    counter = _BatchesPerEpoch()
     result = zoo.train("mlp_mnist", data, epochs=3, batch_size=32, verbose=0, augment=False,
                        callbacks=[counter], steps_per_execution=steps_per_execution)
     assert len(result.history) == 3

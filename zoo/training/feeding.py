@@ -2,7 +2,7 @@
 
 Given a finite dataset, Keras' `fit` creates a fresh iterator at the end of every epoch and drops
 the old one at the start of the next. Dropping an iterator whose prefetch and parallel-map threads
-are still alive stalls the training loop: on the project's 2-core CPU it measured 0.7-1.2 s in
+are still alive stalls the training loop: on the project's 2-core CPU it measured 0.7-1.3 s in
 about half the epochs of `cnn_mnist` (1.3 s epochs became 2.4 s; `benchmarks/results/training.md`).
 Repeating the dataset and passing `steps_per_epoch` makes Keras keep one iterator throughout. Each
 repetition reshuffles and draws new augmentation seeds exactly as a new epoch's iterator would,
