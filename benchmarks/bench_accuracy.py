@@ -37,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from common import SHARED  # noqa: E402
+from common import MNIST_8K, SST2_DEV, SST2_TRAIN  # noqa: E402
 
 import zoo  # noqa: E402
 from zoo.data.sources import read_frame  # noqa: E402
@@ -49,7 +49,7 @@ def mnist_folds(
     folds: int,
 ) -> list[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]]:
     """(train, test) arrays per fold: a seeded permutation of the 8,000 digits cut in `folds`."""
-    with np.load(SHARED / "mnist_8k.npz") as arrays:
+    with np.load(MNIST_8K) as arrays:
         x, y = arrays["x"], arrays["y"]
     parts = np.array_split(np.random.default_rng(1000).permutation(len(x)), folds)
     splits = []
@@ -67,11 +67,11 @@ def runs(entry: str, folds: int) -> list[tuple[str, object, object, object]]:
             raise SystemExit(f"{entry} stops early: the test fold cannot be its validation data.")
         return [(f"fold {i + 1}/{folds}: {len(train[1])} train, {len(test[1])} test",
                  train, test, test) for i, (train, test) in enumerate(mnist_folds(folds))]
-    dev = read_frame(SHARED / "sst2" / "dev.tsv")  # zoo's own TSV dialect (GLUE: no quoting)
+    dev = read_frame(SST2_DEV)  # zoo's own TSV dialect (GLUE: no quoting)
     dev_a, dev_b = dev.iloc[0::2], dev.iloc[1::2]
     # All of train.tsv trains; dev A (seen while tuning) validates, so early stopping, where a
     # recipe has it, chooses on sentences rather than on phrases; dev B stays unseen.
-    return [("train.tsv / dev A validates / dev B tests", str(SHARED / "sst2" / "train.tsv"),
+    return [("train.tsv / dev A validates / dev B tests", str(SST2_TRAIN),
              dev_a, {"dev B": dev_b, "dev": dev})]
 
 
@@ -109,8 +109,13 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--markdown", type=Path, help="append the results table to this file")
     args = parser.parse_args()
-    if SHARED is None:
-        raise SystemExit("../shared/datasets not found: this benchmark needs the real datasets.")
+    have_data = {"image": MNIST_8K is not None,
+                 "text": SST2_TRAIN is not None and SST2_DEV is not None}
+    missing = [e for e in args.entries if not have_data[zoo.get_spec(e).input.kind]]
+    if missing:
+        raise SystemExit(f"no real data for {', '.join(missing)}: this benchmark needs "
+                         "../shared/datasets/mnist_8k.npz (MNIST) or sst2/train.tsv and "
+                         "sst2/dev.tsv (SST-2).")
     overrides = {}
     for item in args.overrides:
         key, _, value = item.partition("=")

@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from common import SHARED, in_memory, one_batch_per_shape  # noqa: E402
+from common import MNIST_8K, SST2_TRAIN, in_memory, one_batch_per_shape  # noqa: E402
 
 import zoo  # noqa: E402
 from zoo.training.compile import compile_model  # noqa: E402
@@ -40,8 +40,8 @@ REQUIRED_MARGIN = 10.0
 
 
 def mnist_source() -> tuple[object, str]:
-    if SHARED is not None and (SHARED / "mnist_8k.npz").exists():
-        return str(SHARED / "mnist_8k.npz"), "mnist_8k.npz (8,000 real digits)"
+    if MNIST_8K is not None:
+        return str(MNIST_8K), "mnist_8k.npz (8,000 real digits)"
     rng = np.random.default_rng(0)
     return (
         rng.integers(0, 256, (8000, 28, 28), dtype=np.uint8),
@@ -50,8 +50,8 @@ def mnist_source() -> tuple[object, str]:
 
 
 def sst2_source() -> tuple[object, str]:
-    if SHARED is not None and (SHARED / "sst2" / "train.tsv").exists():
-        return str(SHARED / "sst2" / "train.tsv"), "sst2/train.tsv (67,349 sentences)"
+    if SST2_TRAIN is not None:
+        return str(SST2_TRAIN), "sst2/train.tsv (67,349 sentences)"
     rng = np.random.default_rng(0)
     words = np.array([f"w{i}" for i in range(12_000)])
     texts = [" ".join(rng.choice(words, rng.integers(3, 40))) for _ in range(67_349)]

@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from common import SHARED, in_memory, one_batch_per_shape  # noqa: E402
+from common import SST2_TRAIN, in_memory, one_batch_per_shape  # noqa: E402
 
 import zoo  # noqa: E402
 from zoo.io import atomic_write_json  # noqa: E402
@@ -36,8 +36,8 @@ from zoo.training.policy import MEASUREMENTS_FILE  # noqa: E402
 def text_source(path: str | None) -> object:
     if path:
         return path
-    if SHARED is not None:
-        return str(SHARED / "sst2" / "train.tsv")
+    if SST2_TRAIN is not None:
+        return str(SST2_TRAIN)
     rng = np.random.default_rng(0)  # SST-2's phrase lengths: 1 to 52 words, median 7
     lengths = np.clip(rng.geometric(1 / 9.4, 20_000), 1, 52)
     texts = [" ".join(f"w{i}" for i in rng.integers(0, 12_000, n)) for n in lengths]

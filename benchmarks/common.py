@@ -12,7 +12,17 @@ SHARED = next(
     (p for p in (REPO.parent / "shared" / "datasets", REPO / "shared" / "datasets") if p.exists()),
     None,
 )
-MNIST_8K = SHARED / "mnist_8k.npz" if SHARED is not None else None  # 8,000 real digits
+
+
+def _shared_file(*parts: str) -> Path | None:
+    """A file under the shared datasets folder, or None when it (or the folder) is absent."""
+    path = SHARED.joinpath(*parts) if SHARED is not None else None
+    return path if path is not None and path.is_file() else None
+
+
+MNIST_8K = _shared_file("mnist_8k.npz")  # 8,000 real digits
+SST2_TRAIN = _shared_file("sst2", "train.tsv")  # GLUE SST-2: 67,349 phrases
+SST2_DEV = _shared_file("sst2", "dev.tsv")  # 872 sentences
 
 
 def in_memory(dataset: tf.data.Dataset, steps: int) -> tf.data.Dataset:
