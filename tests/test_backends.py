@@ -1,7 +1,8 @@
 """zoo's models use public `keras` only: they build, train and reload on the JAX backend too.
 
-Runs `benchmarks/check_backend.py` in a process with KERAS_BACKEND=jax, where JAX is installed (it
-is not a dependency of zoo, so CI skips this); the full check over every entry is the script's job.
+Runs `benchmarks/check_backend.py` in a process with KERAS_BACKEND=jax. JAX is not a dependency of
+zoo but of its `test` extra, so CI runs this; without JAX it is skipped. The full check over every
+entry is the script's job.
 """
 
 import importlib.util

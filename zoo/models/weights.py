@@ -8,6 +8,8 @@ match and keeps its fresh initialization, so fine-tuning to a new label set is o
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from pathlib import Path
 
 import keras
@@ -34,6 +36,27 @@ def _resolve_weights_path(source: str | os.PathLike) -> Path:
     return path
 
 
+def _mismatch_summary(error: ValueError) -> str:
+    """The layers a failed `load_weights` could not fill, and Keras' reason for the first one."""
+    text = str(error)
+    listed = text.split("could not be loaded:")[-1] if "could not be loaded:" in text else ""
+    names = re.findall(r"<\w+ name=([^,>]+)", listed)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # Keras: "A total of N objects could not be loaded. Example error message for object X:",
+    # then the reason, which for a shape mismatch ends with the variable's values.
+    if not lines:
+        return type(error).__name__
+    reason = lines[1] if names and len(lines) > 1 else lines[0]
+    reason = reason.split(" Target variable:")[0].rstrip(".")
+    if len(reason) > 300:
+        reason = reason[:300] + "..."
+    if not names:
+        return reason
+    if len(names) == 1:
+        return f"layer {names[0]} does not match ({reason})"
+    return f"layers {', '.join(names)} do not match ({names[0]}: {reason})"
+
+
 def load_pretrained(
     model: keras.Model, source: str | os.PathLike, *, freeze_backbone: bool = False
 ) -> list[str]:
@@ -52,13 +75,20 @@ def load_pretrained(
     """
     path = _resolve_weights_path(source)
     if path.name.endswith(".weights.h5"):
-        try:
-            model.load_weights(path)
-        except ValueError as error:
-            raise DataError(
-                f"{path} does not fit this model ({error}); a .weights.h5 file needs the same "
-                f"architecture. Use a .keras file to fine-tune with another class count."
-            ) from None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                model.load_weights(path)
+            except ValueError as error:
+                # Keras' own message holds every mismatched variable's values: name the layers.
+                raise DataError(
+                    f"{path} does not fit {model.name}: {_mismatch_summary(error)}. A .weights.h5 "
+                    f"file needs the same architecture; use a .keras file (a workdir's "
+                    f"model.keras) to fine-tune with another class count."
+                ) from None
+        for warning in caught:  # a load that fits: pass Keras' warnings on, if any
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
         copied = [layer.name for layer in model.layers if layer.weights]
     else:
         try:
