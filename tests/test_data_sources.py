@@ -233,10 +233,19 @@ def test_tfds_unlabelled_split_and_spec_mismatch_are_refused_before_reading():
         DataError, match=r"expects images of shape \(28, 28, 1\).*received \(32, 32, 3\)"
     ):
         zoo.data.load("cifar10", spec="cnn_mnist")
-    with pytest.raises(DataError, match=r"takes text, but TFDS dataset 'mnist' holds images"):
+    with pytest.raises(
+        DataError, match=r"takes text, but TFDS dataset 'mnist' holds images\. Pass a text source"
+    ):
         zoo.data.load("mnist", spec="lstm_sst2")
     with pytest.raises(DataError, match=r"labels go up to 9.*num_classes=10"):
         zoo.data.load("mnist", spec=zoo.get_spec("cnn_mnist").with_overrides(num_classes=3))
+
+
+def test_texts_for_an_image_entry_are_refused_with_the_way_out():
+    frame = pd.DataFrame({"sentence": ["a fine film", "dull"], "label": [1, 0]})
+    expected = r"holds texts\. Pass an image source.*task='text_classification'"
+    with pytest.raises(DataError, match=expected):
+        zoo.data.load(frame, spec="cnn_mnist")
 
 
 def test_tfds_without_validation_split_says_what_to_use():

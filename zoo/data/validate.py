@@ -173,8 +173,9 @@ def check_kind(kind: str, spec: ModelSpec, origin: str) -> None:
     if kind != spec.input.kind:
         takes = f"images of shape {spec.input.shape}" if spec.input.kind == "image" else "text"
         raise DataError(
-            f"{entry_name(spec)} takes {takes}, but {origin} holds {kind}s. Pass a "
-            f"{spec.input.kind} source, or pick an entry for {kind}s "
+            f"{entry_name(spec)} takes {takes}, but {origin} holds {kind}s. Pass "
+            f"{'an image' if spec.input.kind == 'image' else 'a text'} source, or pick an entry "
+            f"for {kind}s "
             f"(zoo.list_models(task='{kind}_classification'))."
         )
 
