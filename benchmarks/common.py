@@ -16,8 +16,10 @@ SHARED = next(
 
 def _shared_file(*parts: str) -> Path | None:
     """A file under the shared datasets folder, or None when it (or the folder) is absent."""
-    path = SHARED.joinpath(*parts) if SHARED is not None else None
-    return path if path is not None and path.is_file() else None
+    if SHARED is None:
+        return None
+    path = SHARED.joinpath(*parts)
+    return path if path.is_file() else None
 
 
 MNIST_8K = _shared_file("mnist_8k.npz")  # 8,000 real digits

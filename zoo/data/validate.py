@@ -171,12 +171,13 @@ def check_texts(texts: Any, origin: str) -> np.ndarray:
 def check_kind(kind: str, spec: ModelSpec, origin: str) -> None:
     """Raise when the data is text and the model takes images, or the other way round."""
     if kind != spec.input.kind:
-        takes = f"images of shape {spec.input.shape}" if spec.input.kind == "image" else "text"
+        if spec.input.kind == "image":
+            takes, source = f"images of shape {spec.input.shape}", "an image source"
+        else:
+            takes, source = "text", "a text source"
         raise DataError(
-            f"{entry_name(spec)} takes {takes}, but {origin} holds {kind}s. Pass "
-            f"{'an image' if spec.input.kind == 'image' else 'a text'} source, or pick an entry "
-            f"for {kind}s "
-            f"(zoo.list_models(task='{kind}_classification'))."
+            f"{entry_name(spec)} takes {takes}, but {origin} holds {kind}s. Pass {source}, or pick "
+            f"an entry for {kind}s (zoo.list_models(task='{kind}_classification'))."
         )
 
 

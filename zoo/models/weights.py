@@ -39,13 +39,13 @@ def _resolve_weights_path(source: str | os.PathLike) -> Path:
 def _mismatch_summary(error: ValueError) -> str:
     """The layers a failed `load_weights` could not fill, and Keras' reason for the first one."""
     text = str(error)
-    listed = text.split("could not be loaded:")[-1] if "could not be loaded:" in text else ""
-    names = re.findall(r"<\w+ name=([^,>]+)", listed)
+    # Keras ends with "List of objects that could not be loaded:\n[<Dense name=classifier, ...>]".
+    names = re.findall(r"<\w+ name=([^,>]+)", text.partition("could not be loaded:")[2])
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    # Keras: "A total of N objects could not be loaded. Example error message for object X:",
-    # then the reason, which for a shape mismatch ends with the variable's values.
     if not lines:
         return type(error).__name__
+    # It starts "A total of N objects could not be loaded. Example error message for object X:",
+    # then the reason, which for a shape mismatch ends with the variable's values.
     reason = lines[1] if names and len(lines) > 1 else lines[0]
     reason = reason.split(" Target variable:")[0].rstrip(".")
     if len(reason) > 300:
