@@ -76,9 +76,9 @@ def sst2_sentence_folds(folds: int) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
 
     GLUE's train.tsv holds every phrase of SST's parse trees, sentences included. The sentences are
     the phrases that no longer phrase contains (6,886 of 67,349; 19.4 tokens on average, dev's
-    872 sentences 19.5). Each fold tests on a seeded tenth of them, and trains on the phrases that
-    occur in at least one other sentence, so no part of a test sentence that belongs to it alone
-    (its own subtrees) is trained on; phrases that other sentences share stay in training.
+    872 sentences 19.5). Each fold tests on a seeded 1/`folds` of them and trains on the phrases
+    that occur in at least one other fold's sentence, so no part of a test sentence that belongs
+    to it alone (its own subtrees) is trained on; phrases that other sentences share stay.
     """
     frame = read_frame(SST2_TRAIN)
     tokens = [tuple(sentence.split()) for sentence in frame["sentence"]]
