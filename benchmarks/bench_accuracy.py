@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime
+import functools
 import os
 import platform
 import time
@@ -51,18 +52,24 @@ from zoo.data.sources import read_frame  # noqa: E402
 TARGETS = {"cnn_mnist": 0.985, "mlp_mnist": 0.965, "lstm_sst2": 0.835, "transformer_sst2": 0.835}
 
 
+def fold_indices(items: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) per fold, each sorted: a seeded permutation of `items` cut in `folds` parts,
+    every part the test of one fold and the rest its training data."""
+    parts = np.array_split(np.random.default_rng(1000).permutation(items), folds)
+    return [(np.sort(np.concatenate(parts[:index] + parts[index + 1:])), np.sort(test))
+            for index, test in enumerate(parts)]
+
+
+# Cached, as sst2_sentence_folds: every entry and seed of a run uses the same folds, built once.
+@functools.cache
 def mnist_folds(
     folds: int,
 ) -> list[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]]:
-    """(train, test) arrays per fold: a seeded permutation of the 8,000 digits cut in `folds`."""
+    """(train, test) arrays per fold of the 8,000 digits."""
     with np.load(MNIST_8K) as arrays:
         x, y = arrays["x"], arrays["y"]
-    parts = np.array_split(np.random.default_rng(1000).permutation(len(x)), folds)
-    splits = []
-    for index, test in enumerate(parts):
-        train = np.sort(np.concatenate([p for i, p in enumerate(parts) if i != index]))
-        splits.append(((x[train], y[train]), (x[np.sort(test)], y[np.sort(test)])))
-    return splits
+    return [((x[train], y[train]), (x[test], y[test]))
+            for train, test in fold_indices(np.arange(len(x)), folds)]
 
 
 def spans(tokens: tuple[str, ...]) -> set[tuple[str, ...]]:
@@ -71,6 +78,7 @@ def spans(tokens: tuple[str, ...]) -> set[tuple[str, ...]]:
             for end in range(start + 1, len(tokens) + 1)}
 
 
+@functools.cache
 def sst2_sentence_folds(folds: int) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
     """(train, test) frames per fold of a cross-validation over SST-2's training sentences.
 
@@ -88,14 +96,11 @@ def sst2_sentence_folds(folds: int) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
         if tokens[row] not in contained:
             sentence_spans[row] = spans(tokens[row])
             contained |= sentence_spans[row]
-    rows = np.random.default_rng(1000).permutation(list(sentence_spans))
-    parts = np.array_split(rows, folds)
     splits = []
-    for index, test in enumerate(parts):
-        seen = set().union(*(sentence_spans[row] for i, part in enumerate(parts) if i != index
-                             for row in part))
+    for train_sentences, test in fold_indices(np.array(list(sentence_spans)), folds):
+        seen = set().union(*(sentence_spans[row] for row in train_sentences))
         train = [row for row in range(len(frame)) if tokens[row] in seen]
-        splits.append((frame.iloc[train], frame.iloc[np.sort(test)]))
+        splits.append((frame.iloc[train], frame.iloc[test]))
     return splits
 
 
@@ -160,6 +165,10 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--markdown", type=Path, help="append the results table to this file")
     args = parser.parse_args()
+    for option, value in (("--folds", args.folds), ("--sst2-folds", args.sst2_folds)):
+        if value is not None and value < 2:
+            parser.error(f"{option} {value}: a cross-validation needs at least 2 folds "
+                         "(each trains on the others)")
     have_data = {"image": MNIST_8K is not None,
                  "text": SST2_TRAIN is not None and SST2_DEV is not None}
     missing = [e for e in args.entries if not have_data[zoo.get_spec(e).input.kind]]
