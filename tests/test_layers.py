@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 import zoo
+from zoo.errors import InvalidValueError
 from zoo.models import layers as zoo_layers
 from zoo.models.layers import (
+    HashedBigrams,
     MaskedGlobalPooling1D,
     TokenAndPositionEmbedding,
     TransformerEncoderBlock,
@@ -32,6 +34,7 @@ EXAMPLE_ARGUMENTS = {
         "activation": "relu",
     },
     MaskedGlobalPooling1D: {"mode": "max"},
+    HashedBigrams: {"vocab_size": 50, "buckets": 64},
 }
 EXAMPLE_INPUTS = {
     TokenAndPositionEmbedding: lambda: np.array([[3, 4, 5, 0, 0, 0], [9, 0, 0, 0, 0, 0]], "int32"),
@@ -41,6 +44,7 @@ EXAMPLE_INPUTS = {
     MaskedGlobalPooling1D: lambda: (
         np.random.default_rng(0).normal(size=(2, 6, 8)).astype("float32")
     ),
+    HashedBigrams: lambda: np.array([[3, 4, 5, 0, 0, 0], [9, 0, 0, 0, 0, 0]], "int32"),
 }
 LAYER_CLASSES = sorted(
     (
@@ -178,3 +182,46 @@ def test_token_dropout_drops_whole_words_in_training_only(name):
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(layer(vectors, training=False)), vectors
     )
+
+
+def test_hashed_bigrams_number_each_pair_and_skip_padding():
+    layer = HashedBigrams(vocab_size=1000, buckets=97)
+    ids = np.array([[12, 7, 12, 7, 0, 0], [7, 12, 0, 0, 0, 0], [5, 0, 0, 0, 0, 0]], "int32")
+
+    pairs = keras.ops.convert_to_numpy(layer(ids))
+
+    assert pairs.shape == (3, 5) and pairs.dtype == np.int32
+    assert pairs[0, 0] == pairs[0, 2] == (12 * 1000 + 7) % 97 + 1  # the same pair, the same id
+    assert pairs[0, 1] == pairs[1, 0] == (7 * 1000 + 12) % 97 + 1
+    assert pairs[0, 0] != pairs[0, 1]  # order counts: "12 7" is not "7 12"
+    np.testing.assert_array_equal(pairs[0, 3:], 0)  # a pair touching padding is padding
+    np.testing.assert_array_equal(pairs[2], 0)  # one word: no pair
+    assert ((pairs == 0) | ((pairs >= 1) & (pairs <= 97))).all()
+    # Padding to another length changes no pair's id: bucketed batches and exports agree.
+    unpadded = keras.ops.convert_to_numpy(layer(ids[:1, :4]))
+    np.testing.assert_array_equal(unpadded[0], pairs[0, :3])
+    assert layer.compute_output_shape((None, 6)) == (None, 5)
+    assert layer.compute_output_shape((None, None)) == (None, None)
+
+
+def test_hashed_bigrams_refuse_a_vocabulary_int32_cannot_number():
+    largest = HashedBigrams.MAX_VOCAB_SIZE
+    ids = np.array([[largest - 1, largest - 1]], "int32")
+    top = keras.ops.convert_to_numpy(HashedBigrams(vocab_size=largest, buckets=1000)(ids))
+    assert top[0, 0] == ((largest - 1) * largest + largest - 1) % 1000 + 1  # no overflow
+    with pytest.raises(InvalidValueError, match=r"up to 46,340 words; got vocab_size=50,000"):
+        HashedBigrams(vocab_size=50_000, buckets=1000)
+
+
+@pytest.mark.parametrize("name", ["lstm_sst2", "transformer_sst2"])
+def test_bigram_bag_joins_the_features_before_the_softmax(name):
+    model = zoo.build(name, bigram_buckets=128, bigram_dim=4, compile=False)
+    pooled = model.get_layer("features_and_bigrams").input[0].shape[-1]
+    assert model.get_layer("features_and_bigrams").output.shape[-1] == pooled + 4
+    assert model.get_layer("bigram_embedding").input_dim == 129  # 128 buckets and padding
+    # A one-word text has no pair: its bag is zeros and the prediction stays finite.
+    probabilities = keras.ops.convert_to_numpy(model(np.array([[7, 0, 0]], "int32")))
+    assert np.isfinite(probabilities).all()
+    np.testing.assert_allclose(probabilities.sum(), 1.0, atol=1e-6)
+    without = zoo.build(name, bigram_buckets=0, compile=False)
+    assert "bigram_embedding" not in {layer.name for layer in without.layers}

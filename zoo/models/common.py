@@ -9,6 +9,7 @@ import keras
 from keras import layers
 
 from zoo import checks
+from zoo.models.layers import HashedBigrams, MaskedGlobalPooling1D
 from zoo.spec import Recipe
 
 # How `Reference.measured` was obtained
@@ -18,8 +19,9 @@ MNIST_8K_PROTOCOL = (
     "accuracy over all 8,000 test-fold predictions, seed 0"
 )
 SST2_PROTOCOL = (
-    "trained on all of GLUE SST-2 train.tsv; tested on the odd rows of dev.tsv (436 sentences), "
-    "which no recipe choice saw (the even rows tuned it); mean of seeds 0 to 4"
+    "10-fold cross-validation over the 6,886 full sentences of GLUE SST-2 train.tsv: each fold "
+    "trains on the phrases of the other folds' sentences (about 90% of train.tsv) and tests on "
+    "its own sentences, which no recipe choice saw; accuracy over all 6,886, seed 0"
 )
 
 
@@ -33,6 +35,36 @@ def drop_tokens(x: keras.KerasTensor, rate: float) -> keras.KerasTensor:
     if not rate:
         return x
     return layers.Dropout(rate, noise_shape=(None, None, 1), name="token_dropout")(x)
+
+
+def add_bigram_bag(
+    features: keras.KerasTensor,
+    token_ids: keras.KerasTensor,
+    *,
+    vocab_size: int,
+    buckets: int,
+    dim: int,
+    dropout: float,
+) -> keras.KerasTensor:
+    """`features` joined by a bag of the text's hashed word pairs; `features` alone if `buckets`
+    is 0.
+
+    The bag is the mean embedding of the bigrams (fastText's n-gram features, Joulin et al. 2017),
+    with dropout, concatenated to the pooled features right before the softmax: a "wide" part
+    beside the deep one, so a pair such as "not good" reaches the classifier as one feature
+    whatever the recurrent or attention layers make of it. An empty text (no pair) adds zeros.
+    """
+    buckets = checks.non_negative_int("bigram_buckets", buckets)
+    if not buckets:
+        return features
+    pairs = HashedBigrams(vocab_size, buckets, name="bigrams")(token_ids)
+    bag = layers.Embedding(buckets + 1, checks.positive_int("bigram_dim", dim), mask_zero=True,
+                           name="bigram_embedding")(pairs)
+    bag = MaskedGlobalPooling1D("mean", name="bigram_mean")(bag)
+    dropout = checks.fraction("bigram_dropout", dropout)
+    if dropout:
+        bag = layers.Dropout(dropout, name="bigram_dropout")(bag)
+    return layers.Concatenate(name="features_and_bigrams")([features, bag])
 
 
 def classifier_head(features: keras.KerasTensor, num_classes: int) -> keras.KerasTensor:

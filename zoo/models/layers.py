@@ -180,3 +180,55 @@ class MaskedGlobalPooling1D(layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class HashedBigrams(layers.Layer):
+    """Ids of a text's word pairs (bigrams), hashed into `buckets` bins: 1..buckets, 0 = padding.
+
+    Input: (batch, steps) token ids below `vocab_size`, 0 for padding. Output: (batch, steps - 1),
+    one id per adjacent pair; a pair with padding on either side is 0, so padded and unpadded
+    copies of a text give the same nonzero ids. The pair (left, right) is numbered exactly as
+    `left * vocab_size + right` in int32, then folded into the bins, so "not good" and
+    "good not" are different features. Feed the result to `Embedding(buckets + 1, ...,
+    mask_zero=True)` for a fastText-style bag of bigrams (Joulin et al. 2017).
+
+    Example:
+        >>> import numpy as np
+        >>> layer = HashedBigrams(vocab_size=10, buckets=1000)
+        >>> layer(np.array([[2, 3, 4, 0], [5, 0, 0, 0]], "int32")).numpy().tolist()
+        [[24, 35, 0], [0, 0, 0]]
+    """
+
+    # Pair numbers reach vocab_size ** 2 - 1 and must not overflow int32 (on every backend).
+    MAX_VOCAB_SIZE = 46_340
+
+    def __init__(self, vocab_size: int, buckets: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.vocab_size = checks.positive_int("vocab_size", vocab_size)
+        if self.vocab_size > self.MAX_VOCAB_SIZE:
+            raise checks.InvalidValueError(
+                f"HashedBigrams numbers word pairs in int32, which holds vocabularies of up to "
+                f"{self.MAX_VOCAB_SIZE:,} words; got vocab_size={vocab_size:,}. Use a smaller "
+                "vocabulary or turn bigram features off (bigram_buckets=0)."
+            )
+        self.buckets = checks.positive_int("buckets", buckets)
+
+    def call(self, token_ids: Any) -> Any:
+        token_ids = ops.cast(token_ids, "int32")
+        left, right = token_ids[:, :-1], token_ids[:, 1:]
+        pair = left * self.vocab_size + right
+        hashed = ops.mod(pair, self.buckets) + 1
+        both_words = ops.logical_and(ops.greater(left, 0), ops.greater(right, 0))
+        return ops.where(both_words, hashed, ops.zeros_like(hashed))
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        steps = input_shape[1]
+        return (input_shape[0], None if steps is None else max(steps - 1, 0))
+
+    def compute_output_spec(self, token_ids: Any) -> keras.KerasTensor:
+        # Ids, not floats: Keras would otherwise give the output the layer's float dtype.
+        return keras.KerasTensor(self.compute_output_shape(token_ids.shape), dtype="int32")
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "vocab_size": self.vocab_size, "buckets": self.buckets}

@@ -1,4 +1,5 @@
-"""LSTM text classifier: token embedding (padding masked) → (Bi)LSTM layers → head.
+"""LSTM text classifier: token embedding (padding masked) → (Bi)LSTM layers → head, optionally
+joined by a bag of hashed bigrams before the head.
 
 Entries at the bottom.
 """
@@ -13,6 +14,7 @@ from keras import layers
 from zoo import checks
 from zoo.models.common import (
     SST2_PROTOCOL,
+    add_bigram_bag,
     choice,
     classifier_head,
     dense_block,
@@ -42,13 +44,18 @@ def build_lstm_classifier(
     dropout: float = 0.5,  # before the head
     dense_units: tuple[int, ...] = (),
     pooling: str = "last",  # "last" state, or "max" / "mean" over the last layer's outputs
+    # A bag of hashed word pairs joined to the features before the softmax (0 buckets: none).
+    bigram_buckets: int = 0,
+    bigram_dim: int = 32,
+    bigram_dropout: float = 0.5,
     name: str = "lstm_classifier",
 ) -> keras.Model:
     """Build an LSTM classifier over integer token ids (0 = padding).
 
     The text is summarized by the last LSTM layer's final state (`pooling="last"`), or by the
     maximum or mean of its outputs over the non-padding steps (`"max"`, `"mean"`), which lets a
-    word anywhere in a long sentence reach the classifier directly.
+    word anywhere in a long sentence reach the classifier directly. With `bigram_buckets` > 0, a
+    bag of the text's hashed word pairs joins that summary before the softmax (`add_bigram_bag`).
 
     Example:
         >>> model = build_lstm_classifier(vocab_size=1000, sequence_length=20, num_classes=2)
@@ -85,13 +92,15 @@ def build_lstm_classifier(
     x = dense_block(x, dense_units, activation="relu", dropout=0.0, prefix="hidden")
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
+    x = add_bigram_bag(x, inputs, vocab_size=vocab_size, buckets=bigram_buckets, dim=bigram_dim,
+                       dropout=bigram_dropout)
     return keras.Model(inputs, classifier_head(x, num_classes), name=name)
 
 
 def search_space_lstm(hp: Any, spec: ModelSpec) -> dict[str, Any]:
     """The LSTM search space: embedding size, 1-2 LSTM layers and their units, bidirectional or
-    not, pooling, word and head dropout, and the recipe's learning rate, optimizer and batch size.
-    Defaults are `spec`'s own values.
+    not, pooling, word and head dropout, a bag of bigrams or none, and the recipe's learning rate,
+    optimizer and batch size. Defaults are `spec`'s own values.
 
     Example:
         >>> import keras_tuner, zoo
@@ -110,6 +119,8 @@ def search_space_lstm(hp: Any, spec: ModelSpec) -> dict[str, Any]:
         "token_dropout": dropout_rate(hp, "token_dropout", hyperparameters["token_dropout"],
                                       high=0.4),
         "dropout": dropout_rate(hp, "dropout", hyperparameters["dropout"], high=0.6),
+        "bigram_buckets": choice(hp, "bigram_buckets", (0, 2**16, 2**17),
+                                 hyperparameters["bigram_buckets"]),
         **recipe_space(hp, spec.recipe),
     }
 
@@ -152,13 +163,14 @@ def lstm_sst2() -> ModelSpec:
         builder=build_lstm_classifier,
         hyperparameters={
             "embedding_dim": 128, "lstm_units": (128,), "embedding_dropout": 0.5, "dropout": 0.5,
-            "pooling": "max",
+            "pooling": "max", "bigram_buckets": 2**17,
         },
         # Tuned on half of SST-2's dev sentences (benchmarks/results/accuracy.md). Training on
         # SST-2's phrases overfits after 1-2 epochs and a hold-out of phrases cannot see it (it
         # keeps improving), so the recipe is short, decays the rate to 0 and evaluates a moving
         # average of the weights instead of stopping early; max pooling over the outputs, not the
-        # last state, lets a sentiment word anywhere in the sentence reach the head.
+        # last state, lets a sentiment word anywhere in the sentence reach the head. The bag of
+        # bigrams was chosen on the cross-validation (+0.6 points, 7 of 10 folds better).
         recipe=Recipe(
             optimizer="adam", learning_rate=2e-3, schedule="cosine", batch_size=128, epochs=3,
             clipnorm=1.0, ema_momentum=0.999, bucket_by_length=True,
@@ -169,7 +181,7 @@ def lstm_sst2() -> ModelSpec:
             "Tai, Socher & Manning 2015, 'Improved Semantic Representations From Tree-Structured "
             "LSTM Networks', Table 2 (LSTM, SST binary)",
             "they start from GloVe vectors; from scratch, LSTMs reach about 0.84",
-            measured=0.8257,
+            measured=0.8276,
             measured_on=SST2_PROTOCOL,
         ),
     )

@@ -1,4 +1,5 @@
-"""Transformer encoder text classifier: token + position embedding → encoder blocks → mean pool.
+"""Transformer encoder text classifier: token + position embedding → encoder blocks → pooling →
+head, optionally joined by a bag of hashed bigrams before the head.
 
 Entries at the bottom.
 """
@@ -13,6 +14,7 @@ from keras import layers
 from zoo import checks
 from zoo.models.common import (
     SST2_PROTOCOL,
+    add_bigram_bag,
     choice,
     classifier_head,
     dense_block,
@@ -44,9 +46,16 @@ def build_transformer_classifier(
     token_dropout: float = 0.0,  # drops whole words (their embedding becomes zeros)
     dense_units: tuple[int, ...] = (),
     pooling: str = "mean",  # "mean" or "max" over the non-padding tokens
+    # A bag of hashed word pairs joined to the features before the softmax (0 buckets: none).
+    bigram_buckets: int = 0,
+    bigram_dim: int = 32,
+    bigram_dropout: float = 0.5,
     name: str = "transformer_classifier",
 ) -> keras.Model:
     """Build a Transformer-encoder classifier over integer token ids (0 = padding).
+
+    With `bigram_buckets` > 0, a bag of the text's hashed word pairs joins the pooled tokens
+    before the softmax (`add_bigram_bag`).
 
     Example:
         >>> model = build_transformer_classifier(vocab_size=1000, sequence_length=20, num_classes=4)
@@ -85,14 +94,16 @@ def build_transformer_classifier(
     x = dense_block(x, dense_units, activation="relu", dropout=dropout, prefix="hidden")
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
+    x = add_bigram_bag(x, inputs, vocab_size=vocab_size, buckets=bigram_buckets, dim=bigram_dim,
+                       dropout=bigram_dropout)
     return keras.Model(inputs, classifier_head(x, num_classes), name=name)
 
 
 def search_space_transformer(hp: Any, spec: ModelSpec) -> dict[str, Any]:
     """The Transformer search space: heads and size per head (their product is `embed_dim`, so it
     always divides evenly), feed-forward width, 1-3 encoder blocks, dropout and word dropout,
-    pooling, an optional hidden Dense layer, and the recipe's learning rate, optimizer and batch
-    size. Defaults are `spec`'s own values.
+    pooling, an optional hidden Dense layer, a bag of bigrams or none, and the recipe's learning
+    rate, optimizer and batch size. Defaults are `spec`'s own values.
 
     Example:
         >>> import keras_tuner, zoo
@@ -116,6 +127,8 @@ def search_space_transformer(hp: Any, spec: ModelSpec) -> dict[str, Any]:
         "pooling": choice(hp, "pooling", MaskedGlobalPooling1D.MODES, hyperparameters["pooling"]),
         "dense_units": optional_width(hp, "dense_units", hyperparameters["dense_units"],
                                       (16, 32, 64)),
+        "bigram_buckets": choice(hp, "bigram_buckets", (0, 2**16, 2**17),
+                                 hyperparameters["bigram_buckets"]),
         **recipe_space(hp, spec.recipe),
     }
 
@@ -157,10 +170,11 @@ def transformer_sst2() -> ModelSpec:
         num_classes=2,
         builder=build_transformer_classifier,
         hyperparameters={"embed_dim": 128, "num_heads": 4, "ff_dim": 256, "num_layers": 1,
-                         "dropout": 0.3, "pooling": "max"},
+                         "dropout": 0.3, "pooling": "max", "bigram_buckets": 2**17},
         # As lstm_sst2 (see there): short, decayed to 0, a moving average of the weights instead
         # of early stopping on phrases. Word dropout, a warm-up and AdamW's decay did not help on
-        # dev A (benchmarks/results/accuracy.md).
+        # dev A (benchmarks/results/accuracy.md); the bag of bigrams did on the cross-validation
+        # (+0.6 points, 9 of 10 folds better).
         recipe=Recipe(optimizer="adam", learning_rate=1e-3, schedule="cosine", batch_size=64,
                       epochs=3, clipnorm=1.0, ema_momentum=0.999, bucket_by_length=True),
         search_space=search_space_transformer,
@@ -169,7 +183,7 @@ def transformer_sst2() -> ModelSpec:
             "Kim 2014, 'Convolutional Neural Networks for Sentence Classification', "
             "Table 2 (CNN-rand, SST-2): the from-scratch baseline without pretrained vectors",
             "fine-tuned BERT-base reaches about 0.93; this model has no pretraining",
-            measured=0.8266,
+            measured=0.8170,
             measured_on=SST2_PROTOCOL,
         ),
     )
