@@ -5,6 +5,7 @@ Importing this package registers the built-in entries.
 
 from zoo.models.cnn import build_cnn, cnn_cifar10, cnn_fashion_mnist, cnn_mnist, search_space_cnn
 from zoo.models.layers import (
+    HashedBigrams,
     MaskedGlobalPooling1D,
     TokenAndPositionEmbedding,
     TransformerEncoderBlock,
@@ -47,6 +48,7 @@ ENTRIES = (
 __all__ = [
     "BUILDERS",
     "ENTRIES",
+    "HashedBigrams",
     "MaskedGlobalPooling1D",
     "SEARCH_SPACES",
     "TokenAndPositionEmbedding",
