@@ -10,8 +10,8 @@ For each entry it builds the model compiled with its recipe (`jit_compile=True`:
 all JAX has), trains `--steps` steps on random inputs of the entry's shape, reports the median
 step time after the first (compiling) step, the loss on that batch before and after (inference
 mode both times; it must fall), and checks that a `.keras` save and reload gives the same
-predictions. It prints a table; it exits non-zero if any entry
-fails, so it doubles as a portability check.
+predictions. It prints a table; it exits non-zero if any entry fails, so it doubles as a
+portability check.
 """
 
 from __future__ import annotations

@@ -54,14 +54,15 @@ def add_bigram_bag(
     beside the deep one, so a pair such as "not good" reaches the classifier as one feature
     whatever the recurrent or attention layers make of it. An empty text (no pair) adds zeros.
     """
+    # All three checked even when the bag is off, as the builders check every argument.
     buckets = checks.non_negative_int("bigram_buckets", buckets)
+    dim = checks.positive_int("bigram_dim", dim)
+    dropout = checks.fraction("bigram_dropout", dropout)
     if not buckets:
         return features
     pairs = HashedBigrams(vocab_size, buckets, name="bigrams")(token_ids)
-    bag = layers.Embedding(buckets + 1, checks.positive_int("bigram_dim", dim), mask_zero=True,
-                           name="bigram_embedding")(pairs)
+    bag = layers.Embedding(buckets + 1, dim, mask_zero=True, name="bigram_embedding")(pairs)
     bag = MaskedGlobalPooling1D("mean", name="bigram_mean")(bag)
-    dropout = checks.fraction("bigram_dropout", dropout)
     if dropout:
         bag = layers.Dropout(dropout, name="bigram_dropout")(bag)
     return layers.Concatenate(name="features_and_bigrams")([features, bag])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -201,7 +202,7 @@ class HashedBigrams(layers.Layer):
     """
 
     # Pair numbers reach vocab_size ** 2 - 1 and must not overflow int32 (on every backend).
-    MAX_VOCAB_SIZE = 46_340
+    MAX_VOCAB_SIZE = math.isqrt(2**31 - 1)  # 46,340
 
     def __init__(self, vocab_size: int, buckets: int, **kwargs: Any):
         super().__init__(**kwargs)
