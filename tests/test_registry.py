@@ -286,6 +286,8 @@ def test_unknown_override_lists_every_valid_one():
             r"embedding_dropout must be a number in \[0, 1\)",
         ),
         ("transformer_sst2", {"token_dropout": 1.0}, r"token_dropout must be a number in \[0, 1\)"),
+        ("lstm_imdb", {"bigram_dim": 0}, r"bigram_dim must be a positive integer, got 0"),
+        ("lstm_sst2", {"bigram_dropout": 1.0}, r"bigram_dropout must be a number in \[0, 1\)"),
         ("cnn_mnist", {"num_classes": 0}, r"num_classes must be an integer >= 2 .* got 0"),
         ("lstm_imdb", {"num_classes": 1}, r"num_classes must be an integer >= 2"),
         (
