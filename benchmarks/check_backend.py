@@ -47,7 +47,13 @@ def check(name: str, steps: int, batch_size: int) -> dict[str, object]:
     model = compile_model(spec.build_model(), spec, jit_compile=True)
     rng = np.random.default_rng(0)
     x, y = random_batch(spec, batch_size, rng)
-    first_loss = float(model.evaluate(x, y, verbose=0)[0])
+
+    def inference_loss() -> float:
+        # Both losses in inference mode: the last step's own training loss has dropout noise and
+        # predates that step's update, so a few steps could fail to show what they learned.
+        return float(model.evaluate(x, y, verbose=0)[0])
+
+    first_loss = inference_loss()
     times = []
     for _ in range(steps):
         start = time.perf_counter()
@@ -62,9 +68,7 @@ def check(name: str, steps: int, batch_size: int) -> dict[str, object]:
             keras.ops.convert_to_numpy(reloaded(x, training=False)),
             atol=1e-5,
         )
-    # In inference mode, as the first loss: the last step's own training loss has dropout noise
-    # and predates that step's update, so a few steps could fail to show what they learned.
-    loss = float(model.evaluate(x, y, verbose=0)[0])
+    loss = inference_loss()
     return {
         "name": name,
         "params": model.count_params(),

@@ -37,6 +37,10 @@ def drop_tokens(x: keras.KerasTensor, rate: float) -> keras.KerasTensor:
     return layers.Dropout(rate, noise_shape=(None, None, 1), name="token_dropout")(x)
 
 
+# The search spaces' choices for `bigram_buckets` (0: no bag), one list for every text family.
+BIGRAM_BUCKET_CHOICES = (0, 2**16, 2**17)
+
+
 def add_bigram_bag(
     features: keras.KerasTensor,
     token_ids: keras.KerasTensor,

@@ -13,6 +13,7 @@ from keras import layers
 
 from zoo import checks
 from zoo.models.common import (
+    BIGRAM_BUCKET_CHOICES,
     SST2_PROTOCOL,
     add_bigram_bag,
     choice,
@@ -119,7 +120,7 @@ def search_space_lstm(hp: Any, spec: ModelSpec) -> dict[str, Any]:
         "token_dropout": dropout_rate(hp, "token_dropout", hyperparameters["token_dropout"],
                                       high=0.4),
         "dropout": dropout_rate(hp, "dropout", hyperparameters["dropout"], high=0.6),
-        "bigram_buckets": choice(hp, "bigram_buckets", (0, 2**16, 2**17),
+        "bigram_buckets": choice(hp, "bigram_buckets", BIGRAM_BUCKET_CHOICES,
                                  hyperparameters["bigram_buckets"]),
         **recipe_space(hp, spec.recipe),
     }

@@ -13,6 +13,7 @@ from keras import layers
 
 from zoo import checks
 from zoo.models.common import (
+    BIGRAM_BUCKET_CHOICES,
     SST2_PROTOCOL,
     add_bigram_bag,
     choice,
@@ -127,7 +128,7 @@ def search_space_transformer(hp: Any, spec: ModelSpec) -> dict[str, Any]:
         "pooling": choice(hp, "pooling", MaskedGlobalPooling1D.MODES, hyperparameters["pooling"]),
         "dense_units": optional_width(hp, "dense_units", hyperparameters["dense_units"],
                                       (16, 32, 64)),
-        "bigram_buckets": choice(hp, "bigram_buckets", (0, 2**16, 2**17),
+        "bigram_buckets": choice(hp, "bigram_buckets", BIGRAM_BUCKET_CHOICES,
                                  hyperparameters["bigram_buckets"]),
         **recipe_space(hp, spec.recipe),
     }
