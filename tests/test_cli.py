@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import write_digits_npz
 
+from zoo import cli
 from zoo.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,6 +32,18 @@ def test_list_and_info(capsys):
     assert main(["info", "cnn_mnist"]) == 0
     info = capsys.readouterr().out
     assert "parameters: 34,826" in info and "reference accuracy: 0.99" in info
+
+
+def test_no_tensorflow_start_up_lines_without_a_gpu_driver():
+    # As a user runs it: no TF_CPP_MIN_LOG_LEVEL of ours, so only the command's own quieting acts.
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    completed = subprocess.run([sys.executable, "-m", "zoo", "info", "cnn_mnist"], cwd=REPO,
+                               capture_output=True, text=True, env=environment, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert "parameters: 34,826" in completed.stdout
+    if os.path.exists(cli.NVIDIA_DRIVER_NODE):
+        pytest.skip("an NVIDIA driver is loaded here, so CUDA's start-up lines are shown by design")
+    assert completed.stderr == ""  # before: "failed call to cuInit: ... CUDA error" on every call
 
 
 def test_train_then_evaluate_end_to_end(tmp_path):

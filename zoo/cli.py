@@ -166,7 +166,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
         **dict(args.overrides),
     )
     print()
-    print(result.history.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    # The learning rate in significant digits: a decayed 2e-05 is not 0.0000.
+    print(result.history.to_string(index=False, float_format=lambda v: f"{v:.4f}",
+                                   formatters={"learning_rate": lambda v: f"{v:.3g}"}))
     print()
     print(result.report)
     if result.workdir is not None:
@@ -219,23 +221,41 @@ _COMMANDS = {"list": _cmd_list, "info": _cmd_info, "train": _cmd_train, "evaluat
              "predict": _cmd_predict, "tune": _cmd_tune}
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its native start-up lines (CUDA probing, oneDNN, CPU flags) hidden.
+# Present where an NVIDIA driver is loaded: there a CUDA error at start-up is news, elsewhere noise.
+NVIDIA_DRIVER_NODE = "/dev/nvidiactl"
 
-    TensorFlow 2.21 writes them to file descriptor 2 before its logging is set up, so
-    TF_CPP_MIN_LOG_LEVEL does not silence them. A failed import still raises, after stderr is back.
+
+def _start_tensorflow_quietly() -> None:
+    """Import TensorFlow and let it find its devices without its native start-up lines.
+
+    TensorFlow 2.21 writes them to file descriptor 2, where TF_CPP_MIN_LOG_LEVEL does not reach:
+    CUDA probing, oneDNN and CPU flags at import, and, when it first looks for devices on a
+    machine without an NVIDIA driver, an alarming "failed call to cuInit: ... CUDA error". The
+    import's lines are dropped. The device search's lines are kept in a temporary file and shown
+    only where a driver is loaded (`NVIDIA_DRIVER_NODE`), since a GPU that fails to start must not
+    go unnoticed. A failed import still raises, after stderr is back.
     """
     if "tensorflow" in sys.modules:
         return
+    import tempfile
+
     sys.stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
-            import tensorflow  # noqa: F401
+            import tensorflow as tf
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            tf.config.list_physical_devices()  # the first call probes CUDA; later ones are quiet
+            os.dup2(saved, 2)
+            captured.seek(0)
+            device_lines = captured.read().decode(errors="replace")
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+    if device_lines and os.path.exists(NVIDIA_DRIVER_NODE):
+        sys.stderr.write(device_lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -244,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from zoo.errors import ZooError
 
     try:
-        _import_tensorflow_quietly()
+        _start_tensorflow_quietly()
         _COMMANDS[args.command](args)
     except ZooError as error:
         print(f"zoo: error: {error}", file=sys.stderr)
