@@ -53,6 +53,9 @@ def test_train_then_evaluate_end_to_end(tmp_path):
                       "--workdir", str(workdir), "--set", "filters=(8, 16)")
     assert trained.returncode == 0, trained.stderr
     assert "accuracy" in trained.stdout and "macro" in trained.stdout
+    # zoo's own progress lines: the device policy with its reasons, then the epochs to train.
+    assert "zoo: device policy: device=" in trained.stdout
+    assert "zoo: training cnn_mnist from epoch 1 to 2" in trained.stdout
     assert (workdir / "model.keras").is_file()
 
     evaluated = run_zoo("evaluate", str(workdir), "--data", str(data))

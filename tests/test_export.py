@@ -204,7 +204,7 @@ def test_cli_train_export_then_predict(tmp_path, capsys):
     assert main(["train", "transformer_sst2", "--data", str(data), "--epochs", "1",
                  "--export", str(export), "--set", "vocab_size=200", "--set", "sequence_length=16",
                  "--set", "embed_dim=8", "--set", "ff_dim=16", "--set", "num_layers=1"]) == 0
-    assert f"exported to {export}" in capsys.readouterr().out
+    assert f"zoo: exported transformer_sst2 to {export} in " in capsys.readouterr().out
     assert archive.is_export(export)
 
     sentences = tmp_path / "sentences.txt"

@@ -1,6 +1,7 @@
 """zoo.train: learning, workdir files, resume after kill -9, config refusal, NaN handling."""
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -58,11 +59,15 @@ def test_train_learns_and_writes_the_run(tmp_path):
     )
 
 
-def test_rerun_of_a_finished_run_trains_nothing_and_other_settings_are_refused(tmp_path):
+def test_rerun_of_a_finished_run_trains_nothing_and_other_settings_are_refused(tmp_path, caplog):
     data = str(write_digits_npz(tmp_path / "digits.npz", count=200))
     workdir = tmp_path / "run"
     first = zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0)
-    again = zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="zoo"):
+        again = zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0)
+    assert f"the run in {workdir} is already complete (2 epochs)" in caplog.text
+    assert "training mlp_mnist from epoch" not in caplog.text
     pd.testing.assert_frame_equal(first.history, again.history)
     assert again.report.accuracy == pytest.approx(first.report.accuracy)
 

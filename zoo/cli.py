@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise on a command line.
@@ -174,7 +176,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if result.workdir is not None:
         print(f"\nrun saved in {result.workdir}")
     if args.export:
-        print(f"exported to {zoo.export(result, args.export)}")
+        zoo.export(result, args.export)  # says where, and its parity check, as a progress message
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
@@ -202,8 +204,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
         print(f"\nbest overrides: {result.best_overrides}")
     print(f"search saved in {result.directory} (trials.csv; rerun to continue)")
     if args.export:
-        print("exported to "
-              f"{zoo.export(result.best_model(), args.export, preprocessor=result.preprocessor)}")
+        zoo.export(result.best_model(), args.export, preprocessor=result.preprocessor)
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
@@ -258,14 +259,33 @@ def _start_tensorflow_quietly() -> None:
         sys.stderr.write(device_lines)
 
 
+@contextlib.contextmanager
+def _progress_messages() -> Iterator[None]:
+    """Print zoo's INFO messages (the device policy and why, the epochs a run trains or resumes
+    from, an export's parity check) among the progress bars on stdout; stderr stays for errors.
+    Library users get them through `logging` as usual: the logger is put back on the way out."""
+    logger = logging.getLogger("zoo")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("zoo: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `zoo` command; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
     args = _parser().parse_args(argv)
     from zoo.errors import ZooError
 
     try:
-        _start_tensorflow_quietly()
-        _COMMANDS[args.command](args)
+        with _progress_messages():
+            _start_tensorflow_quietly()
+            _COMMANDS[args.command](args)
     except ZooError as error:
         print(f"zoo: error: {error}", file=sys.stderr)
         return 2

@@ -285,6 +285,9 @@ def train(
                 verbose=verbose,
                 shuffle=False,  # the pipeline shuffles, seeded; Keras would only warn
             )
+    elif run is not None:
+        logger.info("the run in %s is already complete (%d epochs): nothing to train, "
+                    "evaluating it", run.path, len(run.state.history))
     if nan_guard.diverged_at is not None:
         if run is not None:
             run.mark("diverged")
