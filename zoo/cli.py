@@ -249,7 +249,6 @@ def _start_tensorflow_quietly() -> None:
         with tempfile.TemporaryFile() as captured:
             os.dup2(captured.fileno(), 2)
             tf.config.list_physical_devices()  # the first call probes CUDA; later ones are quiet
-            os.dup2(saved, 2)
             captured.seek(0)
             device_lines = captured.read().decode(errors="replace")
     finally:
@@ -267,14 +266,16 @@ def _progress_messages() -> Iterator[None]:
     logger = logging.getLogger("zoo")
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("zoo: %(message)s"))
-    level = logger.level
+    level, propagate = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    logger.propagate = False  # printed once, even where the root logger has a handler too
     try:
         yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def main(argv: Sequence[str] | None = None) -> int:
