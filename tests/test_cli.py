@@ -14,9 +14,13 @@ from zoo.cli import main
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_zoo(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    """Run the real console entry point in a subprocess, as a user would."""
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def run_zoo(*args: str, cwd: Path = REPO, tf_log_level: str | None = "3"
+            ) -> subprocess.CompletedProcess:
+    """Run the real console entry point in a subprocess, as a user would. `tf_log_level`:
+    TF_CPP_MIN_LOG_LEVEL for it (quiet test logs), or None for none at all, as a user has."""
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    if tf_log_level is not None:
+        environment["TF_CPP_MIN_LOG_LEVEL"] = tf_log_level
     return subprocess.run([sys.executable, "-m", "zoo", *args], cwd=cwd, capture_output=True,
                           text=True, env=environment, timeout=300)
 
@@ -36,9 +40,7 @@ def test_list_and_info(capsys):
 
 def test_no_tensorflow_start_up_lines_without_a_gpu_driver():
     # As a user runs it: no TF_CPP_MIN_LOG_LEVEL of ours, so only the command's own quieting acts.
-    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    completed = subprocess.run([sys.executable, "-m", "zoo", "info", "cnn_mnist"], cwd=REPO,
-                               capture_output=True, text=True, env=environment, timeout=300)
+    completed = run_zoo("info", "cnn_mnist", tf_log_level=None)
     assert completed.returncode == 0, completed.stderr
     assert "parameters: 34,826" in completed.stdout
     if os.path.exists(cli.NVIDIA_DRIVER_NODE):

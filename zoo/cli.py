@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import IO, Any
 
 # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise on a command line.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -226,6 +226,19 @@ _COMMANDS = {"list": _cmd_list, "info": _cmd_info, "train": _cmd_train, "evaluat
 NVIDIA_DRIVER_NODE = "/dev/nvidiactl"
 
 
+@contextlib.contextmanager
+def _native_stderr_to(file: IO[Any]) -> Iterator[None]:
+    """Point file descriptor 2, where TensorFlow's C++ code writes, at `file` for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(file.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _start_tensorflow_quietly() -> None:
     """Import TensorFlow and let it find its devices without its native start-up lines.
 
@@ -240,20 +253,13 @@ def _start_tensorflow_quietly() -> None:
         return
     import tempfile
 
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow as tf
-        with tempfile.TemporaryFile() as captured:
-            os.dup2(captured.fileno(), 2)
+    with open(os.devnull, "w") as devnull, _native_stderr_to(devnull):
+        import tensorflow as tf
+    with tempfile.TemporaryFile() as captured:
+        with _native_stderr_to(captured):
             tf.config.list_physical_devices()  # the first call probes CUDA; later ones are quiet
-            captured.seek(0)
-            device_lines = captured.read().decode(errors="replace")
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        captured.seek(0)
+        device_lines = captured.read().decode(errors="replace")
     if device_lines and os.path.exists(NVIDIA_DRIVER_NODE):
         sys.stderr.write(device_lines)
 
