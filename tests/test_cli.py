@@ -79,6 +79,19 @@ def test_train_then_evaluate_end_to_end(tmp_path):
             ["evaluate", "no-such-dir", "--data", "x.npz"],
             "no-such-dir does not exist; expected a training workdir or a .keras file",
         ),
+        (["train", "cnn_mnist", "--set", "seed=3"], "--set seed=3 is not an override: use --seed"),
+        (
+            ["train", "cnn_mnist", "--epochs", "2", "--set", "epochs=3"],
+            "--set epochs=3 is not an override: use --epochs (given as 2 already)",
+        ),
+        (
+            ["train", "cnn_mnist", "--data", "x.npz", "--workdir", "/dev/null/run"],
+            "workdir /dev/null/run cannot be created",
+        ),
+        (
+            ["tune", "cnn_mnist", "--data", "x.npz", "--directory", "/dev/null/search"],
+            "directory /dev/null/search cannot be created",
+        ),
     ],
 )
 def test_errors_are_one_clear_line(args, message, capsys):
@@ -87,6 +100,23 @@ def test_errors_are_one_clear_line(args, message, capsys):
     assert error.startswith("zoo: error: ")
     assert message in error or __import__("re").search(message, error)
     assert "Traceback" not in error
+
+
+def test_set_takes_the_recipe_fields_that_have_options_too(tmp_path, capsys):
+    data = write_digits_npz(tmp_path / "digits.npz", count=100)
+    assert main(["train", "mlp_mnist", "--data", str(data), "--set", "epochs=1",
+                 "--set", "batch_size=50", "--set", "units=(8,)"]) == 0
+    printed = capsys.readouterr().out
+    assert "zoo: training mlp_mnist from epoch 1 to 1" in printed
+
+
+def test_version(capsys):
+    import zoo
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"zoo {zoo.__version__}"
 
 
 def test_bad_numbers_are_refused_by_the_parser(capsys):

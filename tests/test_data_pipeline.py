@@ -259,3 +259,61 @@ def test_length_buckets_need_a_text_entry():
         zoo.InvalidValueError, match="bucket_by_length=True needs the spec of a text"
     ):
         zoo.data.load((images, labels), spec="cnn_mnist", bucket_by_length=True)
+
+
+def test_augment_true_for_an_entry_without_augmentation_is_refused():
+    x, y = digit_like_images(20)
+    spec = zoo.get_spec("mlp_fashion_mnist")
+    with pytest.raises(
+        zoo.InvalidValueError,
+        match=r"augment=True, but 'mlp_fashion_mnist' has no augmentation.*zoo\.Augmentation",
+    ):
+        zoo.data.load((x, y), spec=spec, augment=True)
+
+
+def test_drop_remainder_leaving_no_batch_is_refused():
+    x, y = digit_like_images(6)
+    with pytest.raises(
+        DataError,
+        match=r"drop_remainder=True with batch_size=32 leaves no batch: the split holds only 6 "
+        r"examples.*batch_size of at most 6, or drop_remainder=False",
+    ):
+        zoo.data.load((x, y), "all", spec="mlp_mnist", batch_size=32, drop_remainder=True)
+
+
+def test_cache_false_is_honoured_for_local_text(monkeypatch):
+    import tensorflow as tf
+
+    cached = []
+    original = tf.data.Dataset.cache
+    monkeypatch.setattr(
+        tf.data.Dataset, "cache", lambda self, *a, **k: cached.append(1) or original(self, *a, **k)
+    )
+    texts, labels = ["a fine film", "a dull film"] * 4, [1, 0] * 4
+    spec = zoo.get_spec("lstm_sst2").with_overrides(vocab_size=20, sequence_length=4)
+    zoo.data.load((texts, labels), "all", spec=spec, cache=False)
+    assert cached == []
+    zoo.data.load((texts, labels), "all", spec=spec)
+    assert cached == [1]
+
+
+def test_training_runs_map_validation_names_to_the_training_ids(tmp_path):
+    from zoo.training.loop import load_run_data
+
+    train_file, test_file = tmp_path / "train.csv", tmp_path / "test.csv"
+    names = ["negative", "neutral", "positive"]
+    train_file.write_text(
+        "text,label\n" + "".join(f"text {i},{names[i % 3]}\n" for i in range(12))
+    )
+    test_file.write_text("text,label\nawful,negative\ngreat,positive\n")  # no 'neutral'
+    spec = zoo.get_spec("lstm_sst2").with_overrides(
+        num_classes=3, vocab_size=30, sequence_length=4, batch_size=4
+    )
+    train, validation = load_run_data(spec, str(train_file), str(test_file), 0, None)
+    assert train.class_names == validation.class_names == tuple(names)
+    assert [int(v) for _, batch in validation for v in batch] == [0, 2]
+    # integer labels are not renumbered
+    int_file = tmp_path / "ints.csv"
+    int_file.write_text("text,label\nawful,0\ngreat,2\n")
+    _, validation = load_run_data(spec, str(train_file), str(int_file), 0, None)
+    assert [int(v) for _, batch in validation for v in batch] == [0, 2]

@@ -99,9 +99,13 @@ def test_image_folder_source(tmp_path):
     root = _write_image_folder(tmp_path / "pets", shape=(32, 32, 3))
     dataset = zoo.data.load(root, "all", spec=_small("cnn_cifar10"), shuffle=False)
     images, labels = _first_batch(dataset)
-    assert images.shape == (4, 32, 32, 3) and labels.numpy().tolist() == [0, 0, 0, 1]
-    # the folder's names first, then the entry's remaining classes as numbers
-    assert dataset.class_names[:3] == ("cat", "dog", "2") and len(dataset.class_names) == 10
+    # cat and dog are CIFAR-10 classes: they take the entry's ids (3 and 5), not sorted ones
+    assert images.shape == (4, 32, 32, 3) and labels.numpy().tolist() == [3, 3, 3, 5]
+    assert dataset.class_names == zoo.get_spec("cnn_cifar10").class_names
+    # without a spec, sorted folder names are the ids
+    raw = zoo.data.load(root, "all", shuffle=False, batch_size=6)
+    assert _first_batch(raw)[1].numpy().tolist() == [0, 0, 0, 1, 1, 1]
+    assert raw.class_names == ("cat", "dog")
 
 
 def test_without_spec_examples_come_back_raw():
@@ -256,10 +260,39 @@ def test_tfds_without_validation_split_says_what_to_use():
     try:
         with pytest.raises(
             DataError, match=r"no split 'validation'.*split='test'.*'train\[:90%\]'"
-        ):
+        ) as caught:
             zoo.data.load("mnist", "validation", spec="cnn_mnist")
     finally:
         tfds.load = original
+    # The hold-out it recommends is a slice of train, which load treats as training unless told.
+    assert (
+        "split='train[90%:]', spec=..., shuffle=False, augment=False, "
+        "preprocessor=train.preprocessor" in str(caught.value)
+    )
+
+
+def test_tfds_hold_out_slice_loaded_as_the_hint_says_reuses_the_training_vocabulary():
+    spec = _small("lstm_sst2")
+    with tfds.testing.mock_data(num_examples=20):
+        train = zoo.data.load("glue/sst2", "train[:90%]", spec=spec)
+        held_out = zoo.data.load("glue/sst2", "train[90%:]", spec=spec, shuffle=False,
+                                 augment=False, preprocessor=train.preprocessor)
+        first, again = _first_batch(held_out), _first_batch(held_out)
+    assert held_out.preprocessor is train.preprocessor
+    assert first[0].numpy().tolist() == again[0].numpy().tolist()  # not shuffled
+
+
+def test_tfds_split_all_includes_the_unlabelled_test_split():
+    from zoo.data.catalog import DATASETS
+    from zoo.data.validate import check_tfds_against_spec
+
+    with pytest.raises(
+        DataError,
+        match=r"'test' split of 'glue/sst2' has no labels \(every label is -1\), and split "
+        r"'all' includes it.*split='validation' for evaluation",
+    ):
+        check_tfds_against_spec(DATASETS["glue/sst2"], "all", zoo.get_spec("lstm_sst2"))
+    check_tfds_against_spec(DATASETS["mnist"], "all", zoo.get_spec("cnn_mnist"))  # all labelled
 
 
 # ---- validation errors --------------------------------------------------------------------------
@@ -352,7 +385,10 @@ def test_file_validation_errors(tmp_path):
 
     ragged = tmp_path / "ragged.tsv"
     ragged.write_text("label\tsentence\n1\tfine\n0\ttoo\tmany\tfields\n")
-    with pytest.raises(DataError, match=r"could not read .*ragged\.tsv"):
+    with pytest.raises(
+        DataError,
+        match=r"could not read .*ragged\.tsv: line 3 has 4 fields but the header line has 2",
+    ):
         zoo.data.load(ragged, spec="lstm_sst2")
 
     not_utf8 = tmp_path / "latin.csv"
@@ -424,3 +460,219 @@ def test_bad_split_and_arguments():
         zoo.data.load((x, y), "validation", spec=SPEC, validation_fraction=0.0)
     with pytest.raises(DataError, match="cannot read a source of type int"):
         zoo.data.load(42, spec=SPEC)
+
+
+# ---- tables: field counts -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        (  # one stray tab in the first data row: pandas would make column 1 the index
+            "first.tsv",
+            "sentence\tlabel\na moving\tfunny film\t1\na dull film\t0\n",
+            r"line 2 has 3 fields but the header line has 2.*Replace tabs inside the text",
+        ),
+        (  # an unquoted comma in the first data row
+            "first.csv",
+            "sentence,label\nwitty, warm film,1\na dull film,0\n",
+            r"line 2 has 3 fields but the header line has 2.*Quote a field that contains a comma",
+        ),
+        (  # a trailing tab on every data line, none on the header
+            "trailing.tsv",
+            "sentence\tlabel\na moving film\t1\t\na dull film\t0\t\n",
+            r"line 2 has 3 fields but the header line has 2.*remove any trailing tab",
+        ),
+    ],
+)
+def test_extra_fields_in_a_table_are_refused_naming_the_line(tmp_path, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(DataError, match=message):
+        zoo.data.read_source(path)
+
+
+def test_a_header_with_a_trailing_tab_still_reads(tmp_path):
+    for text in (
+        "sentence\tlabel\t\na moving film\t1\na dull film\t0\n",  # header only
+        "sentence\tlabel\t\na moving film\t1\t\na dull film\t0\t\n",  # every line
+    ):
+        path = tmp_path / "reviews.tsv"
+        path.write_text(text)
+        examples = zoo.data.read_source(path)
+        assert examples.features.tolist() == ["a moving film", "a dull film"]
+        assert examples.labels.tolist() == [1, 0]
+
+
+# ---- labels read from text ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        ("1,0,,1,0", r"column 'label': the label is empty at row 2; expected an integer class id"),
+        ("1,0,  ,1,0", r"the label is empty at row 2"),
+        (
+            "1,0,NA,1,0",
+            r"labels mix integer class ids and other values: 'NA' at row 2, where the other "
+            r"labels are integer class ids; expected integer class ids throughout, or class "
+            r"names throughout",
+        ),
+        ("pos,neg,3,pos,neg", r"'3' at row 2, where the other labels are class names"),
+        ("0.0,1.0,2.5,1.0,0.0", r"labels must be integer class ids, found 2\.5 at row 2"),
+        ("0,1,nan,1,0", r"labels are missing \(NaN\) at row 2"),
+    ],
+)
+def test_bad_text_labels_name_the_rows(tmp_path, labels, message):
+    path = tmp_path / "reviews.csv"
+    rows = [f"text {i},{label}" for i, label in enumerate(labels.split(","))]
+    path.write_text("\n".join(["sentence,label", *rows]) + "\n")
+    with pytest.raises(DataError, match=message):
+        zoo.data.read_source(path)
+
+
+def test_a_row_without_its_label_field_is_an_empty_label(tmp_path):
+    path = tmp_path / "short.tsv"
+    path.write_text("sentence\tlabel\ngood film\t1\nbad film\t0\nok film\n")
+    with pytest.raises(DataError, match="the label is empty at row 2"):
+        zoo.data.read_source(path)
+
+
+def test_missing_labels_in_arrays_and_frames_are_refused():
+    with pytest.raises(DataError, match=r"the \(x, y\) arrays: the label is empty at row 1"):
+        zoo.data.read_source((["a", "b"], np.array(["pos", None], dtype=object)))
+    frame = pd.DataFrame({"text": ["a", "b", "c"], "label": pd.array([1, None, 0], "Int64")})
+    with pytest.raises(DataError, match=r"labels are missing \(NaN\) at row 1"):
+        zoo.data.read_source(frame)
+
+
+def test_integer_labels_written_as_floats_are_ids(tmp_path):
+    path = tmp_path / "floats.csv"
+    path.write_text("sentence,label\n" + "".join(f"text {i},{i}.0\n" for i in range(12)))
+    examples = zoo.data.read_source(path)
+    assert examples.labels.tolist() == list(range(12)) and examples.class_names == ()
+
+
+# ---- class names to ids -------------------------------------------------------------------------
+
+
+def test_class_names_fix_the_ids_of_named_labels(tmp_path):
+    path = tmp_path / "test.csv"  # a test file without the 'neutral' class
+    path.write_text("text,label\nawful,negative\ngreat,positive\nbad,negative\n")
+    names = ("negative", "neutral", "positive")
+    dataset = zoo.data.load(path, "all", batch_size=3, shuffle=False, class_names=names)
+    assert _first_batch(dataset)[1].numpy().tolist() == [0, 2, 0]
+    assert dataset.class_names == names
+    assert zoo.data.read_source(path, class_names=names).labels.tolist() == [0, 2, 0]
+    with pytest.raises(
+        DataError,
+        match=r"'test\.csv' has labels that are not among the class names: 'negative', "
+        r"'positive'; expected one of 'neg', 'pos'",
+    ):
+        zoo.data.load(path, "all", class_names=["neg", "pos"])
+
+
+def test_class_names_leave_integer_labels_as_they_are():
+    dataset = zoo.data.load(
+        (["a", "b", "c"], [2, 0, 1]), "all", batch_size=3, shuffle=False,
+        class_names=("x", "y", "z"),
+    )
+    assert _first_batch(dataset)[1].numpy().tolist() == [2, 0, 1]
+    assert dataset.class_names == ("x", "y", "z")
+
+
+@pytest.mark.parametrize(
+    "class_names, message",
+    [("negative", "must be a sequence of strings"), ((0, 1), "must be a sequence of strings"),
+     (("a", "a"), r"must name each class once.*repeated: \['a'\]"), ((), "name each class once")],
+)
+def test_bad_class_names_argument(class_names, message):
+    with pytest.raises(zoo.InvalidValueError, match=message):
+        zoo.data.load((["a", "b"], ["x", "y"]), "all", class_names=class_names)
+
+
+def test_names_the_entry_knows_take_the_entry_ids(tmp_path):
+    path = tmp_path / "news.csv"
+    path.write_text("text,label\nelection,World\nfootball,Sports\nchips,Sci/Tech\nbonds,Business\n")
+    dataset = zoo.data.load(path, "all", spec=_small("transformer_ag_news"), shuffle=False)
+    assert _first_batch(dataset)[1].numpy().tolist() == [0, 1, 3, 2]
+    assert dataset.class_names == ("World", "Sports", "Business", "Sci/Tech")
+    # a subset of the entry's names still maps by the entry's order
+    subset = tmp_path / "subset.csv"
+    subset.write_text("text,label\nchips,Sci/Tech\nfootball,Sports\n")
+    assert _first_batch(
+        zoo.data.load(subset, "all", spec=_small("transformer_ag_news"), shuffle=False)
+    )[1].numpy().tolist() == [3, 1]
+
+
+def test_fashion_folder_named_after_its_classes_takes_the_entry_ids(tmp_path):
+    # "T-shirt/top" cannot be a folder name: "T-shirt_top" stands for it
+    classes = ("Ankle boot", "Bag", "T-shirt_top")
+    root = _write_image_folder(tmp_path / "clothes", per_class=1, classes=classes)
+    dataset = zoo.data.load(root, "all", spec=_small("cnn_fashion_mnist"), shuffle=False)
+    assert _first_batch(dataset)[1].numpy().tolist() == [9, 8, 0]
+    assert dataset.class_names == zoo.get_spec("cnn_fashion_mnist").class_names
+
+
+def test_other_names_as_many_as_the_classes_keep_sorted_order(tmp_path):
+    dataset = zoo.data.load(
+        (["fine", "dull", "ok"], ["pos", "neg", "pos"]), "all", spec=_small("lstm_sst2"),
+        shuffle=False,
+    )
+    assert _first_batch(dataset)[1].numpy().tolist() == [1, 0, 1]
+    assert dataset.class_names == ("neg", "pos")
+
+
+# ---- image folders: layout and class count ------------------------------------------------------
+
+
+def test_a_folder_of_splits_is_refused_with_the_folder_to_pass(tmp_path):
+    for split in ("train", "test"):
+        _write_image_folder(tmp_path / "pets" / split, per_class=1)
+    with pytest.raises(
+        DataError,
+        match=r"pets looks like a folder of splits.*\(test, train\) hold no images themselves, "
+        r"only the same folders \(cat, dog\).*Pass the folder of one split instead, e\.g\. "
+        r".*pets/train \(and .*pets/test as validation data\)",
+    ):
+        zoo.data.read_source(tmp_path / "pets")
+    _write_image_folder(tmp_path / "lone" / "train", per_class=1)
+    with pytest.raises(DataError, match=r"e\.g\. .*lone/train\."):
+        zoo.data.read_source(tmp_path / "lone")
+
+
+def test_images_nested_in_class_folders_still_read(tmp_path):
+    _write_image_folder(tmp_path / "pets" / "cat", per_class=2, classes=("2019",))
+    _write_image_folder(tmp_path / "pets" / "dog", per_class=1, classes=("2020",))
+    examples = zoo.data.read_source(tmp_path / "pets")
+    assert examples.class_names == ("cat", "dog") and examples.labels.tolist() == [0, 0, 1]
+
+
+def test_macosx_folders_are_never_classes(tmp_path):
+    root = _write_image_folder(tmp_path / "digits", per_class=1, classes=tuple("0123456789"))
+    junk = root / "__MACOSX" / "3"
+    junk.mkdir(parents=True)
+    (junk / "._0.png").write_bytes(b"resource fork")
+    (root / "3" / "__MACOSX").mkdir()
+    (root / "3" / "__MACOSX" / "x.png").write_bytes(b"resource fork")
+    dataset = zoo.data.load(root, "all", spec=SPEC, shuffle=False, batch_size=10)
+    assert dataset.class_names == tuple("0123456789") and dataset.num_examples == 10
+    assert _first_batch(dataset)[1].numpy().tolist() == list(range(10))
+
+
+def test_class_names_the_entry_cannot_have_are_refused_at_load_time(tmp_path):
+    two = _write_image_folder(tmp_path / "two", per_class=1, classes=("zero", "one"))
+    with pytest.raises(
+        DataError,
+        match=r"'two' names 2 classes \('one', 'zero'\) but 'cnn_mnist' has 10 "
+        r"\('0', '1', \.\.\., '9'\): build and train with num_classes=2 \(command line: "
+        r"--set num_classes=2\), or name the classes as the entry does",
+    ):
+        zoo.data.load(two, spec=SPEC)
+    eleven = _write_image_folder(tmp_path / "eleven", per_class=1, classes=tuple(
+        str(i) for i in range(11)))
+    with pytest.raises(DataError, match=r"'eleven' names 11 classes.*num_classes=11"):
+        zoo.data.load(eleven, spec=SPEC)
+    # the same folder for a model built with num_classes=2 loads
+    assert zoo.data.load(two, spec=SPEC.with_overrides(num_classes=2)).class_names == (
+        "one", "zero")

@@ -59,3 +59,90 @@ def test_plot_writes_confusion_matrix_and_curves(tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 1000
     assert len(figure.axes) == 3  # matrix, its colour bar, curves
     assert report.to_dict()["confusion"] == [[1, 0], [1, 1]]
+
+
+# ---- zoo.evaluate on sources --------------------------------------------------------------------
+
+
+def _digits(count: int = 24, num_classes: int = 10):
+    from helpers import digit_like_images
+
+    return digit_like_images(count, num_classes=num_classes)
+
+
+def test_evaluate_a_text_model_needs_the_training_preprocessor(fresh_keras_session):
+    import zoo
+
+    texts, labels = ["a fine film", "a dull film", "fine", "dull"] * 3, [1, 0, 1, 0] * 3
+    spec = zoo.get_spec("lstm_sst2").with_overrides(vocab_size=20, sequence_length=4)
+    model = zoo.build("lstm_sst2", vocab_size=20, sequence_length=4, lstm_units=(4,),
+                      embedding_dim=4)
+    with pytest.raises(
+        DataError, match=r"needs the vocabulary it was trained with.*preprocessor=result\."
+        r"preprocessor.*Preprocessor\.load\(workdir / 'preprocessor', spec\)",
+    ):
+        zoo.evaluate(model, (texts, labels), spec=spec)
+    train = zoo.data.load((texts, labels), spec=spec)
+    report = zoo.evaluate(model, (texts, labels), preprocessor=train.preprocessor)
+    assert report.num_examples == 12 and report.confusion.shape == (2, 2)
+
+
+def test_evaluate_on_a_tfds_name_reads_its_test_split(monkeypatch, fresh_keras_session):
+    import tensorflow_datasets as tfds
+
+    import zoo
+    from zoo.data import sources
+
+    requested = []
+    real = sources._tfds_load
+
+    def spy(module, name, split, data_dir, *, download):
+        requested.append((name, split))
+        return real(module, name, split, data_dir, download=download)
+
+    monkeypatch.setattr(sources, "_tfds_load", spy)
+    with tfds.testing.mock_data(num_examples=8):
+        report = zoo.evaluate(zoo.build("mlp_mnist", units=(8,)), "mnist")
+    assert requested == [("mnist", "test")] and report.num_examples == 8
+
+
+def test_evaluate_a_model_built_with_fewer_classes(fresh_keras_session):
+    import zoo
+
+    images, labels = _digits(num_classes=3)
+    model = zoo.build("mlp_mnist", num_classes=3, units=(8,))
+    report = zoo.evaluate(model, (images, labels))
+    assert report.confusion.shape == (3, 3) and report.num_examples == 24
+    # reloaded from its config, the model keeps only its name and output size
+    reloaded = model.__class__.from_config(model.get_config())
+    assert zoo.evaluate(reloaded, (images, labels)).confusion.shape == (3, 3)
+    with pytest.raises(zoo.InvalidValueError, match=r"the model has 3 outputs but spec "
+                       r"'mlp_mnist' has 10 classes.*with_overrides\(num_classes=3\)"):
+        zoo.evaluate(model, (images, labels), spec=zoo.get_spec("mlp_mnist"))
+
+
+def test_evaluate_a_model_not_named_after_an_entry_asks_for_its_spec(fresh_keras_session):
+    import keras
+
+    import zoo
+
+    inputs = keras.Input((28, 28, 1))
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, outputs, name="my_classifier")
+    images, labels = _digits()
+    with pytest.raises(zoo.InvalidValueError, match=r"'my_classifier' is not named after a zoo "
+                       r"entry.*pass spec="):
+        zoo.evaluate(model, (images, labels))
+    report = zoo.evaluate(model, (images, labels), spec=zoo.get_spec("mlp_mnist"))
+    assert report.confusion.shape == (10, 10)
+
+
+def test_evaluate_maps_named_labels_to_the_given_class_names(fresh_keras_session):
+    import zoo
+
+    images, _ = _digits(4)
+    model = zoo.build("mlp_mnist", num_classes=3, units=(8,))
+    names = ("cat", "dog", "fox")
+    report = zoo.evaluate(model, (images, ["fox", "cat", "fox", "cat"]), class_names=names)
+    assert list(report.per_class.index) == list(names)
+    assert report.per_class["support"].tolist() == [2, 0, 2]

@@ -215,10 +215,18 @@ def test_cli_train_export_then_predict(tmp_path, capsys):
     assert "p_negative" in printed and "p_positive" in printed
     frame = pd.read_csv(predictions)
     assert len(frame) == 2 and set(frame["label"]) <= {"negative", "positive"}
+    assert frame["text"].tolist() == ["a wonderful , moving film", "the worst film of the year"]
 
     # The export target is checked before training: an existing one fails in a second.
     assert main(["train", "transformer_sst2", "--data", str(data), "--export", str(export)]) == 2
-    assert "already exists" in capsys.readouterr().err
+    refusal = capsys.readouterr().err
+    assert "already exists" in refusal and "--overwrite-export" in refusal
+    first_export = (export / "assets.extra" / "zoo.json").stat().st_mtime_ns
+    assert main(["train", "transformer_sst2", "--data", str(data), "--export", str(export),
+                 "--overwrite-export", "--epochs", "1", "--set", "vocab_size=200", "--set",
+                 "sequence_length=16", "--set", "embed_dim=8", "--set", "ff_dim=16", "--set",
+                 "num_layers=1"]) == 0
+    assert (export / "assets.extra" / "zoo.json").stat().st_mtime_ns != first_export
 
 
 def test_cli_predict_images_and_errors(exports, tmp_path, capsys):
@@ -234,6 +242,28 @@ def test_cli_predict_images_and_errors(exports, tmp_path, capsys):
     assert error.startswith("zoo: error: expected uint8 pixels") and "received float32" in error
     assert main(["predict", str(tmp_path / "nowhere"), str(tmp_path / "images.npz")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert main(["predict", str(path), str(tmp_path / "images.npz"), "--output",
+                 str(tmp_path)]) == 2
+    assert "cannot write predictions to" in capsys.readouterr().err
+
+
+def test_cli_predict_into_a_closed_pipe_keeps_the_csv(exports, tmp_path):
+    # `zoo predict ... | head -1`: the reader leaves after one line; more rows than a pipe holds.
+    images, _ = digit_like_images(3000)
+    np.savez(tmp_path / "many.npz", x=images)
+    output = tmp_path / "predictions.csv"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "predict", str(exports["cnn_mnist"][0]),
+         str(tmp_path / "many.npz"), "--output", str(output)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    process.stdout.readline()
+    process.stdout.close()
+    error = process.stderr.read()
+    assert process.wait(timeout=300) == 141  # 128 + SIGPIPE, as a shell tool reports it
+    assert "Traceback" not in error and "BrokenPipeError" not in error
+    assert len(pd.read_csv(output)) == 3000  # written before anything was printed
 
 
 # ---- refusals and failures --------------------------------------------------------------------

@@ -2,10 +2,14 @@
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
+from conftest import small_overrides
+from helpers import digit_like_images, write_sentiment_tsv
 
 import zoo
 from zoo.errors import DataError, InvalidValueError
+from zoo.serving.safety import UnsafeModelError
 
 
 @pytest.fixture
@@ -75,5 +79,66 @@ def test_lambda_layers_are_refused(tmp_path):
         inputs, keras.layers.Dense(10, name="classifier")(keras.layers.Flatten()(outputs))
     )
     model.save(tmp_path / "lambda.keras")
-    with pytest.raises(DataError, match="cannot load .* safely"):
+    with pytest.raises(UnsafeModelError, match="refusing to load .* Lambda"):
         zoo.build("mlp_mnist", weights=tmp_path / "lambda.keras")
+
+
+def test_weights_are_read_as_safely_as_zoo_load(tmp_path):
+    # A class registered by another package: Keras' safe mode would build it, zoo.load refuses.
+    @keras.saving.register_keras_serializable(package="thirdparty")
+    class Doubling(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs * 2
+
+    inputs = keras.Input((28, 28))
+    hidden = keras.layers.Dense(32, name="hidden_0")(Doubling()(keras.layers.Flatten()(inputs)))
+    keras.Model(inputs, keras.layers.Dense(10, name="classifier")(hidden),
+                name="mlp_mnist").save(tmp_path / "foreign.keras")
+    with pytest.raises(UnsafeModelError, match="Doubling"):
+        zoo.build("mlp_mnist", weights=tmp_path / "foreign.keras")
+
+    (tmp_path / "junk.keras").write_bytes(b"not a zip archive")
+    with pytest.raises(DataError, match="not a readable .keras file"):
+        zoo.build("mlp_mnist", weights=tmp_path / "junk.keras")
+
+
+def test_layers_left_fresh_are_named(trained_mlp):
+    _, path = trained_mlp
+    # A second hidden layer has no trained weights; a new head is expected, so not named.
+    with pytest.warns(UserWarning, match=r"1 layer\(s\) of mlp_mnist keep their fresh .*hidden_1"):
+        zoo.build("mlp_mnist", weights=path, units=(128, 64), num_classes=3)
+
+
+def test_train_keeps_what_the_model_was_built_with(trained_mlp, tmp_path):
+    _, path = trained_mlp
+    model = zoo.build("mlp_mnist", weights=path, num_classes=3, dropout=0.1)
+    x, y = digit_like_images(90, num_classes=3)
+    result = zoo.train(model, (x, y), epochs=1, workdir=tmp_path / "run", verbose=0)
+    assert result.spec.num_classes == 3 and result.spec.hyperparameters["dropout"] == 0.1
+    assert result.run_config["overrides"] == {"dropout": 0.1, "epochs": 1, "num_classes": 3}
+    assert result.report.confusion.shape == (3, 3)
+    # The workdir describes the 3-class network, so it reloads and serves 3 classes.
+    assert zoo.load(tmp_path / "run").predict(x[:4]).filter(like="p_").shape == (4, 3)
+
+    with pytest.raises(InvalidValueError, match="already built, so dropout cannot change"):
+        zoo.train(model, (x, y), epochs=1, dropout=0.5, verbose=0)
+    # The same value, or a recipe field, is fine.
+    zoo.train(model, (x, y), epochs=1, num_classes=3, learning_rate=1e-4, verbose=0)
+
+
+def test_text_fine_tuning_keeps_the_pretrained_vocabulary(tmp_path):
+    spec = zoo.get_spec("lstm_sst2")
+    tiny = small_overrides(spec)
+    first = zoo.train("lstm_sst2", write_sentiment_tsv(tmp_path / "a.tsv"), epochs=1,
+                      workdir=tmp_path / "run", verbose=0, **tiny)
+    model = zoo.build("lstm_sst2", weights=tmp_path / "run", **tiny)
+    other = pd.DataFrame({"sentence": ["new words entirely", "quite unlike the first"] * 10,
+                          "label": [0, 1] * 10})
+    tuned = zoo.train(model, other, epochs=1, verbose=0)
+    # Each pretrained embedding row still belongs to the word it was trained for.
+    assert tuned.preprocessor.vocabulary == first.preprocessor.vocabulary
+
+    (tmp_path / "model_only").mkdir()
+    first.model.save(tmp_path / "model_only" / "lstm.keras")
+    with pytest.warns(UserWarning, match="holds no vocabulary"):
+        zoo.build("lstm_sst2", weights=tmp_path / "model_only" / "lstm.keras", **tiny)

@@ -60,6 +60,7 @@ def test_cpu_defaults_are_float32_single_device():
         ({"jit_compile": "sometimes"}, "jit_compile must be one of"),
         ({"mixed_precision": "float8"}, "mixed_precision must be one of"),
         ({"strategy": "parallel"}, "strategy must be one of"),
+        ({"strategy": "tpu"}, "strategy='tpu' needs a TPU, and none was found here"),
     ],
 )
 def test_bad_choices_name_the_valid_ones(kwargs, message):

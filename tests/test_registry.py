@@ -397,6 +397,13 @@ def test_register_under_an_explicit_name():
         zoo.unregister_model("mlp_named_test")
 
 
+@pytest.mark.parametrize("name", ["", "my model", "cnn_*", "2fast"])
+def test_register_refuses_names_a_command_line_cannot_select(name):
+    with pytest.raises(zoo.InvalidValueError, match="is not usable: expected letters"):
+        zoo.register_model(name=name)(_tiny_spec)
+    assert name not in zoo.list_models() and "_tiny_spec" not in zoo.list_models()
+
+
 def test_register_refuses_a_function_that_returns_no_spec():
     def broken_entry():
         return {"family": "mlp"}

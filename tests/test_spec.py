@@ -209,6 +209,7 @@ def test_spec_validates_classes():
         ("batch_size", True, r"batch_size must be a positive integer, got True"),
         ("epochs", 0, r"epochs must be a positive integer"),
         ("early_stopping_patience", 0, r"early_stopping_patience must be a positive integer"),
+        ("monitor", "val_acc", r"monitor must be one of 'val_accuracy', 'val_loss'"),
     ],
 )
 def test_recipe_validation(field, value, message):

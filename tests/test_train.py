@@ -243,3 +243,86 @@ def test_repeat_epochs_keeps_datasets_it_cannot_count_or_split_evenly():
     assert repeat_epochs(unknown) == (unknown, None)
     endless = batches.repeat()
     assert repeat_epochs(endless) == (endless, None)
+
+
+class _Interrupt(Exception):
+    """Stands for a kill between epochs (raised after the epoch was committed)."""
+
+
+class _InterruptAfterEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:  # user callbacks run after the workdir's commit
+            raise _Interrupt()
+
+
+def _record_training_batches(monkeypatch):
+    """Training batches as `fit` reads them, in order, as (labels, sum of inputs); skipped ones
+    are not seen. Keras may read one batch ahead of the last step."""
+    import tensorflow as tf
+
+    from zoo.training import loop
+
+    seen = []
+    real = loop.repeat_epochs
+
+    def record(inputs, labels):
+        seen.append((labels.numpy().tolist(), round(float(tf.reduce_sum(inputs)), 2)))
+        return 0
+
+    def recording(dataset, *args, **kwargs):
+        fed, steps = real(dataset, *args, **kwargs)
+
+        def tap(inputs, labels):
+            done = tf.py_function(record, [inputs, labels], tf.int32)
+            with tf.control_dependencies([done]):
+                return tf.identity(inputs), tf.identity(labels)
+
+        return fed.map(tap), steps  # no parallelism: recorded in the order fit takes them
+
+    monkeypatch.setattr(loop, "repeat_epochs", recording)
+    return seen
+
+
+# 180 training examples in batches of 32 are 6 batches: with 4 steps per execution the dataset
+# is not repeated (feeding.py), and Keras iterates it once per epoch instead.
+@pytest.mark.parametrize("steps_per_execution", [1, 4])
+def test_a_resumed_run_sees_the_batches_an_uninterrupted_run_sees(
+    tmp_path, monkeypatch, steps_per_execution
+):
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=200))
+    seen = _record_training_batches(monkeypatch)
+    common = {"epochs": 4, "batch_size": 32, "seed": 3, "verbose": 0,
+              "steps_per_execution": steps_per_execution}  # mlp_mnist augments its images
+    uninterrupted = zoo.train("mlp_mnist", data, workdir=tmp_path / "whole", **common)
+    epochs = [seen[6 * e : 6 * (e + 1)] for e in range(4)]
+    assert len(epochs[3]) == 6 and epochs[2] != epochs[0]  # each epoch: new order, new seeds
+
+    seen.clear()
+    with pytest.raises(_Interrupt):
+        zoo.train("mlp_mnist", data, workdir=tmp_path / "resumed",
+                  callbacks=[_InterruptAfterEpoch(2)], **common)
+    assert seen[:12] == epochs[0] + epochs[1]
+    seen.clear()
+    resumed = zoo.train("mlp_mnist", data, workdir=tmp_path / "resumed", **common)
+    assert seen[:12] == epochs[2] + epochs[3]  # epochs 3 and 4, not a replay of epochs 1 and 2
+    pd.testing.assert_frame_equal(
+        resumed.history.drop(columns="seconds"), uninterrupted.history.drop(columns="seconds")
+    )
+
+
+def test_a_rerun_with_numpy_values_or_explicit_defaults_resumes_the_same_run(tmp_path, caplog):
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=200))
+    workdir = tmp_path / "run"
+    # As a tuner or np.linspace gives them; l2=0.0 is mlp_mnist's default.
+    first = zoo.train("mlp_mnist", data, epochs=np.int64(1), dropout=np.float32(0.3), l2=0.0,
+                      workdir=workdir, verbose=0)
+    recorded = json.loads((workdir / "config.json").read_text())["overrides"]
+    assert recorded == {"dropout": 0.3, "epochs": 1} == first.run_config["overrides"]
+    with caplog.at_level(logging.INFO, logger="zoo"):
+        zoo.train("mlp_mnist", data, epochs=1, dropout=0.3, workdir=workdir, verbose=0,
+                  batch_size=zoo.get_spec("mlp_mnist").recipe.batch_size)
+    assert "is already complete (1 epochs)" in caplog.text

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from zoo.errors import InvalidValueError
@@ -101,3 +103,45 @@ def image_shape(value: Any) -> tuple[int, int, int]:
             f"input_shape must be (height, width, channels), got {value!r}."
         )
     return positive_ints("input_shape", value)  # type: ignore[return-value]
+
+
+def writable_directory(name: str, path: Any) -> Path:
+    """Return `path` if it is a writable directory or one that can be created, else raise.
+
+    A missing directory is created and removed again (with any missing parents): only the file
+    system knows every reason it could not be made, and nothing is left behind when the run it
+    is for fails on its input first.
+
+    Example:
+        >>> import tempfile
+        >>> writable_directory("workdir", tempfile.mkdtemp() + "/runs/cnn").exists()
+        False
+        >>> writable_directory("workdir", "/dev/null/runs")
+        Traceback (most recent call last):
+        ...
+        zoo.errors.InvalidValueError: workdir /dev/null/runs cannot be created: ...
+    """
+    path = Path(path)
+    if path.exists():
+        if not path.is_dir():
+            raise InvalidValueError(f"{name} {path} is a file; expected a directory path.")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise InvalidValueError(
+                f"{name} {path} is not writable; pick a directory you can write to."
+            )
+        return path
+    missing = [path, *[p for p in path.parents if not p.exists()]]
+    created: list[Path] = []
+    try:
+        for directory in reversed(missing):
+            directory.mkdir()
+            created.append(directory)
+    except OSError as error:
+        raise InvalidValueError(
+            f"{name} {path} cannot be created: {error.strerror or error}. Pick a path in a "
+            f"directory you can write to."
+        ) from None
+    finally:
+        for directory in reversed(created):
+            directory.rmdir()
+    return path

@@ -58,7 +58,10 @@ def _override(text: str) -> tuple[str, Any]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from zoo import __version__  # zoo/__init__ imports no TensorFlow: --help stays fast
+
     parser = argparse.ArgumentParser(prog="zoo", description="A Keras/TensorFlow model zoo.")
+    parser.add_argument("--version", action="version", version=f"zoo {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser("list", help="list registered models")
@@ -72,18 +75,23 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("name")
 
     training = commands.add_parser("train", help="train and evaluate an entry")
-    training.add_argument("name")
+    training.add_argument("name", help="a registered entry (zoo list)")
     training.add_argument("--data", help="a .npz/.csv/.tsv file, an image folder, or tfds:NAME")
     training.add_argument("--validation-data",
                           help="evaluation data (default: 10%% hold-out of --data)")
-    training.add_argument("--epochs", type=_positive_int)
-    training.add_argument("--batch-size", type=_positive_int)
-    training.add_argument("--seed", type=_non_negative_int, default=0)
+    training.add_argument("--epochs", type=_positive_int, help="default: the recipe's")
+    training.add_argument("--batch-size", type=_positive_int, help="default: the recipe's")
+    training.add_argument("--seed", type=_non_negative_int, default=0,
+                          help="seeds weights, shuffling, augmentation and the hold-out")
     training.add_argument("--workdir", help="checkpoints, history.csv, logs; rerun to resume")
     training.add_argument("--set", dest="overrides", type=_override, action="append", default=[],
-                          metavar="KEY=VALUE", help="override a hyperparameter or recipe field")
+                          metavar="KEY=VALUE",
+                          help="override a hyperparameter or recipe field (dropout=0.3, "
+                               "learning_rate=1e-4), or set a zoo.train option (jit_compile=True)")
     training.add_argument("--export", metavar="DIR",
                           help="after training, export a SavedModel serving raw inputs to DIR")
+    training.add_argument("--overwrite-export", action="store_true",
+                          help="replace an earlier zoo export at --export DIR")
 
     evaluation = commands.add_parser("evaluate", help="evaluate a trained run or .keras model")
     evaluation.add_argument("model", help="a training workdir, or a .keras file of an image entry")
@@ -103,6 +111,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="the search's directory; rerun to continue")
     tuning.add_argument("--overwrite", action="store_true", help="start afresh in --directory")
     tuning.add_argument("--export", metavar="DIR", help="export the best model to DIR")
+    tuning.add_argument("--overwrite-export", action="store_true",
+                        help="replace an earlier zoo export at --export DIR")
 
     prediction = commands.add_parser("predict", help="classify raw images or sentences")
     prediction.add_argument("model", help="a zoo export, a training workdir, or a .keras file")
@@ -145,28 +155,48 @@ def _cmd_info(args: argparse.Namespace) -> None:
     print(f"  parameters: {zoo.build(args.name, compile=False).count_params():,}")
 
 
-def _check_export_target(path: str | None) -> None:
+def _check_export_target(args: argparse.Namespace) -> None:
     """Refuse a bad --export DIR now, not after the training or search it would end."""
-    if path:
+    if args.export:
         from zoo.serving.archive import check_target
 
-        check_target(path)
+        check_target(args.export, overwrite=args.overwrite_export)
+
+
+# --set KEY=VALUE for what has its own option: the option's value, or a clear refusal.
+_OPTIONS_OF_TRAIN = {"epochs": "--epochs", "batch_size": "--batch-size", "seed": "--seed",
+                     "workdir": "--workdir", "data": "--data",
+                     "validation_data": "--validation-data"}
+
+
+def _train_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """zoo.train's keyword arguments from the options and --set pairs."""
+    from zoo.errors import InvalidValueError
+
+    overrides = dict(args.overrides)
+    arguments = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
+                 "workdir": args.workdir}
+    for key, option in _OPTIONS_OF_TRAIN.items():
+        if key not in overrides:
+            continue
+        value = overrides.pop(key)
+        # Recipe fields that have an option too: --set epochs=3 means --epochs 3.
+        if key in ("epochs", "batch_size") and arguments[key] is None:
+            arguments[key] = value
+            continue
+        raise InvalidValueError(
+            f"--set {key}={value!r} is not an override: use {option}"
+            + (f" (given as {arguments[key]!r} already)." if arguments.get(key) is not None
+               else ".")
+        )
+    return {**arguments, **overrides}
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
     import zoo
 
-    _check_export_target(args.export)
-    result = zoo.train(
-        args.name,
-        args.data,
-        args.validation_data,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        workdir=args.workdir,
-        **dict(args.overrides),
-    )
+    _check_export_target(args)
+    result = zoo.train(args.name, args.data, args.validation_data, **_train_arguments(args))
     print()
     # The learning rate in significant digits: a decayed 2e-05 is not 0.0000.
     print(result.history.to_string(index=False, float_format=lambda v: f"{v:.4f}",
@@ -176,7 +206,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if result.workdir is not None:
         print(f"\nrun saved in {result.workdir}")
     if args.export:
-        zoo.export(result, args.export)  # says where, and its parity check, as a progress message
+        # Says where, and its parity check, as a progress message.
+        zoo.export(result, args.export, overwrite=args.overwrite_export)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
@@ -184,14 +215,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     from zoo.serving.sources import read_trained
 
     trained = read_trained(args.model)  # refuses files that would run code, like zoo.load
+    # The training data's class names: named labels in --data map to the ids the model learned.
     print(zoo.evaluate(trained.model, args.data, spec=trained.spec,
-                       preprocessor=trained.preprocessor))
+                       preprocessor=trained.preprocessor,
+                       class_names=trained.class_names or None))
 
 
 def _cmd_tune(args: argparse.Namespace) -> None:
     import zoo
 
-    _check_export_target(args.export)
+    _check_export_target(args)
     result = zoo.tune(args.name, args.data, args.validation_data, tuner=args.tuner,
                       max_trials=args.max_trials, epochs=args.epochs, seed=args.seed,
                       directory=args.directory, overwrite=args.overwrite)
@@ -204,7 +237,8 @@ def _cmd_tune(args: argparse.Namespace) -> None:
         print(f"\nbest overrides: {result.best_overrides}")
     print(f"search saved in {result.directory} (trials.csv; rerun to continue)")
     if args.export:
-        zoo.export(result.best_model(), args.export, preprocessor=result.preprocessor)
+        zoo.export(result.best_model(), args.export, preprocessor=result.preprocessor,
+                   overwrite=args.overwrite_export)
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
@@ -212,10 +246,36 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     from zoo.io import atomic_write_text
     from zoo.serving import read_inputs
 
-    frame = zoo.load(args.model).predict(read_inputs(args.input))
-    print(frame.to_string(float_format=lambda v: f"{v:.4f}"))
     if args.output:
-        atomic_write_text(args.output, frame.to_csv(index=False))
+        _check_output_file(args.output)  # before the predictions it would end
+    inputs = read_inputs(args.input)
+    frame = zoo.load(args.model).predict(inputs)
+    if args.output:  # written before printing: `zoo predict ... | head` must not lose it
+        table = frame.copy()
+        if inputs.dtype == object:  # sentences (blank lines are skipped): each row says its own
+            table.insert(0, "text", inputs)
+        atomic_write_text(args.output, table.to_csv(index=False))
+    print(frame.to_string(float_format=lambda v: f"{v:.4f}"))
+
+
+def _check_output_file(path: str) -> None:
+    from pathlib import Path
+
+    from zoo.errors import InvalidValueError
+
+    target = Path(path)
+    problem = None
+    if target.is_dir():
+        problem = "it is a directory"
+    elif not target.parent.resolve().is_dir():
+        problem = f"its directory {target.parent} does not exist"
+    elif not os.access(target.parent.resolve(), os.W_OK):
+        problem = f"its directory {target.parent} is not writable"
+    if problem:
+        raise InvalidValueError(
+            f"cannot write predictions to {path}: {problem}; expected a CSV file path in a "
+            f"writable directory."
+        )
 
 
 _COMMANDS = {"list": _cmd_list, "info": _cmd_info, "train": _cmd_train, "evaluate": _cmd_evaluate,
@@ -285,7 +345,8 @@ def _progress_messages() -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `zoo` command; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
+    """Run the `zoo` command; returns the exit status (0 ok, 2 bad input or an unusable path,
+    130 interrupted, 141 output pipe closed)."""
     args = _parser().parse_args(argv)
     from zoo.errors import ZooError
 
@@ -295,6 +356,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             _COMMANDS[args.command](args)
     except ZooError as error:
         print(f"zoo: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader went away (`zoo predict ... | head`): stop quietly, as shell tools do, and
+        # keep Python from reporting the same broken pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the closed pipe
+    except OSError as error:
+        # A path that cannot be written or read (permissions, a missing directory, a full disk).
+        where = f": {error.filename}" if error.filename else ""
+        print(f"zoo: error: {error.strerror or error}{where}. Check the path and its "
+              f"permissions, or pick another.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("zoo: interrupted", file=sys.stderr)

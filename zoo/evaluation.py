@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,8 +186,17 @@ def evaluate(
     """Evaluate a classifier on a dataset and return an `EvalReport`.
 
     `data` is a batched `tf.data.Dataset` of `(inputs, labels)` (as `zoo.data.load` returns), or
-    any source `zoo.data.load` accepts, read with the model's entry spec (`spec`, or the entry
-    named like the model). Text sources need the `preprocessor` fitted on the training data.
+    any source `zoo.data.load` accepts, read whole (a TFDS name: its labelled test split) with
+    the model's spec: `spec`, else the one it was built from or the entry named like the model,
+    with the class count of the model's output. Text sources need the `preprocessor` fitted on
+    the training data. `class_names` (the training data's, in id order) names the report's rows
+    and maps class names in the source to the ids the model was trained with.
+
+    Raises:
+        DataError: a text source without the training `preprocessor`, or data the model's spec
+            refuses (see `zoo.data.load`).
+        InvalidValueError: a model not named after an entry and no `spec`, or a spec whose
+            class count differs from the model's output.
 
     Example:
         >>> import numpy as np, zoo
@@ -198,20 +208,23 @@ def evaluate(
     """
     import tensorflow as tf
 
+    outputs = _output_size(model)
+    if spec is not None and outputs is not None and outputs != spec.num_classes:
+        raise InvalidValueError(
+            f"the model has {outputs} outputs but spec {spec.name or spec.family!r} has "
+            f"{spec.num_classes} classes; pass the spec the model was built with "
+            f"(spec.with_overrides(num_classes={outputs}) for a fine-tuned head)."
+        )
     if not isinstance(data, tf.data.Dataset):
-        from zoo import data as zoo_data
-        from zoo.registry import get_spec
-
-        spec = spec or get_spec(model.name)
-        data = zoo_data.load(data, split="all", spec=spec, batch_size=batch_size,
-                             preprocessor=preprocessor, shuffle=False)
+        spec = spec or _model_spec(model, preprocessor, outputs)
+        data = _load_for_evaluation(data, spec, preprocessor, batch_size, class_names)
     class_names = (
         class_names or getattr(data, "class_names", None) or (spec.class_names if spec else None)
     )
     # A traced forward pass rather than `model.predict_on_batch`: the latter goes through the
     # model's distribution strategy, and Keras 3 cannot reduce its outputs under a multi-worker
     # strategy (keras-team/keras#20585); a plain call reads the local copy of the weights.
-    forward = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
+    forward = _forward_pass(model)
     labels, probabilities = [], []
     for inputs, batch_labels in data:
         probabilities.append(np.asarray(forward(inputs), dtype=np.float64))
@@ -219,3 +232,80 @@ def evaluate(
     if not labels:
         raise DataError("cannot evaluate on an empty dataset: it yielded no batches.")
     return classification_report(np.concatenate(labels), np.concatenate(probabilities), class_names)
+
+
+# One traced forward pass per model, kept while the model lives: a new tf.function per call
+# would trace again each time, and TensorFlow warns about retracing after a few evaluations.
+_FORWARD_PASSES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _forward_pass(model: Any) -> Any:
+    import tensorflow as tf
+
+    forward = _FORWARD_PASSES.get(model)
+    if forward is None:
+        reference = weakref.ref(model)  # a strong one in the value would keep the model alive
+        forward = tf.function(lambda inputs: reference()(inputs, training=False),
+                              reduce_retracing=True)
+        _FORWARD_PASSES[model] = forward
+    return forward
+
+
+def _output_size(model: Any) -> int | None:
+    try:
+        size = model.output_shape[-1]
+    except (AttributeError, IndexError, TypeError, ValueError):  # not built, or several outputs
+        return None
+    return size if isinstance(size, int) else None
+
+
+def _model_spec(model: Any, preprocessor: Any, outputs: int | None) -> Any:
+    """The training preprocessor's spec, else the one the model was built from, else its entry's;
+    with the class count of the model's output (a fine-tuned head)."""
+    from zoo.data.preprocess import Preprocessor
+    from zoo.errors import ZooError
+    from zoo.registry import spec_for_model
+
+    if isinstance(preprocessor, Preprocessor):
+        spec = preprocessor.spec
+        if outputs is not None and outputs != spec.num_classes:
+            spec = spec.with_overrides(num_classes=outputs)
+        return spec
+    try:
+        return spec_for_model(model)
+    except ZooError:
+        raise InvalidValueError(
+            f"model {getattr(model, 'name', type(model).__name__)!r} is not named after a zoo "
+            f"entry, so zoo cannot tell how to read data for it; pass spec= (the ModelSpec it was "
+            f"built with, e.g. zoo.get_spec(entry).with_overrides(...)), or a tf.data.Dataset "
+            f"from zoo.data.load."
+        ) from None
+
+
+def _load_for_evaluation(
+    data: Any, spec: Any, preprocessor: Any, batch_size: int | None,
+    class_names: Sequence[str] | None,
+) -> Any:
+    """A source read whole, unshuffled and unaugmented, as the model's spec takes it."""
+    from zoo import data as zoo_data
+    from zoo.data.sources import tfds_name
+
+    name = tfds_name(data)
+    if name is not None:
+        # A TFDS dataset's labelled test split: "all" would score the model on its training data.
+        info = zoo_data.DATASETS.get(name)
+        split = info.test_split if info is not None else "test"
+    else:
+        split = "all"
+        if spec.input.kind == "text" and not getattr(preprocessor, "fitted", False):
+            # Read as "all", a text source would adapt a new vocabulary to the evaluation data:
+            # ids the model never learned, and a score that means nothing.
+            raise DataError(
+                "evaluating a text model on a text source needs the vocabulary it was trained "
+                "with, but no fitted preprocessor was given; pass the training preprocessor: "
+                "preprocessor=result.preprocessor (a zoo.train result), or "
+                "zoo.data.Preprocessor.load(workdir / 'preprocessor', spec) (a saved run)."
+            )
+    return zoo_data.load(data, split=split, spec=spec, batch_size=batch_size,
+                         preprocessor=preprocessor, shuffle=False, augment=False,
+                         class_names=class_names)

@@ -1,12 +1,16 @@
 """Atomic file writes: write to a temporary path beside the target, then rename.
 
-A crash or `kill -9` mid-write leaves either the old file or the new one, never half of one.
+A crash or `kill -9` mid-write leaves either the old file or the new one, never half of one; the
+temporary file it was writing stays behind, named `.TARGET.XXXXXXXX.SUFFIX`, until
+`remove_temporaries` clears the directory (a training workdir does when a run resumes).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -53,7 +57,19 @@ def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
 
 def temporary_sibling(path: str | os.PathLike, suffix: str = "") -> Path:
     """A fresh, unused path in the same directory as `path` (same file system, so rename is
-    atomic)."""
+    atomic), named `.NAME.XXXXXXXX` + `suffix` (`.tmp` by default), as `is_temporary_name` knows.
+
+    Give as `suffix` an ending of `path`'s name (`.keras` for `best.keras`) when the writer picks
+    the format by extension, as Keras does; other suffixes would make names that
+    `is_temporary_name` does not recognise, so a crash would leave them behind for good.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "best.keras"
+        >>> temporary = temporary_sibling(target, suffix=".keras")
+        >>> temporary.parent == target.parent, temporary.exists(), is_temporary_name(temporary.name)
+        (True, False, True)
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(
@@ -62,3 +78,56 @@ def temporary_sibling(path: str | os.PathLike, suffix: str = "") -> Path:
     os.close(descriptor)
     os.unlink(temporary)
     return Path(temporary)
+
+
+# The names `tempfile.mkstemp(prefix=".NAME.", suffix=SUFFIX)` makes for `temporary_sibling` and
+# `atomic_write_text`: 8 characters from tempfile's alphabet between the target and the suffix.
+_TEMPORARY_NAME = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}(?P<suffix>\.[^.].*)")
+
+
+def is_temporary_name(name: str) -> bool:
+    """True for a name `temporary_sibling` or `atomic_write_text` makes: `.TARGET.XXXXXXXX` then
+    `.tmp` or the target's own ending (`.best.keras.k3x9a0qe.keras`).
+
+    Example:
+        >>> [is_temporary_name(name) for name in (
+        ...     ".state.json.q64giecn.tmp", ".epoch_0002.weights.h5.teyof75z.weights.h5",
+        ...     ".best.keras.dyjtthmg.keras", "best.keras", ".notes.tmp", ".best.keras.ab.keras")]
+        [True, True, True, False, False, False]
+    """
+    match = _TEMPORARY_NAME.fullmatch(name)
+    return match is not None and (
+        match["suffix"] == ".tmp" or match["target"].endswith(match["suffix"])
+    )
+
+
+def remove_temporaries(directory: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files (and staging folders) an interrupted atomic write left directly
+    in `directory`; return what was removed. Other entries, and subfolders' contents, stay.
+
+    Only call it while no other process writes into `directory`: a write in progress would lose
+    its temporary file and fail at the rename.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / ".state.json.q64giecn.tmp").write_text("{")  # left by a kill -9
+        >>> _ = (folder / "state.json").write_text("{}")
+        >>> [path.name for path in remove_temporaries(folder)]
+        ['.state.json.q64giecn.tmp']
+        >>> sorted(path.name for path in folder.iterdir())
+        ['state.json']
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    removed = []
+    for path in sorted(directory.iterdir()):
+        if not is_temporary_name(path.name):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)  # a staging folder (Preprocessor.save)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed

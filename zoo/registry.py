@@ -13,6 +13,7 @@ import functools
 import importlib
 import logging
 import os
+import re
 import warnings
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
@@ -64,7 +65,13 @@ def register_model(
     """
 
     def decorator(spec_function: SpecFunction) -> SpecFunction:
-        entry_name = name or spec_function.__name__
+        entry_name = spec_function.__name__ if name is None else name
+        if not isinstance(entry_name, str) or not _ENTRY_NAME.fullmatch(entry_name):
+            # Names are typed on command lines and matched by glob patterns (`zoo list '*_x'`).
+            raise InvalidValueError(
+                f"model name {entry_name!r} is not usable: expected letters, digits, '_', '-' "
+                f"and '.', starting with a letter (e.g. 'cnn_parts'); pass name=... ."
+            )
         if entry_name in _REGISTRY:
             raise InvalidValueError(
                 f"model {entry_name!r} is already registered (by "
@@ -89,6 +96,9 @@ def register_model(
         return spec_function
 
     return decorator(function) if function is not None else decorator
+
+
+_ENTRY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
 
 
 def unregister_model(name: str) -> None:
@@ -240,6 +250,33 @@ def build(
 
         compile_model(model, spec)
     return model
+
+
+def spec_for_model(model: keras.Model) -> ModelSpec:
+    """The spec of a zoo model: the one it was built from (`zoo.build`, `zoo.train`), else, for a
+    model reloaded from a file, its entry's by the model's name with the class count of its output.
+
+    Raises:
+        UnknownNameError: a model not named after an entry (pass its spec explicitly instead).
+
+    Example:
+        >>> import zoo
+        >>> model = zoo.build("cnn_mnist", num_classes=3, compile=False)
+        >>> spec_for_model(model).num_classes, spec_for_model(model.__class__.from_config(
+        ...     model.get_config())).num_classes
+        (3, 3)
+    """
+    from zoo.spec import spec_of
+
+    spec = spec_of(model)
+    if spec is not None:
+        return spec
+    spec = get_spec(model.name)
+    classes = model.output_shape[-1]
+    # A fine-tuned head (zoo.build(..., num_classes=N)) survives saving; the spec does not.
+    if isinstance(classes, int) and classes != spec.num_classes:
+        spec = spec.with_overrides(num_classes=classes)
+    return spec
 
 
 @functools.cache

@@ -22,6 +22,10 @@ from zoo.errors import unknown_name
 STANDARDIZERS = ("lower_and_strip_punctuation", "lower", "strip_punctuation")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "nadam")
 SCHEDULES = ("constant", "cosine", "exponential")
+# What a zoo model logs (compile_model tracks accuracy; training always validates).
+MONITORS = ("val_accuracy", "val_loss", "accuracy", "loss")
+# Where `ModelSpec.build_model` leaves the spec on the model it builds (see `spec_of`).
+_SPEC_ATTRIBUTE = "_zoo_spec"
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,8 @@ class Recipe:
         checks.positive_int("epochs", self.epochs)
         if self.early_stopping_patience is not None:
             checks.positive_int("early_stopping_patience", self.early_stopping_patience)
+        # A typo ("val_acc") would silently never save a best checkpoint nor stop early.
+        checks.one_of("monitor", self.monitor, MONITORS)
 
 
 @dataclass(frozen=True)
@@ -268,12 +274,45 @@ class ModelSpec:
             recipe=dataclasses.replace(self.recipe, **recipe_changes),
         )
 
+    def overrides_from(self, base: ModelSpec) -> dict[str, Any]:
+        """The overrides that make `base` into this spec: builder arguments and recipe fields
+        whose values differ (`base.with_overrides(**them)` gives this spec's model and recipe).
+
+        Example:
+            >>> import zoo
+            >>> base = zoo.get_spec("cnn_mnist")
+            >>> base.with_overrides(dropout=0.25, epochs=3).overrides_from(base)
+            {'dropout': 0.25, 'epochs': 3}
+        """
+        before = {**base.model_kwargs(), **dataclasses.asdict(base.recipe)}
+        after = {**self.model_kwargs(), **dataclasses.asdict(self.recipe)}
+        return {key: value for key, value in after.items() if before.get(key) != value}
+
     def build_model(self) -> Any:
-        """Call the family builder with this spec's arguments (uncompiled `keras.Model`)."""
+        """Call the family builder with this spec's arguments (uncompiled `keras.Model`).
+
+        The model keeps this spec (`spec_of(model)`), so that `zoo.train(model)` trains it with
+        the overrides it was built with.
+        """
         kwargs = self.model_kwargs()
         if self.name and "name" in inspect.signature(self.builder).parameters:
             kwargs["name"] = self.name
-        return self.builder(**kwargs)
+        model = self.builder(**kwargs)
+        setattr(model, _SPEC_ATTRIBUTE, self)
+        return model
+
+
+def spec_of(model: Any) -> ModelSpec | None:
+    """The spec `ModelSpec.build_model` built `model` from; None for other models (and for models
+    reloaded from a file, which keeps only the network).
+
+    Example:
+        >>> import zoo
+        >>> spec_of(zoo.build("cnn_mnist", dropout=0.25, compile=False)).hyperparameters["dropout"]
+        0.25
+    """
+    spec = getattr(model, _SPEC_ATTRIBUTE, None)
+    return spec if isinstance(spec, ModelSpec) else None
 
 
 def _builder_parameters(builder: Callable[..., Any]) -> dict[str, inspect.Parameter]:

@@ -8,8 +8,9 @@ Example:
     (58, ('0', '1', '2'), tf.float32)
 
 Modules: `catalog` (the TFDS datasets entries train on), `sources` (TFDS, files, folders, frames,
-arrays), `validate` (checks before training), `images` (normalization and augmentation layers),
-`text` (TextVectorization), `preprocess` (`Preprocessor`), `pipeline` (`load`).
+arrays), `labels` (labels and class names to ids), `validate` (checks before training), `images`
+(normalization and augmentation layers), `text` (TextVectorization), `preprocess`
+(`Preprocessor`), `pipeline` (`load`).
 """
 
 from __future__ import annotations

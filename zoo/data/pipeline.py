@@ -9,6 +9,8 @@ waits on Python.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,7 +21,14 @@ from zoo.data import validate
 from zoo.data.catalog import DATASETS
 from zoo.data.images import make_augmentation
 from zoo.data.preprocess import Preprocessor, make_preprocessor
-from zoo.data.sources import Examples, TfdsExamples, read_source, read_tfds, tfds_name
+from zoo.data.sources import (
+    Examples,
+    TfdsExamples,
+    read_source,
+    read_tfds,
+    tfds_name,
+    with_class_names,
+)
 from zoo.data.text import TEXT_BATCH
 from zoo.errors import DataError, InvalidValueError
 from zoo.spec import ModelSpec
@@ -49,6 +58,7 @@ def load(
     bucket_by_length: bool = False,
     text_column: str | None = None,
     label_column: str = "label",
+    class_names: Sequence[str] | None = None,
 ) -> tf.data.Dataset:
     """Load a dataset as batched `(inputs, labels)` ready for `model.fit` of `spec`'s model.
 
@@ -63,6 +73,9 @@ def load(
             the same seed) or `"all"`. TFDS: any split expression TFDS accepts
             (`"test"`, `"train[:90%]"`); a dataset without a `"validation"` split raises, naming
             the splits to use instead (TFDS slicing), rather than quietly carving one out of train.
+            Any slice of the train split (`"train[90%:]"`) counts as training: it is shuffled,
+            augmented and (text) adapts its own vocabulary unless told otherwise, so load a
+            hold-out with `shuffle=False, augment=False, preprocessor=train.preprocessor`.
         spec: the entry's `ModelSpec` (or its name). Decides scaling, normalization,
             augmentation, vocabulary, batch size and the checks. Without one (and without a
             `preprocessor`), the raw examples come back: images uint8 with a channel axis, texts
@@ -71,7 +84,8 @@ def load(
         shuffle: default: True for training splits (`"train"`, `"all"`, TFDS splits of the
             train split); seeded, and reshuffled every epoch in an order fixed by the seed.
         augment: default: True when the stream is a shuffled training split and the entry has
-            an augmentation; never applied to evaluation streams unless asked for.
+            an augmentation; never applied to evaluation streams unless asked for. True for an
+            entry without an augmentation raises.
         seed: seeds the hold-out, the shuffle order and the augmentation.
         preprocessor: a fitted `Preprocessor` to reuse (the training dataset's `.preprocessor`);
             required for text splits other than `"train"`/`"all"`, whose vocabulary must come
@@ -80,18 +94,27 @@ def load(
         data_dir, download: where TFDS data is prepared; whether TFDS may download it.
         cache: keep decoded examples (TFDS images, token ids) in memory after the first epoch.
             Local arrays and image folders are in memory already.
-        drop_remainder: drop the last partial batch (for fixed shapes).
+        drop_remainder: drop the last partial batch (for fixed shapes); raises when that would
+            leave no batch at all.
         bucket_by_length: text only: batch texts of similar length together and cut each batch's
             padding to its bucket (8, 16, 32, ... up to `sequence_length` ids), so a recurrent
             model does not step over padding. Batches then vary in length (zoo text models take
             any length up to `sequence_length`); the number of batches stays known.
         text_column, label_column: columns of a `.csv`/`.tsv` file or DataFrame.
+        class_names: the class names in id order, as the training data has them
+            (`train.class_names`): class names in the source (string labels, folder names) become
+            their positions in this list, and a name not in it raises. Pass it when loading
+            validation or test data, so that its ids follow training's even when it lacks a
+            class. Without it, names map to the spec's `class_names` order when the spec names
+            them all, else to sorted order. Integer labels are ids and stay as they are.
 
     Returns:
         A `tf.data.Dataset` of `(inputs, labels)`: images (batch, H, W, C) float32, normalized;
         or token ids (batch, sequence_length) int32; labels (batch,) int32. Its attributes:
-        `preprocessor` (the `Preprocessor` used, None without a spec), `class_names` (tuple) and
-        `num_examples` (examples in the split, before batching).
+        `preprocessor` (the `Preprocessor` used, None without a spec), `class_names` (tuple, the
+        name of each id: `class_names` when given, else the source's names or the spec's,
+        numbered up to the spec's `num_classes`) and `num_examples` (examples in the split,
+        before batching).
 
     Raises:
         DataError: the data cannot be used (empty, unreadable, wrong shape, bad labels...).
@@ -106,6 +129,16 @@ def load(
         >>> train.num_examples, valid.num_examples, train.element_spec[0].shape
         (90, 10, TensorShape([None, 28, 28, 1]))
         >>> history = zoo.build("cnn_mnist").fit(train, epochs=1, verbose=0)
+
+        Validation data labelled by name gets the training data's ids:
+
+        >>> texts, names = ["fine", "dull", "so-so"] * 4, ["pos", "neg", "meh"] * 4
+        >>> spec = zoo.get_spec("lstm_sst2").with_overrides(num_classes=3, vocab_size=10)
+        >>> train = zoo.data.load((texts, names), spec=spec)
+        >>> valid = zoo.data.load((["dull", "fine"], ["neg", "pos"]), "all", spec=spec,
+        ...                       preprocessor=train.preprocessor, class_names=train.class_names)
+        >>> train.class_names, next(iter(valid))[1].numpy().tolist()
+        (('meh', 'neg', 'pos'), [1, 2])
     """
     if isinstance(spec, str):
         from zoo.registry import get_spec
@@ -134,6 +167,8 @@ def load(
             "token-id sequences of similar length into batches."
         )
     seed = checks.non_negative_int("seed", seed)
+    if class_names is not None:
+        class_names = _checked_class_names(class_names)
     validation_fraction = checks.fraction("validation_fraction", validation_fraction)
     if not isinstance(split, str) or not split.strip():
         raise InvalidValueError(f"split must be a non-empty string such as 'train', got {split!r}.")
@@ -151,9 +186,12 @@ def load(
         tfds_examples = read_tfds(name, split, data_dir=data_dir, download=download)
         if name not in DATASETS:
             validate.check_tfds_against_spec(tfds_examples.info, split, spec)
+        if class_names is not None and spec is not None:
+            validate.check_class_names(class_names, spec, "the class_names given")
         training = bool({tfds_examples.info.train_split, "all"} & set(validate.split_names(split)))
         return _from_tfds(
             tfds_examples,
+            class_names=class_names,
             spec=spec,
             training=training,
             preprocessor=preprocessor,
@@ -172,13 +210,18 @@ def load(
             f"{', '.join(LOCAL_SPLITS)} ('train' and 'validation' are a seeded "
             f"{validation_fraction:.0%} hold-out; 'all' is everything)."
         )
-    examples = read_source(source, text_column=text_column, label_column=label_column)
+    examples = read_source(
+        source, text_column=text_column, label_column=label_column, class_names=class_names
+    )
+    if class_names is None and spec is not None:
+        examples = _in_entry_order(examples, spec)
     if spec is not None:
-        _check_against_spec(examples, spec)
+        _check_against_spec(examples, spec, class_names)
     examples = split_examples(examples, split, validation_fraction=validation_fraction, seed=seed)
     return _from_examples(
         examples,
         split,
+        class_names=class_names,
         spec=spec,
         training=split in ("train", "all"),
         preprocessor=preprocessor,
@@ -186,6 +229,7 @@ def load(
         shuffle=shuffle,
         augment=augment,
         seed=seed,
+        cache=cache,
         drop_remainder=drop_remainder,
         bucket_by_length=bucket_by_length,
     )
@@ -220,10 +264,47 @@ def split_examples(
     return part
 
 
-def _check_against_spec(examples: Examples, spec: ModelSpec) -> None:
+def _in_entry_order(examples: Examples, spec: ModelSpec) -> Examples:
+    """Examples whose class names are all among the entry's numbered as the entry numbers them.
+
+    A folder cannot be named "T-shirt/top": "T-shirt_top" stands for it.
+    """
+    aliases = {name.replace("/", "_"): name for name in spec.class_names}
+    aliases.update({name: name for name in spec.class_names})
+    if not examples.class_names or not set(examples.class_names) <= set(aliases):
+        return examples
+    named = replace(examples, class_names=tuple(aliases[n] for n in examples.class_names))
+    return with_class_names(named, spec.class_names)
+
+
+def _checked_class_names(class_names: Any) -> tuple[str, ...]:
+    if isinstance(class_names, (str, bytes)) or not all(
+        isinstance(name, str) for name in class_names
+    ):
+        raise InvalidValueError(
+            f"class_names must be a sequence of strings, one per class in id order (such as "
+            f"train.class_names), got {class_names!r}."
+        )
+    names = tuple(class_names)
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if not names or repeated:
+        raise InvalidValueError(
+            f"class_names must name each class once, in id order (such as train.class_names), "
+            f"got {names!r}{f' (repeated: {repeated})' if repeated else ''}."
+        )
+    return names
+
+
+def _check_against_spec(
+    examples: Examples, spec: ModelSpec, class_names: tuple[str, ...] | None
+) -> None:
     validate.check_kind(examples.kind, spec, examples.origin)
     if examples.kind == "image":
         validate.check_image_shape(examples.features.shape[1:], spec, examples.origin)
+    if class_names is not None:
+        validate.check_class_names(class_names, spec, "the class_names given")
+    else:
+        validate.check_class_names(examples.class_names, spec, examples.origin)
     validate.check_label_range(examples.labels, spec.num_classes, examples.origin, spec)
 
 
@@ -253,6 +334,13 @@ def _defaults(
         raise InvalidValueError(
             "augment=True needs the spec of an image entry: augmentation applies to images."
         )
+    elif augment and not spec.input.augmentation.enabled:
+        raise InvalidValueError(
+            f"augment=True, but {validate.entry_name(spec)} has no augmentation (its "
+            f"spec.input.augmentation is all zero), so nothing would change. Give the spec one: "
+            f"dataclasses.replace(spec, input=dataclasses.replace(spec.input, "
+            f"augmentation=zoo.Augmentation(translation=0.1))), or leave augment unset."
+        )
     return shuffle, bool(augment)
 
 
@@ -275,6 +363,7 @@ def _from_examples(
     examples: Examples,
     split: str,
     *,
+    class_names: tuple[str, ...] | None,
     spec: ModelSpec | None,
     training: bool,
     preprocessor: Preprocessor | None,
@@ -282,6 +371,7 @@ def _from_examples(
     shuffle: bool | None,
     augment: bool | None,
     seed: int,
+    cache: bool,
     drop_remainder: bool,
     bucket_by_length: bool = False,
 ) -> tf.data.Dataset:
@@ -302,19 +392,19 @@ def _from_examples(
         shuffle=shuffle,
         augment=augment,
         seed=seed,
-        cache=examples.kind == "text",  # token ids are worth keeping; arrays are in memory already
+        cache=cache and examples.kind == "text",  # arrays are in memory already; token ids not
         drop_remainder=drop_remainder,
         bucket_by_length=bucket_by_length,
     )
     labels_seen = int(examples.labels.max()) + 1
-    return _describe(
-        dataset, preprocessor, _class_names(examples.class_names, spec, labels_seen), len(examples)
-    )
+    names = _class_names(class_names or examples.class_names, spec, labels_seen)
+    return _describe(dataset, preprocessor, names, len(examples))
 
 
 def _from_tfds(
     examples: TfdsExamples,
     *,
+    class_names: tuple[str, ...] | None,
     spec: ModelSpec | None,
     training: bool,
     preprocessor: Preprocessor | None,
@@ -358,9 +448,9 @@ def _from_tfds(
         drop_remainder=drop_remainder,
         bucket_by_length=bucket_by_length,
     )
-    return _describe(
-        dataset, preprocessor, _class_names(examples.info.class_names, spec, 0), num_examples
-    )
+    # TFDS labels are the dataset's own ids; given class names only name them.
+    names = _class_names(class_names or examples.info.class_names, spec, 0)
+    return _describe(dataset, preprocessor, names, num_examples)
 
 
 def _assemble(
@@ -379,6 +469,12 @@ def _assemble(
     bucket_by_length: bool = False,
 ) -> tf.data.Dataset:
     """Decode -> cache -> shuffle -> batch -> map -> prefetch, on unbatched (input, label) pairs."""
+    if drop_remainder and batch_size is not None and num_examples < batch_size:
+        raise DataError(
+            f"drop_remainder=True with batch_size={batch_size} leaves no batch: the split holds "
+            f"only {num_examples} examples, fewer than one full batch. Pass a batch_size of at "
+            f"most {num_examples}, or drop_remainder=False."
+        )
     autotune = tf.data.AUTOTUNE
     if kind == "text" and preprocessor is not None:
         # Vectorize in large batches (string ops are cheap per batch, costly per example), then

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import socket
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,8 @@ import pandas as pd
 import tensorflow as tf
 
 from zoo.data.catalog import DATASETS, DatasetInfo
-from zoo.data.validate import check_images, check_labels, check_not_empty, check_texts
+from zoo.data.labels import class_ids, encode_labels
+from zoo.data.validate import check_images, check_not_empty, check_texts
 from zoo.errors import DataError, DatasetUnavailableError, close_matches, first_line
 
 TFDS_PREFIX = "tfds:"
@@ -41,7 +44,8 @@ class Examples:
             texts (examples,) as an object array of Python strings.
         labels: (examples,) int32 class ids.
         kind: "image" or "text".
-        class_names: names from the source itself (folder names, string labels), else ().
+        class_names: names from the source itself (folder names, string labels), in id order,
+            else () (integer labels are ids already).
         origin: how messages name the source ("'digits.npz'", "the DataFrame").
     """
 
@@ -104,6 +108,7 @@ def read_source(
     *,
     text_column: str | None = None,
     label_column: str = "label",
+    class_names: Sequence[str] | None = None,
 ) -> Examples:
     """Read a local source into memory, checked, without splitting or preprocessing it.
 
@@ -115,20 +120,33 @@ def read_source(
         text_column: the column holding the text; by default `sentence`, else `text`.
         label_column: the column holding the labels (integer ids, or names mapped to ids in
             sorted order).
+        class_names: map class names (string labels, folder names) to their positions in this
+            list instead of sorting them; a name not in it is an error. Integer labels are ids
+            already and are kept.
 
     Returns:
         `Examples` with images as (examples, height, width, channels) and int32 labels.
 
     Raises:
         DataError: unknown extension, missing or unreadable file, missing column, empty source,
-            bad labels or pixels.
+            bad labels or pixels, class names not in `class_names`.
 
     Example:
         >>> import numpy as np
         >>> examples = read_source((np.zeros((4, 28, 28), "uint8"), [0, 1, 0, 1]))
         >>> examples.kind, examples.features.shape, examples.labels.dtype
         ('image', (4, 28, 28, 1), dtype('int32'))
+        >>> texts = (["fine", "dull", "odd"], ["pos", "neg", "neutral"])
+        >>> read_source(texts, class_names=["neg", "neutral", "pos"]).labels.tolist()
+        [2, 0, 1]
     """
+    examples = _read_local(source, text_column=text_column, label_column=label_column)
+    return examples if class_names is None else with_class_names(examples, class_names)
+
+
+def _read_local(
+    source: Any, *, text_column: str | None = None, label_column: str = "label"
+) -> Examples:
     if isinstance(source, pd.DataFrame):
         return from_frame(
             source, "the DataFrame", text_column=text_column, label_column=label_column
@@ -215,7 +233,8 @@ def read_frame(path: str | os.PathLike, *, label_column: str = "label") -> pd.Da
 
     Tab-separated files are read without quote processing (`csv.QUOTE_NONE`), as GLUE's are
     written: their sentences contain unbalanced quote characters. Comma-separated files follow the
-    usual CSV quoting.
+    usual CSV quoting. A line with more fields than the header is refused, naming the line: a
+    stray delimiter would otherwise shift the text into the label column.
 
     Example:
         >>> import pathlib, tempfile
@@ -223,28 +242,72 @@ def read_frame(path: str | os.PathLike, *, label_column: str = "label") -> pd.Da
         >>> _ = path.write_text('sentence\\tlabel\\n"a bold , odd film\\t1\\n')
         >>> read_frame(path).iloc[0].tolist()
         ['"a bold , odd film', '1']
+        >>> _ = path.write_text("sentence\\tlabel\\na bold\\todd film\\t1\\n")
+        >>> read_frame(path)
+        Traceback (most recent call last):
+        ...
+        zoo.errors.DataError: could not read ...: line 2 has 3 fields but the header line has 2; ...
     """
     path = Path(path)
     tab_separated = path.suffix.lower() == ".tsv"
     try:
-        return pd.read_csv(
-            path,
-            sep="\t" if tab_separated else ",",
-            quoting=csv.QUOTE_NONE if tab_separated else csv.QUOTE_MINIMAL,
-            dtype=str,
-            keep_default_na=False,  # "null" or "NA" is a word in a sentence, not a missing value
-            encoding="utf-8",
-        )
+        frame = _read_csv(path, tab_separated, header=0)
+        if not isinstance(frame.index, pd.RangeIndex):
+            # pandas makes the first column(s) the index when the first data row has more fields
+            # than the header, shifting every column; read without a header to find the line.
+            _read_csv(path, tab_separated, header=None)
+            raise pd.errors.ParserError("Expected as many fields as the header in line 2")
+        return frame
     except pd.errors.EmptyDataError:
         raise DataError(
             f"{path.name} is empty: expected a header line naming a text column and "
             f"{label_column!r}, then one example per line."
         ) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as error:
+    except pd.errors.ParserError as error:
+        raise _field_count_error(path, tab_separated, error) from None
+    except (UnicodeDecodeError, OSError) as error:
         raise DataError(
             f"could not read {path}: {first_line(error)}. Expected a UTF-8 "
             f"{'tab' if tab_separated else 'comma'}-separated file with a header line."
         ) from None
+
+
+def _read_csv(path: Path, tab_separated: bool, header: int | None) -> pd.DataFrame:
+    return pd.read_csv(
+        path,
+        sep="\t" if tab_separated else ",",
+        quoting=csv.QUOTE_NONE if tab_separated else csv.QUOTE_MINIMAL,
+        dtype=str,
+        keep_default_na=False,  # "null" or "NA" is a word in a sentence, not a missing value
+        encoding="utf-8",
+        header=header,
+    )
+
+
+def _field_count_error(path: Path, tab_separated: bool, error: Exception) -> DataError:
+    """The message for a line with more fields than the header, or any other parse error."""
+    delimiter = "tab" if tab_separated else "comma"
+    counts = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
+    if counts is None:
+        return DataError(
+            f"could not read {path}: {first_line(error)}. Expected a UTF-8 {delimiter}-separated "
+            f"file with a header line and the same number of fields on every line."
+        )
+    expected, line, found = counts.groups()
+    if tab_separated:
+        fix = (
+            "Replace tabs inside the text with spaces (.tsv files are read without quoting) and "
+            "remove any trailing tab at the end of the line"
+        )
+    else:
+        fix = (
+            'Quote a field that contains a comma ("witty, warm film") and remove any trailing '
+            "comma at the end of the line"
+        )
+    return DataError(
+        f"could not read {path}: line {line} has {found} fields but the header line has "
+        f"{expected}; expected one {delimiter}-separated field per column. {fix}."
+    )
 
 
 def from_frame(
@@ -286,52 +349,48 @@ def from_arrays(x: Any, y: Any, origin: str = "the (x, y) arrays") -> Examples:
     return Examples(check_images(features, origin), labels, "image", class_names, origin)
 
 
-def encode_labels(
-    values: Any, origin: str, count: int | None = None
-) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Class ids from integer labels, or from class names (sorted names -> 0, 1, 2...).
+def with_class_names(examples: Examples, class_names: Sequence[str]) -> Examples:
+    """Examples whose class names are numbered by their position in `class_names`.
+
+    Examples with integer labels (no names of their own) come back unchanged: their ids are ids.
+
+    Raises:
+        DataError: a name of the source that is not in `class_names`.
 
     Example:
-        >>> ids, names = encode_labels(np.array(["pos", "neg", "pos"]), "y")
-        >>> ids.tolist(), names
-        ([1, 0, 1], ('neg', 'pos'))
+        >>> examples = read_source((["fine", "dull"], ["pos", "neg"]))
+        >>> named = with_class_names(examples, ["neg", "neutral", "pos"])
+        >>> named.labels.tolist(), named.class_names
+        ([2, 0], ('neg', 'neutral', 'pos'))
     """
-    values = np.asarray(values)
-    if values.ndim == 1 and values.dtype.kind in "USO":
-        text = values.astype(str)
-        stripped = np.char.strip(text)
-        if all(s.lstrip("-").isdigit() for s in stripped):
-            values = stripped.astype(np.int64)  # "0", "1" read from a text file
-        else:
-            names, ids = np.unique(text, return_inverse=True)
-            if count is not None and len(ids) != count:
-                raise DataError(
-                    f"{origin}: {count} inputs but {len(ids)} labels; expected one label per input."
-                )
-            return ids.astype(np.int32), tuple(str(n) for n in names)
-    return check_labels(values, origin, count=count), ()
+    if not examples.class_names:
+        return examples
+    labels = class_ids(examples.labels, examples.class_names, class_names, examples.origin)
+    return replace(examples, labels=labels, class_names=tuple(str(n) for n in class_names))
 
 
 def read_image_folder(path: Path) -> Examples:
     """Decode every image of a folder with one sub-folder per class (sorted names = class ids).
 
     Images are decoded once, here, so that a corrupt file or a stray size is reported before
-    training with its file name; they must all have the same shape.
+    training with its file name; they must all have the same shape. Hidden folders and macOS'
+    `__MACOSX` (left by unzipping an archive made on a Mac) are never classes.
     """
-    classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
+    classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not _skipped(d.name))
     if not classes:
         raise DataError(
             f"{path} has no sub-folders; an image folder needs one sub-folder per class, e.g. "
             f"{path / 'cat' / '0001.png'} and {path / 'dog' / '0002.png'}."
         )
+    _check_not_a_folder_of_splits(path, classes)
     files: list[Path] = []
     labels: list[int] = []
     for class_id, name in enumerate(classes):
         for file in sorted((path / name).rglob("*")):
             if (
                 file.is_file()
-                and file.suffix.lower() in IMAGE_EXTENSIONS
-                and not file.name.startswith(".")
+                and _is_image(file)
+                and not any(_skipped(part) for part in file.relative_to(path).parts)
             ):
                 files.append(file)
                 labels.append(class_id)
@@ -362,6 +421,38 @@ def read_image_folder(path: Path) -> Examples:
         "image",
         tuple(classes),
         repr(path.name),
+    )
+
+
+def _skipped(name: str) -> bool:
+    """Hidden files and folders, and the resource forks macOS' zip leaves in `__MACOSX`."""
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def _is_image(file: Path) -> bool:
+    return file.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _check_not_a_folder_of_splits(path: Path, classes: list[str]) -> None:
+    """Raise for root/train/<class>/..., root/test/<class>/... given as root: the split folders
+    would become the classes, and the model would learn train-vs-test."""
+    inner: set[str] | None = None
+    for name in classes:
+        entries = [e for e in (path / name).iterdir() if not _skipped(e.name)]
+        if any(e.is_file() and _is_image(e) for e in entries):
+            return  # images at a class folder's top level: a real class folder
+        names = {e.name for e in entries if e.is_dir()}
+        if not names or (inner is not None and names != inner):
+            return  # different sub-folders: images nested by the user's own layout
+        inner = names
+    split = "train" if "train" in classes else classes[0]
+    others = [name for name in classes if name != split]
+    validation = f" (and {path / others[0]} as validation data)" if others else ""
+    raise DataError(
+        f"{path} looks like a folder of splits, one level above the class folders: its "
+        f"sub-folders ({', '.join(classes)}) hold no images themselves, only the same folders "
+        f"({', '.join(sorted(inner or ()))}), which would make the split folders the classes. "
+        f"Pass the folder of one split instead, e.g. {path / split}{validation}."
     )
 
 
@@ -431,9 +522,13 @@ def _tfds_load(
         message = first_line(error)
         if "split" in message.lower():
             catalog = DATASETS.get(name)
+            # A slice of train is a training stream to `load` (shuffled, augmented, adapting
+            # its own vocabulary), so the hold-out call must say otherwise.
             suggestion = (
                 f" Use split={catalog.test_split!r} to evaluate, or hold out part of train with "
-                f"TFDS slicing: split='train[:90%]' and split='train[90%:]'."
+                f"TFDS slicing: train = zoo.data.load({name!r}, split='train[:90%]', spec=...) "
+                f"and zoo.data.load({name!r}, split='train[90%:]', spec=..., shuffle=False, "
+                f"augment=False, preprocessor=train.preprocessor)."
                 if catalog
                 else ""
             )

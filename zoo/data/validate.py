@@ -23,7 +23,7 @@ def entry_name(spec: ModelSpec | None) -> str:
     return repr(spec.name) if spec is not None and spec.name else "the model"
 
 
-def _rows(indices: np.ndarray, noun: str = "row") -> str:
+def rows_text(indices: np.ndarray, noun: str = "row") -> str:
     """ "row 3", or "rows 1, 2, 3, 4, 5 and 12 more" (0-based positions in the source)."""
     shown = ", ".join(str(int(i)) for i in indices[:_SHOWN])
     more = f" and {len(indices) - _SHOWN} more" if len(indices) > _SHOWN else ""
@@ -79,11 +79,17 @@ def check_labels(labels: Any, origin: str, count: int | None = None) -> np.ndarr
             f"(0, 1, 2, ...). Map class names to ids first."
         )
     if np.issubdtype(labels.dtype, np.floating):
+        missing = np.flatnonzero(np.isnan(labels))
+        if len(missing):
+            raise DataError(
+                f"{origin}: labels are missing (NaN) at {rows_text(missing)}; expected an integer "
+                f"class id in every row. Fill in those labels or drop the rows."
+            )
         bad = np.flatnonzero(~np.isfinite(labels) | (labels != np.round(labels)))
         if len(bad):
             raise DataError(
                 f"{origin}: labels must be integer class ids, found {float(labels[bad[0]]):g} at "
-                f"{_rows(bad)}. Probabilities or one-hot rows must become class ids "
+                f"{rows_text(bad)}. Probabilities or one-hot rows must become class ids "
                 f"(y.argmax(axis=1))."
             )
     return labels.astype(np.int32)
@@ -97,10 +103,50 @@ def check_label_range(
     if len(bad):
         raise DataError(
             f"{origin}: labels must lie in [0, {num_classes}) for {entry_name(spec)} "
-            f"({num_classes} classes), found {int(labels[bad[0]])} at {_rows(bad)} "
+            f"({num_classes} classes), found {int(labels[bad[0]])} at {rows_text(bad)} "
             f"(values from {int(labels.min())} to {int(labels.max())}). Drop those rows, or build "
             f"the model with num_classes={int(labels.max()) + 1} if they are real classes."
         )
+
+
+def check_class_names(names: tuple[str, ...], spec: ModelSpec, origin: str) -> None:
+    """Raise when a source's class names cannot be the classes of `spec`'s model.
+
+    Names among the entry's own `class_names` take the entry's ids; other names need exactly
+    `spec.num_classes` of them, or the model would train with classes the data never names (a
+    2-class folder as a 10-class model) or lack some (11 folders for 10 outputs).
+
+    Example:
+        >>> import zoo
+        >>> check_class_names(("zero", "one"), zoo.get_spec("cnn_mnist"), "'digits'")
+        Traceback (most recent call last):
+        ...
+        zoo.errors.DataError: 'digits' names 2 classes ('zero', 'one') but 'cnn_mnist' has 10 ...
+    """
+    if not names:
+        return
+    count, expected = len(names), spec.num_classes
+    if count <= expected and (set(names) <= set(spec.class_names) or count == expected):
+        return
+    entry_names = f" {_names_text(spec.class_names)}" if spec.class_names else ""
+    fixes = f"build and train with num_classes={count} (command line: --set num_classes={count})"
+    if spec.class_names:
+        fixes += ", or name the classes as the entry does"
+    if count < expected:
+        fixes += (", or, for validation data that lacks some classes, pass "
+                  "class_names=train.class_names")
+    raise DataError(
+        f"{origin} names {count} classes {_names_text(names)} but {entry_name(spec)} has "
+        f"{expected}{entry_names}: {fixes}."
+    )
+
+
+def _names_text(names: tuple[str, ...]) -> str:
+    """('a', 'b', 'c'), or ('0', '1', ..., '9') for long lists."""
+    shown = [repr(str(n)) for n in names]
+    if len(shown) > 5:
+        shown = [*shown[:2], "...", shown[-1]]
+    return f"({', '.join(shown)})"
 
 
 def check_images(images: Any, origin: str) -> np.ndarray:
@@ -139,7 +185,7 @@ def check_images(images: Any, origin: str) -> np.ndarray:
     if not finite.all():
         bad = np.flatnonzero(~finite.reshape(len(images), -1).all(axis=1))
         raise DataError(
-            f"{origin}: images contain NaN or infinite values (in {_rows(bad, 'example')}); "
+            f"{origin}: images contain NaN or infinite values (in {rows_text(bad, 'example')}); "
             f"expected finite pixels. Fix or drop those examples."
         )
     if images.size and (images.min() < 0.0 or images.max() > 1.0):
@@ -161,7 +207,7 @@ def check_texts(texts: Any, origin: str) -> np.ndarray:
     not_text = np.flatnonzero([not isinstance(t, (str, bytes)) for t in texts])
     if len(not_text):
         raise DataError(
-            f"{origin}: {len(not_text)} texts are missing or not strings ({_rows(not_text)}, "
+            f"{origin}: {len(not_text)} texts are missing or not strings ({rows_text(not_text)}, "
             f"e.g. {texts[not_text[0]]!r}); expected one string per example. Drop or fill those "
             f"rows."
         )
@@ -206,11 +252,14 @@ def check_tfds_against_spec(info: DatasetInfo, split: str, spec: ModelSpec | Non
     """Check what a TFDS dataset's metadata says against the spec, before reading any data."""
     origin = f"TFDS dataset {info.name!r}"
     parts = split_names(split)
-    unlabelled = [p for p in parts if p in info.unlabelled_splits]
+    # "all" is TFDS' every split at once, the unlabelled ones included.
+    unlabelled = [p for p in info.unlabelled_splits if p in parts or "all" in parts]
     if unlabelled:
+        reads = f", and split {split!r} includes it" if unlabelled[0] not in parts else ""
         raise DataError(
-            f"the {unlabelled[0]!r} split of {info.name!r} has no labels (every label is -1), so "
-            f"it cannot be trained or evaluated on. Use split={info.test_split!r} for evaluation."
+            f"the {unlabelled[0]!r} split of {info.name!r} has no labels (every label is -1)"
+            f"{reads}, so it cannot be trained or evaluated on. Use split={info.train_split!r} "
+            f"to train and split={info.test_split!r} for evaluation."
         )
     if spec is None:
         return

@@ -11,12 +11,14 @@ import os
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import keras
 
 from zoo.errors import DataError, InvalidValueError
 
 HEAD_LAYER = "classifier"  # every family names its output layer so (zoo.models.common)
+VOCABULARY_ATTRIBUTE = "_zoo_pretrained_vocabulary"  # see pretrained_vocabulary
 
 
 def _resolve_weights_path(source: str | os.PathLike) -> Path:
@@ -57,13 +59,51 @@ def _mismatch_summary(error: ValueError) -> str:
     return f"layers {', '.join(names)} do not match ({names[0]}: {reason})"
 
 
+def _attach_vocabulary(model: keras.Model, source: Path) -> None:
+    """Give a text model the vocabulary its weights were trained with (a workdir's).
+
+    Embedding rows belong to the words of that vocabulary; a new one fitted on the fine-tuning
+    data would give every pretrained row to another word. `zoo.train(model, ...)` reads it back
+    with `pretrained_vocabulary`.
+    """
+    from zoo.spec import spec_of
+
+    spec = spec_of(model)
+    if spec is None or spec.input.kind != "text":
+        return
+    # A workdir, or a model file inside one (its best.keras or model.keras).
+    saved = (source if source.is_dir() else source.parent) / "preprocessor"
+    if not saved.is_dir():
+        warnings.warn(
+            f"{source} holds no vocabulary (a training workdir's preprocessor/ folder), so "
+            f"zoo.train will fit a new one on the fine-tuning data and the pretrained embedding "
+            f"rows will belong to other words. Pass the training workdir as weights= instead.",
+            stacklevel=4,  # the caller of zoo.build
+        )
+        return
+    from zoo.data import Preprocessor
+
+    try:
+        setattr(model, VOCABULARY_ATTRIBUTE, Preprocessor.load(saved, spec))
+    except DataError as error:  # other text settings (vocab_size=...): the embedding did not move
+        warnings.warn(f"the vocabulary in {saved} does not fit {model.name}: {error}",
+                      stacklevel=4)
+
+
+def pretrained_vocabulary(model: keras.Model) -> Any:
+    """The fitted text `Preprocessor` of the workdir a model's weights came from, else None."""
+    return getattr(model, VOCABULARY_ATTRIBUTE, None)
+
+
 def load_pretrained(
     model: keras.Model, source: str | os.PathLike, *, freeze_backbone: bool = False
 ) -> list[str]:
     """Copy matching layers' weights from `source` into `model`; return the names copied.
 
-    `.keras` files load with `safe_mode=True`: a file that would run code (a Lambda layer) is
-    refused.
+    `.keras` files load as `zoo.load` loads them: a file that would run code (a Lambda layer, a
+    class from outside Keras and zoo) is refused. Layers that stay freshly initialized, other than
+    a resized classifier head, are named in a warning. A text model started from a training
+    workdir keeps that run's vocabulary for `zoo.train` (see `pretrained_vocabulary`).
 
     Example:
         >>> import tempfile, zoo
@@ -91,27 +131,38 @@ def load_pretrained(
                                    warning.lineno)
         copied = [layer.name for layer in model.layers if layer.weights]
     else:
-        try:
-            trained = keras.saving.load_model(path, compile=False, safe_mode=True)
-        except ValueError as error:
-            raise DataError(f"cannot load {path} safely: {error}") from None
-        copied = []
+        from zoo.serving.safety import load_keras_model
+
+        # zoo's own check first: Keras' safe mode still builds classes registered by any package.
+        trained = load_keras_model(path)
+        copied, skipped = [], []
         for layer in model.layers:
             if not layer.weights:
                 continue
             try:
                 source_layer = trained.get_layer(layer.name)
             except ValueError:
+                skipped.append(f"{layer.name} (not in the file)")
                 continue
             source_weights = source_layer.get_weights()
             if [w.shape for w in source_weights] == [tuple(w.shape) for w in layer.weights]:
                 layer.set_weights(source_weights)
                 copied.append(layer.name)
+            elif layer.name != HEAD_LAYER:  # a new head is the point of num_classes=N
+                skipped.append(f"{layer.name} (shapes differ)")
         if not [name for name in copied if name != HEAD_LAYER]:
             raise InvalidValueError(
                 f"no layer of {path.name} ({trained.name}) matches {model.name} by name and shape; "
                 f"weights can only start a model of the same family and sizes."
             )
+        if skipped:
+            warnings.warn(
+                f"{len(skipped)} layer(s) of {model.name} keep their fresh initialization instead "
+                f"of the weights in {path}: {', '.join(skipped)}. Build with the sizes the weights "
+                f"were trained with to start from all of them.",
+                stacklevel=3,  # the caller of zoo.build
+            )
+    _attach_vocabulary(model, Path(source))
     if freeze_backbone:
         for layer in model.layers:
             layer.trainable = layer.name == HEAD_LAYER

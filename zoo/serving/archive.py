@@ -36,9 +36,9 @@ class ExportError(ZooError, RuntimeError):
 def check_target(target: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Raise unless an export can be written at `target`; return it as an absolute path.
 
-    The parent directory must exist and be writable. An existing target is refused unless
-    `overwrite`, and even then only an earlier export (or an empty directory) is replaced, so a
-    typo never deletes unrelated files.
+    The parent directory must exist and be writable. An existing target is refused unless it is
+    an empty directory or `overwrite` is set, and even then only an earlier export is replaced, so
+    a typo never deletes unrelated files.
 
     Example:
         >>> import tempfile
@@ -60,11 +60,14 @@ def check_target(target: str | os.PathLike, *, overwrite: bool = False) -> Path:
             f"directory you can write to."
         )
     if target.exists() or target.is_symlink():
+        if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
+            return target  # an empty directory (made beforehand) holds nothing to lose
         if not overwrite:
             raise ExportError(
-                f"{target} already exists; pass overwrite=True to replace it, or pick a new path."
+                f"{target} already exists; pass overwrite=True (zoo command: --overwrite-export) "
+                f"to replace it, or pick a new path."
             )
-        if not is_export(target) and not (target.is_dir() and not any(target.iterdir())):
+        if not is_export(target):
             raise ExportError(
                 f"{target} exists and is not a zoo export (no {METADATA}); refusing to replace it "
                 f"even with overwrite=True. Remove it yourself or pick another path."

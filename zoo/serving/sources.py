@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import DataError, InvalidValueError, ZooError
-from zoo.registry import get_spec
+from zoo.registry import get_spec, spec_for_model
 from zoo.spec import ModelSpec
 
 
@@ -64,9 +64,18 @@ def read_workdir(path: str | os.PathLike) -> Trained:
             f"of a `zoo train` run (or zoo.train(..., workdir=...))."
         )
     if not model_path.is_file():
+        state = _read_json(path / "state.json") or {}
+        if state.get("status") == "diverged":
+            best = path / "best.keras"
+            saved = f" The best epoch before it is saved in {best}." if best.is_file() else ""
+            raise DataError(
+                f"the run in {path} diverged (its loss became NaN or infinite), so it has no "
+                f"final model.{saved} Train again in a new workdir with a lower learning rate "
+                f"(--set learning_rate=...) or clipnorm (--set clipnorm=1.0)."
+            )
         raise DataError(
             f"the run in {path} has not finished: it has no model.keras yet. Rerun the same "
-            f"training command to resume and finish it, then export."
+            f"training command to resume and finish it."
         )
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
@@ -92,6 +101,7 @@ def read_keras_file(path: str | os.PathLike) -> Trained:
             vocabulary is not in the file: use the workdir or an export).
         UnsafeModelError: a file that would run code.
     """
+    from zoo.data import make_preprocessor
     from zoo.serving.safety import load_keras_model
 
     path = Path(path)
@@ -102,7 +112,7 @@ def read_keras_file(path: str | os.PathLike) -> Trained:
         )
     model = load_keras_model(path)
     try:
-        spec = get_spec(model.name)
+        spec = spec_for_model(model)  # the entry's, with the class count of the model's head
     except ZooError:
         raise DataError(
             f"{path.name} holds model {model.name!r}, which is not named after a zoo entry, so "
@@ -114,7 +124,7 @@ def read_keras_file(path: str | os.PathLike) -> Trained:
             f"{path.name} holds the text model {spec.name}, but a .keras file has no vocabulary. "
             f"Load its training workdir or an export (zoo.export) instead."
         )
-    trained = from_model(model)
+    trained = from_model(model, make_preprocessor(spec))
     check_compatible(trained)
     return trained
 
@@ -152,7 +162,7 @@ def from_model(model: Any, preprocessor: Any = None) -> Trained:
         spec = preprocessor.spec
     else:
         try:
-            spec = get_spec(model.name)
+            spec = spec_for_model(model)
         except ZooError:
             raise InvalidValueError(
                 f"model {model.name!r} is not named after a zoo entry, so its preprocessing is "
@@ -177,10 +187,19 @@ def from_model(model: Any, preprocessor: Any = None) -> Trained:
 
 
 def check_compatible(trained: Trained) -> None:
-    """Raise when the preprocessor's output does not fit the model's input.
+    """Raise when the preprocessor's output does not fit the model's input, or the spec's classes
+    its output.
 
     A `None` dimension of the model takes any size (text models take ids of any length).
     """
+    outputs = trained.model.output_shape[-1]
+    if outputs != trained.spec.num_classes:
+        raise InvalidValueError(
+            f"model {trained.model.name!r} has {outputs} outputs, but its spec "
+            f"({trained.spec.name!r}) names {trained.spec.num_classes} classes, so predictions "
+            f"would be labelled wrongly. Pass the spec or TrainResult the model was trained with "
+            f"(a fine-tuned model: zoo.get_spec(name).with_overrides(num_classes={outputs}))."
+        )
     expected = tuple(trained.model.input_shape[1:])
     produced = tuple(trained.spec.input.shape)
     if len(expected) != len(produced) or any(

@@ -17,7 +17,8 @@ import pandas as pd
 from zoo import checks
 from zoo.errors import InvalidValueError, ZooError
 from zoo.evaluation import EvalReport, evaluate
-from zoo.registry import get_spec
+from zoo.models.weights import pretrained_vocabulary
+from zoo.registry import get_spec, spec_for_model
 from zoo.spec import ModelSpec
 from zoo.training.callbacks import (
     ResumableEarlyStopping,
@@ -83,13 +84,22 @@ def _resolve_spec(
         return get_spec(name_or_model).with_overrides(**overrides), None
     if isinstance(name_or_model, keras.Model):
         try:
-            spec = get_spec(name_or_model.name)
+            spec = spec_for_model(name_or_model)  # with the overrides zoo.build was given
         except ZooError:
             raise InvalidValueError(
                 f"model {name_or_model.name!r} is not named after a zoo entry, so its data "
                 f"pipeline and recipe are unknown; pass an entry name such as 'cnn_mnist' "
                 f"instead."
             ) from None
+        built_with = spec.model_kwargs()
+        changed = sorted(k for k, v in overrides.items() if k in built_with and v != built_with[k])
+        if changed:
+            # The network exists already: a new size would describe another model than it trains.
+            raise InvalidValueError(
+                f"the model is already built, so {', '.join(changed)} cannot change in train(); "
+                f"pass {', '.join(f'{k}=...' for k in changed)} to zoo.build({spec.name!r}, ...), "
+                f"or train the entry by name: zoo.train({spec.name!r}, data, ...)."
+            )
         return spec.with_overrides(**overrides), name_or_model
     raise InvalidValueError(
         f"train() takes an entry name or a keras.Model, got {type(name_or_model).__name__}."
@@ -132,7 +142,8 @@ def load_run_data(
         train = zoo_data.load(data, split=train_split, preprocessor=preprocessor,
                               **augment_and_bucket, **common)
         validation = zoo_data.load(data, split=validation_split, preprocessor=train.preprocessor,
-                                   shuffle=False, augment=False, **common)
+                                   class_names=train.class_names, shuffle=False, augment=False,
+                                   **common)
     else:
         split = "train" if data is None or _is_tfds(data) else "all"
         train = zoo_data.load(data, split=split, preprocessor=preprocessor,
@@ -140,9 +151,10 @@ def load_run_data(
         validation_split = "all"
         if _is_tfds(validation_data):
             validation_split = zoo_data.get_dataset_info(spec.dataset).test_split
+        # Class names map to training's ids, even where the validation data lacks a class.
         validation = zoo_data.load(validation_data, split=validation_split,
-                                   preprocessor=train.preprocessor, shuffle=False, augment=False,
-                                   **common)
+                                   preprocessor=train.preprocessor, class_names=train.class_names,
+                                   shuffle=False, augment=False, **common)
     return train, validation
 
 
@@ -200,7 +212,16 @@ def train(
         overrides["batch_size"] = checks.positive_int("batch_size", batch_size)
     seed = 0 if seed is None else checks.non_negative_int("seed", seed)
     steps_per_execution = checks.positive_int("steps_per_execution", steps_per_execution)
+    if workdir is not None:  # now, not after the data has loaded
+        workdir = checks.writable_directory("workdir", workdir)
+    if augment is not None and not isinstance(augment, bool):
+        raise InvalidValueError(f"augment must be True, False or None, got {augment!r}.")
+    checks.one_of("verbose", verbose, ("auto", 0, 1, 2))
     spec, given_model = _resolve_spec(name_or_model, overrides)
+    if given_model is not None:
+        # What the model was built with (zoo.build's overrides) is part of the run: the workdir's
+        # config and exports must describe the network that trains, not the registered entry.
+        overrides = spec.overrides_from(get_spec(spec.name))
     recipe = spec.recipe
     policy = resolve_policy(jit_compile, mixed_precision, strategy, entry=spec.name)
     keras.utils.set_random_seed(seed)  # after the policy: a multi-worker strategy must come first
@@ -209,10 +230,12 @@ def train(
         workdir = Path(workdir) / f".worker-{task_index()}"
 
     run = None
-    preprocessor = None
+    # A text model started from a workdir's weights keeps that run's vocabulary (fine-tuning).
+    preprocessor = pretrained_vocabulary(given_model) if given_model is not None else None
     config = {
         "entry": spec.name,
-        "overrides": {k: overrides[k] for k in sorted(overrides)},
+        # Plain numbers, without overrides equal to the entry's default: those ask for the same run.
+        "overrides": Workdir.recorded_overrides(spec.name, overrides),
         "seed": seed,
         "data": fingerprint(data),
         "validation_data": fingerprint(validation_data) if validation_data is not None else None,
@@ -274,7 +297,8 @@ def train(
             )
         else:
             # One iterator for all epochs: Keras' new iterator per epoch stalls (see feeding.py).
-            repeated, steps = repeat_epochs(train_data, steps_per_execution)
+            # A resumed run continues the seeded shuffle and augmentation where it stopped.
+            repeated, steps = repeat_epochs(train_data, steps_per_execution, initial_epoch)
             keras_history = model.fit(
                 repeated,
                 steps_per_epoch=steps,
@@ -292,7 +316,12 @@ def train(
         if run is not None:
             run.mark("diverged")
         epoch, batch = nan_guard.diverged_at
-        kept = f" The last good checkpoint is kept in {run.path}." if run is not None else ""
+        kept = ""
+        if run is not None and run.state.history:
+            last = len(run.state.history)
+            kept = f" The last good checkpoint (epoch {last}) is kept in {run.path}."
+        elif run is not None:
+            kept = f" No epoch completed, so {run.path} holds no checkpoint."
         raise TrainingDivergedError(
             f"training {spec.name} diverged: the loss became NaN or infinite at epoch {epoch}, "
             f"batch {batch + 1}.{kept} Lower the learning rate (now {recipe.learning_rate}) or "

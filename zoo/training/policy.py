@@ -22,6 +22,7 @@ from typing import Any
 import tensorflow as tf
 
 from zoo import checks
+from zoo.errors import InvalidValueError, first_line
 
 logger = logging.getLogger("zoo.training")
 
@@ -143,7 +144,13 @@ def _resolve_strategy(strategy: Any, device: str) -> tuple[Any, str]:
         return strategy, "given by caller"
     checks.one_of("strategy", strategy, _STRATEGY_CHOICES)
     if strategy == "tpu" or (strategy == "auto" and device == "tpu"):
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        except ValueError as error:  # TensorFlow's "Please provide a TPU Name..." on no TPU
+            raise InvalidValueError(
+                f"strategy='tpu' needs a TPU, and none was found here ({first_line(error)}); "
+                f"use strategy='auto' to train on what this machine has."
+            ) from None
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver), "TPU found"

@@ -2,36 +2,62 @@
 
 Layout of WORKDIR:
     config.json        what was asked for; a rerun with another configuration is refused
-    state.json         the commit point: last completed epoch, its weights file, every history row
+    state.json         the commit point: last completed epoch, its weights file, every history row,
+                       the best epoch and its monitored value
     state/             weights + optimizer state of the last completed epoch
+                       (`epoch_NNNN.weights.h5`); briefly also `best_epoch_NNNN.keras`, a new best
+                       model on its way to `best.keras`
     history.csv        one row per completed epoch (column `epoch` is 1-based), derived from state
-    best.keras         the best model so far by the recipe's monitor
+    best.keras         the best model so far by the recipe's monitor (the later epoch on a tie)
     model.keras        the final model, written when training ends
     preprocessor/      the fitted text vocabulary (text entries)
     logs/              TensorBoard event files
     report.json        evaluation of the final model
 
-Every file is written to a temporary name and renamed, and `state.json` is written last: after a
-crash or `kill -9`, the run resumes from the last epoch whose state was committed, so no completed
-epoch is lost or repeated in `history.csv`.
+Crash safety. Every file is written to a temporary name and renamed, and `state.json` is the
+commit point: after a crash or `kill -9`, the run resumes from the last epoch whose state was
+committed, so no completed epoch is lost or repeated in `history.csv`. An epoch commits in this
+order:
+    1. its weights go to `state/epoch_NNNN.weights.h5`;
+    2. if it is the new best, its model goes to `state/best_epoch_NNNN.keras`;
+    3. `state.json` records the epoch, and the best epoch (the commit point);
+    4. `state/best_epoch_NNNN.keras` is renamed to `best.keras`;
+    5. `history.csv` is rewritten and the previous epoch's weights are deleted.
+When a run resumes (`begin`), a best model that state.json committed but that never reached
+`best.keras` (a crash between 3 and 4) is moved there; files of epochs state.json never
+committed (a crash before 3), the previous epoch's weights (a crash before 5 ended) and the
+temporary files of interrupted writes are deleted. So once the run is resumed, `best.keras` holds
+the epoch state.json names as best. Until then, only the window between 3 and 4 leaves it one
+best epoch behind: a model of an epoch that history.csv describes, never an uncommitted one.
+A workdir serves one process at a time (multi-worker runs give every worker its own).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
+import logging
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import keras
+import numpy as np
 import pandas as pd
 
 from zoo.errors import ZooError
-from zoo.io import atomic_write_json, atomic_write_text, temporary_sibling
+from zoo.io import atomic_write_json, atomic_write_text, remove_temporaries, temporary_sibling
+
+logger = logging.getLogger("zoo.training")
+
+_EPOCH_WEIGHTS = re.compile(r"epoch_\d+\.weights\.h5")
+_PENDING_BEST = re.compile(r"best_epoch_\d+\.keras")
 
 
 class WorkdirConflictError(ZooError):
@@ -48,6 +74,10 @@ class RunState:
     best_value: float | None = None
     best_epoch: int | None = None
     status: str = "new"  # "new", "running", "complete", "diverged"
+    # The model's random seed states (its dropout's) after `epoch`: `save_weights` leaves them
+    # out, and a resumed run that started them again would drop other units than the run it
+    # continues. None in workdirs written before zoo kept them.
+    seed_states: list[Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -58,7 +88,7 @@ class Workdir:
 
     def __init__(self, path: str | os.PathLike, config: dict[str, Any]):
         self.path = Path(path)
-        self.config = json.loads(json.dumps(config, default=str))  # normalise tuples etc.
+        self.config = plain_json(config)
         if self.path.exists() and not self.path.is_dir():
             raise WorkdirConflictError(
                 f"workdir {self.path} exists and is not a directory; pass a directory path."
@@ -80,8 +110,16 @@ class Workdir:
         return self.path / "history.csv"
 
     @property
+    def state_dir(self) -> Path:
+        return self.path / "state"
+
+    @property
     def best_model_path(self) -> Path:
         return self.path / "best.keras"
+
+    def _pending_best_path(self, epoch: int) -> Path:
+        """Where epoch `epoch`'s best model waits for the commit before it becomes best.keras."""
+        return self.state_dir / f"best_epoch_{epoch:04d}.keras"
 
     @property
     def final_model_path(self) -> Path:
@@ -100,30 +138,83 @@ class Workdir:
         return self.path / "report.json"
 
     # -- configuration ----------------------------------------------------------------------
+    @staticmethod
+    def recorded_overrides(entry: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        """The overrides a run records and compares: plain JSON values, sorted by name, without
+        those equal to the entry's default.
+
+        `--set dropout=0.5`, where 0.5 is the default, asks for the same run as no `--set`, so a
+        run started without it resumes with it, and the reverse; a NumPy scalar (a tuner's
+        value) counts as the Python number it prints as.
+
+        Example:
+            >>> import numpy as np
+            >>> Workdir.recorded_overrides("cnn_mnist", {"epochs": 40, "dropout": np.float32(0.3)})
+            {'dropout': 0.3}
+        """
+        overrides = plain_json(dict(overrides))
+        defaults = _entry_defaults(entry)
+        missing = object()
+        return {
+            key: overrides[key]
+            for key in sorted(overrides)
+            if defaults.get(key, missing) != overrides[key]
+        }
+
     def begin(self) -> None:
-        """Create the directory and record the configuration (once the inputs proved valid)."""
+        """Create the directory and record the configuration (once the inputs proved valid).
+
+        In a directory an interrupted run left, first finish or clean up what the crash cut short
+        (see the module docstring), so that resuming starts from a consistent state.
+        """
+        if self.path.is_dir():
+            self._recover()
         if not self.config_path.exists():
             self.path.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.config_path, self.config)
+
+    def _recover(self) -> None:
+        """Finish a committed best model's move to best.keras; delete uncommitted and superseded
+        epoch files and interrupted writes' temporary files. Deletes only zoo's own file names."""
+        committed = self.state.best_epoch
+        if committed is not None and self._pending_best_path(committed).exists():
+            os.replace(self._pending_best_path(committed), self.best_model_path)
+        stale = [
+            path
+            for path in (sorted(self.state_dir.iterdir()) if self.state_dir.is_dir() else [])
+            if _PENDING_BEST.fullmatch(path.name)
+            or (_EPOCH_WEIGHTS.fullmatch(path.name) and path != self._committed_weights())
+        ]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        for directory in (self.path, self.state_dir, self.preprocessor_path):
+            stale += remove_temporaries(directory)
+        if stale:
+            logger.info("removed %d file(s) an interrupted run left in %s: %s", len(stale),
+                        self.path, ", ".join(str(p.relative_to(self.path)) for p in stale))
+
+    def _committed_weights(self) -> Path | None:
+        return self.path / self.state.weights if self.state.weights else None
 
     def _check_config(self) -> None:
         """Refuse a directory whose recorded configuration differs. Writes nothing."""
         if not self.config_path.exists():
             return
         try:
-            previous = json.loads(self.config_path.read_text())
+            previous = _comparable(json.loads(self.config_path.read_text()))
         except (OSError, json.JSONDecodeError) as error:
             raise WorkdirConflictError(
                 f"cannot read {self.config_path} ({error}); use a new workdir or delete this one."
             ) from None
-        if previous != self.config:
+        current = _comparable(self.config)
+        if previous != current:
             changed = sorted(
                 key
-                for key in set(previous) | set(self.config)
-                if previous.get(key) != self.config.get(key)
+                for key in set(previous) | set(current)
+                if previous.get(key) != current.get(key)
             )
             details = "; ".join(
-                f"{key}: was {previous.get(key)!r}, now {self.config.get(key)!r}" for key in changed
+                f"{key}: was {previous.get(key)!r}, now {current.get(key)!r}" for key in changed
             )
             raise WorkdirConflictError(
                 f"workdir {self.path} holds a run with a different configuration ({details}). "
@@ -151,39 +242,48 @@ class Workdir:
     ) -> None:
         """Save the model after a completed epoch, then commit state and rewrite history.
 
-        The resumable state holds the training weights and optimizer; `best.keras` is saved inside
-        `best_weights()`, a context that may put other weights in place (the moving average).
+        The resumable state holds the training weights and optimizer; the best model is saved
+        inside `best_weights()`, a context that may put other weights in place (the moving
+        average). The steps and what a crash between them leaves: see the module docstring.
         """
         epoch = int(row["epoch"])
-        weights_dir = self.path / "state"
-        weights_dir.mkdir(parents=True, exist_ok=True)
-        weights = weights_dir / f"epoch_{epoch:04d}.weights.h5"
-        temporary = temporary_sibling(weights, suffix=".weights.h5")
-        model.save_weights(temporary)  # includes the optimizer's variables
-        os.replace(temporary, weights)
+        weights = self.state_dir / f"epoch_{epoch:04d}.weights.h5"
+        _save_atomically(model.save_weights, weights)  # includes the optimizer's variables
 
         value = row.get(monitor)
-        improved = value is not None and (
-            self.state.best_value is None
-            or (value > self.state.best_value if mode == "max" else value < self.state.best_value)
-        )
+        improved = self._is_best(value, mode)
         if improved:
-            best = temporary_sibling(self.best_model_path, suffix=".keras")
             with best_weights():
-                model.save(best)
-            os.replace(best, self.best_model_path)
+                _save_atomically(model.save, self._pending_best_path(epoch))
 
-        previous_weights = self.state.weights
+        previous_weights = self._committed_weights()
         self.state.epoch = epoch
         self.state.weights = str(weights.relative_to(self.path))
         self.state.history = [r for r in self.state.history if r["epoch"] < epoch] + [row]
+        self.state.seed_states = [
+            keras.ops.convert_to_numpy(variable).tolist() for variable in _seed_variables(model)
+        ]
         if improved:
             self.state.best_value, self.state.best_epoch = float(value), epoch
         self.state.status = "running"
         atomic_write_json(self.state_path, self.state.to_json())  # the commit point
+        if improved:
+            os.replace(self._pending_best_path(epoch), self.best_model_path)
         self.write_history()
-        if previous_weights and previous_weights != self.state.weights:
-            (self.path / previous_weights).unlink(missing_ok=True)
+        if previous_weights is not None and previous_weights != weights:
+            previous_weights.unlink(missing_ok=True)
+
+    def _is_best(self, value: float | None, mode: str) -> bool:
+        """Whether an epoch scoring `value` becomes the best one.
+
+        A tie goes to the later epoch: it scored as well after more training, and on a small
+        validation set accuracy often stays tied (1.0 from epoch 1) while the loss keeps falling,
+        so keeping the first tied epoch would keep the least confident model.
+        """
+        if value is None:
+            return False
+        best = self.state.best_value
+        return best is None or (value >= best if mode == "max" else value <= best)
 
     def mark(self, status: str) -> None:
         self.state.status = status
@@ -204,7 +304,8 @@ class Workdir:
         return frame[["epoch", *sorted(c for c in frame.columns if c != "epoch")]]
 
     def restore(self, model: Any) -> int:
-        """Load the last committed weights and optimizer state into `model`; return its epoch."""
+        """Load the last committed weights, optimizer state and random seed states into `model`;
+        return its epoch."""
         if not self.state.weights:
             return 0
         weights = self.path / self.state.weights
@@ -215,8 +316,93 @@ class Workdir:
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         model.load_weights(weights)
+        self._restore_seed_states(model)
         self.write_history()  # a crash may have come between the state commit and history.csv
         return self.state.epoch
+
+    def _restore_seed_states(self, model: Any) -> None:
+        """Put back the random seed states of the committed epoch; workdirs written before zoo
+        kept them have none, and their dropout starts its sequence again."""
+        saved = self.state.seed_states
+        variables = _seed_variables(model)
+        if saved is None or len(saved) != len(variables):
+            return
+        for variable, value in zip(variables, saved, strict=True):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+
+
+def plain_json(value: Any) -> Any:
+    """`value` as JSON gives it back: tuples as lists, NumPy numbers as Python numbers (see
+    `_json_default`), other objects as their text.
+
+    Example:
+        >>> import numpy as np
+        >>> plain_json({"filters": (8, np.int64(16)), "dropout": np.float32(0.3)})
+        {'filters': [8, 16], 'dropout': 0.3}
+    """
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    """For `json.dumps`: NumPy scalars and arrays as numbers and lists, anything else as text.
+
+    A NumPy float becomes the decimal it prints as (float32 0.3 -> 0.3, not 0.30000001192092896),
+    so that `dropout=np.float32(0.3)` and `dropout=0.3` record the same run.
+    """
+    if isinstance(value, np.ndarray):
+        return list(value) if value.ndim else value[()]  # json calls back for each element
+    if isinstance(value, np.floating):
+        return float(str(value))
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return str(value)
+
+
+def _entry_defaults(entry: str) -> dict[str, Any]:
+    """An entry's builder arguments and recipe fields as JSON values; {} for an entry this
+    process has not registered (its overrides are then compared as given)."""
+    from zoo.registry import get_spec
+
+    try:
+        spec = get_spec(entry)
+    except ZooError:
+        return {}
+    return plain_json({**spec.model_kwargs(), **dataclasses.asdict(spec.recipe)})
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """A run configuration as it is compared: overrides equal to the entry's defaults dropped.
+
+    Applied to both sides, so workdirs that recorded such overrides (before zoo dropped them)
+    still resume.
+    """
+    if isinstance(config.get("entry"), str) and isinstance(config.get("overrides"), dict):
+        return {
+            **config, "overrides": Workdir.recorded_overrides(config["entry"], config["overrides"])
+        }
+    return config
+
+
+def _seed_variables(model: Any) -> list[Any]:
+    """The states of `model`'s random seed generators (dropout's): the variables that are not
+    weights (Keras' `variables` has both, `weights` and `save_weights` only the weights)."""
+    weights = {id(variable) for variable in model.weights}
+    return [variable for variable in model.variables if id(variable) not in weights]
+
+
+def _save_atomically(save: Callable[[Path], Any], path: Path) -> None:
+    """Call `save` on a temporary name beside `path` (same extension, which Keras needs to pick
+    the format), then rename it to `path`."""
+    suffix = ".weights.h5" if path.name.endswith(".weights.h5") else path.suffix
+    temporary = temporary_sibling(path, suffix=suffix)
+    try:
+        save(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def fingerprint(source: Any) -> str:

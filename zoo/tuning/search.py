@@ -37,7 +37,7 @@ from zoo import checks
 from zoo.errors import InvalidValueError, ZooError
 from zoo.io import atomic_write_json
 from zoo.registry import get_spec
-from zoo.spec import ModelSpec
+from zoo.spec import MONITORS, ModelSpec
 from zoo.training.policy import resolve_policy
 from zoo.training.workdir import fingerprint
 from zoo.tuning.hypermodel import ZooHyperModel
@@ -51,8 +51,7 @@ from zoo.tuning.trials import (
 )
 
 TUNERS = ("hyperband", "random", "bayesian")
-# What a zoo model logs: compile_model tracks accuracy, and the tuner always validates.
-OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss")
+OBJECTIVES = MONITORS  # what a zoo model logs: compile_model tracks accuracy; trials validate
 SEARCH_FILE = "search.json"
 PREPROCESSOR_DIR = "preprocessor"
 PROJECT_NAME = "keras_tuner"
@@ -183,9 +182,9 @@ def tune(
         "max_consecutive_failed_trials", max_consecutive_failed_trials
     )
     checks.one_of("verbose", verbose, ("auto", 0, 1, 2))
-    directory = Path("tuning") / name if directory is None else Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise InvalidValueError(f"directory {directory} is a file; pass a directory path.")
+    directory = checks.writable_directory(
+        "directory", Path("tuning") / name if directory is None else directory
+    )
     role = _distributed_role()
 
     spec = get_spec(name).with_overrides(**recipe_overrides)

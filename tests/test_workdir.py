@@ -1,0 +1,277 @@
+"""Workdir crash safety, temporary-file cleanup, best-epoch ties, configuration comparison, and
+`repeat_epochs` resuming the data stream (zoo/training/workdir.py, feeding.py, io.py)."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo.training.workdir as workdir_module
+from zoo.io import is_temporary_name, remove_temporaries, temporary_sibling
+from zoo.training.feeding import repeat_epochs
+from zoo.training.workdir import Workdir, WorkdirConflictError
+
+CONFIG = {"entry": "cnn_mnist", "overrides": {"epochs": 3}, "seed": 0, "data": "arrays:1:ab"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_session():
+    yield
+    keras.utils.clear_session()
+
+
+def _model() -> keras.Model:
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(2), keras.layers.Dropout(0.5, seed=1)]
+    )
+    model.compile(optimizer="adam", loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def _set_epoch_weights(model: keras.Model, epoch: int) -> None:
+    """Weights that say which epoch they belong to: every value is the epoch number."""
+    model.set_weights([np.full(w.shape, epoch, w.dtype) for w in model.get_weights()])
+
+
+def _epoch_of(path) -> float:
+    """The epoch number the weights of the model saved at `path` hold."""
+    values = np.concatenate([w.ravel() for w in keras.saving.load_model(path).get_weights()])
+    assert np.all(values == values[0])
+    return float(values[0])
+
+
+def _commit(run: Workdir, model: keras.Model, epoch: int, val_accuracy: float) -> None:
+    _set_epoch_weights(model, epoch)
+    run.commit_epoch(model, {"epoch": epoch, "val_accuracy": val_accuracy}, "val_accuracy", "max")
+
+
+def _started_run(tmp_path, config=CONFIG) -> Workdir:
+    run = Workdir(tmp_path / "run", config)
+    run.begin()
+    return run
+
+
+# -- temporary files ------------------------------------------------------------------------
+
+
+def test_only_zoos_own_temporary_names_are_recognised(tmp_path):
+    made = [temporary_sibling(tmp_path / "best.keras", suffix=".keras"),
+            temporary_sibling(tmp_path / "epoch_0002.weights.h5", suffix=".weights.h5"),
+            temporary_sibling(tmp_path / "state.json")]
+    assert all(is_temporary_name(path.name) for path in made)
+    for name in (".gitignore", ".worker-1", "notes.tmp", ".notes.tmp", ".best.keras.1234.keras",
+                 ".best.keras.abcdefgh.h5", "best.keras", ".state.json.ABCDEFGH.tmp"):
+        assert not is_temporary_name(name), name
+
+
+def test_remove_temporaries_keeps_everything_else(tmp_path):
+    kept = ["state.json", ".gitignore", "notes.tmp", ".notes.tmp", ".best.keras.1234.keras"]
+    for name in kept:
+        (tmp_path / name).write_text("keep")
+    (tmp_path / ".worker-1").mkdir()
+    (tmp_path / ".worker-1" / ".state.json.q64giecn.tmp").write_text("{")  # not ours to clean
+    (tmp_path / ".state.json.q64giecn.tmp").write_text("{")
+    (tmp_path / ".best.keras.dyjtthmg.keras").write_bytes(b"PK")
+    (tmp_path / ".preprocessor.k2j4m9x0.tmp").mkdir()  # a staging folder
+    (tmp_path / ".preprocessor.k2j4m9x0.tmp" / "preprocessor.json").write_text("{}")
+
+    removed = remove_temporaries(tmp_path)
+
+    assert sorted(path.name for path in removed) == [
+        ".best.keras.dyjtthmg.keras", ".preprocessor.k2j4m9x0.tmp", ".state.json.q64giecn.tmp"
+    ]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([*kept, ".worker-1"])
+    assert (tmp_path / ".worker-1" / ".state.json.q64giecn.tmp").exists()
+    assert remove_temporaries(tmp_path / "missing") == []
+
+
+def test_resuming_removes_what_a_kill_left_behind(tmp_path):
+    model = _model()
+    run = _started_run(tmp_path)
+    _commit(run, model, 1, 0.5)
+    _commit(run, model, 2, 0.4)
+    state_dir = run.path / "state"
+    # As kill -9 leaves them: interrupted writes, an uncommitted epoch, an undeleted old one.
+    leftovers = [run.path / ".best.keras.dyjtthmg.keras", run.path / ".state.json.q64giecn.tmp",
+                 run.path / ".history.csv.a0b1c2d3.tmp",
+                 state_dir / ".epoch_0003.weights.h5.teyof75z.weights.h5",
+                 state_dir / "epoch_0003.weights.h5", state_dir / "best_epoch_0003.keras",
+                 state_dir / "epoch_0001.weights.h5"]
+    for path in leftovers:
+        path.write_bytes(b"partial")
+    user_file = run.path / "notes.txt"
+    user_file.write_text("mine")
+
+    resumed = Workdir(run.path, CONFIG)
+    resumed.begin()
+
+    assert not any(path.exists() for path in leftovers)
+    assert sorted(os.listdir(state_dir)) == ["epoch_0002.weights.h5"]
+    assert user_file.read_text() == "mine"
+    assert _epoch_of(run.best_model_path) == 1
+    assert resumed.restore(_model()) == 2
+
+
+# -- crash during an epoch's commit -----------------------------------------------------------
+
+
+class _Crash(BaseException):
+    """The process dies here."""
+
+
+# commit_epoch renames, in order: 1 the epoch's weights, 2 the new best model into state/,
+# 3 state.json (the commit point), 4 the best model to best.keras, 5 history.csv.
+@pytest.mark.parametrize("crash_at_rename", [1, 2, 3, 4, 5])
+def test_after_a_crash_anywhere_in_a_commit_best_keras_holds_the_recorded_best_epoch(
+    tmp_path, monkeypatch, crash_at_rename
+):
+    model = _model()
+    run = _started_run(tmp_path)
+    _commit(run, model, 1, 0.5)
+    renames = []
+    real_replace = os.replace
+
+    def dying_replace(source, target):
+        renames.append(target)
+        if len(renames) == crash_at_rename:
+            raise _Crash()
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", dying_replace)
+    with pytest.raises(_Crash):
+        _commit(run, model, 2, 0.9)  # a new best
+    monkeypatch.undo()
+
+    resumed = Workdir(run.path, CONFIG)
+    resumed.begin()
+    recorded_best = 2 if crash_at_rename > 3 else 1
+    assert resumed.state.epoch == resumed.state.best_epoch == recorded_best
+    assert _epoch_of(run.best_model_path) == recorded_best
+    assert sorted(os.listdir(run.path / "state")) == [f"epoch_{recorded_best:04d}.weights.h5"]
+    assert not [name for name in os.listdir(run.path) if name.startswith(".")]
+    # The run goes on from there and ends consistent.
+    _commit(resumed, model, 3, 0.95)
+    assert resumed.state.best_epoch == 3 and _epoch_of(run.best_model_path) == 3
+
+
+def test_a_crash_before_the_commit_point_keeps_the_previous_best_keras(tmp_path, monkeypatch):
+    # The report's repro: state.json never recorded epoch 2, so best.keras must not hold it.
+    model = _model()
+    run = _started_run(tmp_path)
+    _commit(run, model, 1, 0.5)
+
+    def dying_write(path, data):
+        raise _Crash()
+
+    monkeypatch.setattr(workdir_module, "atomic_write_json", dying_write)
+    with pytest.raises(_Crash):
+        _commit(run, model, 2, 0.9)
+    assert _epoch_of(run.best_model_path) == 1
+    assert json.loads(run.state_path.read_text())["best_epoch"] == 1
+
+
+# -- best epoch -----------------------------------------------------------------------------
+
+
+def test_a_tie_on_the_monitor_keeps_the_later_epoch(tmp_path):
+    model = _model()
+    run = _started_run(tmp_path)
+    _commit(run, model, 1, 1.0)
+    _commit(run, model, 2, 1.0)  # as good after more training: kept
+    _commit(run, model, 3, 0.9)  # worse: not kept
+    assert (run.state.best_epoch, run.state.best_value) == (2, 1.0)
+    assert _epoch_of(run.best_model_path) == 2
+
+    _set_epoch_weights(model, 4)
+    run.commit_epoch(model, {"epoch": 4, "val_loss": 0.2}, "val_loss", "min")
+    _set_epoch_weights(model, 5)
+    run.commit_epoch(model, {"epoch": 5, "val_loss": 0.2}, "val_loss", "min")
+    assert run.state.best_epoch == 5 and _epoch_of(run.best_model_path) == 5
+
+
+def _seed_state(model: keras.Model) -> np.ndarray:
+    """The dropout layer's random seed state, which `save_weights` does not save."""
+    return keras.ops.convert_to_numpy(model.layers[-1].seed_generator.state)
+
+
+def test_resume_restores_the_dropout_seed_state(tmp_path):
+    model = _model()
+    model(np.ones((4, 3), "float32"), training=True)  # dropout draws: its seed state moves on
+    assert not np.array_equal(_seed_state(model), _seed_state(_model()))
+    run = _started_run(tmp_path)
+    _commit(run, model, 1, 0.5)
+
+    fresh = _model()
+    Workdir(run.path, CONFIG).restore(fresh)
+    np.testing.assert_array_equal(_seed_state(fresh), _seed_state(model))
+
+
+# -- configuration --------------------------------------------------------------------------
+
+
+def test_recorded_overrides_are_plain_numbers_without_the_entrys_defaults():
+    recorded = Workdir.recorded_overrides("cnn_mnist", {
+        "dropout": np.float32(0.3), "epochs": np.int64(40), "filters": (32, 64),
+        "learning_rate": np.float32(0.003), "batch_norm": np.bool_(True),
+        "dense_units": np.array([16, 8]),
+    })
+    assert recorded == {"batch_norm": True, "dense_units": [16, 8], "dropout": 0.3}
+    assert type(recorded["dropout"]) is float and type(recorded["dense_units"][0]) is int
+    # An entry this process does not know: compared as given, still as plain values.
+    assert Workdir.recorded_overrides("not_registered", {"epochs": np.int32(4)}) == {"epochs": 4}
+
+
+def test_config_json_stores_numpy_numbers_as_numbers_and_reruns_match_them(tmp_path):
+    config = {**CONFIG, "overrides": {"dropout": np.float32(0.3)}, "seed": np.int64(0)}
+    _started_run(tmp_path, config)
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert recorded["overrides"] == {"dropout": 0.3} and recorded["seed"] == 0
+
+    Workdir(tmp_path / "run", {**CONFIG, "overrides": {"dropout": 0.3}})  # the same run
+    with pytest.raises(WorkdirConflictError, match=r"was \{'dropout': 0.3\}, now \{'dropout': 0.4"):
+        Workdir(tmp_path / "run", {**CONFIG, "overrides": {"dropout": 0.4}})
+
+
+def test_an_override_equal_to_the_default_asks_for_the_same_run(tmp_path):
+    _started_run(tmp_path, {**CONFIG, "overrides": {"epochs": 3}})
+    for same in ({"epochs": 3, "dropout": 0.5}, {"epochs": 3, "filters": [32, 64]}):
+        Workdir(tmp_path / "run", {**CONFIG, "overrides": same})
+    # A workdir written before defaults were dropped, which recorded one, resumes without it.
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "config.json").write_text(json.dumps({**CONFIG, "overrides": {
+        "epochs": 3, "dropout": 0.5, "learning_rate": 0.003}}))
+    Workdir(old, {**CONFIG, "overrides": {"epochs": 3}})
+    with pytest.raises(WorkdirConflictError, match="overrides: was"):
+        Workdir(old, {**CONFIG, "overrides": {"epochs": 4}})
+
+
+# -- the data stream on resume ----------------------------------------------------------------
+
+
+def _augmented_pipeline() -> tf.data.Dataset:
+    """Like zoo's training pipelines: reshuffled every pass, with a fresh seed per batch."""
+    examples = tf.data.Dataset.range(12).cache()
+    batches = examples.shuffle(12, seed=4, reshuffle_each_iteration=True).batch(4)
+    seeds = tf.data.Dataset.random(seed=4, rerandomize_each_iteration=True).batch(2)
+    return tf.data.Dataset.zip((batches, seeds)).prefetch(2)
+
+
+def _epochs(dataset: tf.data.Dataset, steps: int, count: int) -> list:
+    taken = dataset.take(steps * count)
+    batches = [(ids.numpy().tolist(), seed.numpy().tolist()) for ids, seed in taken]
+    return [batches[steps * epoch : steps * (epoch + 1)] for epoch in range(count)]
+
+
+def test_repeat_epochs_continues_the_stream_of_an_uninterrupted_run():
+    repeated, steps = repeat_epochs(_augmented_pipeline())
+    uninterrupted = _epochs(repeated, steps, 4)
+    assert uninterrupted[2] != uninterrupted[0]
+    # A new process (a fresh pipeline) resuming after epoch 2:
+    resumed, resumed_steps = repeat_epochs(_augmented_pipeline(), initial_epoch=2)
+    assert resumed_steps == steps == 3
+    assert _epochs(resumed, steps, 2) == uninterrupted[2:]

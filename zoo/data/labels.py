@@ -1,0 +1,125 @@
+"""Labels of local sources to class ids: integer ids as they are, class names by a fixed order.
+
+Labels read from text (a `.csv`/`.tsv` file, a string array, an object column) are either all
+integer class ids ("0", "1", also "2.0" as pandas writes an integer column that had a gap) or all
+class names ("negative", "positive"). A column that mixes the two, or has an empty cell, is
+refused rather than guessed at: reading it as names would silently renumber every class.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from zoo.data.validate import check_labels, rows_text
+from zoo.errors import DataError
+
+# A written number: "3", "-1", "2.0", "1e3". Not "nan" or "inf", which are names in a column of
+# names and are refused as non-integral by `check_labels` in a column of numbers.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_SHOWN = 5  # offending values quoted in a message
+
+
+def encode_labels(
+    values: Any, origin: str, count: int | None = None
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Class ids from integer labels, or from class names (sorted names -> 0, 1, 2...).
+
+    Returns the int32 ids and the names in id order (() for integer labels).
+
+    Example:
+        >>> ids, names = encode_labels(np.array(["pos", "neg", "pos"]), "y")
+        >>> ids.tolist(), names
+        ([1, 0, 1], ('neg', 'pos'))
+        >>> encode_labels(np.array(["1", "0", "2.0"]), "y")[0].tolist()
+        [1, 0, 2]
+        >>> encode_labels(np.array(["1", "NA", "0"]), "y")
+        Traceback (most recent call last):
+        ...
+        zoo.errors.DataError: y: labels mix integer class ids and other values: 'NA' at row 1, ...
+    """
+    values = np.asarray(values)
+    if values.ndim != 1 or values.dtype.kind not in "USO":
+        return check_labels(values, origin, count=count), ()
+    if count is not None and len(values) != count:
+        raise DataError(
+            f"{origin}: {count} inputs but {len(values)} labels; expected one label per input."
+        )
+    # Each distinct value is looked at once: a column has many rows but few labels.
+    codes, uniques = pd.factorize(values)  # None, NaN and pandas' NA get code -1
+    unique_text = np.array([_label_text(u) for u in uniques] + [""], dtype=object)
+    text = unique_text[codes]  # code -1 picks the trailing ""
+    empty = np.flatnonzero(text == "")
+    if len(empty):
+        raise DataError(
+            f"{origin}: the label is empty at {rows_text(empty)}; expected an integer class id "
+            f"or a class name in every row. Fill in those labels or drop the rows."
+        )
+    if all(_parses_as_float(t) for t in unique_text[:-1]):
+        # Ids as numbers: "2.0" is id 2; "2.5" and "nan" are refused by the numeric check.
+        return check_labels(text.astype(np.float64), origin, count=count), ()
+    written_numbers = np.array([bool(_NUMBER.fullmatch(t)) for t in unique_text])[codes]
+    if written_numbers.any():
+        raise _mixed_labels(text, written_numbers, origin)
+    names, ids = np.unique(text.astype(str), return_inverse=True)
+    return ids.astype(np.int32), tuple(str(n) for n in names)
+
+
+def class_ids(
+    ids: np.ndarray, names: Sequence[str], class_names: Sequence[str], origin: str
+) -> np.ndarray:
+    """Ids that number `names[id]` by its position in `class_names`; raise for unknown names.
+
+    Example:
+        >>> class_ids(np.array([0, 1, 1]), ("neg", "pos"), ["neg", "neutral", "pos"], "y").tolist()
+        [0, 2, 2]
+    """
+    position = {str(name): index for index, name in enumerate(class_names)}
+    unknown = [name for name in names if name not in position]
+    if unknown:
+        raise DataError(
+            f"{origin} has labels that are not among the class names: "
+            f"{', '.join(repr(n) for n in unknown[:_SHOWN])}"
+            f"{' and more' if len(unknown) > _SHOWN else ''}; expected one of "
+            f"{', '.join(repr(str(n)) for n in class_names)} (the training data's classes, "
+            f"which fix the ids). Rename or drop those examples, or pass the matching "
+            f"class_names=."
+        )
+    return np.array([position[name] for name in names], np.int32)[ids]
+
+
+def _label_text(value: Any) -> str:
+    """A label cell as stripped text; a missing value (None, NaN, pandas' NA) as ""."""
+    if value is None or (
+        np.ndim(value) == 0 and not isinstance(value, (str, bytes)) and pd.isna(value)
+    ):
+        return ""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    return str(value).strip()
+
+
+def _parses_as_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _mixed_labels(text: np.ndarray, written_numbers: np.ndarray, origin: str) -> DataError:
+    """Name the minority: the few names among ids ("NA") or the few ids among names."""
+    names_are_few = (~written_numbers).sum() <= written_numbers.sum()
+    odd = np.flatnonzero(~written_numbers if names_are_few else written_numbers)
+    others = "integer class ids" if names_are_few else "class names"
+    values = list(dict.fromkeys(str(text[i]) for i in odd))
+    shown = ", ".join(repr(v) for v in values[:_SHOWN]) + (" ..." if len(values) > _SHOWN else "")
+    return DataError(
+        f"{origin}: labels mix integer class ids and other values: {shown} at {rows_text(odd)}, "
+        f"where the other labels are {others}; expected integer class ids throughout, or class "
+        f"names throughout. Correct or drop those rows."
+    )
