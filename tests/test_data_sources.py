@@ -52,6 +52,18 @@ def test_npz_source(tmp_path):
     assert dataset.num_examples == 50 and dataset.class_names == tuple("0123456789")
 
 
+def test_npz_problems_are_explained(tmp_path):
+    (tmp_path / "junk.npz").write_bytes(b"not an archive at all")
+    with pytest.raises(DataError, match="it is not an .npz archive") as refused:
+        zoo.data.read_source(tmp_path / "junk.npz")
+    assert "pickled" not in str(refused.value) and "string array" not in str(refused.value)
+
+    x, y = digit_like_images(10)
+    np.savez(tmp_path / "keras_style.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    with pytest.raises(DataError, match=r"x=d\['x_train'\], y=d\['y_train'\]"):
+        zoo.data.read_source(tmp_path / "keras_style.npz")
+
+
 def test_tsv_source_keeps_quote_characters(tmp_path):
     path = write_sentiment_tsv(tmp_path / "train.tsv", repeats=2)
     examples = zoo.data.read_source(path)

@@ -30,6 +30,17 @@ def _fresh_session():
     keras.utils.clear_session()
 
 
+def test_history_has_the_same_columns_with_or_without_a_workdir(tmp_path):
+    x, y = digit_like_images(120)
+    kept = zoo.train("mlp_mnist", (x, y), epochs=2, workdir=tmp_path / "run", verbose=0)
+    plain = zoo.train("mlp_mnist", (x, y), epochs=2, verbose=0)
+    assert list(plain.history.columns) == list(kept.history.columns)
+    assert list(plain.history.columns)[:1] == ["epoch"]
+    assert {"learning_rate", "seconds"} <= set(plain.history)
+    # The same seed and data: the same learning rates (cosine-decayed or constant) per epoch.
+    np.testing.assert_allclose(plain.history.learning_rate, kept.history.learning_rate)
+
+
 def test_train_learns_and_writes_the_run(tmp_path):
     data = write_digits_npz(tmp_path / "digits.npz", count=400)
     workdir = tmp_path / "run"

@@ -7,6 +7,7 @@ the message of any `ZooError` on one line and exits non-zero, so the text must s
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 
@@ -67,12 +68,22 @@ def unknown_name(
     return UnknownNameError(message)
 
 
+# TensorFlow wraps an op's message in where it ran: "{{function_node __wrapped__DecodeImage_...}}"
+# before it and "[Op:DecodeImage] name:" after it. Users need the message, not the graph node.
+_TENSORFLOW_WRAPPING = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\].*$")
+
+
 def first_line(error: BaseException) -> str:
-    """The first line of an error's message, without a final period, for one-line messages.
+    """The first line of an error's message, without a final period or TensorFlow's op wrapping,
+    for one-line messages.
 
     Example:
         >>> first_line(ValueError("bad header."))
         'bad header'
+        >>> first_line(ValueError("{{function_node __wrapped__DecodeImage_device_/job:localhost}} "
+        ...                       "Unknown image file format. [Op:DecodeImage] name: "))
+        'Unknown image file format'
     """
     text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0].rstrip(".")
+    line = _TENSORFLOW_WRAPPING.sub("", text.splitlines()[0]).strip()
+    return (line or text.splitlines()[0]).rstrip(".")

@@ -203,19 +203,30 @@ def read_npz(path: Path) -> Examples:
             keys = sorted(archive.keys())
             arrays = {key: archive[key] for key in ("x", "y") if key in keys}
     except (OSError, EOFError, zipfile.BadZipFile, ValueError) as error:
+        if not zipfile.is_zipfile(path):
+            # np.load falls back to reading a pickle, and its complaint about pickles misleads.
+            cause = "it is not an .npz archive (a zip of arrays); it may be truncated or corrupt"
+        else:
+            cause = first_line(error)
         hint = (
             " Save texts as a string array (np.array(texts, dtype=str)), not objects."
-            if "allow_pickle" in str(error)
+            if "allow_pickle" in str(error) and zipfile.is_zipfile(path)
             else ""
         )
         raise DataError(
-            f"could not read {path}: {first_line(error)}. Expected an .npz file written by "
+            f"could not read {path}: {cause}. Expected an .npz file written by "
             f"np.savez(path, x=inputs, y=labels).{hint}"
         ) from None
     if len(arrays) < 2:
+        keras_style = (
+            " For arrays named as keras.datasets returns them: d = np.load(path); "
+            "np.savez(new_path, x=d['x_train'], y=d['y_train'])."
+            if {"x_train", "y_train"} <= set(keys)
+            else ""
+        )
         raise DataError(
             f"{path.name} holds arrays {keys}; expected arrays named x (inputs) and y (labels), "
-            f"as written by np.savez(path, x=inputs, y=labels)."
+            f"as written by np.savez(path, x=inputs, y=labels).{keras_style}"
         )
     return from_arrays(arrays["x"], arrays["y"], origin=repr(path.name))
 

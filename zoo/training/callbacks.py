@@ -56,31 +56,52 @@ def averaged_weights(swapper: keras.callbacks.SwapEMAWeights | None) -> Iterator
         swapper.on_test_end()
 
 
-class WorkdirCheckpoint(keras.callbacks.Callback):
-    """After each completed epoch, commit weights, history row and best model to the workdir.
+class EpochStatistics(keras.callbacks.Callback):
+    """Each epoch's learning rate (at its end) and wall-clock seconds, for the history table.
 
-    With a weight average (`ema`, the run's `SwapEMAWeights`), the resumable state keeps the
-    training weights and `best.keras` the average, which is what validation scored.
+    `rows[epoch]` (1-based) holds them; `zoo.train` adds them to its history with or without a
+    workdir. They stay out of Keras' logs, so the progress bar reads as Keras prints it.
     """
 
-    def __init__(self, workdir: Workdir, monitor: str, nan_guard: StopOnNaN | None = None,
-                 ema: keras.callbacks.SwapEMAWeights | None = None):
+    def __init__(self) -> None:
         super().__init__()
-        self.workdir = workdir
-        self.monitor = monitor
-        self.nan_guard = nan_guard
-        self.ema = ema
+        self.rows: dict[int, dict[str, float]] = {}
         self._started = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        learning_rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        self.rows[epoch + 1] = {
+            "learning_rate": float(learning_rate),
+            "seconds": round(time.perf_counter() - self._started, 3),
+        }
+
+
+class WorkdirCheckpoint(keras.callbacks.Callback):
+    """After each completed epoch, commit weights, history row and best model to the workdir.
+
+    With a weight average (`ema`, the run's `SwapEMAWeights`), the resumable state keeps the
+    training weights and `best.keras` the average, which is what validation scored. The history
+    row takes the epoch's `statistics` (which must come before this callback in the list).
+    """
+
+    def __init__(self, workdir: Workdir, monitor: str, statistics: EpochStatistics,
+                 nan_guard: StopOnNaN | None = None,
+                 ema: keras.callbacks.SwapEMAWeights | None = None):
+        super().__init__()
+        self.workdir = workdir
+        self.monitor = monitor
+        self.statistics = statistics
+        self.nan_guard = nan_guard
+        self.ema = ema
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self.nan_guard is not None and self.nan_guard.diverged_at is not None:
             return  # never checkpoint weights that have seen a NaN
-        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
-        row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        row["seconds"] = round(time.perf_counter() - self._started, 3)
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
+               **self.statistics.rows[epoch + 1]}
         self.workdir.commit_epoch(self.model, row, self.monitor, monitor_mode(self.monitor),
                                   best_weights=lambda: averaged_weights(self.ema))
 

@@ -21,6 +21,7 @@ from zoo.models.weights import pretrained_vocabulary
 from zoo.registry import get_spec, spec_for_model
 from zoo.spec import ModelSpec
 from zoo.training.callbacks import (
+    EpochStatistics,
     ResumableEarlyStopping,
     StopOnNaN,
     WorkdirCheckpoint,
@@ -265,7 +266,8 @@ def train(
         initial_epoch = run.restore(model) if run is not None else 0
 
     nan_guard = StopOnNaN()
-    all_callbacks: list[keras.callbacks.Callback] = [nan_guard]
+    statistics = EpochStatistics()  # before WorkdirCheckpoint, which records them
+    all_callbacks: list[keras.callbacks.Callback] = [nan_guard, statistics]
     # With a weight average, validation scores the average (what the run returns and exports).
     ema = keras.callbacks.SwapEMAWeights() if recipe.ema_momentum is not None else None
     if ema is not None:
@@ -280,7 +282,8 @@ def train(
             previous_history=run.state.history if run else None,
         ))
     if run is not None:
-        all_callbacks.append(WorkdirCheckpoint(run, recipe.monitor, nan_guard, ema=ema))
+        all_callbacks.append(WorkdirCheckpoint(run, recipe.monitor, statistics, nan_guard,
+                                               ema=ema))
         all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_path)))
     all_callbacks.extend(callbacks or [])
 
@@ -336,7 +339,7 @@ def train(
         _save_model(model, run.final_model_path)
         run.mark("complete")
     else:
-        history = _history_frame(keras_history)
+        history = _history_frame(keras_history, statistics)
     report = evaluate(model, validation, spec=spec)
     report.history = history
     if run is not None:
@@ -356,12 +359,16 @@ def _is_multi_worker(policy: DevicePolicy) -> bool:
     return isinstance(policy.strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
-def _history_frame(keras_history: Any) -> pd.DataFrame:
+def _history_frame(keras_history: Any, statistics: EpochStatistics) -> pd.DataFrame:
+    """One row per epoch, columns as a workdir's history.csv has them: `epoch`, then sorted."""
     if keras_history is None or not keras_history.history:
         return pd.DataFrame({"epoch": []})
     frame = pd.DataFrame(keras_history.history)
-    frame.insert(0, "epoch", [e + 1 for e in keras_history.epoch])
-    return frame
+    epochs = [e + 1 for e in keras_history.epoch]
+    for column in ("learning_rate", "seconds"):
+        frame[column] = [statistics.rows.get(e, {}).get(column) for e in epochs]
+    frame.insert(0, "epoch", epochs)
+    return frame[["epoch", *sorted(c for c in frame.columns if c != "epoch")]]
 
 
 def _save_model(model: keras.Model, path: Path) -> None:
