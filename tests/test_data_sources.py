@@ -447,14 +447,30 @@ def test_image_folder_errors(tmp_path):
     (mixed / "dog" / "big.png").write_bytes(
         tf.io.encode_png(np.zeros((30, 30, 1), np.uint8)).numpy()
     )
-    with pytest.raises(DataError, match=r"differ in shape.*\(30, 30, 1\)"):
+    with pytest.raises(DataError, match=r"differ in shape.*\(30, 30, 1\).*Resize them"):
         zoo.data.load(mixed, spec=SPEC)
+    (mixed / "dog" / "big.png").write_bytes(
+        tf.io.encode_png(np.zeros((28, 28, 3), np.uint8)).numpy()
+    )
+    with pytest.raises(DataError, match=r"cat/.*\(28, 28, 1\) but dog/big.png .*colour mode"):
+        zoo.data.load(mixed, spec=SPEC)
+
+    webp = _write_image_folder(tmp_path / "webp", per_class=1)
+    (webp / "cat" / "photo.webp").write_bytes(b"RIFF")
+    with pytest.raises(DataError, match=r"1 image\(s\) in a format zoo cannot decode.*webp"):
+        zoo.data.load(webp, spec=SPEC)
 
     colour = _write_image_folder(tmp_path / "colour", shape=(28, 28, 3), per_class=1)
     with pytest.raises(
         DataError, match=r"expects images of shape \(28, 28, 1\).*received \(28, 28, 3\)"
     ):
         zoo.data.load(colour, spec=SPEC)
+
+
+def test_channels_first_arrays_are_named():
+    x, y = np.zeros((4, 3, 32, 32), np.uint8), np.arange(4)
+    with pytest.raises(DataError, match=r"the channels come first.*np\.moveaxis\(x, 1, -1\)"):
+        zoo.data.load((x, y), spec=zoo.get_spec("cnn_cifar10"))
 
 
 def test_bad_split_and_arguments():

@@ -28,7 +28,8 @@ from zoo.errors import DataError, DatasetUnavailableError, close_matches, first_
 
 TFDS_PREFIX = "tfds:"
 TEXT_COLUMNS = ("sentence", "text")  # looked for, in this order, when text_column is not given
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")  # what tf.io.decode_image reads
+OTHER_IMAGE_EXTENSIONS = (".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2")
 LOCAL_FORMATS = (
     ".npz with arrays x and y, .csv or .tsv with a text and a label column, or an image folder "
     "with one sub-folder per class"
@@ -332,7 +333,8 @@ def from_frame(
         wanted = repr(text_column) if text_column else " or ".join(repr(c) for c in TEXT_COLUMNS)
         raise DataError(
             f"{origin} has no text column {wanted}; found columns {columns}. Pass "
-            f"text_column= naming the column that holds the text."
+            f"text_column= naming the column that holds the text (tables are read as text; "
+            f"images come as a tuple (x, y) of arrays, an .npz file or an image folder)."
         )
     if label_column not in frame.columns:
         raise DataError(
@@ -396,15 +398,23 @@ def read_image_folder(path: Path) -> Examples:
     _check_not_a_folder_of_splits(path, classes)
     files: list[Path] = []
     labels: list[int] = []
+    unreadable: list[Path] = []
     for class_id, name in enumerate(classes):
         for file in sorted((path / name).rglob("*")):
-            if (
-                file.is_file()
-                and _is_image(file)
-                and not any(_skipped(part) for part in file.relative_to(path).parts)
-            ):
+            if not file.is_file() or any(_skipped(p) for p in file.relative_to(path).parts):
+                continue
+            if _is_image(file):
                 files.append(file)
                 labels.append(class_id)
+            elif file.suffix.lower() in OTHER_IMAGE_EXTENSIONS:
+                unreadable.append(file)
+    if unreadable:
+        # Skipping them would train on part of the data without a word.
+        raise DataError(
+            f"{path} holds {len(unreadable)} image(s) in a format zoo cannot decode, e.g. "
+            f"{unreadable[0].relative_to(path)}; expected {', '.join(IMAGE_EXTENSIONS)}. Convert "
+            f"them (e.g. with Pillow: Image.open(f).save(f.with_suffix('.png'))) or remove them."
+        )
     if not files:
         raise DataError(
             f"{path} is empty: its class folders ({', '.join(classes)}) hold no images "
@@ -420,10 +430,15 @@ def read_image_folder(path: Path) -> Examples:
                 f"image; remove or replace the file."
             ) from None
         if images and image.shape != images[0].shape:
+            fix = (
+                "Convert them to one colour mode first (all grayscale or all RGB)"
+                if image.shape[:2] == images[0].shape[:2]
+                else "Resize them to one size first"
+            )
             raise DataError(
-                f"images in {path} differ in shape: {files[0].name} is {images[0].shape} but "
-                f"{file.relative_to(path)} is {image.shape} (height, width, channels); expected "
-                f"one shape for all. Resize them first."
+                f"images in {path} differ in shape: {files[0].relative_to(path)} is "
+                f"{images[0].shape} but {file.relative_to(path)} is {image.shape} (height, width, "
+                f"channels); expected one shape for all. {fix}."
             )
         images.append(image)
     return Examples(

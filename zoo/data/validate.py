@@ -236,6 +236,10 @@ def check_image_shape(shape: tuple[int, ...], spec: ModelSpec, origin: str) -> N
     if received[:2] == expected[:2]:
         problem = f"{received[2]} channels where {expected[2]} are expected"
         fix = "convert the images (grayscale <-> RGB)"
+    elif received[0] == expected[2] and received[1:] == expected[:2]:
+        # PyTorch's layout: (channels, height, width) per image.
+        problem = "the channels come first (channels, height, width)"
+        fix = "move them last (np.moveaxis(x, 1, -1) on a batch of images)"
     else:
         problem = (
             f"{received[0]}x{received[1]} pixels where {expected[0]}x{expected[1]} are expected"
