@@ -18,6 +18,7 @@ from conftest import small_overrides
 from helpers import NEGATIVE, POSITIVE, digit_like_images, write_digits_npz, write_sentiment_tsv
 
 import zoo
+from zoo import cli
 from zoo.cli import main
 from zoo.serving import archive, exporter, safety
 
@@ -247,14 +248,13 @@ def test_cli_predict_images_and_errors(exports, tmp_path, capsys):
     assert "cannot write predictions to" in capsys.readouterr().err
 
 
-def test_cli_predict_into_a_closed_pipe_keeps_the_csv(exports, tmp_path):
-    # `zoo predict ... | head -1`: the reader leaves after one line; more rows than a pipe holds.
+def test_cli_predict_into_a_closed_pipe_and_into_a_file(exports, tmp_path, capsys):
     images, _ = digit_like_images(3000)
     np.savez(tmp_path / "many.npz", x=images)
-    output = tmp_path / "predictions.csv"
+    # `zoo predict ... | head -1`: the reader leaves after one line; more rows than a pipe holds.
     process = subprocess.Popen(
         [sys.executable, "-m", "zoo", "predict", str(exports["cnn_mnist"][0]),
-         str(tmp_path / "many.npz"), "--output", str(output)],
+         str(tmp_path / "many.npz")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
@@ -263,7 +263,15 @@ def test_cli_predict_into_a_closed_pipe_keeps_the_csv(exports, tmp_path):
     error = process.stderr.read()
     assert process.wait(timeout=300) == 141  # 128 + SIGPIPE, as a shell tool reports it
     assert "Traceback" not in error and "BrokenPipeError" not in error
-    assert len(pd.read_csv(output)) == 3000  # written before anything was printed
+
+    # With --output every row goes to the file, and the terminal gets a preview.
+    output = tmp_path / "predictions.csv"
+    assert main(["predict", str(exports["cnn_mnist"][0]), str(tmp_path / "many.npz"),
+                 "--output", str(output)]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 1 + cli.PREVIEW_ROWS + 1  # header, rows, the line saying where
+    assert printed[-1] == f"... 2980 more rows; all 3000 are in {output}"
+    assert len(pd.read_csv(output)) == 3000
 
 
 # ---- refusals and failures --------------------------------------------------------------------

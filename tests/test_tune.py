@@ -4,6 +4,7 @@ command line and keras-tuner's distributed chief/worker mode."""
 import json
 import math
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -275,6 +276,12 @@ def test_cli_tune_prints_the_best_trials(tmp_path, capsys):
     assert (directory / "trials.csv").is_file()
     if export:
         assert (tmp_path / "export" / "saved_model.pb").is_file()
+    # The printed command trains the entry with the best values, as printed.
+    command = next(line for line in output.splitlines() if line.startswith("train with them: "))
+    arguments = shlex.split(command.removeprefix("train with them: zoo "))
+    assert arguments[:4] == ["train", "mlp_mnist", "--data", str(data)]
+    assert main([*arguments, "--epochs", "1"]) == 0
+    assert "zoo: training mlp_mnist from epoch 1 to 1" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ import ast
 import contextlib
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
@@ -235,10 +236,19 @@ def _cmd_tune(args: argparse.Namespace) -> None:
         print(best.head(5).dropna(axis="columns", how="all").to_string(
             index=False, float_format=lambda v: f"{v:.4g}"))
         print(f"\nbest overrides: {result.best_overrides}")
+        command = ["zoo train", args.name]
+        if args.data:
+            command.append(f"--data {shlex.quote(args.data)}")
+        command += [f"--set {shlex.quote(f'{key}={value!r}')}"
+                    for key, value in sorted(result.best_overrides.items())]
+        print(f"train with them: {' '.join(command)}")
     print(f"search saved in {result.directory} (trials.csv; rerun to continue)")
     if args.export:
         zoo.export(result.best_model(), args.export, preprocessor=result.preprocessor,
                    overwrite=args.overwrite_export)
+
+
+PREVIEW_ROWS = 20  # rows `zoo predict --output` prints; the file holds every row
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
@@ -255,7 +265,10 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         if inputs.dtype == object:  # sentences (blank lines are skipped): each row says its own
             table.insert(0, "text", inputs)
         atomic_write_text(args.output, table.to_csv(index=False))
-    print(frame.to_string(float_format=lambda v: f"{v:.4f}"))
+    shown = frame.head(PREVIEW_ROWS) if args.output else frame  # the file has them all
+    print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
+    if len(shown) < len(frame):
+        print(f"... {len(frame) - len(shown)} more rows; all {len(frame)} are in {args.output}")
 
 
 def _check_output_file(path: str) -> None:
