@@ -185,11 +185,9 @@ def _train_arguments(args: argparse.Namespace) -> dict[str, Any]:
         if key in ("epochs", "batch_size") and arguments[key] is None:
             arguments[key] = value
             continue
-        raise InvalidValueError(
-            f"--set {key}={value!r} is not an override: use {option}"
-            + (f" (given as {arguments[key]!r} already)." if arguments.get(key) is not None
-               else ".")
-        )
+        given = arguments.get(key)
+        already = f" (given as {given!r} already)" if given is not None else ""
+        raise InvalidValueError(f"--set {key}={value!r} is not an override: use {option}{already}.")
     return {**arguments, **overrides}
 
 
