@@ -148,6 +148,21 @@ def test_exports_run_with_tensorflow_alone(exports, tmp_path):
 
 
 @pytest.mark.skipif(not (BIN / "saved_model_cli").exists(), reason="saved_model_cli not installed")
+def test_serving_signature_refuses_other_shapes_and_answers_empty_batches(exports):
+    for name, (path, _, _) in exports.items():
+        spec = zoo.get_spec(name)
+        serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+        if spec.input.kind == "image":
+            feed = {"image": tf.zeros((0, *spec.input.shape), tf.uint8)}
+            # Without its channel axis: some CPU kernels aborted the process on this shape.
+            wrong = {"image": tf.zeros((2, *spec.input.shape[:2]), tf.uint8)}
+        else:
+            feed, wrong = {"text": tf.constant([], tf.string)}, {"text": tf.constant([["a"]])}
+        assert serve(**feed)["probabilities"].shape == (0, spec.num_classes), name
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            serve(**wrong)
+
+
 def test_saved_model_cli_shows_and_runs_the_export(exports, tmp_path):
     image = exports["cnn_mnist"][0]
     shown = subprocess.run(

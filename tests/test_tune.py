@@ -257,6 +257,21 @@ def test_hyperband_promotes_trials_from_their_parents_weights(digits, tmp_path):
     assert "tuner/epochs" not in result.best_hyperparameters
 
 
+def test_best_overrides_and_exports_describe_the_best_trial(digits, tmp_path):
+    # l2 is given to the search, not sampled by it: rebuilding the best trial needs it too.
+    result = zoo.tune("mlp_mnist", digits, max_trials=1, directory=tmp_path / "search",
+                      **SMALL, l2=1e-4)
+    assert result.best_overrides["l2"] == 1e-4 and "epochs" not in result.best_overrides
+    best = result.best_model()
+    rebuilt = zoo.build("mlp_mnist", **result.best_overrides)
+    assert rebuilt.count_params() == best.count_params()
+    # The export's metadata is the trial's spec, not the registered entry's.
+    export = zoo.export(best, tmp_path / "export", preprocessor=result.preprocessor)
+    recorded = zoo.load(export).metadata["hyperparameters"]
+    assert tuple(recorded["units"]) == result.best_overrides["units"]
+    assert recorded["l2"] == 1e-4
+
+
 def test_bayesian_search_runs(digits, tmp_path):
     result = zoo.tune("mlp_mnist", digits, max_trials=2, directory=tmp_path / "bayesian",
                       **{**SMALL, "tuner": "bayesian"}, units=(16,))

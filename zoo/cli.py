@@ -237,6 +237,8 @@ def _cmd_tune(args: argparse.Namespace) -> None:
         command = ["zoo train", args.name]
         if args.data:
             command.append(f"--data {shlex.quote(args.data)}")
+        if args.validation_data:
+            command.append(f"--validation-data {shlex.quote(args.validation_data)}")
         command += [f"--set {shlex.quote(f'{key}={value!r}')}"
                     for key, value in sorted(result.best_overrides.items())]
         print(f"train with them: {' '.join(command)}")

@@ -151,12 +151,7 @@ def load(
                 f"from zoo.data.load), got {type(preprocessor).__name__}."
             )
         spec = spec or preprocessor.spec
-        if not preprocessor.compatible_with(spec):
-            raise DataError(
-                f"the preprocessor was made for {preprocessor.spec.name or 'another entry'} "
-                f"({preprocessor.spec.input}), which differs from what {validate.entry_name(spec)} "
-                f"takes ({spec.input}); pass the preprocessor of a dataset loaded with this spec."
-            )
+        preprocessor.check_fits(spec)
     if batch_size is not None:
         batch_size = checks.positive_int("batch_size", batch_size)
     elif spec is not None:

@@ -170,6 +170,16 @@ class Preprocessor:
             )
         return cls(spec, vocabulary=list(config["vocabulary"]))
 
+    def check_fits(self, spec: ModelSpec) -> None:
+        """Raise `DataError` unless this preprocessor makes what `spec`'s model takes."""
+        if not self.compatible_with(spec):
+            raise DataError(
+                f"the preprocessor was made for {entry_name(self.spec)} ({self.spec.input}), "
+                f"which differs from what {entry_name(spec)} takes ({spec.input}); pass the "
+                f"preprocessor of that model's training data (the .preprocessor of a dataset "
+                f"loaded with its spec)."
+            )
+
     def compatible_with(self, spec: ModelSpec) -> bool:
         """Whether this preprocessor produces what `spec`'s model takes."""
         mine, theirs = self.spec.input, spec.input

@@ -71,9 +71,19 @@ def serving_archive(
     preprocessor(_placeholder_batch(signature))
     labels = tf.constant([str(name) for name in class_names]) if class_names else None
 
+    classes = int(model.output_shape[-1])
+
     def serve(inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        # A SavedModel checks only the dtype of what it is fed. A request of another shape must
+        # be refused by name here: some CPU kernels abort the whole serving process on it.
+        inputs = tf.ensure_shape(inputs, signature.shape)
         features = preprocessor(inputs)  # (batch, H, W, C) float32 or (batch, length) int32
-        probabilities = tf.cast(model(features, training=False), tf.float32)  # (batch, classes)
+        # An empty batch answers empty outputs (convolution kernels fail on zero images).
+        probabilities = tf.cond(
+            tf.shape(features)[0] > 0,
+            lambda: tf.cast(model(features, training=False), tf.float32),
+            lambda: tf.zeros((0, classes), tf.float32),
+        )  # (batch, classes)
         class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)  # (batch,)
         outputs = {"probabilities": probabilities, "class_id": class_id}
         if labels is not None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from zoo.errors import DataError, InvalidValueError, ZooError
 from zoo.registry import get_spec, spec_for_model
-from zoo.spec import ModelSpec
+from zoo.spec import ModelSpec, spec_of
 
 
 @dataclass
@@ -154,15 +154,18 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def from_model(model: Any, preprocessor: Any = None) -> Trained:
-    """A bare `keras.Model`: its spec is `preprocessor.spec`, or its entry's (by the model's name).
+    """A bare `keras.Model`: its spec is the one it was built from (`zoo.build`, a tuner's
+    trial), else `preprocessor.spec`, else its entry's (by the model's name).
 
     Text models need the `preprocessor` fitted on their training text (its vocabulary).
     """
+    built_from = spec_of(model)  # what the exported network is: its metadata must say so
     if preprocessor is not None:
-        spec = preprocessor.spec
+        spec = built_from or preprocessor.spec
+        preprocessor.check_fits(spec)
     else:
         try:
-            spec = spec_for_model(model)
+            spec = built_from or spec_for_model(model)
         except ZooError:
             raise InvalidValueError(
                 f"model {model.name!r} is not named after a zoo entry, so its preprocessing is "

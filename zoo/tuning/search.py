@@ -76,8 +76,9 @@ class TuneResult:
         trials: one row per trial, as in `directory/trials.csv`: `trial_id`, `status`, one column
             per hyperparameter, `score`, `best_epoch`, `duration_s`, `worker`, `error`.
         best_hyperparameters: the best completed trial's hyperparameter values ({} when none).
-        best_overrides: the same as builder arguments and recipe fields, ready for
-            `zoo.build(name, **best_overrides)` or `zoo.train(name, data, **best_overrides)`.
+        best_overrides: the same as builder arguments and recipe fields, with the overrides the
+            search was given (but not `epochs`), ready for `zoo.build(name, **best_overrides)` or
+            `zoo.train(name, data, **best_overrides)` to rebuild the best trial's model.
         directory: where the search lives; rerun `zoo.tune` with it to continue.
         spec: the entry's spec the search started from (overrides applied).
         preprocessor: the fitted input preprocessor (the text vocabulary the trials used).
@@ -249,7 +250,10 @@ def tune(
     return TuneResult(
         trials=frame,
         best_hyperparameters=_public_values(best),
-        best_overrides=hypermodel.overrides(best.hyperparameters.copy()) if best else {},
+        # The call's own overrides too (vocab_size=...): together they rebuild the best trial.
+        best_overrides=(
+            {**overrides, **hypermodel.overrides(best.hyperparameters.copy())} if best else {}
+        ),
         directory=directory,
         spec=spec,
         preprocessor=training_data.preprocessor if training_data is not None else None,
