@@ -272,6 +272,24 @@ def test_best_overrides_and_exports_describe_the_best_trial(digits, tmp_path):
     assert recorded["l2"] == 1e-4
 
 
+def test_the_same_trial_trains_on_the_same_data_whatever_ran_before(digits):
+    from zoo.tuning.hypermodel import ZooHyperModel
+    from zoo.tuning.search import TrainingData
+
+    spec = zoo.get_spec("cnn_mnist").with_overrides(filters=(4, 8), epochs=2)
+    data = TrainingData(spec, digits, None, seed=0)
+    hypermodel = ZooHyperModel(spec, seed=0)
+    hp = keras_tuner.HyperParameters()
+    hypermodel.overrides(hp)  # the space at its defaults
+    losses = [
+        hypermodel.fit(hp, hypermodel.build(hp), data, validation_data=data.validation,
+                       verbose=0).history["loss"]
+        for _ in range(2)
+    ]
+    # Augmented, shuffled, seeded: the second run is the first again, not its continuation.
+    assert losses[0] == losses[1]
+
+
 def test_bayesian_search_runs(digits, tmp_path):
     result = zoo.tune("mlp_mnist", digits, max_trials=2, directory=tmp_path / "bayesian",
                       **{**SMALL, "tuner": "bayesian"}, units=(16,))

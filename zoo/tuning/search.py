@@ -308,11 +308,14 @@ def _distributed_role() -> str:
 
 
 class TrainingData:
-    """The training split from the shared pipeline in batches of any size, each loaded once.
+    """The training split from the shared pipeline in batches of any size, loaded for each trial.
 
     A trial's batch size is a hyperparameter; loading at that size (rather than re-batching one
     dataset) keeps every pipeline feature exact: length bucketing, augmentation per batch, and
-    the number of batches that learning-rate schedules are laid out over.
+    the number of batches that learning-rate schedules are laid out over. Each trial gets a
+    pipeline of its own: a seeded pipeline draws a new order at every pass, so one shared across
+    trials would give a trial the order its place in the process dictates, and a resumed search
+    other data than an uninterrupted one. The vocabulary is fitted once and shared.
     """
 
     def __init__(self, spec: ModelSpec, data: Any, validation_data: Any, seed: int,
@@ -335,12 +338,11 @@ class TrainingData:
         train, self.validation = self._load(spec.recipe.batch_size, preprocessor)
         self.preprocessor = train.preprocessor  # the vocabulary is fitted once, on this load
         self.num_examples = train.num_examples
-        self._by_batch_size = {spec.recipe.batch_size: train}
 
     def __call__(self, batch_size: int) -> Any:
-        if batch_size not in self._by_batch_size:
-            self._by_batch_size[batch_size], _ = self._load(batch_size, self.preprocessor)
-        return self._by_batch_size[batch_size]
+        # Made now, after the trial's build() set the global seed: tf.data derives its shuffle
+        # and augmentation seeds from that seed and the pipeline's own.
+        return self._load(batch_size, self.preprocessor)[0]
 
 
 def _save_once(preprocessor: Any, path: Path) -> None:
