@@ -14,6 +14,7 @@ from pathlib import Path
 
 import keras
 import keras_tuner
+import numpy as np
 import pandas as pd
 import pytest
 from helpers import digit_like_images, write_digits_npz
@@ -270,6 +271,22 @@ def test_best_overrides_and_exports_describe_the_best_trial(digits, tmp_path):
     recorded = zoo.load(export).metadata["hyperparameters"]
     assert tuple(recorded["units"]) == result.best_overrides["units"]
     assert recorded["l2"] == 1e-4
+
+
+def test_a_tuned_model_on_named_labels_exports_their_names(digits, tmp_path):
+    x, y = digits
+    words = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                      "nine"])
+    result = zoo.tune("mlp_mnist", (x, words[y]), max_trials=1, directory=tmp_path / "search",
+                      **SMALL, units=(16,))
+    assert result.class_names == tuple(sorted(words))  # the ids the trials trained with
+    export = zoo.export(result.best_model(), tmp_path / "export", preprocessor=result.preprocessor,
+                        class_names=result.class_names)
+    assert zoo.load(export).metadata["class_names"] == list(result.class_names)
+    assert set(zoo.load(export).predict(x[:8]).label) <= set(words)
+    with pytest.raises(zoo.InvalidValueError, match="class_names lists 2 names but the model"):
+        zoo.export(result.best_model(), tmp_path / "other", preprocessor=result.preprocessor,
+                   class_names=["a", "b"])
 
 
 def test_the_same_trial_trains_on_the_same_data_whatever_ran_before(digits):

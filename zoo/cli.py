@@ -245,7 +245,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     print(f"search saved in {result.directory} (trials.csv; rerun to continue)")
     if args.export:
         zoo.export(result.best_model(), args.export, preprocessor=result.preprocessor,
-                   overwrite=args.overwrite_export)
+                   class_names=result.class_names or None, overwrite=args.overwrite_export)
 
 
 PREVIEW_ROWS = 20  # rows `zoo predict --output` prints; the file holds every row

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from zoo.errors import InvalidValueError
 from zoo.serving.archive import (
     ExportError,
     check_target,
@@ -51,6 +52,7 @@ def export(
     preprocessor: Any = None,
     sample: Any = None,
     tolerance: float | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> Path:
     """Export a trained model as a SavedModel whose `serving_default` takes raw inputs.
 
@@ -73,6 +75,9 @@ def export(
             sentences made from the vocabulary).
         tolerance: largest accepted difference between the exported and in-memory probabilities;
             default 1e-4 (1e-2 for mixed-precision models).
+        class_names: the training data's class names in id order (`train.class_names`,
+            `TuneResult.class_names`), for the `label` output of a model trained on named labels;
+            default: what the `TrainResult` or workdir recorded, else the entry's.
 
     Returns:
         The absolute path of the export.
@@ -97,6 +102,8 @@ def export(
     started = time.perf_counter()
     target = check_target(path, overwrite=overwrite)  # before the slow part: fail in a second
     trained = resolve(model_or_result, preprocessor)
+    if class_names is not None:
+        trained.data_class_names = _checked_class_names(class_names, trained.spec.num_classes)
     sample = default_sample(trained) if sample is None else _as_raw(trained, sample)
     if tolerance is None:
         tolerance = MIXED_PRECISION_TOLERANCE if _mixed_precision(trained.model) else TOLERANCE
@@ -237,3 +244,13 @@ def describe(trained: Trained, parity: dict[str, Any]) -> dict[str, Any]:
         "versions": library_versions(),
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _checked_class_names(names: Sequence[str], num_classes: int) -> tuple[str, ...]:
+    names = tuple(str(name) for name in names)
+    if len(names) != num_classes:
+        raise InvalidValueError(
+            f"class_names lists {len(names)} names but the model has {num_classes} classes; pass "
+            f"one name per class, in id order (the training dataset's .class_names)."
+        )
+    return names

@@ -28,11 +28,14 @@ class Trained:
     run_config: dict[str, Any] = field(default_factory=dict)  # a workdir's config.json
     evaluation: dict[str, Any] | None = None  # EvalReport.to_dict()
     epochs_trained: int | None = None
+    data_class_names: tuple[str, ...] = ()  # given by the caller (zoo.export(class_names=...))
 
     @property
     def class_names(self) -> tuple[str, ...]:
         """The training data's class names (string labels, folder names) when it had its own,
         else the entry's; () when neither names its classes."""
+        if self.data_class_names:
+            return self.data_class_names
         evaluated = tuple((self.evaluation or {}).get("class_names") or ())
         numbered = tuple(str(i) for i in range(self.spec.num_classes))
         if len(evaluated) == self.spec.num_classes and evaluated != numbered:

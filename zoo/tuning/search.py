@@ -85,6 +85,8 @@ class TuneResult:
         tuner: the keras-tuner `Tuner`, for anything else keras-tuner offers.
         hypermodel: the entry's `ZooHyperModel`.
         best_trial: the keras-tuner `Trial` behind `best_hyperparameters` (None when none).
+        class_names: the training data's class names in id order, for
+            `zoo.export(result.best_model(), DIR, class_names=result.class_names, ...)`.
     """
 
     trials: pd.DataFrame = field(repr=False)
@@ -96,6 +98,7 @@ class TuneResult:
     tuner: Any = field(default=None, repr=False)
     hypermodel: ZooHyperModel | None = field(default=None, repr=False)
     best_trial: Any = field(default=None, repr=False)
+    class_names: tuple[str, ...] = ()
 
     def best_model(self) -> keras.Model:
         """The best trial's model, compiled, with the weights of its best epoch."""
@@ -260,6 +263,7 @@ def tune(
         tuner=search,
         hypermodel=hypermodel,
         best_trial=best,
+        class_names=training_data.class_names if training_data is not None else (),
     )
 
 
@@ -338,6 +342,7 @@ class TrainingData:
         train, self.validation = self._load(spec.recipe.batch_size, preprocessor)
         self.preprocessor = train.preprocessor  # the vocabulary is fitted once, on this load
         self.num_examples = train.num_examples
+        self.class_names = tuple(train.class_names)  # the ids every trial trains with
 
     def __call__(self, batch_size: int) -> Any:
         # Made now, after the trial's build() set the global seed: tf.data derives its shuffle
