@@ -216,7 +216,7 @@ def evaluate(
             f"(spec.with_overrides(num_classes={outputs}) for a fine-tuned head)."
         )
     if not isinstance(data, tf.data.Dataset):
-        spec = spec or _model_spec(model, preprocessor, outputs)
+        spec = spec or _model_spec(model, preprocessor)
         data = _load_for_evaluation(data, spec, preprocessor, batch_size, class_names)
     class_names = (
         class_names or getattr(data, "class_names", None) or (spec.class_names if spec else None)
@@ -259,20 +259,16 @@ def _output_size(model: Any) -> int | None:
     return size if isinstance(size, int) else None
 
 
-def _model_spec(model: Any, preprocessor: Any, outputs: int | None) -> Any:
-    """The training preprocessor's spec, else the one the model was built from, else its entry's;
+def _model_spec(model: Any, preprocessor: Any) -> Any:
+    """The spec the model was built from, else the training preprocessor's, else its entry's;
     with the class count of the model's output (a fine-tuned head)."""
     from zoo.data.preprocess import Preprocessor
     from zoo.errors import ZooError
     from zoo.registry import spec_for_model
 
-    if isinstance(preprocessor, Preprocessor):
-        spec = preprocessor.spec
-        if outputs is not None and outputs != spec.num_classes:
-            spec = spec.with_overrides(num_classes=outputs)
-        return spec
+    fallback = preprocessor.spec if isinstance(preprocessor, Preprocessor) else None
     try:
-        return spec_for_model(model)
+        return spec_for_model(model, fallback)
     except ZooError:
         raise InvalidValueError(
             f"model {getattr(model, 'name', type(model).__name__)!r} is not named after a zoo "

@@ -252,9 +252,10 @@ def build(
     return model
 
 
-def spec_for_model(model: keras.Model) -> ModelSpec:
+def spec_for_model(model: keras.Model, fallback: ModelSpec | None = None) -> ModelSpec:
     """The spec of a zoo model: the one it was built from (`zoo.build`, `zoo.train`), else, for a
-    model reloaded from a file, its entry's by the model's name with the class count of its output.
+    model reloaded from a file, `fallback` (a training preprocessor's spec) or its entry's by the
+    model's name, with the class count of the model's output.
 
     Raises:
         UnknownNameError: a model not named after an entry (pass its spec explicitly instead).
@@ -271,7 +272,7 @@ def spec_for_model(model: keras.Model) -> ModelSpec:
     spec = spec_of(model)
     if spec is not None:
         return spec
-    spec = get_spec(model.name)
+    spec = fallback or get_spec(model.name)
     classes = model.output_shape[-1]
     # A fine-tuned head (zoo.build(..., num_classes=N)) survives saving; the spec does not.
     if isinstance(classes, int) and classes != spec.num_classes:

@@ -168,7 +168,7 @@ def from_model(model: Any, preprocessor: Any = None) -> Trained:
         preprocessor.check_fits(spec)
     else:
         try:
-            spec = built_from or spec_for_model(model)
+            spec = spec_for_model(model)  # the recorded spec first, as above
         except ZooError:
             raise InvalidValueError(
                 f"model {model.name!r} is not named after a zoo entry, so its preprocessing is "

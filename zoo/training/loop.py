@@ -120,42 +120,42 @@ def _is_tfds(source: Any) -> bool:
 
 def load_run_data(
     spec: ModelSpec, data: Any, validation_data: Any, seed: int, preprocessor: Any,
-    augment: bool | None = None,
+    augment: bool | None = None, *, with_validation: bool = True,
 ) -> tuple[Any, Any]:
     """The (train, validation) datasets of a run, as `zoo.train` and `zoo.tune` read them.
 
     TFDS sources train on the dataset's train split and validate on its labelled test split;
     local sources without `validation_data` hold out a seeded 10% for validation. Text
-    validation data is vectorized with the vocabulary fitted on the training split.
+    validation data is vectorized with the vocabulary fitted on the training split, and class
+    names in it map to the training ids. `with_validation=False` reads the training split only
+    (validation is None).
     """
     from zoo import data as zoo_data
 
-    common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed}
-    # Length bucketing for training only: evaluation keeps one padded shape and the source order.
-    augment_and_bucket = {"augment": augment, "bucket_by_length": spec.recipe.bucket_by_length}
+    def test_split() -> str:  # a TFDS dataset's labelled evaluation split
+        return zoo_data.get_dataset_info(spec.dataset).test_split
+
+    tfds_data = data is None or _is_tfds(data)
     if validation_data is None:
-        if data is None or _is_tfds(data):
-            # TFDS: train on the train split, validate on the dataset's labelled test split.
-            info = zoo_data.get_dataset_info(spec.dataset)
-            train_split, validation_split = info.train_split, info.test_split
-        else:
-            train_split, validation_split = "train", "validation"  # seeded hold-out of `data`
-        train = zoo_data.load(data, split=train_split, preprocessor=preprocessor,
-                              **augment_and_bucket, **common)
-        validation = zoo_data.load(data, split=validation_split, preprocessor=train.preprocessor,
-                                   class_names=train.class_names, shuffle=False, augment=False,
-                                   **common)
+        train_split = zoo_data.get_dataset_info(spec.dataset).train_split if tfds_data else "train"
+        # The seeded hold-out of local `data`, or the TFDS dataset's test split.
+        validation_source, validation_split = data, "validation"
+        if tfds_data:
+            validation_split = test_split()
     else:
-        split = "train" if data is None or _is_tfds(data) else "all"
-        train = zoo_data.load(data, split=split, preprocessor=preprocessor,
-                              **augment_and_bucket, **common)
-        validation_split = "all"
-        if _is_tfds(validation_data):
-            validation_split = zoo_data.get_dataset_info(spec.dataset).test_split
-        # Class names map to training's ids, even where the validation data lacks a class.
-        validation = zoo_data.load(validation_data, split=validation_split,
-                                   preprocessor=train.preprocessor, class_names=train.class_names,
-                                   shuffle=False, augment=False, **common)
+        train_split = "train" if tfds_data else "all"
+        validation_source = validation_data
+        validation_split = test_split() if _is_tfds(validation_data) else "all"
+    common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed}
+    # Augmentation and length bucketing for training only: evaluation keeps one padded shape and
+    # the source order.
+    train = zoo_data.load(data, split=train_split, preprocessor=preprocessor, augment=augment,
+                          bucket_by_length=spec.recipe.bucket_by_length, **common)
+    if not with_validation:
+        return train, None
+    validation = zoo_data.load(validation_source, split=validation_split,
+                               preprocessor=train.preprocessor, class_names=train.class_names,
+                               shuffle=False, augment=False, **common)
     return train, validation
 
 

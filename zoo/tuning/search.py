@@ -326,8 +326,9 @@ class TrainingData:
                  saved_preprocessor: Path | None = None):
         from zoo.training.loop import load_run_data
 
-        self._load = lambda batch_size, fitted: load_run_data(
-            spec.with_overrides(batch_size=batch_size), data, validation_data, seed, fitted
+        self._load = lambda batch_size, fitted, with_validation=True: load_run_data(
+            spec.with_overrides(batch_size=batch_size), data, validation_data, seed, fitted,
+            with_validation=with_validation,
         )
         preprocessor = None
         if (
@@ -347,7 +348,7 @@ class TrainingData:
     def __call__(self, batch_size: int) -> Any:
         # Made now, after the trial's build() set the global seed: tf.data derives its shuffle
         # and augmentation seeds from that seed and the pipeline's own.
-        return self._load(batch_size, self.preprocessor)[0]
+        return self._load(batch_size, self.preprocessor, with_validation=False)[0]
 
 
 def _save_once(preprocessor: Any, path: Path) -> None:
