@@ -651,6 +651,26 @@ def test_other_names_as_many_as_the_classes_keep_sorted_order(tmp_path):
     assert dataset.class_names == ("neg", "pos")
 
 
+def test_a_categorical_label_column_keeps_its_category_order():
+    order = ["negative", "neutral", "positive"]  # not sorted order: "neutral" < "positive" only
+    frame = pd.DataFrame({
+        "text": ["awful", "fine", "great", "bad"],
+        "label": pd.Categorical(["negative", "positive", "positive", "negative"],
+                                categories=order[::-1]),
+    })
+    dataset = zoo.data.load(frame, "all", batch_size=4, shuffle=False)
+    assert dataset.class_names == ("positive", "neutral", "negative")  # unused ones too
+    assert _first_batch(dataset)[1].numpy().tolist() == [2, 0, 0, 2]
+    # arrays too; a missing value is refused like any empty label
+    examples = zoo.data.read_source((["a", "b"], pd.Categorical(["y", "x"], categories=["y", "x"])))
+    assert examples.labels.tolist() == [0, 1] and examples.class_names == ("y", "x")
+    with pytest.raises(DataError, match="the label is empty at row 1; expected one of the categ"):
+        zoo.data.read_source((["a", "b"], pd.Categorical(["y", None], categories=["y", "x"])))
+    # numbered categories are ids, as in any other column
+    numbered = zoo.data.read_source((["a", "b"], pd.Categorical([3, 1])))
+    assert numbered.labels.tolist() == [3, 1] and numbered.class_names == ()
+
+
 # ---- image folders: layout and class count ------------------------------------------------------
 
 

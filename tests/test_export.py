@@ -92,6 +92,36 @@ def test_every_family_is_covered():
 
 
 @pytest.mark.parametrize("name", ENTRIES)
+def test_an_export_evaluates_as_its_model_does(name, exports):
+    path, inputs, expected = exports[name]
+    labels = np.arange(len(inputs)) % 2
+    report = zoo.evaluate(zoo.load(path), (inputs, labels))  # = zoo.load(path).evaluate(...)
+    in_memory = zoo.evaluation.classification_report(labels, expected, report.per_class.index)
+    assert report.num_examples == len(inputs)
+    assert report.accuracy == in_memory.accuracy
+    pd.testing.assert_frame_equal(report.confusion, in_memory.confusion)
+    assert report.loss == pytest.approx(in_memory.loss, rel=1e-4)
+
+
+def test_an_export_maps_named_labels_to_its_classes_and_refuses_others(exports, tmp_path,
+                                                                       capsys):
+    path = exports["lstm_sst2"][0]
+    names = zoo.get_spec("lstm_sst2").class_names  # ('negative', 'positive')
+    frame = pd.DataFrame({"sentence": [*POSITIVE, *NEGATIVE],
+                          "label": [names[1]] * len(POSITIVE) + [names[0]] * len(NEGATIVE)})
+    named = zoo.load(path).evaluate(frame)
+    ids = [1] * len(POSITIVE) + [0] * len(NEGATIVE)
+    numbered = zoo.load(path).evaluate(frame.assign(label=ids))
+    pd.testing.assert_frame_equal(named.confusion, numbered.confusion)
+    with pytest.raises(zoo.DataError, match="labels that are not among the class names: 'good'"):
+        zoo.load(path).evaluate(frame.assign(label="good"))
+    # the command line takes exports too
+    tsv = write_sentiment_tsv(tmp_path / "sentences.tsv", repeats=1)
+    assert main(["evaluate", str(path), "--data", str(tsv)]) == 0
+    assert capsys.readouterr().out == f"{zoo.load(path).evaluate(str(tsv))}\n"
+
+
+@pytest.mark.parametrize("name", ENTRIES)
 def test_round_trip_gives_identical_predictions(name, exports):
     path, inputs, expected = exports[name]
     spec = zoo.get_spec(name)
@@ -205,8 +235,12 @@ def test_export_of_a_trained_run_records_how_it_was_trained(tmp_path):
         assert metadata["hyperparameters"]["units"] == [16]
         assert metadata["evaluation"]["accuracy"] == pytest.approx(result.report.accuracy)
         assert metadata["class_names"] == [f"band-{k}" for k in range(10)]
+    # The bare model keeps the names too: its export must not serve the entry's '0'..'9'.
+    from_model = zoo.load(zoo.export(result.model, tmp_path / "from_model"))
+    assert from_model.metadata["class_names"] == [f"band-{k}" for k in range(10)]
     images, _ = digit_like_images(20, seed=9)
     predictions = from_result.predict(images)
+    pd.testing.assert_frame_equal(predictions, from_model.predict(images))
     assert predictions["label"].str.startswith("band-").all() and "p_band-0" in predictions
     pd.testing.assert_frame_equal(predictions, from_workdir.predict(images))
     # The workdir itself serves too (Keras model + preprocessing), with the same answers.
@@ -261,6 +295,14 @@ def test_cli_predict_images_and_errors(exports, tmp_path, capsys):
     assert main(["predict", str(path), str(tmp_path / "images.npz"), "--output",
                  str(tmp_path)]) == 2
     assert "cannot write predictions to" in capsys.readouterr().err
+    assert main(["predict", str(path), str(tmp_path / "images.npz"), "--output",
+                 "/dev/null/out.csv"]) == 2
+    assert "the directory of --output /dev/null is a file" in capsys.readouterr().err
+    # A missing directory is made, as --workdir's is.
+    nested = tmp_path / "new" / "dir" / "predictions.csv"
+    assert main(["predict", str(path), str(tmp_path / "images.npz"), "--output",
+                 str(nested)]) == 0
+    assert len(pd.read_csv(nested)) == 5
 
 
 def test_cli_predict_into_a_closed_pipe_and_into_a_file(exports, tmp_path, capsys):

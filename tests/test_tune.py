@@ -17,7 +17,8 @@ import keras_tuner
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import digit_like_images, write_digits_npz
+from conftest import small_overrides
+from helpers import NEGATIVE, POSITIVE, digit_like_images, write_digits_npz
 
 import zoo
 from zoo.cli import main
@@ -93,6 +94,42 @@ def test_fit_uses_the_trials_batch_size_and_passes_keywords_through(digits):
                              callbacks=[CountBatches()])
     assert len(history.history["loss"]) == 2  # epochs passed through
     assert CountBatches.batches == 2 * math.ceil(train.num_examples / 32)
+
+
+def test_raw_arrays_given_to_fit_go_through_the_entry_pipeline(digits):
+    # What a keras-tuner user passes to tuner.search(x, y, validation_data=...): uint8 pixels.
+    x, y = digits
+    hypermodel = zoo.hypermodel("mlp_mnist", units=(8,))
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    raw = hypermodel.fit(hp, hypermodel.build(hp), x[:100], y[:100],
+                         validation_data=(x[100:], y[100:]), epochs=2, verbose=0)
+    spec = hypermodel.trial_spec(hp)
+    train = zoo.data.load((x[:100], y[:100]), "all", spec=spec, seed=0)
+    valid = zoo.data.load((x[100:], y[100:]), "all", spec=spec, shuffle=False, augment=False)
+    made = hypermodel.fit(hp, hypermodel.build(hp), train, validation_data=valid, epochs=2,
+                          verbose=0)
+    for key, values in made.history.items():  # normalized as zoo.train normalizes them
+        np.testing.assert_allclose(raw.history[key], values, rtol=1e-5, err_msg=key)
+    # Keras' validation_split becomes zoo's seeded hold-out of that share.
+    held_out = hypermodel.fit(hp, hypermodel.build(hp), x, y, validation_split=0.25, epochs=1,
+                              verbose=0)
+    assert "val_accuracy" in held_out.history
+    with pytest.raises(zoo.InvalidValueError, match="validation_data= or validation_split="):
+        hypermodel.fit(hp, hypermodel.build(hp), x, y, validation_data=(x, y),
+                       validation_split=0.25)
+
+
+def test_a_plain_keras_tuner_searches_raw_sentences(tmp_path):
+    sentences = np.array([*POSITIVE, *NEGATIVE] * 4, dtype=object)
+    labels = np.array(([1] * len(POSITIVE) + [0] * len(NEGATIVE)) * 4)
+    hypermodel = zoo.hypermodel("lstm_sst2", **small_overrides(zoo.get_spec("lstm_sst2")))
+    tuner = keras_tuner.RandomSearch(hypermodel, objective="val_accuracy", max_trials=1,
+                                     directory=str(tmp_path), project_name="plain", seed=1)
+    tuner.search(sentences, labels, validation_data=(sentences[:8], labels[:8]), epochs=1,
+                 verbose=0)
+    trial = tuner.oracle.get_best_trials(1)[0]
+    assert trial.status == "COMPLETED" and trial.score is not None
 
 
 @pytest.fixture(scope="module")
@@ -284,6 +321,9 @@ def test_a_tuned_model_on_named_labels_exports_their_names(digits, tmp_path):
                         class_names=result.class_names)
     assert zoo.load(export).metadata["class_names"] == list(result.class_names)
     assert set(zoo.load(export).predict(x[:8]).label) <= set(words)
+    # best_model() carries the names, so an export without class_names= labels with them too.
+    bare = zoo.export(result.best_model(), tmp_path / "bare", preprocessor=result.preprocessor)
+    assert zoo.load(bare).metadata["class_names"] == list(result.class_names)
     with pytest.raises(zoo.InvalidValueError, match="class_names lists 2 names but the model"):
         zoo.export(result.best_model(), tmp_path / "other", preprocessor=result.preprocessor,
                    class_names=["a", "b"])
@@ -318,12 +358,15 @@ def test_cli_tune_prints_the_best_trials(tmp_path, capsys):
     directory = tmp_path / "search"
     export = ["--export", str(tmp_path / "export")] if hasattr(zoo, "export") else []
     code = main(["tune", "mlp_mnist", "--data", str(data), "--tuner", "random", "--max-trials", "2",
-                 "--epochs", "1", "--directory", str(directory), *export])
+                 "--set", "epochs=1", "--set", "l2=0.0001", "--objective", "val_loss",
+                 "--directory", str(directory), *export])
     output = capsys.readouterr().out
     assert code == 0
     assert "2 trials, 2 completed; the best:" in output and "learning_rate" in output
-    assert "best overrides: {'units'" in output
+    assert "best overrides: {'l2': 0.0001, 'units'" in output  # --set is part of the model
     assert (directory / "trials.csv").is_file()
+    recorded = json.loads((directory / "search.json").read_text())
+    assert recorded["objective"] == "val_loss" and recorded["epochs"] == 1
     if export:
         assert (tmp_path / "export" / "saved_model.pb").is_file()
     # The printed command trains the entry with the best values, as printed.
@@ -334,12 +377,29 @@ def test_cli_tune_prints_the_best_trials(tmp_path, capsys):
     assert "zoo: training mlp_mnist from epoch 1 to 1" in capsys.readouterr().out
 
 
+def test_an_objective_the_trials_do_not_log_is_refused_before_any_trial(digits, tmp_path):
+    with pytest.raises(zoo.InvalidValueError, match="objective.name must be one of .*'val_auc'"):
+        zoo.tune("mlp_mnist", digits, objective=keras_tuner.Objective("val_auc", "max"),
+                 directory=tmp_path / "search", **SMALL)
+    assert not (tmp_path / "search").exists()
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         (["--tuner", "grid"], "tuner must be one of 'hyperband', 'random', 'bayesian', got 'grid'"),
         (["--max-trials", "0"], "max_trials must be a positive integer, got 0"),
         (["--epochs", "-1"], "epochs must be a positive integer, got -1"),
+        (["--objective", "val_auc"], "objective must be one of 'val_accuracy', 'val_loss', "
+         "'accuracy', 'loss', got 'val_auc'"),
+        (["--set", "tuner=random"], "--set tuner='random' is not an override: use --tuner"),
+        (["--epochs", "2", "--set", "epochs=3"],
+         "--set epochs=3 is not an override: use --epochs (given as 2 already)"),
+        (["--set", "filters=3"], "unknown override 'filters'. Known overrides: activation, "
+         "batch_norm, batch_size, bucket_by_length, clipnorm, dropout, early_stopping_patience, "
+         "ema_momentum, epochs, input_shape, l2, label_smoothing, learning_rate, momentum, "
+         "monitor, num_classes, optimizer, schedule, units, warmup_epochs, weight_decay. "
+         "'mlp_mnist' takes its builder's arguments and the recipe's fields as keyword overrides"),
     ],
 )
 def test_cli_tune_refuses_bad_values_in_one_line(args, message, tmp_path, capsys):

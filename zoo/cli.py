@@ -94,8 +94,10 @@ def _parser() -> argparse.ArgumentParser:
     training.add_argument("--overwrite-export", action="store_true",
                           help="replace an earlier zoo export at --export DIR")
 
-    evaluation = commands.add_parser("evaluate", help="evaluate a trained run or .keras model")
-    evaluation.add_argument("model", help="a training workdir, or a .keras file of an image entry")
+    evaluation = commands.add_parser("evaluate",
+                                     help="evaluate a trained run, an export or a .keras model")
+    evaluation.add_argument("model", help="a training workdir, a zoo export, or a .keras file of "
+                            "an image entry")
     evaluation.add_argument("--data", required=True, help="labelled data, as for train --data")
 
     tuning = commands.add_parser("tune", help="search an entry's hyperparameters (resumable)")
@@ -107,7 +109,15 @@ def _parser() -> argparse.ArgumentParser:
     tuning.add_argument("--max-trials", type=int, default=10,
                         help="trials in all, earlier runs included")
     tuning.add_argument("--epochs", type=int, help="per trial (hyperband: the most per trial)")
-    tuning.add_argument("--seed", type=int, default=0)
+    tuning.add_argument("--seed", type=int, default=0,
+                        help="seeds the tuner, the data order and hold-out, and initial weights")
+    tuning.add_argument("--objective", default="val_accuracy",
+                        help="val_accuracy (default), val_loss, accuracy or loss")
+    tuning.add_argument("--set", dest="overrides", type=_override, action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="set a hyperparameter or recipe field for every trial (for a "
+                             "searched one, its default), e.g. vocab_size=20000, or a zoo.tune "
+                             "option (jit_compile=False)")
     tuning.add_argument("--directory", required=True,
                         help="the search's directory; rerun to continue")
     tuning.add_argument("--overwrite", action="store_true", help="start afresh in --directory")
@@ -168,27 +178,42 @@ def _check_export_target(args: argparse.Namespace) -> None:
 _OPTIONS_OF_TRAIN = {"epochs": "--epochs", "batch_size": "--batch-size", "seed": "--seed",
                      "workdir": "--workdir", "data": "--data",
                      "validation_data": "--validation-data"}
+_OPTIONS_OF_TUNE = {"epochs": "--epochs", "seed": "--seed", "directory": "--directory",
+                    "data": "--data", "validation_data": "--validation-data", "tuner": "--tuner",
+                    "max_trials": "--max-trials", "objective": "--objective",
+                    "overwrite": "--overwrite"}
+# Recipe fields that have an option too: --set epochs=3 means --epochs 3 when that is not given.
+_RECIPE_OPTIONS = ("epochs", "batch_size")
+
+
+def _call_arguments(
+    args: argparse.Namespace, arguments: dict[str, Any], options: dict[str, str]
+) -> dict[str, Any]:
+    """The keyword arguments of zoo.train or zoo.tune: `arguments` (from the options) and the
+    --set pairs, which may not stand in for another option."""
+    from zoo.errors import InvalidValueError
+
+    overrides = dict(args.overrides)
+    for key, option in options.items():
+        if key not in overrides:
+            continue
+        value = overrides.pop(key)
+        if key in _RECIPE_OPTIONS:
+            if arguments.get(key) is None:
+                arguments[key] = value
+                continue
+            already = f" (given as {arguments[key]!r} already)"
+        else:
+            already = ""  # an option with a default: given or not, it is the way to set it
+        raise InvalidValueError(f"--set {key}={value!r} is not an override: use {option}{already}.")
+    return {**arguments, **overrides}
 
 
 def _train_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """zoo.train's keyword arguments from the options and --set pairs."""
-    from zoo.errors import InvalidValueError
-
-    overrides = dict(args.overrides)
     arguments = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
                  "workdir": args.workdir}
-    for key, option in _OPTIONS_OF_TRAIN.items():
-        if key not in overrides:
-            continue
-        value = overrides.pop(key)
-        # Recipe fields that have an option too: --set epochs=3 means --epochs 3.
-        if key in ("epochs", "batch_size") and arguments[key] is None:
-            arguments[key] = value
-            continue
-        given = arguments.get(key)
-        already = f" (given as {given!r} already)" if given is not None else ""
-        raise InvalidValueError(f"--set {key}={value!r} is not an override: use {option}{already}.")
-    return {**arguments, **overrides}
+    return _call_arguments(args, arguments, _OPTIONS_OF_TRAIN)
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
@@ -210,9 +235,14 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
     import zoo
     from zoo.serving.sources import read_trained
 
+    if (Path(args.model) / "saved_model.pb").is_file():  # an export serves raw inputs itself
+        print(zoo.load(args.model).evaluate(args.data))
+        return
     trained = read_trained(args.model)  # refuses files that would run code, like zoo.load
     # The training data's class names: named labels in --data map to the ids the model learned.
     print(zoo.evaluate(trained.model, args.data, spec=trained.spec,
@@ -224,9 +254,11 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     import zoo
 
     _check_export_target(args)
-    result = zoo.tune(args.name, args.data, args.validation_data, tuner=args.tuner,
-                      max_trials=args.max_trials, epochs=args.epochs, seed=args.seed,
-                      directory=args.directory, overwrite=args.overwrite)
+    arguments = {"tuner": args.tuner, "max_trials": args.max_trials, "epochs": args.epochs,
+                 "seed": args.seed, "directory": args.directory, "overwrite": args.overwrite,
+                 "objective": args.objective}
+    result = zoo.tune(args.name, args.data, args.validation_data,
+                      **_call_arguments(args, arguments, _OPTIONS_OF_TUNE))
     trials = result.trials
     best = trials[trials.status == "COMPLETED"].sort_values("score", ascending=False)
     print(f"\n{len(trials)} trials, {len(best)} completed" + ("; the best:" if len(best) else "."))
@@ -272,23 +304,19 @@ def _cmd_predict(args: argparse.Namespace) -> None:
 
 
 def _check_output_file(path: str) -> None:
+    """Refuse an --output that cannot be written before the work that ends in it; a missing
+    directory is fine (the CSV's directories are created, as --workdir's are)."""
     from pathlib import Path
 
+    from zoo import checks
     from zoo.errors import InvalidValueError
 
     target = Path(path)
-    problem = None
     if target.is_dir():
-        problem = "it is a directory"
-    elif not target.parent.resolve().is_dir():
-        problem = f"its directory {target.parent} does not exist"
-    elif not os.access(target.parent.resolve(), os.W_OK):
-        problem = f"its directory {target.parent} is not writable"
-    if problem:
         raise InvalidValueError(
-            f"cannot write predictions to {path}: {problem}; expected a CSV file path in a "
-            f"writable directory."
+            f"cannot write predictions to {path}: it is a directory; expected a CSV file path."
         )
+    checks.writable_directory("the directory of --output", target.parent)
 
 
 _COMMANDS = {"list": _cmd_list, "info": _cmd_info, "train": _cmd_train, "evaluate": _cmd_evaluate,

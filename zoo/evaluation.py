@@ -132,7 +132,9 @@ def classification_report(
             f"labels must lie in [0, {num_classes}) for a {num_classes}-class model, "
             f"found values from {labels.min()} to {labels.max()}."
         )
-    names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
+    # Any sequence of names (a list, a tuple, a pandas Index), or none: ids as text.
+    names = [str(name) for name in class_names] if class_names is not None else []
+    names = names or [str(i) for i in range(num_classes)]
     if len(names) != num_classes:
         raise InvalidValueError(f"class_names has {len(names)} names for {num_classes} classes.")
 
@@ -185,6 +187,8 @@ def evaluate(
 ) -> EvalReport:
     """Evaluate a classifier on a dataset and return an `EvalReport`.
 
+    `model` is a `keras.Model`, or a `zoo.Predictor` (`zoo.load` of an export, scored on a
+    local labelled source by `Predictor.evaluate`).
     `data` is a batched `tf.data.Dataset` of `(inputs, labels)` (as `zoo.data.load` returns), or
     any source `zoo.data.load` accepts, read whole (a TFDS name: its labelled test split) with
     the model's spec: `spec`, else the one it was built from or the entry named like the model,
@@ -208,6 +212,10 @@ def evaluate(
     """
     import tensorflow as tf
 
+    from zoo.serving.predictor import Predictor
+
+    if isinstance(model, Predictor):  # an export (zoo.load): it reads raw data itself
+        return model.evaluate(data, **({} if batch_size is None else {"batch_size": batch_size}))
     outputs = _output_size(model)
     if spec is not None and outputs is not None and outputs != spec.num_classes:
         raise InvalidValueError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -298,8 +298,32 @@ class ModelSpec:
         if self.name and "name" in inspect.signature(self.builder).parameters:
             kwargs["name"] = self.name
         model = self.builder(**kwargs)
-        setattr(model, _SPEC_ATTRIBUTE, self)
+        keep_spec(model, self)
         return model
+
+    def with_data_class_names(self, names: Sequence[str]) -> ModelSpec:
+        """This spec labelled with the class names of the data it trains on, when that data
+        named its classes (string labels, folder names); data numbered 0..n-1 keeps this spec's.
+
+        Example:
+            >>> import zoo
+            >>> spec = zoo.get_spec("mlp_mnist").with_overrides(num_classes=2)
+            >>> spec.with_data_class_names(["cat", "dog"]).class_names
+            ('cat', 'dog')
+            >>> spec.with_data_class_names(["0", "1"]).class_names
+            ()
+        """
+        names = tuple(str(name) for name in names)
+        numbered = tuple(str(index) for index in range(self.num_classes))
+        if len(names) != self.num_classes or names == numbered:
+            return self
+        return dataclasses.replace(self, class_names=names)
+
+
+def keep_spec(model: Any, spec: ModelSpec) -> None:
+    """Leave `spec` on `model`, where `spec_of` finds it: what the network was built and
+    trained with, for `zoo.train(model)`, exports and evaluation."""
+    setattr(model, _SPEC_ATTRIBUTE, spec)
 
 
 def spec_of(model: Any) -> ModelSpec | None:

@@ -27,7 +27,8 @@ _SHOWN = 5  # offending values quoted in a message
 def encode_labels(
     values: Any, origin: str, count: int | None = None
 ) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Class ids from integer labels, or from class names (sorted names -> 0, 1, 2...).
+    """Class ids from integer labels, or from class names (sorted names -> 0, 1, 2..., or a
+    pandas Categorical's own category order, unused categories included).
 
     Returns the int32 ids and the names in id order (() for integer labels).
 
@@ -41,7 +42,12 @@ def encode_labels(
         Traceback (most recent call last):
         ...
         zoo.errors.DataError: y: labels mix integer class ids and other values: 'NA' at row 1, ...
+        >>> encode_labels(pd.Categorical(["low", "high"], categories=["low", "mid", "high"]), "y")
+        (array([0, 2], dtype=int32), ('low', 'mid', 'high'))
     """
+    ordered = _categorical_names(values, origin, count)
+    if ordered is not None:
+        return ordered
     values = np.asarray(values)
     if values.ndim != 1 or values.dtype.kind not in "USO":
         return check_labels(values, origin, count=count), ()
@@ -67,6 +73,30 @@ def encode_labels(
         raise _mixed_labels(text, written_numbers, origin)
     names, ids = np.unique(text.astype(str), return_inverse=True)
     return ids.astype(np.int32), tuple(str(n) for n in names)
+
+
+def _categorical_names(
+    values: Any, origin: str, count: int | None
+) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """Ids and names of a pandas Categorical of class names, in the order its categories were
+    declared (the user's way of fixing the order); None for anything else, numbers included."""
+    if not isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
+        return None
+    categories = [_label_text(c) for c in values.dtype.categories]
+    if all(_parses_as_float(c) for c in categories):
+        return None  # numbered classes: ids as written, as for any other column of numbers
+    codes = np.asarray(values.cat.codes if isinstance(values, pd.Series) else values.codes)
+    if count is not None and len(codes) != count:
+        raise DataError(
+            f"{origin}: {count} inputs but {len(codes)} labels; expected one label per input."
+        )
+    empty = np.flatnonzero(codes < 0)
+    if len(empty):
+        raise DataError(
+            f"{origin}: the label is empty at {rows_text(empty)}; expected one of the "
+            f"categories {categories} in every row. Fill in those labels or drop the rows."
+        )
+    return codes.astype(np.int32), tuple(categories)
 
 
 def class_ids(

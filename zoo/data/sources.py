@@ -344,7 +344,7 @@ def from_frame(
     check_not_empty(len(frame), origin)
     texts = check_texts(frame[found].to_numpy(dtype=object), f"{origin}, column {found!r}")
     labels, class_names = encode_labels(
-        frame[label_column].to_numpy(), f"{origin}, column {label_column!r}"
+        frame[label_column], f"{origin}, column {label_column!r}"
     )
     return Examples(texts, labels, "text", class_names, origin)
 

@@ -77,7 +77,8 @@ def export(
             default 1e-4 (1e-2 for mixed-precision models).
         class_names: the training data's class names in id order (`train.class_names`,
             `TuneResult.class_names`), for the `label` output of a model trained on named labels;
-            default: what the `TrainResult` or workdir recorded, else the entry's.
+            default: what the `TrainResult`, workdir or model (trained by `zoo.train`, or a
+            `TuneResult.best_model()`) recorded, else the entry's.
 
     Returns:
         The absolute path of the export.

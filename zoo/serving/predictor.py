@@ -96,6 +96,35 @@ class Predictor:
             frame[f"p_{name}"] = probabilities[:, column]
         return frame
 
+    def evaluate(self, data: Any, *, batch_size: int = BATCH_SIZE) -> Any:
+        """Score the model on labelled raw data and return a `zoo.EvalReport`.
+
+        Args:
+            data: a local labelled source as `zoo.data.read_source` reads it: an `.npz` file (`x`
+                uint8 images, `y` labels), a `.csv`/`.tsv` file or DataFrame (text and label
+                columns), an image folder, or `(x, y)` arrays. Class names in it map to this
+                model's `class_names`; integer labels are class ids.
+            batch_size: inputs per call of the model.
+
+        Raises:
+            DataError: unreadable data, inputs the model does not take, or labels that are not
+                among its classes.
+
+        Example:
+            >>> import tempfile, numpy as np, zoo
+            >>> predictor = zoo.load(zoo.export(zoo.build("mlp_mnist"), tempfile.mkdtemp() + "/m"))
+            >>> report = predictor.evaluate((np.zeros((4, 28, 28), "uint8"), [0, 1, 2, 3]))
+            >>> report.num_examples, report.confusion.shape
+            (4, (10, 10))
+        """
+        from zoo.data.sources import read_source
+        from zoo.evaluation import classification_report
+
+        examples = read_source(data, class_names=self.class_names)
+        frame = self.predict(examples.features, batch_size=batch_size)
+        probabilities = frame[[f"p_{name}" for name in self.class_names]].to_numpy()
+        return classification_report(examples.labels, probabilities, self.class_names)
+
     def __call__(self, inputs: Any) -> pd.DataFrame:
         return self.predict(inputs)
 

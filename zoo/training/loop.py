@@ -19,7 +19,7 @@ from zoo.errors import InvalidValueError, ZooError
 from zoo.evaluation import EvalReport, evaluate
 from zoo.models.weights import pretrained_vocabulary
 from zoo.registry import get_spec, spec_for_model
-from zoo.spec import ModelSpec
+from zoo.spec import ModelSpec, keep_spec
 from zoo.training.callbacks import (
     EpochStatistics,
     ResumableEarlyStopping,
@@ -254,6 +254,9 @@ def train(
         model = given_model if given_model is not None else spec.build_model()
     train_data, validation = load_run_data(spec, data, validation_data, seed, preprocessor, augment)
     preprocessor = train_data.preprocessor
+    # Exports and evaluations of the model label its classes as the training data named them.
+    spec = spec.with_data_class_names(train_data.class_names)
+    keep_spec(model, spec)
     if run is not None:
         run.begin()  # only now that the data loaded: bad input leaves no directory behind
         if spec.input.kind == "text" and not run.preprocessor_path.exists():

@@ -32,11 +32,15 @@ class ZooHyperModel(keras_tuner.HyperModel):
     builder and compiles it with the trial's recipe. At default values it is the registered model
     (with `overrides` applied).
 
-    `fit(hp, model, x, ...)` calls `model.fit` with every argument passed through. It gives `x`
-    the trial's batch size: arrays through `batch_size`, a `tf.data` dataset (batched or not) by
-    batching it again (not one whose batches differ in shape: it is used as it is), and a function
-    `batch_size -> dataset` (what `zoo.tune` passes: the shared pipeline at that batch size, so
-    length bucketing and schedules stay exact) by calling it. It trains for the trial's epochs
+    `fit(hp, model, x, ...)` calls `model.fit` with every argument passed through. Raw data, as
+    keras-tuner users pass it to `tuner.search(x, y, validation_data=(x_val, y_val))` (uint8
+    images or sentences and their labels, or any local source `zoo.data.load` reads: a file path,
+    a DataFrame), goes through the entry's pipeline as in `zoo.train`: normalized or vectorized
+    (the vocabulary fitted on `x` only), shuffled and augmented with `seed`, in the trial's
+    batch size; `validation_split` holds out a seeded share of it. A `tf.data` dataset is taken
+    as made for the model and given the trial's batch size by batching it again (not one whose
+    batches differ in shape: it is used as it is); a function `batch_size -> dataset` (what
+    `zoo.tune` passes) is called with it. It trains for the trial's epochs
     unless `epochs` is given (Hyperband gives them), applies the recipe's early stopping, and stops
     at a NaN or infinite loss, raising `keras_tuner.errors.FailedTrialError` so that the tuner
     records the trial as failed and moves on.
@@ -128,7 +132,16 @@ class ZooHyperModel(keras_tuner.HyperModel):
         recipe = spec.recipe
         # `x` is taken out of args/kwargs once, and passed to `fit` first again below.
         x, args = (args[0], args[1:]) if args else (kwargs.pop("x", None), args)
-        x = self._batched(x, recipe.batch_size)
+        if _is_raw_source(x):
+            # tuner.search(x, y, validation_data=(x_val, y_val)) with raw pixels or sentences:
+            # the entry's preprocessing applies, as in zoo.train, not raw 0-255 values.
+            y, args = (args[0], args[1:]) if args else (kwargs.pop("y", None), args)
+            x, kwargs["validation_data"] = self._loaded(
+                spec, x if y is None else (x, y), kwargs.get("validation_data"),
+                kwargs.pop("validation_split", None),
+            )
+        else:
+            x = self._batched(x, recipe.batch_size)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras would warn
             if kwargs.get("steps_per_epoch") is None:
@@ -147,6 +160,34 @@ class ZooHyperModel(keras_tuner.HyperModel):
         history = model.fit(x, *args, callbacks=callbacks, **kwargs)
         _fail_if_diverged(spec, history, nan_guard)
         return history
+
+    def _loaded(
+        self, spec: ModelSpec, source: Any, validation: Any, validation_split: float | None
+    ) -> tuple[tf.data.Dataset, Any]:
+        """A raw source (arrays, a file, a DataFrame) and its validation data as `zoo.data.load`
+        reads them for this trial: preprocessed, shuffled and augmented with the seed; a text
+        vocabulary fitted on the training part only."""
+        from zoo import data as zoo_data
+
+        common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": self.seed}
+        split = "all"
+        if validation_split:  # Keras' argument, as zoo's seeded hold-out
+            if validation is not None:
+                raise InvalidValueError(
+                    "pass validation_data= or validation_split=, not both; validation_split "
+                    "holds out a seeded share of x."
+                )
+            common["validation_fraction"] = validation_split
+            split, validation = "train", source
+        train = zoo_data.load(source, split=split, bucket_by_length=spec.recipe.bucket_by_length,
+                              **common)
+        if validation is not None and not isinstance(validation, tf.data.Dataset):
+            validation = zoo_data.load(
+                validation, split="validation" if validation_split else "all",
+                preprocessor=train.preprocessor, class_names=train.class_names, shuffle=False,
+                augment=False, **common,
+            )
+        return train, validation
 
     def _batched(self, data: Any, batch_size: int) -> Any:
         """`data` in batches of `batch_size`: a loader called with it, a `tf.data` dataset
@@ -176,6 +217,12 @@ class ZooHyperModel(keras_tuner.HyperModel):
                     tf.data.experimental.assert_cardinality(math.ceil(examples / batch_size))
                 )
         return batched.prefetch(tf.data.AUTOTUNE)
+
+
+def _is_raw_source(x: Any) -> bool:
+    """Arrays, a path or a DataFrame: data that still needs the entry's preprocessing (not a
+    `tf.data` dataset, which is taken as made for the model, nor a loader function)."""
+    return x is not None and not callable(x) and not isinstance(x, tf.data.Dataset)
 
 
 def _fail_if_diverged(

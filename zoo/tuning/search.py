@@ -37,7 +37,7 @@ from zoo import checks
 from zoo.errors import InvalidValueError, ZooError
 from zoo.io import atomic_write_json
 from zoo.registry import get_spec
-from zoo.spec import MONITORS, ModelSpec
+from zoo.spec import MONITORS, ModelSpec, keep_spec, spec_of
 from zoo.training.policy import resolve_policy
 from zoo.training.workdir import fingerprint
 from zoo.tuning.hypermodel import ZooHyperModel
@@ -85,8 +85,8 @@ class TuneResult:
         tuner: the keras-tuner `Tuner`, for anything else keras-tuner offers.
         hypermodel: the entry's `ZooHyperModel`.
         best_trial: the keras-tuner `Trial` behind `best_hyperparameters` (None when none).
-        class_names: the training data's class names in id order, for
-            `zoo.export(result.best_model(), DIR, class_names=result.class_names, ...)`.
+        class_names: the training data's class names in id order; `best_model()` carries them,
+            so `zoo.export(result.best_model(), DIR, preprocessor=...)` labels with them.
     """
 
     trials: pd.DataFrame = field(repr=False)
@@ -107,7 +107,10 @@ class TuneResult:
                 f"no trial of the search in {self.directory} completed, so there is no best model; "
                 f"the `error` column of result.trials (or {self.directory / TRIALS_FILE}) says why."
             )
-        return self.tuner.load_model(self.best_trial)
+        model = self.tuner.load_model(self.best_trial)
+        # Exports of it label classes as the training data named them (see ModelSpec).
+        keep_spec(model, spec_of(model).with_data_class_names(self.class_names))
+        return model
 
 
 def tune(
@@ -179,7 +182,10 @@ def tune(
     recipe_overrides = dict(overrides)
     if epochs is not None:
         recipe_overrides["epochs"] = checks.positive_int("epochs", epochs)
-    if not isinstance(objective, keras_tuner.Objective):
+    if isinstance(objective, keras_tuner.Objective):
+        # A name the trials never log would fail every trial, one by one, after training it.
+        checks.one_of("objective.name", objective.name, OBJECTIVES)
+    else:
         checks.one_of("objective", objective, OBJECTIVES)
     seed = 0 if seed is None else checks.non_negative_int("seed", seed)
     max_consecutive_failed_trials = checks.positive_int(
