@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import write_digits_npz
 
+import zoo
 from zoo import cli
 from zoo.cli import main
 
@@ -63,6 +64,8 @@ def test_train_then_evaluate_end_to_end(tmp_path):
     evaluated = run_zoo("evaluate", str(workdir), "--data", str(data))
     assert evaluated.returncode == 0, evaluated.stderr
     assert "accuracy" in evaluated.stdout and "on 300 examples" in evaluated.stdout
+    # the same from Python, given the path as the command takes it
+    assert evaluated.stdout == f"{zoo.evaluate(str(workdir), str(data))}\n"
 
 
 @pytest.mark.parametrize(
@@ -77,7 +80,8 @@ def test_train_then_evaluate_end_to_end(tmp_path):
         ),
         (
             ["evaluate", "no-such-dir", "--data", "x.npz"],
-            "no-such-dir does not exist; expected a training workdir or a .keras file",
+            "no-such-dir does not exist; expected a training workdir, a zoo export or a .keras "
+            "file",
         ),
         (["train", "cnn_mnist", "--set", "seed=3"], "--set seed=3 is not an override: use --seed"),
         (

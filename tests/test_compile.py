@@ -7,6 +7,7 @@ import pytest
 import zoo
 from zoo.spec import Recipe
 from zoo.training.compile import (
+    EMA_RUN_SHARE,
     LinearWarmup,
     compile_model,
     learning_rate,
@@ -265,3 +266,13 @@ def test_linear_warmup_config_round_trip():
         np.testing.assert_allclose(
             _schedule_values(clone, range(12)), _schedule_values(schedule, range(12))
         )
+
+
+@pytest.mark.parametrize("steps_per_epoch, expected", [(None, 0.999), (500, 0.999), (15, None)])
+def test_a_short_run_shortens_the_weight_average(steps_per_epoch, expected):
+    recipe = Recipe(ema_momentum=0.999, epochs=3)
+    optimizer = make_optimizer(recipe, steps_per_epoch)
+    assert optimizer.use_ema
+    if expected is None:  # 45 steps: the window is 45 / 1.4 steps, not 1,000
+        expected = 1 - EMA_RUN_SHARE / 45
+    assert optimizer.ema_momentum == pytest.approx(expected)

@@ -29,6 +29,24 @@ def test_metrics_match_hand_computation():
     assert "accuracy 0.6667" in str(report)
 
 
+def test_macro_averages_match_scikit_learn_when_classes_are_absent():
+    from sklearn import metrics
+
+    # class 2 is neither in the labels nor predicted; class 3 is predicted but absent
+    labels = np.array([0, 0, 1, 1, 1, 0])
+    predicted = np.array([0, 1, 1, 1, 3, 0])
+    report = classification_report(labels, np.eye(5)[predicted] * 0.9 + 0.02)
+    for name in ("precision", "recall", "f1"):
+        expected = getattr(metrics, f"{name}_score")(labels, predicted, average="macro",
+                                                     zero_division=0)
+        assert report.macro[name] == pytest.approx(expected), name
+    assert len(report.per_class) == 5  # every class keeps its row
+    perfect = classification_report([0, 1], np.array([[1.0, 0, 0], [0, 1.0, 0]]))
+    assert perfect.macro == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    assert perfect.summary().set_index("metric").loc["examples", "value"] == 2
+    assert isinstance(perfect.summary().set_index("metric").loc["examples", "value"], int)
+
+
 def test_class_never_predicted_has_zero_precision_not_nan():
     report = classification_report([0, 1], np.array([[0.9, 0.1], [0.8, 0.2]]))
     assert report.per_class.loc["1", "precision"] == 0.0
@@ -146,3 +164,46 @@ def test_evaluate_maps_named_labels_to_the_given_class_names(fresh_keras_session
     report = zoo.evaluate(model, (images, ["fox", "cat", "fox", "cat"]), class_names=names)
     assert list(report.per_class.index) == list(names)
     assert report.per_class["support"].tolist() == [2, 0, 2]
+
+
+@pytest.mark.usefixtures("fresh_keras_session")
+def test_datasets_that_cannot_be_scored_are_refused_with_the_way_out():
+    import tensorflow as tf
+    from helpers import digit_like_images
+
+    import zoo
+
+    images, labels = digit_like_images(64)
+    model = zoo.build("mlp_mnist", units=(8,))
+    spec = zoo.get_spec("mlp_mnist")
+    augmented = zoo.data.load((images, labels), "all", spec=spec, batch_size=16)
+    with pytest.raises(DataError, match="augments its images.*augment=False"):
+        zoo.evaluate(model, augmented)
+    steady = zoo.data.load((images, labels), "all", spec=spec, batch_size=16, shuffle=False,
+                           augment=False)
+    assert zoo.evaluate(model, steady).num_examples == 64
+    cases = {
+        "it is not batched: call .batch": steady.unbatch(),
+        r"takes batches of shape \(None, 28, 28, 1\), the dataset's inputs have shape "
+        r"\(None, 28, 28\)": tf.data.Dataset.from_tensor_slices((images, labels)).batch(16),
+        "raw uint8 pixels": tf.data.Dataset.from_tensor_slices((images[..., None], labels))
+        .batch(4),
+        "one-hot labels": steady.map(lambda x, y: (x, tf.one_hot(y, 10))),
+        r"3 part\(s\) \(sample weights are not supported\)": steady.map(lambda x, y: (x, y, y)),
+    }
+    for message, dataset in cases.items():
+        with pytest.raises(DataError, match=message):
+            zoo.evaluate(model, dataset)
+
+
+@pytest.mark.usefixtures("fresh_keras_session")
+def test_evaluating_many_models_does_not_warn_of_retracing(caplog):
+    from helpers import digit_like_images
+
+    import zoo
+
+    images, labels = digit_like_images(32)
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for _ in range(7):
+            zoo.evaluate(zoo.build("mlp_mnist", units=(8,)), (images, labels))
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

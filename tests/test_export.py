@@ -404,6 +404,21 @@ def test_existing_target_is_refused_unless_overwrite(exports, tmp_path):
         zoo.export(model, not_an_export, overwrite=True)
     assert (not_an_export / "keep.txt").read_text() == "precious"
 
+    # A link to an export ("latest -> v1") is replaced; the export it pointed to stays.
+    latest = tmp_path / "latest"
+    latest.symlink_to(target)
+    zoo.export(model, latest, overwrite=True)
+    assert not latest.is_symlink() and zoo.load(latest).metadata["entry"] == "mlp_mnist"
+    assert zoo.load(target).metadata["entry"] == "cnn_mnist" and not staging_leftovers(latest)
+
+
+@pytest.mark.parametrize("tolerance", [-1e-4, float("nan"), float("inf"), "1e-4", True])
+def test_a_bad_tolerance_is_refused_before_exporting(tolerance, tmp_path):
+    model, _ = small_model("mlp_mnist")
+    with pytest.raises(zoo.InvalidValueError, match="tolerance must be a finite number >= 0"):
+        zoo.export(model, tmp_path / "export", tolerance=tolerance)
+    assert not (tmp_path / "export").exists()
+
 
 def test_missing_or_read_only_parent_is_a_clear_error(tmp_path, monkeypatch):
     model, _ = small_model("mlp_mnist")

@@ -515,3 +515,25 @@ def test_a_failed_import_of_the_built_ins_is_not_remembered(monkeypatch):
     monkeypatch.setattr(zoo.registry, "importlib", importlib)
     assert REQUIRED_ENTRIES <= set(zoo.list_models())
     assert zoo.registry._loaded is True
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_a_model_rebuilt_from_its_config_keeps_its_entry_spec(name):
+    built = zoo.build(name, compile=False)
+    rebuilt = keras.Model.from_config(built.get_config())  # no spec attached any more
+    assert zoo.registry.spec_for_model(rebuilt) == zoo.registry.spec_for_model(built)
+
+
+def test_a_rebuilt_model_with_other_hyperparameters_is_refused_not_mislabelled():
+    built = zoo.build("cnn_mnist", filters=(8, 16), dropout=0.1, compile=False)
+    for copy in (keras.models.clone_model(built), keras.Model.from_config(built.get_config())):
+        with pytest.raises(zoo.InvalidValueError,
+                           match=r"not the network that entry builds: layer 2 \(Conv2D: "
+                                 r"filters=8 where the entry has 32\)"):
+            zoo.train(copy, epochs=1)
+    # a new head (fine-tuning) and frozen layers are what the spec describes
+    head = zoo.build("cnn_mnist", num_classes=3, freeze_backbone=False, compile=False)
+    for layer in head.layers[:-1]:
+        layer.trainable = False
+    rebuilt = keras.Model.from_config(head.get_config())
+    assert zoo.registry.spec_for_model(rebuilt).num_classes == 3

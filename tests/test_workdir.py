@@ -12,7 +12,7 @@ import tensorflow as tf
 import zoo.training.workdir as workdir_module
 from zoo.io import is_temporary_name, remove_temporaries, temporary_sibling
 from zoo.training.feeding import repeat_epochs
-from zoo.training.workdir import Workdir, WorkdirConflictError
+from zoo.training.workdir import Workdir, WorkdirConflictError, fingerprint
 
 CONFIG = {"entry": "cnn_mnist", "overrides": {"epochs": 3}, "seed": 0, "data": "arrays:1:ab"}
 
@@ -275,3 +275,23 @@ def test_repeat_epochs_continues_the_stream_of_an_uninterrupted_run():
     resumed, resumed_steps = repeat_epochs(_augmented_pipeline(), initial_epoch=2)
     assert resumed_steps == steps == 3
     assert _epochs(resumed, steps, 2) == uninterrupted[2:]
+
+
+def test_fingerprints_see_same_size_changes_anywhere_in_files_and_folders(tmp_path):
+    # A change past the first 64 MiB of a file (np.savez writes `y` last), same size.
+    big = tmp_path / "big.bin"
+    data = bytearray(65 << 20)
+    big.write_bytes(bytes(data))
+    before = fingerprint(str(big))
+    data[-1] = 1
+    big.write_bytes(bytes(data))
+    assert fingerprint(str(big)) != before
+    # An image replaced by another of the same size and name.
+    folder = tmp_path / "images" / "cat"
+    folder.mkdir(parents=True)
+    (folder / "a.bmp").write_bytes(b"\x00" * 100)
+    before = fingerprint(str(tmp_path / "images"))
+    (folder / "a.bmp").write_bytes(b"\x01" * 100)
+    assert fingerprint(str(tmp_path / "images")) != before
+    # unchanged data, the same fingerprint
+    assert fingerprint(str(tmp_path / "images")) == fingerprint(str(tmp_path / "images"))

@@ -235,19 +235,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
     import zoo
-    from zoo.serving.sources import read_trained
 
-    if (Path(args.model) / "saved_model.pb").is_file():  # an export serves raw inputs itself
-        print(zoo.load(args.model).evaluate(args.data))
-        return
-    trained = read_trained(args.model)  # refuses files that would run code, like zoo.load
-    # The training data's class names: named labels in --data map to the ids the model learned.
-    print(zoo.evaluate(trained.model, args.data, spec=trained.spec,
-                       preprocessor=trained.preprocessor,
-                       class_names=trained.class_names or None))
+    print(zoo.evaluate(args.model, args.data))  # a workdir, an export or a .keras file
 
 
 def _cmd_tune(args: argparse.Namespace) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,9 +22,11 @@ class EvalReport:
     Attributes:
         accuracy: share of examples whose arg-max class is the label.
         per_class: one row per class: precision, recall, f1, support.
-        macro: unweighted mean of precision, recall and f1 over classes.
+        macro: unweighted mean of precision, recall and f1 over the classes that occur in the
+            labels or the predictions (scikit-learn's macro average).
         confusion: counts, rows = true class, columns = predicted class.
-        loss: mean cross-entropy, when computed.
+        loss: mean cross-entropy of the labels (without the recipe's label smoothing, so it can
+            differ from a smoothed `val_loss`; probabilities clipped at 1e-12).
         history: training curves (one row per epoch) when the report comes from `zoo.train`.
     """
 
@@ -40,7 +44,9 @@ class EvalReport:
         if self.loss is not None:
             rows["loss"] = self.loss
         rows["examples"] = self.num_examples
-        return pd.DataFrame({"metric": list(rows), "value": list(rows.values())})
+        # object values: the count stays an integer beside the rates
+        return pd.DataFrame({"metric": list(rows), "value": pd.Series(list(rows.values()),
+                                                                      dtype=object)})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (for report.json and export metadata)."""
@@ -85,6 +91,12 @@ class EvalReport:
         matrix_axis.set_ylabel("true")
         matrix_axis.set_title(f"confusion matrix (accuracy {self.accuracy:.3f})")
         figure.colorbar(image, ax=matrix_axis)
+        if len(labels) <= 20:  # counts stay legible up to about 20 classes
+            values = self.confusion.values
+            for (row, column), count in np.ndenumerate(values):
+                dark = count > values.max() / 2
+                matrix_axis.text(column, row, str(count), ha="center", va="center",
+                                 fontsize=8, color="white" if dark else "black")
         if panels == 2:
             curve_axis = axes[0, 1]
             for column in ("accuracy", "val_accuracy"):
@@ -92,6 +104,7 @@ class EvalReport:
                     curve_axis.plot(
                         self.history["epoch"], self.history[column], marker="o", label=column
                     )
+            curve_axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
             curve_axis.set_xlabel("epoch")
             curve_axis.set_ylabel("accuracy")
             curve_axis.set_title("training curves")
@@ -154,6 +167,7 @@ def classification_report(
     f1 = np.divide(
         2 * precision * recall, denominator, out=np.zeros(num_classes), where=denominator > 0
     )
+    present = (support > 0) | (predicted_count > 0)
     clipped = np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, 1.0)
 
     per_class = pd.DataFrame(
@@ -163,10 +177,12 @@ def classification_report(
     return EvalReport(
         accuracy=float((predicted == labels).mean()),
         per_class=per_class,
+        # Over the classes in the labels or the predictions, as scikit-learn averages: a class
+        # the data lacks and the model never predicts has no precision or recall to average.
         macro={
-            "precision": float(precision.mean()),
-            "recall": float(recall.mean()),
-            "f1": float(f1.mean()),
+            "precision": float(precision[present].mean()),
+            "recall": float(recall[present].mean()),
+            "f1": float(f1[present].mean()),
         },
         confusion=pd.DataFrame(
             confusion, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted")
@@ -187,8 +203,10 @@ def evaluate(
 ) -> EvalReport:
     """Evaluate a classifier on a dataset and return an `EvalReport`.
 
-    `model` is a `keras.Model`, or a `zoo.Predictor` (`zoo.load` of an export, scored on a
-    local labelled source by `Predictor.evaluate`).
+    `model` is a `keras.Model`; a `zoo.Predictor` (`zoo.load` of an export, scored on a local
+    labelled source by `Predictor.evaluate`); or a path, as `zoo evaluate` takes it: a training
+    workdir (its model, spec, vocabulary and class names), an export, or an image entry's
+    `.keras` file, loaded with `zoo.load`'s safety checks.
     `data` is a batched `tf.data.Dataset` of `(inputs, labels)` (as `zoo.data.load` returns), or
     any source `zoo.data.load` accepts, read whole (a TFDS name: its labelled test split) with
     the model's spec: `spec`, else the one it was built from or the entry named like the model,
@@ -198,7 +216,8 @@ def evaluate(
 
     Raises:
         DataError: a text source without the training `preprocessor`, or data the model's spec
-            refuses (see `zoo.data.load`).
+            refuses (see `zoo.data.load`); a dataset that augments, is unbatched, holds raw
+            uint8 pixels or labels that are not class ids.
         InvalidValueError: a model not named after an entry and no `spec`, or a spec whose
             class count differs from the model's output.
 
@@ -214,6 +233,8 @@ def evaluate(
 
     from zoo.serving.predictor import Predictor
 
+    if isinstance(model, (str, os.PathLike)):
+        return _evaluate_saved(model, data, batch_size)
     if isinstance(model, Predictor):  # an export (zoo.load): it reads raw data itself
         return model.evaluate(data, **({} if batch_size is None else {"batch_size": batch_size}))
     outputs = _output_size(model)
@@ -226,6 +247,8 @@ def evaluate(
     if not isinstance(data, tf.data.Dataset):
         spec = spec or _model_spec(model, preprocessor)
         data = _load_for_evaluation(data, spec, preprocessor, batch_size, class_names)
+    else:
+        _check_dataset(data, model)
     class_names = (
         class_names or getattr(data, "class_names", None) or (spec.class_names if spec else None)
     )
@@ -242,6 +265,66 @@ def evaluate(
     return classification_report(np.concatenate(labels), np.concatenate(probabilities), class_names)
 
 
+def _evaluate_saved(path: str | os.PathLike, data: Any, batch_size: int | None) -> EvalReport:
+    """Evaluate a workdir, an export or a `.keras` file on `data`."""
+    from zoo.serving.archive import is_export
+    from zoo.serving.predictor import load
+    from zoo.serving.sources import read_trained
+
+    if is_export(path):  # a SavedModel serves raw inputs itself
+        return evaluate(load(path), data, batch_size=batch_size)
+    trained = read_trained(path)  # refuses files that would run code, like zoo.load
+    # The training data's class names: named labels in `data` map to the ids the model learned.
+    return evaluate(trained.model, data, spec=trained.spec, preprocessor=trained.preprocessor,
+                    batch_size=batch_size, class_names=trained.class_names or None)
+
+
+def _check_dataset(data: Any, model: Any) -> None:
+    """Refuse a `tf.data` dataset that would give a meaningless score or a deep Keras error."""
+    import tensorflow as tf
+
+    if getattr(data, "augmented", False):
+        raise DataError(
+            "the dataset augments its images (randomly distorted, differently on every pass), "
+            "so its score would be random; load evaluation data with augment=False (and "
+            "shuffle=False): zoo.data.load(source, split, spec=..., augment=False)."
+        )
+    element = data.element_spec
+    if not isinstance(element, tuple) or len(element) != 2:
+        count = len(element) if isinstance(element, tuple) else 1
+        raise DataError(
+            f"expected a dataset of (inputs, labels) pairs, received elements of {count} "
+            f"part(s){' (sample weights are not supported)' if count == 3 else ''}; map it to "
+            f"(inputs, labels) or pass a source zoo.data.load reads."
+        )
+    inputs, labels = element
+    expected = getattr(model, "input_shape", None)
+    if isinstance(expected, tuple) and not inputs.shape.is_compatible_with(expected):
+        unbatched = inputs.shape.is_compatible_with(expected[1:])
+        raise DataError(
+            f"the model takes batches of shape {expected}, the dataset's inputs have shape "
+            f"{tuple(inputs.shape)}"
+            + ("; it is not batched: call .batch(N) on it first." if unbatched else
+               "; load the data with zoo.data.load(source, split, spec=...), which shapes it.")
+        )
+    if inputs.dtype in (tf.uint8, tf.string):
+        raw = "uint8 pixels" if inputs.dtype == tf.uint8 else "sentences"
+        raise DataError(
+            f"the dataset holds raw {raw}, but zoo models take normalized pixels or token ids; "
+            f"load it with zoo.data.load(source, split, spec=..., preprocessor=..., "
+            f"shuffle=False, augment=False), or pass the raw source (arrays, a file) to "
+            f"zoo.evaluate, which reads it that way."
+        )
+    if not labels.dtype.is_integer or labels.shape.rank not in (1, None) and not (
+        labels.shape.rank == 2 and labels.shape[-1] == 1
+    ):
+        raise DataError(
+            f"expected integer class ids as labels, shape (batch,), received {labels.dtype.name} "
+            f"labels of shape {tuple(labels.shape)}; one-hot labels: map them with "
+            f"tf.argmax(labels, axis=-1)."
+        )
+
+
 # One traced forward pass per model, kept while the model lives: a new tf.function per call
 # would trace again each time, and TensorFlow warns about retracing after a few evaluations.
 _FORWARD_PASSES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
@@ -253,10 +336,15 @@ def _forward_pass(model: Any) -> Any:
     forward = _FORWARD_PASSES.get(model)
     if forward is None:
         reference = weakref.ref(model)  # a strong one in the value would keep the model alive
-        forward = tf.function(lambda inputs: reference()(inputs, training=False),
-                              reduce_retracing=True)
+        # A partial, not a lambda: TensorFlow counts traces per code object, so one lambda for
+        # every model read as one function retracing, and warned from the fifth model on.
+        forward = tf.function(functools.partial(_call_model, reference), reduce_retracing=True)
         _FORWARD_PASSES[model] = forward
     return forward
+
+
+def _call_model(reference: Any, inputs: Any) -> Any:
+    return reference()(inputs, training=False)
 
 
 def _output_size(model: Any) -> int | None:
@@ -271,13 +359,13 @@ def _model_spec(model: Any, preprocessor: Any) -> Any:
     """The spec the model was built from, else the training preprocessor's, else its entry's;
     with the class count of the model's output (a fine-tuned head)."""
     from zoo.data.preprocess import Preprocessor
-    from zoo.errors import ZooError
+    from zoo.errors import UnknownNameError
     from zoo.registry import spec_for_model
 
     fallback = preprocessor.spec if isinstance(preprocessor, Preprocessor) else None
     try:
         return spec_for_model(model, fallback)
-    except ZooError:
+    except UnknownNameError:
         raise InvalidValueError(
             f"model {getattr(model, 'name', type(model).__name__)!r} is not named after a zoo "
             f"entry, so zoo cannot tell how to read data for it; pass spec= (the ModelSpec it was "

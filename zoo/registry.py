@@ -277,7 +277,44 @@ def spec_for_model(model: keras.Model, fallback: ModelSpec | None = None) -> Mod
     # A fine-tuned head (zoo.build(..., num_classes=N)) survives saving; the spec does not.
     if isinstance(classes, int) and classes != spec.num_classes:
         spec = spec.with_overrides(num_classes=classes)
+    _check_built_from(model, spec)
     return spec
+
+
+def _layer_configs(model: keras.Model) -> list[tuple[str, dict]]:
+    """Each layer's class and configuration, without what does not change the computation
+    (layer names count up per process; frozen layers and dtype policies are not in a spec)."""
+    ignored = ("name", "trainable", "dtype")
+    return [
+        (type(layer).__name__, {k: v for k, v in layer.get_config().items() if k not in ignored})
+        for layer in model.layers
+    ]
+
+
+def _check_built_from(model: keras.Model, spec: ModelSpec) -> None:
+    """Raise unless `model` is the network `spec` builds: a model reloaded from a file, cloned or
+    rebuilt from its config keeps its entry's name but not the overrides it was built with."""
+    found, expected = _layer_configs(model), _layer_configs(spec.build_model())
+    if found == expected:
+        return
+    differing = next(
+        (f"layer {index + 1} ({found[index][0]}: {_changed(found[index][1], expected[index][1])})"
+         for index in range(min(len(found), len(expected))) if found[index] != expected[index]),
+        f"{len(found)} layers where the entry has {len(expected)}",
+    )
+    raise InvalidValueError(
+        f"model {model.name!r} is named after entry {spec.name!r} but is not the network that "
+        f"entry builds: {differing}. It was built with other hyperparameters, which a model "
+        f"loaded, cloned or rebuilt from its config no longer records. Use the training workdir "
+        f"or export (they record them), or build it again with zoo.build({spec.name!r}, ...) "
+        f"and load its weights."
+    )
+
+
+def _changed(found: dict, expected: dict) -> str:
+    keys = sorted(k for k in {*found, *expected} if found.get(k) != expected.get(k))
+    return ", ".join(f"{k}={found.get(k)!r} where the entry has {expected.get(k)!r}"
+                     for k in keys[:3])
 
 
 @functools.cache

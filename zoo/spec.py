@@ -111,7 +111,8 @@ class Recipe:
     clipnorm: float | None = None  # clip each gradient to this norm; None = no clipping
     label_smoothing: float = 0.0  # share of the target spread evenly over all classes (as Keras)
     # Keep an exponential moving average of the weights (Keras' use_ema); validation, the best
-    # checkpoint and the final model use the average. None = plain weights.
+    # checkpoint and the final model use the average. None = plain weights. Runs too short for
+    # its window use a lower momentum (zoo.training.compile.ema_momentum).
     ema_momentum: float | None = None
     batch_size: int = 128
     epochs: int = 10

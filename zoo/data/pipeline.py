@@ -113,8 +113,8 @@ def load(
         or token ids (batch, sequence_length) int32; labels (batch,) int32. Its attributes:
         `preprocessor` (the `Preprocessor` used, None without a spec), `class_names` (tuple, the
         name of each id: `class_names` when given, else the source's names or the spec's,
-        numbered up to the spec's `num_classes`) and `num_examples` (examples in the split,
-        before batching).
+        numbered up to the spec's `num_classes`), `num_examples` (examples in the split,
+        before batching) and `augmented` (whether its images are randomly distorted).
 
     Raises:
         DataError: the data cannot be used (empty, unreadable, wrong shape, bad labels...).
@@ -393,7 +393,7 @@ def _from_examples(
     )
     labels_seen = int(examples.labels.max()) + 1
     names = _class_names(class_names or examples.class_names, spec, labels_seen)
-    return _describe(dataset, preprocessor, names, len(examples))
+    return _describe(dataset, preprocessor, names, len(examples), augment)
 
 
 def _from_tfds(
@@ -445,7 +445,7 @@ def _from_tfds(
     )
     # TFDS labels are the dataset's own ids; given class names only name them.
     names = _class_names(class_names or examples.info.class_names, spec, 0)
-    return _describe(dataset, preprocessor, names, num_examples)
+    return _describe(dataset, preprocessor, names, num_examples, augment)
 
 
 def _assemble(
@@ -600,9 +600,11 @@ def _describe(
     preprocessor: Preprocessor | None,
     class_names: tuple[str, ...],
     num_examples: int,
+    augmented: bool,
 ) -> tf.data.Dataset:
     # Plain attributes, as keras.utils.image_dataset_from_directory sets `class_names`.
     dataset.preprocessor = preprocessor
     dataset.class_names = class_names
     dataset.num_examples = int(num_examples)
+    dataset.augmented = bool(augmented)  # zoo.evaluate refuses to score random distortions
     return dataset

@@ -36,7 +36,9 @@ def check_not_empty(count: int, origin: str, split: str | None = None) -> None:
         return
     where = f"the {split!r} split of {origin}" if split else origin
     hint = (
-        " The hold-out is empty: raise validation_fraction or pass more examples."
+        " The hold-out is empty: pass more examples, or validation data of its own"
+        " (zoo.train(..., validation_data=...), --validation-data; zoo.data.load:"
+        " a larger validation_fraction)."
         if split == "validation"
         else " Check the file or the filter that produced it."
     )

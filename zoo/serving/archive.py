@@ -148,13 +148,21 @@ def publishing(target: str | os.PathLike, *, overwrite: bool = False) -> Iterato
         check_target(target, overwrite=overwrite)  # it may have appeared while we worked
         if target.exists() or target.is_symlink():
             previous = _make_sibling(target, "old")
+            link = target.is_symlink()
+            if link:
+                # A link cannot be renamed onto a directory: free the reserved name for it. The
+                # link is replaced by the export; what it points to is left as it is.
+                previous.rmdir()
             os.replace(target, previous)
             try:
                 os.replace(staging, target)
             except BaseException:
                 os.replace(previous, target)
                 raise
-            shutil.rmtree(previous, ignore_errors=True)
+            if link:
+                previous.unlink()
+            else:
+                shutil.rmtree(previous, ignore_errors=True)
         else:
             os.replace(staging, target)
     except BaseException:

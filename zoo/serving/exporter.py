@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
+import numbers
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -68,7 +70,8 @@ def export(
             named after its entry (text models also need `preprocessor`).
         path: the export directory. Its parent must exist; the directory itself must not, unless
             `overwrite`.
-        overwrite: replace an existing export at `path` (never another kind of directory).
+        overwrite: replace an existing export at `path` (never another kind of directory); a
+            symbolic link to an export is replaced, and the export it pointed to is kept.
         preprocessor: the fitted `zoo.data.Preprocessor`, for a bare text `keras.Model` (or to
             replace the one a `TrainResult` carries).
         sample: raw inputs for the parity check; default: a fixed batch of 8 (random pixels, or
@@ -101,6 +104,14 @@ def export(
         True
     """
     started = time.perf_counter()
+    if tolerance is not None and (
+        isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real)
+        or not 0 <= tolerance < math.inf
+    ):
+        raise InvalidValueError(
+            f"tolerance must be a finite number >= 0 (the largest accepted difference between "
+            f"exported and in-memory probabilities), got {tolerance!r}."
+        )
     target = check_target(path, overwrite=overwrite)  # before the slow part: fail in a second
     trained = resolve(model_or_result, preprocessor)
     if class_names is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import DataError, InvalidValueError, ZooError
+from zoo.errors import DataError, InvalidValueError, UnknownNameError
 from zoo.registry import get_spec, spec_for_model
 from zoo.spec import ModelSpec, spec_of
 
@@ -116,7 +116,7 @@ def read_keras_file(path: str | os.PathLike) -> Trained:
     model = load_keras_model(path)
     try:
         spec = spec_for_model(model)  # the entry's, with the class count of the model's head
-    except ZooError:
+    except UnknownNameError:
         raise DataError(
             f"{path.name} holds model {model.name!r}, which is not named after a zoo entry, so "
             f"its preprocessing is unknown. Export it with zoo.export(model, DIR, "
@@ -144,7 +144,7 @@ def read_trained(path: str | os.PathLike) -> Trained:
         return read_workdir(path)
     if not path.exists():
         raise DataError(
-            f"{path} does not exist; expected a training workdir or a .keras file."
+            f"{path} does not exist; expected a training workdir, a zoo export or a .keras file."
         )
     return read_keras_file(path)
 
@@ -169,7 +169,7 @@ def from_model(model: Any, preprocessor: Any = None) -> Trained:
     else:
         try:
             spec = spec_for_model(model)  # the recorded spec first, as above
-        except ZooError:
+        except UnknownNameError:
             raise InvalidValueError(
                 f"model {model.name!r} is not named after a zoo entry, so its preprocessing is "
                 f"unknown; pass preprocessor=zoo.data.make_preprocessor(spec) (or the training "

@@ -94,6 +94,30 @@ def learning_rate(
     return LinearWarmup(decay, warmup_steps) if warmup_steps else decay
 
 
+# The weight average's window (1 / (1 - momentum) steps) is kept to at most 1 / EMA_RUN_SHARE of
+# the run's steps. Keras' average starts from the first step's weights and is not bias-corrected:
+# with the SST-2 recipes' 0.999 over a run of 45 steps (2,000 sentences) it stayed 96% those
+# weights and scored 0.535 / 0.625 against 0.595 / 0.640 without it; shortened, 0.550 / 0.640
+# (8,000 sentences: 0.568 / 0.686 fixed, 0.805 / 0.791 shortened, 0.805 / 0.814 none). At 1.4 the
+# recipes' own runs (1,400+ steps on SST-2's phrases) keep their 0.999.
+EMA_RUN_SHARE = 1.4
+
+
+def ema_momentum(recipe: Recipe, steps_per_epoch: int | None = None) -> float | None:
+    """The recipe's weight-average momentum, lowered for runs too short for its window.
+
+    Example:
+        >>> from zoo.spec import Recipe
+        >>> recipe = Recipe(ema_momentum=0.999, epochs=3)
+        >>> ema_momentum(recipe, steps_per_epoch=500), round(ema_momentum(recipe, 15), 4)
+        (0.999, 0.9689)
+    """
+    if recipe.ema_momentum is None or not steps_per_epoch:
+        return recipe.ema_momentum
+    total_steps = recipe.epochs * steps_per_epoch
+    return min(recipe.ema_momentum, max(0.0, 1.0 - EMA_RUN_SHARE / total_steps))
+
+
 def make_optimizer(
     recipe: Recipe, steps_per_epoch: int | None = None
 ) -> keras.optimizers.Optimizer:
@@ -103,7 +127,7 @@ def make_optimizer(
     if recipe.clipnorm is not None:
         common["clipnorm"] = recipe.clipnorm
     if recipe.ema_momentum is not None:
-        common.update(use_ema=True, ema_momentum=recipe.ema_momentum)
+        common.update(use_ema=True, ema_momentum=ema_momentum(recipe, steps_per_epoch))
     if recipe.optimizer == "sgd":
         return keras.optimizers.SGD(momentum=recipe.momentum, nesterov=recipe.momentum > 0,
                                     weight_decay=recipe.weight_decay or None, **common)

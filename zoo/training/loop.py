@@ -15,7 +15,7 @@ import keras
 import pandas as pd
 
 from zoo import checks
-from zoo.errors import InvalidValueError, ZooError
+from zoo.errors import InvalidValueError, UnknownNameError, ZooError
 from zoo.evaluation import EvalReport, evaluate
 from zoo.models.weights import pretrained_vocabulary
 from zoo.registry import get_spec, spec_for_model
@@ -45,9 +45,17 @@ class TrainResult:
     """What `zoo.train` returns.
 
     Attributes:
-        model: the trained `keras.Model` (the best epoch's weights when a workdir is used).
-        history: one row per completed epoch (column `epoch` is 1-based).
-        report: evaluation of `model` on the validation data.
+        model: the trained `keras.Model`. With a workdir: the weights of the best epoch by the
+            recipe's `monitor` on the validation data (the later epoch on a tie), as
+            `best.keras` holds them. Without one: the last epoch's weights (the weight average,
+            for recipes with `ema_momentum`), or Keras' best epoch when the recipe stops early
+            and has no weight average.
+        history: one row per completed epoch (column `epoch` is 1-based): Keras' logs, plus
+            `learning_rate` (the rate after the epoch's last step: 0 at the end of a cosine
+            schedule) and `seconds` (the epoch's wall-clock time).
+        report: evaluation of `model` on the validation data. With a workdir that data also
+            chose the epoch, which makes the score slightly optimistic; score data no choice
+            has seen with `zoo.evaluate`.
         spec: the entry spec with every override applied.
         preprocessor: the fitted input preprocessor (text vocabulary or image normalization).
         policy: the device policy the run used.
@@ -86,7 +94,7 @@ def _resolve_spec(
     if isinstance(name_or_model, keras.Model):
         try:
             spec = spec_for_model(name_or_model)  # with the overrides zoo.build was given
-        except ZooError:
+        except UnknownNameError:
             raise InvalidValueError(
                 f"model {name_or_model.name!r} is not named after a zoo entry, so its data "
                 f"pipeline and recipe are unknown; pass an entry name such as 'cnn_mnist' "

@@ -408,8 +408,10 @@ def _save_atomically(save: Callable[[Path], Any], path: Path) -> None:
 def fingerprint(source: Any) -> str:
     """A short, stable description of a data source, for run configurations and exports.
 
-    Files are hashed by content (SHA-256 of the first 64 MiB and the size), folders by their file
-    listing and sizes, arrays and frames by their bytes; TFDS names are kept as text.
+    Files are hashed by their whole content (SHA-256) and size, folders by every file's relative
+    path and content, arrays and frames by their bytes; TFDS names are kept as text. Hashing
+    reads the data once more, which training does anyway; a partial hash let a relabelled file
+    or an image replaced by another of the same size pass for the same data.
 
     Example:
         >>> fingerprint("tfds:mnist")
@@ -425,14 +427,14 @@ def fingerprint(source: Any) -> str:
         path = Path(source)
         if path.is_file():
             digest = hashlib.sha256()
-            with path.open("rb") as handle:
-                digest.update(handle.read(64 << 20))
+            _hash_file(path, digest)
             return f"file:{path.name}:{path.stat().st_size}:{digest.hexdigest()[:16]}"
         if path.is_dir():
             digest = hashlib.sha256()
             for item in sorted(path.rglob("*")):
                 if item.is_file():
-                    digest.update(f"{item.relative_to(path)}:{item.stat().st_size}".encode())
+                    digest.update(f"{item.relative_to(path)}:{item.stat().st_size}:".encode())
+                    _hash_file(item, digest)
             return f"dir:{path.name}:{digest.hexdigest()[:16]}"
         return f"name:{source}"  # a bare TFDS name, or a path the loader will reject
     if isinstance(source, pd.DataFrame):
@@ -448,3 +450,10 @@ def fingerprint(source: Any) -> str:
             )
         return f"arrays:{len(source[1])}:{digest.hexdigest()[:16]}"
     return f"object:{type(source).__name__}"
+
+
+def _hash_file(path: Path, digest: Any, chunk: int = 1 << 20) -> None:
+    """Feed a file's bytes to `digest`, a chunk at a time (files may be larger than memory)."""
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
