@@ -29,3 +29,31 @@ def test_entries_train_and_reload_on_the_jax_backend():
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
     assert "backend jax" in completed.stdout
     assert "all entries train under XLA and reload identically" in completed.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_what_needs_tensorflow_says_so_in_one_line_on_jax(tmp_path):
+    np_file, export = str(tmp_path / "digits.npz"), str(tmp_path / "export")
+    script = (
+        "import numpy as np, zoo\n"
+        f"np.savez({np_file!r}, x=np.zeros((20, 28, 28), np.uint8), y=np.arange(20) % 10)\n"
+        f"for call in (lambda: zoo.train('mlp_mnist', {np_file!r}),\n"
+        f"             lambda: zoo.export(zoo.build('mlp_mnist'), {export!r})):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except zoo.InvalidValueError as error:\n"
+        "        print(error)\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    ran = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    lines = ran.stdout.strip().splitlines()
+    assert [line.split(" needs ")[0] for line in lines] == ["zoo.train", "zoo.export"]
+    assert all("but Keras runs on 'jax'. Run it with KERAS_BACKEND=tensorflow" in line
+               for line in lines)
+    # the command line: one line, exit 2
+    cli = subprocess.run([sys.executable, "-m", "zoo", "train", "mlp_mnist", "--data",
+                          np_file], env=env, capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 2 and "Traceback" not in cli.stderr
+    assert "zoo: error: zoo.train needs Keras' TensorFlow backend" in cli.stderr

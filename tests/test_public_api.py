@@ -45,3 +45,20 @@ def test_public_functions_have_docstrings_with_examples_and_type_hints():
             continue
         assert value.__doc__ and "Example" in value.__doc__, f"zoo.{name} needs a docstring example"
         assert "return" in inspect.get_annotations(value), f"zoo.{name} needs a return type hint"
+
+
+def test_keras_reads_zoo_files_after_import_zoo(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "lstm.keras"  # custom layers (HashedBigrams) and a compiled optimizer
+    zoo.build("lstm_sst2", vocab_size=50, sequence_length=8).save(path)
+    script = (f"import keras, zoo\nkeras.models.load_model({str(path)!r})\n"
+              "import sys\nprint('loaded', 'keras' in sys.modules)")
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300)
+    assert ran.returncode == 0 and "loaded True" in ran.stdout, ran.stderr[-1500:]
+    # without Keras loaded first, import zoo stays light
+    light = subprocess.run([sys.executable, "-c", "import sys, zoo; print('keras' in sys.modules)"],
+                           capture_output=True, text=True, timeout=300)
+    assert light.stdout.strip() == "False", light.stderr[-1500:]

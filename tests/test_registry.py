@@ -537,3 +537,34 @@ def test_a_rebuilt_model_with_other_hyperparameters_is_refused_not_mislabelled()
         layer.trainable = False
     rebuilt = keras.Model.from_config(head.get_config())
     assert zoo.registry.spec_for_model(rebuilt).num_classes == 3
+
+
+def test_a_name_clash_with_a_built_in_is_refused_before_the_registry_loads(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    # A fresh process whose first zoo call registers an entry named like a built-in.
+    script = textwrap.dedent("""
+        import keras, zoo
+
+        def tiny(*, input_shape, num_classes, name="tiny"):
+            inputs = keras.Input(input_shape)
+            outputs = keras.layers.Dense(num_classes, activation="softmax")(
+                keras.layers.Flatten()(inputs))
+            return keras.Model(inputs, outputs, name=name)
+
+        try:
+            @zoo.register_model
+            def mlp_mnist():
+                return zoo.ModelSpec(family="tiny", dataset="mnist", num_classes=10,
+                                     input=zoo.ImageInput((28, 28, 1)), builder=tiny)
+        except zoo.InvalidValueError as error:
+            print("refused:", error)
+        print(len(zoo.list_models()), zoo.build("mlp_mnist").name)
+    """)
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert "refused: model 'mlp_mnist' is already registered (by zoo.models.mlp)" in ran.stdout
+    assert ran.stdout.strip().endswith(f"{len(zoo.list_models())} mlp_mnist")

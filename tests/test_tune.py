@@ -118,6 +118,18 @@ def test_raw_arrays_given_to_fit_go_through_the_entry_pipeline(digits):
     with pytest.raises(zoo.InvalidValueError, match="validation_data= or validation_split="):
         hypermodel.fit(hp, hypermodel.build(hp), x, y, validation_data=(x, y),
                        validation_split=0.25)
+    with pytest.raises(zoo.InvalidValueError, match="sample_weight= is not supported"):
+        hypermodel.fit(hp, hypermodel.build(hp), x, y, sample_weight=np.ones(len(y)))
+
+    class CountBatches(keras.callbacks.Callback):
+        batches = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            CountBatches.batches += 1
+
+    hypermodel.fit(hp, hypermodel.build(hp), x, y, batch_size=32, epochs=1, verbose=0,
+                   callbacks=[CountBatches()])  # the caller's batch size, as Keras takes it
+    assert CountBatches.batches == math.ceil(len(x) / 32)
 
 
 def test_a_plain_keras_tuner_searches_raw_sentences(tmp_path):

@@ -59,6 +59,12 @@ def __getattr__(name: str):
     globals()[name] = value
     return value
 
+if "keras" in __import__("sys").modules:
+    # Keras is loaded already, so registering zoo's layers costs nothing, and
+    # keras.models.load_model then reads zoo's .keras files (see zoo/keras_objects.py). Without
+    # Keras, `import zoo` stays fast for the command line.
+    import zoo.keras_objects  # noqa: E402, F401
+
 __all__ = [
     "Augmentation",
     "DataError",

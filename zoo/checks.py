@@ -145,3 +145,22 @@ def writable_directory(name: str, path: Any) -> Path:
         for directory in reversed(created):
             directory.rmdir()
     return path
+
+
+def tensorflow_backend(what: str) -> None:
+    """Raise unless Keras runs on TensorFlow: zoo's pipelines run Keras layers inside tf.data, and
+    exports are SavedModels. The models themselves run on any backend (JAX too).
+
+    Example:
+        >>> tensorflow_backend("zoo.train")  # the tests run on TensorFlow
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise InvalidValueError(
+            f"{what} needs Keras' TensorFlow backend (its input pipelines are tf.data and its "
+            f"exports SavedModels), but Keras runs on {backend!r}. Run it with "
+            f"KERAS_BACKEND=tensorflow; on {backend}, zoo.build's models train with plain "
+            f"model.fit on preprocessed arrays (zoo.data.make_preprocessor(spec)(x))."
+        )

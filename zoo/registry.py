@@ -72,6 +72,9 @@ def register_model(
                 f"model name {entry_name!r} is not usable: expected letters, digits, '_', '-' "
                 f"and '.', starting with a letter (e.g. 'cnn_parts'); pass name=... ."
             )
+        # The built-in entries first: a clash with one is refused here, not found later by
+        # every list_models() and build() of the process.
+        _ensure_loaded()
         if entry_name in _REGISTRY:
             raise InvalidValueError(
                 f"model {entry_name!r} is already registered (by "

@@ -152,6 +152,8 @@ def load(
             )
         spec = spec or preprocessor.spec
         preprocessor.check_fits(spec)
+    if spec is not None:
+        checks.tensorflow_backend("zoo.data.load with a spec")
     if batch_size is not None:
         batch_size = checks.positive_int("batch_size", batch_size)
     elif spec is not None:

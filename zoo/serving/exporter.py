@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from zoo import checks
 from zoo.errors import InvalidValueError
 from zoo.serving.archive import (
     ExportError,
@@ -104,6 +105,7 @@ def export(
         True
     """
     started = time.perf_counter()
+    checks.tensorflow_backend("zoo.export")
     if tolerance is not None and (
         isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real)
         or not 0 <= tolerance < math.inf

@@ -14,6 +14,7 @@ checks of `zoo.serving.safety`.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -206,11 +207,13 @@ def _saved_model_predictor(path: Path) -> Predictor:
 
 
 def _keras_predictor(trained: Trained, source: str) -> Predictor:
+    checks.tensorflow_backend("zoo.load of a workdir or .keras file")
     spec = trained.spec
     model, preprocessor = trained.model, trained.preprocessor
     # Traced once per batch shape (reduce_retracing keeps that to a few); eager calls would
-    # dispatch every op from Python.
-    call = tf.function(lambda x: model(preprocessor(x), training=False), reduce_retracing=True)
+    # dispatch every op from Python. A partial, not a lambda: TensorFlow counts traces per code
+    # object, and one lambda for every loaded model warned of retracing from the fifth on.
+    call = tf.function(functools.partial(_serve_raw, model, preprocessor), reduce_retracing=True)
 
     def forward(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         probabilities = np.asarray(call(tf.constant(batch)), dtype=np.float32)
@@ -228,3 +231,7 @@ def _keras_predictor(trained: Trained, source: str) -> Predictor:
     input_shape = spec.input.shape if spec.input.kind == "image" else ()
     return Predictor(forward, kind=spec.input.kind, input_shape=input_shape,
                      class_names=class_names, metadata=metadata, source=source)
+
+
+def _serve_raw(model: Any, preprocessor: Any, batch: Any) -> Any:
+    return model(preprocessor(batch), training=False)

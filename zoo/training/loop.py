@@ -215,6 +215,7 @@ def train(
         >>> list(result.history.epoch), result.report.num_examples
         ([1], 26)
     """
+    checks.tensorflow_backend("zoo.train")
     if epochs is not None:
         overrides["epochs"] = checks.positive_int("epochs", epochs)
     if batch_size is not None:

@@ -37,13 +37,16 @@ class ZooHyperModel(keras_tuner.HyperModel):
     images or sentences and their labels, or any local source `zoo.data.load` reads: a file path,
     a DataFrame), goes through the entry's pipeline as in `zoo.train`: normalized or vectorized
     (the vocabulary fitted on `x` only), shuffled and augmented with `seed`, in the trial's
-    batch size; `validation_split` holds out a seeded share of it. A `tf.data` dataset is taken
-    as made for the model and given the trial's batch size by batching it again (not one whose
-    batches differ in shape: it is used as it is); a function `batch_size -> dataset` (what
-    `zoo.tune` passes) is called with it. It trains for the trial's epochs
-    unless `epochs` is given (Hyperband gives them), applies the recipe's early stopping, and stops
-    at a NaN or infinite loss, raising `keras_tuner.errors.FailedTrialError` so that the tuner
-    records the trial as failed and moves on.
+    batch size (or `batch_size=` when given); `validation_split` holds out a seeded share of it,
+    `shuffle=False` keeps its order. The model it trains takes what the pipeline makes
+    (normalized pixels, token ids), not raw data: score raw data with `zoo.evaluate(model, (x,
+    y))`, or export it (`zoo.export(model, DIR, preprocessor=...)`) to serve raw inputs.
+    A `tf.data` dataset is taken as made for the model and given the trial's batch size by
+    batching it again (not one whose batches differ in shape: it is used as it is); a function
+    `batch_size -> dataset` (what `zoo.tune` passes) is called with it. It trains for the
+    trial's epochs unless `epochs` is given (Hyperband gives them), applies the recipe's early
+    stopping, and stops at a NaN or infinite loss, raising `keras_tuner.errors.FailedTrialError`
+    so that the tuner records the trial as failed and moves on.
 
     Args:
         name_or_spec: a registered entry name, or a `ModelSpec` with a `search_space`.
@@ -136,9 +139,16 @@ class ZooHyperModel(keras_tuner.HyperModel):
             # tuner.search(x, y, validation_data=(x_val, y_val)) with raw pixels or sentences:
             # the entry's preprocessing applies, as in zoo.train, not raw 0-255 values.
             y, args = (args[0], args[1:]) if args else (kwargs.pop("y", None), args)
+            if kwargs.get("sample_weight") is not None:
+                raise InvalidValueError(
+                    "sample_weight= is not supported with raw data, which goes through zoo's "
+                    "pipeline; use class_weight=, or pass a tf.data dataset of (x, y, weight)."
+                )
+            if kwargs.get("batch_size") is not None:  # the caller's batch size wins
+                spec = spec.with_overrides(batch_size=kwargs.pop("batch_size"))
             x, kwargs["validation_data"] = self._loaded(
                 spec, x if y is None else (x, y), kwargs.get("validation_data"),
-                kwargs.pop("validation_split", None),
+                kwargs.pop("validation_split", None), kwargs.pop("shuffle", None),
             )
         else:
             x = self._batched(x, recipe.batch_size)
@@ -162,7 +172,8 @@ class ZooHyperModel(keras_tuner.HyperModel):
         return history
 
     def _loaded(
-        self, spec: ModelSpec, source: Any, validation: Any, validation_split: float | None
+        self, spec: ModelSpec, source: Any, validation: Any, validation_split: float | None,
+        shuffle: bool | None = None,
     ) -> tuple[tf.data.Dataset, Any]:
         """A raw source (arrays, a file, a DataFrame) and its validation data as `zoo.data.load`
         reads them for this trial: preprocessed, shuffled and augmented with the seed; a text
@@ -180,7 +191,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
             common["validation_fraction"] = validation_split
             split, validation = "train", source
         train = zoo_data.load(source, split=split, bucket_by_length=spec.recipe.bucket_by_length,
-                              **common)
+                              shuffle=shuffle, **common)
         if validation is not None and not isinstance(validation, tf.data.Dataset):
             validation = zoo_data.load(
                 validation, split="validation" if validation_split else "all",

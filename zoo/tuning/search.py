@@ -38,6 +38,7 @@ from zoo.errors import InvalidValueError, ZooError
 from zoo.io import atomic_write_json
 from zoo.registry import get_spec
 from zoo.spec import MONITORS, ModelSpec, keep_spec, spec_of
+from zoo.training.callbacks import monitor_mode
 from zoo.training.policy import resolve_policy
 from zoo.training.workdir import fingerprint
 from zoo.tuning.hypermodel import ZooHyperModel
@@ -177,6 +178,7 @@ def tune(
         >>> sorted(result.best_overrides)
         ['batch_size', 'dropout', 'learning_rate', 'optimizer', 'units']
     """
+    checks.tensorflow_backend("zoo.tune")
     checks.one_of("tuner", tuner, TUNERS)
     max_trials = checks.positive_int("max_trials", max_trials)
     recipe_overrides = dict(overrides)
@@ -205,8 +207,11 @@ def tune(
     record = {
         "entry": spec.name,
         "tuner": tuner,
+        # An Objective in its natural direction is the same search as its name.
         "objective": (
-            objective if isinstance(objective, str) else f"{objective.name} ({objective.direction})"
+            objective if isinstance(objective, str)
+            else objective.name if objective.direction == monitor_mode(objective.name)
+            else f"{objective.name} ({objective.direction})"
         ),
         "epochs": spec.recipe.epochs,
         "overrides": {key: overrides[key] for key in sorted(overrides)},

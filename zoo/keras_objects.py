@@ -1,0 +1,15 @@
+"""Importing this module registers every Keras object zoo writes into `.keras` files: its layers
+(`zoo>HashedBigrams`, `zoo>ImageNormalization`, ...), its smoothed loss and its warm-up schedule,
+so that `keras.models.load_model` reads zoo's files. `import zoo` does it when Keras is already
+imported (`import keras` comes first in sorted imports); otherwise `import zoo.keras_objects`.
+
+Example:
+    >>> import keras, zoo.keras_objects
+    >>> "zoo>HashedBigrams" in keras.saving.get_custom_objects()
+    True
+"""
+
+import zoo.data.images  # noqa: F401
+import zoo.models.layers  # noqa: F401
+import zoo.training.compile  # noqa: F401
+import zoo.training.losses  # noqa: F401
