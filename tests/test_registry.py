@@ -531,6 +531,10 @@ def test_a_rebuilt_model_with_other_hyperparameters_is_refused_not_mislabelled()
                            match=r"not the network that entry builds: layer 2 \(Conv2D: "
                                  r"filters=8 where the entry has 32\)"):
             zoo.train(copy, epochs=1)
+        with pytest.raises(zoo.InvalidValueError, match="not the network that entry builds"):
+            zoo.export(copy, "unused")
+        # evaluation and prediction need only its input and classes, which the entry has right
+        assert zoo.registry.spec_for_model(copy).name == "cnn_mnist"
     # a new head (fine-tuning) and frozen layers are what the spec describes
     head = zoo.build("cnn_mnist", num_classes=3, freeze_backbone=False, compile=False)
     for layer in head.layers[:-1]:

@@ -49,7 +49,8 @@ def register_model(
     """Register a model entry: a function without arguments that returns its `ModelSpec`.
 
     The entry's name is the function's name unless `name` is given; `tags` are free-form labels
-    shown by `models_frame` and usable as filters. Registering a name twice raises.
+    shown by `models_frame` as `tag_<key>` columns (filter them there:
+    `frame[frame.tag_owner == "acme"]`). Registering a name twice raises.
 
     Example:
         >>> import zoo
@@ -255,13 +256,20 @@ def build(
     return model
 
 
-def spec_for_model(model: keras.Model, fallback: ModelSpec | None = None) -> ModelSpec:
+def spec_for_model(
+    model: keras.Model, fallback: ModelSpec | None = None, *, exact: bool = False
+) -> ModelSpec:
     """The spec of a zoo model: the one it was built from (`zoo.build`, `zoo.train`), else, for a
     model reloaded from a file, `fallback` (a training preprocessor's spec) or its entry's by the
     model's name, with the class count of the model's output.
 
+    With `exact`, a model without its build record must be the network its spec builds (what
+    training records and exports describe); reading data for it (evaluation, prediction) needs
+    only the input and class count, which the spec has right either way.
+
     Raises:
         UnknownNameError: a model not named after an entry (pass its spec explicitly instead).
+        InvalidValueError: with `exact`, a model whose layers differ from its spec's network.
 
     Example:
         >>> import zoo
@@ -280,7 +288,8 @@ def spec_for_model(model: keras.Model, fallback: ModelSpec | None = None) -> Mod
     # A fine-tuned head (zoo.build(..., num_classes=N)) survives saving; the spec does not.
     if isinstance(classes, int) and classes != spec.num_classes:
         spec = spec.with_overrides(num_classes=classes)
-    _check_built_from(model, spec)
+    if exact:
+        _check_built_from(model, spec)
     return spec
 
 

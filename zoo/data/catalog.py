@@ -79,4 +79,9 @@ def get_dataset_info(name: str) -> DatasetInfo:
     try:
         return DATASETS[name]
     except KeyError:
-        raise unknown_name("dataset", name, DATASETS) from None
+        raise unknown_name(
+            "dataset", name, DATASETS,
+            hint="An entry whose dataset is not one of these trains and evaluates on data you "
+            "pass: zoo.train(name, data=...), zoo.evaluate(model, data), or --data on the "
+            "command line.",
+        ) from None

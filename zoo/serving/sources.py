@@ -168,7 +168,8 @@ def from_model(model: Any, preprocessor: Any = None) -> Trained:
         preprocessor.check_fits(spec)
     else:
         try:
-            spec = spec_for_model(model)  # the recorded spec first, as above
+            # The recorded spec first, as above; the export's metadata describes the network.
+            spec = spec_for_model(model, exact=True)
         except UnknownNameError:
             raise InvalidValueError(
                 f"model {model.name!r} is not named after a zoo entry, so its preprocessing is "

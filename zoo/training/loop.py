@@ -93,7 +93,8 @@ def _resolve_spec(
         return get_spec(name_or_model).with_overrides(**overrides), None
     if isinstance(name_or_model, keras.Model):
         try:
-            spec = spec_for_model(name_or_model)  # with the overrides zoo.build was given
+            # With the overrides zoo.build gave it; a rebuilt copy must be the entry's network.
+            spec = spec_for_model(name_or_model, exact=True)
         except UnknownNameError:
             raise InvalidValueError(
                 f"model {name_or_model.name!r} is not named after a zoo entry, so its data "

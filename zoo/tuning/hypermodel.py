@@ -86,10 +86,16 @@ class ZooHyperModel(keras_tuner.HyperModel):
                 f"hypermodel() takes an entry name or a zoo.ModelSpec, got {type(spec).__name__}."
             )
         if spec.search_space is None:
+            from zoo.models import SEARCH_SPACES
+
+            family_space = (
+                f"; an entry on zoo's {spec.family} builder can use "
+                f"zoo.models.SEARCH_SPACES[{spec.family!r}]" if spec.family in SEARCH_SPACES else ""
+            )
             raise InvalidValueError(
-                f"entry {spec.name or spec.family!r} declares no search space, so there is nothing "
-                f"to tune. Give its ModelSpec a search_space: (hp, spec) -> overrides; an entry on "
-                f"a zoo family builder can use zoo.models.SEARCH_SPACES[{spec.family!r}]."
+                f"entry {spec.name or spec.family!r} declares no search space, so there is "
+                f"nothing to tune. Give its ModelSpec a search_space: (hp, spec) -> "
+                f"overrides{family_space}."
             )
         super().__init__(name=spec.name or None)
         self.spec = spec.with_overrides(**overrides)
