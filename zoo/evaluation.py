@@ -315,9 +315,11 @@ def _check_dataset(data: Any, model: Any) -> None:
             f"shuffle=False, augment=False), or pass the raw source (arrays, a file) to "
             f"zoo.evaluate, which reads it that way."
         )
-    if not labels.dtype.is_integer or labels.shape.rank not in (1, None) and not (
+    # (batch,) class ids, or (batch, 1) as Keras also takes them; an unknown rank is let through
+    ids_shaped = labels.shape.rank in (1, None) or (
         labels.shape.rank == 2 and labels.shape[-1] == 1
-    ):
+    )
+    if not labels.dtype.is_integer or not ids_shaped:
         raise DataError(
             f"expected integer class ids as labels, shape (batch,), received {labels.dtype.name} "
             f"labels of shape {tuple(labels.shape)}; one-hot labels: map them with "

@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import math
-import numbers
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -106,14 +104,8 @@ def export(
     """
     started = time.perf_counter()
     checks.tensorflow_backend("zoo.export")
-    if tolerance is not None and (
-        isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real)
-        or not 0 <= tolerance < math.inf
-    ):
-        raise InvalidValueError(
-            f"tolerance must be a finite number >= 0 (the largest accepted difference between "
-            f"exported and in-memory probabilities), got {tolerance!r}."
-        )
+    if tolerance is not None:
+        tolerance = checks.non_negative("tolerance", tolerance)
     target = check_target(path, overwrite=overwrite)  # before the slow part: fail in a second
     trained = resolve(model_or_result, preprocessor)
     if class_names is not None:

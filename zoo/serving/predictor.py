@@ -77,21 +77,12 @@ class Predictor:
             DataError: inputs of the wrong kind, dtype or shape (the message gives both).
             InvalidValueError: a `batch_size` that is not a positive integer.
         """
-        batch_size = checks.positive_int("batch_size", batch_size)
         index = inputs.index if isinstance(inputs, (pd.Series, pd.DataFrame)) else None
-        if self.kind == "image":
-            batch = as_images(inputs, self.input_shape)
-        else:
-            batch = as_texts(inputs)
-        probabilities = np.zeros((len(batch), len(self.class_names)), np.float32)
-        class_ids = np.zeros(len(batch), np.int64)
-        for start in range(0, len(batch), batch_size):
-            chunk = slice(start, start + batch_size)
-            probabilities[chunk], class_ids[chunk] = self._forward(batch[chunk])
+        probabilities, class_ids = self._classify(inputs, batch_size)
         frame = pd.DataFrame({
             "class_id": class_ids,
             "label": [self.class_names[i] for i in class_ids],
-            "probability": probabilities[np.arange(len(batch)), class_ids],
+            "probability": probabilities[np.arange(len(class_ids)), class_ids],
         }, index=index)
         for column, name in enumerate(self.class_names):
             frame[f"p_{name}"] = probabilities[:, column]
@@ -122,9 +113,20 @@ class Predictor:
         from zoo.evaluation import classification_report
 
         examples = read_source(data, class_names=self.class_names)
-        frame = self.predict(examples.features, batch_size=batch_size)
-        probabilities = frame[[f"p_{name}" for name in self.class_names]].to_numpy()
+        probabilities, _ = self._classify(examples.features, batch_size)
         return classification_report(examples.labels, probabilities, self.class_names)
+
+    def _classify(self, inputs: Any, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities (examples, classes) and class ids of raw `inputs`, checked and run in
+        chunks of `batch_size`."""
+        batch_size = checks.positive_int("batch_size", batch_size)
+        batch = as_images(inputs, self.input_shape) if self.kind == "image" else as_texts(inputs)
+        probabilities = np.zeros((len(batch), len(self.class_names)), np.float32)
+        class_ids = np.zeros(len(batch), np.int64)
+        for start in range(0, len(batch), batch_size):
+            chunk = slice(start, start + batch_size)
+            probabilities[chunk], class_ids[chunk] = self._forward(batch[chunk])
+        return probabilities, class_ids
 
     def __call__(self, inputs: Any) -> pd.DataFrame:
         return self.predict(inputs)

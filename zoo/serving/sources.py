@@ -36,11 +36,8 @@ class Trained:
         else the entry's; () when neither names its classes."""
         if self.data_class_names:
             return self.data_class_names
-        evaluated = tuple((self.evaluation or {}).get("class_names") or ())
-        numbered = tuple(str(i) for i in range(self.spec.num_classes))
-        if len(evaluated) == self.spec.num_classes and evaluated != numbered:
-            return evaluated
-        return tuple(self.spec.class_names)
+        evaluated = (self.evaluation or {}).get("class_names") or ()
+        return tuple(self.spec.with_data_class_names(evaluated).class_names)
 
 
 def read_workdir(path: str | os.PathLike) -> Trained:
