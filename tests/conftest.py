@@ -17,6 +17,16 @@ _SMALL_SIZES = {"embedding_dim": 16, "ff_dim": 16}
 SMALL_TEXT_INPUT = {"vocab_size": 200, "sequence_length": 16}
 
 
+@pytest.fixture(autouse=True)
+def no_tfds_downloads(monkeypatch):
+    """Tests never download: zoo sees no network, whatever the machine has, so a dataset not
+    prepared fails at once with its message instead of TFDS fetching or retrying for minutes.
+    A test of the network check itself puts the real one back."""
+    from zoo.data import sources
+
+    monkeypatch.setattr(sources, "_network_reachable", lambda *args, **kwargs: False)
+
+
 def _resident_bytes() -> int:
     """The process' current resident memory (0 where /proc is not available)."""
     try:

@@ -136,3 +136,25 @@ def test_failed_run_writes_no_partial_files(tmp_path):
         ["train", "cnn_mnist", "--data", str(tmp_path / "absent.npz"), "--workdir", str(workdir)]
     ) == 2
     assert not workdir.exists() or not any(workdir.iterdir())
+
+
+@pytest.mark.parametrize(
+    "command, download",
+    [(["train", "cnn_mnist"], []), (["train", "cnn_mnist"], ["--no-download"]),
+     (["tune", "cnn_mnist", "--max-trials", "1"], [])],
+)
+def test_unreachable_tfds_dataset_is_one_line_naming_the_way_out(tmp_path, capsys, command,
+                                                                  download):
+    # Without --data the entry's own TFDS dataset is read from --data-dir, where it is not.
+    prepared = tmp_path / "tensorflow_datasets"
+    run = tmp_path / "run"
+    place = ["--workdir", str(run)] if command[0] == "train" else ["--directory", str(run)]
+    assert main([*command, "--data-dir", str(prepared), *download, *place]) == 2
+    error = capsys.readouterr().err
+    why = "download=False (--no-download)" if download else "there is no network to download it"
+    assert error.startswith(f"zoo: error: dataset 'mnist' is not available: it is not prepared "
+                            f"in {prepared} and {why}")
+    assert "--data-dir" in error and ".npz" in error and "Traceback" not in error
+    assert len(error.strip().splitlines()) == 1
+    if command[0] == "train":  # a search directory records the search before loading data
+        assert not run.exists() or not any(run.iterdir())

@@ -15,6 +15,8 @@ from zoo.data import sources
 from zoo.errors import DataError, DatasetUnavailableError
 
 SMALL_TEXT = {"vocab_size": 100, "sequence_length": 12, "batch_size": 4}
+# The real check, before conftest's fixture turns it off for every test.
+REAL_NETWORK_CHECK = sources._network_reachable
 
 
 def _small(name: str) -> zoo.ModelSpec:
@@ -179,24 +181,43 @@ def test_tfds_text_split_other_than_train_needs_the_training_preprocessor():
 
 def test_tfds_not_prepared_names_the_dataset_and_the_way_out(tmp_path):
     with pytest.raises(DatasetUnavailableError) as caught:
-        zoo.data.load("mnist", spec=_small("cnn_mnist"), data_dir=tmp_path)
+        zoo.data.load("mnist", spec=_small("cnn_mnist"), data_dir=tmp_path, download=False)
     message = str(caught.value)
-    assert "'mnist'" in message and f"not prepared in {tmp_path}" in message
-    assert "data_dir=" in message and ".npz" in message
+    assert "'mnist'" in message and f"not prepared in {tmp_path} and download=False" in message
+    assert "data_dir=" in message and "--data-dir" in message and ".npz" in message
     assert caught.value.__suppress_context__  # no TFDS traceback chained on
+
+
+def test_tfds_downloads_by_default_as_tfds_load_does(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "_network_reachable", lambda: True)
+    calls = []
+
+    def fake_load(name, **kwargs):
+        calls.append((kwargs["download"], kwargs["data_dir"]))
+        if not kwargs["download"]:
+            raise AssertionError("Dataset mnist: could not find data")
+        return real_load(name, **kwargs)
+
+    real_load = tfds.load
+    monkeypatch.setattr(tfds, "load", fake_load)
+    with tfds.testing.mock_data(num_examples=4):
+        dataset = zoo.data.load("mnist", "test", spec=_small("cnn_mnist"), data_dir=tmp_path)
+    assert calls == [(False, tmp_path), (True, tmp_path)]
+    assert dataset.num_examples in (None, 4)
 
 
 def test_tfds_download_without_network_fails_fast(tmp_path, monkeypatch):
     def no_network(*args, **kwargs):
         raise OSError("no route to host")
 
+    monkeypatch.setattr(sources, "_network_reachable", REAL_NETWORK_CHECK)  # (conftest's is off)
     monkeypatch.setattr(socket, "create_connection", no_network)
     for variable in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(variable, raising=False)
     with pytest.raises(
         DatasetUnavailableError, match="'cifar10'.*no network to download it.*data_dir="
     ):
-        zoo.data.load("tfds:cifar10", data_dir=tmp_path, download=True)
+        zoo.data.load("tfds:cifar10", data_dir=tmp_path)
 
 
 def test_tfds_failed_download_is_one_short_error(tmp_path, monkeypatch):

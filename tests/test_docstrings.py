@@ -8,6 +8,7 @@ automatically.
 import doctest
 import importlib
 import pkgutil
+import tempfile
 
 import pytest
 
@@ -29,8 +30,10 @@ FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
 def _examples(module_name: str) -> list[doctest.DocTest]:
+    """The module's examples, each run with empty globals: as a user pasting it would, so an
+    example imports what it uses instead of leaning on the module's own names."""
     module = importlib.import_module(module_name)
-    return [test for test in doctest.DocTestFinder().find(module) if test.examples]
+    return [test for test in doctest.DocTestFinder().find(module, globs={}) if test.examples]
 
 
 def test_public_api_modules_have_examples():
@@ -58,7 +61,8 @@ def test_public_api_modules_have_examples():
 
 @pytest.mark.parametrize("module_name", [name for name in MODULE_NAMES if _examples(name)])
 def test_docstring_examples(module_name, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # examples that write files write them here
+    monkeypatch.chdir(tmp_path)  # examples that write files write them here,
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # and their tempfile.mkdtemp() too
     report: list[str] = []
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     for test in _examples(module_name):

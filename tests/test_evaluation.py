@@ -177,8 +177,10 @@ def test_datasets_that_cannot_be_scored_are_refused_with_the_way_out():
     model = zoo.build("mlp_mnist", units=(8,))
     spec = zoo.get_spec("mlp_mnist")
     augmented = zoo.data.load((images, labels), "all", spec=spec, batch_size=16)
-    with pytest.raises(DataError, match="augments its images.*augment=False"):
-        zoo.evaluate(model, augmented)
+    # Also when the augmenting pipeline is wrapped in transformations that drop its attributes.
+    for dataset in (augmented, augmented.prefetch(1).take(2), augmented.map(lambda x, y: (x, y))):
+        with pytest.raises(DataError, match="augments its images.*augment=False"):
+            zoo.evaluate(model, dataset)
     steady = zoo.data.load((images, labels), "all", spec=spec, batch_size=16, shuffle=False,
                            augment=False)
     assert zoo.evaluate(model, steady).num_examples == 64

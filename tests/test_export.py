@@ -270,7 +270,7 @@ def test_cli_train_export_then_predict(tmp_path, capsys):
     # The export target is checked before training: an existing one fails in a second.
     assert main(["train", "transformer_sst2", "--data", str(data), "--export", str(export)]) == 2
     refusal = capsys.readouterr().err
-    assert "already exists" in refusal and "--overwrite-export" in refusal
+    assert "already holds a zoo export" in refusal and "--overwrite-export" in refusal
     first_export = (export / "assets.extra" / "zoo.json").stat().st_mtime_ns
     assert main(["train", "transformer_sst2", "--data", str(data), "--export", str(export),
                  "--overwrite-export", "--epochs", "1", "--set", "vocab_size=200", "--set",
@@ -384,7 +384,7 @@ def test_killed_export_leaves_nothing_at_the_target(tmp_path):
 def test_existing_target_is_refused_unless_overwrite(exports, tmp_path):
     model, _ = small_model("mlp_mnist")
     target = zoo.export(model, tmp_path / "export")
-    with pytest.raises(zoo.ExportError, match="already exists; pass overwrite=True"):
+    with pytest.raises(zoo.ExportError, match="already holds a zoo export; pass overwrite=True"):
         zoo.export(model, target)
 
     other, _ = small_model("cnn_mnist")
@@ -402,6 +402,15 @@ def test_existing_target_is_refused_unless_overwrite(exports, tmp_path):
     (not_an_export / "keep.txt").write_text("precious")
     with pytest.raises(zoo.ExportError, match="not a zoo export.*even with overwrite=True"):
         zoo.export(model, not_an_export, overwrite=True)
+    # Without overwrite too: the message must not suggest an overwrite that would be refused.
+    with pytest.raises(zoo.ExportError, match="not a zoo export") as refused:
+        zoo.export(model, not_an_export)
+    assert "pass overwrite=True" not in str(refused.value)
+    a_file = tmp_path / "model.txt"
+    a_file.write_text("precious")
+    with pytest.raises(zoo.ExportError, match=f"{a_file} exists and is not a zoo export"):
+        zoo.export(model, a_file)
+    assert a_file.read_text() == "precious"
     assert (not_an_export / "keep.txt").read_text() == "precious"
 
     # A link to an export ("latest -> v1") is replaced; the export it pointed to stays.

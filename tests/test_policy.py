@@ -45,6 +45,11 @@ def test_explicit_choices_win():
     assert chosen.jit_compile is True
     assert chosen.mixed_precision is None
     assert chosen.strategy is tf.distribute.get_strategy()
+    assert "jit_compile: set by the caller; mixed_precision: off, set by the caller" in (
+        chosen.describe()
+    )
+    tuning = resolve_policy(mixed_precision=None, strategy="default", chooser="zoo.tune")
+    assert "mixed_precision: off, set by zoo.tune" in tuning.describe()
 
 
 def test_cpu_defaults_are_float32_single_device():

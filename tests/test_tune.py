@@ -385,8 +385,19 @@ def test_cli_tune_prints_the_best_trials(tmp_path, capsys):
     command = next(line for line in output.splitlines() if line.startswith("train with them: "))
     arguments = shlex.split(command.removeprefix("train with them: zoo "))
     assert arguments[:4] == ["train", "mlp_mnist", "--data", str(data)]
+    # Strings read back as they are: optimizer=adam, not optimizer="'adam'" quoting.
+    optimizer = next(a for a in arguments if a.startswith("optimizer="))
+    assert "'" not in optimizer and optimizer == f"optimizer={result_optimizer(directory)}"
     assert main([*arguments, "--epochs", "1"]) == 0
     assert "zoo: training mlp_mnist from epoch 1 to 1" in capsys.readouterr().out
+
+
+def result_optimizer(directory) -> str:
+    """The best trial's optimizer, as the search's trials table records it."""
+    import pandas as pd
+
+    trials = pd.read_csv(directory / "trials.csv")
+    return trials[trials.status == "COMPLETED"].sort_values("score").iloc[0]["optimizer"]
 
 
 def test_an_objective_the_trials_do_not_log_is_refused_before_any_trial(digits, tmp_path):

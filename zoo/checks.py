@@ -114,6 +114,7 @@ def writable_directory(name: str, path: Any) -> Path:
 
     Example:
         >>> import tempfile
+        >>> from zoo.checks import writable_directory
         >>> writable_directory("workdir", tempfile.mkdtemp() + "/runs/cnn").exists()
         False
         >>> writable_directory("workdir", "/dev/null/runs")
@@ -152,6 +153,7 @@ def tensorflow_backend(what: str) -> None:
     exports are SavedModels. The models themselves run on any backend (JAX too).
 
     Example:
+        >>> from zoo.checks import tensorflow_backend
         >>> tensorflow_backend("zoo.train")  # the tests run on TensorFlow
     """
     import keras

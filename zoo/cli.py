@@ -58,6 +58,15 @@ def _override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def _add_tfds_options(command: argparse.ArgumentParser) -> None:
+    """Where TFDS datasets (tfds:NAME, or an entry's own without --data) are prepared."""
+    command.add_argument("--data-dir", metavar="DIR",
+                         help="folder where TFDS datasets are prepared (default: "
+                              "$TFDS_DATA_DIR or ~/tensorflow_datasets)")
+    command.add_argument("--no-download", dest="download", action="store_false",
+                         help="fail instead of downloading a TFDS dataset not prepared there")
+
+
 def _parser() -> argparse.ArgumentParser:
     from zoo import __version__  # zoo/__init__ imports no TensorFlow: --help stays fast
 
@@ -93,12 +102,14 @@ def _parser() -> argparse.ArgumentParser:
                           help="after training, export a SavedModel serving raw inputs to DIR")
     training.add_argument("--overwrite-export", action="store_true",
                           help="replace an earlier zoo export at --export DIR")
+    _add_tfds_options(training)
 
     evaluation = commands.add_parser("evaluate",
                                      help="evaluate a trained run, an export or a .keras model")
     evaluation.add_argument("model", help="a training workdir, a zoo export, or a .keras file of "
                             "an image entry")
     evaluation.add_argument("--data", required=True, help="labelled data, as for train --data")
+    _add_tfds_options(evaluation)
 
     tuning = commands.add_parser("tune", help="search an entry's hyperparameters (resumable)")
     tuning.add_argument("name")
@@ -118,12 +129,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="set a hyperparameter or recipe field for every trial (for a "
                              "searched one, its default), e.g. vocab_size=20000, or a zoo.tune "
                              "option (jit_compile=False)")
-    tuning.add_argument("--directory", required=True,
-                        help="the search's directory; rerun to continue")
+    tuning.add_argument("--directory",
+                        help="the search's directory (default: tuning/NAME); rerun to continue")
     tuning.add_argument("--overwrite", action="store_true", help="start afresh in --directory")
     tuning.add_argument("--export", metavar="DIR", help="export the best model to DIR")
     tuning.add_argument("--overwrite-export", action="store_true",
                         help="replace an earlier zoo export at --export DIR")
+    _add_tfds_options(tuning)
 
     prediction = commands.add_parser("predict", help="classify raw images or sentences")
     prediction.add_argument("model", help="a zoo export, a training workdir, or a .keras file")
@@ -177,11 +189,13 @@ def _check_export_target(args: argparse.Namespace) -> None:
 # --set KEY=VALUE for what has its own option: the option's value, or a clear refusal.
 _OPTIONS_OF_TRAIN = {"epochs": "--epochs", "batch_size": "--batch-size", "seed": "--seed",
                      "workdir": "--workdir", "data": "--data",
-                     "validation_data": "--validation-data"}
+                     "validation_data": "--validation-data", "data_dir": "--data-dir",
+                     "download": "--no-download"}
 _OPTIONS_OF_TUNE = {"epochs": "--epochs", "seed": "--seed", "directory": "--directory",
                     "data": "--data", "validation_data": "--validation-data", "tuner": "--tuner",
                     "max_trials": "--max-trials", "objective": "--objective",
-                    "overwrite": "--overwrite"}
+                    "overwrite": "--overwrite", "data_dir": "--data-dir",
+                    "download": "--no-download"}
 # Recipe fields that have an option too: --set epochs=3 means --epochs 3 when that is not given.
 _RECIPE_OPTIONS = ("epochs", "batch_size")
 
@@ -212,7 +226,7 @@ def _call_arguments(
 def _train_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """zoo.train's keyword arguments from the options and --set pairs."""
     arguments = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
-                 "workdir": args.workdir}
+                 "workdir": args.workdir, "data_dir": args.data_dir, "download": args.download}
     return _call_arguments(args, arguments, _OPTIONS_OF_TRAIN)
 
 
@@ -237,7 +251,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     import zoo
 
-    print(zoo.evaluate(args.model, args.data))  # a workdir, an export or a .keras file
+    # A workdir, an export or a .keras file.
+    print(zoo.evaluate(args.model, args.data, data_dir=args.data_dir, download=args.download))
 
 
 def _cmd_tune(args: argparse.Namespace) -> None:
@@ -246,7 +261,8 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     _check_export_target(args)
     arguments = {"tuner": args.tuner, "max_trials": args.max_trials, "epochs": args.epochs,
                  "seed": args.seed, "directory": args.directory, "overwrite": args.overwrite,
-                 "objective": args.objective}
+                 "objective": args.objective, "data_dir": args.data_dir,
+                 "download": args.download}
     result = zoo.tune(args.name, args.data, args.validation_data,
                       **_call_arguments(args, arguments, _OPTIONS_OF_TUNE))
     trials = result.trials
@@ -256,18 +272,29 @@ def _cmd_tune(args: argparse.Namespace) -> None:
         print(best.head(5).dropna(axis="columns", how="all").to_string(
             index=False, float_format=lambda v: f"{v:.4g}"))
         print(f"\nbest overrides: {result.best_overrides}")
-        command = ["zoo train", args.name]
-        if args.data:
-            command.append(f"--data {shlex.quote(args.data)}")
-        if args.validation_data:
-            command.append(f"--validation-data {shlex.quote(args.validation_data)}")
-        command += [f"--set {shlex.quote(f'{key}={value!r}')}"
-                    for key, value in sorted(result.best_overrides.items())]
-        print(f"train with them: {' '.join(command)}")
+        print(f"train with them: {_train_command(args, result.best_overrides)}")
     print(f"search saved in {result.directory} (trials.csv; rerun to continue)")
     if args.export:
         zoo.export(result.best_model(), args.export, preprocessor=result.preprocessor,
                    class_names=result.class_names or None, overwrite=args.overwrite_export)
+
+
+def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
+    """The `zoo train` command line that trains the entry on the search's data with
+    `overrides`, quoted for a POSIX shell."""
+    command = ["zoo", "train", args.name]
+    for option, value in (("--data", args.data), ("--validation-data", args.validation_data),
+                          ("--data-dir", args.data_dir)):
+        if value:
+            command += [option, value]
+    if not args.download:
+        command.append("--no-download")
+    for key, value in sorted(overrides.items()):
+        # A string as it is (optimizer=adam) where --set reads it back unchanged; else its repr.
+        text = value if isinstance(value, str) and _override(f"{key}={value}")[1] == value else (
+            repr(value))
+        command += ["--set", f"{key}={text}"]
+    return shlex.join(command)
 
 
 PREVIEW_ROWS = 20  # rows `zoo predict --output` prints; the file holds every row

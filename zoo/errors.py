@@ -51,6 +51,7 @@ def unknown_name(
     At most `max_listed` known names are listed (all of them when None).
 
     Example:
+        >>> from zoo.errors import unknown_name
         >>> error = unknown_name("model", "cnn_mnst", ["cnn_mnist", "mlp_mnist"])
         >>> "Did you mean: 'cnn_mnist'?" in str(error)
         True
@@ -78,6 +79,7 @@ def first_line(error: BaseException) -> str:
     for one-line messages.
 
     Example:
+        >>> from zoo.errors import first_line
         >>> first_line(ValueError("bad header."))
         'bad header'
         >>> first_line(ValueError("{{function_node __wrapped__DecodeImage_device_/job:localhost}} "

@@ -28,6 +28,16 @@ class EvalReport:
         loss: mean cross-entropy of the labels (without the recipe's label smoothing, so it can
             differ from a smoothed `val_loss`; probabilities clipped at 1e-12).
         history: training curves (one row per epoch) when the report comes from `zoo.train`.
+
+    Example:
+        >>> import numpy as np, zoo
+        >>> model = zoo.build("mlp_mnist")
+        >>> images = np.random.default_rng(0).integers(0, 255, (20, 28, 28), dtype=np.uint8)
+        >>> report = zoo.evaluate(model, (images, np.arange(20) % 10))
+        >>> report.per_class.columns.tolist(), int(report.per_class["support"].sum())
+        (['precision', 'recall', 'f1', 'support'], 20)
+        >>> sorted(report.macro)
+        ['f1', 'precision', 'recall']
     """
 
     accuracy: float
@@ -39,7 +49,15 @@ class EvalReport:
     history: pd.DataFrame | None = field(default=None, repr=False)
 
     def summary(self) -> pd.DataFrame:
-        """A one-row-per-metric table: accuracy, macro precision/recall/F1, loss, examples."""
+        """A one-row-per-metric table: accuracy, macro precision/recall/F1, loss, examples.
+
+        Example:
+            >>> import numpy as np
+            >>> from zoo.evaluation import classification_report
+            >>> report = classification_report([0, 1], np.array([[0.9, 0.1], [0.4, 0.6]]))
+            >>> report.summary()["metric"].tolist()
+            ['accuracy', 'macro_precision', 'macro_recall', 'macro_f1', 'loss', 'examples']
+        """
         rows = {"accuracy": self.accuracy, **{f"macro_{k}": v for k, v in self.macro.items()}}
         if self.loss is not None:
             rows["loss"] = self.loss
@@ -49,7 +67,16 @@ class EvalReport:
                                                                       dtype=object)})
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form (for report.json and export metadata)."""
+        """Plain-JSON form (for report.json and export metadata).
+
+        Example:
+            >>> import json, numpy as np
+            >>> from zoo.evaluation import classification_report
+            >>> report = classification_report([0, 1], np.array([[0.9, 0.1], [0.4, 0.6]]))
+            >>> plain = json.loads(json.dumps(report.to_dict()))
+            >>> plain["accuracy"], plain["confusion"], plain["class_names"]
+            (1.0, [[1, 0], [0, 1]], ['0', '1'])
+        """
         return {
             "accuracy": self.accuracy,
             "loss": self.loss,
@@ -73,6 +100,15 @@ class EvalReport:
         """Plot the confusion matrix and, when known, the training curves (needs matplotlib).
 
         Returns the matplotlib Figure; with `path`, also saves it there.
+
+        Example:
+            >>> import numpy as np, pathlib, tempfile
+            >>> from zoo.evaluation import classification_report
+            >>> report = classification_report([0, 1], np.array([[0.9, 0.1], [0.4, 0.6]]))
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "report.png"
+            >>> figure = report.plot(path)
+            >>> len(figure.axes) >= 1, path.is_file()
+            (True, True)
         """
         import matplotlib
 
@@ -124,6 +160,7 @@ def classification_report(
 
     Example:
         >>> import numpy as np
+        >>> from zoo.evaluation import classification_report
         >>> report = classification_report(
         ...     [0, 1, 1], np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
         ... )
@@ -200,6 +237,8 @@ def evaluate(
     preprocessor: Any = None,
     batch_size: int | None = None,
     class_names: Sequence[str] | None = None,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
 ) -> EvalReport:
     """Evaluate a classifier on a dataset and return an `EvalReport`.
 
@@ -212,7 +251,8 @@ def evaluate(
     the model's spec: `spec`, else the one it was built from or the entry named like the model,
     with the class count of the model's output. Text sources need the `preprocessor` fitted on
     the training data. `class_names` (the training data's, in id order) names the report's rows
-    and maps class names in the source to the ids the model was trained with.
+    and maps class names in the source to the ids the model was trained with. `data_dir` and
+    `download` reach TFDS as in `zoo.data.load`.
 
     Raises:
         DataError: a text source without the training `preprocessor`, or data the model's spec
@@ -234,7 +274,7 @@ def evaluate(
     from zoo.serving.predictor import Predictor
 
     if isinstance(model, (str, os.PathLike)):
-        return _evaluate_saved(model, data, batch_size)
+        return _evaluate_saved(model, data, batch_size, data_dir=data_dir, download=download)
     if isinstance(model, Predictor):  # an export (zoo.load): it reads raw data itself
         return model.evaluate(data, **({} if batch_size is None else {"batch_size": batch_size}))
     outputs = _output_size(model)
@@ -246,7 +286,8 @@ def evaluate(
         )
     if not isinstance(data, tf.data.Dataset):
         spec = spec or _model_spec(model, preprocessor)
-        data = _load_for_evaluation(data, spec, preprocessor, batch_size, class_names)
+        data = _load_for_evaluation(data, spec, preprocessor, batch_size, class_names,
+                                    data_dir=data_dir, download=download)
     else:
         _check_dataset(data, model)
     class_names = (
@@ -265,7 +306,9 @@ def evaluate(
     return classification_report(np.concatenate(labels), np.concatenate(probabilities), class_names)
 
 
-def _evaluate_saved(path: str | os.PathLike, data: Any, batch_size: int | None) -> EvalReport:
+def _evaluate_saved(
+    path: str | os.PathLike, data: Any, batch_size: int | None, **tfds_options: Any
+) -> EvalReport:
     """Evaluate a workdir, an export or a `.keras` file on `data`."""
     from zoo.serving.archive import is_export
     from zoo.serving.predictor import load
@@ -276,14 +319,36 @@ def _evaluate_saved(path: str | os.PathLike, data: Any, batch_size: int | None) 
     trained = read_trained(path)  # refuses files that would run code, like zoo.load
     # The training data's class names: named labels in `data` map to the ids the model learned.
     return evaluate(trained.model, data, spec=trained.spec, preprocessor=trained.preprocessor,
-                    batch_size=batch_size, class_names=trained.class_names or None)
+                    batch_size=batch_size, class_names=trained.class_names or None,
+                    **tfds_options)
+
+
+def _augments(dataset: Any, depth_limit: int = 64) -> bool:
+    """Whether `dataset`, or a dataset it was made from, is a zoo pipeline that augments.
+
+    `zoo.data.load` marks its datasets with an `augmented` attribute, which a transformation
+    (`.prefetch`, `.take`, `.map`) does not carry over, so the datasets a transformation was
+    made from are followed back. tf.data offers no public way to do that; `_inputs()` is the
+    method its own dataset classes use, and where it is missing only `dataset` is looked at.
+    """
+    pending, seen = [dataset], 0
+    while pending and seen < depth_limit:
+        current = pending.pop()
+        seen += 1
+        if getattr(current, "augmented", False):
+            return True
+        try:
+            pending.extend(current._inputs())
+        except Exception:  # not a tf.data dataset of a known kind: nothing further to follow
+            continue
+    return False
 
 
 def _check_dataset(data: Any, model: Any) -> None:
     """Refuse a `tf.data` dataset that would give a meaningless score or a deep Keras error."""
     import tensorflow as tf
 
-    if getattr(data, "augmented", False):
+    if _augments(data):
         raise DataError(
             "the dataset augments its images (randomly distorted, differently on every pass), "
             "so its score would be random; load evaluation data with augment=False (and "
@@ -378,7 +443,7 @@ def _model_spec(model: Any, preprocessor: Any) -> Any:
 
 def _load_for_evaluation(
     data: Any, spec: Any, preprocessor: Any, batch_size: int | None,
-    class_names: Sequence[str] | None,
+    class_names: Sequence[str] | None, **tfds_options: Any,
 ) -> Any:
     """A source read whole, unshuffled and unaugmented, as the model's spec takes it."""
     from zoo import data as zoo_data
@@ -402,4 +467,4 @@ def _load_for_evaluation(
             )
     return zoo_data.load(data, split=split, spec=spec, batch_size=batch_size,
                          preprocessor=preprocessor, shuffle=False, augment=False,
-                         class_names=class_names)
+                         class_names=class_names, **tfds_options)

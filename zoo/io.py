@@ -21,6 +21,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
     Example:
         >>> import tempfile, pathlib
+        >>> from zoo.io import atomic_write_text
         >>> target = pathlib.Path(tempfile.mkdtemp()) / "note.txt"
         >>> atomic_write_text(target, "hello").read_text()
         'hello'
@@ -65,6 +66,7 @@ def temporary_sibling(path: str | os.PathLike, suffix: str = "") -> Path:
 
     Example:
         >>> import tempfile, pathlib
+        >>> from zoo.io import is_temporary_name, temporary_sibling
         >>> target = pathlib.Path(tempfile.mkdtemp()) / "best.keras"
         >>> temporary = temporary_sibling(target, suffix=".keras")
         >>> temporary.parent == target.parent, temporary.exists(), is_temporary_name(temporary.name)
@@ -90,6 +92,7 @@ def is_temporary_name(name: str) -> bool:
     `.tmp` or the target's own ending (`.best.keras.k3x9a0qe.keras`).
 
     Example:
+        >>> from zoo.io import is_temporary_name
         >>> [is_temporary_name(name) for name in (
         ...     ".state.json.q64giecn.tmp", ".epoch_0002.weights.h5.teyof75z.weights.h5",
         ...     ".best.keras.dyjtthmg.keras", "best.keras", ".notes.tmp", ".best.keras.ab.keras")]
@@ -110,6 +113,7 @@ def remove_temporaries(directory: str | os.PathLike) -> list[Path]:
 
     Example:
         >>> import tempfile, pathlib
+        >>> from zoo.io import remove_temporaries
         >>> folder = pathlib.Path(tempfile.mkdtemp())
         >>> _ = (folder / ".state.json.q64giecn.tmp").write_text("{")  # left by a kill -9
         >>> _ = (folder / "state.json").write_text("{}")

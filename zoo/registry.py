@@ -272,6 +272,7 @@ def spec_for_model(
         InvalidValueError: with `exact`, a model whose layers differ from its spec's network.
 
     Example:
+        >>> from zoo.registry import spec_for_model
         >>> import zoo
         >>> model = zoo.build("cnn_mnist", num_classes=3, compile=False)
         >>> spec_for_model(model).num_classes, spec_for_model(model.__class__.from_config(

@@ -30,7 +30,15 @@ _SPEC_ATTRIBUTE = "_zoo_spec"
 
 @dataclass(frozen=True)
 class Augmentation:
-    """Training-only image augmentation, as Keras preprocessing layers in the tf.data pipeline."""
+    """Training-only image augmentation, as Keras preprocessing layers in the tf.data pipeline.
+
+    Example:
+        >>> import zoo
+        >>> zoo.get_spec("cnn_mnist").input.augmentation.enabled
+        True
+        >>> zoo.Augmentation(translation=0.1, horizontal_flip=True).enabled
+        True
+    """
 
     rotation: float = 0.0  # max rotation, fraction of a full turn (keras.layers.RandomRotation)
     zoom: float = 0.0  # max zoom in or out, fraction of the image size
@@ -100,7 +108,16 @@ class TextInput:
 
 @dataclass(frozen=True)
 class Recipe:
-    """How an entry is trained: optimizer, schedule, batch size, epochs and regularization."""
+    """How an entry is trained: optimizer, schedule, batch size, epochs and regularization.
+
+    Every field is also a keyword override of `zoo.build`, `zoo.train` and `zoo.tune`.
+
+    Example:
+        >>> import zoo
+        >>> recipe = zoo.get_spec("cnn_mnist").with_overrides(epochs=3, learning_rate=1e-3).recipe
+        >>> recipe.optimizer, recipe.epochs, recipe.learning_rate
+        ('adam', 3, 0.001)
+    """
 
     optimizer: str = "adam"  # one of OPTIMIZERS
     learning_rate: float = 1e-3  # peak learning rate
@@ -234,7 +251,14 @@ class ModelSpec:
         }
 
     def valid_overrides(self) -> list[str]:
-        """Names accepted by `with_overrides`: builder arguments and recipe fields."""
+        """Names accepted by `with_overrides`: builder arguments and recipe fields.
+
+        Example:
+            >>> import zoo
+            >>> names = zoo.get_spec("cnn_mnist").valid_overrides()
+            >>> {"filters", "dropout", "num_classes", "learning_rate", "epochs"} <= set(names)
+            True
+        """
         return sorted(
             set(self.hyperparameters)
             | set(self.input.model_kwargs())
@@ -247,6 +271,12 @@ class ModelSpec:
 
         Data arguments (`input_shape`, `vocab_size`, `sequence_length`, `num_classes`) update the
         input spec, so the data pipeline built from the new spec matches the new model.
+
+        Example:
+            >>> import zoo
+            >>> spec = zoo.get_spec("lstm_sst2").with_overrides(vocab_size=5000, dropout=0.3)
+            >>> spec.input.vocab_size, spec.hyperparameters["dropout"]
+            (5000, 0.3)
         """
         if not overrides:
             return self
@@ -294,6 +324,12 @@ class ModelSpec:
 
         The model keeps this spec (`spec_of(model)`), so that `zoo.train(model)` trains it with
         the overrides it was built with.
+
+        Example:
+            >>> import zoo
+            >>> model = zoo.get_spec("mlp_mnist").with_overrides(units=(32,)).build_model()
+            >>> model.name, model.output_shape, model.compiled
+            ('mlp_mnist', (None, 10), False)
         """
         kwargs = self.model_kwargs()
         if self.name and "name" in inspect.signature(self.builder).parameters:
@@ -332,6 +368,7 @@ def spec_of(model: Any) -> ModelSpec | None:
     reloaded from a file, which keeps only the network).
 
     Example:
+        >>> from zoo.spec import spec_of
         >>> import zoo
         >>> spec_of(zoo.build("cnn_mnist", dropout=0.25, compile=False)).hyperparameters["dropout"]
         0.25

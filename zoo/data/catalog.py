@@ -73,6 +73,7 @@ def get_dataset_info(name: str) -> DatasetInfo:
     """Return the catalog record of a dataset, or raise listing the known ones.
 
     Example:
+        >>> from zoo.data.catalog import get_dataset_info
         >>> get_dataset_info("glue/sst2").feature
         'sentence'
     """

@@ -39,6 +39,7 @@ class ImageNormalization(keras.layers.Layer):
 
     Example:
         >>> import numpy as np
+        >>> from zoo.data.images import ImageNormalization
         >>> layer = ImageNormalization(mean=(0.5,), std=(0.5,))
         >>> layer(np.array([[[[0], [255]]]], "uint8")).numpy().ravel().tolist()
         [-1.0, 1.0]
@@ -88,6 +89,7 @@ class RandomAffine(keras.layers.Layer):
 
     Example:
         >>> import numpy as np, tensorflow as tf
+        >>> from zoo.data.images import RandomAffine
         >>> layer = RandomAffine(rotation=0.05, translation=0.1, seed=1)
         >>> images = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
         >>> first = layer(images, seed=tf.constant([7, 0], tf.int64))
@@ -189,6 +191,7 @@ def make_augmentation(augmentation: Augmentation, seed: int | None = None) -> Ra
     """The augmentation layer of an entry's `Augmentation`, or None when it is disabled.
 
     Example:
+        >>> from zoo.data.images import make_augmentation
         >>> from zoo.spec import Augmentation
         >>> make_augmentation(Augmentation(translation=0.1, horizontal_flip=True)).horizontal_flip
         True

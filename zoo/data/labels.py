@@ -33,6 +33,9 @@ def encode_labels(
     Returns the int32 ids and the names in id order (() for integer labels).
 
     Example:
+        >>> import numpy as np
+        >>> import pandas as pd
+        >>> from zoo.data.labels import encode_labels
         >>> ids, names = encode_labels(np.array(["pos", "neg", "pos"]), "y")
         >>> ids.tolist(), names
         ([1, 0, 1], ('neg', 'pos'))
@@ -105,6 +108,8 @@ def class_ids(
     """Ids that number `names[id]` by its position in `class_names`; raise for unknown names.
 
     Example:
+        >>> import numpy as np
+        >>> from zoo.data.labels import class_ids
         >>> class_ids(np.array([0, 1, 1]), ("neg", "pos"), ["neg", "neutral", "pos"], "y").tolist()
         [0, 2, 2]
     """

@@ -52,7 +52,7 @@ def load(
     preprocessor: Preprocessor | None = None,
     validation_fraction: float = 0.1,
     data_dir: str | os.PathLike | None = None,
-    download: bool = False,
+    download: bool = True,
     cache: bool = True,
     drop_remainder: bool = False,
     bucket_by_length: bool = False,
@@ -91,7 +91,10 @@ def load(
             required for text splits other than `"train"`/`"all"`, whose vocabulary must come
             from training text. Without one, text training splits adapt a new one.
         validation_fraction: share of a local source held out as `"validation"`.
-        data_dir, download: where TFDS data is prepared; whether TFDS may download it.
+        data_dir, download: TFDS sources: the folder where TFDS data is prepared (default
+            `$TFDS_DATA_DIR` or `~/tensorflow_datasets`), and whether a dataset not prepared
+            there may be downloaded into it (as `tfds.load` does; without network it fails
+            in seconds, naming the way out).
         cache: keep decoded examples (TFDS images, token ids) in memory after the first epoch.
             Local arrays and image folders are in memory already.
         drop_remainder: drop the last partial batch (for fixed shapes); raises when that would
@@ -243,6 +246,7 @@ def split_examples(
 
     Example:
         >>> import numpy as np
+        >>> from zoo.data.pipeline import split_examples
         >>> from zoo.data.sources import read_source
         >>> examples = read_source((np.zeros((10, 2, 2), "uint8"), np.arange(10) % 2))
         >>> len(split_examples(examples, "train")), len(split_examples(examples, "validation"))
@@ -527,6 +531,7 @@ def bucket_lengths(sequence_length: int) -> list[int]:
     """The padded lengths of `bucket_by_length` batches: powers of two from 8, then the maximum.
 
     Example:
+        >>> from zoo.data.pipeline import bucket_lengths
         >>> bucket_lengths(64), bucket_lengths(200)
         ([8, 16, 32, 64], [8, 16, 32, 64, 128, 200])
     """

@@ -33,6 +33,7 @@ class Preprocessor:
     """Turns raw inputs into the inputs of one entry's model.
 
     Example:
+        >>> from zoo.data.preprocess import make_preprocessor
         >>> import zoo
         >>> spec = zoo.get_spec("lstm_sst2").with_overrides(vocab_size=50, sequence_length=6)
         >>> text = make_preprocessor(spec).adapt(["a great film", "a film", "film"])
@@ -237,6 +238,7 @@ def make_preprocessor(spec: ModelSpec) -> Preprocessor:
     """A new `Preprocessor` for an entry (text ones still need `adapt`).
 
     Example:
+        >>> from zoo.data.preprocess import make_preprocessor
         >>> import zoo
         >>> make_preprocessor(zoo.get_spec("cnn_cifar10")).fitted
         True

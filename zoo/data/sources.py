@@ -7,7 +7,9 @@ metadata. Either way the caller gets labelled examples, not yet split, scaled or
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import logging
 import os
 import re
 import socket
@@ -87,6 +89,7 @@ def tfds_name(source: Any) -> str | None:
     A catalog name that is also an existing path is read as the path.
 
     Example:
+        >>> from zoo.data.sources import tfds_name
         >>> tfds_name("tfds:glue/sst2"), tfds_name("mnist"), tfds_name("digits.npz")
         ('glue/sst2', 'mnist', None)
     """
@@ -134,6 +137,7 @@ def read_source(
 
     Example:
         >>> import numpy as np
+        >>> from zoo.data.sources import read_source
         >>> examples = read_source((np.zeros((4, 28, 28), "uint8"), [0, 1, 0, 1]))
         >>> examples.kind, examples.features.shape, examples.labels.dtype
         ('image', (4, 28, 28, 1), dtype('int32'))
@@ -250,6 +254,7 @@ def read_frame(path: str | os.PathLike, *, label_column: str = "label") -> pd.Da
 
     Example:
         >>> import pathlib, tempfile
+        >>> from zoo.data.sources import read_frame
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "reviews.tsv"
         >>> _ = path.write_text('sentence\\tlabel\\n"a bold , odd film\\t1\\n')
         >>> read_frame(path).iloc[0].tolist()
@@ -371,6 +376,7 @@ def with_class_names(examples: Examples, class_names: Sequence[str]) -> Examples
         DataError: a name of the source that is not in `class_names`.
 
     Example:
+        >>> from zoo.data.sources import read_source, with_class_names
         >>> examples = read_source((["fine", "dull"], ["pos", "neg"]))
         >>> named = with_class_names(examples, ["neg", "neutral", "pos"])
         >>> named.labels.tolist(), named.class_names
@@ -490,13 +496,14 @@ def read_tfds(
     split: str = "train",
     *,
     data_dir: str | os.PathLike | None = None,
-    download: bool = False,
+    download: bool = True,
 ) -> TfdsExamples:
     """Open a TFDS split as `(input, label)` pairs, or raise `DatasetUnavailableError`.
 
     Catalog datasets (`zoo.data.DATASETS`) are read with their recorded feature keys; others need
-    TFDS supervised keys (`as_supervised`). Without `download`, the dataset must already be
-    prepared in `data_dir` (TFDS' default: `$TFDS_DATA_DIR` or `~/tensorflow_datasets`).
+    TFDS supervised keys (`as_supervised`). A dataset not prepared in `data_dir` (TFDS' default:
+    `$TFDS_DATA_DIR` or `~/tensorflow_datasets`) is downloaded there, as `tfds.load` does, unless
+    `download=False`; without network that fails in seconds, with the way out.
 
     Raises:
         DatasetUnavailableError: unknown name, not prepared, no network, failed download.
@@ -504,6 +511,7 @@ def read_tfds(
 
     Example (needs the dataset prepared, or TFDS' mock data as in the tests):
         >>> import tensorflow_datasets as tfds
+        >>> from zoo.data.sources import read_tfds
         >>> with tfds.testing.mock_data(num_examples=3):
         ...     examples = read_tfds("mnist", "test")
         >>> examples.dataset.element_spec[0].shape, examples.info.num_classes
@@ -512,11 +520,14 @@ def read_tfds(
     import tensorflow_datasets as tfds
 
     try:
-        dataset, tfds_info = _tfds_load(tfds, name, split, data_dir, download=False)
+        with _absl_warnings_off():  # a missing dataset is this function's message, not TFDS'
+            dataset, tfds_info = _tfds_load(tfds, name, split, data_dir, download=False)
     except AssertionError:  # TFDS' way of saying "not prepared in data_dir"
         where = _data_dir_text(data_dir)
         if not download:
-            raise _unavailable(name, f"it is not prepared in {where} and download=False") from None
+            raise _unavailable(
+                name, f"it is not prepared in {where} and download=False (--no-download)"
+            ) from None
         if not _network_reachable():
             raise _unavailable(
                 name, f"it is not prepared in {where} and there is no network to download it"
@@ -528,6 +539,19 @@ def read_tfds(
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return TfdsExamples(dataset, info, split, _split_size(tfds_info, split))
+
+
+@contextlib.contextmanager
+def _absl_warnings_off() -> Any:
+    """Hold back TFDS' warnings (absl logging) for the block, such as its note on a data_dir
+    folder it finds incomplete while looking for a dataset that is not there."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _tfds_load(
@@ -593,7 +617,8 @@ def _unknown_tfds_name(tfds: Any, name: str, cause: str | None = None) -> Datase
 
 def _unavailable(name: str, cause: str) -> DatasetUnavailableError:
     return DatasetUnavailableError(
-        f"dataset {name!r} is not available: {cause}. Pass data_dir= a folder where it is prepared "
+        f"dataset {name!r} is not available: {cause}. Pass data_dir= (zoo.data.load, zoo.train, "
+        f"zoo.tune, zoo.evaluate; --data-dir on the command line) a folder where it is prepared "
         f"(on a machine with network: `tfds build {name} --data_dir DIR`, then copy DIR), "
         f"or load a local file instead: {LOCAL_FORMATS}."
     )

@@ -28,6 +28,7 @@ def make_text_vectorization(
     `text_input.sequence_length`.
 
     Example:
+        >>> from zoo.data.text import make_text_vectorization
         >>> from zoo.spec import TextInput
         >>> layer = make_text_vectorization(TextInput(vocab_size=10, sequence_length=4),
         ...                                 vocabulary=["", "[UNK]", "good", "film"])

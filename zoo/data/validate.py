@@ -52,6 +52,7 @@ def check_labels(labels: Any, origin: str, count: int | None = None) -> np.ndarr
     the inputs' are refused with a message that says how to convert them.
 
     Example:
+        >>> from zoo.data.validate import check_labels
         >>> check_labels([0, 2, 1.0], "y").tolist()
         [0, 2, 1]
     """
@@ -119,6 +120,7 @@ def check_class_names(names: tuple[str, ...], spec: ModelSpec, origin: str) -> N
     2-class folder as a 10-class model) or lack some (11 folders for 10 outputs).
 
     Example:
+        >>> from zoo.data.validate import check_class_names
         >>> import zoo
         >>> check_class_names(("zero", "one"), zoo.get_spec("cnn_mnist"), "'digits'")
         Traceback (most recent call last):
@@ -158,6 +160,8 @@ def check_images(images: Any, origin: str) -> np.ndarray:
     float pixels must be finite and already scaled to [0, 1].
 
     Example:
+        >>> import numpy as np
+        >>> from zoo.data.validate import check_images
         >>> check_images(np.zeros((2, 28, 28), "uint8"), "x").shape
         (2, 28, 28, 1)
     """

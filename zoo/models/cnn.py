@@ -47,6 +47,7 @@ def build_cnn(
     With the defaults this is the classic Keras MNIST convnet (34,826 parameters on 28x28x1).
 
     Example:
+        >>> from zoo.models.cnn import build_cnn
         >>> model = build_cnn(input_shape=(28, 28, 1), num_classes=10)
         >>> model.count_params()
         34826
@@ -110,6 +111,7 @@ def max_blocks(spec: ModelSpec, limit: int = 4) -> int:
     map by `kernel_size - 1`; pooling needs 2 pixels and halves it.
 
     Example:
+        >>> from zoo.models.cnn import max_blocks
         >>> import zoo
         >>> max_blocks(zoo.get_spec("cnn_mnist"))  # 28 -> 26 -> 13 -> 11 -> 5 -> 3 -> 1
         3
@@ -135,6 +137,7 @@ def search_space_cnn(hp: Any, spec: ModelSpec) -> dict[str, Any]:
 
     Example:
         >>> import keras_tuner, zoo
+        >>> from zoo.models.cnn import search_space_cnn
         >>> hp = keras_tuner.HyperParameters()
         >>> search_space_cnn(hp, zoo.get_spec("cnn_mnist"))["filters"]
         (32, 64)

@@ -158,6 +158,7 @@ def layer_widths(
 
     Example:
         >>> import keras_tuner
+        >>> from zoo.models.common import layer_widths
         >>> hp = keras_tuner.HyperParameters()
         >>> layer_widths(hp, "filters", (32, 64), (16, 32, 64), max_layers=3, count_name="blocks")
         (32, 64)

@@ -19,6 +19,7 @@ class TokenAndPositionEmbedding(layers.Layer):
 
     Example:
         >>> import numpy as np
+        >>> from zoo.models.layers import TokenAndPositionEmbedding
         >>> layer = TokenAndPositionEmbedding(vocab_size=100, sequence_length=8, embed_dim=16)
         >>> tuple(layer(np.ones((2, 8), "int32")).shape)
         (2, 8, 16)
@@ -68,6 +69,7 @@ class TransformerEncoderBlock(layers.Layer):
 
     Example:
         >>> import numpy as np
+        >>> from zoo.models.layers import TransformerEncoderBlock
         >>> block = TransformerEncoderBlock(embed_dim=16, num_heads=2, ff_dim=32)
         >>> tuple(block(np.zeros((2, 8, 16), "float32")).shape)
         (2, 8, 16)
@@ -145,6 +147,7 @@ class MaskedGlobalPooling1D(layers.Layer):
 
     Example:
         >>> import numpy as np
+        >>> from zoo.models.layers import MaskedGlobalPooling1D
         >>> x = np.array([[[1.0], [3.0], [9.0]], [[5.0], [7.0], [9.0]]], "float32")
         >>> mask = np.array([[True, True, False], [False, False, False]])
         >>> MaskedGlobalPooling1D("mean")(x, mask=mask).numpy().tolist()
@@ -196,6 +199,7 @@ class HashedBigrams(layers.Layer):
 
     Example:
         >>> import numpy as np
+        >>> from zoo.models.layers import HashedBigrams
         >>> layer = HashedBigrams(vocab_size=10, buckets=1000)
         >>> layer(np.array([[2, 3, 4, 0], [5, 0, 0, 0]], "int32")).numpy().tolist()
         [[24, 35, 0], [0, 0, 0]]

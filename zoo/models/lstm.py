@@ -59,6 +59,7 @@ def build_lstm_classifier(
     bag of the text's hashed word pairs joins that summary before the softmax (`add_bigram_bag`).
 
     Example:
+        >>> from zoo.models.lstm import build_lstm_classifier
         >>> model = build_lstm_classifier(vocab_size=1000, sequence_length=20, num_classes=2)
         >>> model.input_shape, model.output_shape
         ((None, None), (None, 2))
@@ -105,6 +106,7 @@ def search_space_lstm(hp: Any, spec: ModelSpec) -> dict[str, Any]:
 
     Example:
         >>> import keras_tuner, zoo
+        >>> from zoo.models.lstm import search_space_lstm
         >>> space = search_space_lstm(keras_tuner.HyperParameters(), zoo.get_spec("lstm_sst2"))
         >>> space["embedding_dim"], space["lstm_units"], space["bidirectional"]
         (128, (128,), True)

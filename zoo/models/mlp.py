@@ -34,6 +34,7 @@ def build_mlp(
     """Build an MLP classifier for fixed-size inputs (images are flattened).
 
     Example:
+        >>> from zoo.models.mlp import build_mlp
         >>> model = build_mlp(input_shape=(28, 28, 1), num_classes=10)
         >>> model.output_shape
         (None, 10)
@@ -56,6 +57,7 @@ def search_space_mlp(hp: Any, spec: ModelSpec) -> dict[str, Any]:
 
     Example:
         >>> import keras_tuner, zoo
+        >>> from zoo.models.mlp import search_space_mlp
         >>> search_space_mlp(keras_tuner.HyperParameters(), zoo.get_spec("mlp_mnist"))["units"]
         (128,)
     """

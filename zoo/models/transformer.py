@@ -59,6 +59,7 @@ def build_transformer_classifier(
     before the softmax (`add_bigram_bag`).
 
     Example:
+        >>> from zoo.models.transformer import build_transformer_classifier
         >>> model = build_transformer_classifier(vocab_size=1000, sequence_length=20, num_classes=4)
         >>> model.output_shape
         (None, 4)
@@ -108,6 +109,7 @@ def search_space_transformer(hp: Any, spec: ModelSpec) -> dict[str, Any]:
 
     Example:
         >>> import keras_tuner, zoo
+        >>> from zoo.models.transformer import search_space_transformer
         >>> hp = keras_tuner.HyperParameters()
         >>> space = search_space_transformer(hp, zoo.get_spec("transformer_imdb"))
         >>> space["embed_dim"], space["num_heads"], hp.values["head_dim"], space["dense_units"]

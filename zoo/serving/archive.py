@@ -42,6 +42,7 @@ def check_target(target: str | os.PathLike, *, overwrite: bool = False) -> Path:
 
     Example:
         >>> import tempfile
+        >>> from zoo.serving.archive import check_target
         >>> check_target(tempfile.mkdtemp() + "/missing/model")
         Traceback (most recent call last):
         ...
@@ -62,15 +63,16 @@ def check_target(target: str | os.PathLike, *, overwrite: bool = False) -> Path:
     if target.exists() or target.is_symlink():
         if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
             return target  # an empty directory (made beforehand) holds nothing to lose
-        if not overwrite:
-            raise ExportError(
-                f"{target} already exists; pass overwrite=True (zoo command: --overwrite-export) "
-                f"to replace it, or pick a new path."
-            )
+        # Only an earlier export may be replaced, so suggest overwrite only for one of those.
         if not is_export(target):
             raise ExportError(
-                f"{target} exists and is not a zoo export (no {METADATA}); refusing to replace it "
-                f"even with overwrite=True. Remove it yourself or pick another path."
+                f"{target} exists and is not a zoo export (no {METADATA}); zoo will not replace "
+                f"it, even with overwrite=True. Remove it yourself or pick another path."
+            )
+        if not overwrite:
+            raise ExportError(
+                f"{target} already holds a zoo export; pass overwrite=True (zoo command: "
+                f"--overwrite-export) to replace it, or pick a new path."
             )
     return target
 
@@ -128,6 +130,7 @@ def publishing(target: str | os.PathLike, *, overwrite: bool = False) -> Iterato
 
     Example:
         >>> import tempfile, pathlib
+        >>> from zoo.serving.archive import publishing
         >>> target = pathlib.Path(tempfile.mkdtemp()) / "export"
         >>> with publishing(target) as staging:
         ...     _ = (staging / "saved_model.pb").write_bytes(b"")

@@ -31,6 +31,8 @@ def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
     without the channel axis.
 
     Example:
+        >>> import numpy as np
+        >>> from zoo.serving.inputs import as_images
         >>> as_images(np.zeros((5, 28, 28), "uint8"), (28, 28, 1)).shape
         (5, 28, 28, 1)
         >>> as_images(np.zeros((5, 28, 28), "float32"), (28, 28, 1))
@@ -72,6 +74,7 @@ def as_texts(inputs: Any) -> np.ndarray:
     `sentence` or `text` column (or a single column).
 
     Example:
+        >>> from zoo.serving.inputs import as_texts
         >>> as_texts("a fine film").tolist()
         ['a fine film']
         >>> import pandas as pd
@@ -107,6 +110,7 @@ def read_inputs(path: str | os.PathLike) -> np.ndarray:
 
     Example:
         >>> import tempfile, pathlib
+        >>> from zoo.serving.inputs import read_inputs
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "reviews.txt"
         >>> _ = path.write_text("a great film\\n\\nso dull\\n")
         >>> read_inputs(path).tolist()

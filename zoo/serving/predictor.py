@@ -76,6 +76,13 @@ class Predictor:
         Raises:
             DataError: inputs of the wrong kind, dtype or shape (the message gives both).
             InvalidValueError: a `batch_size` that is not a positive integer.
+
+        Example:
+            >>> import tempfile, numpy as np, zoo
+            >>> predictor = zoo.load(zoo.export(zoo.build("mlp_mnist"), tempfile.mkdtemp() + "/m"))
+            >>> frame = predictor.predict(np.zeros((3, 28, 28), "uint8"))
+            >>> len(frame), frame.columns[:3].tolist(), frame.columns[-1]
+            (3, ['class_id', 'label', 'probability'], 'p_9')
         """
         index = inputs.index if isinstance(inputs, (pd.Series, pd.DataFrame)) else None
         probabilities, class_ids = self._classify(inputs, batch_size)

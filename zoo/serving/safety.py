@@ -62,6 +62,7 @@ def inspect_keras_archive(path: str | os.PathLike) -> dict[str, Any]:
 
     Example:
         >>> import tempfile, zoo
+        >>> from zoo.serving.safety import inspect_keras_archive
         >>> path = tempfile.mkdtemp() + "/mlp.keras"
         >>> zoo.build("mlp_mnist").save(path)
         >>> inspect_keras_archive(path)["class_name"]
@@ -107,6 +108,7 @@ def load_keras_model(path: str | os.PathLike) -> Any:
 
     Example:
         >>> import tempfile, zoo
+        >>> from zoo.serving.safety import load_keras_model
         >>> path = tempfile.mkdtemp() + "/mlp.keras"
         >>> zoo.build("mlp_mnist").save(path)
         >>> load_keras_model(path).name

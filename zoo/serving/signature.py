@@ -36,6 +36,7 @@ def input_signature(spec: ModelSpec) -> tf.TensorSpec:
     """The raw input the signature takes for `spec`.
 
     Example:
+        >>> from zoo.serving.signature import input_signature
         >>> import zoo
         >>> input_signature(zoo.get_spec("cnn_mnist"))
         TensorSpec(shape=(None, 28, 28, 1), dtype=tf.uint8, name='image')
@@ -56,6 +57,7 @@ def serving_archive(
 
     Example:
         >>> import tempfile, numpy as np, tensorflow as tf, zoo
+        >>> from zoo.serving.signature import serving_archive
         >>> spec = zoo.get_spec("mlp_mnist")
         >>> archive = serving_archive(zoo.build("mlp_mnist"), zoo.data.make_preprocessor(spec),
         ...                           spec.class_names)

@@ -48,6 +48,7 @@ def read_workdir(path: str | os.PathLike) -> Trained:
 
     Example:
         >>> import tempfile
+        >>> from zoo.serving.sources import read_workdir
         >>> read_workdir(tempfile.mkdtemp())
         Traceback (most recent call last):
         ...

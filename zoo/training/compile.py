@@ -23,6 +23,7 @@ class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
     from step 0 once the warmup ends.
 
     Example:
+        >>> from zoo.training.compile import LinearWarmup
         >>> schedule = LinearWarmup(after=0.1, warmup_steps=4)
         >>> [round(float(schedule(step)), 3) for step in (0, 2, 4, 9)]
         [0.0, 0.05, 0.1, 0.1]
@@ -67,6 +68,7 @@ def learning_rate(
     linearly from 0 before any of the schedules.
 
     Example:
+        >>> from zoo.training.compile import learning_rate
         >>> from zoo.spec import Recipe
         >>> schedule = learning_rate(Recipe(schedule="cosine", epochs=2), steps_per_epoch=10)
         >>> round(float(schedule(20)), 6)
@@ -107,6 +109,7 @@ def ema_momentum(recipe: Recipe, steps_per_epoch: int | None = None) -> float | 
     """The recipe's weight-average momentum, lowered for runs too short for its window.
 
     Example:
+        >>> from zoo.training.compile import ema_momentum
         >>> from zoo.spec import Recipe
         >>> recipe = Recipe(ema_momentum=0.999, epochs=3)
         >>> ema_momentum(recipe, steps_per_epoch=500), round(ema_momentum(recipe, 15), 4)
@@ -160,6 +163,7 @@ def compile_model(
     """Compile `model` with `spec.recipe`. Returns the model for chaining.
 
     Example:
+        >>> from zoo.training.compile import compile_model
         >>> import zoo
         >>> spec = zoo.get_spec("mlp_mnist")
         >>> model = compile_model(spec.build_model(), spec)

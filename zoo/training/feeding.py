@@ -23,6 +23,7 @@ def batches_per_epoch(dataset: tf.data.Dataset) -> int | None:
 
     Example:
         >>> import tensorflow as tf
+        >>> from zoo.training.feeding import batches_per_epoch
         >>> batches_per_epoch(tf.data.Dataset.range(10).batch(4)), batches_per_epoch(
         ...     tf.data.Dataset.range(10).repeat())
         (3, None)
@@ -51,6 +52,7 @@ def repeat_epochs(
 
     Example:
         >>> import tensorflow as tf
+        >>> from zoo.training.feeding import repeat_epochs
         >>> repeated, steps = repeat_epochs(tf.data.Dataset.range(10).batch(4))
         >>> steps, [int(batch[0]) for batch in repeated.take(4)]
         (3, [0, 4, 8, 0])

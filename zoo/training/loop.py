@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,16 @@ class TrainResult:
         workdir: the run directory, when one was given.
         run_config: what the run was asked for: entry, overrides, seed and data fingerprints
             (a workdir's `config.json` holds the same); exports record it.
+
+    Example:
+        >>> import numpy as np, zoo
+        >>> rng = np.random.default_rng(0)
+        >>> x, y = rng.integers(0, 255, (128, 28, 28), dtype=np.uint8), rng.integers(0, 10, 128)
+        >>> result = zoo.train("mlp_mnist", (x, y), epochs=2, verbose=0, units=(16,))
+        >>> result.history[["epoch", "learning_rate"]].shape, result.workdir is None
+        ((2, 2), True)
+        >>> result.spec.hyperparameters["units"], result.report.num_examples
+        ((16,), 13)
     """
 
     model: keras.Model
@@ -130,6 +141,7 @@ def _is_tfds(source: Any) -> bool:
 def load_run_data(
     spec: ModelSpec, data: Any, validation_data: Any, seed: int, preprocessor: Any,
     augment: bool | None = None, *, with_validation: bool = True,
+    data_dir: str | os.PathLike | None = None, download: bool = True,
 ) -> tuple[Any, Any]:
     """The (train, validation) datasets of a run, as `zoo.train` and `zoo.tune` read them.
 
@@ -137,7 +149,7 @@ def load_run_data(
     local sources without `validation_data` hold out a seeded 10% for validation. Text
     validation data is vectorized with the vocabulary fitted on the training split, and class
     names in it map to the training ids. `with_validation=False` reads the training split only
-    (validation is None).
+    (validation is None). `data_dir` and `download` reach TFDS as in `zoo.data.load`.
     """
     from zoo import data as zoo_data
 
@@ -155,7 +167,8 @@ def load_run_data(
         train_split = "train" if tfds_data else "all"
         validation_source = validation_data
         validation_split = test_split() if _is_tfds(validation_data) else "all"
-    common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed}
+    common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed,
+              "data_dir": data_dir, "download": download}
     # Augmentation and length bucketing for training only: evaluation keeps one padded shape and
     # the source order.
     train = zoo_data.load(data, split=train_split, preprocessor=preprocessor, augment=augment,
@@ -184,6 +197,8 @@ def train(
     steps_per_execution: int = 1,
     augment: bool | None = None,
     verbose: int | str = "auto",
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
     **overrides: Any,
 ) -> TrainResult:
     """Train an entry with its recipe, evaluate it, and return a `TrainResult`.
@@ -206,6 +221,8 @@ def train(
         augment: training-time image augmentation; None = the entry's own `Augmentation`,
             False = none (validation data is never augmented).
         verbose: Keras verbosity; "auto" = progress bar on a terminal, one line per epoch otherwise.
+        data_dir, download: TFDS sources, as for `zoo.data.load`: where the dataset is prepared,
+            and whether it may be downloaded there when it is not.
         **overrides: builder arguments or recipe fields, as for `zoo.build`.
 
     Example:
@@ -262,7 +279,8 @@ def train(
     # Build first: a bad hyperparameter (dropout=2.0) fails in a second, before any data is read.
     with _precision(policy.mixed_precision), policy.strategy.scope():
         model = given_model if given_model is not None else spec.build_model()
-    train_data, validation = load_run_data(spec, data, validation_data, seed, preprocessor, augment)
+    train_data, validation = load_run_data(spec, data, validation_data, seed, preprocessor, augment,
+                                           data_dir=data_dir, download=download)
     preprocessor = train_data.preprocessor
     # Exports and evaluations of the model label its classes as the training data named them.
     spec = spec.with_data_class_names(train_data.class_names)

@@ -17,6 +17,7 @@ class SmoothedSparseCategoricalCrossentropy(keras.losses.Loss):
 
     Example:
         >>> import numpy as np
+        >>> from zoo.training.losses import SmoothedSparseCategoricalCrossentropy
         >>> loss = SmoothedSparseCategoricalCrossentropy(label_smoothing=0.1)
         >>> # target (0.95, 0.05): -(0.95 * log 0.9 + 0.05 * log 0.1)
         >>> round(float(loss(np.array([0]), np.array([[0.9, 0.1]]))), 4)

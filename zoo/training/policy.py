@@ -96,7 +96,7 @@ def _resolve_jit_compile(
     jit_compile: bool | str, device: str, entry: str | None
 ) -> tuple[bool | str, str]:
     if isinstance(jit_compile, bool):
-        return jit_compile, "set by caller"
+        return jit_compile, "set by the caller"
     checks.one_of("jit_compile", jit_compile, ("auto", True, False))
     if device in ("gpu", "tpu"):
         return "auto", f"XLA on {device} where every layer supports it (Keras check)"
@@ -115,12 +115,14 @@ def _gpu_supports_float16() -> bool:
     return False
 
 
-def _resolve_mixed_precision(mixed_precision: str | None, device: str) -> tuple[str | None, str]:
+def _resolve_mixed_precision(
+    mixed_precision: str | None, device: str, chooser: str
+) -> tuple[str | None, str]:
     if mixed_precision is None or mixed_precision == "off":
-        return None, "off by request"
+        return None, f"off, set by {chooser}"
     checks.one_of("mixed_precision", mixed_precision, _MIXED_PRECISION_CHOICES)
     if mixed_precision != "auto":
-        return mixed_precision, "set by caller"
+        return mixed_precision, f"set by {chooser}"
     if device == "tpu":
         return "mixed_bfloat16", "bfloat16 on TPU"
     if device == "gpu" and _gpu_supports_float16():
@@ -141,7 +143,7 @@ def _cluster_workers() -> int:
 
 def _resolve_strategy(strategy: Any, device: str) -> tuple[Any, str]:
     if isinstance(strategy, tf.distribute.Strategy):
-        return strategy, "given by caller"
+        return strategy, "given by the caller"
     checks.one_of("strategy", strategy, _STRATEGY_CHOICES)
     if strategy == "tpu" or (strategy == "auto" and device == "tpu"):
         try:
@@ -171,10 +173,15 @@ def resolve_policy(
     strategy: Any = "auto",
     *,
     entry: str | None = None,
+    chooser: str = "the caller",
 ) -> DevicePolicy:
     """Decide XLA, precision and strategy for `entry` on this machine, and log the decision.
 
+    `chooser` names who fixed a precision that is not "auto", for the log ("the caller", or
+    "zoo.tune" for the float32 its trials train in).
+
     Example:
+        >>> from zoo.training.policy import resolve_policy
         >>> policy = resolve_policy(entry="cnn_mnist")  # on a CPU-only machine
         >>> policy.device, policy.jit_compile, policy.mixed_precision
         ('cpu', False, None)
@@ -184,7 +191,7 @@ def resolve_policy(
     # starts, and the GPU queries below start it.
     resolved_strategy, strategy_reason = _resolve_strategy(strategy, device)
     jit, jit_reason = _resolve_jit_compile(jit_compile, device, entry)
-    precision, precision_reason = _resolve_mixed_precision(mixed_precision, device)
+    precision, precision_reason = _resolve_mixed_precision(mixed_precision, device, chooser)
     policy = DevicePolicy(
         device=device,
         jit_compile=jit,

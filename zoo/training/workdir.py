@@ -149,6 +149,7 @@ class Workdir:
 
         Example:
             >>> import numpy as np
+            >>> from zoo.training.workdir import Workdir
             >>> Workdir.recorded_overrides("cnn_mnist", {"epochs": 40, "dropout": np.float32(0.3)})
             {'dropout': 0.3}
         """
@@ -337,6 +338,7 @@ def plain_json(value: Any) -> Any:
 
     Example:
         >>> import numpy as np
+        >>> from zoo.training.workdir import plain_json
         >>> plain_json({"filters": (8, np.int64(16)), "dropout": np.float32(0.3)})
         {'filters': [8, 16], 'dropout': 0.3}
     """
@@ -414,6 +416,7 @@ def fingerprint(source: Any) -> str:
     or an image replaced by another of the same size pass for the same data.
 
     Example:
+        >>> from zoo.training.workdir import fingerprint
         >>> fingerprint("tfds:mnist")
         'tfds:mnist'
     """

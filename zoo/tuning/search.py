@@ -102,7 +102,18 @@ class TuneResult:
     class_names: tuple[str, ...] = ()
 
     def best_model(self) -> keras.Model:
-        """The best trial's model, compiled, with the weights of its best epoch."""
+        """The best trial's model, compiled, with the weights of its best epoch.
+
+        Example:
+            >>> import numpy as np, tempfile, zoo
+            >>> rng = np.random.default_rng(0)
+            >>> x, y = rng.integers(0, 255, (64, 28, 28), dtype=np.uint8), rng.integers(0, 10, 64)
+            >>> result = zoo.tune("mlp_mnist", (x, y), tuner="random", max_trials=1, epochs=1,
+            ...                   directory=tempfile.mkdtemp(), verbose=0)
+            >>> model = result.best_model()
+            >>> model.name, model.compiled
+            ('mlp_mnist', True)
+        """
         if self.best_trial is None:
             raise TuningError(
                 f"no trial of the search in {self.directory} completed, so there is no best model; "
@@ -130,6 +141,8 @@ def tune(
     callbacks: Sequence[keras.callbacks.Callback] | None = None,
     jit_compile: bool | str = "auto",
     verbose: int | str = "auto",
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
     **overrides: Any,
 ) -> TuneResult:
     """Search the hyperparameters of a registered entry; resumable, with a trials table.
@@ -157,6 +170,8 @@ def tune(
         jit_compile: XLA, "auto" = the device policy's choice for the entry.
         verbose: 0 silent, 1 progress bars, 2 one line per epoch; "auto" = 1 on a terminal, else 2.
             From 1 up, keras-tuner shows each trial's hyperparameters and result.
+        data_dir, download: TFDS sources, as for `zoo.data.load`: where the dataset is prepared,
+            and whether it may be downloaded there when it is not.
         **overrides: builder arguments or recipe fields, as for `zoo.build`; they are also the
             search space's defaults.
 
@@ -200,7 +215,8 @@ def tune(
     role = _distributed_role()
 
     spec = get_spec(name).with_overrides(**recipe_overrides)
-    policy = resolve_policy(jit_compile, None, "default", entry=spec.name)
+    # Trials train in float32 on one device: zoo.tune has no precision or strategy option.
+    policy = resolve_policy(jit_compile, None, "default", entry=spec.name, chooser="zoo.tune")
     hypermodel = ZooHyperModel(spec, jit_compile=policy.jit_compile, seed=seed)
     oracle = _make_oracle(tuner, objective, max_trials, spec.recipe.epochs, seed,
                           max_consecutive_failed_trials)
@@ -226,7 +242,8 @@ def tune(
     training_data = validation = None
     if role != "chief":  # the chief only hands out trials
         training_data = TrainingData(spec, data, validation_data, seed,
-                                     None if overwrite else directory / PREPROCESSOR_DIR)
+                                     None if overwrite else directory / PREPROCESSOR_DIR,
+                                     data_dir=data_dir, download=download)
         validation = training_data.validation
         hypermodel.train_examples = training_data.num_examples
     if overwrite and role != "worker":  # (keras-tuner clears its own project)
@@ -334,12 +351,13 @@ class TrainingData:
     """
 
     def __init__(self, spec: ModelSpec, data: Any, validation_data: Any, seed: int,
-                 saved_preprocessor: Path | None = None):
+                 saved_preprocessor: Path | None = None, *,
+                 data_dir: str | os.PathLike | None = None, download: bool = True):
         from zoo.training.loop import load_run_data
 
         self._load = lambda batch_size, fitted, with_validation=True: load_run_data(
             spec.with_overrides(batch_size=batch_size), data, validation_data, seed, fitted,
-            with_validation=with_validation,
+            with_validation=with_validation, data_dir=data_dir, download=download,
         )
         preprocessor = None
         if (

@@ -91,6 +91,7 @@ def trials_frame(
 
     Example:
         >>> import keras_tuner
+        >>> from zoo.tuning.trials import trials_frame
         >>> hp = keras_tuner.HyperParameters()
         >>> _ = hp.Float("learning_rate", 1e-4, 1e-2, default=1e-3)
         >>> trial = keras_tuner.engine.trial.Trial(hp, trial_id="0", status="COMPLETED")
