@@ -126,6 +126,36 @@ def test_train_keeps_what_the_model_was_built_with(trained_mlp, tmp_path):
     zoo.train(model, (x, y), epochs=1, num_classes=3, learning_rate=1e-4, verbose=0)
 
 
+def test_a_fine_tuning_workdir_resumes_only_from_the_same_weights_and_freezing(
+    trained_mlp, tmp_path
+):
+    _, path = trained_mlp
+    x, y = digit_like_images(60, num_classes=3)
+    run = tmp_path / "run"
+    model = zoo.build("mlp_mnist", weights=path, num_classes=3, freeze_backbone=True)
+    result = zoo.train(model, (x, y), epochs=1, workdir=run, verbose=0)
+    assert result.run_config["weights"].startswith("file:mlp.keras:")
+    assert result.run_config["frozen_layers"] == ["hidden_0"]
+    # The same command again: the same run, already complete.
+    again = zoo.build("mlp_mnist", weights=path, num_classes=3, freeze_backbone=True)
+    assert zoo.train(again, (x, y), epochs=1, workdir=run, verbose=0).run_config == (
+        result.run_config
+    )
+    # Unfrozen, or from other weights: another run, refused with what differs.
+    unfrozen = zoo.build("mlp_mnist", weights=path, num_classes=3)
+    with pytest.raises(zoo.WorkdirConflictError, match="frozen_layers: was \\['hidden_0'\\]"):
+        zoo.train(unfrozen, (x, y), epochs=1, workdir=run, verbose=0)
+    other = tmp_path / "other.keras"
+    retrained = zoo.build("mlp_mnist")
+    retrained.save(other)
+    moved = zoo.build("mlp_mnist", weights=other, num_classes=3, freeze_backbone=True)
+    with pytest.raises(zoo.WorkdirConflictError, match="weights: was 'file:mlp.keras"):
+        zoo.train(moved, (x, y), epochs=1, workdir=run, verbose=0)
+    # A model trained from scratch records neither.
+    fresh = zoo.train("mlp_mnist", (x, y), epochs=1, num_classes=3, verbose=0)
+    assert "weights" not in fresh.run_config and "frozen_layers" not in fresh.run_config
+
+
 def test_text_fine_tuning_keeps_the_pretrained_vocabulary(tmp_path):
     spec = zoo.get_spec("lstm_sst2")
     tiny = small_overrides(spec)

@@ -184,6 +184,11 @@ def test_train_rejects_bad_arguments():
         zoo.train("cnn_mnst")
     with pytest.raises(zoo.InvalidValueError, match="not named after a zoo entry"):
         zoo.train(keras.Sequential(name="mystery"))
+    images, labels = digit_like_images(20)
+    dataset = zoo.data.load((images, labels), spec="mlp_mnist")
+    for arguments in ((dataset,), ((images, labels), dataset)):
+        with pytest.raises(zoo.InvalidValueError, match=r"is a tf\.data\.Dataset.*model\.fit"):
+            zoo.train("mlp_mnist", *arguments)
 
 
 def test_weight_average_is_what_validation_scores_and_the_run_keeps(tmp_path):

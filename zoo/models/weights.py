@@ -19,6 +19,7 @@ from zoo.errors import DataError, InvalidValueError
 
 HEAD_LAYER = "classifier"  # every family names its output layer so (zoo.models.common)
 VOCABULARY_ATTRIBUTE = "_zoo_pretrained_vocabulary"  # see pretrained_vocabulary
+SOURCE_ATTRIBUTE = "_zoo_pretrained_source"  # see pretrained_source
 
 
 def _resolve_weights_path(source: str | os.PathLike) -> Path:
@@ -95,6 +96,11 @@ def pretrained_vocabulary(model: keras.Model) -> Any:
     return getattr(model, VOCABULARY_ATTRIBUTE, None)
 
 
+def pretrained_source(model: keras.Model) -> Path | None:
+    """The file a model's weights were started from by `zoo.build(weights=)`, else None."""
+    return getattr(model, SOURCE_ATTRIBUTE, None)
+
+
 def load_pretrained(
     model: keras.Model, source: str | os.PathLike, *, freeze_backbone: bool = False
 ) -> list[str]:
@@ -163,6 +169,8 @@ def load_pretrained(
                 stacklevel=3,  # the caller of zoo.build
             )
     _attach_vocabulary(model, Path(source))
+    # zoo.train records it: a rerun in the workdir must start from the same weights to resume.
+    setattr(model, SOURCE_ATTRIBUTE, path)
     if freeze_backbone:
         for layer in model.layers:
             layer.trainable = layer.name == HEAD_LAYER

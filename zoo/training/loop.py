@@ -18,7 +18,7 @@ import pandas as pd
 from zoo import checks
 from zoo.errors import InvalidValueError, UnknownNameError, ZooError
 from zoo.evaluation import EvalReport, evaluate
-from zoo.models.weights import pretrained_vocabulary
+from zoo.models.weights import pretrained_source, pretrained_vocabulary
 from zoo.registry import get_spec, spec_for_model
 from zoo.spec import ModelSpec, keep_spec
 from zoo.training.callbacks import (
@@ -151,7 +151,21 @@ def load_run_data(
     names in it map to the training ids. `with_validation=False` reads the training split only
     (validation is None). `data_dir` and `download` reach TFDS as in `zoo.data.load`.
     """
+    import tensorflow as tf
+
     from zoo import data as zoo_data
+
+    for argument, source in (("data", data), ("validation_data", validation_data)):
+        if isinstance(source, tf.data.Dataset):
+            # A finished pipeline cannot be held out from, fingerprinted for resume, or given
+            # the entry's preprocessing; the source it was made from can.
+            raise InvalidValueError(
+                f"{argument} is a tf.data.Dataset; zoo.train and zoo.tune read the source "
+                f"themselves (to hold out validation data, fit the vocabulary, fingerprint it for "
+                f"resume and export the preprocessing), so pass what you gave zoo.data.load: a "
+                f"path, a DataFrame, (x, y) arrays or 'tfds:NAME'. To train on a dataset you "
+                f"built, use Keras directly: model = zoo.build(name); model.fit(dataset, ...)."
+            )
 
     def test_split() -> str:  # a TFDS dataset's labelled evaluation split
         return zoo_data.get_dataset_info(spec.dataset).test_split
@@ -270,6 +284,16 @@ def train(
     }
     if augment is not None:  # recorded only when set, so older workdirs still resume
         config["augment"] = bool(augment)
+    if given_model is not None:
+        # A fine-tuning run is also where its weights started and what stays frozen (recorded
+        # only for such runs, so other workdirs still resume).
+        source = pretrained_source(given_model)
+        if source is not None:
+            config["weights"] = fingerprint(source)
+        frozen = sorted(layer.name for layer in given_model.layers
+                        if layer.weights and not layer.trainable)
+        if frozen:
+            config["frozen_layers"] = frozen
     if workdir is not None:
         run = Workdir(workdir, config)
         if spec.input.kind == "text" and run.preprocessor_path.exists():
