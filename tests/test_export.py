@@ -119,6 +119,10 @@ def test_an_export_maps_named_labels_to_its_classes_and_refuses_others(exports, 
     tsv = write_sentiment_tsv(tmp_path / "sentences.tsv", repeats=1)
     assert main(["evaluate", str(path), "--data", str(tsv)]) == 0
     assert capsys.readouterr().out == f"{zoo.load(path).evaluate(str(tsv))}\n"
+    # A TFDS name: the way to score the run on it, not an API hint about zoo.data.load.
+    assert main(["evaluate", str(path), "--data", "glue/sst2", "--no-download"]) == 2
+    error = capsys.readouterr().err
+    assert "an export is scored on local labelled data" in error and "zoo evaluate RUN" in error
 
 
 @pytest.mark.parametrize("name", ENTRIES)

@@ -266,7 +266,9 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     result = zoo.tune(args.name, args.data, args.validation_data,
                       **_call_arguments(args, arguments, _OPTIONS_OF_TUNE))
     trials = result.trials
-    best = trials[trials.status == "COMPLETED"].sort_values("score", ascending=False)
+    # Best first: the lowest score for an objective minimized (val_loss), else the highest.
+    minimized = result.tuner.oracle.objective.direction == "min"
+    best = trials[trials.status == "COMPLETED"].sort_values("score", ascending=minimized)
     print(f"\n{len(trials)} trials, {len(best)} completed" + ("; the best:" if len(best) else "."))
     if len(best):
         print(best.head(5).dropna(axis="columns", how="all").to_string(
@@ -289,6 +291,8 @@ def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
             command += [option, value]
     if not args.download:
         command.append("--no-download")
+    if args.seed:  # the search's seed: the same hold-out of --data, and the same initial weights
+        command += ["--seed", str(args.seed)]
     for key, value in sorted(overrides.items()):
         # A string as it is (optimizer=adam) where --set reads it back unchanged; else its repr.
         text = value if isinstance(value, str) and _override(f"{key}={value}")[1] == value else (

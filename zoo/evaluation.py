@@ -252,7 +252,7 @@ def evaluate(
     with the class count of the model's output. Text sources need the `preprocessor` fitted on
     the training data. `class_names` (the training data's, in id order) names the report's rows
     and maps class names in the source to the ids the model was trained with. `data_dir` and
-    `download` reach TFDS as in `zoo.data.load`.
+    `download` reach TFDS as in `zoo.data.load` (an export is scored on local data only).
 
     Raises:
         DataError: a text source without the training `preprocessor`, or data the model's spec

@@ -93,8 +93,8 @@ def load(
         validation_fraction: share of a local source held out as `"validation"`.
         data_dir, download: TFDS sources: the folder where TFDS data is prepared (default
             `$TFDS_DATA_DIR` or `~/tensorflow_datasets`), and whether a dataset not prepared
-            there may be downloaded into it (as `tfds.load` does; without network it fails
-            in seconds, naming the way out).
+            there may be downloaded into it (as `tfds.load` does; where TFDS' download host
+            cannot be reached it fails in seconds, naming the way out).
         cache: keep decoded examples (TFDS images, token ids) in memory after the first epoch.
             Local arrays and image folders are in memory already.
         drop_remainder: drop the last partial batch (for fixed shapes); raises when that would
@@ -167,6 +167,7 @@ def load(
             "token-id sequences of similar length into batches."
         )
     seed = checks.non_negative_int("seed", seed)
+    checks.one_of("download", download, (True, False))
     if class_names is not None:
         class_names = _checked_class_names(class_names)
     validation_fraction = checks.fraction("validation_fraction", validation_fraction)

@@ -503,7 +503,8 @@ def read_tfds(
     Catalog datasets (`zoo.data.DATASETS`) are read with their recorded feature keys; others need
     TFDS supervised keys (`as_supervised`). A dataset not prepared in `data_dir` (TFDS' default:
     `$TFDS_DATA_DIR` or `~/tensorflow_datasets`) is downloaded there, as `tfds.load` does, unless
-    `download=False`; without network that fails in seconds, with the way out.
+    `download=False`; where TFDS' download host cannot be reached, that fails in seconds with
+    the way out.
 
     Raises:
         DatasetUnavailableError: unknown name, not prepared, no network, failed download.
@@ -526,7 +527,8 @@ def read_tfds(
         where = _data_dir_text(data_dir)
         if not download:
             raise _unavailable(
-                name, f"it is not prepared in {where} and download=False (--no-download)"
+                name, f"it is not prepared in {where} and download=False (--no-download); "
+                f"allow the download where there is network"
             ) from None
         if not _network_reachable():
             raise _unavailable(

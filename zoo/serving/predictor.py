@@ -116,9 +116,16 @@ class Predictor:
             >>> report.num_examples, report.confusion.shape
             (4, (10, 10))
         """
-        from zoo.data.sources import read_source
+        from zoo.data.sources import read_source, tfds_name
         from zoo.evaluation import classification_report
 
+        if isinstance(data, str) and tfds_name(data) is not None:
+            raise DataError(
+                f"an export is scored on local labelled data, and {data!r} is a TFDS dataset; "
+                f"evaluate the training workdir or .keras file on it instead (zoo.evaluate(RUN, "
+                f"{data!r}); zoo evaluate RUN --data {data}), or save the split to an .npz file "
+                f"(arrays x and y) and score the export on that."
+            )
         examples = read_source(data, class_names=self.class_names)
         probabilities, _ = self._classify(examples.features, batch_size)
         return classification_report(examples.labels, probabilities, self.class_names)

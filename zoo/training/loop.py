@@ -225,7 +225,9 @@ def train(
         validation_data: evaluation data. None = a seeded 10% hold-out of local `data`, or the
             TFDS dataset's labelled test split.
         epochs, batch_size: override the recipe.
-        seed: seeds weights, shuffling, augmentation and the hold-out (None = 0).
+        seed: seeds weights, shuffling, augmentation and the hold-out (None = 0). Like
+            `keras.utils.set_random_seed`, which it calls, it also resets the global random
+            state of Python, NumPy and TensorFlow for the rest of the process.
         workdir: directory for checkpoints, history.csv, TensorBoard logs and the final model;
             rerunning with the same arguments resumes an interrupted run.
         strategy, jit_compile, mixed_precision: device policy, "auto" by default

@@ -164,7 +164,8 @@ def tune(
         directory: where the search lives (default `tuning/NAME`).
         overwrite: start afresh, deleting the search in `directory`.
         seed: seeds the tuner, the data order and hold-out, and every trial's initial weights
-            (None = 0).
+            (None = 0); each trial resets the global random state of Python, NumPy and
+            TensorFlow (`keras.utils.set_random_seed`).
         max_consecutive_failed_trials: stop the search after this many failed trials in a row.
         callbacks: extra Keras callbacks for every trial.
         jit_compile: XLA, "auto" = the device policy's choice for the entry.
