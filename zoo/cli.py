@@ -295,9 +295,8 @@ def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
         command += ["--seed", str(args.seed)]
     for key, value in sorted(overrides.items()):
         # A string as it is (optimizer=adam) where --set reads it back unchanged; else its repr.
-        text = value if isinstance(value, str) and _override(f"{key}={value}")[1] == value else (
-            repr(value))
-        command += ["--set", f"{key}={text}"]
+        reads_back = isinstance(value, str) and _override(f"{key}={value}")[1] == value
+        command += ["--set", f"{key}={value if reads_back else repr(value)}"]
     return shlex.join(command)
 
 

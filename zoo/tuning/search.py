@@ -104,15 +104,7 @@ class TuneResult:
     def best_model(self) -> keras.Model:
         """The best trial's model, compiled, with the weights of its best epoch.
 
-        Example:
-            >>> import numpy as np, tempfile, zoo
-            >>> rng = np.random.default_rng(0)
-            >>> x, y = rng.integers(0, 255, (64, 28, 28), dtype=np.uint8), rng.integers(0, 10, 64)
-            >>> result = zoo.tune("mlp_mnist", (x, y), tuner="random", max_trials=1, epochs=1,
-            ...                   directory=tempfile.mkdtemp(), verbose=0)
-            >>> model = result.best_model()
-            >>> model.name, model.compiled
-            ('mlp_mnist', True)
+        Example: `zoo.tune`'s example ends with it (one search serves both).
         """
         if self.best_trial is None:
             raise TuningError(
@@ -193,6 +185,9 @@ def tune(
         ['COMPLETED', 'COMPLETED']
         >>> sorted(result.best_overrides)
         ['batch_size', 'dropout', 'learning_rate', 'optimizer', 'units']
+        >>> model = result.best_model()  # the best trial's network and weights, compiled
+        >>> model.name, model.compiled
+        ('mlp_mnist', True)
     """
     checks.tensorflow_backend("zoo.tune")
     checks.one_of("tuner", tuner, TUNERS)
