@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,3 +47,43 @@ def write_sentiment_tsv(path: Path, repeats: int = 12) -> Path:
             lines.append(f"0\t{sentence} {repeat}")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def run_together(
+    commands: dict[str, list[str]], environments: dict[str, dict[str, str]], folder: Path,
+    timeout: float,
+) -> dict[str, tuple[int | None, str]]:
+    """Run cooperating processes (workers of one cluster) and return each one's exit code and
+    output. When one fails, the others are stopped at once: they would otherwise wait for it
+    until the timeout, and the failure that matters would be hidden behind a timeout."""
+    processes, logs, stopped = {}, {}, set()
+    deadline = time.monotonic() + timeout
+    try:
+        for name, command in commands.items():
+            logs[name] = open(folder / f"{name}.log", "w")  # a file: a full pipe would block
+            processes[name] = subprocess.Popen(
+                command, env=environments[name], stdout=logs[name], stderr=subprocess.STDOUT,
+                text=True,
+            )
+        while time.monotonic() < deadline:
+            codes = [process.poll() for process in processes.values()]
+            if all(code is not None for code in codes) or any(code for code in codes):
+                break
+            time.sleep(0.2)
+    finally:
+        for name, process in processes.items():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+                stopped.add(name)
+        for log in logs.values():
+            log.close()
+    return {
+        name: (
+            process.returncode,
+            (folder / f"{name}.log").read_text()
+            + ("\n[stopped by the test: another worker failed, or the time ran out]"
+               if name in stopped else ""),
+        )
+        for name, process in processes.items()
+    }

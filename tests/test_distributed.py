@@ -3,16 +3,12 @@
 import json
 import os
 import socket
-import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import write_digits_npz
-
-REPO = Path(__file__).resolve().parents[1]
+from helpers import run_together, write_digits_npz
 
 _WORKER = textwrap.dedent(
     """
@@ -44,23 +40,22 @@ def test_two_workers_train_in_step(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(_WORKER)
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    processes = []
+    commands, environments = {}, {}
     for index in range(2):
-        environment = {
+        commands[f"worker{index}"] = [
+            sys.executable, str(script), str(data), str(tmp_path / f"weights{index}.npz"),
+            str(tmp_path / "run"),
+        ]
+        environments[f"worker{index}"] = {
             **os.environ,
             "TF_CONFIG": json.dumps(
                 {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
             ),
             "TF_CPP_MIN_LOG_LEVEL": "2",
         }
-        processes.append(subprocess.Popen(
-            [sys.executable, str(script), str(data), str(tmp_path / f"weights{index}.npz"),
-             str(tmp_path / "run")],
-            cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        ))
-    outputs = [p.communicate(timeout=300)[0] for p in processes]
-    for process, output in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, output[-3000:]
+    results = run_together(commands, environments, tmp_path, timeout=300)
+    for name, (returncode, output) in results.items():
+        assert returncode == 0, f"{name} failed:\n{output[-3000:]}"
 
     chief, other = (np.load(tmp_path / f"weights{i}.npz") for i in range(2))
     assert len(chief.files) == len(other.files) > 0

@@ -7,9 +7,7 @@ import os
 import shlex
 import shutil
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import keras
@@ -18,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import small_overrides
-from helpers import NEGATIVE, POSITIVE, digit_like_images, write_digits_npz
+from helpers import NEGATIVE, POSITIVE, digit_like_images, run_together, write_digits_npz
 
 import zoo
 from zoo.cli import main
@@ -472,28 +470,15 @@ def test_distributed_search_shares_trials_between_workers(tmp_path):
     ready.mkdir()
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERASTUNER_ORACLE_IP": "127.0.0.1",
                    "KERASTUNER_ORACLE_PORT": str(_free_port())}
-    processes, logs = {}, {}
-    deadline = time.monotonic() + 240
-    try:
-        for tuner_id in ("chief", "tuner0", "tuner1"):
-            logs[tuner_id] = open(tmp_path / f"{tuner_id}.log", "w+")
-            processes[tuner_id] = subprocess.Popen(
-                [sys.executable, str(script), str(directory), str(ready)],
-                env={**environment, "KERASTUNER_TUNER_ID": tuner_id},
-                stdout=logs[tuner_id], stderr=subprocess.STDOUT, text=True,
-            )
-        for process in processes.values():
-            process.wait(timeout=max(1.0, deadline - time.monotonic()))
-    finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        for log in logs.values():
-            log.close()
-    output = {tuner_id: (tmp_path / f"{tuner_id}.log").read_text() for tuner_id in processes}
-    for tuner_id, process in processes.items():
-        assert process.returncode == 0, f"{tuner_id} failed:\n{output[tuner_id][-3000:]}"
+    tuners = ("chief", "tuner0", "tuner1")
+    command = [sys.executable, str(script), str(directory), str(ready)]
+    results = run_together(
+        {tuner_id: command for tuner_id in tuners},
+        {tuner_id: {**environment, "KERASTUNER_TUNER_ID": tuner_id} for tuner_id in tuners},
+        tmp_path, timeout=240,
+    )
+    for tuner_id, (returncode, output) in results.items():
+        assert returncode == 0, f"{tuner_id} failed:\n{output[-3000:]}"
 
     trials = pd.read_csv(directory / "trials.csv", dtype={"trial_id": str})
     assert sorted(trials.trial_id) == ["0", "1", "2", "3"]  # each trial once
@@ -505,4 +490,4 @@ def test_distributed_search_shares_trials_between_workers(tmp_path):
     assert not values.duplicated().any()  # and no configuration twice under another id
     for trial_id in trials.trial_id:  # each trained by the worker that got it, in the shared dir
         assert (directory / "keras_tuner" / f"trial_{trial_id}" / "checkpoint.weights.h5").is_file()
-    assert "TRIALS 0 1 2 3" in output["chief"]  # the chief's result holds every trial
+    assert "TRIALS 0 1 2 3" in results["chief"][1]  # the chief's result holds every trial

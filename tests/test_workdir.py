@@ -3,6 +3,7 @@
 
 import json
 import os
+import threading
 
 import keras
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 import tensorflow as tf
 
 import zoo.training.workdir as workdir_module
+from zoo.checks import writable_directory
+from zoo.errors import InvalidValueError
 from zoo.io import is_temporary_name, remove_temporaries, temporary_sibling
 from zoo.training.feeding import repeat_epochs
 from zoo.training.workdir import Workdir, WorkdirConflictError, fingerprint
@@ -295,3 +298,38 @@ def test_fingerprints_see_same_size_changes_anywhere_in_files_and_folders(tmp_pa
     assert fingerprint(str(tmp_path / "images")) != before
     # unchanged data, the same fingerprint
     assert fingerprint(str(tmp_path / "images")) == fingerprint(str(tmp_path / "images"))
+
+
+def test_checking_a_workdir_never_creates_it_so_concurrent_checks_cannot_collide(tmp_path):
+    """The workers of a distributed run check the same workdir at once: a check that made and
+    removed the folder itself let one worker's mkdir meet another's folder (CI saw it)."""
+    target = tmp_path / "runs" / "cnn"
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def check():
+        barrier.wait()
+        try:
+            for _ in range(50):
+                writable_directory("workdir", target)
+        except Exception as error:  # noqa: BLE001 - the test reports whatever was raised
+            errors.append(error)
+
+    threads = [threading.Thread(target=check) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert os.listdir(tmp_path) == []  # no folder and no probe left behind
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [("file.txt/run", "is not a directory"), ("x" * 300 + "/run", "File name too long")],
+)
+def test_a_workdir_that_cannot_be_made_is_refused_with_the_reason(tmp_path, path, reason):
+    (tmp_path / "file.txt").write_text("not a folder")
+    with pytest.raises(InvalidValueError, match=f"workdir .* cannot be created: .*{reason}"):
+        writable_directory("workdir", tmp_path / path)
+    assert sorted(os.listdir(tmp_path)) == ["file.txt"]

@@ -7,9 +7,11 @@ error deep inside Keras.
 
 from __future__ import annotations
 
+import errno
 import math
 import numbers
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -108,9 +110,11 @@ def image_shape(value: Any) -> tuple[int, int, int]:
 def writable_directory(name: str, path: Any) -> Path:
     """Return `path` if it is a writable directory or one that can be created, else raise.
 
-    A missing directory is created and removed again (with any missing parents): only the file
-    system knows every reason it could not be made, and nothing is left behind when the run it
-    is for fails on its input first.
+    A missing directory is not made here: the check creates (and removes) a uniquely named probe
+    folder in its nearest existing parent instead, because only the file system knows every
+    reason a folder cannot be made there. Nothing is left behind when the run it is for then
+    fails on its input, and processes checking the same path at once (the workers of a
+    distributed run or search) never see each other's probes.
 
     Example:
         >>> import tempfile
@@ -123,28 +127,27 @@ def writable_directory(name: str, path: Any) -> Path:
         zoo.errors.InvalidValueError: workdir /dev/null/runs cannot be created: ...
     """
     path = Path(path)
-    if path.exists():
-        if not path.is_dir():
-            raise InvalidValueError(f"{name} {path} is a file; expected a directory path.")
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise InvalidValueError(
-                f"{name} {path} is not writable; pick a directory you can write to."
-            )
-        return path
-    missing = [path, *[p for p in path.parents if not p.exists()]]
-    created: list[Path] = []
     try:
-        for directory in reversed(missing):
-            directory.mkdir()
-            created.append(directory)
+        if path.is_dir():
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise InvalidValueError(
+                    f"{name} {path} is not writable; pick a directory you can write to."
+                )
+            return path
+        if path.exists():
+            raise InvalidValueError(f"{name} {path} is a file; expected a directory path.")
+        parent = next(p for p in path.absolute().parents if p.exists())
+        if not parent.is_dir():
+            raise OSError(errno.ENOTDIR, f"{parent} is not a directory")
+        longest = max(len(os.fsencode(part)) for part in path.absolute().parts[len(parent.parts):])
+        if longest > os.pathconf(parent, "PC_NAME_MAX"):
+            raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
+        os.rmdir(tempfile.mkdtemp(prefix=".zoo-probe-", dir=parent))
     except OSError as error:
         raise InvalidValueError(
             f"{name} {path} cannot be created: {error.strerror or error}. Pick a path in a "
             f"directory you can write to."
         ) from None
-    finally:
-        for directory in reversed(created):
-            directory.rmdir()
     return path
 
 
