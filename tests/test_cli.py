@@ -1,10 +1,12 @@
 """The `zoo` command: listing, info, train + evaluate, and one-line errors without tracebacks."""
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import write_digits_npz
 
@@ -158,3 +160,15 @@ def test_unreachable_tfds_dataset_is_one_line_naming_the_way_out(tmp_path, capsy
     assert len(error.strip().splitlines()) == 1
     if command[0] == "train":  # a search directory records the search before loading data
         assert not run.exists() or not any(run.iterdir())
+
+
+def test_the_printed_train_command_reads_back_numpy_values_as_numbers():
+    from zoo.cli import _override, _parser, _train_command
+
+    args = _parser().parse_args(["tune", "mlp_mnist", "--data", "d.npz"])
+    overrides = {"dropout": np.float64(0.25), "units": (np.int64(8),), "optimizer": "adam",
+                 "batch_size": np.int32(64), "nesterov": np.bool_(True)}
+    command = shlex.split(_train_command(args, overrides))
+    read_back = dict(_override(argument) for argument in command if "=" in argument)
+    assert read_back == {"dropout": 0.25, "units": (8,), "optimizer": "adam", "batch_size": 64,
+                         "nesterov": True}

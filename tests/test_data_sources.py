@@ -1,6 +1,7 @@
 """zoo.data sources: every local source type, TFDS through mock data, and every validation error."""
 
 import csv
+import logging
 import socket
 
 import numpy as np
@@ -745,3 +746,14 @@ def test_class_names_the_entry_cannot_have_are_refused_at_load_time(tmp_path):
     # the same folder for a model built with num_classes=2 loads
     assert zoo.data.load(two, spec=SPEC.with_overrides(num_classes=2)).class_names == (
         "one", "zero")
+
+
+def test_data_dir_with_local_data_is_not_used_and_says_so(tmp_path, caplog):
+    images = digit_like_images(20)
+    with caplog.at_level(logging.WARNING, logger="zoo"):
+        dataset = zoo.data.load(images, spec=_small("cnn_mnist"), data_dir=tmp_path / "tfds")
+    assert dataset.num_examples == 18  # the seeded 10% hold-out left out, as without data_dir
+    assert caplog.messages == [
+        f"data_dir={tmp_path / 'tfds'} is not used: it is where TFDS datasets are prepared, and "
+        f"this source is local data."
+    ]

@@ -342,3 +342,25 @@ def test_a_rerun_with_numpy_values_or_explicit_defaults_resumes_the_same_run(tmp
         zoo.train("mlp_mnist", data, epochs=1, dropout=0.3, workdir=workdir, verbose=0,
                   batch_size=zoo.get_spec("mlp_mnist").recipe.batch_size)
     assert "is already complete (1 epochs)" in caplog.text
+
+
+def test_data_dir_reaches_tfds_only_and_unused_it_is_one_warning(tmp_path, caplog, monkeypatch):
+    x, y = digit_like_images(60)
+    with caplog.at_level(logging.WARNING, logger="zoo"):
+        zoo.train("mlp_mnist", (x, y), epochs=1, verbose=0, data_dir=tmp_path / "tfds")
+    assert [m for m in caplog.messages if "data_dir" in m] == [
+        f"data_dir={tmp_path / 'tfds'} is not used: it is where TFDS datasets are prepared, and "
+        f"this run reads local data only."
+    ]
+    # Local training data with TFDS validation data: data_dir reaches TFDS, without a warning.
+    places = []
+
+    def read_tfds(name, split, *, data_dir, download):
+        places.append((name, split, data_dir))
+        raise zoo.DatasetUnavailableError("not prepared (test)")
+
+    monkeypatch.setattr("zoo.data.pipeline.read_tfds", read_tfds)
+    caplog.clear()
+    with pytest.raises(zoo.DatasetUnavailableError), caplog.at_level(logging.WARNING, "zoo"):
+        zoo.train("mlp_mnist", (x, y), "tfds:mnist", epochs=1, verbose=0, data_dir=tmp_path)
+    assert places == [("mnist", "test", tmp_path)] and caplog.messages == []

@@ -281,6 +281,14 @@ def _cmd_tune(args: argparse.Namespace) -> None:
                    class_names=result.class_names or None, overwrite=args.overwrite_export)
 
 
+def _plain(value: Any) -> Any:
+    """NumPy scalars (in tuples too) as Python numbers: the repr of np.float64(0.5) would reach
+    --set as a string."""
+    if isinstance(value, (tuple, list)):
+        return type(value)(_plain(item) for item in value)
+    return value.item() if hasattr(value, "item") and not isinstance(value, str) else value
+
+
 def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
     """The `zoo train` command line that trains the entry on the search's data with
     `overrides`, quoted for a POSIX shell."""
@@ -294,6 +302,7 @@ def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
     if args.seed:  # the search's seed: the same hold-out of --data, and the same initial weights
         command += ["--seed", str(args.seed)]
     for key, value in sorted(overrides.items()):
+        value = _plain(value)
         # A string as it is (optimizer=adam) where --set reads it back unchanged; else its repr.
         reads_back = isinstance(value, str) and _override(f"{key}={value}")[1] == value
         command += ["--set", f"{key}={value if reads_back else repr(value)}"]

@@ -8,6 +8,7 @@ waits on Python.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import replace
@@ -32,6 +33,8 @@ from zoo.data.sources import (
 from zoo.data.text import TEXT_BATCH
 from zoo.errors import DataError, InvalidValueError
 from zoo.spec import ModelSpec
+
+logger = logging.getLogger("zoo.data")
 
 LOCAL_SPLITS = ("train", "validation", "all")
 MAX_SHUFFLE_BUFFER = 100_000  # a full shuffle for every catalog dataset but ag_news (120k)
@@ -181,6 +184,11 @@ def load(
         source = f"tfds:{spec.dataset}"
 
     name = tfds_name(source)
+    if name is None and data_dir is not None:
+        logger.warning(
+            "data_dir=%s is not used: it is where TFDS datasets are prepared, and this source is "
+            "local data.", data_dir
+        )
     if name is not None:
         if name in DATASETS:  # catalog metadata: check before touching TFDS
             validate.check_tfds_against_spec(DATASETS[name], split, spec)

@@ -138,6 +138,20 @@ def _is_tfds(source: Any) -> bool:
     return False
 
 
+def used_data_dir(data_dir: Any, data: Any, validation_data: Any) -> Any:
+    """`data_dir` when a run reads a TFDS dataset, else None after a warning that it is unused:
+    a silently ignored data_dir would leave a user looking for TFDS files in it."""
+    if data_dir is None or _is_tfds(data) or (
+        validation_data is not None and _is_tfds(validation_data)
+    ):
+        return data_dir
+    logger.warning(
+        "data_dir=%s is not used: it is where TFDS datasets are prepared, and this run reads "
+        "local data only.", data_dir
+    )
+    return None
+
+
 def load_run_data(
     spec: ModelSpec, data: Any, validation_data: Any, seed: int, preprocessor: Any,
     augment: bool | None = None, *, with_validation: bool = True,
@@ -181,17 +195,21 @@ def load_run_data(
         train_split = "train" if tfds_data else "all"
         validation_source = validation_data
         validation_split = test_split() if _is_tfds(validation_data) else "all"
-    common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed,
-              "data_dir": data_dir, "download": download}
+    def tfds_options(source: Any) -> dict[str, Any]:  # local sources would warn about data_dir
+        return {"data_dir": data_dir if _is_tfds(source) else None, "download": download}
+
+    common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed}
     # Augmentation and length bucketing for training only: evaluation keeps one padded shape and
     # the source order.
     train = zoo_data.load(data, split=train_split, preprocessor=preprocessor, augment=augment,
-                          bucket_by_length=spec.recipe.bucket_by_length, **common)
+                          bucket_by_length=spec.recipe.bucket_by_length, **common,
+                          **tfds_options(data))
     if not with_validation:
         return train, None
     validation = zoo_data.load(validation_source, split=validation_split,
                                preprocessor=train.preprocessor, class_names=train.class_names,
-                               shuffle=False, augment=False, **common)
+                               shuffle=False, augment=False, **common,
+                               **tfds_options(validation_source))
     return train, validation
 
 
@@ -306,7 +324,9 @@ def train(
     with _precision(policy.mixed_precision), policy.strategy.scope():
         model = given_model if given_model is not None else spec.build_model()
     train_data, validation = load_run_data(spec, data, validation_data, seed, preprocessor, augment,
-                                           data_dir=data_dir, download=download)
+                                           data_dir=used_data_dir(data_dir, data,
+                                                                  validation_data),
+                                           download=download)
     preprocessor = train_data.preprocessor
     # Exports and evaluations of the model label its classes as the training data named them.
     spec = spec.with_data_class_names(train_data.class_names)

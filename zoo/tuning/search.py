@@ -349,8 +349,9 @@ class TrainingData:
     def __init__(self, spec: ModelSpec, data: Any, validation_data: Any, seed: int,
                  saved_preprocessor: Path | None = None, *,
                  data_dir: str | os.PathLike | None = None, download: bool = True):
-        from zoo.training.loop import load_run_data
+        from zoo.training.loop import load_run_data, used_data_dir
 
+        data_dir = used_data_dir(data_dir, data, validation_data)  # warned once, not per trial
         self._load = lambda batch_size, fitted, with_validation=True: load_run_data(
             spec.with_overrides(batch_size=batch_size), data, validation_data, seed, fitted,
             with_validation=with_validation, data_dir=data_dir, download=download,
