@@ -1,6 +1,7 @@
 """Preprocessor (vocabulary save/restore, normalization) and the image layers it is built on."""
 
 import json
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -169,3 +170,33 @@ def test_unknown_standardize_name_is_refused_with_the_choices():
 
     with pytest.raises(zoo.InvalidValueError, match="standardize must be one of .*'lower'"):
         TextInput(standardize="lowercase")
+
+
+@pytest.mark.parametrize(
+    ("standardize", "text", "words"),
+    [
+        ("lower_and_strip_punctuation", "« ÉCOLE » d'été — “Straße”…", ["école", "dété", "straße"]),
+        ("lower", "ÉCOLE, Été!", ["école,", "été!"]),
+        ("strip_punctuation", "ÉCOLE, Été! 😀", ["ÉCOLE", "Été", "😀"]),
+    ],
+)
+def test_standardization_folds_every_script_and_unicode_punctuation(tmp_path, standardize, text,
+                                                                    words):
+    from zoo.data.text import STANDARDIZE_FUNCTIONS
+
+    assert STANDARDIZE_FUNCTIONS[standardize](text).numpy().decode().split() == words
+    spec = replace(TEXT_SPEC, input=replace(TEXT_SPEC.input, standardize=standardize))
+    layer = make_preprocessor(spec).adapt([text]).layer
+    assert sorted(layer.get_vocabulary()[2:]) == sorted(words)
+    # A Keras model holding the layer saves and loads as a .keras file, with the same ids.
+    model = keras.Sequential([keras.Input((), dtype="string"), layer])
+    model.save(tmp_path / "vectorizer.keras")
+    reloaded = keras.models.load_model(tmp_path / "vectorizer.keras")
+    np.testing.assert_array_equal(reloaded(tf.constant([text])), model(tf.constant([text])))
+
+
+def test_upper_and_lower_case_of_any_script_are_one_word():
+    fitted = make_preprocessor(TEXT_SPEC).adapt(["ÉCOLE école Été été"])
+    assert fitted.vocabulary[2:] == ["été", "école"]
+    ids = fitted(["ÉCOLE", "école", "Été"]).numpy()[:, 0]
+    assert ids[0] == ids[1] != ids[2] and 1 not in ids

@@ -10,6 +10,7 @@ Example:
 """
 
 import zoo.data.images  # noqa: F401
+import zoo.data.text  # noqa: F401
 import zoo.models.layers  # noqa: F401
 import zoo.training.compile  # noqa: F401
 import zoo.training.losses  # noqa: F401

@@ -17,6 +17,34 @@ from zoo.spec import TextInput
 
 # Texts per step when adapting or vectorizing: string ops are much cheaper on batches.
 TEXT_BATCH = 1024
+# ASCII punctuation and symbols (what Keras strips) and Unicode punctuation: quotes, dashes,
+# ellipses, inverted marks. Emoji and other symbols stay: they carry meaning in reviews.
+PUNCTUATION = r"[[:punct:]\p{P}]"
+
+
+# Keras' own named standardizations lower-case ASCII letters only ("ÉCOLE" stays "École", a word
+# apart from "école"); these fold every letter. Registered, so a Keras model holding the layer
+# still saves and loads as a .keras file.
+@keras.saving.register_keras_serializable(package="zoo")
+def lower_and_strip_punctuation(texts: tf.Tensor) -> tf.Tensor:
+    """Lower-case (UTF-8, every script) and drop punctuation; see `make_text_vectorization`."""
+    return strip_punctuation(lower(texts))
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+def lower(texts: tf.Tensor) -> tf.Tensor:
+    """Lower-case every letter of UTF-8 text; invalid bytes become U+FFFD instead of failing."""
+    return tf.strings.lower(texts, encoding="utf-8")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+def strip_punctuation(texts: tf.Tensor) -> tf.Tensor:
+    """Drop ASCII and Unicode punctuation (`PUNCTUATION`)."""
+    return tf.strings.regex_replace(texts, PUNCTUATION, "")
+
+
+STANDARDIZE_FUNCTIONS = {function.__name__: function
+                         for function in (lower_and_strip_punctuation, lower, strip_punctuation)}
 
 
 def make_text_vectorization(
@@ -25,7 +53,9 @@ def make_text_vectorization(
     """A `TextVectorization` layer for `text_input`, optionally with a known vocabulary.
 
     Ids 0 and 1 are padding and out-of-vocabulary; texts are cut or padded to
-    `text_input.sequence_length`.
+    `text_input.sequence_length`. `text_input.standardize` names one of Keras' standardizations,
+    done for every script: "Été" and "ÉTÉ" are one word, and Unicode punctuation (« » “ ” — …)
+    goes with ASCII punctuation.
 
     Example:
         >>> from zoo.data.text import make_text_vectorization
@@ -34,11 +64,13 @@ def make_text_vectorization(
         ...                                 vocabulary=["", "[UNK]", "good", "film"])
         >>> layer(["Good film!", "bad film"]).numpy().tolist()
         [[2, 3, 0, 0], [1, 3, 0, 0]]
+        >>> layer(["« GOOD » film…"]).numpy().tolist()
+        [[2, 3, 0, 0]]
     """
     return keras.layers.TextVectorization(
         max_tokens=text_input.vocab_size,
         output_sequence_length=text_input.sequence_length,
-        standardize=text_input.standardize,
+        standardize=STANDARDIZE_FUNCTIONS[text_input.standardize],
         vocabulary=list(vocabulary) if vocabulary is not None else None,
         name="text_vectorization",
     )
