@@ -54,8 +54,9 @@ def run_together(
     timeout: float,
 ) -> dict[str, tuple[int | None, str]]:
     """Run cooperating processes (workers of one cluster) and return each one's exit code and
-    output. When one fails, the others are stopped at once: they would otherwise wait for it
-    until the timeout, and the failure that matters would be hidden behind a timeout."""
+    output, those the test had to stop last. When one fails, the others are stopped at once:
+    they would otherwise wait for it until the timeout, hiding the failure that matters, and a
+    test asserting in the returned order reports the worker that failed, not one it stopped."""
     processes, logs, stopped = {}, {}, set()
     deadline = time.monotonic() + timeout
     try:
@@ -85,5 +86,5 @@ def run_together(
             + ("\n[stopped by the test: another worker failed, or the time ran out]"
                if name in stopped else ""),
         )
-        for name, process in processes.items()
+        for name, process in sorted(processes.items(), key=lambda item: item[0] in stopped)
     }

@@ -167,8 +167,9 @@ def test_the_printed_train_command_reads_back_numpy_values_as_numbers():
 
     args = _parser().parse_args(["tune", "mlp_mnist", "--data", "d.npz"])
     overrides = {"dropout": np.float64(0.25), "units": (np.int64(8),), "optimizer": "adam",
-                 "batch_size": np.int32(64), "nesterov": np.bool_(True)}
+                 "batch_size": np.int32(64), "nesterov": np.bool_(True),
+                 "filters": np.array([8, 16])}
     command = shlex.split(_train_command(args, overrides))
     read_back = dict(_override(argument) for argument in command if "=" in argument)
     assert read_back == {"dropout": 0.25, "units": (8,), "optimizer": "adam", "batch_size": 64,
-                         "nesterov": True}
+                         "nesterov": True, "filters": (8, 16)}

@@ -193,6 +193,10 @@ def test_standardization_folds_every_script_and_unicode_punctuation(tmp_path, st
     model.save(tmp_path / "vectorizer.keras")
     reloaded = keras.models.load_model(tmp_path / "vectorizer.keras")
     np.testing.assert_array_equal(reloaded(tf.constant([text])), model(tf.constant([text])))
+    # zoo's safety check reads the registered function by name, not as Python code.
+    from zoo.serving.safety import inspect_keras_archive
+
+    inspect_keras_archive(tmp_path / "vectorizer.keras")
 
 
 def test_upper_and_lower_case_of_any_script_are_one_word():
@@ -200,3 +204,14 @@ def test_upper_and_lower_case_of_any_script_are_one_word():
     assert fitted.vocabulary[2:] == ["été", "école"]
     ids = fitted(["ÉCOLE", "école", "Été"]).numpy()[:, 0]
     assert ids[0] == ids[1] != ids[2] and 1 not in ids
+
+
+def test_a_vocabulary_from_ascii_only_lowering_is_refused_on_load(tmp_path):
+    fitted = make_preprocessor(TEXT_SPEC).adapt(["école été"])
+    directory = fitted.save(tmp_path / "preprocessor")
+    file = directory / "preprocessor.json"
+    config = json.loads(file.read_text())
+    config["vocabulary"] += ["École", "«"]  # what Keras' ASCII-only standardization kept
+    file.write_text(json.dumps(config))
+    with pytest.raises(DataError, match=r"no longer produces, such as \['École', '«'\].*Fit it"):
+        Preprocessor.load(directory, TEXT_SPEC)

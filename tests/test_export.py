@@ -1,6 +1,7 @@
 """zoo.export and zoo.load: raw-input SavedModels for every family, parity, atomicity, safety."""
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -101,6 +102,14 @@ def test_an_export_evaluates_as_its_model_does(name, exports):
     assert report.accuracy == in_memory.accuracy
     pd.testing.assert_frame_equal(report.confusion, in_memory.confusion)
     assert report.loss == pytest.approx(in_memory.loss, rel=1e-4)
+
+
+def test_an_export_path_evaluated_with_a_data_dir_says_it_is_unused(exports, caplog):
+    path, inputs, _ = exports["mlp_mnist"]
+    with caplog.at_level(logging.WARNING, logger="zoo"):
+        report = zoo.evaluate(path, (inputs, np.arange(len(inputs)) % 2), data_dir="tfds_here")
+    assert report.num_examples == len(inputs)
+    assert caplog.messages == ["data_dir=tfds_here is not used: an export is scored on local data."]
 
 
 def test_an_export_maps_named_labels_to_its_classes_and_refuses_others(exports, tmp_path,

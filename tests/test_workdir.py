@@ -3,6 +3,7 @@
 
 import json
 import os
+import shutil
 import threading
 
 import keras
@@ -301,35 +302,54 @@ def test_fingerprints_see_same_size_changes_anywhere_in_files_and_folders(tmp_pa
 
 
 def test_checking_a_workdir_never_creates_it_so_concurrent_checks_cannot_collide(tmp_path):
-    """The workers of a distributed run check the same workdir at once: a check that made and
-    removed the folder itself let one worker's mkdir meet another's folder (CI saw it)."""
+    """The workers of a distributed run check the same workdir at once and then create it (as
+    Workdir does): a check that made and removed the folder itself let one worker's mkdir meet
+    another's folder (CI saw it), and one that looked twice (is it a folder? does it exist?) saw
+    a file where another worker was making the folder."""
     target = tmp_path / "runs" / "cnn"
-    barrier = threading.Barrier(8)
+    workers, rounds = 4, 300
+    barrier = threading.Barrier(workers)
     errors = []
 
-    def check():
-        barrier.wait()
+    def work(index):
         try:
-            for _ in range(50):
+            for _ in range(rounds):
+                barrier.wait()
                 writable_directory("workdir", target)
+                target.mkdir(parents=True, exist_ok=True)
+                barrier.wait()
+                if index == 0:
+                    shutil.rmtree(tmp_path / "runs")
         except Exception as error:  # noqa: BLE001 - the test reports whatever was raised
             errors.append(error)
+            barrier.abort()
 
-    threads = [threading.Thread(target=check) for _ in range(8)]
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert [e for e in errors if not isinstance(e, threading.BrokenBarrierError)] == []
     assert errors == []
-    assert os.listdir(tmp_path) == []  # no folder and no probe left behind
+    assert os.listdir(tmp_path) == []  # no probe left behind
 
 
-@pytest.mark.parametrize(
-    ("path", "reason"),
-    [("file.txt/run", "is not a directory"), ("x" * 300 + "/run", "File name too long")],
-)
-def test_a_workdir_that_cannot_be_made_is_refused_with_the_reason(tmp_path, path, reason):
+def test_a_workdir_that_cannot_be_made_is_refused_with_the_reason(tmp_path, monkeypatch):
     (tmp_path / "file.txt").write_text("not a folder")
-    with pytest.raises(InvalidValueError, match=f"workdir .* cannot be created: .*{reason}"):
-        writable_directory("workdir", tmp_path / path)
-    assert sorted(os.listdir(tmp_path)) == ["file.txt"]
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    cases = {
+        "file.txt": "workdir .*file.txt is a file; expected a directory path",
+        "file.txt/run": "cannot be created: .*file.txt is not a directory",
+        "x" * 300 + "/run": "cannot be created: File name too long",
+        "dangling": "is a symbolic link to a missing .*gone; create its target",
+    }
+    for path, message in cases.items():
+        with pytest.raises(InvalidValueError, match=message):
+            writable_directory("workdir", tmp_path / path)
+    # A name within what the OS accepts but over the file system's own limit.
+    monkeypatch.setattr(os, "pathconf", lambda path, name: 8)
+    with pytest.raises(InvalidValueError, match="cannot be created: File name too long"):
+        writable_directory("workdir", tmp_path / "nine_char")
+    monkeypatch.setattr(os, "pathconf", lambda path, name: -1)  # no limit at all
+    assert writable_directory("workdir", tmp_path / "nine_char") == tmp_path / "nine_char"
+    assert sorted(os.listdir(tmp_path)) == ["dangling", "file.txt"]

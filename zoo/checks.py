@@ -11,6 +11,7 @@ import errno
 import math
 import numbers
 import os
+import stat
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -128,19 +129,29 @@ def writable_directory(name: str, path: Any) -> Path:
     """
     path = Path(path)
     try:
-        if path.is_dir():
+        try:
+            # One look at the path: another worker may create it between two (is_dir, exists).
+            is_directory = stat.S_ISDIR(path.stat().st_mode)
+        except (FileNotFoundError, NotADirectoryError):  # missing: can it be made?
+            if path.is_symlink():
+                raise InvalidValueError(
+                    f"{name} {path} is a symbolic link to a missing {os.readlink(path)}; create "
+                    f"its target or pick another path."
+                ) from None
+        else:
+            if not is_directory:
+                raise InvalidValueError(f"{name} {path} is a file; expected a directory path.")
             if not os.access(path, os.W_OK | os.X_OK):
                 raise InvalidValueError(
                     f"{name} {path} is not writable; pick a directory you can write to."
                 )
             return path
-        if path.exists():
-            raise InvalidValueError(f"{name} {path} is a file; expected a directory path.")
         parent = next(p for p in path.absolute().parents if p.exists())
         if not parent.is_dir():
             raise OSError(errno.ENOTDIR, f"{parent} is not a directory")
         longest = max(len(os.fsencode(part)) for part in path.absolute().parts[len(parent.parts):])
-        if longest > os.pathconf(parent, "PC_NAME_MAX"):
+        limit = os.pathconf(parent, "PC_NAME_MAX")  # -1: the file system sets no limit
+        if 0 < limit < longest:
             raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
         os.rmdir(tempfile.mkdtemp(prefix=".zoo-probe-", dir=parent))
     except OSError as error:

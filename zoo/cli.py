@@ -282,11 +282,14 @@ def _cmd_tune(args: argparse.Namespace) -> None:
 
 
 def _plain(value: Any) -> Any:
-    """NumPy scalars (in tuples too) as Python numbers: the repr of np.float64(0.5) would reach
-    --set as a string."""
+    """NumPy scalars and arrays (in tuples too) as Python numbers and tuples: the repr of
+    np.float64(0.5) would reach --set as a string."""
     if isinstance(value, (tuple, list)):
         return type(value)(_plain(item) for item in value)
-    return value.item() if hasattr(value, "item") and not isinstance(value, str) else value
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        plain = value.tolist()  # a Python number for a NumPy scalar, a list for an array
+        return tuple(plain) if isinstance(plain, list) else plain
+    return value
 
 
 def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import weakref
 from collections.abc import Sequence
@@ -13,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from zoo.errors import DataError, InvalidValueError
+
+logger = logging.getLogger("zoo.evaluation")
 
 
 @dataclass
@@ -276,6 +279,8 @@ def evaluate(
     if isinstance(model, (str, os.PathLike)):
         return _evaluate_saved(model, data, batch_size, data_dir=data_dir, download=download)
     if isinstance(model, Predictor):  # an export (zoo.load): it reads raw data itself
+        if data_dir is not None:
+            logger.warning("data_dir=%s is not used: an export is scored on local data.", data_dir)
         return model.evaluate(data, **({} if batch_size is None else {"batch_size": batch_size}))
     outputs = _output_size(model)
     if spec is not None and outputs is not None and outputs != spec.num_classes:
@@ -315,7 +320,7 @@ def _evaluate_saved(
     from zoo.serving.sources import read_trained
 
     if is_export(path):  # a SavedModel serves raw inputs itself
-        return evaluate(load(path), data, batch_size=batch_size)
+        return evaluate(load(path), data, batch_size=batch_size, **tfds_options)
     trained = read_trained(path)  # refuses files that would run code, like zoo.load
     # The training data's class names: named labels in `data` map to the ids the model learned.
     return evaluate(trained.model, data, spec=trained.spec, preprocessor=trained.preprocessor,

@@ -19,7 +19,12 @@ from typing import Any
 import tensorflow as tf
 
 from zoo.data.images import ImageNormalization
-from zoo.data.text import adapt_vectorization, make_text_vectorization, vocabulary_of
+from zoo.data.text import (
+    adapt_vectorization,
+    make_text_vectorization,
+    vocabulary_of,
+    words_standardization_changes,
+)
 from zoo.data.validate import entry_name
 from zoo.errors import DataError, InvalidValueError
 from zoo.io import atomic_write_json, temporary_sibling
@@ -169,7 +174,18 @@ class Preprocessor:
                 f"{path} was saved for text input {saved}, but {entry_name(spec)} expects "
                 f"{expected}; pass the spec (with the overrides) the run was trained with."
             )
-        return cls(spec, vocabulary=list(config["vocabulary"]))
+        vocabulary = list(config["vocabulary"])
+        unreachable = words_standardization_changes(vocabulary[2:], spec.input.standardize)
+        if unreachable:
+            # Fitted before zoo lower-cased every script (Keras' standardization folds ASCII
+            # only): these words can no longer come out of a text, so they would read as unknown.
+            raise DataError(
+                f"{path} holds words that its standardization ({spec.input.standardize!r}) no "
+                f"longer produces, such as {unreachable[:3]}: it was fitted by an older zoo, "
+                f"which lower-cased ASCII letters only and kept Unicode punctuation. Fit it "
+                f"again: begin the run in a new workdir (or the search with overwrite=True)."
+            )
+        return cls(spec, vocabulary=vocabulary)
 
     def check_fits(self, spec: ModelSpec) -> None:
         """Raise `DataError` unless this preprocessor makes what `spec`'s model takes."""

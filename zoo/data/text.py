@@ -76,6 +76,21 @@ def make_text_vectorization(
     )
 
 
+def words_standardization_changes(words: Sequence[str], standardize: str) -> list[str]:
+    """The `words` that standardization `standardize` would change: a vocabulary it made has none.
+
+    Example:
+        >>> from zoo.data.text import words_standardization_changes
+        >>> words_standardization_changes(["été", "École", "«"], "lower_and_strip_punctuation")
+        ['École', '«']
+    """
+    if not words:
+        return []
+    standardized = STANDARDIZE_FUNCTIONS[standardize](tf.constant(list(words))).numpy()
+    return [word for word, done in zip(words, standardized, strict=True)
+            if done.decode("utf-8", errors="replace") != word]
+
+
 def adapt_vectorization(layer: keras.layers.TextVectorization, texts: Any) -> None:
     """Build the layer's vocabulary from `texts` (strings: a sequence, array or `tf.data`)."""
     if isinstance(texts, tf.data.Dataset):

@@ -44,6 +44,19 @@ def _trusted(module: str) -> bool:
     return any(module == name or module.startswith(f"{name}.") for name in _TRUSTED_PACKAGES)
 
 
+def _is_registered_function(node: dict) -> bool:
+    """A function Keras saved by its registered name, such as zoo's text standardizations:
+    {"module": "builtins", "class_name": "function", "config": "zoo>lower", ...}."""
+    config = node.get("config")
+    return (
+        node.get("class_name") == "function"
+        and node.get("module") == "builtins"
+        and isinstance(config, str)
+        and config.split(">", 1)[0] in _TRUSTED_PACKAGES
+        and ">" in config
+    )
+
+
 def _refusal(path: Path, problem: str) -> UnsafeModelError:
     return UnsafeModelError(
         f"refusing to load {path}: {problem}. Loading it could run arbitrary code, so zoo only "
@@ -82,6 +95,8 @@ def inspect_keras_archive(path: str | os.PathLike) -> dict[str, Any]:
         class_name = str(node.get("class_name"))
         module = node.get("module")
         registered = node.get("registered_name")
+        if _is_registered_function(node):  # a function zoo registered, named, not Python code
+            continue
         if class_name in _CODE_CLASSES:
             raise _refusal(path, f"it holds a {class_name} (at {where}), i.e. Python code")
         if module is not None and not _trusted(str(module)):
