@@ -172,3 +172,24 @@ def test_text_fine_tuning_keeps_the_pretrained_vocabulary(tmp_path):
     first.model.save(tmp_path / "model_only" / "lstm.keras")
     with pytest.warns(UserWarning, match="holds no vocabulary"):
         zoo.build("lstm_sst2", weights=tmp_path / "model_only" / "lstm.keras", **tiny)
+
+
+@pytest.mark.parametrize("name", ["mlp_mnist", "lstm_sst2"])
+def test_an_export_starts_a_model_with_the_weights_it_serves(name, tmp_path):
+    spec = zoo.get_spec(name)
+    tiny = small_overrides(spec)
+    data = (digit_like_images(64) if spec.input.kind == "image"
+            else write_sentiment_tsv(tmp_path / "a.tsv"))
+    first = zoo.train(name, data, epochs=1, verbose=0, **tiny)
+    export = zoo.export(first, tmp_path / "export")
+    tuned = zoo.build(name, weights=export, num_classes=3, **tiny)
+    for weight in tuned.weights:
+        if not weight.path.startswith("classifier/"):
+            trained = next(w for w in first.model.weights if w.path == weight.path)
+            np.testing.assert_array_equal(weight.numpy(), trained.numpy(), err_msg=weight.path)
+    assert tuned.output_shape == (None, 3)
+    if spec.input.kind == "text":  # the export keeps its vocabulary for zoo.train
+        vocabulary = zoo.models.weights.pretrained_vocabulary(tuned).vocabulary
+        assert vocabulary == first.preprocessor.vocabulary
+    with pytest.raises(InvalidValueError, match="no layer of export .*an export of"):
+        zoo.build("cnn_mnist", weights=export)

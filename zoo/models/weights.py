@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +21,22 @@ from zoo.errors import DataError, InvalidValueError
 HEAD_LAYER = "classifier"  # every family names its output layer so (zoo.models.common)
 VOCABULARY_ATTRIBUTE = "_zoo_pretrained_vocabulary"  # see pretrained_vocabulary
 SOURCE_ATTRIBUTE = "_zoo_pretrained_source"  # see pretrained_source
+EXPORT_VOCABULARY = "assets.extra/preprocessor"  # a text export's fitted vocabulary (zoo.export)
 
 
 def _resolve_weights_path(source: str | os.PathLike) -> Path:
+    from zoo.serving.archive import is_export
+
     path = Path(source)
+    if is_export(path):
+        return path
     if path.is_dir():
         for candidate in ("model.keras", "best.keras"):
             if (path / candidate).is_file():
                 return path / candidate
         raise DataError(
-            f"{path} holds no model.keras or best.keras; pass a training workdir, a .keras file "
-            f"or a .weights.h5 file."
+            f"{path} holds no model.keras or best.keras; pass a training workdir, a zoo.export "
+            f"directory, a .keras file or a .weights.h5 file."
         )
     if not path.exists():
         raise DataError(f"weights file {path} does not exist.")
@@ -67,18 +73,22 @@ def _attach_vocabulary(model: keras.Model, source: Path) -> None:
     data would give every pretrained row to another word. `zoo.train(model, ...)` reads it back
     with `pretrained_vocabulary`.
     """
+    from zoo.serving.archive import is_export
     from zoo.spec import spec_of
 
     spec = spec_of(model)
     if spec is None or spec.input.kind != "text":
         return
-    # A workdir, or a model file inside one (its best.keras or model.keras).
-    saved = (source if source.is_dir() else source.parent) / "preprocessor"
+    if is_export(source):  # zoo.export keeps the vocabulary beside zoo.json
+        saved = source / EXPORT_VOCABULARY
+    else:  # a workdir, or a model file inside one (its best.keras or model.keras)
+        saved = (source if source.is_dir() else source.parent) / "preprocessor"
     if not saved.is_dir():
         warnings.warn(
-            f"{source} holds no vocabulary (a training workdir's preprocessor/ folder), so "
-            f"zoo.train will fit a new one on the fine-tuning data and the pretrained embedding "
-            f"rows will belong to other words. Pass the training workdir as weights= instead.",
+            f"{source} holds no vocabulary (a training workdir's preprocessor/ folder, or an "
+            f"export's {EXPORT_VOCABULARY}/), so zoo.train will fit a new one on the "
+            f"fine-tuning data and the pretrained embedding rows will belong to other words. "
+            f"Pass the training workdir as weights= instead, or export it again.",
             stacklevel=4,  # the caller of zoo.build
         )
         return
@@ -101,6 +111,43 @@ def pretrained_source(model: keras.Model) -> Path | None:
     return getattr(model, SOURCE_ATTRIBUTE, None)
 
 
+def _weights_by_layer(path: Path) -> tuple[Callable[[Any], list[Any] | None], str]:
+    """For a .keras file or a zoo export: a function giving a layer's trained weights (matched
+    by the layer's name, None where the source has no such layer), and what the source holds."""
+    from zoo.serving.archive import is_export
+
+    if is_export(path):
+        import tensorflow as tf
+
+        from zoo.serving.archive import read_metadata
+
+        # A SavedModel's variables keep the Keras weight paths as names ("hidden_0/kernel:0").
+        # Loading it runs no Python code: it is a graph and its variables.
+        variables = {variable.name.split(":")[0]: variable
+                     for variable in tf.saved_model.load(str(path)).variables}
+
+        def from_export(layer: Any) -> list[Any] | None:
+            found = [variables.get(weight.path) for weight in layer.weights]
+            if any(variable is None for variable in found):  # (`in` would compare tensors)
+                return None
+            return [variable.numpy() for variable in found]
+
+        return from_export, f"an export of {read_metadata(path).get('entry')}"
+
+    from zoo.serving.safety import load_keras_model
+
+    # zoo's own check first: Keras' safe mode still builds classes registered by any package.
+    trained = load_keras_model(path)
+
+    def from_file(layer: Any) -> list[Any] | None:
+        try:
+            return trained.get_layer(layer.name).get_weights()
+        except ValueError:
+            return None
+
+    return from_file, trained.name
+
+
 def load_pretrained(
     model: keras.Model, source: str | os.PathLike, *, freeze_backbone: bool = False
 ) -> list[str]:
@@ -108,8 +155,10 @@ def load_pretrained(
 
     `.keras` files load as `zoo.load` loads them: a file that would run code (a Lambda layer, a
     class from outside Keras and zoo) is refused. Layers that stay freshly initialized, other than
-    a resized classifier head, are named in a warning. A text model started from a training
-    workdir keeps that run's vocabulary for `zoo.train` (see `pretrained_vocabulary`).
+    a resized classifier head, are named in a warning. A `zoo.export` directory gives the weights
+    it serves (its SavedModel's variables, matched by weight path). A text model started from a
+    training workdir or an export keeps that run's vocabulary for `zoo.train` (see
+    `pretrained_vocabulary`).
 
     Example:
         >>> import tempfile, zoo
@@ -137,28 +186,22 @@ def load_pretrained(
                                    warning.lineno)
         copied = [layer.name for layer in model.layers if layer.weights]
     else:
-        from zoo.serving.safety import load_keras_model
-
-        # zoo's own check first: Keras' safe mode still builds classes registered by any package.
-        trained = load_keras_model(path)
+        source_weights, described = _weights_by_layer(path)
         copied, skipped = [], []
         for layer in model.layers:
             if not layer.weights:
                 continue
-            try:
-                source_layer = trained.get_layer(layer.name)
-            except ValueError:
-                skipped.append(f"{layer.name} (not in the file)")
-                continue
-            source_weights = source_layer.get_weights()
-            if [w.shape for w in source_weights] == [tuple(w.shape) for w in layer.weights]:
-                layer.set_weights(source_weights)
+            found = source_weights(layer)
+            if found is None:
+                skipped.append(f"{layer.name} (not in {path.name})")
+            elif [w.shape for w in found] == [tuple(w.shape) for w in layer.weights]:
+                layer.set_weights(found)
                 copied.append(layer.name)
             elif layer.name != HEAD_LAYER:  # a new head is the point of num_classes=N
                 skipped.append(f"{layer.name} (shapes differ)")
         if not [name for name in copied if name != HEAD_LAYER]:
             raise InvalidValueError(
-                f"no layer of {path.name} ({trained.name}) matches {model.name} by name and shape; "
+                f"no layer of {path.name} ({described}) matches {model.name} by name and shape; "
                 f"weights can only start a model of the same family and sizes."
             )
         if skipped:

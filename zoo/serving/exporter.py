@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo.errors import InvalidValueError
+from zoo.models.weights import EXPORT_VOCABULARY
 from zoo.serving.archive import (
     ExportError,
     check_target,
@@ -119,6 +120,8 @@ def export(
             archive.write_out(str(staging), verbose=False)
         parity = check_parity(trained, staging, sample, tolerance)
         write_metadata(staging, describe(trained, parity))
+        if trained.preprocessor.kind == "text":  # so that zoo.build(weights=export) fine-tunes
+            trained.preprocessor.save(Path(staging) / EXPORT_VOCABULARY)  # with the same word ids
     logger.info("exported %s to %s in %.1f s (parity: max difference %.2g)", trained.spec.name,
                 target, time.perf_counter() - started, parity["max_abs_difference"])
     return target
