@@ -564,6 +564,8 @@ def test_each_kind_of_unloadable_path_has_its_own_error(exports, tmp_path):
     (damaged / "assets.extra" / "zoo.json").write_text("{}")
     with pytest.raises(zoo.DataError, match="could not load the SavedModel.*corrupt"):
         zoo.load(damaged)
+    with pytest.raises(zoo.DataError, match="could not load the SavedModel.*corrupt"):
+        zoo.build(ENTRIES[0], weights=damaged)  # fine-tuning reads exports the same way
 
     text_model, _ = small_model("lstm_sst2")
     text_model.save(tmp_path / "text.keras")

@@ -129,37 +129,49 @@ def writable_directory(name: str, path: Any) -> Path:
     """
     path = Path(path)
     try:
+        # One look at the path: another worker may create it between two (is_dir, exists).
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    except OSError as error:  # a name too long, a link loop
+        raise _cannot_create(name, path, error) from None
+    if mode is None:
         try:
-            # One look at the path: another worker may create it between two (is_dir, exists).
-            is_directory = stat.S_ISDIR(path.stat().st_mode)
-        except (FileNotFoundError, NotADirectoryError):  # missing: can it be made?
-            if path.is_symlink():
-                raise InvalidValueError(
-                    f"{name} {path} is a symbolic link to a missing {os.readlink(path)}; create "
-                    f"its target or pick another path."
-                ) from None
-        else:
-            if not is_directory:
-                raise InvalidValueError(f"{name} {path} is a file; expected a directory path.")
-            if not os.access(path, os.W_OK | os.X_OK):
-                raise InvalidValueError(
-                    f"{name} {path} is not writable; pick a directory you can write to."
-                )
-            return path
-        parent = next(p for p in path.absolute().parents if p.exists())
-        if not parent.is_dir():
-            raise OSError(errno.ENOTDIR, f"{parent} is not a directory")
-        longest = max(len(os.fsencode(part)) for part in path.absolute().parts[len(parent.parts):])
-        limit = os.pathconf(parent, "PC_NAME_MAX")  # -1: the file system sets no limit
-        if 0 < limit < longest:
-            raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
-        os.rmdir(tempfile.mkdtemp(prefix=".zoo-probe-", dir=parent))
-    except OSError as error:
+            _check_creatable(name, path)
+        except OSError as error:
+            raise _cannot_create(name, path, error) from None
+        return path
+    if not stat.S_ISDIR(mode):
+        raise InvalidValueError(f"{name} {path} is a file; expected a directory path.")
+    if not os.access(path, os.W_OK | os.X_OK):
         raise InvalidValueError(
-            f"{name} {path} cannot be created: {error.strerror or error}. Pick a path in a "
-            f"directory you can write to."
-        ) from None
+            f"{name} {path} is not writable; pick a directory you can write to."
+        )
     return path
+
+
+def _check_creatable(name: str, path: Path) -> None:
+    """Raise (OSError with the file system's reason) unless the missing `path` can be made."""
+    if path.is_symlink():
+        raise InvalidValueError(
+            f"{name} {path} is a symbolic link to a missing {os.readlink(path)}; create its "
+            f"target or pick another path."
+        )
+    parent = next(p for p in path.absolute().parents if p.exists())
+    if not parent.is_dir():
+        raise OSError(errno.ENOTDIR, f"{parent} is not a directory")
+    longest = max(len(os.fsencode(part)) for part in path.absolute().parts[len(parent.parts):])
+    limit = os.pathconf(parent, "PC_NAME_MAX")  # -1: the file system sets no limit
+    if 0 < limit < longest:
+        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
+    os.rmdir(tempfile.mkdtemp(prefix=".zoo-probe-", dir=parent))
+
+
+def _cannot_create(name: str, path: Path, error: OSError) -> InvalidValueError:
+    return InvalidValueError(
+        f"{name} {path} cannot be created: {error.strerror or error}. Pick a path in a directory "
+        f"you can write to."
+    )
 
 
 def tensorflow_backend(what: str) -> None:

@@ -281,15 +281,15 @@ def _cmd_tune(args: argparse.Namespace) -> None:
                    class_names=result.class_names or None, overwrite=args.overwrite_export)
 
 
-def _plain(value: Any) -> Any:
-    """NumPy scalars and arrays (in tuples too) as Python numbers and tuples: the repr of
-    np.float64(0.5) would reach --set as a string."""
-    if isinstance(value, (tuple, list)):
-        return type(value)(_plain(item) for item in value)
-    if hasattr(value, "tolist") and not isinstance(value, str):
-        plain = value.tolist()  # a Python number for a NumPy scalar, a list for an array
-        return tuple(plain) if isinstance(plain, list) else plain
-    return value
+def _as_literal(value: Any) -> Any:
+    """`value` as a Python literal --set reads back: NumPy numbers as the decimals they print as
+    (`plain_json`, as the workdir records them), lists (JSON's tuples) as tuples again."""
+    from zoo.training.workdir import plain_json
+
+    def tuples(item: Any) -> Any:
+        return tuple(tuples(inner) for inner in item) if isinstance(item, list) else item
+
+    return tuples(plain_json(value))
 
 
 def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
@@ -305,7 +305,7 @@ def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
     if args.seed:  # the search's seed: the same hold-out of --data, and the same initial weights
         command += ["--seed", str(args.seed)]
     for key, value in sorted(overrides.items()):
-        value = _plain(value)
+        value = _as_literal(value)
         # A string as it is (optimizer=adam) where --set reads it back unchanged; else its repr.
         reads_back = isinstance(value, str) and _override(f"{key}={value}")[1] == value
         command += ["--set", f"{key}={value if reads_back else repr(value)}"]

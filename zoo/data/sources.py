@@ -7,7 +7,6 @@ metadata. Either way the caller gets labelled examples, not yet split, scaled or
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import logging
 import os
@@ -27,6 +26,7 @@ from zoo.data.catalog import DATASETS, DatasetInfo
 from zoo.data.labels import class_ids, encode_labels
 from zoo.data.validate import check_images, check_not_empty, check_texts
 from zoo.errors import DataError, DatasetUnavailableError, close_matches, first_line
+from zoo.logs import quiet
 
 TFDS_PREFIX = "tfds:"
 TEXT_COLUMNS = ("sentence", "text")  # looked for, in this order, when text_column is not given
@@ -521,7 +521,9 @@ def read_tfds(
     import tensorflow_datasets as tfds
 
     try:
-        with _absl_warnings_off():  # a missing dataset is this function's message, not TFDS'
+        # A missing dataset is this function's message, not TFDS' warnings (such as its note
+        # on a data_dir folder it finds incomplete while looking for the dataset).
+        with quiet("absl", below=logging.ERROR):
             dataset, tfds_info = _tfds_load(tfds, name, split, data_dir, download=False)
     except AssertionError:  # TFDS' way of saying "not prepared in data_dir"
         where = _data_dir_text(data_dir)
@@ -541,19 +543,6 @@ def read_tfds(
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return TfdsExamples(dataset, info, split, _split_size(tfds_info, split))
-
-
-@contextlib.contextmanager
-def _absl_warnings_off() -> Any:
-    """Hold back TFDS' warnings (absl logging) for the block, such as its note on a data_dir
-    folder it finds incomplete while looking for a dataset that is not there."""
-    logger = logging.getLogger("absl")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _tfds_load(

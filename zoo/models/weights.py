@@ -21,7 +21,6 @@ from zoo.errors import DataError, InvalidValueError
 HEAD_LAYER = "classifier"  # every family names its output layer so (zoo.models.common)
 VOCABULARY_ATTRIBUTE = "_zoo_pretrained_vocabulary"  # see pretrained_vocabulary
 SOURCE_ATTRIBUTE = "_zoo_pretrained_source"  # see pretrained_source
-EXPORT_VOCABULARY = "assets.extra/preprocessor"  # a text export's fitted vocabulary (zoo.export)
 
 
 def _resolve_weights_path(source: str | os.PathLike) -> Path:
@@ -73,20 +72,20 @@ def _attach_vocabulary(model: keras.Model, source: Path) -> None:
     data would give every pretrained row to another word. `zoo.train(model, ...)` reads it back
     with `pretrained_vocabulary`.
     """
-    from zoo.serving.archive import is_export
+    from zoo.serving.archive import VOCABULARY, is_export
     from zoo.spec import spec_of
 
     spec = spec_of(model)
     if spec is None or spec.input.kind != "text":
         return
     if is_export(source):  # zoo.export keeps the vocabulary beside zoo.json
-        saved = source / EXPORT_VOCABULARY
+        saved = source / VOCABULARY
     else:  # a workdir, or a model file inside one (its best.keras or model.keras)
         saved = (source if source.is_dir() else source.parent) / "preprocessor"
     if not saved.is_dir():
         warnings.warn(
             f"{source} holds no vocabulary (a training workdir's preprocessor/ folder, or an "
-            f"export's {EXPORT_VOCABULARY}/), so zoo.train will fit a new one on the "
+            f"export's {VOCABULARY}/), so zoo.train will fit a new one on the "
             f"fine-tuning data and the pretrained embedding rows will belong to other words. "
             f"Pass the training workdir as weights= instead, or export it again.",
             stacklevel=4,  # the caller of zoo.build
@@ -117,14 +116,11 @@ def _weights_by_layer(path: Path) -> tuple[Callable[[Any], list[Any] | None], st
     from zoo.serving.archive import is_export
 
     if is_export(path):
-        import tensorflow as tf
-
-        from zoo.serving.archive import read_metadata
+        from zoo.serving.archive import load_saved_model, read_metadata
 
         # A SavedModel's variables keep the Keras weight paths as names ("hidden_0/kernel:0").
-        # Loading it runs no Python code: it is a graph and its variables.
         variables = {variable.name.split(":")[0]: variable
-                     for variable in tf.saved_model.load(str(path)).variables}
+                     for variable in load_saved_model(path).variables}
 
         def from_export(layer: Any) -> list[Any] | None:
             found = [variables.get(weight.path) for weight in layer.weights]

@@ -23,9 +23,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import DataError, ZooError
+from zoo.errors import DataError, ZooError, first_line
 
 METADATA = Path("assets.extra") / "zoo.json"  # TF Serving's place for files beside a SavedModel
+# A text export's fitted vocabulary, so that zoo.build(weights=EXPORT) keeps its word ids.
+VOCABULARY = Path("assets.extra") / "preprocessor"
 FORMAT = 1  # bump when zoo.json changes incompatibly
 
 
@@ -210,6 +212,20 @@ def read_metadata(directory: str | os.PathLike) -> dict[str, Any]:
         ) from None
     except (OSError, ValueError) as error:
         raise DataError(f"cannot read {path} ({error}); export the model again.") from None
+
+
+def load_saved_model(directory: str | os.PathLike) -> Any:
+    """An export's SavedModel, loaded with plain TensorFlow: a graph and its variables, so no
+    Python code from the directory runs. A damaged one raises `DataError`."""
+    import tensorflow as tf
+
+    try:
+        return tf.saved_model.load(str(directory))
+    except Exception as error:  # TensorFlow raises many kinds for a damaged SavedModel
+        raise DataError(
+            f"could not load the SavedModel in {directory} ({first_line(error)}); it may be "
+            f"truncated or corrupt. Export the model again."
+        ) from None
 
 
 def library_versions() -> dict[str, str]:

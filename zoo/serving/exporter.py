@@ -9,12 +9,11 @@ whose SavedModel disagrees with the model never reaches the target path.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,9 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo.errors import InvalidValueError
-from zoo.models.weights import EXPORT_VOCABULARY
+from zoo.logs import quiet
 from zoo.serving.archive import (
+    VOCABULARY,
     ExportError,
     check_target,
     library_versions,
@@ -116,27 +116,15 @@ def export(
         tolerance = MIXED_PRECISION_TOLERANCE if _mixed_precision(trained.model) else TOLERANCE
     with publishing(target, overwrite=overwrite) as staging:
         archive = serving_archive(trained.model, trained.preprocessor, trained.class_names)
-        with _quiet("tensorflow"):  # "Assets written to: <staging dir>" is noise to the caller
+        with quiet("tensorflow"):  # "Assets written to: <staging dir>" is noise to the caller
             archive.write_out(str(staging), verbose=False)
         parity = check_parity(trained, staging, sample, tolerance)
         write_metadata(staging, describe(trained, parity))
-        if trained.preprocessor.kind == "text":  # so that zoo.build(weights=export) fine-tunes
-            trained.preprocessor.save(Path(staging) / EXPORT_VOCABULARY)  # with the same word ids
+        if trained.preprocessor.kind == "text":
+            trained.preprocessor.save(Path(staging) / VOCABULARY)
     logger.info("exported %s to %s in %.1f s (parity: max difference %.2g)", trained.spec.name,
                 target, time.perf_counter() - started, parity["max_abs_difference"])
     return target
-
-
-@contextlib.contextmanager
-def _quiet(logger_name: str) -> Iterator[None]:
-    """Hide a library logger's INFO messages for the duration of the block."""
-    library_logger = logging.getLogger(logger_name)
-    previous = library_logger.level
-    library_logger.setLevel(max(previous, logging.WARNING))
-    try:
-        yield
-    finally:
-        library_logger.setLevel(previous)
 
 
 def default_sample(trained: Trained, size: int = SAMPLE_SIZE) -> np.ndarray:

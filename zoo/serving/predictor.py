@@ -25,8 +25,8 @@ import pandas as pd
 import tensorflow as tf
 
 from zoo import checks
-from zoo.errors import DataError, first_line
-from zoo.serving.archive import read_metadata
+from zoo.errors import DataError
+from zoo.serving.archive import load_saved_model, read_metadata
 from zoo.serving.inputs import as_images, as_texts
 from zoo.serving.signature import SIGNATURE
 from zoo.serving.sources import Trained, read_keras_file, read_workdir
@@ -199,16 +199,10 @@ def load(path: str | os.PathLike) -> Predictor:
 def _saved_model_predictor(path: Path) -> Predictor:
     metadata = read_metadata(path)
     try:
-        loaded = tf.saved_model.load(str(path))
-        serve = loaded.signatures[SIGNATURE]
+        serve = load_saved_model(path).signatures[SIGNATURE]
     except KeyError:
         raise DataError(
             f"the SavedModel in {path} has no {SIGNATURE!r} signature; export it again."
-        ) from None
-    except Exception as error:  # TensorFlow raises many kinds for a damaged SavedModel
-        raise DataError(
-            f"could not load the SavedModel in {path} ({first_line(error)}); it may be truncated "
-            f"or corrupt. Export the model again."
         ) from None
     (name, spec), = serve.structured_input_signature[1].items()
     kind = "text" if spec.dtype == tf.string else "image"

@@ -44,17 +44,13 @@ def _trusted(module: str) -> bool:
     return any(module == name or module.startswith(f"{name}.") for name in _TRUSTED_PACKAGES)
 
 
-def _is_registered_function(node: dict) -> bool:
-    """A function Keras saved by its registered name, such as zoo's text standardizations:
-    {"module": "builtins", "class_name": "function", "config": "zoo>lower", ...}."""
+def _registered_function(node: dict) -> str | None:
+    """The registered name ("zoo>lower") of a function Keras saved by that name, such as zoo's
+    text standardizations: {"module": "builtins", "class_name": "function", "config": NAME}."""
     config = node.get("config")
-    return (
-        node.get("class_name") == "function"
-        and node.get("module") == "builtins"
-        and isinstance(config, str)
-        and config.split(">", 1)[0] in _TRUSTED_PACKAGES
-        and ">" in config
-    )
+    if node.get("class_name") == "function" and isinstance(config, str) and ">" in config:
+        return config
+    return None
 
 
 def _refusal(path: Path, problem: str) -> UnsafeModelError:
@@ -94,12 +90,13 @@ def inspect_keras_archive(path: str | os.PathLike) -> dict[str, Any]:
     for where, node in _objects(config):
         class_name = str(node.get("class_name"))
         module = node.get("module")
-        registered = node.get("registered_name")
-        if _is_registered_function(node):  # a function zoo registered, named, not Python code
-            continue
+        # A registered function is saved by name (module "builtins"), not as Python code: its
+        # registering package is what must be trusted, as for a registered class.
+        function = _registered_function(node)
+        registered = function or node.get("registered_name")
         if class_name in _CODE_CLASSES:
             raise _refusal(path, f"it holds a {class_name} (at {where}), i.e. Python code")
-        if module is not None and not _trusted(str(module)):
+        if function is None and module is not None and not _trusted(str(module)):
             raise _refusal(
                 path, f"it needs class {class_name!r} from module {module!r} (at {where})"
             )

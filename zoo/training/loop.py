@@ -195,6 +195,7 @@ def load_run_data(
         train_split = "train" if tfds_data else "all"
         validation_source = validation_data
         validation_split = test_split() if _is_tfds(validation_data) else "all"
+
     def tfds_options(source: Any) -> dict[str, Any]:  # local sources would warn about data_dir
         return {"data_dir": data_dir if _is_tfds(source) else None, "download": download}
 
