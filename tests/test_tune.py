@@ -402,6 +402,48 @@ def result_optimizer(directory) -> str:
     return trials[trials.status == "COMPLETED"].sort_values("score").iloc[0]["optimizer"]
 
 
+def test_fixed_hyperparameters_hold_in_every_trial_and_the_rest_are_searched(digits, tmp_path):
+    directory = tmp_path / "search"
+    # units_1 is conditional on num_layers (searched only with two layers or more).
+    fixed = {"num_layers": 2, "units_1": 48, "dropout": 0.1, "optimizer": "sgd"}
+    result = zoo.tune("mlp_mnist", digits, max_trials=3, directory=directory, fixed=fixed,
+                      **SMALL)
+    trials = result.trials
+    assert set(trials.status) == {"COMPLETED"}
+    for name, value in fixed.items():
+        assert trials[name].tolist() == [value] * 3, name
+    assert trials.learning_rate.nunique() == 3  # the others are still searched
+    assert result.best_overrides["units"][1] == 48 and result.best_overrides["dropout"] == 0.1
+    record = json.loads((directory / "search.json").read_text())
+    assert record["search_space"]["dropout"] == {"type": "Fixed", "value": 0.1, "conditions": []}
+
+    # A search held at other values is another search; names are checked before anything runs.
+    with pytest.raises(SearchConflictError,
+                       match=r"hyperparameter 'dropout' was Fixed\(0.1\), now Fixed\(0.2\)"):
+        zoo.tune("mlp_mnist", digits, max_trials=3, directory=directory,
+                 fixed={**fixed, "dropout": 0.2}, **SMALL)
+    with pytest.raises(zoo.UnknownNameError,
+                       match=r"unknown hyperparameter 'dropuot'.*Did you mean: 'dropout'\?"):
+        zoo.tune("mlp_mnist", digits, directory=tmp_path / "other", fixed={"dropuot": 0.1},
+                 **SMALL)
+    with pytest.raises(zoo.InvalidValueError, match=r"fixed\['units_0'\] must be a number"):
+        zoo.tune("mlp_mnist", digits, directory=tmp_path / "other", fixed={"units_0": (8, 8)},
+                 **SMALL)
+    assert not (tmp_path / "other").exists()
+
+
+def test_cli_tune_fix_holds_a_hyperparameter(tmp_path, capsys):
+    data = write_digits_npz(tmp_path / "digits.npz", count=128)
+    directory = tmp_path / "search"
+    assert main(["tune", "mlp_mnist", "--data", str(data), "--tuner", "random", "--max-trials",
+                 "2", "--epochs", "1", "--fix", "optimizer=rmsprop", "--fix", "dropout=0.25",
+                 "--directory", str(directory)]) == 0
+    output = capsys.readouterr().out
+    trials = pd.read_csv(directory / "trials.csv")
+    assert set(trials.optimizer) == {"rmsprop"} and set(trials.dropout) == {0.25}
+    assert "--set dropout=0.25" in output and "--set optimizer=rmsprop" in output
+
+
 def test_an_objective_the_trials_do_not_log_is_refused_before_any_trial(digits, tmp_path):
     with pytest.raises(zoo.InvalidValueError, match="objective.name must be one of .*'val_auc'"):
         zoo.tune("mlp_mnist", digits, objective=keras_tuner.Objective("val_auc", "max"),
@@ -418,6 +460,11 @@ def test_an_objective_the_trials_do_not_log_is_refused_before_any_trial(digits, 
         (["--objective", "val_auc"], "objective must be one of 'val_accuracy', 'val_loss', "
          "'accuracy', 'loss', got 'val_auc'"),
         (["--set", "tuner=random"], "--set tuner='random' is not an override: use --tuner"),
+        (["--fix", "units_9=8"], "unknown hyperparameter 'units_9'. Did you mean: 'units_2', "
+         "'units_1', 'units_0'? Known hyperparameters: batch_size, dropout, learning_rate, "
+         "num_layers, optimizer, units_0, units_1, units_2. fixed= takes the names of "
+         "mlp_mnist's search space (builder arguments and recipe fields it does not search are "
+         "overrides: zoo.tune(..., dropout=0.3))"),
         (["--epochs", "2", "--set", "epochs=3"],
          "--set epochs=3 is not an override: use --epochs (given as 2 already)"),
         (["--set", "filters=3"], "unknown override 'filters'. Known overrides: activation, "

@@ -342,6 +342,7 @@ def test_a_workdir_that_cannot_be_made_is_refused_with_the_reason(tmp_path, monk
         "file.txt/run": "cannot be created: .*file.txt is not a directory",
         "x" * 300 + "/run": "cannot be created: File name too long",
         "dangling": "is a symbolic link to a missing .*gone; create its target",
+        "runs/a\0b": r"holds a NUL character \(\\0\), which no file name can",
     }
     for path, message in cases.items():
         with pytest.raises(InvalidValueError, match=message):

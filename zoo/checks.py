@@ -128,6 +128,11 @@ def writable_directory(name: str, path: Any) -> Path:
         zoo.errors.InvalidValueError: workdir /dev/null/runs cannot be created: ...
     """
     path = Path(path)
+    if "\0" in str(path):  # the file system cannot hold it; os.stat would raise a bare ValueError
+        raise InvalidValueError(
+            f"{name} {str(path)!r} holds a NUL character (\\0), which no file name can; check "
+            f"how the path was built."
+        )
     try:
         # One look at the path: another worker may create it between two (is_dir, exists).
         mode = path.stat().st_mode

@@ -127,8 +127,12 @@ def _parser() -> argparse.ArgumentParser:
     tuning.add_argument("--set", dest="overrides", type=_override, action="append", default=[],
                         metavar="KEY=VALUE",
                         help="set a hyperparameter or recipe field for every trial (for a "
-                             "searched one, its default), e.g. vocab_size=20000, or a zoo.tune "
-                             "option (jit_compile=False)")
+                             "searched one, its default: hold it with --fix), e.g. "
+                             "vocab_size=20000, or a zoo.tune option (jit_compile=False)")
+    tuning.add_argument("--fix", dest="fixed", type=_override, action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="hold a searched hyperparameter at VALUE in every trial, e.g. "
+                             "dropout=0.3 (NAME as in trials.csv)")
     tuning.add_argument("--directory",
                         help="the search's directory (default: tuning/NAME); rerun to continue")
     tuning.add_argument("--overwrite", action="store_true", help="start afresh in --directory")
@@ -195,7 +199,7 @@ _OPTIONS_OF_TUNE = {"epochs": "--epochs", "seed": "--seed", "directory": "--dire
                     "data": "--data", "validation_data": "--validation-data", "tuner": "--tuner",
                     "max_trials": "--max-trials", "objective": "--objective",
                     "overwrite": "--overwrite", "data_dir": "--data-dir",
-                    "download": "--no-download"}
+                    "download": "--no-download", "fixed": "--fix"}
 # Recipe fields that have an option too: --set epochs=3 means --epochs 3 when that is not given.
 _RECIPE_OPTIONS = ("epochs", "batch_size")
 
@@ -262,7 +266,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     arguments = {"tuner": args.tuner, "max_trials": args.max_trials, "epochs": args.epochs,
                  "seed": args.seed, "directory": args.directory, "overwrite": args.overwrite,
                  "objective": args.objective, "data_dir": args.data_dir,
-                 "download": args.download}
+                 "download": args.download, "fixed": dict(args.fixed) or None}
     result = zoo.tune(args.name, args.data, args.validation_data,
                       **_call_arguments(args, arguments, _OPTIONS_OF_TUNE))
     trials = result.trials

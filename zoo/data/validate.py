@@ -7,6 +7,7 @@ Local sources are checked on their NumPy arrays; TFDS datasets on their catalog 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,8 @@ from zoo.errors import DataError
 from zoo.spec import ModelSpec
 
 _SHOWN = 5  # offending rows quoted in a message
+
+logger = logging.getLogger(__name__)
 
 
 def entry_name(spec: ModelSpec | None) -> str:
@@ -157,7 +160,9 @@ def check_images(images: Any, origin: str) -> np.ndarray:
     """Images as (examples, height, width, channels) uint8 or float32 in [0, 1]; raise otherwise.
 
     (examples, height, width) arrays get a channel axis. Integer pixels must lie in [0, 255];
-    float pixels must be finite and already scaled to [0, 1].
+    float pixels must be finite and already scaled to [0, 1]. Integer images whose brightest pixel
+    is 1 (binary images stored as 0 and 1) are read on the 0-255 scale like any integer pixels,
+    i.e. nearly black, and a warning says so.
 
     Example:
         >>> import numpy as np
@@ -173,15 +178,19 @@ def check_images(images: Any, origin: str) -> np.ndarray:
             f"{origin}: received images of shape {images.shape}; expected (examples, height, "
             f"width) or (examples, height, width, channels)."
         )
-    if images.dtype == np.uint8:
-        return images
     if np.issubdtype(images.dtype, np.integer):
         if images.size and (images.min() < 0 or images.max() > 255):
             raise DataError(
                 f"{origin}: integer pixels must lie in [0, 255], found values from {images.min()} "
                 f"to {images.max()}. Pass uint8 pixels, or floats scaled to [0, 1]."
             )
-        return images.astype(np.uint8)
+        if images.size and images.max() == 1:
+            logger.warning(
+                "%s: every integer pixel is 0 or 1, read on the 0-255 scale (1 is nearly black). "
+                "If these are black-and-white images, pass images * 255 as uint8, or as floats "
+                "in [0, 1].", origin
+            )
+        return images.astype(np.uint8, copy=False)
     if not np.issubdtype(images.dtype, np.floating):
         raise DataError(
             f"{origin}: images have dtype {images.dtype}; expected uint8 pixels (0-255) or floats "

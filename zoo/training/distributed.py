@@ -107,6 +107,12 @@ def fit_multi_worker(
         steps=steps,
     )
     model.stop_training = False
+    # Every epoch below makes a fresh iterator, and each draws the next shuffle order and
+    # augmentation seeds from the run's seed (see feeding.py). A resumed run makes the iterators
+    # of the epochs it already trained first, so that its next epoch reads the batches an
+    # uninterrupted run's would (making one draws; nothing needs to be read from it).
+    for _ in range(initial_epoch):
+        iter(distributed_train)
     callback_list.on_train_begin()
     for epoch in range(initial_epoch, epochs):
         callback_list.on_epoch_begin(epoch)

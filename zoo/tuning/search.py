@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,7 @@ def tune(
     verbose: int | str = "auto",
     data_dir: str | os.PathLike | None = None,
     download: bool = True,
+    fixed: Mapping[str, Any] | None = None,
     **overrides: Any,
 ) -> TuneResult:
     """Search the hyperparameters of a registered entry; resumable, with a trials table.
@@ -165,8 +166,11 @@ def tune(
             From 1 up, keras-tuner shows each trial's hyperparameters and result.
         data_dir, download: TFDS sources, as for `zoo.data.load`: where the dataset is prepared,
             and whether it may be downloaded there when it is not.
+        fixed: hyperparameters of the search space held at a value in every trial, by name
+            (`{"dropout": 0.3, "optimizer": "adam"}`; the names are the `trials` columns);
+            the others are searched.
         **overrides: builder arguments or recipe fields, as for `zoo.build`; they are also the
-            search space's defaults.
+            search space's defaults (a searched one is still searched: hold it with `fixed`).
 
     Returns:
         A `TuneResult`: the trials DataFrame, the best hyperparameters and `best_model()`.
@@ -214,8 +218,9 @@ def tune(
     # Trials train in float32 on one device: zoo.tune has no precision or strategy option.
     policy = resolve_policy(jit_compile, None, "default", entry=spec.name, chooser="zoo.tune")
     hypermodel = ZooHyperModel(spec, jit_compile=policy.jit_compile, seed=seed)
+    space = hypermodel.space(fixed)
     oracle = _make_oracle(tuner, objective, max_trials, spec.recipe.epochs, seed,
-                          max_consecutive_failed_trials)
+                          max_consecutive_failed_trials, space)
     record = {
         "entry": spec.name,
         "tuner": tuner,
@@ -230,7 +235,7 @@ def tune(
         "seed": seed,
         "data": fingerprint(data),
         "validation_data": fingerprint(validation_data) if validation_data is not None else None,
-        "search_space": _space_description(hypermodel),
+        "search_space": _space_description(space),
     }
     if not overwrite:
         _check_previous_search(directory, record)
@@ -301,10 +306,12 @@ class _HyperbandTuner(keras_tuner.Hyperband):
 
 
 def _make_oracle(
-    tuner: str, objective: Any, max_trials: int, epochs: int, seed: int, max_failures: int
+    tuner: str, objective: Any, max_trials: int, epochs: int, seed: int, max_failures: int,
+    space: keras_tuner.HyperParameters,
 ) -> keras_tuner.Oracle:
     common = {
         "objective": objective,
+        "hyperparameters": space,  # its Fixed ones stay fixed; the others are searched
         "seed": seed + 1,  # keras-tuner takes a seed of 0 as "none" and draws a random one
         "max_retries_per_trial": 0,  # a crash is recorded as failed, not retried
         "max_consecutive_failed_trials": max_failures,
@@ -387,12 +394,10 @@ def _save_once(preprocessor: Any, path: Path) -> None:
             raise
 
 
-def _space_description(hypermodel: ZooHyperModel) -> dict[str, Any]:
-    """Every hyperparameter of the space, sampled at its defaults: name -> type and config."""
-    hp = keras_tuner.HyperParameters()
-    hypermodel.overrides(hp)
+def _space_description(space: keras_tuner.HyperParameters) -> dict[str, Any]:
+    """Every hyperparameter of the space (`ZooHyperModel.space`): name -> type and config."""
     description = {}
-    for parameter in hp.space:
+    for parameter in space.space:
         config = {key: value for key, value in parameter.get_config().items() if key != "name"}
         description[parameter.name] = {"type": type(parameter).__name__, **config}
     return json.loads(json.dumps(description, default=str))
@@ -438,7 +443,10 @@ def _space_change(previous: dict[str, Any], current: dict[str, Any]) -> str:
 
 
 def _describe(config: dict[str, Any]) -> str:
-    """'Choice([16, 32, 64], default 32)', 'Float(0.0001..0.01, log, default 0.001)'..."""
+    """'Choice([16, 32, 64], default 32)', 'Float(0.0001..0.01, log, default 0.001)',
+    'Fixed(0.3)'..."""
+    if config.get("type") == "Fixed":
+        return f"Fixed({config.get('value')!r})"
     if "values" in config:
         domain = f"{config['values']}, "
     elif "min_value" in config:
