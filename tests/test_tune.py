@@ -426,10 +426,46 @@ def test_fixed_hyperparameters_hold_in_every_trial_and_the_rest_are_searched(dig
                        match=r"unknown hyperparameter 'dropuot'.*Did you mean: 'dropout'\?"):
         zoo.tune("mlp_mnist", digits, directory=tmp_path / "other", fixed={"dropuot": 0.1},
                  **SMALL)
-    with pytest.raises(zoo.InvalidValueError, match=r"fixed\['units_0'\] must be a number"):
-        zoo.tune("mlp_mnist", digits, directory=tmp_path / "other", fixed={"units_0": (8, 8)},
-                 **SMALL)
+    # Values are checked against their hyperparameter before any data is read or trial runs.
+    refused = {
+        "units_0": ((8, 8), r"fixed\['units_0'\] must be a whole number \(the search space's "
+                            r"units_0 takes \[32, .*held one width at a time.*units_0=..., "
+                            r"units_1=...\)"),
+        "num_layers": (4, r"fixed\['num_layers'\] must be one of \[1, 2, 3\] \(other "
+                          r"hyperparameters depend on it\), got 4"),
+        "optimizer": (3, r"fixed\['optimizer'\] must be a string"),
+        "dropout": ("0.3", r"fixed\['dropout'\] must be a finite number"),
+    }
+    for name, (value, message) in refused.items():
+        with pytest.raises(zoo.InvalidValueError, match=message):
+            zoo.tune("mlp_mnist", digits, directory=tmp_path / "other", fixed={name: value},
+                     **SMALL)
+    with pytest.raises(zoo.InvalidValueError, match=r"fixed\['units_2'\] would never be used: "
+                       r"units_2 is active only when num_layers is 3, but num_layers is fixed "
+                       r"at 2"):
+        zoo.tune("mlp_mnist", digits, directory=tmp_path / "other",
+                 fixed={"num_layers": 2, "units_2": 64}, **SMALL)
+    everything = {name: result.trials.iloc[0][name] for name in
+                  ("num_layers", "units_0", "units_1", "dropout", "learning_rate", "optimizer",
+                   "batch_size")}  # NumPy values, as read from the trials table
+    with pytest.raises(zoo.InvalidValueError, match="nothing left to search"):
+        zoo.tune("mlp_mnist", digits, directory=tmp_path / "other", fixed=everything, **SMALL)
     assert not (tmp_path / "other").exists()
+
+
+def test_a_fixed_conditional_hyperparameter_holds_only_where_it_is_active(digits, tmp_path):
+    """units_1 exists only in trials of two or more layers; the layer count is still searched.
+    Hyperband, the default tuner, carries fixed values through its brackets too."""
+    result = zoo.tune("mlp_mnist", digits, max_trials=6, directory=tmp_path / "search",
+                      fixed={"units_1": 40}, tuner="hyperband", epochs=2, seed=0, verbose=0)
+    trials = result.trials
+    assert set(trials.status) == {"COMPLETED"} and len(trials) == 6
+    assert set(trials.num_layers) > {1}  # searched: some trials have one layer, some more
+    for _, trial in trials.iterrows():
+        if trial.num_layers == 1:
+            assert pd.isna(trial.units_1)
+        else:
+            assert trial.units_1 == 40
 
 
 def test_cli_tune_fix_holds_a_hyperparameter(tmp_path, capsys):
@@ -462,9 +498,10 @@ def test_an_objective_the_trials_do_not_log_is_refused_before_any_trial(digits, 
         (["--set", "tuner=random"], "--set tuner='random' is not an override: use --tuner"),
         (["--fix", "units_9=8"], "unknown hyperparameter 'units_9'. Did you mean: 'units_2', "
          "'units_1', 'units_0'? Known hyperparameters: batch_size, dropout, learning_rate, "
-         "num_layers, optimizer, units_0, units_1, units_2. fixed= takes the names of "
-         "mlp_mnist's search space (builder arguments and recipe fields it does not search are "
-         "overrides: zoo.tune(..., dropout=0.3))"),
+         "num_layers, optimizer, units_0, units_1, units_2. fixed= (--fix) takes the names of "
+         "mlp_mnist's search space, as the trials table has them (Hyperband's tuner/* columns "
+         "aside); a builder argument or recipe field it does not search is an override "
+         "(zoo.tune(..., NAME=VALUE), --set)"),
         (["--epochs", "2", "--set", "epochs=3"],
          "--set epochs=3 is not an override: use --epochs (given as 2 already)"),
         (["--set", "filters=3"], "unknown override 'filters'. Known overrides: activation, "

@@ -127,12 +127,7 @@ def writable_directory(name: str, path: Any) -> Path:
         ...
         zoo.errors.InvalidValueError: workdir /dev/null/runs cannot be created: ...
     """
-    path = Path(path)
-    if "\0" in str(path):  # the file system cannot hold it; os.stat would raise a bare ValueError
-        raise InvalidValueError(
-            f"{name} {str(path)!r} holds a NUL character (\\0), which no file name can; check "
-            f"how the path was built."
-        )
+    path = Path(without_nul(name, path))
     try:
         # One look at the path: another worker may create it between two (is_dir, exists).
         mode = path.stat().st_mode
@@ -151,6 +146,25 @@ def writable_directory(name: str, path: Any) -> Path:
     if not os.access(path, os.W_OK | os.X_OK):
         raise InvalidValueError(
             f"{name} {path} is not writable; pick a directory you can write to."
+        )
+    return path
+
+
+def without_nul(name: str, path: str | os.PathLike) -> str | os.PathLike:
+    """Return `path` unless it holds a NUL character, which no file name can (`os.stat` and
+    friends raise a bare ValueError for it).
+
+    Example:
+        >>> from zoo.checks import without_nul
+        >>> without_nul("workdir", "runs/a\\0b")
+        Traceback (most recent call last):
+        ...
+        zoo.errors.InvalidValueError: workdir 'runs/a\\x00b' holds a NUL character (\\0), ...
+    """
+    if "\0" in os.fspath(path):
+        raise InvalidValueError(
+            f"{name} {os.fspath(path)!r} holds a NUL character (\\0), which no file name can; "
+            f"check how the path was built."
         )
     return path
 

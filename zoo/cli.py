@@ -132,7 +132,8 @@ def _parser() -> argparse.ArgumentParser:
     tuning.add_argument("--fix", dest="fixed", type=_override, action="append", default=[],
                         metavar="NAME=VALUE",
                         help="hold a searched hyperparameter at VALUE in every trial, e.g. "
-                             "dropout=0.3 (NAME as in trials.csv)")
+                             "dropout=0.3 (NAME: a trials.csv column other than Hyperband's "
+                             "tuner/*)")
     tuning.add_argument("--directory",
                         help="the search's directory (default: tuning/NAME); rerun to continue")
     tuning.add_argument("--overwrite", action="store_true", help="start afresh in --directory")

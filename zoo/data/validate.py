@@ -7,7 +7,7 @@ Local sources are checked on their NumPy arrays; TFDS datasets on their catalog 
 
 from __future__ import annotations
 
-import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -17,8 +17,6 @@ from zoo.errors import DataError
 from zoo.spec import ModelSpec
 
 _SHOWN = 5  # offending rows quoted in a message
-
-logger = logging.getLogger(__name__)
 
 
 def entry_name(spec: ModelSpec | None) -> str:
@@ -162,7 +160,7 @@ def check_images(images: Any, origin: str) -> np.ndarray:
     (examples, height, width) arrays get a channel axis. Integer pixels must lie in [0, 255];
     float pixels must be finite and already scaled to [0, 1]. Integer images whose brightest pixel
     is 1 (binary images stored as 0 and 1) are read on the 0-255 scale like any integer pixels,
-    i.e. nearly black, and a warning says so.
+    i.e. nearly black, and a warning (once per origin) says so.
 
     Example:
         >>> import numpy as np
@@ -179,16 +177,20 @@ def check_images(images: Any, origin: str) -> np.ndarray:
             f"width) or (examples, height, width, channels)."
         )
     if np.issubdtype(images.dtype, np.integer):
-        if images.size and (images.min() < 0 or images.max() > 255):
+        low = 0 if images.dtype == np.uint8 or not images.size else images.min()
+        high = images.max() if images.size else 0
+        if low < 0 or high > 255:
             raise DataError(
-                f"{origin}: integer pixels must lie in [0, 255], found values from {images.min()} "
-                f"to {images.max()}. Pass uint8 pixels, or floats scaled to [0, 1]."
+                f"{origin}: integer pixels must lie in [0, 255], found values from {low} to "
+                f"{high}. Pass uint8 pixels, or floats scaled to [0, 1]."
             )
-        if images.size and images.max() == 1:
-            logger.warning(
-                "%s: every integer pixel is 0 or 1, read on the 0-255 scale (1 is nearly black). "
-                "If these are black-and-white images, pass images * 255 as uint8, or as floats "
-                "in [0, 1].", origin
+        if high == 1:
+            # A warning, not an error: dark images are valid input. Python shows it once per
+            # origin, not at every load of the same data (training and hold-out, each trial).
+            warnings.warn(
+                f"{origin}: every integer pixel is 0 or 1, read on the 0-255 scale (1 is nearly "
+                f"black). If these are black-and-white images, pass images * 255 as uint8, or "
+                f"floats in [0, 1].", UserWarning, stacklevel=2,
             )
         return images.astype(np.uint8, copy=False)
     if not np.issubdtype(images.dtype, np.floating):

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from zoo import checks
 from zoo.errors import DataError, ZooError, first_line
 
 METADATA = Path("assets.extra") / "zoo.json"  # TF Serving's place for files beside a SavedModel
@@ -50,7 +51,7 @@ def check_target(target: str | os.PathLike, *, overwrite: bool = False) -> Path:
         ...
         zoo.serving.archive.ExportError: cannot export to .../missing/model: its parent ... 
     """
-    target = Path(os.path.abspath(target))
+    target = Path(os.path.abspath(checks.without_nul("export target", target)))
     parent = target.parent
     if not parent.is_dir():
         raise ExportError(

@@ -9,7 +9,6 @@ builder (`search_space_<family>` in `zoo/models/`).
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,12 +17,13 @@ import keras_tuner
 import tensorflow as tf
 
 from zoo import checks
-from zoo.errors import InvalidValueError, unknown_name
+from zoo.errors import InvalidValueError
 from zoo.registry import get_spec
 from zoo.spec import ModelSpec
 from zoo.training.callbacks import StopOnNaN, monitor_mode
 from zoo.training.compile import compile_model
 from zoo.training.feeding import repeat_epochs
+from zoo.tuning.fixed import fixed_space
 
 
 class ZooHyperModel(keras_tuner.HyperModel):
@@ -121,18 +121,18 @@ class ZooHyperModel(keras_tuner.HyperModel):
 
     def space(self, fixed: Mapping[str, Any] | None = None) -> keras_tuner.HyperParameters:
         """The search space at its defaults, with the hyperparameters named in `fixed` held at
-        the given values (keras-tuner `Fixed` ones, declared where the space declares them, so
-        `filters_1` stays conditional on `num_blocks`).
+        the given values (keras-tuner `Fixed` ones, see `zoo.tuning.fixed`); the rest are
+        searched.
 
-        Pass it to a keras-tuner tuner as `hyperparameters=` to search the rest; `zoo.tune(...,
-        fixed=...)` does.
+        Pass it to a keras-tuner tuner as `hyperparameters=`; `zoo.tune(..., fixed=...)` does.
 
         Example:
             >>> import keras_tuner, zoo
             >>> hypermodel = zoo.hypermodel("cnn_mnist")
             >>> space = hypermodel.space(fixed={"dropout": 0.1, "optimizer": "sgd"})
-            >>> [type(p).__name__ for p in space.space if p.name in ("dropout", "num_blocks")]
-            ['Int', 'Fixed']
+            >>> kinds = {p.name: type(p).__name__ for p in space.space}
+            >>> kinds["num_blocks"], kinds["dropout"]
+            ('Int', 'Fixed')
             >>> tuner = keras_tuner.RandomSearch(hypermodel, "val_accuracy", max_trials=1,
             ...     hyperparameters=space, directory=__import__("tempfile").mkdtemp())
             >>> hypermodel.overrides(tuner.oracle.get_space())["dropout"]
@@ -140,48 +140,9 @@ class ZooHyperModel(keras_tuner.HyperModel):
         """
         hp = keras_tuner.HyperParameters()
         self.overrides(hp)
-        if not fixed:
+        if fixed is None:
             return hp
-        if not isinstance(fixed, Mapping):
-            raise InvalidValueError(
-                f"fixed must map hyperparameter names to values (e.g. {{'dropout': 0.3}}), got "
-                f"{type(fixed).__name__}."
-            )
-        config = hp.get_config()
-        names = [entry["config"]["name"] for entry in config["space"]]
-        values = {name: self._fixed_value(name, value, names) for name, value in fixed.items()}
-        config["space"] = [
-            {"class_name": "Fixed", "config": {
-                "name": entry["config"]["name"], "value": values[entry["config"]["name"]],
-                "conditions": entry["config"].get("conditions", []),
-            }} if entry["config"]["name"] in values else entry
-            for entry in config["space"]
-        ]
-        config["values"] = {}
-        hp = keras_tuner.HyperParameters.from_config(config)
-        # Values at the defaults, fixed ones at theirs, for what is active once they hold (a
-        # fixed num_layers=2 activates units_1); declaration order puts each parent first.
-        for parameter in hp.space:
-            if hp.is_active(parameter):
-                hp.values[parameter.name] = parameter.default
-        return hp
-
-    def _fixed_value(self, name: Any, value: Any, names: list[str]) -> bool | int | float | str:
-        if name not in names:
-            raise unknown_name(
-                "hyperparameter", str(name), names,
-                hint=f"fixed= takes the names of {self.spec.name or self.spec.family}'s search "
-                     f"space (builder arguments and recipe fields it does not search are "
-                     f"overrides: zoo.tune(..., dropout=0.3)).",
-            )
-        if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-            value = value.item()  # a NumPy scalar, as a result's best values may hold
-        if not isinstance(value, (bool, numbers.Integral, numbers.Real, str)):
-            raise InvalidValueError(
-                f"fixed[{name!r}] must be a number, string or bool (one value of the search "
-                f"space), got {value!r}."
-            )
-        return value
+        return fixed_space(hp, fixed, self.spec.name or self.spec.family)
 
     def trial_spec(self, hp: keras_tuner.HyperParameters) -> ModelSpec:
         """The entry's spec with `hp`'s values applied: what one trial builds and trains."""

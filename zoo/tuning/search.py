@@ -167,8 +167,9 @@ def tune(
         data_dir, download: TFDS sources, as for `zoo.data.load`: where the dataset is prepared,
             and whether it may be downloaded there when it is not.
         fixed: hyperparameters of the search space held at a value in every trial, by name
-            (`{"dropout": 0.3, "optimizer": "adam"}`; the names are the `trials` columns);
-            the others are searched.
+            (`{"dropout": 0.3, "optimizer": "adam"}`; the names are the `trials` columns other
+            than Hyperband's `tuner/*`); the others are searched. Each value is checked against
+            its hyperparameter's type (and range, for a layer count) before anything runs.
         **overrides: builder arguments or recipe fields, as for `zoo.build`; they are also the
             search space's defaults (a searched one is still searched: hold it with `fixed`).
 
