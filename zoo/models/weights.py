@@ -23,25 +23,29 @@ VOCABULARY_ATTRIBUTE = "_zoo_pretrained_vocabulary"  # see pretrained_vocabulary
 SOURCE_ATTRIBUTE = "_zoo_pretrained_source"  # see pretrained_source
 
 
-def _resolve_weights_path(source: str | os.PathLike) -> Path:
+def _resolve_weights_path(source: str | os.PathLike) -> tuple[Path, str]:
+    """The file or export to read weights from, and which it is: "export", "keras" or
+    "weights" (a .weights.h5 file)."""
     from zoo.serving.archive import is_export
 
     path = Path(source)
     if is_export(path):
-        return path
+        return path, "export"
     if path.is_dir():
         for candidate in ("model.keras", "best.keras"):
             if (path / candidate).is_file():
-                return path / candidate
+                return path / candidate, "keras"
         raise DataError(
             f"{path} holds no model.keras or best.keras; pass a training workdir, a zoo.export "
             f"directory, a .keras file or a .weights.h5 file."
         )
     if not path.exists():
         raise DataError(f"weights file {path} does not exist.")
-    if not path.name.endswith((".keras", ".weights.h5")):
+    if path.name.endswith(".weights.h5"):
+        return path, "weights"
+    if not path.name.endswith(".keras"):
         raise DataError(f"weights must be a .keras or .weights.h5 file, got {path.name}.")
-    return path
+    return path, "keras"
 
 
 def _mismatch_summary(error: ValueError) -> str:
@@ -65,20 +69,20 @@ def _mismatch_summary(error: ValueError) -> str:
     return f"layers {', '.join(names)} do not match ({names[0]}: {reason})"
 
 
-def _attach_vocabulary(model: keras.Model, source: Path) -> None:
+def _attach_vocabulary(model: keras.Model, source: Path, export: bool) -> None:
     """Give a text model the vocabulary its weights were trained with (a workdir's).
 
     Embedding rows belong to the words of that vocabulary; a new one fitted on the fine-tuning
     data would give every pretrained row to another word. `zoo.train(model, ...)` reads it back
     with `pretrained_vocabulary`.
     """
-    from zoo.serving.archive import VOCABULARY, is_export
+    from zoo.serving.archive import VOCABULARY
     from zoo.spec import spec_of
 
     spec = spec_of(model)
     if spec is None or spec.input.kind != "text":
         return
-    if is_export(source):  # zoo.export keeps the vocabulary beside zoo.json
+    if export:  # zoo.export keeps the vocabulary beside zoo.json
         saved = source / VOCABULARY
     else:  # a workdir, or a model file inside one (its best.keras or model.keras)
         saved = (source if source.is_dir() else source.parent) / "preprocessor"
@@ -110,12 +114,12 @@ def pretrained_source(model: keras.Model) -> Path | None:
     return getattr(model, SOURCE_ATTRIBUTE, None)
 
 
-def _weights_by_layer(path: Path) -> tuple[Callable[[Any], list[Any] | None], str]:
+def _weights_by_layer(
+    path: Path, export: bool
+) -> tuple[Callable[[Any], list[Any] | None], str]:
     """For a .keras file or a zoo export: a function giving a layer's trained weights (matched
     by the layer's name, None where the source has no such layer), and what the source holds."""
-    from zoo.serving.archive import is_export
-
-    if is_export(path):
+    if export:
         from zoo.serving.archive import load_saved_model, read_metadata
 
         # A SavedModel's variables keep the Keras weight paths as names ("hidden_0/kernel:0").
@@ -164,8 +168,8 @@ def load_pretrained(
         >>> model.get_layer("hidden_0").trainable, model.output_shape
         (False, (None, 3))
     """
-    path = _resolve_weights_path(source)
-    if path.name.endswith(".weights.h5"):
+    path, kind = _resolve_weights_path(source)
+    if kind == "weights":
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -182,7 +186,7 @@ def load_pretrained(
                                    warning.lineno)
         copied = [layer.name for layer in model.layers if layer.weights]
     else:
-        source_weights, described = _weights_by_layer(path)
+        source_weights, described = _weights_by_layer(path, kind == "export")
         copied, skipped = [], []
         for layer in model.layers:
             if not layer.weights:
@@ -207,7 +211,7 @@ def load_pretrained(
                 f"were trained with to start from all of them.",
                 stacklevel=3,  # the caller of zoo.build
             )
-    _attach_vocabulary(model, Path(source))
+    _attach_vocabulary(model, Path(source), kind == "export")
     # zoo.train records it: a rerun in the workdir must start from the same weights to resume.
     setattr(model, SOURCE_ATTRIBUTE, path)
     if freeze_backbone:

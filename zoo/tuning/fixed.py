@@ -24,6 +24,7 @@ from typing import Any
 import keras_tuner
 
 from zoo.errors import InvalidValueError, unknown_name
+from zoo.training.workdir import plain_json
 
 
 def fixed_space(
@@ -93,17 +94,17 @@ def _checked(name: Any, value: Any, declared: dict[str, Any], entry: str) -> Any
                  f"has them (Hyperband's tuner/* columns aside); a builder argument or recipe "
                  f"field it does not search is an override (zoo.tune(..., NAME=VALUE), --set).",
         )
-    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-        value = value.item()  # a NumPy scalar, as a trials table read back holds them
     parameter = declared[name]
     kind = _kind(parameter)
-    converted = _as_kind(value, kind)
+    # NumPy values (a trials table read back holds them) as the numbers they print as, so a
+    # float32 0.3 holds dropout at 0.3, as the workdir records such values.
+    converted = _as_kind(plain_json(value), kind)
     if converted is None:
+        layers = re.sub(r"_[0-9]+$", "", name)
         raise InvalidValueError(
             f"fixed[{name!r}] must be {_KIND_TEXT[kind]} ({_domain(parameter)}), got {value!r}."
-            + (" A tuple of layer widths is held one width at a time, by the names the trials "
-               f"table has ({re.sub(r'_[0-9]+$', '', name)}_0=..., "
-               f"{re.sub(r'_[0-9]+$', '', name)}_1=...)." if isinstance(value, (tuple, list))
+            + (f" A tuple of layer widths is held one width at a time, by the names the trials "
+               f"table has ({layers}_0=..., {layers}_1=...)." if isinstance(value, (tuple, list))
                else "")
         )
     depended_on = any(name == condition.name
@@ -129,15 +130,15 @@ def _listed_values(parameter: Any) -> list[Any] | None:
     return None
 
 
+_KINDS = {"Int": "int", "Float": "float", "Boolean": "bool"}  # Choice and Fixed: by their values
 _KIND_TEXT = {"int": "a whole number", "float": "a finite number", "bool": "True or False",
               "str": "a string"}
 
 
 def _kind(parameter: Any) -> str:
     """'int', 'float', 'bool' or 'str': what a hyperparameter's values are."""
-    kind = type(parameter).__name__
-    if kind in ("Int", "Float", "Boolean"):
-        return {"Int": "int", "Float": "float", "Boolean": "bool"}[kind]
+    if type(parameter).__name__ in _KINDS:
+        return _KINDS[type(parameter).__name__]
     values = getattr(parameter, "values", None) or [parameter.default]
     if all(isinstance(v, bool) for v in values):
         return "bool"
