@@ -510,6 +510,65 @@ def test_unsafe_keras_files_are_refused(tmp_path):
     assert not (tmp_path / "export").exists()
 
 
+@keras.saving.register_keras_serializable(package="acme_test")
+class Halve(keras.layers.Layer):
+    def call(self, inputs):
+        return inputs * 0.5
+
+
+def build_halved_mlp(input_shape, num_classes, units=8):
+    """A third party's builder: a layer of its own, and no `name` argument."""
+    inputs = keras.Input(input_shape)
+    flat = keras.layers.Flatten(name="flatten")(Halve(name="halve")(inputs))
+    hidden = keras.layers.Dense(units, activation="relu", name="hidden")(flat)
+    return keras.Model(inputs, zoo.models.classifier_head(hidden, num_classes))
+
+
+@pytest.fixture
+def halved_entry():
+    def mlp_halved_test() -> zoo.ModelSpec:
+        return zoo.ModelSpec(family="mlp", dataset="mnist", num_classes=10,
+                             input=zoo.ImageInput((28, 28, 1)), builder=build_halved_mlp)
+
+    zoo.register_model(mlp_halved_test)
+    yield "mlp_halved_test"
+    if "mlp_halved_test" in zoo.list_models():  # the test unregisters it itself
+        zoo.unregister_model("mlp_halved_test")
+
+
+def test_third_party_entry_with_its_own_layer_loads(halved_entry, tmp_path):
+    """A registered entry's own Keras classes are trusted; the same file is refused once no
+    entry vouches for them, or when nothing registers the class."""
+    data = write_digits_npz(tmp_path / "digits.npz", count=60)
+    result = zoo.train(halved_entry, str(data), epochs=1, workdir=tmp_path / "run", verbose=0)
+    assert result.model.name == halved_entry  # named after its entry without a name argument
+    images = digit_like_images(5, seed=1)[0]
+    expected = result.model(result.preprocessor(images), training=False).numpy()
+    model_file = tmp_path / "run" / "model.keras"
+    for source in (tmp_path / "run", model_file):
+        frame = zoo.load(source).predict(images)
+        np.testing.assert_allclose(frame[[f"p_{i}" for i in range(10)]].to_numpy(), expected,
+                                   atol=1e-6)
+    # Found by its name: evaluating a plain Keras reload reads the data as the entry says.
+    reloaded = keras.saving.load_model(model_file)
+    assert (zoo.evaluate(reloaded, str(data)).confusion.equals(
+        zoo.evaluate(result.model, str(data)).confusion))
+    tuned = zoo.build(halved_entry, weights=model_file, num_classes=3, compile=False)
+    assert tuned.output_shape == (None, 3) and tuned.name == halved_entry
+
+    registered = keras.saving.get_custom_objects()
+    halve = registered.pop("acme_test>Halve")
+    try:
+        with pytest.raises(zoo.UnsafeModelError,
+                           match="'acme_test>Halve'.*which nothing imported in this process"):
+            zoo.load(model_file)
+    finally:
+        registered["acme_test>Halve"] = halve
+    zoo.unregister_model(halved_entry)
+    with pytest.raises(zoo.UnsafeModelError, match="class 'Halve' from module 'test_export'"):
+        zoo.load(model_file)
+
+
 @pytest.mark.parametrize("name", zoo.list_models())
 def test_every_entry_passes_the_safety_check(name, tmp_path):
     """No false refusals: every compiled entry, with its recipe's optimizer and loss, loads."""

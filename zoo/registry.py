@@ -125,6 +125,25 @@ def unregister_model(name: str) -> None:
     _parameter_count.cache_clear()
 
 
+def entry_packages() -> frozenset[str]:
+    """Top-level packages whose code makes an entry: each entry's spec function and builder.
+
+    `zoo.load` trusts the Keras classes these packages register, so that a third-party entry
+    with its own layers loads from its `.keras` files (`zoo.serving.safety`).
+
+    Example:
+        >>> from zoo.registry import entry_packages
+        >>> "zoo" in entry_packages()
+        True
+    """
+    _ensure_loaded()
+    functions = [*_ENTRY_FUNCTIONS.values()]
+    # A builder may be a functools.partial, whose code is the function it wraps.
+    functions += [getattr(spec.builder, "func", spec.builder) for spec in _REGISTRY.values()]
+    modules = {getattr(function, "__module__", None) for function in functions}
+    return frozenset(module.split(".")[0] for module in modules if module)
+
+
 def _catalog_class_names(spec: ModelSpec) -> tuple[str, ...]:
     from zoo.data.catalog import DATASETS
 

@@ -332,9 +332,14 @@ class ModelSpec:
             ('mlp_mnist', (None, 10), False)
         """
         kwargs = self.model_kwargs()
-        if self.name and "name" in inspect.signature(self.builder).parameters:
+        takes_name = "name" in inspect.signature(self.builder).parameters
+        if self.name and takes_name:
             kwargs["name"] = self.name
         model = self.builder(**kwargs)
+        if self.name and not takes_name:
+            # A reloaded model finds its entry by name (a workdir's model.keras, zoo.evaluate of
+            # a loaded model), so a builder without a `name` argument still names it after one.
+            model.name = self.name
         keep_spec(model, self)
         return model
 

@@ -4,6 +4,7 @@ Importing this package registers the built-in entries.
 """
 
 from zoo.models.cnn import build_cnn, cnn_cifar10, cnn_fashion_mnist, cnn_mnist, search_space_cnn
+from zoo.models.common import classifier_head
 from zoo.models.layers import (
     HashedBigrams,
     MaskedGlobalPooling1D,
@@ -57,6 +58,7 @@ __all__ = [
     "build_lstm_classifier",
     "build_mlp",
     "build_transformer_classifier",
+    "classifier_head",
     "search_space_cnn",
     "search_space_lstm",
     "search_space_mlp",

@@ -73,10 +73,20 @@ def add_bigram_bag(
 
 
 def classifier_head(features: keras.KerasTensor, num_classes: int) -> keras.KerasTensor:
-    """Softmax classifier over `features`, kept in float32.
+    """Softmax classifier over `features`, kept in float32: every family's output layer.
 
     The head computes in float32 even under a mixed-precision policy, so probabilities and the
-    loss never lose precision to float16.
+    loss never lose precision to float16. It is named "classifier": fine-tuning to another class
+    count (`zoo.build(name, weights=..., num_classes=N)`) replaces the layer of that name and
+    `freeze_backbone=True` trains only it, so a builder of your own should end with it too.
+
+    Example:
+        >>> import keras
+        >>> from zoo.models import classifier_head
+        >>> inputs = keras.Input((16,))
+        >>> model = keras.Model(inputs, classifier_head(inputs, 3))
+        >>> model.output_shape, model.layers[-1].name
+        ((None, 3), 'classifier')
     """
     return layers.Dense(num_classes, activation="softmax", dtype="float32", name="classifier")(
         features

@@ -154,7 +154,7 @@ def load_pretrained(
     """Copy matching layers' weights from `source` into `model`; return the names copied.
 
     `.keras` files load as `zoo.load` loads them: a file that would run code (a Lambda layer, a
-    class from outside Keras and zoo) is refused. Layers that stay freshly initialized, other than
+    class from outside Keras, zoo and the packages that make a registered entry) is refused. Layers that stay freshly initialized, other than
     a resized classifier head, are named in a warning. A `zoo.export` directory gives the weights
     it serves (its SavedModel's variables, matched by weight path). A text model started from a
     training workdir or an export keeps that run's vocabulary for `zoo.train` (see
@@ -202,7 +202,9 @@ def load_pretrained(
         if not [name for name in copied if name != HEAD_LAYER]:
             raise InvalidValueError(
                 f"no layer of {path.name} ({described}) matches {model.name} by name and shape; "
-                f"weights can only start a model of the same family and sizes."
+                f"weights can only start a model of the same family and sizes. Layers are "
+                f"matched by name: a builder of your own should name its layers (Keras numbers "
+                f"unnamed ones per process) and end in zoo.models.classifier_head."
             )
         if skipped:
             warnings.warn(

@@ -160,8 +160,9 @@ def load(path: str | os.PathLike) -> Predictor:
             workdir or the export, not in the `.keras` file).
 
     `.keras` files (also a workdir's `model.keras`) are loaded with `safe_mode=True` after their
-    configuration is checked: a `Lambda` layer or a class from outside Keras and the zoo is
-    refused with `UnsafeModelError`, and no option turns that off.
+    configuration is checked: a `Lambda` layer, or a class from outside Keras, zoo and the
+    packages that make a registered entry (a third-party entry's own layers load), is refused
+    with `UnsafeModelError`, and no option turns that off.
 
     Raises:
         DataError: a missing path, a corrupt file, or a directory that holds no model.

@@ -3,9 +3,13 @@
 A `.keras` file is a zip archive whose `config.json` names the classes to rebuild. Keras'
 `safe_mode=True` refuses Python lambdas, but a file may still name any registered class or ask
 Keras to import a module. Before anything is deserialized, `inspect_keras_archive` reads the
-configuration as plain JSON and refuses every object that is not a Keras or zoo class (a `Lambda`
-layer in particular); only then does Keras load the file, with `safe_mode=True`. There is no switch
-to turn this off: a model that needs foreign code should be exported as a SavedModel instead.
+configuration as plain JSON and refuses a `Lambda` layer or serialized function, and every class
+outside the trusted packages: Keras, zoo, and the packages whose code makes a registered zoo entry
+(its spec function or builder, `zoo.registry.entry_packages`), so that a third-party entry with its
+own layers loads. A registered name ("acme>Scale") must already be registered with Keras in this
+process, by code of a trusted package, so the file makes Keras import nothing new. Only then does
+Keras load the file, with `safe_mode=True`. There is no switch to turn this off: a model that needs
+other code should be exported as a SavedModel instead.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ _TRUSTED_PACKAGES = ("keras", "zoo")
 
 
 class UnsafeModelError(ZooError, ValueError):
-    """A saved model that would run code from the file, or code outside Keras and the zoo."""
+    """A saved model that would run code from the file, or code outside the trusted packages."""
 
 
 def _objects(node: Any, path: str = "config") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -40,8 +44,32 @@ def _objects(node: Any, path: str = "config") -> Iterator[tuple[str, dict[str, A
             yield from _objects(value, f"{path}[{index}]")
 
 
-def _trusted(module: str) -> bool:
-    return any(module == name or module.startswith(f"{name}.") for name in _TRUSTED_PACKAGES)
+def _trusted(module: str, packages: frozenset[str]) -> bool:
+    return module.split(".")[0] in packages
+
+
+def trusted_packages() -> frozenset[str]:
+    """Keras, zoo, and the packages that make a registered entry; importing the registry's
+    entries (and their plug-ins) and zoo's Keras objects first registers what they define.
+
+    Example:
+        >>> from zoo.serving.safety import trusted_packages
+        >>> {"keras", "zoo"} <= trusted_packages()
+        True
+    """
+    import zoo.keras_objects  # noqa: F401  registers zoo's layers, loss and schedule
+    from zoo.registry import entry_packages
+
+    # "builtins" (a builder such as `type`) would let a file name eval or exec as a class.
+    return (frozenset(_TRUSTED_PACKAGES) | entry_packages()) - {"builtins"}
+
+
+def _registering_module(registered: str) -> str | None:
+    """The module of the object that "package>Name" is registered as with Keras, if any."""
+    import keras
+
+    registered_object = keras.saving.get_registered_object(registered)
+    return None if registered_object is None else getattr(registered_object, "__module__", None)
 
 
 def _registered_function(node: dict) -> str | None:
@@ -53,11 +81,14 @@ def _registered_function(node: dict) -> str | None:
     return None
 
 
-def _refusal(path: Path, problem: str) -> UnsafeModelError:
+def _refusal(path: Path, problem: str, packages: frozenset[str]) -> UnsafeModelError:
     return UnsafeModelError(
         f"refusing to load {path}: {problem}. Loading it could run arbitrary code, so zoo only "
-        f"loads .keras files made of Keras and zoo classes. Rebuild the model without it, or "
-        f"export a SavedModel from where the code is trusted (zoo.export) and load that."
+        f"loads .keras files made of classes from Keras, zoo and the packages that make a "
+        f"registered zoo entry (now: {', '.join(sorted(packages))}). Import the package whose "
+        f"entry the model is (its @zoo.register_model and its layers' "
+        f"@keras.saving.register_keras_serializable) before loading, rebuild the model without "
+        f"it, or export a SavedModel from where the code is trusted (zoo.export) and load that."
     )
 
 
@@ -66,8 +97,8 @@ def inspect_keras_archive(path: str | os.PathLike) -> dict[str, Any]:
 
     Raises:
         DataError: not a readable `.keras` archive (truncated, corrupt, or another kind of file).
-        UnsafeModelError: a `Lambda` layer, a serialized Python function, or a class from a
-            module outside Keras and the zoo.
+        UnsafeModelError: a `Lambda` layer, a serialized Python function, or a class from
+            outside the trusted packages (see the module docstring).
 
     Example:
         >>> import tempfile, zoo
@@ -87,6 +118,7 @@ def inspect_keras_archive(path: str | os.PathLike) -> dict[str, Any]:
             f"truncated or corrupt. Expected a zip archive with config.json and model.weights.h5, "
             f"as model.save('model.keras') writes; save or copy the model again."
         ) from None
+    packages = trusted_packages()
     for where, node in _objects(config):
         class_name = str(node.get("class_name"))
         module = node.get("module")
@@ -95,16 +127,21 @@ def inspect_keras_archive(path: str | os.PathLike) -> dict[str, Any]:
         function = _registered_function(node)
         registered = function or node.get("registered_name")
         if class_name in _CODE_CLASSES:
-            raise _refusal(path, f"it holds a {class_name} (at {where}), i.e. Python code")
-        if function is None and module is not None and not _trusted(str(module)):
-            raise _refusal(
-                path, f"it needs class {class_name!r} from module {module!r} (at {where})"
-            )
+            raise _refusal(path, f"it holds a {class_name} (at {where}), i.e. Python code",
+                           packages)
+        if function is None and module is not None and not _trusted(str(module), packages):
+            raise _refusal(path, f"it needs class {class_name!r} from module {module!r} "
+                                 f"(at {where})", packages)
         if isinstance(registered, str) and ">" in registered:
-            package = registered.split(">", 1)[0]
-            if package not in _TRUSTED_PACKAGES:
-                raise _refusal(path, f"it needs class {registered!r} registered by package "
-                                     f"{package!r} (at {where})")
+            # Keras looks a registered name up before importing anything: what the lookup finds
+            # is the code that runs, so that is what must come from a trusted package.
+            owner = _registering_module(registered)
+            if owner is None:
+                raise _refusal(path, f"it needs {registered!r} (at {where}), which nothing "
+                                     f"imported in this process registers with Keras", packages)
+            if not _trusted(owner, packages):
+                raise _refusal(path, f"it needs {registered!r}, registered by module "
+                                     f"{owner!r} (at {where})", packages)
     return config
 
 
@@ -128,19 +165,16 @@ def load_keras_model(path: str | os.PathLike) -> Any:
     """
     import keras
 
-    import zoo.data.images  # noqa: F401  registers ImageNormalization and RandomAffine
-    from zoo.registry import list_models
-
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path} does not exist or is not a file; expected a .keras file.")
-    inspect_keras_archive(path)
-    list_models()  # imports the built-in entries, which registers zoo's custom layers
+    inspect_keras_archive(path)  # also registers zoo's and the entries' Keras objects
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except (TypeError, ValueError) as error:
         if "safe_mode" in str(error) or "arbitrary code" in str(error):
-            raise _refusal(path, "Keras' safe mode found code in it") from None
+            raise _refusal(path, "Keras' safe mode found code in it",
+                           trusted_packages()) from None
         raise DataError(
             f"could not load {path}: {first_line(error)}. "
             f"Expected a model saved by zoo or model.save('model.keras') with this Keras "
