@@ -1,6 +1,10 @@
 """zoo.registry: listing, filtering, the models frame, errors, third-party entries and plug-ins."""
 
 import inspect
+import os
+import subprocess
+import sys
+import textwrap
 import types
 
 import keras
@@ -494,6 +498,35 @@ def test_broken_plugin_warns_and_the_zoo_still_works(plugin_registry):
     ):
         names = zoo.list_models()
     assert REQUIRED_ENTRIES <= set(names)
+
+
+def test_an_installed_plugin_importing_from_zoo_models_loads_whatever_is_imported_first(tmp_path):
+    """A real entry point (a dist-info on the path), in fresh processes: a plug-in that imports
+    `from zoo.models import ...` registers its entry even when a zoo.models submodule is
+    imported first, which imports the package and registers the built-ins on the way."""
+    package = tmp_path / "acme_plug"
+    package.mkdir()
+    (package / "__init__.py").write_text(textwrap.dedent("""
+        import zoo
+        from zoo.models import build_mlp, classifier_head
+
+        @zoo.register_model(owner="acme")
+        def mlp_acme_plug() -> zoo.ModelSpec:
+            return zoo.ModelSpec(family="mlp", dataset="mnist", num_classes=10,
+                                 input=zoo.ImageInput((28, 28, 1)), builder=build_mlp)
+    """))
+    info = tmp_path / "acme_plug-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme_plug\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[zoo.models]\nacme = acme_plug\n")
+    environment = {**os.environ, "PYTHONPATH": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    for first in ("zoo", "zoo.models.mlp", "zoo.training.loop"):
+        code = f"import {first}, zoo, warnings; warnings.simplefilter('error'); " \
+               f"print(zoo.list_models('*acme*'))"
+        done = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip().splitlines()[-1] == "['mlp_acme_plug']", (first, done.stderr)
 
 
 def test_a_failed_import_of_the_built_ins_is_not_remembered(monkeypatch):

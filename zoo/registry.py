@@ -158,10 +158,16 @@ def _ensure_loaded() -> None:
         return
     _loaded = True  # first, so that an entry calling get_spec while zoo.models imports is fine
     try:
-        importlib.import_module("zoo.models")
+        models = importlib.import_module("zoo.models")
     except BaseException:
         _loaded = False  # let the next call raise the same error, not list an empty registry
         raise
+    if not hasattr(models, "ENTRIES"):
+        # Called by a built-in entry registering itself while zoo.models is still importing
+        # (`import zoo.models.cnn` first imports the package): plug-ins, which import from
+        # zoo.models, would find it half-made. They load on the next call, once it is whole.
+        _loaded = False
+        return
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         try:
             loaded = entry_point.load()

@@ -38,7 +38,8 @@ SEARCH_SPACES = {
     "transformer": search_space_transformer,
 }
 
-# The entry functions, each registered under its own name.
+# The entry functions, each registered under its own name. Defined last: the registry takes
+# its presence to mean this package has finished importing (zoo.registry._ensure_loaded).
 ENTRIES = (
     mlp_mnist, mlp_fashion_mnist,
     cnn_mnist, cnn_fashion_mnist, cnn_cifar10,
