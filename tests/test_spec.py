@@ -267,3 +267,90 @@ def test_builder_is_called_with_the_spec_name():
     )
     model = spec.build_model()
     assert isinstance(model, keras.Model) and model.name == "cnn_named"
+
+
+# ---- what a spec and a builder of your own must be -----------------------------------------------
+
+
+def _image_spec(builder, **fields) -> ModelSpec:
+    return ModelSpec(family="mlp", dataset="mnist", num_classes=10, input=ImageInput((28, 28, 1)),
+                     builder=builder, **fields)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"input": (28, 28, 1)}, r"ModelSpec input must be zoo.ImageInput.*got tuple \(28, 28, 1\)"),
+    ({"recipe": {"epochs": 1}}, "ModelSpec recipe must be a zoo.Recipe.*got dict"),
+    ({"reference": 0.99}, "ModelSpec reference must be a zoo.Reference.*or None, got float"),
+    ({"builder": "build_cnn"}, "ModelSpec builder must be a function.*got str 'build_cnn'"),
+    ({"search_space": {"units": [4, 8]}}, "search_space must be a function .hp, spec."),
+])
+def test_spec_fields_of_the_wrong_kind_are_refused_when_made(fields, message):
+    arguments = {"family": "mlp", "dataset": "mnist", "num_classes": 10,
+                 "input": ImageInput((28, 28, 1)), "builder": build_mlp, **fields}
+    with pytest.raises(zoo.InvalidValueError, match=message):
+        ModelSpec(**arguments)
+
+
+def test_builder_arguments_are_checked_when_the_spec_is_made():
+    def wrong_names(*, shape, n_classes):
+        raise AssertionError("never called")
+
+    with pytest.raises(zoo.InvalidValueError,
+                       match=r"wrong_names does not take input_shape, num_classes: a builder is "
+                             r"called with the data arguments"):
+        _image_spec(wrong_names)
+
+    def required_width(*, input_shape, num_classes, width):
+        inputs = keras.Input(input_shape)
+        hidden = keras.layers.Dense(width, name="hidden")(keras.layers.Flatten()(inputs))
+        return keras.Model(inputs, zoo.models.classifier_head(hidden, num_classes))
+
+    with pytest.raises(zoo.InvalidValueError, match=r"required_width needs a value for width "
+                                                    r"\(no default\): give it in hyperparameters"):
+        _image_spec(required_width)
+    spec = _image_spec(required_width, hyperparameters={"width": 3})  # a required one is allowed
+    assert spec.build_model().get_layer("hidden").units == 3
+    assert spec.with_overrides(width=5).build_model().get_layer("hidden").units == 5
+
+    def any_keywords(*, input_shape, num_classes, **options):
+        return required_width(input_shape=input_shape, num_classes=num_classes, width=options["w"])
+
+    assert _image_spec(any_keywords, hyperparameters={"w": 2}).hyperparameters["w"] == 2
+
+
+def _returning(value_of):
+    """A builder whose model is `value_of(input_shape, num_classes)`."""
+    def builder(*, input_shape, num_classes):
+        return value_of(input_shape, num_classes)
+    return builder
+
+
+def _dense_model(input_shape, classes):
+    inputs = keras.Input(input_shape)
+    return keras.Model(inputs, zoo.models.classifier_head(keras.layers.Flatten()(inputs), classes))
+
+
+@pytest.mark.parametrize("value_of, message", [
+    (lambda shape, classes: None, "builder returned NoneType, not a keras.Model: a builder"),
+    (lambda shape, classes: keras.layers.Dense(classes), "returned Dense, not a keras.Model"),
+    (lambda shape, classes: _dense_model(shape, 4),
+     r"output has shape \(None, 4\), expected \(None, 10\).*use its num_classes argument"),
+    (lambda shape, classes: _dense_model((32, 32, 3), classes),
+     r"input has shape \(32, 32, 3\), expected \(28, 28, 1\): use its input_shape argument"),
+    (lambda shape, classes: (lambda model: keras.Model(model.inputs, [model.output] * 2))(
+        _dense_model(shape, classes)), r"1 input\(s\) and 2 output\(s\)"),
+])
+def test_what_a_builder_returns_is_checked_before_anything_uses_it(value_of, message):
+    with pytest.raises(zoo.InvalidValueError, match=message):
+        _image_spec(_returning(value_of)).build_model()
+
+
+def test_a_model_is_named_after_its_entry_whatever_its_builder_does():
+    def ignores_name(*, input_shape, num_classes, name="unused"):
+        model = _dense_model(input_shape, num_classes)
+        model.name = "fixed_name"
+        return model
+
+    for builder in (ignores_name, _returning(_dense_model)):  # the second takes no name
+        spec = dataclasses.replace(_image_spec(builder), name="mlp_named_entry")
+        assert spec.build_model().name == "mlp_named_entry"

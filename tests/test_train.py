@@ -364,3 +364,78 @@ def test_data_dir_reaches_tfds_only_and_unused_it_is_one_warning(tmp_path, caplo
     with pytest.raises(zoo.DatasetUnavailableError), caplog.at_level(logging.WARNING, "zoo"):
         zoo.train("mlp_mnist", (x, y), "tfds:mnist", epochs=1, verbose=0, data_dir=tmp_path)
     assert places == [("mnist", "test", tmp_path)] and caplog.messages == []
+
+
+# ---- entries of your own: caught before training, not after it ----------------------------------
+
+
+class Unregistered(keras.layers.Layer):  # no @keras.saving.register_keras_serializable
+    def call(self, inputs):
+        return inputs
+
+
+class Unsaveable(keras.layers.Layer):  # an argument Keras cannot serialize, and no get_config
+    def __init__(self, table, **kwargs):
+        super().__init__(**kwargs)
+        self.table = table
+
+    def call(self, inputs):
+        return inputs
+
+
+def _own_entry(name, middle):
+    """Register entry `name`: flatten, `middle()` (a layer), hidden layer, classifier."""
+    def builder(*, input_shape, num_classes, units=8):
+        inputs = keras.Input(input_shape)
+        hidden = keras.layers.Dense(units, activation="relu", name="hidden")(
+            middle()(keras.layers.Flatten(name="flatten")(inputs)))
+        return keras.Model(inputs, zoo.models.classifier_head(hidden, num_classes))
+
+    def spec() -> zoo.ModelSpec:
+        return zoo.ModelSpec(family="mlp", dataset="mnist", num_classes=10,
+                             input=zoo.ImageInput((28, 28, 1)), builder=builder)
+
+    zoo.register_model(name=name)(spec)
+
+
+@pytest.mark.parametrize("middle, message", [
+    (lambda: keras.layers.Lambda(lambda x: 2 * x), "it holds a Lambda .*i.e. Python code"),
+    (lambda: Unregistered(), "class 'Unregistered' from module 'test_train' .* is not "
+                             "registered with Keras: decorate it with @keras.saving.register"),
+    (lambda: Unsaveable(object()), "cannot be saved: .*get_config"),
+])
+def test_a_model_zoo_could_not_load_back_is_refused_before_training(middle, message, tmp_path):
+    data = write_digits_npz(tmp_path / "digits.npz", count=40)
+    _own_entry("mlp_own_refused", middle)
+    try:
+        with pytest.raises(zoo.InvalidValueError, match=message):
+            zoo.train("mlp_own_refused", str(data), epochs=1, workdir=tmp_path / "run", verbose=0)
+        assert not (tmp_path / "run").exists()
+        # Without a workdir nothing is saved, so nothing is refused.
+        zoo.train("mlp_own_refused", str(data), epochs=1, verbose=0)
+    finally:
+        zoo.unregister_model("mlp_own_refused")
+
+
+def test_a_changed_builder_is_refused_on_resume_with_the_layers_named(tmp_path):
+    data = write_digits_npz(tmp_path / "digits.npz", count=40)
+    _own_entry("mlp_own_changing", lambda: keras.layers.Identity(name="middle"))
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise RuntimeError("interrupted")  # after the workdir committed epoch 1
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        zoo.train("mlp_own_changing", str(data), epochs=2, workdir=tmp_path / "run", verbose=0,
+                  callbacks=[Interrupt()])
+    zoo.unregister_model("mlp_own_changing")
+    # Version 2 of the entry's code: the same name and overrides, another network.
+    _own_entry("mlp_own_changing", lambda: keras.layers.Dense(16, name="middle"))
+    try:
+        with pytest.raises(WorkdirConflictError,
+                           match=r"holds a run of another network than mlp_own_changing builds "
+                                 r"now: layers? .*hidden.*use a new workdir"):
+            zoo.train("mlp_own_changing", str(data), epochs=2, workdir=tmp_path / "run",
+                      verbose=0)
+    finally:
+        zoo.unregister_model("mlp_own_changing")

@@ -209,6 +209,7 @@ class ModelSpec:
     tags: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         checks.num_classes(self.num_classes)
         if self.class_names and len(self.class_names) != self.num_classes:
             raise checks.InvalidValueError(
@@ -231,10 +232,18 @@ class ModelSpec:
                 f"live on the spec; use num_classes=... and input=ImageInput(shape) or "
                 f"TextInput(vocab_size, sequence_length) instead."
             )
-        unknown = set(self.hyperparameters) - set(defaults)
-        if unknown:
+        parameters = _builder_parameters(self.builder)
+        unknown = set(self.hyperparameters) - set(parameters)
+        if unknown and not _takes_any_keyword(self.builder):
             raise unknown_name(
-                "hyperparameter", sorted(unknown)[0], defaults, hint=f"({self.builder.__name__})"
+                "hyperparameter", sorted(unknown)[0], parameters,
+                hint=f"({_builder_name(self.builder)} takes these besides the data arguments)",
+            )
+        required = sorted(set(parameters) - set(defaults) - set(self.hyperparameters))
+        if required:
+            raise checks.InvalidValueError(
+                f"{_builder_name(self.builder)} needs a value for {', '.join(required)} (no "
+                f"default): give it in hyperparameters={{{required[0]!r}: ...}}."
             )
         merged = {**defaults, **self.hyperparameters}
         object.__setattr__(self, "hyperparameters", types.MappingProxyType(merged))
@@ -336,9 +345,11 @@ class ModelSpec:
         if self.name and takes_name:
             kwargs["name"] = self.name
         model = self.builder(**kwargs)
-        if self.name and not takes_name:
+        _check_built(model, self)
+        if self.name and model.name != self.name:
             # A reloaded model finds its entry by name (a workdir's model.keras, zoo.evaluate of
-            # a loaded model), so a builder without a `name` argument still names it after one.
+            # a loaded model), so a builder without a `name` argument, or one that ignores it,
+            # still makes a model named after its entry.
             model.name = self.name
         keep_spec(model, self)
         return model
@@ -380,6 +391,95 @@ def spec_of(model: Any) -> ModelSpec | None:
     """
     spec = getattr(model, _SPEC_ATTRIBUTE, None)
     return spec if isinstance(spec, ModelSpec) else None
+
+
+def _builder_name(builder: Callable[..., Any]) -> str:
+    return getattr(builder, "__name__", None) or type(builder).__name__
+
+
+def _takes_any_keyword(builder: Callable[..., Any]) -> bool:
+    return any(parameter.kind == parameter.VAR_KEYWORD
+               for parameter in inspect.signature(builder).parameters.values())
+
+
+def _check_fields(spec: ModelSpec) -> None:
+    """Refuse a spec whose fields are of the wrong kind (before anything reads them), and a
+    builder that cannot take the data arguments every build passes it."""
+    expected = (
+        ("input", (ImageInput, TextInput),
+         "zoo.ImageInput((height, width, channels)) or zoo.TextInput(vocab_size, ...)"),
+        ("recipe", (Recipe,), "a zoo.Recipe(...)"),
+        ("reference", (Reference, type(None)), "a zoo.Reference(...) or None"),
+    )
+    for name, kinds, description in expected:
+        value = getattr(spec, name)
+        if not isinstance(value, kinds):
+            raise checks.InvalidValueError(
+                f"ModelSpec {name} must be {description}, got {type(value).__name__} "
+                f"{_short(value)}."
+            )
+    if not callable(spec.builder):
+        raise checks.InvalidValueError(
+            f"ModelSpec builder must be a function (keyword arguments -> keras.Model) such as "
+            f"zoo.models.build_cnn, got {type(spec.builder).__name__} {_short(spec.builder)}."
+        )
+    if spec.search_space is not None and not callable(spec.search_space):
+        raise checks.InvalidValueError(
+            f"ModelSpec search_space must be a function (hp, spec) -> overrides, such as "
+            f"zoo.models.SEARCH_SPACES['cnn'], got {type(spec.search_space).__name__} "
+            f"{_short(spec.search_space)}."
+        )
+    data_arguments = [*spec.input.model_kwargs(), "num_classes"]
+    accepted = inspect.signature(spec.builder).parameters
+    missing = [name for name in data_arguments if name not in accepted]
+    if missing and not _takes_any_keyword(spec.builder):
+        raise checks.InvalidValueError(
+            f"{_builder_name(spec.builder)} does not take {', '.join(missing)}: a builder is "
+            f"called with the data arguments as keywords ({', '.join(data_arguments)} for "
+            f"{type(spec.input).__name__}) and its hyperparameters; name its arguments so."
+        )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _check_built(model: Any, spec: ModelSpec) -> None:
+    """Refuse what a builder returned unless it is one Keras model with one output of the
+    spec's class count (and, for images, the spec's input shape)."""
+    import keras
+
+    builder = _builder_name(spec.builder)
+    contract = (f"a builder returns one keras.Model whose input is {spec.input.kind} "
+                f"batches and whose one output is (batch, num_classes) probabilities")
+    if not isinstance(model, keras.Model):
+        raise checks.InvalidValueError(
+            f"{builder} returned {type(model).__name__}, not a keras.Model: {contract} "
+            f"(keras.Model(inputs, outputs))."
+        )
+    outputs, inputs = getattr(model, "outputs", None), getattr(model, "inputs", None)
+    if not outputs or not inputs:  # a subclassed model knows its shapes only once called
+        return
+    if len(outputs) != 1 or len(inputs) != 1:
+        raise checks.InvalidValueError(
+            f"{builder} returned a model with {len(inputs)} input(s) and {len(outputs)} "
+            f"output(s): {contract}."
+        )
+    expected = (None, spec.num_classes)
+    if tuple(outputs[0].shape) != expected:
+        raise checks.InvalidValueError(
+            f"{builder} returned a model whose output has shape {tuple(outputs[0].shape)}, "
+            f"expected {expected}: {contract}; use its num_classes argument "
+            f"(zoo.models.classifier_head(features, num_classes))."
+        )
+    if isinstance(spec.input, ImageInput):
+        shape = tuple(inputs[0].shape[1:])
+        if shape != spec.input.shape:
+            raise checks.InvalidValueError(
+                f"{builder} returned a model whose input has shape {shape}, expected "
+                f"{spec.input.shape}: use its input_shape argument (keras.Input(input_shape))."
+            )
 
 
 def _builder_parameters(builder: Callable[..., Any]) -> dict[str, inspect.Parameter]:

@@ -69,6 +69,35 @@ def _mismatch_summary(error: ValueError) -> str:
     return f"layers {', '.join(names)} do not match ({names[0]}: {reason})"
 
 
+def load_weights_checked(
+    model: keras.Model, path: str | os.PathLike, explain: Callable[[str], Exception]
+) -> None:
+    """`model.load_weights(path)`; when the weights do not fit, raise `explain(summary)` with the
+    mismatched layers named, instead of Keras' message (which prints every mismatched variable's
+    values). After a load that fits, Keras' warnings, if any, are passed on.
+
+    Example:
+        >>> import tempfile, zoo
+        >>> from zoo.errors import DataError
+        >>> from zoo.models.weights import load_weights_checked
+        >>> path = tempfile.mkdtemp() + "/mlp.weights.h5"
+        >>> zoo.build("mlp_mnist").save_weights(path)
+        >>> load_weights_checked(zoo.build("mlp_mnist", num_classes=3), path, DataError)
+        Traceback (most recent call last):
+        ...
+        zoo.errors.DataError: layer classifier does not match (...)
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path)
+        except ValueError as error:
+            raise explain(_mismatch_summary(error)) from None
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                               warning.lineno)
+
+
 def _attach_vocabulary(model: keras.Model, source: Path, export: bool) -> None:
     """Give a text model the vocabulary its weights were trained with (a workdir's).
 
@@ -171,20 +200,11 @@ def load_pretrained(
     """
     path, kind = _resolve_weights_path(source)
     if kind == "weights":
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                model.load_weights(path)
-            except ValueError as error:
-                # Keras' own message holds every mismatched variable's values: name the layers.
-                raise DataError(
-                    f"{path} does not fit {model.name}: {_mismatch_summary(error)}. A .weights.h5 "
-                    f"file needs the same architecture; use a .keras file (a workdir's "
-                    f"model.keras) to fine-tune with another class count."
-                ) from None
-        for warning in caught:  # a load that fits: pass Keras' warnings on, if any
-            warnings.warn_explicit(warning.message, warning.category, warning.filename,
-                                   warning.lineno)
+        load_weights_checked(model, path, lambda mismatch: DataError(
+            f"{path} does not fit {model.name}: {mismatch}. A .weights.h5 file needs the same "
+            f"architecture; use a .keras file (a workdir's model.keras) to fine-tune with "
+            f"another class count."
+        ))
         copied = [layer.name for layer in model.layers if layer.weights]
     else:
         source_weights, described = _weights_by_layer(path, kind == "export")

@@ -21,11 +21,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import DataError, ZooError, first_line
+from zoo.errors import DataError, InvalidValueError, ZooError, first_line
 
 # Objects whose deserialization runs Python code that the file itself carries.
 _CODE_CLASSES = {"Lambda", "__lambda__", "__python_function__"}
 _TRUSTED_PACKAGES = ("keras", "zoo")
+_KERAS = frozenset({"keras"})
 
 
 class UnsafeModelError(ZooError, ValueError):
@@ -92,6 +93,75 @@ def _refusal(path: Path, problem: str, packages: frozenset[str]) -> UnsafeModelE
     )
 
 
+def _first_problem(config: dict[str, Any], packages: frozenset[str]) -> str | None:
+    """What in a Keras configuration zoo will not load (the first thing found), or None."""
+    for where, node in _objects(config):
+        class_name = str(node.get("class_name"))
+        module = node.get("module")
+        # A registered function is saved by name (module "builtins"), not as Python code: its
+        # registering package is what must be trusted, as for a registered class.
+        function = _registered_function(node)
+        registered = function or node.get("registered_name")
+        if class_name in _CODE_CLASSES:
+            return f"it holds a {class_name} (at {where}), i.e. Python code"
+        if function is None and module is not None and not _trusted(str(module), packages):
+            return f"it needs class {class_name!r} from module {module!r} (at {where})"
+        if isinstance(registered, str) and ">" in registered:
+            # Keras looks a registered name up before importing anything: what the lookup finds
+            # is the code that runs, so that is what must come from a trusted package.
+            owner = _registering_module(registered)
+            if owner is None:
+                return (f"it needs {registered!r} (at {where}), which nothing imported in this "
+                        f"process registers with Keras")
+            if not _trusted(owner, packages):
+                return f"it needs {registered!r}, registered by module {owner!r} (at {where})"
+        elif function is None and module is not None and not _trusted(str(module), _KERAS):
+            # Keras finds classes outside its own packages by registered name only.
+            return (f"class {class_name!r} from module {module!r} (at {where}) is not registered "
+                    f"with Keras: decorate it with "
+                    f"@keras.saving.register_keras_serializable(package=...)")
+    return None
+
+
+def check_reloadable(model: Any) -> None:
+    """Refuse a model whose `.keras` files zoo would not load back, before it trains.
+
+    `zoo.train` with a workdir saves `.keras` files of the model as it trains and reloads them
+    (the best epoch, `zoo.load`, fine-tuning); a layer without a configuration, an unregistered
+    class or a `Lambda` would only fail there, after the training.
+
+    Raises:
+        InvalidValueError: what would fail, and how to fix it.
+
+    Example:
+        >>> import keras, zoo
+        >>> from zoo.serving.safety import check_reloadable
+        >>> check_reloadable(zoo.build("mlp_mnist"))
+        >>> inputs = keras.Input((4,))
+        >>> check_reloadable(keras.Model(inputs, keras.layers.Lambda(lambda x: 2 * x)(inputs)))
+        Traceback (most recent call last):
+        ...
+        zoo.errors.InvalidValueError: ... could not be loaded back ...: it holds a Lambda ...
+    """
+    import keras
+
+    try:
+        config = keras.saving.serialize_keras_object(model)
+    except NotImplementedError as error:
+        raise InvalidValueError(
+            f"model {model.name} cannot be saved: {first_line(error)} A layer of your own needs "
+            f"get_config() returning its __init__ arguments (see Keras' guide to serialization)."
+        ) from None
+    problem = _first_problem(config, trusted_packages())
+    if problem is not None:
+        raise InvalidValueError(
+            f"model {model.name} could not be loaded back from the .keras files zoo.train "
+            f"writes to its workdir: {problem}. Write Python code as a Layer subclass of your "
+            f"own, registered with @keras.saving.register_keras_serializable(package=...) in "
+            f"the package that registers the entry; or train without a workdir."
+        )
+
+
 def inspect_keras_archive(path: str | os.PathLike) -> dict[str, Any]:
     """Read a `.keras` file's configuration and refuse code; return the configuration.
 
@@ -119,29 +189,9 @@ def inspect_keras_archive(path: str | os.PathLike) -> dict[str, Any]:
             f"as model.save('model.keras') writes; save or copy the model again."
         ) from None
     packages = trusted_packages()
-    for where, node in _objects(config):
-        class_name = str(node.get("class_name"))
-        module = node.get("module")
-        # A registered function is saved by name (module "builtins"), not as Python code: its
-        # registering package is what must be trusted, as for a registered class.
-        function = _registered_function(node)
-        registered = function or node.get("registered_name")
-        if class_name in _CODE_CLASSES:
-            raise _refusal(path, f"it holds a {class_name} (at {where}), i.e. Python code",
-                           packages)
-        if function is None and module is not None and not _trusted(str(module), packages):
-            raise _refusal(path, f"it needs class {class_name!r} from module {module!r} "
-                                 f"(at {where})", packages)
-        if isinstance(registered, str) and ">" in registered:
-            # Keras looks a registered name up before importing anything: what the lookup finds
-            # is the code that runs, so that is what must come from a trusted package.
-            owner = _registering_module(registered)
-            if owner is None:
-                raise _refusal(path, f"it needs {registered!r} (at {where}), which nothing "
-                                     f"imported in this process registers with Keras", packages)
-            if not _trusted(owner, packages):
-                raise _refusal(path, f"it needs {registered!r}, registered by module "
-                                     f"{owner!r} (at {where})", packages)
+    problem = _first_problem(config, packages)
+    if problem is not None:
+        raise _refusal(path, problem, packages)
     return config
 
 

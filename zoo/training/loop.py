@@ -20,6 +20,7 @@ from zoo.errors import InvalidValueError, UnknownNameError, ZooError
 from zoo.evaluation import EvalReport, evaluate
 from zoo.models.weights import pretrained_source, pretrained_vocabulary
 from zoo.registry import get_spec, spec_for_model
+from zoo.serving.safety import check_reloadable
 from zoo.spec import ModelSpec, keep_spec
 from zoo.training.callbacks import (
     EpochStatistics,
@@ -324,6 +325,8 @@ def train(
     # Build first: a bad hyperparameter (dropout=2.0) fails in a second, before any data is read.
     with _precision(policy.mixed_precision), policy.strategy.scope():
         model = given_model if given_model is not None else spec.build_model()
+    if run is not None:
+        check_reloadable(model)  # its .keras files are written as it trains and read back
     train_data, validation = load_run_data(spec, data, validation_data, seed, preprocessor, augment,
                                            data_dir=used_data_dir(data_dir, data,
                                                                   validation_data),

@@ -53,6 +53,7 @@ import pandas as pd
 
 from zoo.errors import ZooError
 from zoo.io import atomic_write_json, atomic_write_text, remove_temporaries, temporary_sibling
+from zoo.models.weights import load_weights_checked
 
 logger = logging.getLogger("zoo.training")
 
@@ -219,7 +220,8 @@ class Workdir:
             )
             raise WorkdirConflictError(
                 f"workdir {self.path} holds a run with a different configuration ({details}). "
-                f"Rerun with the same settings to resume it, or pass a new --workdir."
+                f"Rerun with the same settings to resume it, or use another workdir "
+                f"(workdir=, --workdir)."
             )
 
     # -- state ------------------------------------------------------------------------------
@@ -316,7 +318,13 @@ class Workdir:
             )
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(weights)
+        # The configuration matched, but the network may not: an entry of your own whose builder
+        # changed since the run began builds other layers from the same name and overrides.
+        load_weights_checked(model, weights, lambda mismatch: WorkdirConflictError(
+            f"{self.path} holds a run of another network than {model.name} builds now: "
+            f"{mismatch}. Its builder or layers changed since the run began; use a new workdir, "
+            f"or restore the code the run was started with to resume it."
+        ))
         self._restore_seed_states(model)
         self.write_history()  # a crash may have come between the state commit and history.csv
         return self.state.epoch
