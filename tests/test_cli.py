@@ -1,5 +1,6 @@
 """The `zoo` command: listing, info, train + evaluate, and one-line errors without tracebacks."""
 
+import json
 import os
 import shlex
 import subprocess
@@ -173,3 +174,64 @@ def test_the_printed_train_command_reads_back_numpy_values_as_numbers():
     read_back = dict(_override(argument) for argument in command if "=" in argument)
     assert read_back == {"dropout": 0.25, "units": (8,), "optimizer": "adam", "batch_size": 64,
                          "nesterov": True, "filters": (8, 16)}
+
+
+def _reviews_csv(path: Path) -> Path:
+    """A comma-separated table whose columns are not zoo's defaults: review, stars."""
+    from helpers import NEGATIVE, POSITIVE
+
+    rows = ["stars,review"] + [f"good,\"{text}, {i}\"" for i in range(8) for text in POSITIVE]
+    rows += [f"bad,\"{text}, {i}\"" for i in range(8) for text in NEGATIVE]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_columns_of_your_own_train_evaluate_and_tune(tmp_path, capsys):
+    """--text-column/--label-column (text_column=/label_column=) reach every source of train,
+    evaluate and tune; a run records them, so other columns in its workdir are refused."""
+    data = _reviews_csv(tmp_path / "reviews.csv")
+    small = ["--set", "vocab_size=200", "--set", "sequence_length=16", "--set",
+             "embedding_dim=8", "--set", "lstm_units=(4,)"]
+    assert main(["train", "lstm_sst2", "--data", str(data), "--epochs", "1", *small]) == 2
+    error = capsys.readouterr().err
+    assert "no text column 'sentence' or 'text'" in error and "--text-column" in error
+
+    run = tmp_path / "run"
+    columns = ["--text-column", "review", "--label-column", "stars"]
+    assert main(["train", "lstm_sst2", "--data", str(data), "--epochs", "1", "--workdir",
+                 str(run), *columns, *small]) == 0
+    recorded = json.loads((run / "config.json").read_text())["columns"]
+    assert recorded == {"text_column": "review", "label_column": "stars"}
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(data), *columns]) == 0
+    assert "bad" in capsys.readouterr().out  # the report's rows: the labels named in the file
+    report = zoo.evaluate(run, str(data), text_column="review", label_column="stars")
+    assert report.num_examples == 80
+
+    # The same workdir with the text read from another column is another run.
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text(data.read_text().replace("stars,review", "stars,text", 1))
+    assert main(["train", "lstm_sst2", "--data", str(renamed), "--epochs", "1", "--workdir",
+                 str(run), "--label-column", "stars", *small]) == 2
+    assert "columns" in capsys.readouterr().err
+    # --set does not stand in for the options.
+    assert main(["train", "lstm_sst2", "--data", str(data), "--set", "text_column=review"]) == 2
+    assert "use --text-column" in capsys.readouterr().err
+
+    search = tmp_path / "search"
+    assert main(["tune", "lstm_sst2", "--data", str(data), "--tuner", "random", "--max-trials",
+                 "1", "--epochs", "1", "--directory", str(search), *columns, *small]) == 0
+    printed = capsys.readouterr().out
+    assert "--text-column review --label-column stars" in printed  # the train command to run
+
+
+def test_a_missing_column_says_what_it_likely_is(tmp_path):
+    data = tmp_path / "cased.csv"
+    data.write_text("Sentence,label\na fine film,1\na dull film,0\n")
+    with pytest.raises(zoo.DataError, match="Column 'Sentence' differs only in case: pass "
+                                            "text_column='Sentence'"):
+        zoo.data.read_source(str(data))
+    tabs = tmp_path / "tabs.csv"
+    tabs.write_text("sentence\tlabel\na fine film\t1\na dull film\t0\n")
+    with pytest.raises(zoo.DataError, match="looks tab-separated: name it .tsv"):
+        zoo.data.read_source(str(tabs))

@@ -67,6 +67,15 @@ def _add_tfds_options(command: argparse.ArgumentParser) -> None:
                          help="fail instead of downloading a TFDS dataset not prepared there")
 
 
+def _add_column_options(command: argparse.ArgumentParser) -> None:
+    """Which columns of .csv/.tsv files hold the text and the labels."""
+    command.add_argument("--text-column", metavar="NAME",
+                         help="column of .csv/.tsv data holding the text (default: sentence, "
+                              "else text)")
+    command.add_argument("--label-column", metavar="NAME", default="label",
+                         help="column of .csv/.tsv data holding the labels (default: label)")
+
+
 def _parser() -> argparse.ArgumentParser:
     from zoo import __version__  # zoo/__init__ imports no TensorFlow: --help stays fast
 
@@ -103,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     training.add_argument("--overwrite-export", action="store_true",
                           help="replace an earlier zoo export at --export DIR")
     _add_tfds_options(training)
+    _add_column_options(training)
 
     evaluation = commands.add_parser("evaluate",
                                      help="evaluate a trained run, an export or a .keras model")
@@ -110,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
                             "an image entry")
     evaluation.add_argument("--data", required=True, help="labelled data, as for train --data")
     _add_tfds_options(evaluation)
+    _add_column_options(evaluation)
 
     tuning = commands.add_parser("tune", help="search an entry's hyperparameters (resumable)")
     tuning.add_argument("name")
@@ -141,6 +152,7 @@ def _parser() -> argparse.ArgumentParser:
     tuning.add_argument("--overwrite-export", action="store_true",
                         help="replace an earlier zoo export at --export DIR")
     _add_tfds_options(tuning)
+    _add_column_options(tuning)
 
     prediction = commands.add_parser("predict", help="classify raw images or sentences")
     prediction.add_argument("model", help="a zoo export, a training workdir, or a .keras file")
@@ -195,12 +207,14 @@ def _check_export_target(args: argparse.Namespace) -> None:
 _OPTIONS_OF_TRAIN = {"epochs": "--epochs", "batch_size": "--batch-size", "seed": "--seed",
                      "workdir": "--workdir", "data": "--data",
                      "validation_data": "--validation-data", "data_dir": "--data-dir",
-                     "download": "--no-download"}
+                     "download": "--no-download", "text_column": "--text-column",
+                     "label_column": "--label-column"}
 _OPTIONS_OF_TUNE = {"epochs": "--epochs", "seed": "--seed", "directory": "--directory",
                     "data": "--data", "validation_data": "--validation-data", "tuner": "--tuner",
                     "max_trials": "--max-trials", "objective": "--objective",
                     "overwrite": "--overwrite", "data_dir": "--data-dir",
-                    "download": "--no-download", "fixed": "--fix"}
+                    "download": "--no-download", "fixed": "--fix",
+                    "text_column": "--text-column", "label_column": "--label-column"}
 # Recipe fields that have an option too: --set epochs=3 means --epochs 3 when that is not given.
 _RECIPE_OPTIONS = ("epochs", "batch_size")
 
@@ -231,7 +245,8 @@ def _call_arguments(
 def _train_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """zoo.train's keyword arguments from the options and --set pairs."""
     arguments = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
-                 "workdir": args.workdir, "data_dir": args.data_dir, "download": args.download}
+                 "workdir": args.workdir, "data_dir": args.data_dir, "download": args.download,
+                 **_column_arguments(args)}
     return _call_arguments(args, arguments, _OPTIONS_OF_TRAIN)
 
 
@@ -257,7 +272,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     import zoo
 
     # A workdir, an export or a .keras file.
-    print(zoo.evaluate(args.model, args.data, data_dir=args.data_dir, download=args.download))
+    print(zoo.evaluate(args.model, args.data, data_dir=args.data_dir, download=args.download,
+                       **_column_arguments(args)))
+
+
+def _column_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    return {"text_column": args.text_column, "label_column": args.label_column}
 
 
 def _cmd_tune(args: argparse.Namespace) -> None:
@@ -267,7 +287,8 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     arguments = {"tuner": args.tuner, "max_trials": args.max_trials, "epochs": args.epochs,
                  "seed": args.seed, "directory": args.directory, "overwrite": args.overwrite,
                  "objective": args.objective, "data_dir": args.data_dir,
-                 "download": args.download, "fixed": dict(args.fixed) or None}
+                 "download": args.download, "fixed": dict(args.fixed) or None,
+                 **_column_arguments(args)}
     result = zoo.tune(args.name, args.data, args.validation_data,
                       **_call_arguments(args, arguments, _OPTIONS_OF_TUNE))
     trials = result.trials
@@ -302,9 +323,11 @@ def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
     `overrides`, quoted for a POSIX shell."""
     command = ["zoo", "train", args.name]
     for option, value in (("--data", args.data), ("--validation-data", args.validation_data),
-                          ("--data-dir", args.data_dir)):
+                          ("--data-dir", args.data_dir), ("--text-column", args.text_column)):
         if value:
             command += [option, value]
+    if args.label_column != "label":
+        command += ["--label-column", args.label_column]
     if not args.download:
         command.append("--no-download")
     if args.seed:  # the search's seed: the same hold-out of --data, and the same initial weights

@@ -242,6 +242,8 @@ def evaluate(
     class_names: Sequence[str] | None = None,
     data_dir: str | os.PathLike | None = None,
     download: bool = True,
+    text_column: str | None = None,
+    label_column: str = "label",
 ) -> EvalReport:
     """Evaluate a classifier on a dataset and return an `EvalReport`.
 
@@ -255,7 +257,8 @@ def evaluate(
     with the class count of the model's output. Text sources need the `preprocessor` fitted on
     the training data. `class_names` (the training data's, in id order) names the report's rows
     and maps class names in the source to the ids the model was trained with. `data_dir` and
-    `download` reach TFDS as in `zoo.data.load` (an export is scored on local data only).
+    `download` reach TFDS as in `zoo.data.load` (an export is scored on local data only);
+    `text_column` and `label_column` name the columns of a table source, as there.
 
     Raises:
         DataError: a text source without the training `preprocessor`, or data the model's spec
@@ -274,14 +277,18 @@ def evaluate(
     """
     import tensorflow as tf
 
+    from zoo.data.sources import column_options
     from zoo.serving.predictor import Predictor
 
+    columns = column_options(text_column, label_column)
     if isinstance(model, (str, os.PathLike)):
-        return _evaluate_saved(model, data, batch_size, data_dir=data_dir, download=download)
+        return _evaluate_saved(model, data, batch_size, data_dir=data_dir, download=download,
+                               **columns)
     if isinstance(model, Predictor):  # an export (zoo.load): it reads raw data itself
         if data_dir is not None:
             logger.warning("data_dir=%s is not used: an export is scored on local data.", data_dir)
-        return model.evaluate(data, **({} if batch_size is None else {"batch_size": batch_size}))
+        return model.evaluate(data, **({} if batch_size is None else {"batch_size": batch_size}),
+                              **columns)
     outputs = _output_size(model)
     if spec is not None and outputs is not None and outputs != spec.num_classes:
         raise InvalidValueError(
@@ -292,7 +299,7 @@ def evaluate(
     if not isinstance(data, tf.data.Dataset):
         spec = spec or _model_spec(model, preprocessor)
         data = _load_for_evaluation(data, spec, preprocessor, batch_size, class_names,
-                                    data_dir=data_dir, download=download)
+                                    data_dir=data_dir, download=download, **columns)
     else:
         _check_dataset(data, model)
     class_names = (
@@ -312,7 +319,7 @@ def evaluate(
 
 
 def _evaluate_saved(
-    path: str | os.PathLike, data: Any, batch_size: int | None, **tfds_options: Any
+    path: str | os.PathLike, data: Any, batch_size: int | None, **read_options: Any
 ) -> EvalReport:
     """Evaluate a workdir, an export or a `.keras` file on `data`."""
     from zoo.serving.archive import is_export
@@ -320,12 +327,12 @@ def _evaluate_saved(
     from zoo.serving.sources import read_trained
 
     if is_export(path):  # a SavedModel serves raw inputs itself
-        return evaluate(load(path), data, batch_size=batch_size, **tfds_options)
+        return evaluate(load(path), data, batch_size=batch_size, **read_options)
     trained = read_trained(path)  # refuses files that would run code, like zoo.load
     # The training data's class names: named labels in `data` map to the ids the model learned.
     return evaluate(trained.model, data, spec=trained.spec, preprocessor=trained.preprocessor,
                     batch_size=batch_size, class_names=trained.class_names or None,
-                    **tfds_options)
+                    **read_options)
 
 
 def _augments(dataset: Any, depth_limit: int = 64) -> bool:
@@ -448,7 +455,7 @@ def _model_spec(model: Any, preprocessor: Any) -> Any:
 
 def _load_for_evaluation(
     data: Any, spec: Any, preprocessor: Any, batch_size: int | None,
-    class_names: Sequence[str] | None, **tfds_options: Any,
+    class_names: Sequence[str] | None, **read_options: Any,
 ) -> Any:
     """A source read whole, unshuffled and unaugmented, as the model's spec takes it."""
     from zoo import data as zoo_data
@@ -472,4 +479,4 @@ def _load_for_evaluation(
             )
     return zoo_data.load(data, split=split, spec=spec, batch_size=batch_size,
                          preprocessor=preprocessor, shuffle=False, augment=False,
-                         class_names=class_names, **tfds_options)
+                         class_names=class_names, **read_options)

@@ -25,7 +25,13 @@ import tensorflow as tf
 from zoo.data.catalog import DATASETS, DatasetInfo
 from zoo.data.labels import class_ids, encode_labels
 from zoo.data.validate import check_images, check_not_empty, check_texts
-from zoo.errors import DataError, DatasetUnavailableError, close_matches, first_line
+from zoo.errors import (
+    DataError,
+    DatasetUnavailableError,
+    InvalidValueError,
+    close_matches,
+    first_line,
+)
 from zoo.logs import quiet
 
 TFDS_PREFIX = "tfds:"
@@ -105,6 +111,31 @@ def tfds_name(source: Any) -> str | None:
     if source in DATASETS and not Path(source).exists():
         return source
     return None
+
+
+def column_options(text_column: str | None = None, label_column: str = "label") -> dict[str, str]:
+    """The column arguments of `zoo.data.load` for a table source, checked, without defaults.
+
+    `zoo.train`, `zoo.tune` and `zoo.evaluate` pass them on to every source they read; empty
+    when neither is set, so that runs and searches naming no column record nothing new (and
+    workdirs begun before these arguments existed still resume).
+
+    Example:
+        >>> from zoo.data.sources import column_options
+        >>> column_options(), column_options("review", "stars")
+        ({}, {'text_column': 'review', 'label_column': 'stars'})
+    """
+    for argument, value in (("text_column", text_column), ("label_column", label_column)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidValueError(
+                f"{argument} must be a column name (a non-empty string), got {value!r}."
+            )
+    options = {}
+    if text_column is not None:
+        options["text_column"] = text_column
+    if label_column != "label":
+        options["label_column"] = label_column
+    return options
 
 
 def read_source(
@@ -327,6 +358,20 @@ def _field_count_error(path: Path, tab_separated: bool, error: Exception) -> Dat
     )
 
 
+def _column_hint(columns: list[str], wanted: Sequence[str], argument: str) -> str:
+    """A likely cause of a missing column: the same name in other case, or a header that was
+    split on the wrong delimiter."""
+    for column in columns:
+        if column.lower() in {name.lower() for name in wanted}:
+            return f" Column {column!r} differs only in case: pass {argument}={column!r}."
+    if any("\t" in column for column in columns):
+        return (" The header holds a tab, so the file looks tab-separated: name it .tsv (a .csv "
+                "is read as comma-separated).")
+    if len(columns) == 1 and ";" in columns[0]:
+        return " The header holds ';': re-save the file comma-separated (.csv) or tab-separated."
+    return ""
+
+
 def from_frame(
     frame: pd.DataFrame, origin: str, *, text_column: str | None = None, label_column: str = "label"
 ) -> Examples:
@@ -337,14 +382,17 @@ def from_frame(
     if found is None:
         wanted = repr(text_column) if text_column else " or ".join(repr(c) for c in TEXT_COLUMNS)
         raise DataError(
-            f"{origin} has no text column {wanted}; found columns {columns}. Pass "
-            f"text_column= naming the column that holds the text (tables are read as text; "
-            f"images come as a tuple (x, y) of arrays, an .npz file or an image folder)."
+            f"{origin} has no text column {wanted}; found columns {columns}."
+            f"{_column_hint(columns, candidates, 'text_column')} Pass text_column= "
+            f"(--text-column on the command line) naming the column that holds the text (tables "
+            f"are read as text; images come as a tuple (x, y) of arrays, an .npz file or an "
+            f"image folder)."
         )
     if label_column not in frame.columns:
         raise DataError(
-            f"{origin} has no label column {label_column!r}; found columns {columns}. Pass "
-            f"label_column= naming the column that holds the class ids."
+            f"{origin} has no label column {label_column!r}; found columns {columns}."
+            f"{_column_hint(columns, (label_column,), 'label_column')} Pass label_column= "
+            f"(--label-column on the command line) naming the column that holds the labels."
         )
     check_not_empty(len(frame), origin)
     texts = check_texts(frame[found].to_numpy(dtype=object), f"{origin}, column {found!r}")

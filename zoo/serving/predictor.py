@@ -95,7 +95,10 @@ class Predictor:
             frame[f"p_{name}"] = probabilities[:, column]
         return frame
 
-    def evaluate(self, data: Any, *, batch_size: int = BATCH_SIZE) -> Any:
+    def evaluate(
+        self, data: Any, *, batch_size: int = BATCH_SIZE, text_column: str | None = None,
+        label_column: str = "label",
+    ) -> Any:
         """Score the model on labelled raw data and return a `zoo.EvalReport`.
 
         Args:
@@ -104,6 +107,7 @@ class Predictor:
                 columns), an image folder, or `(x, y)` arrays. Class names in it map to this
                 model's `class_names`; integer labels are class ids.
             batch_size: inputs per call of the model.
+            text_column, label_column: the columns of a table, as for `zoo.data.load`.
 
         Raises:
             DataError: unreadable data, inputs the model does not take, or labels that are not
@@ -116,7 +120,7 @@ class Predictor:
             >>> report.num_examples, report.confusion.shape
             (4, (10, 10))
         """
-        from zoo.data.sources import read_source, tfds_name
+        from zoo.data.sources import column_options, read_source, tfds_name
         from zoo.evaluation import classification_report
 
         if isinstance(data, str) and tfds_name(data) is not None:
@@ -126,7 +130,8 @@ class Predictor:
                 f"{data!r}); zoo evaluate RUN --data {data}), or save the split to an .npz file "
                 f"(arrays x and y) and score the export on that."
             )
-        examples = read_source(data, class_names=self.class_names)
+        examples = read_source(data, class_names=self.class_names,
+                               **column_options(text_column, label_column))
         probabilities, _ = self._classify(examples.features, batch_size)
         return classification_report(examples.labels, probabilities, self.class_names)
 

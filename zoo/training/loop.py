@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import keras
 import pandas as pd
 
 from zoo import checks
+from zoo.data.sources import column_options
 from zoo.errors import InvalidValueError, UnknownNameError, ZooError
 from zoo.evaluation import EvalReport, evaluate
 from zoo.models.weights import pretrained_source, pretrained_vocabulary
@@ -157,6 +158,7 @@ def load_run_data(
     spec: ModelSpec, data: Any, validation_data: Any, seed: int, preprocessor: Any,
     augment: bool | None = None, *, with_validation: bool = True,
     data_dir: str | os.PathLike | None = None, download: bool = True,
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[Any, Any]:
     """The (train, validation) datasets of a run, as `zoo.train` and `zoo.tune` read them.
 
@@ -164,7 +166,8 @@ def load_run_data(
     local sources without `validation_data` hold out a seeded 10% for validation. Text
     validation data is vectorized with the vocabulary fitted on the training split, and class
     names in it map to the training ids. `with_validation=False` reads the training split only
-    (validation is None). `data_dir` and `download` reach TFDS as in `zoo.data.load`.
+    (validation is None). `data_dir` and `download` reach TFDS as in `zoo.data.load`;
+    `columns` (`zoo.data.sources.column_options`) names the text and label columns of tables.
     """
     import tensorflow as tf
 
@@ -200,7 +203,7 @@ def load_run_data(
     def tfds_options(source: Any) -> dict[str, Any]:  # local sources would warn about data_dir
         return {"data_dir": data_dir if _is_tfds(source) else None, "download": download}
 
-    common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed}
+    common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed, **(columns or {})}
     # Augmentation and length bucketing for training only: evaluation keeps one padded shape and
     # the source order.
     train = zoo_data.load(data, split=train_split, preprocessor=preprocessor, augment=augment,
@@ -233,6 +236,8 @@ def train(
     verbose: int | str = "auto",
     data_dir: str | os.PathLike | None = None,
     download: bool = True,
+    text_column: str | None = None,
+    label_column: str = "label",
     **overrides: Any,
 ) -> TrainResult:
     """Train an entry with its recipe, evaluate it, and return a `TrainResult`.
@@ -259,6 +264,9 @@ def train(
         verbose: Keras verbosity; "auto" = progress bar on a terminal, one line per epoch otherwise.
         data_dir, download: TFDS sources, as for `zoo.data.load`: where the dataset is prepared,
             and whether it may be downloaded there when it is not.
+        text_column, label_column: the columns of `.csv`/`.tsv` files and DataFrames (`data`
+            and `validation_data` alike), as for `zoo.data.load`; by default `sentence` (else
+            `text`) and `label`.
         **overrides: builder arguments or recipe fields, as for `zoo.build`.
 
     Example:
@@ -281,6 +289,7 @@ def train(
     if augment is not None and not isinstance(augment, bool):
         raise InvalidValueError(f"augment must be True, False or None, got {augment!r}.")
     checks.one_of("verbose", verbose, ("auto", 0, 1, 2))
+    columns = column_options(text_column, label_column)
     spec, given_model = _resolve_spec(name_or_model, overrides)
     if given_model is not None:
         # What the model was built with (zoo.build's overrides) is part of the run: the workdir's
@@ -306,6 +315,8 @@ def train(
     }
     if augment is not None:  # recorded only when set, so older workdirs still resume
         config["augment"] = bool(augment)
+    if columns:  # likewise: the columns read are part of the data
+        config["columns"] = columns
     if given_model is not None:
         # A fine-tuning run is also where its weights started and what stays frozen (recorded
         # only for such runs, so other workdirs still resume).
@@ -330,7 +341,7 @@ def train(
     train_data, validation = load_run_data(spec, data, validation_data, seed, preprocessor, augment,
                                            data_dir=used_data_dir(data_dir, data,
                                                                   validation_data),
-                                           download=download)
+                                           download=download, columns=columns)
     preprocessor = train_data.preprocessor
     # Exports and evaluations of the model label its classes as the training data named them.
     spec = spec.with_data_class_names(train_data.class_names)

@@ -34,6 +34,7 @@ import keras_tuner
 import pandas as pd
 
 from zoo import checks
+from zoo.data.sources import column_options
 from zoo.errors import InvalidValueError, ZooError
 from zoo.io import atomic_write_json
 from zoo.registry import get_spec
@@ -136,6 +137,8 @@ def tune(
     data_dir: str | os.PathLike | None = None,
     download: bool = True,
     fixed: Mapping[str, Any] | None = None,
+    text_column: str | None = None,
+    label_column: str = "label",
     **overrides: Any,
 ) -> TuneResult:
     """Search the hyperparameters of a registered entry; resumable, with a trials table.
@@ -170,6 +173,8 @@ def tune(
             (`{"dropout": 0.3, "optimizer": "adam"}`; the names are the `trials` columns other
             than Hyperband's `tuner/*`); the others are searched. Each value is checked against
             its hyperparameter's type (and range, for a layer count) before anything runs.
+        text_column, label_column: the columns of `.csv`/`.tsv` files and DataFrames, as for
+            `zoo.train`.
         **overrides: builder arguments or recipe fields, as for `zoo.build`; they are also the
             search space's defaults (a searched one is still searched: hold it with `fixed`).
 
@@ -210,6 +215,7 @@ def tune(
         "max_consecutive_failed_trials", max_consecutive_failed_trials
     )
     checks.one_of("verbose", verbose, ("auto", 0, 1, 2))
+    columns = column_options(text_column, label_column)
     directory = checks.writable_directory(
         "directory", Path("tuning") / name if directory is None else directory
     )
@@ -238,6 +244,8 @@ def tune(
         "validation_data": fingerprint(validation_data) if validation_data is not None else None,
         "search_space": _space_description(space),
     }
+    if columns:  # recorded only when named, so searches begun before still resume
+        record["columns"] = columns
     if not overwrite:
         _check_previous_search(directory, record)
 
@@ -245,7 +253,7 @@ def tune(
     if role != "chief":  # the chief only hands out trials
         training_data = TrainingData(spec, data, validation_data, seed,
                                      None if overwrite else directory / PREPROCESSOR_DIR,
-                                     data_dir=data_dir, download=download)
+                                     data_dir=data_dir, download=download, columns=columns)
         validation = training_data.validation
         hypermodel.train_examples = training_data.num_examples
     if overwrite and role != "worker":  # (keras-tuner clears its own project)
@@ -356,13 +364,15 @@ class TrainingData:
 
     def __init__(self, spec: ModelSpec, data: Any, validation_data: Any, seed: int,
                  saved_preprocessor: Path | None = None, *,
-                 data_dir: str | os.PathLike | None = None, download: bool = True):
+                 data_dir: str | os.PathLike | None = None, download: bool = True,
+                 columns: Mapping[str, str] | None = None):
         from zoo.training.loop import load_run_data, used_data_dir
 
         data_dir = used_data_dir(data_dir, data, validation_data)  # warned once, not per trial
         self._load = lambda batch_size, fitted, with_validation=True: load_run_data(
             spec.with_overrides(batch_size=batch_size), data, validation_data, seed, fitted,
             with_validation=with_validation, data_dir=data_dir, download=download,
+            columns=columns,
         )
         preprocessor = None
         if (
