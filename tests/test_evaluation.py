@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import zoo
 from zoo.errors import DataError
 from zoo.evaluation import classification_report
 
@@ -209,3 +210,21 @@ def test_evaluating_many_models_does_not_warn_of_retracing(caplog):
         for _ in range(7):
             zoo.evaluate(zoo.build("mlp_mnist", units=(8,)), (images, labels))
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+def test_a_train_result_evaluates_as_its_model_with_its_preprocessing(tmp_path):
+    from helpers import write_sentiment_tsv
+
+    data = str(write_sentiment_tsv(tmp_path / "reviews.tsv"))
+    result = zoo.train("lstm_sst2", data, epochs=1, verbose=0, vocab_size=200,
+                       sequence_length=16, embedding_dim=8, lstm_units=(4,))
+    from_result = zoo.evaluate(result, data)
+    from_parts = zoo.evaluate(result.model, data, preprocessor=result.preprocessor)
+    assert from_result.confusion.equals(from_parts.confusion)
+    assert list(from_result.per_class.index) == ["negative", "positive"]
+
+
+def test_register_model_says_how_to_name_an_entry():
+    with pytest.raises(zoo.InvalidValueError, match=r"give a name as a keyword: "
+                                                    r"@zoo.register_model\(name='my_entry'\)"):
+        zoo.register_model("my_entry")

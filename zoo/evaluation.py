@@ -247,7 +247,8 @@ def evaluate(
 ) -> EvalReport:
     """Evaluate a classifier on a dataset and return an `EvalReport`.
 
-    `model` is a `keras.Model`; a `zoo.Predictor` (`zoo.load` of an export, scored on a local
+    `model` is a `keras.Model`; a `zoo.train` result (its model, spec, preprocessor and class
+    names); a `zoo.Predictor` (`zoo.load` of an export, scored on a local
     labelled source by `Predictor.evaluate`); or a path, as `zoo evaluate` takes it: a training
     workdir (its model, spec, vocabulary and class names), an export, or an image entry's
     `.keras` file, loaded with `zoo.load`'s safety checks.
@@ -279,8 +280,14 @@ def evaluate(
 
     from zoo.data.sources import column_options
     from zoo.serving.predictor import Predictor
+    from zoo.training.loop import TrainResult
 
     columns = column_options(text_column, label_column)
+    if isinstance(model, TrainResult):  # as zoo.export takes one
+        result = model
+        model, spec = result.model, spec or result.spec
+        preprocessor = preprocessor if preprocessor is not None else result.preprocessor
+        class_names = class_names or result.spec.class_names or None
     if isinstance(model, (str, os.PathLike)):
         return _evaluate_saved(model, data, batch_size, data_dir=data_dir, download=download,
                                **columns)

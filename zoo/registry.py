@@ -99,6 +99,13 @@ def register_model(
         _parameter_count.cache_clear()
         return spec_function
 
+    if function is not None and not callable(function):
+        # `@register_model("name")` or `register_model(spec)`: the common slips.
+        raise InvalidValueError(
+            f"register_model decorates a function without arguments that returns a "
+            f"zoo.ModelSpec, got {type(function).__name__} {function!r:.60}; give a name as a "
+            f"keyword: @zoo.register_model(name='my_entry'), or wrap a spec in a function."
+        )
     return decorator(function) if function is not None else decorator
 
 
