@@ -58,22 +58,25 @@ def _override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def _add_tfds_options(command: argparse.ArgumentParser) -> None:
-    """Where TFDS datasets (tfds:NAME, or an entry's own without --data) are prepared."""
+def _add_reading_options(command: argparse.ArgumentParser) -> None:
+    """How data is read: where TFDS datasets (tfds:NAME, or an entry's own without --data) are
+    prepared, and which columns of .csv/.tsv files hold the text and the labels."""
     command.add_argument("--data-dir", metavar="DIR",
                          help="folder where TFDS datasets are prepared (default: "
                               "$TFDS_DATA_DIR or ~/tensorflow_datasets)")
     command.add_argument("--no-download", dest="download", action="store_false",
                          help="fail instead of downloading a TFDS dataset not prepared there")
-
-
-def _add_column_options(command: argparse.ArgumentParser) -> None:
-    """Which columns of .csv/.tsv files hold the text and the labels."""
     command.add_argument("--text-column", metavar="NAME",
                          help="column of .csv/.tsv data holding the text (default: sentence, "
                               "else text)")
     command.add_argument("--label-column", metavar="NAME", default="label",
                          help="column of .csv/.tsv data holding the labels (default: label)")
+
+
+def _reading_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of `_add_reading_options`' options, for zoo.train/tune/evaluate."""
+    return {"data_dir": args.data_dir, "download": args.download,
+            "text_column": args.text_column, "label_column": args.label_column}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,16 +114,14 @@ def _parser() -> argparse.ArgumentParser:
                           help="after training, export a SavedModel serving raw inputs to DIR")
     training.add_argument("--overwrite-export", action="store_true",
                           help="replace an earlier zoo export at --export DIR")
-    _add_tfds_options(training)
-    _add_column_options(training)
+    _add_reading_options(training)
 
     evaluation = commands.add_parser("evaluate",
                                      help="evaluate a trained run, an export or a .keras model")
     evaluation.add_argument("model", help="a training workdir, a zoo export, or a .keras file of "
                             "an image entry")
     evaluation.add_argument("--data", required=True, help="labelled data, as for train --data")
-    _add_tfds_options(evaluation)
-    _add_column_options(evaluation)
+    _add_reading_options(evaluation)
 
     tuning = commands.add_parser("tune", help="search an entry's hyperparameters (resumable)")
     tuning.add_argument("name")
@@ -151,8 +152,7 @@ def _parser() -> argparse.ArgumentParser:
     tuning.add_argument("--export", metavar="DIR", help="export the best model to DIR")
     tuning.add_argument("--overwrite-export", action="store_true",
                         help="replace an earlier zoo export at --export DIR")
-    _add_tfds_options(tuning)
-    _add_column_options(tuning)
+    _add_reading_options(tuning)
 
     prediction = commands.add_parser("predict", help="classify raw images or sentences")
     prediction.add_argument("model", help="a zoo export, a training workdir, or a .keras file")
@@ -245,8 +245,7 @@ def _call_arguments(
 def _train_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """zoo.train's keyword arguments from the options and --set pairs."""
     arguments = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
-                 "workdir": args.workdir, "data_dir": args.data_dir, "download": args.download,
-                 **_column_arguments(args)}
+                 "workdir": args.workdir, **_reading_arguments(args)}
     return _call_arguments(args, arguments, _OPTIONS_OF_TRAIN)
 
 
@@ -272,12 +271,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     import zoo
 
     # A workdir, an export or a .keras file.
-    print(zoo.evaluate(args.model, args.data, data_dir=args.data_dir, download=args.download,
-                       **_column_arguments(args)))
-
-
-def _column_arguments(args: argparse.Namespace) -> dict[str, Any]:
-    return {"text_column": args.text_column, "label_column": args.label_column}
+    print(zoo.evaluate(args.model, args.data, **_reading_arguments(args)))
 
 
 def _cmd_tune(args: argparse.Namespace) -> None:
@@ -286,9 +280,8 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     _check_export_target(args)
     arguments = {"tuner": args.tuner, "max_trials": args.max_trials, "epochs": args.epochs,
                  "seed": args.seed, "directory": args.directory, "overwrite": args.overwrite,
-                 "objective": args.objective, "data_dir": args.data_dir,
-                 "download": args.download, "fixed": dict(args.fixed) or None,
-                 **_column_arguments(args)}
+                 "objective": args.objective, "fixed": dict(args.fixed) or None,
+                 **_reading_arguments(args)}
     result = zoo.tune(args.name, args.data, args.validation_data,
                       **_call_arguments(args, arguments, _OPTIONS_OF_TUNE))
     trials = result.trials

@@ -280,14 +280,13 @@ def evaluate(
 
     from zoo.data.sources import column_options
     from zoo.serving.predictor import Predictor
+    from zoo.serving.sources import resolve
     from zoo.training.loop import TrainResult
 
     columns = column_options(text_column, label_column)
     if isinstance(model, TrainResult):  # as zoo.export takes one
-        result = model
-        model, spec = result.model, spec or result.spec
-        preprocessor = preprocessor if preprocessor is not None else result.preprocessor
-        class_names = class_names or result.spec.class_names or None
+        return _evaluate_trained(resolve(model, preprocessor), data, batch_size,
+                                 data_dir=data_dir, download=download, **columns)
     if isinstance(model, (str, os.PathLike)):
         return _evaluate_saved(model, data, batch_size, data_dir=data_dir, download=download,
                                **columns)
@@ -335,8 +334,15 @@ def _evaluate_saved(
 
     if is_export(path):  # a SavedModel serves raw inputs itself
         return evaluate(load(path), data, batch_size=batch_size, **read_options)
-    trained = read_trained(path)  # refuses files that would run code, like zoo.load
-    # The training data's class names: named labels in `data` map to the ids the model learned.
+    # read_trained refuses files that would run code, like zoo.load.
+    return _evaluate_trained(read_trained(path), data, batch_size, **read_options)
+
+
+def _evaluate_trained(trained: Any, data: Any, batch_size: int | None,
+                      **read_options: Any) -> EvalReport:
+    """Evaluate a `zoo.serving.sources.Trained` (a run, a `.keras` file or a train result) with
+    its spec and preprocessing; the training data's class names map named labels in `data` to
+    the ids the model learned."""
     return evaluate(trained.model, data, spec=trained.spec, preprocessor=trained.preprocessor,
                     batch_size=batch_size, class_names=trained.class_names or None,
                     **read_options)

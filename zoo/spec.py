@@ -216,13 +216,6 @@ class ModelSpec:
                 f"class_names lists {len(self.class_names)} names but num_classes is "
                 f"{self.num_classes}; give one name per class or none."
             )
-        # Complete the hyperparameters with the builder's own defaults, so that the spec shows
-        # every knob of the model and `build` with no overrides is exactly the registered model.
-        defaults = {
-            key: parameter.default
-            for key, parameter in _builder_parameters(self.builder).items()
-            if parameter.default is not inspect.Parameter.empty
-        }
         data_arguments = sorted(set(self.hyperparameters) & set(_DATA_ARGUMENTS))
         if data_arguments:
             # model_kwargs() takes these from `input` and `num_classes`, so a value here would be
@@ -232,20 +225,9 @@ class ModelSpec:
                 f"live on the spec; use num_classes=... and input=ImageInput(shape) or "
                 f"TextInput(vocab_size, sequence_length) instead."
             )
-        parameters = _builder_parameters(self.builder)
-        unknown = set(self.hyperparameters) - set(parameters)
-        if unknown and not _takes_any_keyword(self.builder):
-            raise unknown_name(
-                "hyperparameter", sorted(unknown)[0], parameters,
-                hint=f"({_builder_name(self.builder)} takes these besides the data arguments)",
-            )
-        required = sorted(set(parameters) - set(defaults) - set(self.hyperparameters))
-        if required:
-            raise checks.InvalidValueError(
-                f"{_builder_name(self.builder)} needs a value for {', '.join(required)} (no "
-                f"default): give it in hyperparameters={{{required[0]!r}: ...}}."
-            )
-        merged = {**defaults, **self.hyperparameters}
+        # Complete the hyperparameters with the builder's own defaults, so that the spec shows
+        # every knob of the model and `build` with no overrides is exactly the registered model.
+        merged = {**_builder_defaults(self), **self.hyperparameters}
         object.__setattr__(self, "hyperparameters", types.MappingProxyType(merged))
         object.__setattr__(self, "tags", types.MappingProxyType(dict(self.tags)))
 
@@ -397,14 +379,8 @@ def _builder_name(builder: Callable[..., Any]) -> str:
     return getattr(builder, "__name__", None) or type(builder).__name__
 
 
-def _takes_any_keyword(builder: Callable[..., Any]) -> bool:
-    return any(parameter.kind == parameter.VAR_KEYWORD
-               for parameter in inspect.signature(builder).parameters.values())
-
-
 def _check_fields(spec: ModelSpec) -> None:
-    """Refuse a spec whose fields are of the wrong kind (before anything reads them), and a
-    builder that cannot take the data arguments every build passes it."""
+    """Refuse a spec whose fields are of the wrong kind, before anything reads them."""
     expected = (
         ("input", (ImageInput, TextInput),
          "zoo.ImageInput((height, width, channels)) or zoo.TextInput(vocab_size, ...)"),
@@ -428,15 +404,6 @@ def _check_fields(spec: ModelSpec) -> None:
             f"ModelSpec search_space must be a function (hp, spec) -> overrides, such as "
             f"zoo.models.SEARCH_SPACES['cnn'], got {type(spec.search_space).__name__} "
             f"{_short(spec.search_space)}."
-        )
-    data_arguments = [*spec.input.model_kwargs(), "num_classes"]
-    accepted = inspect.signature(spec.builder).parameters
-    missing = [name for name in data_arguments if name not in accepted]
-    if missing and not _takes_any_keyword(spec.builder):
-        raise checks.InvalidValueError(
-            f"{_builder_name(spec.builder)} does not take {', '.join(missing)}: a builder is "
-            f"called with the data arguments as keywords ({', '.join(data_arguments)} for "
-            f"{type(spec.input).__name__}) and its hyperparameters; name its arguments so."
         )
 
 
@@ -482,12 +449,38 @@ def _check_built(model: Any, spec: ModelSpec) -> None:
             )
 
 
-def _builder_parameters(builder: Callable[..., Any]) -> dict[str, inspect.Parameter]:
-    """Keyword arguments of a family builder, without the data arguments and `name`."""
-    return {
+def _builder_defaults(spec: ModelSpec) -> dict[str, Any]:
+    """The builder's defaults for its hyperparameters (its keyword arguments other than the data
+    arguments and `name`), after checking that it takes the data arguments and every given
+    hyperparameter, and that each argument without a default is given."""
+    accepted = inspect.signature(spec.builder).parameters
+    any_keyword = any(parameter.kind == parameter.VAR_KEYWORD for parameter in accepted.values())
+    builder = _builder_name(spec.builder)
+    data_arguments = [*spec.input.model_kwargs(), "num_classes"]
+    missing = [name for name in data_arguments if name not in accepted]
+    if missing and not any_keyword:
+        raise checks.InvalidValueError(
+            f"{builder} does not take {', '.join(missing)}: a builder is called with the data "
+            f"arguments as keywords ({', '.join(data_arguments)} for "
+            f"{type(spec.input).__name__}) and its hyperparameters; name its arguments so."
+        )
+    parameters = {
         key: parameter
-        for key, parameter in inspect.signature(builder).parameters.items()
+        for key, parameter in accepted.items()
         if key not in _DATA_ARGUMENTS
         and key != "name"
         and parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
     }
+    unknown = set(spec.hyperparameters) - set(parameters)
+    if unknown and not any_keyword:
+        raise unknown_name("hyperparameter", sorted(unknown)[0], parameters,
+                           hint=f"({builder} takes these besides the data arguments)")
+    defaults = {key: parameter.default for key, parameter in parameters.items()
+                if parameter.default is not inspect.Parameter.empty}
+    required = sorted(set(parameters) - set(defaults) - set(spec.hyperparameters))
+    if required:
+        raise checks.InvalidValueError(
+            f"{builder} needs a value for {', '.join(required)} (no default): give it in "
+            f"hyperparameters={{{required[0]!r}: ...}}."
+        )
+    return defaults

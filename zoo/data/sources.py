@@ -126,7 +126,8 @@ def column_options(text_column: str | None = None, label_column: str = "label") 
         ({}, {'text_column': 'review', 'label_column': 'stars'})
     """
     for argument, value in (("text_column", text_column), ("label_column", label_column)):
-        if value is not None and (not isinstance(value, str) or not value):
+        default = argument == "text_column" and value is None  # sentence, else text
+        if not default and (not isinstance(value, str) or not value):
             raise InvalidValueError(
                 f"{argument} must be a column name (a non-empty string), got {value!r}."
             )
@@ -361,8 +362,9 @@ def _field_count_error(path: Path, tab_separated: bool, error: Exception) -> Dat
 def _column_hint(columns: list[str], wanted: Sequence[str], argument: str) -> str:
     """A likely cause of a missing column: the same name in other case, or a header that was
     split on the wrong delimiter."""
+    lowered = {name.lower() for name in wanted}
     for column in columns:
-        if column.lower() in {name.lower() for name in wanted}:
+        if column.lower() in lowered:
             return f" Column {column!r} differs only in case: pass {argument}={column!r}."
     if any("\t" in column for column in columns):
         return (" The header holds a tab, so the file looks tab-separated: name it .tsv (a .csv "

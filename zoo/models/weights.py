@@ -185,10 +185,9 @@ def load_pretrained(
     `.keras` files load as `zoo.load` loads them: a file that would run code (a Lambda layer, a
     class from outside Keras, zoo and the packages that make a registered entry) is refused.
     Layers that stay freshly initialized, other than a resized classifier head, are named in a
-    warning. A `zoo.export` directory gives the weights
-    it serves (its SavedModel's variables, matched by weight path). A text model started from a
-    training workdir or an export keeps that run's vocabulary for `zoo.train` (see
-    `pretrained_vocabulary`).
+    warning. A `zoo.export` directory gives the weights it serves (its SavedModel's variables,
+    matched by weight path). A text model started from a training workdir or an export keeps
+    that run's vocabulary for `zoo.train` (see `pretrained_vocabulary`).
 
     Example:
         >>> import tempfile, zoo
