@@ -68,7 +68,14 @@ def test_train_then_evaluate_end_to_end(tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr
     assert "accuracy" in evaluated.stdout and "on 300 examples" in evaluated.stdout
     # the same from Python, given the path as the command takes it
-    assert evaluated.stdout == f"{zoo.evaluate(str(workdir), str(data))}\n"
+    report = zoo.evaluate(str(workdir), str(data))
+    assert evaluated.stdout == f"{report}\n"
+    assert "confusion matrix (rows: true class, columns: predicted)" in evaluated.stdout
+    # --output keeps the report as a workdir's report.json has it; directories are made.
+    output = tmp_path / "reports" / "digits.json"
+    assert main(["evaluate", str(workdir), "--data", str(data), "--output", str(output)]) == 0
+    assert json.loads(output.read_text()) == json.loads(json.dumps(report.to_dict()))
+    assert main(["evaluate", str(workdir), "--data", str(data), "--output", str(tmp_path)]) == 2
 
 
 @pytest.mark.parametrize(

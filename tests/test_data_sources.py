@@ -139,6 +139,40 @@ def test_image_folder_source(tmp_path):
     assert raw.class_names == ("cat", "dog")
 
 
+def _write_text_folder(root, per_class=6):
+    for label, sentences in (("pos", POSITIVE), ("neg", NEGATIVE)):
+        (root / label / "more").mkdir(parents=True)
+        for index in range(per_class):
+            # nested folders are read too, as for images
+            folder = root / label / ("more" if index % 2 else "")
+            (folder / f"{index}.txt").write_text(sentences[index % len(sentences)] + "\n")
+    return root
+
+
+def test_text_folder_source(tmp_path):
+    # IMDB's aclImdb layout: one sub-folder per class, one .txt file per review.
+    root = _write_text_folder(tmp_path / "reviews")
+    (root / ".cache").mkdir()
+    (root / ".cache" / "x.txt").write_text("never a class")
+    examples = zoo.data.read_source(root)
+    assert examples.kind == "text" and examples.class_names == ("neg", "pos")
+    assert examples.labels.tolist() == [0] * 6 + [1] * 6
+    assert set(examples.features) == set(NEGATIVE) | set(POSITIVE)  # stripped of the newline
+    # A text entry reads it, vectorized in the graph as any text source.
+    dataset = zoo.data.load(root, "all", spec=_small("lstm_sst2"), shuffle=False)
+    tokens, labels = _first_batch(dataset)
+    assert tokens.dtype == tf.int32 and labels.numpy().tolist() == [0] * 4
+    assert dataset.class_names == ("neg", "pos")
+
+    (root / "neg" / "scan.png").write_bytes(tf.io.encode_png(np.zeros((2, 2, 1), np.uint8)).numpy())
+    with pytest.raises(DataError, match=r"holds both images \(neg/scan\.png.*and text files"):
+        zoo.data.read_source(root)
+    (root / "neg" / "scan.png").unlink()
+    (root / "pos" / "latin.txt").write_bytes("tr\xe8s bien".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin\.txt: it is not UTF-8 .*iconv -f latin1"):
+        zoo.data.read_source(root)
+
+
 def test_without_spec_examples_come_back_raw():
     x, y = digit_like_images(10)
     raw = zoo.data.load((x, y), "all", shuffle=False)
@@ -470,7 +504,7 @@ def test_image_folder_errors(tmp_path):
     flat.mkdir()
     (flat / "a.png").write_bytes(b"")
     with pytest.raises(
-        DataError, match="has no sub-folders; an image folder needs one sub-folder per class"
+        DataError, match="has no sub-folders; a folder source needs one sub-folder per class"
     ):
         zoo.data.load(flat, spec=SPEC)
 
@@ -632,10 +666,28 @@ def test_class_names_fix_the_ids_of_named_labels(tmp_path):
     assert zoo.data.read_source(path, class_names=names).labels.tolist() == [0, 2, 0]
     with pytest.raises(
         DataError,
-        match=r"'test\.csv' has labels that are not among the class names: 'negative', "
+        match=r"'test\.csv': labels not among the class names: 'negative', "
         r"'positive'; expected one of 'neg', 'pos'",
     ):
         zoo.data.load(path, "all", class_names=["neg", "pos"])
+
+
+def test_misspelt_labels_are_named_as_such():
+    from zoo.data.validate import look_alike
+
+    assert look_alike("Pos ", ["neg", "pos"]) == "pos"  # case, spaces
+    assert look_alike("postive", ["negative", "positive"]) == "positive"
+    for name, others in (("class1", ["class2"]), ("neg", ["pos"]), ("0", ["1"])):
+        assert look_alike(name, others) is None  # different classes by design
+    texts = POSITIVE + NEGATIVE
+    # Training data with a typo: three names for a 2-class entry.
+    with pytest.raises(DataError, match=r"'pos' and 'poss' look like one class written two ways: "
+                                        r"correct those labels, or build .* num_classes=3"):
+        zoo.data.load((texts, ["pos"] * 4 + ["poss"] + ["neg"] * 5), spec=_small("lstm_sst2"))
+    # Validation labels against the training data's classes.
+    with pytest.raises(DataError, match=r"'Pos' \(did you mean 'pos'\?\), 'negative'; expected one "
+                                        r"of 'neg', 'pos'"):
+        zoo.data.read_source((texts, ["Pos"] * 5 + ["negative"] * 5), class_names=["neg", "pos"])
 
 
 def test_class_names_leave_integer_labels_as_they_are():

@@ -28,6 +28,10 @@ def test_metrics_match_hand_computation():
         "accuracy", "macro_precision", "macro_recall", "macro_f1"
     ]
     assert "accuracy 0.6667" in str(report)
+    # The matrix closes the printed report while it fits a terminal's width.
+    assert str(report).endswith(f"columns: predicted)\n{report.confusion}")
+    many = classification_report(np.arange(20) % 13, np.eye(13)[np.arange(20) % 13])
+    assert "confusion matrix" not in str(many)
 
 
 def test_macro_averages_match_scikit_learn_when_classes_are_absent():

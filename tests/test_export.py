@@ -317,6 +317,20 @@ def test_cli_predict_images_and_errors(exports, tmp_path, capsys):
                  str(nested)]) == 0
     assert len(pd.read_csv(nested)) == 5
 
+    # A folder of image files: each row names its file.
+    folder = tmp_path / "scans"
+    (folder / "more").mkdir(parents=True)
+    for index, image in enumerate(images[:3]):
+        name = f"{index}.png" if index < 2 else "more/2.png"
+        (folder / name).write_bytes(tf.io.encode_png(image[..., None]).numpy())
+    assert main(["predict", str(path), str(folder), "--output", str(tmp_path / "scans.csv")]) == 0
+    table = pd.read_csv(tmp_path / "scans.csv")
+    assert table["file"].tolist() == ["0.png", "1.png", "more/2.png"]
+    expected = zoo.load(path).predict(images[:3])
+    assert table["class_id"].tolist() == expected["class_id"].tolist()
+    assert main(["predict", str(path), str(tmp_path / "new")]) == 2
+    assert "is a folder without images" in capsys.readouterr().err
+
 
 def test_cli_predict_into_a_closed_pipe_and_into_a_file(exports, tmp_path, capsys):
     images, _ = digit_like_images(3000)
@@ -652,3 +666,16 @@ def test_predict_states_expected_and_received_inputs(exports):
         text.predict(np.zeros((2, 28, 28), "uint8"))
     with pytest.raises(zoo.DataError, match="classifies images.*received 2 strings"):
         image.predict(["a wonderful film", "so dull"])
+
+
+def test_a_folder_of_text_files_is_read_as_sentences(tmp_path):
+    from zoo.serving import read_input_folder, read_inputs
+
+    for index, sentence in enumerate(POSITIVE[:3]):
+        (tmp_path / f"review_{index}.txt").write_text(f"{sentence}\n")
+    texts, files = read_input_folder(tmp_path)
+    assert texts.tolist() == POSITIVE[:3] and files == [f"review_{i}.txt" for i in range(3)]
+    assert read_inputs(tmp_path).tolist() == POSITIVE[:3]
+    (tmp_path / "scan.png").write_bytes(tf.io.encode_png(np.zeros((2, 2, 1), np.uint8)).numpy())
+    with pytest.raises(zoo.DataError, match=r"holds both images \(scan\.png.*and text files"):
+        read_input_folder(tmp_path)

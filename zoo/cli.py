@@ -98,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
 
     training = commands.add_parser("train", help="train and evaluate an entry")
     training.add_argument("name", help="a registered entry (zoo list)")
-    training.add_argument("--data", help="a .npz/.csv/.tsv file, an image folder, or tfds:NAME")
+    training.add_argument("--data", help="a .npz/.csv/.tsv file, a folder of class folders "
+                          "(images or .txt files), or tfds:NAME")
     training.add_argument("--validation-data",
                           help="evaluation data (default: 10%% hold-out of --data)")
     training.add_argument("--epochs", type=_positive_int, help="default: the recipe's")
@@ -121,6 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluation.add_argument("model", help="a training workdir, a zoo export, or a .keras file of "
                             "an image entry")
     evaluation.add_argument("--data", required=True, help="labelled data, as for train --data")
+    evaluation.add_argument("--output", metavar="JSON",
+                            help="also write the report here (as a workdir's report.json)")
     _add_reading_options(evaluation)
 
     tuning = commands.add_parser("tune", help="search an entry's hyperparameters (resumable)")
@@ -156,8 +159,9 @@ def _parser() -> argparse.ArgumentParser:
 
     prediction = commands.add_parser("predict", help="classify raw images or sentences")
     prediction.add_argument("model", help="a zoo export, a training workdir, or a .keras file")
-    prediction.add_argument("input", help=".npz (array x of uint8 images), .txt (a sentence per "
-                            "line), or .csv/.tsv with a sentence or text column")
+    prediction.add_argument("input", help="a folder of images or .txt files, .npz (array x of "
+                            "uint8 images), .txt (a sentence per line), or .csv/.tsv with a "
+                            "sentence or text column")
     prediction.add_argument("--output", metavar="CSV", help="also write the predictions here")
     return parser
 
@@ -269,9 +273,17 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     import zoo
+    from zoo.io import atomic_write_json
 
+    if args.output:
+        _check_output_file(args.output, "the report", "JSON")  # before the evaluation
     # A workdir, an export or a .keras file.
-    print(zoo.evaluate(args.model, args.data, **_reading_arguments(args)))
+    report = zoo.evaluate(args.model, args.data, **_reading_arguments(args))
+    if args.output:  # written before printing, as predict's: a closed pipe must not lose it
+        atomic_write_json(args.output, report.to_dict())
+    print(report)
+    if args.output:
+        print(f"\nreport written to {args.output}")
 
 
 def _cmd_tune(args: argparse.Namespace) -> None:
@@ -339,16 +351,22 @@ PREVIEW_ROWS = 20  # rows `zoo predict --output` prints; the file holds every ro
 def _cmd_predict(args: argparse.Namespace) -> None:
     import zoo
     from zoo.io import atomic_write_text
-    from zoo.serving import read_inputs
+    from zoo.serving import read_input_folder, read_inputs
 
     if args.output:
-        _check_output_file(args.output)  # before the predictions it would end
-    inputs = read_inputs(args.input)
+        _check_output_file(args.output, "predictions", "CSV")  # before the work it would end
+    files = None
+    if os.path.isdir(args.input):  # a folder of images or texts: each row names its file
+        inputs, files = read_input_folder(args.input)
+    else:
+        inputs = read_inputs(args.input)
     frame = zoo.load(args.model).predict(inputs)
+    if files is not None:
+        frame.insert(0, "file", files)
     if args.output:  # written before printing: `zoo predict ... | head` must not lose it
         table = frame.copy()
         if inputs.dtype == object:  # sentences (blank lines are skipped): each row says its own
-            table.insert(0, "text", inputs)
+            table.insert(0 if files is None else 1, "text", inputs)
         atomic_write_text(args.output, table.to_csv(index=False))
     shown = frame.head(PREVIEW_ROWS) if args.output else frame  # the file has them all
     print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
@@ -356,9 +374,9 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         print(f"... {len(frame) - len(shown)} more rows; all {len(frame)} are in {args.output}")
 
 
-def _check_output_file(path: str) -> None:
+def _check_output_file(path: str, what: str, kind: str) -> None:
     """Refuse an --output that cannot be written before the work that ends in it; a missing
-    directory is fine (the CSV's directories are created, as --workdir's are)."""
+    directory is fine (the file's directories are created, as --workdir's are)."""
     from pathlib import Path
 
     from zoo import checks
@@ -367,7 +385,7 @@ def _check_output_file(path: str) -> None:
     target = Path(path)
     if target.is_dir():
         raise InvalidValueError(
-            f"cannot write predictions to {path}: it is a directory; expected a CSV file path."
+            f"cannot write {what} to {path}: it is a directory; expected a {kind} file path."
         )
     checks.writable_directory("the directory of --output", target.parent)
 

@@ -17,6 +17,9 @@ from zoo.errors import DataError, InvalidValueError
 
 logger = logging.getLogger("zoo.evaluation")
 
+# Up to this many classes, str(report) ends with the confusion matrix (a terminal's width).
+MAX_PRINTED_CLASSES = 12
+
 
 @dataclass
 class EvalReport:
@@ -94,10 +97,13 @@ class EvalReport:
         table = self.per_class.to_string(float_format=lambda v: f"{v:.4f}")
         macro = "  ".join(f"{k} {v:.4f}" for k, v in self.macro.items())
         loss = f"  loss {self.loss:.4f}" if self.loss is not None else ""
-        return (
+        text = (
             f"accuracy {self.accuracy:.4f} on {self.num_examples} examples{loss}\n"
             f"macro: {macro}\n{table}"
         )
+        if len(self.confusion) <= MAX_PRINTED_CLASSES:  # wider matrices wrap into noise
+            text += f"\nconfusion matrix (rows: true class, columns: predicted)\n{self.confusion}"
+        return text
 
     def plot(self, path: str | None = None) -> Any:
         """Plot the confusion matrix and, when known, the training curves (needs matplotlib).
@@ -150,7 +156,8 @@ class EvalReport:
             curve_axis.legend()
         figure.tight_layout()
         if path is not None:
-            figure.savefig(path)
+            # "tight": the rotated class names and the axis label below them stay in the file.
+            figure.savefig(path, bbox_inches="tight")
         return figure
 
 

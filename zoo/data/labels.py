@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zoo.data.validate import check_labels, rows_text
+from zoo.data.validate import check_labels, look_alike, rows_text
 from zoo.errors import DataError
 
 # A written number: "3", "-1", "2.0", "1e3". Not "nan" or "inf", which are names in a column of
@@ -116,9 +116,12 @@ def class_ids(
     position = {str(name): index for index, name in enumerate(class_names)}
     unknown = [name for name in names if name not in position]
     if unknown:
+        known = list(position)
+        shown = [f"{n!r} (did you mean {m!r}?)" if (m := look_alike(n, known)) else repr(n)
+                 for n in unknown[:_SHOWN]]
         raise DataError(
-            f"{origin} has labels that are not among the class names: "
-            f"{', '.join(repr(n) for n in unknown[:_SHOWN])}"
+            f"{origin}: labels not among the class names: "
+            f"{', '.join(shown)}"
             f"{' and more' if len(unknown) > _SHOWN else ''}; expected one of "
             f"{', '.join(repr(str(n)) for n in class_names)} (the training data's classes, "
             f"which fix the ids). Rename or drop those examples, or pass the matching "

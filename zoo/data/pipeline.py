@@ -67,7 +67,8 @@ def load(
 
     Args:
         source: a path to an `.npz` file (arrays `x`, `y`), a `.csv`/`.tsv` file (text column
-            `sentence` or `text`, and `label`), or an image folder (one sub-folder per class);
+            `sentence` or `text`, and `label`), or a folder with one sub-folder per class (images
+            or `.txt` files);
             a pandas DataFrame; a tuple `(x, y)` of arrays (images, or strings and labels);
             `"tfds:NAME[/CONFIG]"` or a catalog name (`"mnist"`, `"glue/sst2"`); None = the
             spec's own dataset from TFDS.

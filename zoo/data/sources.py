@@ -39,8 +39,8 @@ TEXT_COLUMNS = ("sentence", "text")  # looked for, in this order, when text_colu
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")  # what tf.io.decode_image reads
 OTHER_IMAGE_EXTENSIONS = (".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2")
 LOCAL_FORMATS = (
-    ".npz with arrays x and y, .csv or .tsv with a text and a label column, or an image folder "
-    "with one sub-folder per class"
+    ".npz with arrays x and y, .csv or .tsv with a text and a label column, or a folder with one "
+    "sub-folder per class holding images or .txt files"
 )
 
 
@@ -150,9 +150,10 @@ def read_source(
 
     Args:
         source: a path to an `.npz` file (arrays `x`, `y`), a `.csv`/`.tsv` file (a text column
-            and a label column), or a folder of images with one sub-folder per class (sorted
-            folder names are class ids); a pandas DataFrame (text and label columns); or a tuple
-            `(x, y)` of arrays, where `x` holds images or strings.
+            and a label column), or a folder with one sub-folder per class (sorted folder names
+            are class ids) holding images or `.txt` files of one text each; a pandas DataFrame
+            (text and label columns); or a tuple `(x, y)` of arrays, where `x` holds images or
+            strings.
         text_column: the column holding the text; by default `sentence`, else `text`.
         label_column: the column holding the labels (integer ids, or names mapped to ids in
             sorted order).
@@ -210,7 +211,7 @@ def _read_local(
 def read_path(
     path: Path, *, text_column: str | None = None, label_column: str = "label"
 ) -> Examples:
-    """Read an `.npz`, `.csv`, `.tsv` file or an image folder (see `read_source`)."""
+    """Read an `.npz`, `.csv`, `.tsv` file or a folder of class folders (see `read_source`)."""
     if not path.exists():
         hint = ""
         if not path.suffix and os.sep not in str(path):
@@ -222,7 +223,7 @@ def read_path(
             f"Local sources are {LOCAL_FORMATS}."
         )
     if path.is_dir():
-        return read_image_folder(path)
+        return read_folder(path)
     suffix = path.suffix.lower()
     if suffix == ".npz":
         return read_npz(path)
@@ -438,45 +439,109 @@ def with_class_names(examples: Examples, class_names: Sequence[str]) -> Examples
     return replace(examples, labels=labels, class_names=tuple(str(n) for n in class_names))
 
 
-def read_image_folder(path: Path) -> Examples:
-    """Decode every image of a folder with one sub-folder per class (sorted names = class ids).
+def read_folder(path: Path) -> Examples:
+    """Read a folder with one sub-folder per class (sorted names = class ids): images, decoded
+    once here so that a corrupt file or a stray size is reported before training with its file
+    name (they must all have one shape), or `.txt` files of one text each, as IMDB's aclImdb
+    (`train/pos/0_9.txt`) and `keras.utils.text_dataset_from_directory` have them.
 
-    Images are decoded once, here, so that a corrupt file or a stray size is reported before
-    training with its file name; they must all have the same shape. Hidden folders and macOS'
-    `__MACOSX` (left by unzipping an archive made on a Mac) are never classes.
+    Hidden folders and macOS' `__MACOSX` (left by unzipping an archive made on a Mac) are never
+    classes.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from zoo.data.sources import read_folder
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> for label, text in (("pos", "a fine film"), ("neg", "so dull")):
+        ...     (root / label).mkdir()
+        ...     _ = (root / label / "1.txt").write_text(text)
+        >>> examples = read_folder(root)
+        >>> examples.kind, examples.features.tolist(), examples.labels.tolist()
+        ('text', ['so dull', 'a fine film'], [0, 1])
+        >>> examples.class_names
+        ('neg', 'pos')
     """
     classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not _skipped(d.name))
     if not classes:
         raise DataError(
-            f"{path} has no sub-folders; an image folder needs one sub-folder per class, e.g. "
-            f"{path / 'cat' / '0001.png'} and {path / 'dog' / '0002.png'}."
+            f"{path} has no sub-folders; a folder source needs one sub-folder per class, e.g. "
+            f"{path / 'cat' / '0001.png'} and {path / 'dog' / '0002.png'}, or "
+            f"{path / 'pos' / '0001.txt'} and {path / 'neg' / '0002.txt'}."
         )
     _check_not_a_folder_of_splits(path, classes)
-    files: list[Path] = []
-    labels: list[int] = []
-    unreadable: list[Path] = []
+    images: list[Path] = []
+    texts: list[Path] = []
+    image_labels: list[int] = []
+    text_labels: list[int] = []
     for class_id, name in enumerate(classes):
-        for file in sorted((path / name).rglob("*")):
-            if not file.is_file() or any(_skipped(p) for p in file.relative_to(path).parts):
-                continue
-            if _is_image(file):
-                files.append(file)
-                labels.append(class_id)
-            elif file.suffix.lower() in OTHER_IMAGE_EXTENSIONS:
-                unreadable.append(file)
-    if unreadable:
-        # Skipping them would train on part of the data without a word.
+        found_images, found_texts = example_files(path, path / name)
+        images += found_images
+        texts += found_texts
+        image_labels += [class_id] * len(found_images)
+        text_labels += [class_id] * len(found_texts)
+    if images and texts:
         raise DataError(
-            f"{path} holds {len(unreadable)} image(s) in a format zoo cannot decode, e.g. "
-            f"{unreadable[0].relative_to(path)}; expected {', '.join(IMAGE_EXTENSIONS)}. Convert "
-            f"them (e.g. with Pillow: Image.open(f).save(f.with_suffix('.png'))) or remove them."
+            f"{path} holds both images ({images[0].relative_to(path)}, ...) and text files "
+            f"({texts[0].relative_to(path)}, ...); expected one kind: an image folder or a "
+            f"folder of .txt files. Move the other kind out."
         )
-    if not files:
+    if not images and not texts:
         raise DataError(
             f"{path} is empty: its class folders ({', '.join(classes)}) hold no images "
-            f"({', '.join(IMAGE_EXTENSIONS)})."
+            f"({', '.join(IMAGE_EXTENSIONS)}) and no .txt files."
         )
-    images = []
+    if texts:
+        return Examples(read_text_files(path, texts), np.asarray(text_labels, np.int32), "text",
+                        tuple(classes), repr(path.name))
+    return Examples(decode_images(path, images), np.asarray(image_labels, np.int32), "image",
+                    tuple(classes), repr(path.name))
+
+
+def read_text_files(root: Path, files: Sequence[Path]) -> np.ndarray:
+    """The UTF-8 text of each file (under `root`) as an object array, checked as texts."""
+    texts = []
+    for file in files:
+        try:
+            texts.append(file.read_text(encoding="utf-8").strip())
+        except UnicodeDecodeError as error:
+            raise DataError(
+                f"could not read {file}: it is not UTF-8 (byte {error.start}: "
+                f"{error.object[error.start:error.start + 1]!r}); expected UTF-8 text. Convert "
+                f"it, e.g. iconv -f latin1 -t utf-8."
+            ) from None
+    return check_texts(np.array(texts, dtype=object), repr(root.name))
+
+
+def example_files(root: Path, folder: Path) -> tuple[list[Path], list[Path]]:
+    """The image files and the `.txt` files under `folder` (at any depth, sorted), skipping
+    hidden ones and `__MACOSX`; raises for images in a format zoo cannot decode, named
+    relative to `root`."""
+    images: list[Path] = []
+    texts: list[Path] = []
+    unreadable: list[Path] = []
+    for file in sorted(folder.rglob("*")):
+        if not file.is_file() or any(_skipped(p) for p in file.relative_to(root).parts):
+            continue
+        if _is_image(file):
+            images.append(file)
+        elif file.suffix.lower() == ".txt":
+            texts.append(file)
+        elif file.suffix.lower() in OTHER_IMAGE_EXTENSIONS:
+            unreadable.append(file)
+    if unreadable:
+        # Skipping them would use part of the data without a word.
+        raise DataError(
+            f"{root} holds {len(unreadable)} image(s) in a format zoo cannot decode, e.g. "
+            f"{unreadable[0].relative_to(root)}; expected {', '.join(IMAGE_EXTENSIONS)}. Convert "
+            f"them (e.g. with Pillow: Image.open(f).save(f.with_suffix('.png'))) or remove them."
+        )
+    return images, texts
+
+
+def decode_images(root: Path, files: Sequence[Path]) -> np.ndarray:
+    """Decode `files` (under `root`) into one uint8 array (count, height, width, channels); a
+    corrupt file or one whose shape differs from the first is named in the error."""
+    images: list[np.ndarray] = []
     for file in files:
         try:
             image = tf.io.decode_image(tf.io.read_file(str(file)), expand_animations=False).numpy()
@@ -492,18 +557,12 @@ def read_image_folder(path: Path) -> Examples:
                 else "Resize them to one size first"
             )
             raise DataError(
-                f"images in {path} differ in shape: {files[0].relative_to(path)} is "
-                f"{images[0].shape} but {file.relative_to(path)} is {image.shape} (height, width, "
+                f"images in {root} differ in shape: {files[0].relative_to(root)} is "
+                f"{images[0].shape} but {file.relative_to(root)} is {image.shape} (height, width, "
                 f"channels); expected one shape for all. {fix}."
             )
         images.append(image)
-    return Examples(
-        check_images(np.stack(images), repr(path.name)),
-        np.asarray(labels, np.int32),
-        "image",
-        tuple(classes),
-        repr(path.name),
-    )
+    return check_images(np.stack(images), repr(root.name))
 
 
 def _skipped(name: str) -> bool:
@@ -521,8 +580,8 @@ def _check_not_a_folder_of_splits(path: Path, classes: list[str]) -> None:
     inner: set[str] | None = None
     for name in classes:
         entries = [e for e in (path / name).iterdir() if not _skipped(e.name)]
-        if any(e.is_file() and _is_image(e) for e in entries):
-            return  # images at a class folder's top level: a real class folder
+        if any(e.is_file() and (_is_image(e) or e.suffix.lower() == ".txt") for e in entries):
+            return  # examples at a class folder's top level: a real class folder
         names = {e.name for e in entries if e.is_dir()}
         if not names or (inner is not None and names != inner):
             return  # different sub-folders: images nested by the user's own layout

@@ -7,7 +7,10 @@ Local sources are checked on their NumPy arrays; TFDS datasets on their catalog 
 
 from __future__ import annotations
 
+import difflib
+import re
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -135,6 +138,13 @@ def check_class_names(names: tuple[str, ...], spec: ModelSpec, origin: str) -> N
         return
     entry_names = f" {_names_text(spec.class_names)}" if spec.class_names else ""
     fixes = f"build and train with num_classes={count} (command line: --set num_classes={count})"
+    typos = [(name, other) for name in names
+             if (other := look_alike(name, [n for n in names if n != name])) and other < name]
+    if count > expected and typos:
+        # "pos" and "Pos " are one class written two ways far more often than a new class.
+        pairs = ", ".join(f"{a!r} and {b!r}" for b, a in typos[:3])
+        fixes = (f"{pairs} look like one class written two ways: correct those labels, or "
+                 f"{fixes}")
     if spec.class_names:
         fixes += ", or name the classes as the entry does"
     if count < expected:
@@ -144,6 +154,32 @@ def check_class_names(names: tuple[str, ...], spec: ModelSpec, origin: str) -> N
         f"{origin} names {count} classes {_names_text(names)} but {entry_name(spec)} has "
         f"{expected}{entry_names}: {fixes}."
     )
+
+
+def look_alike(name: str, others: Sequence[str]) -> str | None:
+    """The label among `others` that `name` looks like a misspelling of, or None.
+
+    Equal ignoring case, spaces and punctuation ("Pos " and "pos"), or nearly equal in spelling
+    ("postive" and "positive"); names that differ only in digits ("class1" and "class2") are
+    different classes by design.
+
+    Example:
+        >>> from zoo.data.validate import look_alike
+        >>> look_alike("Positive", ["negative", "positive"]), look_alike("cat2", ["cat1"])
+        ('positive', None)
+    """
+    def folded(text: str) -> str:
+        return re.sub(r"[\W_]+", "", str(text).casefold())
+
+    def without_digits(text: str) -> str:
+        return re.sub(r"\d+", "", folded(text))
+
+    for other in others:
+        if folded(other) == folded(name) and folded(name):
+            return str(other)
+    candidates = {folded(o): str(o) for o in others if without_digits(o) != without_digits(name)}
+    matches = difflib.get_close_matches(folded(name), list(candidates), n=1, cutoff=0.8)
+    return candidates[matches[0]] if matches and len(folded(name)) >= 3 else None
 
 
 def _names_text(names: tuple[str, ...]) -> str:

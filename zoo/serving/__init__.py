@@ -12,7 +12,7 @@ function `zoo.export` with the module.
 
 from zoo.serving.archive import ExportError, is_export, read_metadata
 from zoo.serving.exporter import export
-from zoo.serving.inputs import read_inputs
+from zoo.serving.inputs import read_input_folder, read_inputs
 from zoo.serving.predictor import Predictor, load
 from zoo.serving.safety import UnsafeModelError
 
@@ -23,6 +23,7 @@ __all__ = [
     "export",
     "is_export",
     "load",
+    "read_input_folder",
     "read_inputs",
     "read_metadata",
 ]

@@ -14,13 +14,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zoo.data.sources import TEXT_COLUMNS
+from zoo.data.sources import (
+    IMAGE_EXTENSIONS,
+    TEXT_COLUMNS,
+    decode_images,
+    example_files,
+    read_text_files,
+)
 from zoo.data.validate import check_texts
 from zoo.errors import DataError
 
 INPUT_FORMATS = (
-    ".npz with an array x of uint8 images, .txt with one sentence per line, or .csv/.tsv with a "
-    f"{' or '.join(repr(c) for c in TEXT_COLUMNS)} column"
+    "a folder of images or .txt files, .npz with an array x of uint8 images, .txt with one "
+    f"sentence per line, or .csv/.tsv with a {' or '.join(repr(c) for c in TEXT_COLUMNS)} column"
 )
 
 
@@ -106,7 +112,8 @@ def as_texts(inputs: Any) -> np.ndarray:
 
 
 def read_inputs(path: str | os.PathLike) -> np.ndarray:
-    """Unlabelled inputs from a file: images from an .npz, sentences from .txt/.csv/.tsv.
+    """Unlabelled inputs from a file or folder: images from an .npz, sentences from
+    .txt/.csv/.tsv, either from a folder of image or .txt files (see `read_input_folder`).
 
     Example:
         >>> import tempfile, pathlib
@@ -117,6 +124,8 @@ def read_inputs(path: str | os.PathLike) -> np.ndarray:
         ['a great film', 'so dull']
     """
     path = Path(path)
+    if path.is_dir():
+        return read_input_folder(path)[0]
     if not path.is_file():
         raise DataError(f"input file {path} does not exist; expected {INPUT_FORMATS}.")
     suffix = path.suffix.lower()
@@ -151,3 +160,36 @@ def read_inputs(path: str | os.PathLike) -> np.ndarray:
     raise DataError(
         f"{path.name}: unknown file extension {path.suffix!r}; expected {INPUT_FORMATS}."
     )
+
+
+def read_input_folder(folder: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
+    """The inputs of a folder, with each file's path relative to it: its images (PNG, JPEG, BMP
+    or GIF) as one uint8 array, or its `.txt` files (one text each) as sentences. Files at any
+    depth, sorted by path; hidden ones skipped.
+
+    Example:
+        >>> import pathlib, tempfile, numpy as np, tensorflow as tf
+        >>> from zoo.serving.inputs import read_input_folder
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> for name in ("b.png", "a.png"):
+        ...     png = tf.io.encode_png(np.zeros((28, 28, 1), "uint8")).numpy()
+        ...     _ = (folder / name).write_bytes(png)
+        >>> images, names = read_input_folder(folder)
+        >>> images.shape, names
+        ((2, 28, 28, 1), ['a.png', 'b.png'])
+    """
+    folder = Path(folder)
+    images, texts = example_files(folder, folder)
+    if images and texts:
+        raise DataError(
+            f"{folder} holds both images ({images[0].relative_to(folder)}, ...) and text files "
+            f"({texts[0].relative_to(folder)}, ...); expected one kind. Move the other kind out."
+        )
+    if not images and not texts:
+        raise DataError(
+            f"{folder} is a folder without images ({', '.join(IMAGE_EXTENSIONS)}) or .txt files; "
+            f"expected {INPUT_FORMATS}."
+        )
+    files = images or texts
+    inputs = decode_images(folder, images) if images else read_text_files(folder, texts)
+    return inputs, [file.relative_to(folder).as_posix() for file in files]

@@ -104,8 +104,8 @@ class Predictor:
         Args:
             data: a local labelled source as `zoo.data.read_source` reads it: an `.npz` file (`x`
                 uint8 images, `y` labels), a `.csv`/`.tsv` file or DataFrame (text and label
-                columns), an image folder, or `(x, y)` arrays. Class names in it map to this
-                model's `class_names`; integer labels are class ids.
+                columns), a folder of class folders, or `(x, y)` arrays. Class names in it map to
+                this model's `class_names`; integer labels are class ids.
             batch_size: inputs per call of the model.
             text_column, label_column: the columns of a table, as for `zoo.data.load`.
 

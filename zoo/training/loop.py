@@ -244,9 +244,9 @@ def train(
 
     Args:
         name_or_model: an entry name, or a model built by `zoo.build` (named after its entry).
-        data: training data: any source `zoo.data.load` accepts (a path to .npz/.csv/.tsv or an
-            image folder, a DataFrame, `(x, y)` arrays, `"tfds:NAME"`); None = the entry's TFDS
-            dataset.
+        data: training data: any source `zoo.data.load` accepts (a path to .npz/.csv/.tsv or a
+            folder of class folders, a DataFrame, `(x, y)` arrays, `"tfds:NAME"`); None = the
+            entry's TFDS dataset.
         validation_data: evaluation data. None = a seeded 10% hold-out of local `data`, or the
             TFDS dataset's labelled test split.
         epochs, batch_size: override the recipe.
