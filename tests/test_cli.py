@@ -40,6 +40,32 @@ def test_list_and_info(capsys):
     assert main(["info", "cnn_mnist"]) == 0
     info = capsys.readouterr().out
     assert "parameters: 34,826" in info and "reference accuracy: 0.99" in info
+    # what the entry is (its spec function's docstring), its classes, whether it can be tuned
+    assert "The Keras 'Simple MNIST convnet'" in info and "classes: 0, 1, 2" in info
+    assert "hyperparameter search: yes (zoo tune)" in info
+
+
+def test_info_shows_an_entry_of_your_own_with_its_tags(capsys):
+    from zoo.models.mlp import build_mlp
+
+    @zoo.register_model(owner="docs")
+    def mlp_described() -> zoo.ModelSpec:
+        """A tiny MLP of our own.
+
+        Two lines of description."""
+        return zoo.ModelSpec(family="mlp", dataset="mnist", num_classes=10, builder=build_mlp,
+                             input=zoo.ImageInput((28, 28, 1)), hyperparameters={"units": (8,)})
+
+    try:
+        assert zoo.get_spec("mlp_described").description == (
+            "A tiny MLP of our own.\n\nTwo lines of description."
+        )
+        assert main(["info", "mlp_described"]) == 0
+        info = capsys.readouterr().out
+        assert "\n  A tiny MLP of our own.\n" in info and "\n  Two lines of description." in info
+        assert "tags: {'owner': 'docs'}" in info and "hyperparameter search: no" in info
+    finally:
+        zoo.unregister_model("mlp_described")
 
 
 def test_no_tensorflow_start_up_lines_without_a_gpu_driver():

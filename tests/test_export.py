@@ -456,10 +456,17 @@ def test_a_bad_tolerance_is_refused_before_exporting(tolerance, tmp_path):
     assert not (tmp_path / "export").exists()
 
 
-def test_missing_or_read_only_parent_is_a_clear_error(tmp_path, monkeypatch):
+def test_missing_parents_are_made_and_unusable_ones_are_a_clear_error(tmp_path, monkeypatch):
     model, _ = small_model("mlp_mnist")
-    with pytest.raises(zoo.ExportError, match="parent directory .*missing does not exist"):
-        zoo.export(model, tmp_path / "missing" / "export")
+    # Made as a workdir's and predict --output's directories are.
+    nested = tmp_path / "missing" / "v1" / "export"
+    assert zoo.export(model, nested) == nested and zoo.load(nested).metadata["entry"] == "mlp_mnist"
+    (tmp_path / "a_file").write_text("precious")
+    with pytest.raises(zoo.ExportError, match="its parent .*a_file is not a directory"):
+        zoo.export(model, tmp_path / "a_file" / "export")
+    with pytest.raises(zoo.ExportError, match="parent directory .*a_file/deeper cannot be created"):
+        zoo.export(model, tmp_path / "a_file" / "deeper" / "export")
+    assert (tmp_path / "a_file").read_text() == "precious"
 
     read_only = tmp_path / "read_only"
     read_only.mkdir()

@@ -339,6 +339,9 @@ def _dense_model(input_shape, classes):
      r"input has shape \(32, 32, 3\), expected \(28, 28, 1\): use its input_shape argument"),
     (lambda shape, classes: (lambda model: keras.Model(model.inputs, [model.output] * 2))(
         _dense_model(shape, classes)), r"1 input\(s\) and 2 output\(s\)"),
+    (lambda shape, classes: (lambda inputs: keras.Model(inputs, keras.layers.Dense(
+        classes, name="logits")(keras.layers.Flatten()(inputs))))(keras.Input(shape)),
+     r"ending in Dense layer 'logits' without an activation \(logits\).*activation='softmax'"),
 ])
 def test_what_a_builder_returns_is_checked_before_anything_uses_it(value_of, message):
     with pytest.raises(zoo.InvalidValueError, match=message):

@@ -192,15 +192,19 @@ class CountTrainings(keras.callbacks.Callback):
         CountTrainings.runs += 1
 
 
-def test_rerun_continues_and_a_larger_budget_runs_only_new_trials(search, digits, tmp_path):
+def test_rerun_continues_and_a_larger_budget_runs_only_new_trials(search, digits, tmp_path,
+                                                                  capsys):
     _, original = search
     directory = shutil.copytree(original, tmp_path / "mlp")
     before = pd.read_csv(directory / "trials.csv", dtype={"trial_id": str})
 
     CountTrainings.runs = 0
+    capsys.readouterr()
     again = zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory,
                      callbacks=[CountTrainings()], **SMALL)
     assert CountTrainings.runs == 0
+    # verbose=0: silent, keras-tuner's "Reloading Tuner from ..." included
+    assert capsys.readouterr().out == ""
     assert_same_table(again.trials, before)
     assert again.best_hyperparameters  # read back from the saved trials
 

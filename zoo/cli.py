@@ -19,6 +19,7 @@ import logging
 import os
 import shlex
 import sys
+import textwrap
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
@@ -94,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--dataset")
 
     info = commands.add_parser("info", help="show one entry's spec and recipe")
-    info.add_argument("name")
+    info.add_argument("name", help="a registered entry (zoo list)")
 
     training = commands.add_parser("train", help="train and evaluate an entry")
     training.add_argument("name", help="a registered entry (zoo list)")
@@ -127,13 +128,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_reading_options(evaluation)
 
     tuning = commands.add_parser("tune", help="search an entry's hyperparameters (resumable)")
-    tuning.add_argument("name")
+    tuning.add_argument("name", help="a registered entry with a search space (zoo info NAME)")
     tuning.add_argument("--data", help="training data, as for train --data")
     tuning.add_argument("--validation-data", help="scoring data (default: 10%% hold-out of --data)")
     # Values are checked by zoo.tune, so a bad one reads as one line, as every other error does.
-    tuning.add_argument("--tuner", default="hyperband", help="random, bayesian or hyperband")
+    tuning.add_argument("--tuner", default="hyperband",
+                        help="random, bayesian or hyperband (default)")
     tuning.add_argument("--max-trials", type=int, default=10,
-                        help="trials in all, earlier runs included")
+                        help="trials in all, earlier runs included (default: 10)")
     tuning.add_argument("--epochs", type=int, help="per trial (hyperband: the most per trial)")
     tuning.add_argument("--seed", type=int, default=0,
                         help="seeds the tuner, the data order and hold-out, and initial weights")
@@ -186,6 +188,12 @@ def _cmd_info(args: argparse.Namespace) -> None:
 
     spec = zoo.get_spec(args.name)
     print(f"{spec.name}: {spec.family} on {spec.dataset} ({spec.task}, {spec.num_classes} classes)")
+    if spec.description:
+        print(textwrap.indent(spec.description, "  "))
+    if spec.class_names:
+        print(f"  classes: {', '.join(spec.class_names)}")
+    if spec.tags:
+        print(f"  tags: {dict(spec.tags)}")
     print(f"  input: {dataclasses.asdict(spec.input)}")
     print(f"  hyperparameters: {dict(spec.hyperparameters)}")
     print(f"  recipe: {dataclasses.asdict(spec.recipe)}")
@@ -196,6 +204,8 @@ def _cmd_info(args: argparse.Namespace) -> None:
         if spec.reference.measured is not None:
             print(f"  measured with this recipe: {spec.reference.measured} "
                   f"({spec.reference.measured_on})")
+    searchable = "yes (zoo tune)" if spec.search_space else "no search space"
+    print(f"  hyperparameter search: {searchable}")
     print(f"  parameters: {zoo.build(args.name, compile=False).count_params():,}")
 
 

@@ -11,6 +11,7 @@ import dataclasses
 import fnmatch
 import functools
 import importlib
+import inspect
 import logging
 import os
 import re
@@ -48,9 +49,10 @@ def register_model(
 ) -> SpecFunction | Callable[[SpecFunction], SpecFunction]:
     """Register a model entry: a function without arguments that returns its `ModelSpec`.
 
-    The entry's name is the function's name unless `name` is given; `tags` are free-form labels
-    shown by `models_frame` as `tag_<key>` columns (filter them there:
-    `frame[frame.tag_owner == "acme"]`). Registering a name twice raises.
+    The entry's name is the function's name unless `name` is given, and its description the
+    function's docstring unless the spec has one; `tags` are free-form labels shown by
+    `models_frame` as `tag_<key>` columns (filter them there: `frame[frame.tag_owner == "acme"]`)
+    and by `zoo info`. Registering a name twice raises.
 
     Example:
         >>> import zoo
@@ -93,6 +95,8 @@ def register_model(
             name=entry_name,
             class_names=spec.class_names or _catalog_class_names(spec),
             tags={**spec.tags, **tags},
+            # The spec function's docstring says what the entry is: `zoo info` shows it.
+            description=spec.description or inspect.cleandoc(spec_function.__doc__ or ""),
         )
         _REGISTRY[entry_name] = spec
         _ENTRY_FUNCTIONS[entry_name] = spec_function

@@ -183,6 +183,27 @@ _DATA_ARGUMENTS = ("input_shape", "vocab_size", "sequence_length", "num_classes"
 class ModelSpec:
     """Everything about one registry entry.
 
+    Attributes:
+        family: the model family ("mlp", "cnn", "lstm", "transformer", or one of your own).
+        dataset: the TFDS name of the entry's dataset (see `zoo.data.catalog`); `zoo.train`
+            loads it when no data is given.
+        input: `ImageInput(shape, ...)` or `TextInput(vocab_size, sequence_length, ...)`: what
+            the model takes and how raw data is preprocessed and augmented for it.
+        num_classes: the output's class count.
+        builder: a function taking the data arguments (`input_shape`, or `vocab_size` and
+            `sequence_length`; `num_classes`) and the hyperparameters as keywords, returning one
+            `keras.Model` whose output is (batch, num_classes) probabilities.
+        hyperparameters: the builder's keyword arguments for this entry; completed with the
+            builder's own defaults, so it shows every knob.
+        recipe: `Recipe`: optimizer, learning-rate schedule, batch size, epochs, regularization.
+        reference: `Reference`: the published accuracy the entry aims for and what zoo measured.
+        class_names: one name per class in id order (default: the dataset's, when known).
+        search_space: `(hp, spec) -> overrides` for `zoo.tune`, sampling keras-tuner
+            hyperparameters with the spec's own values as defaults; None: not tunable.
+        description: what the entry is (default: its spec function's docstring).
+        name: the registered name, set by `register_model`.
+        tags: free-form labels (`register_model(..., owner="acme")`).
+
     Example:
         >>> import zoo
         >>> spec = zoo.get_spec("cnn_mnist")
@@ -447,6 +468,14 @@ def _check_built(model: Any, spec: ModelSpec) -> None:
                 f"{builder} returned a model whose input has shape {shape}, expected "
                 f"{spec.input.shape}: use its input_shape argument (keras.Input(input_shape))."
             )
+    last = model.layers[-1] if model.layers else None
+    if isinstance(last, keras.layers.Dense) and last.activation is keras.activations.linear:
+        # zoo's loss and metrics read probabilities: logits would train on a wrong loss, silently.
+        raise checks.InvalidValueError(
+            f"{builder} returned a model ending in Dense layer {last.name!r} without an "
+            f"activation (logits): {contract}. End it with activation='softmax', or with "
+            f"zoo.models.classifier_head(features, num_classes)."
+        )
 
 
 def _builder_defaults(spec: ModelSpec) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import checks
-from zoo.errors import DataError, ZooError, first_line
+from zoo.errors import DataError, InvalidValueError, ZooError, first_line
 
 METADATA = Path("assets.extra") / "zoo.json"  # TF Serving's place for files beside a SavedModel
 # A text export's fitted vocabulary, so that zoo.build(weights=EXPORT) keeps its word ids.
@@ -39,25 +39,34 @@ class ExportError(ZooError, RuntimeError):
 def check_target(target: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Raise unless an export can be written at `target`; return it as an absolute path.
 
-    The parent directory must exist and be writable. An existing target is refused unless it is
-    an empty directory or `overwrite` is set, and even then only an earlier export is replaced, so
-    a typo never deletes unrelated files.
+    The parent directory must be writable, or creatable (it is made when the export is written,
+    as a workdir's is). An existing target is refused unless it is an empty directory or
+    `overwrite` is set, and even then only an earlier export is replaced, so a typo never deletes
+    unrelated files.
 
     Example:
         >>> import tempfile
         >>> from zoo.serving.archive import check_target
-        >>> check_target(tempfile.mkdtemp() + "/missing/model")
+        >>> check_target(tempfile.mkdtemp() + "/new/model").parent.name
+        'new'
+        >>> check_target("/dev/null/model")
         Traceback (most recent call last):
         ...
-        zoo.serving.archive.ExportError: cannot export to .../missing/model: its parent ... 
+        zoo.serving.archive.ExportError: cannot export to /dev/null/model: its parent ...
     """
     target = Path(os.path.abspath(checks.without_nul("export target", target)))
     parent = target.parent
     if not parent.is_dir():
-        raise ExportError(
-            f"cannot export to {target}: its parent directory {parent} does not exist. Create it "
-            f"first (mkdir -p {parent}) or pick another path."
-        )
+        if parent.exists():
+            raise ExportError(
+                f"cannot export to {target}: its parent {parent} is not a directory. Pick "
+                f"another path."
+            )
+        try:  # made by `publishing`; here only whether it can be
+            checks.writable_directory("the export's parent directory", parent)
+        except InvalidValueError as error:
+            raise ExportError(f"cannot export to {target}: {error}") from None
+        return target  # nothing there yet to keep or replace
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ExportError(
             f"cannot export to {target}: its parent directory {parent} is not writable. Pick a "
@@ -141,6 +150,7 @@ def publishing(target: str | os.PathLike, *, overwrite: bool = False) -> Iterato
         ['saved_model.pb']
     """
     target = check_target(target, overwrite=overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
     _recover_abandoned(target)
     try:
         staging = _make_sibling(target, "tmp")

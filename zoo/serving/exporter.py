@@ -68,8 +68,8 @@ def export(
     Args:
         model_or_result: the `TrainResult` of `zoo.train`, a training workdir, or a `keras.Model`
             named after its entry (text models also need `preprocessor`).
-        path: the export directory. Its parent must exist; the directory itself must not, unless
-            `overwrite`.
+        path: the export directory. Missing parent directories are made; the directory itself
+            must not exist (or be empty), unless `overwrite`.
         overwrite: replace an existing export at `path` (never another kind of directory); a
             symbolic link to an export is replaced, and the export it pointed to is kept.
         preprocessor: the fitted `zoo.data.Preprocessor`, for a bare text `keras.Model` (or to
@@ -87,7 +87,7 @@ def export(
         The absolute path of the export.
 
     Raises:
-        ExportError: the target exists, its parent is missing or read-only, or the exported
+        ExportError: the target exists, its parent cannot be made or is read-only, or the exported
             SavedModel's outputs differ from the model's (nothing is left at `path` then).
         InvalidValueError: a model whose preprocessing is unknown (not named after an entry, or
             a text model without its fitted `preprocessor`), or one that does not fit it.

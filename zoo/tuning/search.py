@@ -20,6 +20,8 @@ they share. The chief hands out trials and writes `search.json` and `trials.csv`
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -261,9 +263,13 @@ def tune(
             path.unlink(missing_ok=True)
         shutil.rmtree(directory / PREPROCESSOR_DIR, ignore_errors=True)
 
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
     tuner_class = _HyperbandTuner if tuner == "hyperband" else keras_tuner.Tuner
-    search = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
-                         project_name=PROJECT_NAME, overwrite=overwrite and role != "worker")
+    # keras-tuner prints "Reloading Tuner from ..." whatever the verbosity: silent means silent.
+    with contextlib.redirect_stdout(io.StringIO()) if verbose == 0 else contextlib.nullcontext():
+        search = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
+                             project_name=PROJECT_NAME, overwrite=overwrite and role != "worker")
     if training_data is not None and spec.input.kind == "text":
         _save_once(training_data.preprocessor, directory / PREPROCESSOR_DIR)
     if role != "worker":
@@ -271,8 +277,6 @@ def tune(
         oracle.on_trial_end = lambda recorder: write_trials_csv(directory, _frame(recorder))
         write_trials_csv(directory, _frame(oracle))
 
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 2
     try:
         search.search(training_data, validation_data=validation,
                       callbacks=list(callbacks or []), verbose=verbose)
