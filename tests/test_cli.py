@@ -258,6 +258,40 @@ def test_columns_of_your_own_train_evaluate_and_tune(tmp_path, capsys):
     assert "--text-column review --label-column stars" in printed  # the train command to run
 
 
+def test_class_names_number_named_labels_and_name_the_classes_the_data_lacks(tmp_path, capsys):
+    """class_names= (--class-names) fixes the ids of named labels, for training and validation
+    data; a 3-class model trains on data naming two of its classes; a run records it."""
+    data = _reviews_csv(tmp_path / "reviews.csv")
+    reading = {"text_column": "review", "label_column": "stars"}
+    small = {"vocab_size": 200, "sequence_length": 16, "embedding_dim": 8, "lstm_units": (4,),
+             "epochs": 1, "verbose": 0}
+    # Sorted, "bad" would be 0: named, "good" is.
+    result = zoo.train("lstm_sst2", str(data), class_names=("good", "bad"), **reading, **small)
+    assert result.report.per_class.index.tolist() == ["good", "bad"]
+    with pytest.raises(zoo.DataError, match=r"names 2 classes .* but 'lstm_sst2' has 3: .*for data "
+                                            r"that lacks some classes, pass class_names="):
+        zoo.train("lstm_sst2", str(data), num_classes=3, **reading, **small)
+    run = tmp_path / "run"
+    three = ["--text-column", "review", "--label-column", "stars", "--set", "num_classes=3",
+             "--set", "vocab_size=200", "--set", "sequence_length=16", "--set", "embedding_dim=8",
+             "--set", "lstm_units=(4,)", "--epochs", "1"]
+    assert main(["train", "lstm_sst2", "--data", str(data), "--workdir", str(run),
+                 "--class-names", "bad,meh,good", *three]) == 0
+    assert json.loads((run / "config.json").read_text())["class_names"] == ["bad", "meh", "good"]
+    assert zoo.load(run).class_names == ("bad", "meh", "good")
+    capsys.readouterr()
+    # Other names in the same workdir are another run.
+    assert main(["train", "lstm_sst2", "--data", str(data), "--workdir", str(run),
+                 "--class-names", "good,meh,bad", *three]) == 2
+    assert "class_names" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "lstm_sst2", "--class-names", "good"])
+    assert "at least two" in capsys.readouterr().err
+    # One class in the data is not advised num_classes=1.
+    with pytest.raises(zoo.DataError, match="a classifier needs two classes or more"):
+        zoo.train("lstm_sst2", (["fine", "good"] * 8, ["good"] * 16), **small)
+
+
 def test_a_missing_column_says_what_it_likely_is(tmp_path):
     data = tmp_path / "cased.csv"
     data.write_text("Sentence,label\na fine film,1\na dull film,0\n")

@@ -173,6 +173,18 @@ def test_text_folder_source(tmp_path):
         zoo.data.read_source(root)
 
 
+def test_empty_texts_in_labelled_data_are_warned_about(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("sentence,label\nfine film,1\n,0\n   ,1\ndull,0\n")
+    with pytest.warns(UserWarning, match=r"2 of 4 texts are empty or blank \(rows 1, 2\)"):
+        zoo.data.read_source(path)
+    with warnings.catch_warnings():  # unlabelled inputs may be empty: the model still answers
+        warnings.simplefilter("error")
+        from zoo.serving.inputs import as_texts
+
+        assert as_texts(["", "fine"]).tolist() == ["", "fine"]
+
+
 def test_without_spec_examples_come_back_raw():
     x, y = digit_like_images(10)
     raw = zoo.data.load((x, y), "all", shuffle=False)

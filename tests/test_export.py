@@ -122,7 +122,7 @@ def test_an_export_maps_named_labels_to_its_classes_and_refuses_others(exports, 
     ids = [1] * len(POSITIVE) + [0] * len(NEGATIVE)
     numbered = zoo.load(path).evaluate(frame.assign(label=ids))
     pd.testing.assert_frame_equal(named.confusion, numbered.confusion)
-    with pytest.raises(zoo.DataError, match="labels that are not among the class names: 'good'"):
+    with pytest.raises(zoo.DataError, match="labels not among the class names: 'good'"):
         zoo.load(path).evaluate(frame.assign(label="good"))
     # the command line takes exports too
     tsv = write_sentiment_tsv(tmp_path / "sentences.tsv", repeats=1)

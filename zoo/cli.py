@@ -59,6 +59,23 @@ def _override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def _class_names(text: str) -> tuple[str, ...]:
+    """--class-names neg,neutral,pos: the names in id order."""
+    names = tuple(name.strip() for name in text.split(","))
+    if len(names) < 2 or not all(names):
+        raise argparse.ArgumentTypeError(
+            f"expected class names separated by commas, at least two, e.g. neg,neutral,pos; "
+            f"got {text!r}"
+        )
+    return names
+
+
+def _add_class_names_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--class-names", metavar="A,B,...", type=_class_names,
+                         help="every class's name in id order, for named labels (default: the "
+                              "entry's names, else the data's, sorted)")
+
+
 def _add_reading_options(command: argparse.ArgumentParser) -> None:
     """How data is read: where TFDS datasets (tfds:NAME, or an entry's own without --data) are
     prepared, and which columns of .csv/.tsv files hold the text and the labels."""
@@ -112,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
                           metavar="KEY=VALUE",
                           help="override a hyperparameter or recipe field (dropout=0.3, "
                                "learning_rate=1e-4), or set a zoo.train option (jit_compile=True)")
+    _add_class_names_option(training)
     training.add_argument("--export", metavar="DIR",
                           help="after training, export a SavedModel serving raw inputs to DIR")
     training.add_argument("--overwrite-export", action="store_true",
@@ -154,6 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     tuning.add_argument("--directory",
                         help="the search's directory (default: tuning/NAME); rerun to continue")
     tuning.add_argument("--overwrite", action="store_true", help="start afresh in --directory")
+    _add_class_names_option(tuning)
     tuning.add_argument("--export", metavar="DIR", help="export the best model to DIR")
     tuning.add_argument("--overwrite-export", action="store_true",
                         help="replace an earlier zoo export at --export DIR")
@@ -222,13 +241,14 @@ _OPTIONS_OF_TRAIN = {"epochs": "--epochs", "batch_size": "--batch-size", "seed":
                      "workdir": "--workdir", "data": "--data",
                      "validation_data": "--validation-data", "data_dir": "--data-dir",
                      "download": "--no-download", "text_column": "--text-column",
-                     "label_column": "--label-column"}
+                     "label_column": "--label-column", "class_names": "--class-names"}
 _OPTIONS_OF_TUNE = {"epochs": "--epochs", "seed": "--seed", "directory": "--directory",
                     "data": "--data", "validation_data": "--validation-data", "tuner": "--tuner",
                     "max_trials": "--max-trials", "objective": "--objective",
                     "overwrite": "--overwrite", "data_dir": "--data-dir",
                     "download": "--no-download", "fixed": "--fix",
-                    "text_column": "--text-column", "label_column": "--label-column"}
+                    "text_column": "--text-column", "label_column": "--label-column",
+                    "class_names": "--class-names"}
 # Recipe fields that have an option too: --set epochs=3 means --epochs 3 when that is not given.
 _RECIPE_OPTIONS = ("epochs", "batch_size")
 
@@ -259,7 +279,8 @@ def _call_arguments(
 def _train_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """zoo.train's keyword arguments from the options and --set pairs."""
     arguments = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
-                 "workdir": args.workdir, **_reading_arguments(args)}
+                 "workdir": args.workdir, "class_names": args.class_names,
+                 **_reading_arguments(args)}
     return _call_arguments(args, arguments, _OPTIONS_OF_TRAIN)
 
 
@@ -303,7 +324,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     arguments = {"tuner": args.tuner, "max_trials": args.max_trials, "epochs": args.epochs,
                  "seed": args.seed, "directory": args.directory, "overwrite": args.overwrite,
                  "objective": args.objective, "fixed": dict(args.fixed) or None,
-                 **_reading_arguments(args)}
+                 "class_names": args.class_names, **_reading_arguments(args)}
     result = zoo.tune(args.name, args.data, args.validation_data,
                       **_call_arguments(args, arguments, _OPTIONS_OF_TUNE))
     trials = result.trials
@@ -343,6 +364,8 @@ def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
             command += [option, value]
     if args.label_column != "label":
         command += ["--label-column", args.label_column]
+    if args.class_names:
+        command += ["--class-names", ",".join(args.class_names)]
     if not args.download:
         command.append("--no-download")
     if args.seed:  # the search's seed: the same hold-out of --data, and the same initial weights

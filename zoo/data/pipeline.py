@@ -173,7 +173,7 @@ def load(
     seed = checks.non_negative_int("seed", seed)
     checks.one_of("download", download, (True, False))
     if class_names is not None:
-        class_names = _checked_class_names(class_names)
+        class_names = checked_class_names(class_names)
     validation_fraction = checks.fraction("validation_fraction", validation_fraction)
     if not isinstance(split, str) or not split.strip():
         raise InvalidValueError(f"split must be a non-empty string such as 'train', got {split!r}.")
@@ -288,7 +288,8 @@ def _in_entry_order(examples: Examples, spec: ModelSpec) -> Examples:
     return with_class_names(named, spec.class_names)
 
 
-def _checked_class_names(class_names: Any) -> tuple[str, ...]:
+def checked_class_names(class_names: Any) -> tuple[str, ...]:
+    """`class_names` as a tuple of distinct strings, or a clear error."""
     if isinstance(class_names, (str, bytes)) or not all(
         isinstance(name, str) for name in class_names
     ):

@@ -398,7 +398,8 @@ def from_frame(
             f"(--label-column on the command line) naming the column that holds the labels."
         )
     check_not_empty(len(frame), origin)
-    texts = check_texts(frame[found].to_numpy(dtype=object), f"{origin}, column {found!r}")
+    texts = check_texts(frame[found].to_numpy(dtype=object), f"{origin}, column {found!r}",
+                        labelled=True)
     labels, class_names = encode_labels(
         frame[label_column], f"{origin}, column {label_column!r}"
     )
@@ -414,7 +415,8 @@ def from_arrays(x: Any, y: Any, origin: str = "the (x, y) arrays") -> Examples:
     check_not_empty(len(features), origin)
     labels, class_names = encode_labels(y, origin, count=len(features))
     if features.dtype.kind in "USO":
-        return Examples(check_texts(features, origin), labels, "text", class_names, origin)
+        return Examples(check_texts(features, origin, labelled=True), labels, "text", class_names,
+                        origin)
     return Examples(check_images(features, origin), labels, "image", class_names, origin)
 
 
@@ -509,7 +511,7 @@ def read_text_files(root: Path, files: Sequence[Path]) -> np.ndarray:
                 f"{error.object[error.start:error.start + 1]!r}); expected UTF-8 text. Convert "
                 f"it, e.g. iconv -f latin1 -t utf-8."
             ) from None
-    return check_texts(np.array(texts, dtype=object), repr(root.name))
+    return check_texts(np.array(texts, dtype=object), repr(root.name), labelled=True)
 
 
 def example_files(root: Path, folder: Path) -> tuple[list[Path], list[Path]]:

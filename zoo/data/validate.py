@@ -147,9 +147,12 @@ def check_class_names(names: tuple[str, ...], spec: ModelSpec, origin: str) -> N
                  f"{fixes}")
     if spec.class_names:
         fixes += ", or name the classes as the entry does"
-    if count < expected:
-        fixes += (", or, for validation data that lacks some classes, pass "
-                  "class_names=train.class_names")
+    lacking = ("pass class_names= naming every class in id order (command line: --class-names; "
+               "for validation data: class_names=train.class_names)")
+    if count == 1:  # num_classes=1 is no classifier
+        fixes = f"a classifier needs two classes or more: check the labels, or {lacking}"
+    elif count < expected:
+        fixes += f", or, for data that lacks some classes, {lacking}"
     raise DataError(
         f"{origin} names {count} classes {_names_text(names)} but {entry_name(spec)} has "
         f"{expected}{entry_names}: {fixes}."
@@ -250,8 +253,12 @@ def check_images(images: Any, origin: str) -> np.ndarray:
     return images.astype(np.float32, copy=False)
 
 
-def check_texts(texts: Any, origin: str) -> np.ndarray:
-    """Texts as a 1-D object array of Python strings; raise on missing or non-text values."""
+def check_texts(texts: Any, origin: str, *, labelled: bool = False) -> np.ndarray:
+    """Texts as a 1-D object array of Python strings; raise on missing or non-text values.
+
+    `labelled` texts (training or evaluation examples) that are empty or blank are warned about:
+    an empty cell or file is more often a mistake than an example.
+    """
     texts = np.asarray(texts, dtype=object)
     if texts.ndim != 1:
         raise DataError(
@@ -264,7 +271,16 @@ def check_texts(texts: Any, origin: str) -> np.ndarray:
             f"e.g. {texts[not_text[0]]!r}); expected one string per example. Drop or fill those "
             f"rows."
         )
-    return np.array([t.decode("utf-8") if isinstance(t, bytes) else t for t in texts], dtype=object)
+    texts = np.array([t.decode("utf-8") if isinstance(t, bytes) else t for t in texts],
+                     dtype=object)
+    blank = np.flatnonzero([not t.strip() for t in texts]) if labelled else []
+    if len(blank):
+        warnings.warn(
+            f"{origin}: {len(blank)} of {len(texts)} texts are empty or blank "
+            f"({rows_text(blank)}); they teach the model nothing but how often their labels "
+            f"occur. Drop those examples, or check the text column.", UserWarning, stacklevel=2,
+        )
+    return texts
 
 
 def check_kind(kind: str, spec: ModelSpec, origin: str) -> None:

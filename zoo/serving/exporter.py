@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import checks
+from zoo.data.pipeline import checked_class_names
 from zoo.errors import InvalidValueError
 from zoo.logs import quiet
 from zoo.serving.archive import (
@@ -244,7 +245,7 @@ def describe(trained: Trained, parity: dict[str, Any]) -> dict[str, Any]:
 
 
 def _checked_class_names(names: Sequence[str], num_classes: int) -> tuple[str, ...]:
-    names = tuple(str(name) for name in names)
+    names = checked_class_names(names)
     if len(names) != num_classes:
         raise InvalidValueError(
             f"class_names lists {len(names)} names but the model has {num_classes} classes; pass "

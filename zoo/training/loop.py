@@ -16,6 +16,7 @@ import keras
 import pandas as pd
 
 from zoo import checks
+from zoo.data.pipeline import checked_class_names
 from zoo.data.sources import column_options
 from zoo.errors import InvalidValueError, UnknownNameError, ZooError
 from zoo.evaluation import EvalReport, evaluate
@@ -159,6 +160,7 @@ def load_run_data(
     augment: bool | None = None, *, with_validation: bool = True,
     data_dir: str | os.PathLike | None = None, download: bool = True,
     columns: Mapping[str, str] | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> tuple[Any, Any]:
     """The (train, validation) datasets of a run, as `zoo.train` and `zoo.tune` read them.
 
@@ -167,7 +169,8 @@ def load_run_data(
     validation data is vectorized with the vocabulary fitted on the training split, and class
     names in it map to the training ids. `with_validation=False` reads the training split only
     (validation is None). `data_dir` and `download` reach TFDS as in `zoo.data.load`;
-    `columns` (`zoo.data.sources.column_options`) names the text and label columns of tables.
+    `columns` (`zoo.data.sources.column_options`) names the text and label columns of tables;
+    `class_names` numbers the training data's class names (as for `zoo.data.load`).
     """
     import tensorflow as tf
 
@@ -207,8 +210,8 @@ def load_run_data(
     # Augmentation and length bucketing for training only: evaluation keeps one padded shape and
     # the source order.
     train = zoo_data.load(data, split=train_split, preprocessor=preprocessor, augment=augment,
-                          bucket_by_length=spec.recipe.bucket_by_length, **common,
-                          **tfds_options(data))
+                          bucket_by_length=spec.recipe.bucket_by_length, class_names=class_names,
+                          **common, **tfds_options(data))
     if not with_validation:
         return train, None
     validation = zoo_data.load(validation_source, split=validation_split,
@@ -238,6 +241,7 @@ def train(
     download: bool = True,
     text_column: str | None = None,
     label_column: str = "label",
+    class_names: Sequence[str] | None = None,
     **overrides: Any,
 ) -> TrainResult:
     """Train an entry with its recipe, evaluate it, and return a `TrainResult`.
@@ -267,6 +271,10 @@ def train(
         text_column, label_column: the columns of `.csv`/`.tsv` files and DataFrames (`data`
             and `validation_data` alike), as for `zoo.data.load`; by default `sentence` (else
             `text`) and `label`.
+        class_names: every class's name in id order, for named labels (string labels, folder
+            names) that should not be numbered in sorted order, or data lacking a class (the
+            model still has one output per name); validation data maps to them too. Default: the
+            entry's class names where the data's are among them, else the data's, sorted.
         **overrides: builder arguments or recipe fields, as for `zoo.build`.
 
     Example:
@@ -290,6 +298,8 @@ def train(
         raise InvalidValueError(f"augment must be True, False or None, got {augment!r}.")
     checks.one_of("verbose", verbose, ("auto", 0, 1, 2))
     columns = column_options(text_column, label_column)
+    if class_names is not None:
+        class_names = checked_class_names(class_names)
     spec, given_model = _resolve_spec(name_or_model, overrides)
     if given_model is not None:
         # What the model was built with (zoo.build's overrides) is part of the run: the workdir's
@@ -317,6 +327,8 @@ def train(
         config["augment"] = bool(augment)
     if columns:  # likewise: the columns read are part of the data
         config["columns"] = columns
+    if class_names is not None:  # and so are the ids the labels get
+        config["class_names"] = list(class_names)
     if given_model is not None:
         # A fine-tuning run is also where its weights started and what stays frozen (recorded
         # only for such runs, so other workdirs still resume).
@@ -341,7 +353,8 @@ def train(
     train_data, validation = load_run_data(spec, data, validation_data, seed, preprocessor, augment,
                                            data_dir=used_data_dir(data_dir, data,
                                                                   validation_data),
-                                           download=download, columns=columns)
+                                           download=download, columns=columns,
+                                           class_names=class_names)
     preprocessor = train_data.preprocessor
     # Exports and evaluations of the model label its classes as the training data named them.
     spec = spec.with_data_class_names(train_data.class_names)

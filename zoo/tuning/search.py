@@ -36,6 +36,7 @@ import keras_tuner
 import pandas as pd
 
 from zoo import checks
+from zoo.data.pipeline import checked_class_names
 from zoo.data.sources import column_options
 from zoo.errors import InvalidValueError, ZooError
 from zoo.io import atomic_write_json
@@ -141,6 +142,7 @@ def tune(
     fixed: Mapping[str, Any] | None = None,
     text_column: str | None = None,
     label_column: str = "label",
+    class_names: Sequence[str] | None = None,
     **overrides: Any,
 ) -> TuneResult:
     """Search the hyperparameters of a registered entry; resumable, with a trials table.
@@ -177,6 +179,7 @@ def tune(
             its hyperparameter's type (and range, for a layer count) before anything runs.
         text_column, label_column: the columns of `.csv`/`.tsv` files and DataFrames, as for
             `zoo.train`.
+        class_names: every class's name in id order, as for `zoo.train`.
         **overrides: builder arguments or recipe fields, as for `zoo.build`; they are also the
             search space's defaults (a searched one is still searched: hold it with `fixed`).
 
@@ -218,6 +221,8 @@ def tune(
     )
     checks.one_of("verbose", verbose, ("auto", 0, 1, 2))
     columns = column_options(text_column, label_column)
+    if class_names is not None:
+        class_names = checked_class_names(class_names)
     directory = checks.writable_directory(
         "directory", Path("tuning") / name if directory is None else directory
     )
@@ -248,6 +253,8 @@ def tune(
     }
     if columns:  # recorded only when named, so searches begun before still resume
         record["columns"] = columns
+    if class_names is not None:  # likewise
+        record["class_names"] = list(class_names)
     if not overwrite:
         _check_previous_search(directory, record)
 
@@ -255,7 +262,8 @@ def tune(
     if role != "chief":  # the chief only hands out trials
         training_data = TrainingData(spec, data, validation_data, seed,
                                      None if overwrite else directory / PREPROCESSOR_DIR,
-                                     data_dir=data_dir, download=download, columns=columns)
+                                     data_dir=data_dir, download=download, columns=columns,
+                                     class_names=class_names)
         validation = training_data.validation
         hypermodel.train_examples = training_data.num_examples
     if overwrite and role != "worker":  # (keras-tuner clears its own project)
@@ -369,14 +377,15 @@ class TrainingData:
     def __init__(self, spec: ModelSpec, data: Any, validation_data: Any, seed: int,
                  saved_preprocessor: Path | None = None, *,
                  data_dir: str | os.PathLike | None = None, download: bool = True,
-                 columns: Mapping[str, str] | None = None):
+                 columns: Mapping[str, str] | None = None,
+                 class_names: Sequence[str] | None = None):
         from zoo.training.loop import load_run_data, used_data_dir
 
         data_dir = used_data_dir(data_dir, data, validation_data)  # warned once, not per trial
         self._load = lambda batch_size, fitted, with_validation=True: load_run_data(
             spec.with_overrides(batch_size=batch_size), data, validation_data, seed, fitted,
             with_validation=with_validation, data_dir=data_dir, download=download,
-            columns=columns,
+            columns=columns, class_names=class_names,
         )
         preprocessor = None
         if (
