@@ -169,7 +169,8 @@ def test_text_folder_source(tmp_path):
         zoo.data.read_source(root)
     (root / "neg" / "scan.png").unlink()
     (root / "pos" / "latin.txt").write_bytes("tr\xe8s bien".encode("latin-1"))
-    with pytest.raises(DataError, match=r"latin\.txt: it is not UTF-8 .*iconv -f latin1"):
+    with pytest.raises(DataError, match=r"latin\.txt: line 1 is not UTF-8 \(byte 0xe8 in "
+                                        r"\"tr.s bien\"\).*iconv -f latin1"):
         zoo.data.read_source(root)
 
 
@@ -489,7 +490,8 @@ def test_file_validation_errors(tmp_path):
 
     not_utf8 = tmp_path / "latin.csv"
     not_utf8.write_bytes("label,text\n1,caf\xe9\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"could not read .*latin\.csv.*UTF-8"):
+    with pytest.raises(DataError, match=r"could not read .*latin\.csv: line 2 is not UTF-8 "
+                                        r"\(byte 0xe9 in \"1,caf.\"\)"):
         zoo.data.load(not_utf8, spec="lstm_sst2")
 
 
@@ -682,6 +684,14 @@ def test_class_names_fix_the_ids_of_named_labels(tmp_path):
         r"'positive'; expected one of 'neg', 'pos'",
     ):
         zoo.data.load(path, "all", class_names=["neg", "pos"])
+
+
+def test_labels_counted_from_one_are_named_as_such():
+    texts = POSITIVE + NEGATIVE
+    with pytest.raises(DataError, match=r"look counted from 1 \(1 to 2\): subtract 1 \(y - 1\)"):
+        zoo.data.load((texts, [2] * 5 + [1] * 5), spec=_small("lstm_sst2"))
+    with pytest.raises(DataError, match=r"num_classes=4 if they are real classes"):
+        zoo.data.load((texts, [3] * 5 + [0] * 5), spec=_small("lstm_sst2"))
 
 
 def test_misspelt_labels_are_named_as_such():

@@ -588,6 +588,10 @@ def test_third_party_entry_with_its_own_layer_loads(halved_entry, tmp_path):
     zoo.unregister_model(halved_entry)
     with pytest.raises(zoo.UnsafeModelError, match="class 'Halve' from module 'test_export'"):
         zoo.load(model_file)
+    # Its workdir says which entry is missing and how to bring it back.
+    with pytest.raises(zoo.DataError, match=r"trained entry 'mlp_halved_test', which nothing in "
+                                            r"this process registers: run or import the code"):
+        zoo.load(tmp_path / "run")
 
 
 @pytest.mark.parametrize("name", zoo.list_models())

@@ -315,11 +315,41 @@ def read_frame(path: str | os.PathLike, *, label_column: str = "label") -> pd.Da
         ) from None
     except pd.errors.ParserError as error:
         raise _field_count_error(path, tab_separated, error) from None
-    except (UnicodeDecodeError, OSError) as error:
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
+    except OSError as error:
         raise DataError(
             f"could not read {path}: {first_line(error)}. Expected a UTF-8 "
             f"{'tab' if tab_separated else 'comma'}-separated file with a header line."
         ) from None
+
+
+def not_utf8(path: Path) -> DataError:
+    """The error for a text file that is not UTF-8, naming its first bad line and byte.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from zoo.data.sources import not_utf8
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "reviews.csv"
+        >>> _ = path.write_bytes("text,label\\nfine,1\\ntr\\xe8s bien,1\\n".encode("latin-1"))
+        >>> print(not_utf8(path))  # doctest: +ELLIPSIS
+        could not read .../reviews.csv: line 3 is not UTF-8 (byte 0xe8 in ...); expected UTF-8 ...
+    """
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+        where = "it is not UTF-8"
+    except UnicodeDecodeError as error:
+        start = data.rfind(b"\n", 0, error.start) + 1
+        end = data.find(b"\n", error.start)
+        line = data[start:end if end >= 0 else len(data)].decode("utf-8", "replace").strip()
+        number = data.count(b"\n", 0, error.start) + 1
+        where = f"line {number} is not UTF-8 (byte 0x{data[error.start]:02x} in \"{line[:60]}\")"
+    return DataError(
+        f"could not read {path}: {where}; expected UTF-8 text. Convert the file, e.g. "
+        f"iconv -f latin1 -t utf-8 {path.name} > utf8_{path.name} (latin1: the usual encoding "
+        f"of such files), or save it as UTF-8 from your editor."
+    )
 
 
 def _read_csv(path: Path, tab_separated: bool, header: int | None) -> pd.DataFrame:
@@ -505,12 +535,8 @@ def read_text_files(root: Path, files: Sequence[Path]) -> np.ndarray:
     for file in files:
         try:
             texts.append(file.read_text(encoding="utf-8").strip())
-        except UnicodeDecodeError as error:
-            raise DataError(
-                f"could not read {file}: it is not UTF-8 (byte {error.start}: "
-                f"{error.object[error.start:error.start + 1]!r}); expected UTF-8 text. Convert "
-                f"it, e.g. iconv -f latin1 -t utf-8."
-            ) from None
+        except UnicodeDecodeError:
+            raise not_utf8(file) from None
     return check_texts(np.array(texts, dtype=object), repr(root.name), labelled=True)
 
 

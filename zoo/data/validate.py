@@ -108,11 +108,17 @@ def check_label_range(
     """Raise when a label lies outside [0, num_classes)."""
     bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
     if len(bad):
+        low, high = int(labels.min()), int(labels.max())
+        fix = (f"Drop those rows, or build the model with num_classes={high + 1} if they are "
+               f"real classes.")
+        if low == 1 and high == num_classes:
+            # 1..N: counted from 1 (star ratings, R, MATLAB), not N+1 classes of which 0 is unused.
+            fix = (f"They look counted from 1 (1 to {num_classes}): subtract 1 (y - 1) so that "
+                   f"they are class ids 0 to {num_classes - 1}.")
         raise DataError(
             f"{origin}: labels must lie in [0, {num_classes}) for {entry_name(spec)} "
             f"({num_classes} classes), found {int(labels[bad[0]])} at {rows_text(bad)} "
-            f"(values from {int(labels.min())} to {int(labels.max())}). Drop those rows, or build "
-            f"the model with num_classes={int(labels.max()) + 1} if they are real classes."
+            f"(values from {low} to {high}). {fix}"
         )
 
 

@@ -19,6 +19,7 @@ from zoo.data.sources import (
     TEXT_COLUMNS,
     decode_images,
     example_files,
+    not_utf8,
     read_text_files,
 )
 from zoo.data.validate import check_texts
@@ -153,7 +154,9 @@ def read_inputs(path: str | os.PathLike) -> np.ndarray:
                 encoding="utf-8",
             )
             return as_texts(frame)
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
+    except (OSError, ValueError, pd.errors.ParserError) as error:
         if isinstance(error, DataError):
             raise
         raise DataError(f"could not read {path}: {error}. Expected {INPUT_FORMATS}.") from None

@@ -81,6 +81,13 @@ def read_workdir(path: str | os.PathLike) -> Trained:
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
         spec = get_spec(config["entry"]).with_overrides(**config.get("overrides", {}))
+    except UnknownNameError as error:
+        # An entry of one's own (registered by a script or notebook), not loaded this time.
+        raise DataError(
+            f"the run in {path} trained entry {config['entry']!r}, which nothing in this process "
+            f"registers: run or import the code that registers it (@zoo.register_model) first; "
+            f"plug-in packages' entries are loaded by zoo itself. ({error})"
+        ) from None
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise DataError(f"cannot read the run configuration {config_path} ({error}).") from None
     model = load_keras_model(model_path)
