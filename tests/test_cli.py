@@ -253,9 +253,12 @@ def test_columns_of_your_own_train_evaluate_and_tune(tmp_path, capsys):
 
     search = tmp_path / "search"
     assert main(["tune", "lstm_sst2", "--data", str(data), "--tuner", "random", "--max-trials",
-                 "1", "--epochs", "1", "--directory", str(search), *columns, *small]) == 0
+                 "1", "--epochs", "1", "--directory", str(search), *columns, *small,
+                 "--class-names", "good,bad"]) == 0
     printed = capsys.readouterr().out
-    assert "--text-column review --label-column stars" in printed  # the train command to run
+    # the train command to run repeats how the data was read
+    assert "--text-column review --label-column stars --class-names good,bad" in printed
+    assert json.loads((search / "search.json").read_text())["class_names"] == ["good", "bad"]
 
 
 def test_class_names_number_named_labels_and_name_the_classes_the_data_lacks(tmp_path, capsys):
