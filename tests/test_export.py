@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -687,6 +688,10 @@ def test_a_folder_of_text_files_is_read_as_sentences(tmp_path):
     texts, files = read_input_folder(tmp_path)
     assert texts.tolist() == POSITIVE[:3] and files == [f"review_{i}.txt" for i in range(3)]
     assert read_inputs(tmp_path).tolist() == POSITIVE[:3]
+    (tmp_path / "review_3.txt").write_text("")
+    with warnings.catch_warnings():  # an empty input is an input, not a labelling mistake
+        warnings.simplefilter("error")
+        assert read_input_folder(tmp_path)[0].tolist() == [*POSITIVE[:3], ""]
     (tmp_path / "scan.png").write_bytes(tf.io.encode_png(np.zeros((2, 2, 1), np.uint8)).numpy())
     with pytest.raises(zoo.DataError, match=r"holds both images \(scan\.png.*and text files"):
         read_input_folder(tmp_path)

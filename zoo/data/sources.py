@@ -501,35 +501,39 @@ def read_folder(path: Path) -> Examples:
             f"{path / 'pos' / '0001.txt'} and {path / 'neg' / '0002.txt'}."
         )
     _check_not_a_folder_of_splits(path, classes)
-    images: list[Path] = []
-    texts: list[Path] = []
-    image_labels: list[int] = []
-    text_labels: list[int] = []
-    for class_id, name in enumerate(classes):
-        found_images, found_texts = example_files(path, path / name)
-        images += found_images
-        texts += found_texts
-        image_labels += [class_id] * len(found_images)
-        text_labels += [class_id] * len(found_texts)
-    if images and texts:
-        raise DataError(
-            f"{path} holds both images ({images[0].relative_to(path)}, ...) and text files "
-            f"({texts[0].relative_to(path)}, ...); expected one kind: an image folder or a "
-            f"folder of .txt files. Move the other kind out."
-        )
+    found = [example_files(path, path / name) for name in classes]  # (images, texts) per class
+    images = [file for class_images, _ in found for file in class_images]
+    texts = [file for _, class_texts in found for file in class_texts]
     if not images and not texts:
         raise DataError(
             f"{path} is empty: its class folders ({', '.join(classes)}) hold no images "
             f"({', '.join(IMAGE_EXTENSIONS)}) and no .txt files."
         )
+    features, kind = read_examples(path, images, texts, labelled=True)
+    per_class = [len(class_images if kind == "image" else class_texts)
+                 for class_images, class_texts in found]
+    labels = np.repeat(np.arange(len(classes), dtype=np.int32), per_class)
+    return Examples(features, labels, kind, tuple(classes), repr(path.name))
+
+
+def read_examples(
+    root: Path, images: Sequence[Path], texts: Sequence[Path], *, labelled: bool
+) -> tuple[np.ndarray, str]:
+    """The examples in files found under `root` (`example_files`) and their kind: images
+    decoded into one array ("image"), or each `.txt` file's text ("text"). Both kinds at once
+    are refused; `labelled` texts are checked as training data (see `check_texts`)."""
+    if images and texts:
+        raise DataError(
+            f"{root} holds both images ({images[0].relative_to(root)}, ...) and text files "
+            f"({texts[0].relative_to(root)}, ...); expected one kind: images or .txt files. "
+            f"Move the other kind out."
+        )
     if texts:
-        return Examples(read_text_files(path, texts), np.asarray(text_labels, np.int32), "text",
-                        tuple(classes), repr(path.name))
-    return Examples(decode_images(path, images), np.asarray(image_labels, np.int32), "image",
-                    tuple(classes), repr(path.name))
+        return read_text_files(root, texts, labelled=labelled), "text"
+    return decode_images(root, images), "image"
 
 
-def read_text_files(root: Path, files: Sequence[Path]) -> np.ndarray:
+def read_text_files(root: Path, files: Sequence[Path], *, labelled: bool) -> np.ndarray:
     """The UTF-8 text of each file (under `root`) as an object array, checked as texts."""
     texts = []
     for file in files:
@@ -537,7 +541,7 @@ def read_text_files(root: Path, files: Sequence[Path]) -> np.ndarray:
             texts.append(file.read_text(encoding="utf-8").strip())
         except UnicodeDecodeError:
             raise not_utf8(file) from None
-    return check_texts(np.array(texts, dtype=object), repr(root.name), labelled=True)
+    return check_texts(np.array(texts, dtype=object), repr(root.name), labelled=labelled)
 
 
 def example_files(root: Path, folder: Path) -> tuple[list[Path], list[Path]]:
@@ -552,7 +556,7 @@ def example_files(root: Path, folder: Path) -> tuple[list[Path], list[Path]]:
             continue
         if _is_image(file):
             images.append(file)
-        elif file.suffix.lower() == ".txt":
+        elif _is_text(file):
             texts.append(file)
         elif file.suffix.lower() in OTHER_IMAGE_EXTENSIONS:
             unreadable.append(file)
@@ -602,13 +606,17 @@ def _is_image(file: Path) -> bool:
     return file.suffix.lower() in IMAGE_EXTENSIONS
 
 
+def _is_text(file: Path) -> bool:
+    return file.suffix.lower() == ".txt"
+
+
 def _check_not_a_folder_of_splits(path: Path, classes: list[str]) -> None:
     """Raise for root/train/<class>/..., root/test/<class>/... given as root: the split folders
     would become the classes, and the model would learn train-vs-test."""
     inner: set[str] | None = None
     for name in classes:
         entries = [e for e in (path / name).iterdir() if not _skipped(e.name)]
-        if any(e.is_file() and (_is_image(e) or e.suffix.lower() == ".txt") for e in entries):
+        if any(e.is_file() and (_is_image(e) or _is_text(e)) for e in entries):
             return  # examples at a class folder's top level: a real class folder
         names = {e.name for e in entries if e.is_dir()}
         if not names or (inner is not None and names != inner):

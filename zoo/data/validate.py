@@ -181,14 +181,22 @@ def look_alike(name: str, others: Sequence[str]) -> str | None:
         return re.sub(r"[\W_]+", "", str(text).casefold())
 
     def without_digits(text: str) -> str:
-        return re.sub(r"\d+", "", folded(text))
+        return re.sub(r"\d+", "", text)
 
-    for other in others:
-        if folded(other) == folded(name) and folded(name):
-            return str(other)
-    candidates = {folded(o): str(o) for o in others if without_digits(o) != without_digits(name)}
-    matches = difflib.get_close_matches(folded(name), list(candidates), n=1, cutoff=0.8)
-    return candidates[matches[0]] if matches and len(folded(name)) >= 3 else None
+    key = folded(name)
+    if not key:
+        return None
+    others_folded: dict[str, str] = {}
+    for other in others:  # the first of names folding alike, as listed
+        others_folded.setdefault(folded(other), str(other))
+    if key in others_folded:
+        return others_folded[key]
+    if len(key) < 3:  # "ab" is near everything of two letters
+        return None
+    candidates = {folded_other: other for folded_other, other in others_folded.items()
+                  if without_digits(folded_other) != without_digits(key)}
+    matches = difflib.get_close_matches(key, list(candidates), n=1, cutoff=0.8)
+    return candidates[matches[0]] if matches else None
 
 
 def _names_text(names: tuple[str, ...]) -> str:

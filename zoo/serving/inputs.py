@@ -17,10 +17,9 @@ import pandas as pd
 from zoo.data.sources import (
     IMAGE_EXTENSIONS,
     TEXT_COLUMNS,
-    decode_images,
     example_files,
     not_utf8,
-    read_text_files,
+    read_examples,
 )
 from zoo.data.validate import check_texts
 from zoo.errors import DataError
@@ -183,16 +182,12 @@ def read_input_folder(folder: str | os.PathLike) -> tuple[np.ndarray, list[str]]
     """
     folder = Path(folder)
     images, texts = example_files(folder, folder)
-    if images and texts:
-        raise DataError(
-            f"{folder} holds both images ({images[0].relative_to(folder)}, ...) and text files "
-            f"({texts[0].relative_to(folder)}, ...); expected one kind. Move the other kind out."
-        )
     if not images and not texts:
         raise DataError(
             f"{folder} is a folder without images ({', '.join(IMAGE_EXTENSIONS)}) or .txt files; "
             f"expected {INPUT_FORMATS}."
         )
-    files = images or texts
-    inputs = decode_images(folder, images) if images else read_text_files(folder, texts)
+    # Unlabelled: an empty text is an input like any other, not a mistake to warn about.
+    inputs, kind = read_examples(folder, images, texts, labelled=False)
+    files = images if kind == "image" else texts
     return inputs, [file.relative_to(folder).as_posix() for file in files]

@@ -155,12 +155,32 @@ def used_data_dir(data_dir: Any, data: Any, validation_data: Any) -> Any:
     return None
 
 
+def reading_options(
+    text_column: str | None, label_column: str, class_names: Sequence[str] | None
+) -> dict[str, Any]:
+    """How a run or search reads its labelled sources, checked, as its workdir or search records
+    it: `columns` (`zoo.data.sources.column_options`) and `class_names`, each only when named,
+    so that runs begun before these options existed still resume.
+
+    Example:
+        >>> from zoo.training.loop import reading_options
+        >>> reading_options(None, "label", None), reading_options("review", "label", ("b", "a"))
+        ({}, {'columns': {'text_column': 'review'}, 'class_names': ['b', 'a']})
+    """
+    reading: dict[str, Any] = {}
+    columns = column_options(text_column, label_column)
+    if columns:
+        reading["columns"] = columns
+    if class_names is not None:  # the ids the labels get
+        reading["class_names"] = list(checked_class_names(class_names))
+    return reading
+
+
 def load_run_data(
     spec: ModelSpec, data: Any, validation_data: Any, seed: int, preprocessor: Any,
     augment: bool | None = None, *, with_validation: bool = True,
     data_dir: str | os.PathLike | None = None, download: bool = True,
-    columns: Mapping[str, str] | None = None,
-    class_names: Sequence[str] | None = None,
+    reading: Mapping[str, Any] | None = None,
 ) -> tuple[Any, Any]:
     """The (train, validation) datasets of a run, as `zoo.train` and `zoo.tune` read them.
 
@@ -169,8 +189,8 @@ def load_run_data(
     validation data is vectorized with the vocabulary fitted on the training split, and class
     names in it map to the training ids. `with_validation=False` reads the training split only
     (validation is None). `data_dir` and `download` reach TFDS as in `zoo.data.load`;
-    `columns` (`zoo.data.sources.column_options`) names the text and label columns of tables;
-    `class_names` numbers the training data's class names (as for `zoo.data.load`).
+    `reading` (`reading_options`) names the text and label columns of tables and numbers the
+    training data's class names.
     """
     import tensorflow as tf
 
@@ -206,11 +226,14 @@ def load_run_data(
     def tfds_options(source: Any) -> dict[str, Any]:  # local sources would warn about data_dir
         return {"data_dir": data_dir if _is_tfds(source) else None, "download": download}
 
-    common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed, **(columns or {})}
+    reading = reading or {}
+    common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed,
+              **reading.get("columns", {})}
     # Augmentation and length bucketing for training only: evaluation keeps one padded shape and
     # the source order.
     train = zoo_data.load(data, split=train_split, preprocessor=preprocessor, augment=augment,
-                          bucket_by_length=spec.recipe.bucket_by_length, class_names=class_names,
+                          bucket_by_length=spec.recipe.bucket_by_length,
+                          class_names=reading.get("class_names"),
                           **common, **tfds_options(data))
     if not with_validation:
         return train, None
@@ -297,9 +320,7 @@ def train(
     if augment is not None and not isinstance(augment, bool):
         raise InvalidValueError(f"augment must be True, False or None, got {augment!r}.")
     checks.one_of("verbose", verbose, ("auto", 0, 1, 2))
-    columns = column_options(text_column, label_column)
-    if class_names is not None:
-        class_names = checked_class_names(class_names)
+    reading = reading_options(text_column, label_column, class_names)
     spec, given_model = _resolve_spec(name_or_model, overrides)
     if given_model is not None:
         # What the model was built with (zoo.build's overrides) is part of the run: the workdir's
@@ -325,10 +346,7 @@ def train(
     }
     if augment is not None:  # recorded only when set, so older workdirs still resume
         config["augment"] = bool(augment)
-    if columns:  # likewise: the columns read are part of the data
-        config["columns"] = columns
-    if class_names is not None:  # and so are the ids the labels get
-        config["class_names"] = list(class_names)
+    config.update(reading)  # likewise: how the data is read is part of the run
     if given_model is not None:
         # A fine-tuning run is also where its weights started and what stays frozen (recorded
         # only for such runs, so other workdirs still resume).
@@ -353,8 +371,7 @@ def train(
     train_data, validation = load_run_data(spec, data, validation_data, seed, preprocessor, augment,
                                            data_dir=used_data_dir(data_dir, data,
                                                                   validation_data),
-                                           download=download, columns=columns,
-                                           class_names=class_names)
+                                           download=download, reading=reading)
     preprocessor = train_data.preprocessor
     # Exports and evaluations of the model label its classes as the training data named them.
     spec = spec.with_data_class_names(train_data.class_names)

@@ -36,13 +36,12 @@ import keras_tuner
 import pandas as pd
 
 from zoo import checks
-from zoo.data.pipeline import checked_class_names
-from zoo.data.sources import column_options
 from zoo.errors import InvalidValueError, ZooError
 from zoo.io import atomic_write_json
 from zoo.registry import get_spec
 from zoo.spec import MONITORS, ModelSpec, keep_spec, spec_of
 from zoo.training.callbacks import monitor_mode
+from zoo.training.loop import load_run_data, reading_options, used_data_dir
 from zoo.training.policy import resolve_policy
 from zoo.training.workdir import fingerprint
 from zoo.tuning.hypermodel import ZooHyperModel
@@ -220,9 +219,7 @@ def tune(
         "max_consecutive_failed_trials", max_consecutive_failed_trials
     )
     checks.one_of("verbose", verbose, ("auto", 0, 1, 2))
-    columns = column_options(text_column, label_column)
-    if class_names is not None:
-        class_names = checked_class_names(class_names)
+    reading = reading_options(text_column, label_column, class_names)
     directory = checks.writable_directory(
         "directory", Path("tuning") / name if directory is None else directory
     )
@@ -251,10 +248,7 @@ def tune(
         "validation_data": fingerprint(validation_data) if validation_data is not None else None,
         "search_space": _space_description(space),
     }
-    if columns:  # recorded only when named, so searches begun before still resume
-        record["columns"] = columns
-    if class_names is not None:  # likewise
-        record["class_names"] = list(class_names)
+    record.update(reading)  # only what was named, so searches begun before still resume
     if not overwrite:
         _check_previous_search(directory, record)
 
@@ -262,8 +256,7 @@ def tune(
     if role != "chief":  # the chief only hands out trials
         training_data = TrainingData(spec, data, validation_data, seed,
                                      None if overwrite else directory / PREPROCESSOR_DIR,
-                                     data_dir=data_dir, download=download, columns=columns,
-                                     class_names=class_names)
+                                     data_dir=data_dir, download=download, reading=reading)
         validation = training_data.validation
         hypermodel.train_examples = training_data.num_examples
     if overwrite and role != "worker":  # (keras-tuner clears its own project)
@@ -377,15 +370,12 @@ class TrainingData:
     def __init__(self, spec: ModelSpec, data: Any, validation_data: Any, seed: int,
                  saved_preprocessor: Path | None = None, *,
                  data_dir: str | os.PathLike | None = None, download: bool = True,
-                 columns: Mapping[str, str] | None = None,
-                 class_names: Sequence[str] | None = None):
-        from zoo.training.loop import load_run_data, used_data_dir
-
+                 reading: Mapping[str, Any] | None = None):
         data_dir = used_data_dir(data_dir, data, validation_data)  # warned once, not per trial
         self._load = lambda batch_size, fitted, with_validation=True: load_run_data(
             spec.with_overrides(batch_size=batch_size), data, validation_data, seed, fitted,
             with_validation=with_validation, data_dir=data_dir, download=download,
-            columns=columns, class_names=class_names,
+            reading=reading,
         )
         preprocessor = None
         if (
