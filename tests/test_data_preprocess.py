@@ -1,6 +1,7 @@
 """Preprocessor (vocabulary save/restore, normalization) and the image layers it is built on."""
 
 import json
+import warnings
 from dataclasses import replace
 
 import keras
@@ -89,6 +90,26 @@ def test_unfitted_text_preprocessor_refuses_to_work(tmp_path):
         ):
             action()
     assert not (tmp_path / "p").exists()
+
+
+def test_texts_longer_than_the_model_reads_are_reported(caplog):
+    # Tokens as the layer counts them: punctuation goes, so "a wonderful , moving film" is 4.
+    texts = ["one two three", "a wonderful , moving film", "four five six seven eight nine"]
+    spec = TEXT_SPEC.with_overrides(sequence_length=4)
+    with caplog.at_level("INFO", logger="zoo.data"):
+        make_preprocessor(spec).adapt(texts)  # one of three is cut: logged, not warned
+    assert caplog.messages == ["'lstm_sst2' reads the first 4 tokens of a text: 1 of 3 training "
+                               "texts (33%) are longer (up to 6 tokens) and are cut."]
+
+    with pytest.warns(UserWarning, match=r"^2 of 3 training texts \(67%\) are longer than the 3 "
+                                         r"tokens 'lstm_sst2' reads \(median 4, longest 6\).*"
+                                         r"--set sequence_length=N\); N=6 keeps 90%"):
+        make_preprocessor(TEXT_SPEC.with_overrides(sequence_length=3)).adapt(texts)
+    caplog.clear()
+    with warnings.catch_warnings(), caplog.at_level("INFO", logger="zoo.data"):
+        warnings.simplefilter("error")
+        make_preprocessor(TEXT_SPEC.with_overrides(sequence_length=6)).adapt(texts)
+    assert caplog.messages == []  # none is cut: nothing to say
 
 
 def test_text_preprocessor_runs_in_a_serving_function():

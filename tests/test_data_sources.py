@@ -179,6 +179,13 @@ def test_empty_texts_in_labelled_data_are_warned_about(tmp_path):
     path.write_text("sentence,label\nfine film,1\n,0\n   ,1\ndull,0\n")
     with pytest.warns(UserWarning, match=r"2 of 4 texts are empty or blank \(rows 1, 2\)"):
         zoo.data.read_source(path)
+    folder = tmp_path / "reviews"  # a folder of class folders names its files, not rows
+    for name, text in [("neg/1.txt", "dull"), ("neg/2.txt", " \n"), ("pos/1.txt", "")]:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    with pytest.warns(UserWarning, match=r"2 of 3 texts are empty or blank \(files neg/2\.txt, "
+                                         r"pos/1\.txt\).*check the files"):
+        zoo.data.read_source(folder)
     with warnings.catch_warnings():  # unlabelled inputs may be empty: the model still answers
         warnings.simplefilter("error")
         from zoo.serving.inputs import as_texts
@@ -596,6 +603,12 @@ def test_bad_split_and_arguments():
             "trailing.tsv",
             "sentence\tlabel\na moving film\t1\t\na dull film\t0\t\n",
             r"line 2 has 3 fields but the header line has 2.*remove any trailing tab",
+        ),
+        (  # a tab-separated file named .csv whose text holds commas: not a quoting problem
+            "glue.csv",
+            "sentence\tlabel\nwitty, warm film\t1\na dull film\t0\n",
+            r"line 2 has 2 fields but the header line has 1.*looks tab-separated: name it "
+            r"glue\.tsv \(a \.csv is read as comma-separated\)\.$",
         ),
     ],
 )

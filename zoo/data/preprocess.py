@@ -11,17 +11,21 @@ Keras layer a serving function wraps). Saved as one JSON file, `preprocessor.jso
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from zoo.data.images import ImageNormalization
 from zoo.data.text import (
     adapt_vectorization,
     make_text_vectorization,
+    token_counts,
     vocabulary_of,
     words_standardization_changes,
 )
@@ -32,6 +36,8 @@ from zoo.spec import ImageInput, ModelSpec, TextInput
 
 FILENAME = "preprocessor.json"
 FORMAT = 1  # bump when the file layout changes
+
+logger = logging.getLogger("zoo.data")
 
 
 class Preprocessor:
@@ -99,6 +105,7 @@ class Preprocessor:
         if self.kind == "text":
             adapt_vectorization(self._layer, texts)
             self._fitted = True
+            _report_cut_texts(token_counts(texts, self.spec.input.standardize), self.spec)
         return self
 
     def __call__(self, inputs: Any) -> tf.Tensor:
@@ -244,6 +251,35 @@ class Preprocessor:
     def __repr__(self) -> str:
         state = "fitted" if self._fitted else "not fitted"
         return f"Preprocessor({self.spec.name or self.kind!r}, {self.kind}, {state})"
+
+
+def _report_cut_texts(counts: np.ndarray, spec: ModelSpec) -> None:
+    """Say how many training texts are longer than the model reads: logged when some are, a
+    warning when most are (the model would never see how most examples end)."""
+    length = spec.input.sequence_length
+    cut = int(np.sum(counts > length))
+    if cut == 0:
+        return
+    share = f"{cut:,} of {len(counts):,} training texts ({_percent(cut / len(counts))})"
+    if 2 * cut <= len(counts):
+        logger.info("%s reads the first %d tokens of a text: %s are longer (up to %d tokens) "
+                    "and are cut.", entry_name(spec), length, share, counts.max())
+        return
+    whole = int(np.percentile(counts, 90, method="higher"))  # at least 90% fit whole
+    warnings.warn(
+        f"{share} are longer than the {length} tokens {entry_name(spec)} reads (median "
+        f"{int(np.median(counts))}, longest {counts.max()}): the model never sees how most of "
+        f"them end. To read more of each text, at more compute per example, pass "
+        f"sequence_length=N (zoo.train(..., sequence_length=N), --set sequence_length=N); "
+        f"N={whole} keeps 90% of them whole.", UserWarning, stacklevel=3,
+    )
+
+
+def _percent(fraction: float) -> str:
+    """ "39%", "0.1%" or "under 0.1%": a small share never shows as 0%."""
+    if fraction >= 0.01:
+        return f"{fraction:.0%}"
+    return f"{fraction:.1%}" if fraction >= 0.001 else "under 0.1%"
 
 
 def _plural(kind: str) -> str:

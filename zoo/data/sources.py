@@ -379,6 +379,9 @@ def _field_count_error(path: Path, tab_separated: bool, error: Exception) -> Dat
             "Replace tabs inside the text with spaces (.tsv files are read without quoting) and "
             "remove any trailing tab at the end of the line"
         )
+    elif "\t" in _header_line(path):
+        # A tab-separated file named .csv: its commas are text, the tabs the real delimiter.
+        fix = _TAB_HEADER_HINT.format(name=f"{path.stem}.tsv").rstrip(".")
     else:
         fix = (
             'Quote a field that contains a comma ("witty, warm film") and remove any trailing '
@@ -390,6 +393,17 @@ def _field_count_error(path: Path, tab_separated: bool, error: Exception) -> Dat
     )
 
 
+# A tab-separated file named .csv: its header splits into one column, or a line's commas (text)
+# count as fields.
+_TAB_HEADER_HINT = ("The header holds a tab, so the file looks tab-separated: name it {name} (a "
+                   ".csv is read as comma-separated).")
+
+
+def _header_line(path: Path) -> str:
+    with open(path, encoding="utf-8", errors="replace") as file:
+        return file.readline()
+
+
 def _column_hint(columns: list[str], wanted: Sequence[str], argument: str) -> str:
     """A likely cause of a missing column: the same name in other case, or a header that was
     split on the wrong delimiter."""
@@ -398,8 +412,7 @@ def _column_hint(columns: list[str], wanted: Sequence[str], argument: str) -> st
         if column.lower() in lowered:
             return f" Column {column!r} differs only in case: pass {argument}={column!r}."
     if any("\t" in column for column in columns):
-        return (" The header holds a tab, so the file looks tab-separated: name it .tsv (a .csv "
-                "is read as comma-separated).")
+        return " " + _TAB_HEADER_HINT.format(name=".tsv")
     if len(columns) == 1 and ";" in columns[0]:
         return " The header holds ';': re-save the file comma-separated (.csv) or tab-separated."
     return ""
@@ -541,7 +554,8 @@ def read_text_files(root: Path, files: Sequence[Path], *, labelled: bool) -> np.
             texts.append(file.read_text(encoding="utf-8").strip())
         except UnicodeDecodeError:
             raise not_utf8(file) from None
-    return check_texts(np.array(texts, dtype=object), repr(root.name), labelled=labelled)
+    return check_texts(np.array(texts, dtype=object), repr(root.name), labelled=labelled,
+                       files=[str(file.relative_to(root)) for file in files])
 
 
 def example_files(root: Path, folder: Path) -> tuple[list[Path], list[Path]]:

@@ -93,12 +93,35 @@ def words_standardization_changes(words: Sequence[str], standardize: str) -> lis
 
 def adapt_vectorization(layer: keras.layers.TextVectorization, texts: Any) -> None:
     """Build the layer's vocabulary from `texts` (strings: a sequence, array or `tf.data`)."""
+    layer.adapt(_text_batches(texts))
+
+
+def token_counts(texts: Any, standardize: str) -> np.ndarray:
+    """How many tokens each of `texts` (as for `adapt_vectorization`) holds, counted as the
+    vectorization layer counts them: after `standardize`, split on whitespace.
+
+    Example:
+        >>> from zoo.data.text import token_counts
+        >>> token_counts(["A great film !", "", "dull"], "lower_and_strip_punctuation").tolist()
+        [3, 0, 1]
+    """
+    function = STANDARDIZE_FUNCTIONS[standardize]
+    counts = _text_batches(texts).map(
+        lambda batch: tf.strings.split(function(batch)).row_lengths(),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    batches = list(counts.as_numpy_iterator())
+    return np.concatenate(batches) if batches else np.zeros(0, np.int64)
+
+
+def _text_batches(texts: Any) -> tf.data.Dataset:
+    """`texts` (a sequence, array or `tf.data` of strings) as prefetched batches of strings."""
     if isinstance(texts, tf.data.Dataset):
         dataset = texts if _is_batched(texts) else texts.batch(TEXT_BATCH)
     else:
         array = np.asarray(texts, dtype=object)  # (examples,) Python strings
         dataset = tf.data.Dataset.from_tensor_slices(array.astype(str)).batch(TEXT_BATCH)
-    layer.adapt(dataset.prefetch(tf.data.AUTOTUNE))
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def vocabulary_of(layer: keras.layers.TextVectorization) -> list[str]:

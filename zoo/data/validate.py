@@ -27,9 +27,12 @@ def entry_name(spec: ModelSpec | None) -> str:
     return repr(spec.name) if spec is not None and spec.name else "the model"
 
 
-def rows_text(indices: np.ndarray, noun: str = "row") -> str:
-    """ "row 3", or "rows 1, 2, 3, 4, 5 and 12 more" (0-based positions in the source)."""
-    shown = ", ".join(str(int(i)) for i in indices[:_SHOWN])
+def rows_text(
+    indices: np.ndarray, noun: str = "row", names: Sequence[str] | None = None
+) -> str:
+    """ "row 3", or "rows 1, 2, 3, 4, 5 and 12 more" (0-based positions in the source); with
+    `names` (one per row, such as file names), "files a.txt, b.txt" instead of positions."""
+    shown = ", ".join(str(int(i)) if names is None else names[i] for i in indices[:_SHOWN])
     more = f" and {len(indices) - _SHOWN} more" if len(indices) > _SHOWN else ""
     return f"{noun}{'s' if len(indices) > 1 else ''} {shown}{more}"
 
@@ -267,11 +270,14 @@ def check_images(images: Any, origin: str) -> np.ndarray:
     return images.astype(np.float32, copy=False)
 
 
-def check_texts(texts: Any, origin: str, *, labelled: bool = False) -> np.ndarray:
+def check_texts(
+    texts: Any, origin: str, *, labelled: bool = False, files: Sequence[str] | None = None
+) -> np.ndarray:
     """Texts as a 1-D object array of Python strings; raise on missing or non-text values.
 
     `labelled` texts (training or evaluation examples) that are empty or blank are warned about:
-    an empty cell or file is more often a mistake than an example.
+    an empty cell or file is more often a mistake than an example. Texts read from `files` (one
+    name per text) are named by file rather than by row.
     """
     texts = np.asarray(texts, dtype=object)
     if texts.ndim != 1:
@@ -291,8 +297,9 @@ def check_texts(texts: Any, origin: str, *, labelled: bool = False) -> np.ndarra
     if len(blank):
         warnings.warn(
             f"{origin}: {len(blank)} of {len(texts)} texts are empty or blank "
-            f"({rows_text(blank)}); they teach the model nothing but how often their labels "
-            f"occur. Drop those examples, or check the text column.", UserWarning, stacklevel=2,
+            f"({rows_text(blank, 'file' if files else 'row', files)}); they teach the model "
+            f"nothing but how often their labels occur. Drop those examples, or check the "
+            f"{'files' if files else 'text column'}.", UserWarning, stacklevel=2,
         )
     return texts
 
