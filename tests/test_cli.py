@@ -5,11 +5,12 @@ import os
 import shlex
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import write_digits_npz
+from helpers import write_digits_npz, write_sentiment_tsv
 
 import zoo
 from zoo import cli
@@ -217,6 +218,25 @@ def _reviews_csv(path: Path) -> Path:
     rows += [f"bad,\"{text}, {i}\"" for i in range(8) for text in NEGATIVE]
     path.write_text("\n".join(rows) + "\n")
     return path
+
+
+def test_warnings_print_as_zoo_messages_without_source_lines(tmp_path, capsys):
+    data = write_sentiment_tsv(tmp_path / "reviews.tsv", repeats=2)
+    data.write_text(data.read_text() + "1\t \n")  # one blank sentence
+    show_warning = warnings.showwarning
+    assert main(["train", "lstm_sst2", "--data", str(data), "--epochs", "1", "--set",
+                 "vocab_size=50", "--set", "sequence_length=3", "--set", "embedding_dim=4",
+                 "--set", "lstm_units=(4,)"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert ("zoo: warning: 'reviews.tsv', column 'sentence': 1 of 21 texts are empty or blank "
+            "(row 20); they teach") in "\n".join(lines)
+    # Most training sentences are longer than 3 tokens: a warning, with the length that fits.
+    assert any(line.startswith("zoo: warning: ") and "are longer than the 3 tokens 'lstm_sst2' "
+               "reads" in line for line in lines)
+    assert "UserWarning" not in captured.out + captured.err
+    assert ".py:" not in captured.out + captured.err  # no file and line of zoo's source
+    assert warnings.showwarning is show_warning  # put back for the rest of the process
 
 
 def test_columns_of_your_own_train_evaluate_and_tune(tmp_path, capsys):

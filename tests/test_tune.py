@@ -8,6 +8,7 @@ import shlex
 import shutil
 import socket
 import sys
+import warnings
 from pathlib import Path
 
 import keras
@@ -295,6 +296,56 @@ def test_a_changed_search_space_is_refused(probe, digits, tmp_path):
 
     fresh = zoo.tune(probe, digits, max_trials=1, directory=directory, overwrite=True, **SMALL)
     assert list(fresh.trials.columns[2:3]) == ["units"] and len(fresh.trials) == 1
+
+
+def _sampling_classes(hp, spec):
+    return {"num_classes": hp.Choice("num_classes", [10, 12], default=10)}
+
+
+def _misspelt(hp, spec):
+    return {"unit": (hp.Choice("units", [8, 16], default=8),)}
+
+
+def _own_defaults(hp, spec):
+    return {"units": (hp.Choice("units", [8, 16], default=16),),
+            "learning_rate": hp.Float("learning_rate", 1e-4, 1e-2, sampling="log",
+                                      default=spec.recipe.learning_rate)}
+
+
+@pytest.mark.parametrize("space, error, message", [
+    (_sampling_classes, zoo.InvalidValueError,
+     r"the search space of 'tune_probe' samples num_classes, which the data fixes for the whole "
+     r"search.*zoo.tune\('tune_probe', ..., num_classes=...\)"),
+    (_misspelt, zoo.UnknownNameError,
+     r"unknown override 'unit'. Did you mean: 'units'\?.*The search space of 'tune_probe' "
+     r"returns it"),
+])
+def test_a_search_space_sampling_what_the_data_fixes_is_refused_before_anything_runs(
+    space, error, message, digits, tmp_path
+):
+    _register_probe(space)
+    try:
+        with pytest.raises(error, match=message):
+            zoo.tune("tune_probe", digits, max_trials=1, directory=tmp_path / "probe", **SMALL)
+        with pytest.raises(error, match=message):
+            zoo.hypermodel("tune_probe")
+    finally:
+        zoo.unregister_model("tune_probe")
+    assert not (tmp_path / "probe").exists()  # refused before the search directory is made
+
+
+def test_a_search_space_not_starting_from_the_entry_is_warned_about():
+    _register_probe(_own_defaults)
+    try:
+        with pytest.warns(UserWarning, match=r"the search space of 'tune_probe' does not start "
+                                             r"from the entry: at its defaults it gives "
+                                             r"units=\(16,\) where the entry has \(8,\)\. So "):
+            zoo.hypermodel("tune_probe")
+        with warnings.catch_warnings():  # from the entry's values: a list is its tuple
+            warnings.simplefilter("error")
+            zoo.hypermodel("tune_probe", units=[16])
+    finally:
+        zoo.unregister_model("tune_probe")
 
 
 def test_hyperband_promotes_trials_from_their_parents_weights(digits, tmp_path):

@@ -20,6 +20,7 @@ import os
 import shlex
 import sys
 import textwrap
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
@@ -476,17 +477,33 @@ def _progress_messages() -> Iterator[None]:
     Library users get them through `logging` as usual: the logger is put back on the way out."""
     logger = logging.getLogger("zoo")
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("zoo: %(message)s"))
-    level, propagate = logger.level, logger.propagate
+    handler.setFormatter(_CommandLineFormatter())
+    level, propagate, show_warning = logger.level, logger.propagate, warnings.showwarning
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False  # printed once, even where the root logger has a handler too
+
+    def show_as_message(message: Warning | str, category: type[Warning], *_: Any, **__: Any):
+        # Python would print the warning's file and source line: zoo's, of no use to the user.
+        kind = "" if category is UserWarning else f"{category.__name__}: "
+        logger.warning("%s%s", kind, message)
+
+    warnings.showwarning = show_as_message
     try:
         yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
         logger.propagate = propagate
+        warnings.showwarning = show_warning
+
+
+class _CommandLineFormatter(logging.Formatter):
+    """ "zoo: MESSAGE", and "zoo: warning: MESSAGE" for warnings, as errors read "zoo: error:"."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        kind = "warning: " if record.levelno >= logging.WARNING else ""
+        return f"zoo: {kind}{record.getMessage()}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -176,7 +176,7 @@ class Reference:
 
 # Arguments that describe the data rather than the architecture: they live on `ModelSpec.input`
 # and `ModelSpec.num_classes` so that the pipeline and the model can never disagree.
-_DATA_ARGUMENTS = ("input_shape", "vocab_size", "sequence_length", "num_classes")
+DATA_ARGUMENTS = ("input_shape", "vocab_size", "sequence_length", "num_classes")
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,9 @@ class ModelSpec:
         reference: `Reference`: the published accuracy the entry aims for and what zoo measured.
         class_names: one name per class in id order (default: the dataset's, when known).
         search_space: `(hp, spec) -> overrides` for `zoo.tune`, sampling keras-tuner
-            hyperparameters with the spec's own values as defaults; None: not tunable.
+            hyperparameters with the spec's own values as defaults (warned otherwise); None:
+            not tunable. It may not sample the data arguments (`num_classes`, the input's
+            shape, `vocab_size`, `sequence_length`): a search reads its data once.
         description: what the entry is (default: its spec function's docstring).
         name: the registered name, set by `register_model`.
         tags: free-form labels (`register_model(..., owner="acme")`).
@@ -237,7 +239,7 @@ class ModelSpec:
                 f"class_names lists {len(self.class_names)} names but num_classes is "
                 f"{self.num_classes}; give one name per class or none."
             )
-        data_arguments = sorted(set(self.hyperparameters) & set(_DATA_ARGUMENTS))
+        data_arguments = sorted(set(self.hyperparameters) & set(DATA_ARGUMENTS))
         if data_arguments:
             # model_kwargs() takes these from `input` and `num_classes`, so a value here would be
             # silently ignored.
@@ -496,7 +498,7 @@ def _builder_defaults(spec: ModelSpec) -> dict[str, Any]:
     parameters = {
         key: parameter
         for key, parameter in accepted.items()
-        if key not in _DATA_ARGUMENTS
+        if key not in DATA_ARGUMENTS
         and key != "name"
         and parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
     }

@@ -262,17 +262,21 @@ def _report_cut_texts(counts: np.ndarray, spec: ModelSpec) -> None:
         return
     share = f"{cut:,} of {len(counts):,} training texts ({_percent(cut / len(counts))})"
     if 2 * cut <= len(counts):
-        logger.info("%s reads the first %d tokens of a text: %s are longer (up to %d tokens) "
-                    "and are cut.", entry_name(spec), length, share, counts.max())
+        logger.info("%s reads the first %s of a text: %s are longer (up to %d tokens) and "
+                    "are cut.", entry_name(spec), _tokens(length), share, counts.max())
         return
     whole = int(np.percentile(counts, 90, method="higher"))  # at least 90% fit whole
     warnings.warn(
-        f"{share} are longer than the {length} tokens {entry_name(spec)} reads (median "
+        f"{share} are longer than the {_tokens(length)} {entry_name(spec)} reads (median "
         f"{int(np.median(counts))}, longest {counts.max()}): the model never sees how most of "
         f"them end. To read more of each text, at more compute per example, pass "
         f"sequence_length=N (zoo.train(..., sequence_length=N), --set sequence_length=N); "
         f"N={whole} keeps 90% of them whole.", UserWarning, stacklevel=3,
     )
+
+
+def _tokens(count: int) -> str:
+    return f"{count} token{'' if count == 1 else 's'}"
 
 
 def _percent(fraction: float) -> str:

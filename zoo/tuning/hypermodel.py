@@ -8,7 +8,9 @@ builder (`search_space_<family>` in `zoo/models/`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,9 +19,9 @@ import keras_tuner
 import tensorflow as tf
 
 from zoo import checks
-from zoo.errors import InvalidValueError
+from zoo.errors import InvalidValueError, unknown_name
 from zoo.registry import get_spec
-from zoo.spec import ModelSpec
+from zoo.spec import DATA_ARGUMENTS, ModelSpec
 from zoo.training.callbacks import StopOnNaN, monitor_mode
 from zoo.training.compile import compile_model
 from zoo.training.feeding import repeat_epochs
@@ -101,6 +103,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
             )
         super().__init__(name=spec.name or None)
         self.spec = spec.with_overrides(**overrides)
+        self._check_defaults()
         self.train_examples = (
             None
             if train_examples is None
@@ -108,6 +111,40 @@ class ZooHyperModel(keras_tuner.HyperModel):
         )
         self.jit_compile = jit_compile
         self.seed = checks.non_negative_int("seed", seed)
+
+    def _check_defaults(self) -> None:
+        """Refuse a search space that samples what the data fixes; warn when its defaults are not
+        the entry (with the caller's overrides), which a search space reading them from `spec`
+        never is."""
+        sampled = self.overrides(keras_tuner.HyperParameters())
+        entry = self.spec.name or self.spec.family
+        current = {**self.spec.model_kwargs(), **dataclasses.asdict(self.spec.recipe)}
+        fixed_by_data = [key for key in DATA_ARGUMENTS if key in sampled]
+        if fixed_by_data:
+            raise InvalidValueError(
+                f"the search space of {entry!r} samples {', '.join(fixed_by_data)}, which the "
+                f"data fixes for the whole search: every trial trains on the same data, read and "
+                f"vectorized once for the entry's input and labels. Remove it from the search "
+                f"space; to compare values, pass each one to its own search or training run "
+                f"(zoo.tune({entry!r}, ..., {fixed_by_data[0]}=...))."
+            )
+        for key in sampled:
+            if key not in current:
+                raise unknown_name(
+                    "override", key, current, max_listed=None,
+                    hint=f"The search space of {entry!r} returns it; it may return the entry's "
+                    f"builder arguments and recipe fields.",
+                )
+        differing = [f"{key}={value!r} where the entry has {current[key]!r}"
+                     for key, value in sampled.items() if not _same_value(value, current[key])]
+        if differing:
+            warnings.warn(
+                f"the search space of {entry!r} does not start from the entry: at its defaults "
+                f"it gives {', '.join(differing)}. So hypermodel.build(HyperParameters()) is not "
+                f"the entry, and overrides given to zoo.tune do not set those defaults. Read each "
+                f"default from `spec`, e.g. hp.Float('dropout', 0.0, 0.5, "
+                f"default=spec.hyperparameters['dropout']).", UserWarning, stacklevel=3,
+            )
 
     def overrides(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
         """The builder arguments and recipe fields that `hp` stands for (declaring them in `hp`)."""
@@ -261,6 +298,13 @@ class ZooHyperModel(keras_tuner.HyperModel):
                     tf.data.experimental.assert_cardinality(math.ceil(examples / batch_size))
                 )
         return batched.prefetch(tf.data.AUTOTUNE)
+
+
+def _same_value(left: Any, right: Any) -> bool:
+    """Equal values, a list and a tuple of equal items included (`units=[64]` is `(64,)`)."""
+    if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
+        return len(left) == len(right) and all(map(_same_value, left, right))
+    return left == right
 
 
 def _is_raw_source(x: Any) -> bool:
