@@ -177,8 +177,9 @@ def test_text_folder_source(tmp_path):
 def test_empty_texts_in_labelled_data_are_warned_about(tmp_path):
     path = tmp_path / "gaps.csv"
     path.write_text("sentence,label\nfine film,1\n,0\n   ,1\ndull,0\n")
-    with pytest.warns(UserWarning, match=r"2 of 4 texts are empty or blank \(rows 1, 2\)"):
+    with pytest.warns(UserWarning, match=r"2 of 4 texts are empty or blank \(rows 1, 2\)") as shown:
         zoo.data.read_source(path)
+    assert shown[0].filename == __file__  # Python shows the caller's line, not zoo's
     folder = tmp_path / "reviews"  # a folder of class folders names its files, not rows
     for name, text in [("neg/1.txt", "dull"), ("neg/2.txt", " \n"), ("pos/1.txt", "")]:
         (folder / name).parent.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,14 @@ the message of any `ZooError` on one line and exits non-zero, so the text must s
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import sys
+import warnings
 from collections.abc import Iterable
+from pathlib import Path
+
+_PACKAGE = str(Path(__file__).resolve().parent) + os.sep  # where zoo's own modules live
 
 
 class ZooError(Exception):
@@ -32,6 +38,25 @@ class DataError(ZooError, ValueError):
 
 class DatasetUnavailableError(ZooError, RuntimeError):
     """A dataset that cannot be loaded here (no network, not prepared in `data_dir`)."""
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Issue a warning attributed to the first caller outside zoo: Python then shows the user's
+    line (a notebook cell's, a script's) rather than the zoo line that noticed the problem.
+
+    Example:
+        >>> import warnings
+        >>> from zoo.errors import warn
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn("two classes look alike")
+        >>> caught[0].filename.endswith("errors.py")  # the caller's file, not zoo/errors.py
+        False
+    """
+    frame, level = sys._getframe(1), 2  # level 2: warn's caller
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def close_matches(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:

@@ -15,12 +15,11 @@ import inspect
 import logging
 import os
 import re
-import warnings
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, overload
 
-from zoo.errors import InvalidValueError, unknown_name
+from zoo.errors import InvalidValueError, unknown_name, warn
 from zoo.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -185,9 +184,8 @@ def _ensure_loaded() -> None:
             if callable(loaded) and not isinstance(loaded, type):
                 loaded()
         except Exception as error:  # a broken plug-in must not break the zoo
-            warnings.warn(
+            warn(
                 f"could not load zoo plug-in {entry_point.name!r} ({entry_point.value}): {error}",
-                stacklevel=2,
             )
 
 

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import shutil
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from zoo.data.text import (
     words_standardization_changes,
 )
 from zoo.data.validate import entry_name
-from zoo.errors import DataError, InvalidValueError
+from zoo.errors import DataError, InvalidValueError, warn
 from zoo.io import atomic_write_json, temporary_sibling
 from zoo.spec import ImageInput, ModelSpec, TextInput
 
@@ -266,12 +265,12 @@ def _report_cut_texts(counts: np.ndarray, spec: ModelSpec) -> None:
                     "are cut.", entry_name(spec), _tokens(length), share, counts.max())
         return
     whole = int(np.percentile(counts, 90, method="higher"))  # at least 90% fit whole
-    warnings.warn(
+    warn(
         f"{share} are longer than the {_tokens(length)} {entry_name(spec)} reads (median "
         f"{int(np.median(counts))}, longest {counts.max()}): the model never sees how most of "
         f"them end. To read more of each text, at more compute per example, pass "
         f"sequence_length=N (zoo.train(..., sequence_length=N), --set sequence_length=N); "
-        f"N={whole} keeps 90% of them whole.", UserWarning, stacklevel=3,
+        f"N={whole} keeps 90% of them whole.",
     )
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import difflib
 import re
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from zoo.data.catalog import DatasetInfo
-from zoo.errors import DataError
+from zoo.errors import DataError, warn
 from zoo.spec import ModelSpec
 
 _SHOWN = 5  # offending rows quoted in a message
@@ -243,10 +242,10 @@ def check_images(images: Any, origin: str) -> np.ndarray:
         if high == 1:
             # A warning, not an error: dark images are valid input. Python shows it once per
             # origin, not at every load of the same data (training and hold-out, each trial).
-            warnings.warn(
+            warn(
                 f"{origin}: every integer pixel is 0 or 1, read on the 0-255 scale (1 is nearly "
                 f"black). If these are black-and-white images, pass images * 255 as uint8, or "
-                f"floats in [0, 1].", UserWarning, stacklevel=2,
+                f"floats in [0, 1].",
             )
         return images.astype(np.uint8, copy=False)
     if not np.issubdtype(images.dtype, np.floating):
@@ -295,11 +294,11 @@ def check_texts(
                      dtype=object)
     blank = np.flatnonzero([not t.strip() for t in texts]) if labelled else []
     if len(blank):
-        warnings.warn(
+        warn(
             f"{origin}: {len(blank)} of {len(texts)} texts are empty or blank "
             f"({rows_text(blank, 'file' if files else 'row', files)}); they teach the model "
             f"nothing but how often their labels occur. Drop those examples, or check the "
-            f"{'files' if files else 'text column'}.", UserWarning, stacklevel=2,
+            f"{'files' if files else 'text column'}.",
         )
     return texts
 

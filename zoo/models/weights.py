@@ -16,7 +16,7 @@ from typing import Any
 
 import keras
 
-from zoo.errors import DataError, InvalidValueError
+from zoo.errors import DataError, InvalidValueError, warn
 
 HEAD_LAYER = "classifier"  # every family names its output layer so (zoo.models.common)
 VOCABULARY_ATTRIBUTE = "_zoo_pretrained_vocabulary"  # see pretrained_vocabulary
@@ -116,12 +116,11 @@ def _attach_vocabulary(model: keras.Model, source: Path, export: bool) -> None:
     else:  # a workdir, or a model file inside one (its best.keras or model.keras)
         saved = (source if source.is_dir() else source.parent) / "preprocessor"
     if not saved.is_dir():
-        warnings.warn(
+        warn(
             f"{source} holds no vocabulary (a training workdir's preprocessor/ folder, or an "
             f"export's {VOCABULARY}/), so zoo.train will fit a new one on the "
             f"fine-tuning data and the pretrained embedding rows will belong to other words. "
             f"Pass the training workdir as weights= instead, or export it again.",
-            stacklevel=4,  # the caller of zoo.build
         )
         return
     from zoo.data import Preprocessor
@@ -129,8 +128,7 @@ def _attach_vocabulary(model: keras.Model, source: Path, export: bool) -> None:
     try:
         setattr(model, VOCABULARY_ATTRIBUTE, Preprocessor.load(saved, spec))
     except DataError as error:  # other text settings (vocab_size=...): the embedding did not move
-        warnings.warn(f"the vocabulary in {saved} does not fit {model.name}: {error}",
-                      stacklevel=4)
+        warn(f"the vocabulary in {saved} does not fit {model.name}: {error}")
 
 
 def pretrained_vocabulary(model: keras.Model) -> Any:
@@ -227,11 +225,10 @@ def load_pretrained(
                 f"unnamed ones per process) and end in zoo.models.classifier_head."
             )
         if skipped:
-            warnings.warn(
+            warn(
                 f"{len(skipped)} layer(s) of {model.name} keep their fresh initialization instead "
                 f"of the weights in {path}: {', '.join(skipped)}. Build with the sizes the weights "
                 f"were trained with to start from all of them.",
-                stacklevel=3,  # the caller of zoo.build
             )
     _attach_vocabulary(model, Path(source), kind == "export")
     # zoo.train records it: a rerun in the workdir must start from the same weights to resume.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +18,7 @@ import keras_tuner
 import tensorflow as tf
 
 from zoo import checks
-from zoo.errors import InvalidValueError, unknown_name
+from zoo.errors import InvalidValueError, unknown_name, warn
 from zoo.registry import get_spec
 from zoo.spec import DATA_ARGUMENTS, ModelSpec
 from zoo.training.callbacks import StopOnNaN, monitor_mode
@@ -138,12 +137,12 @@ class ZooHyperModel(keras_tuner.HyperModel):
         differing = [f"{key}={value!r} where the entry has {current[key]!r}"
                      for key, value in sampled.items() if not _same_value(value, current[key])]
         if differing:
-            warnings.warn(
+            warn(
                 f"the search space of {entry!r} does not start from the entry: at its defaults "
                 f"it gives {', '.join(differing)}. So hypermodel.build(HyperParameters()) is not "
                 f"the entry, and overrides given to zoo.tune do not set those defaults. Read each "
                 f"default from `spec`, e.g. hp.Float('dropout', 0.0, 0.5, "
-                f"default=spec.hyperparameters['dropout']).", UserWarning, stacklevel=3,
+                f"default=spec.hyperparameters['dropout']).",
             )
 
     def overrides(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
