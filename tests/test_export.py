@@ -374,6 +374,17 @@ def test_parity_failure_raises_and_leaves_nothing(tmp_path, monkeypatch):
     assert not target.exists() and not staging_leftovers(target)
 
 
+def test_a_model_returning_nan_is_refused_as_such(tmp_path):
+    model, _ = small_model("mlp_mnist")
+    kernel = model.get_layer("classifier").kernel
+    kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+    target = tmp_path / "export"
+    with pytest.raises(zoo.ExportError, match=r"returns NaN or infinite probabilities for \d+ of "
+                                              r"\d+ sample inputs.*Nothing was exported"):
+        zoo.export(model, target)  # not "differ by up to nan": there is nothing to compare
+    assert not target.exists() and not staging_leftovers(target)
+
+
 def test_killed_export_leaves_nothing_at_the_target(tmp_path):
     target = tmp_path / "export"
     flag = tmp_path / "saved_model_written"

@@ -172,6 +172,15 @@ def check_parity(trained: Trained, directory: str | os.PathLike, sample: np.ndar
     expected = np.asarray(
         trained.model(trained.preprocessor(sample), training=False), dtype=np.float32
     )  # (batch, classes)
+    not_finite = int(np.sum(~np.isfinite(expected).all(axis=-1)))
+    if not_finite:
+        # Nothing to compare: NaN differs from everything, the export's own NaN included.
+        raise ExportError(
+            f"the model {trained.spec.name} returns NaN or infinite probabilities for "
+            f"{not_finite} of {len(sample)} sample inputs (diverged weights, most often). "
+            f"Nothing was exported. Export a checkpoint from before (a workdir's best.keras), "
+            f"or retrain with a lower learning_rate."
+        )
     serve = tf.saved_model.load(str(directory)).signatures[SIGNATURE]
     outputs = serve(**{input_signature(trained.spec).name: tf.constant(sample)})
     received = outputs["probabilities"].numpy()
