@@ -102,7 +102,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
             )
         super().__init__(name=spec.name or None)
         self.spec = spec.with_overrides(**overrides)
-        self._check_defaults()
+        self._check_search_space()
         self.train_examples = (
             None
             if train_examples is None
@@ -111,7 +111,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
         self.jit_compile = jit_compile
         self.seed = checks.non_negative_int("seed", seed)
 
-    def _check_defaults(self) -> None:
+    def _check_search_space(self) -> None:
         """Refuse a search space that samples what the data fixes; warn when its defaults are not
         the entry (with the caller's overrides), which a search space reading them from `spec`
         never is."""
