@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -597,6 +598,15 @@ def test_third_party_entry_with_its_own_layer_loads(halved_entry, tmp_path):
             zoo.load(model_file)
     finally:
         registered["acme_test>Halve"] = halve
+    # An override the entry no longer takes is the run's problem, not a missing entry.
+    changed = tmp_path / "changed"
+    shutil.copytree(tmp_path / "run", changed)
+    config = json.loads((changed / "config.json").read_text())
+    config["overrides"] = {"retired_knob": 1}
+    (changed / "config.json").write_text(json.dumps(config))
+    with pytest.raises(zoo.DataError, match=r"cannot read the run configuration .*config\.json "
+                                            r"\(unknown override 'retired_knob'"):
+        zoo.load(changed)
     zoo.unregister_model(halved_entry)
     with pytest.raises(zoo.UnsafeModelError, match="class 'Halve' from module 'test_export'"):
         zoo.load(model_file)

@@ -56,22 +56,17 @@ def check_target(target: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """
     target = Path(os.path.abspath(checks.without_nul("export target", target)))
     parent = target.parent
-    if not parent.is_dir():
-        if parent.exists():
-            raise ExportError(
-                f"cannot export to {target}: its parent {parent} is not a directory. Pick "
-                f"another path."
-            )
-        try:  # made by `publishing`; here only whether it can be
-            checks.writable_directory("the export's parent directory", parent)
-        except InvalidValueError as error:
-            raise ExportError(f"cannot export to {target}: {error}") from None
-        return target  # nothing there yet to keep or replace
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if parent.exists() and not parent.is_dir():
         raise ExportError(
-            f"cannot export to {target}: its parent directory {parent} is not writable. Pick a "
-            f"directory you can write to."
+            f"cannot export to {target}: its parent {parent} is not a directory. Pick "
+            f"another path."
         )
+    try:  # writable, or creatable: a missing parent is made by `publishing`
+        checks.writable_directory("its parent directory", parent)
+    except InvalidValueError as error:
+        raise ExportError(f"cannot export to {target}: {error}") from None
+    if not parent.is_dir():
+        return target  # nothing there yet to keep or replace
     if target.exists() or target.is_symlink():
         if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
             return target  # an empty directory (made beforehand) holds nothing to lose

@@ -113,7 +113,7 @@ def as_texts(inputs: Any) -> np.ndarray:
 
 def read_inputs(path: str | os.PathLike) -> np.ndarray:
     """Unlabelled inputs from a file or folder: images from an .npz, sentences from
-    .txt/.csv/.tsv, either from a folder of image or .txt files (see `read_input_folder`).
+    .txt/.csv/.tsv, and either kind from a folder of image or .txt files (`read_input_folder`).
 
     Example:
         >>> import tempfile, pathlib

@@ -80,15 +80,23 @@ def read_workdir(path: str | os.PathLike) -> Trained:
         )
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
-        spec = get_spec(config["entry"]).with_overrides(**config.get("overrides", {}))
+        entry = str(config["entry"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DataError(f"cannot read the run configuration {config_path} ({error}).") from None
+    try:
+        spec = get_spec(entry)
     except UnknownNameError as error:
         # An entry of one's own (registered by a script or notebook), not loaded this time.
         raise DataError(
-            f"the run in {path} trained entry {config['entry']!r}, which nothing in this process "
+            f"the run in {path} trained entry {entry!r}, which nothing in this process "
             f"registers: run or import the code that registers it (@zoo.register_model) first; "
             f"plug-in packages' entries are loaded by zoo itself. ({error})"
         ) from None
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    try:
+        # An override the entry no longer takes (its builder changed) is the run's, not a
+        # missing entry.
+        spec = spec.with_overrides(**config.get("overrides", {}))
+    except (UnknownNameError, ValueError, TypeError) as error:
         raise DataError(f"cannot read the run configuration {config_path} ({error}).") from None
     model = load_keras_model(model_path)
     if spec.input.kind == "text":

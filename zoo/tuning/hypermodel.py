@@ -112,12 +112,11 @@ class ZooHyperModel(keras_tuner.HyperModel):
         self.seed = checks.non_negative_int("seed", seed)
 
     def _check_search_space(self) -> None:
-        """Refuse a search space that samples what the data fixes; warn when its defaults are not
-        the entry (with the caller's overrides), which a search space reading them from `spec`
-        never is."""
+        """Refuse a search space that samples what the data fixes, or a name that is no
+        override; warn when its defaults are not the entry (with the caller's overrides), which
+        a search space reading them from `spec` never is."""
         sampled = self.overrides(keras_tuner.HyperParameters())
         entry = self.spec.name or self.spec.family
-        current = {**self.spec.model_kwargs(), **dataclasses.asdict(self.spec.recipe)}
         fixed_by_data = [key for key in DATA_ARGUMENTS if key in sampled]
         if fixed_by_data:
             raise InvalidValueError(
@@ -127,13 +126,15 @@ class ZooHyperModel(keras_tuner.HyperModel):
                 f"space; to compare values, pass each one to its own search or training run "
                 f"(zoo.tune({entry!r}, ..., {fixed_by_data[0]}=...))."
             )
+        valid = self.spec.valid_overrides()
         for key in sampled:
-            if key not in current:
+            if key not in valid:
                 raise unknown_name(
-                    "override", key, current, max_listed=None,
+                    "override", key, valid, max_listed=None,
                     hint=f"The search space of {entry!r} returns it; it may return the entry's "
                     f"builder arguments and recipe fields.",
                 )
+        current = {**self.spec.model_kwargs(), **dataclasses.asdict(self.spec.recipe)}
         differing = [f"{key}={value!r} where the entry has {current[key]!r}"
                      for key, value in sampled.items() if not _same_value(value, current[key])]
         if differing:
