@@ -8,6 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from helpers import write_digits_npz, write_sentiment_tsv
@@ -237,6 +238,22 @@ def test_warnings_print_as_zoo_messages_without_source_lines(tmp_path, capsys):
     assert "UserWarning" not in captured.out + captured.err
     assert ".py:" not in captured.out + captured.err  # no file and line of zoo's source
     assert warnings.showwarning is show_warning  # put back for the rest of the process
+
+
+def test_a_librarys_warning_names_the_library(capsys):
+    from zoo.cli import _progress_messages
+
+    with _progress_messages():
+        keras_file = os.path.join(keras.__path__[0], "src", "trainers", "trainer.py")
+        warnings.warn_explicit("Keras says this", UserWarning, keras_file, 1)
+        warnings.warn_explicit("old", DeprecationWarning, keras_file, 2)
+        # zoo's own warnings name the first caller outside zoo: the `zoo` script.
+        warnings.warn_explicit("zoo says this", UserWarning, "/usr/local/bin/zoo", 3)
+    assert capsys.readouterr().out.splitlines() == [
+        "zoo: warning: from keras: Keras says this",
+        "zoo: warning: from keras: DeprecationWarning: old",
+        "zoo: warning: zoo says this",
+    ]
 
 
 def test_columns_of_your_own_train_evaluate_and_tune(tmp_path, capsys):

@@ -232,6 +232,13 @@ def test_other_entry_or_settings_in_the_directory_are_refused(search, digits):
         zoo.tune("mlp_mnist", digit_like_images(64), max_trials=2, directory=directory, **SMALL)
     assert (directory / "search.json").read_text() == record  # refusals write nothing
 
+    # An override equal to the entry's own value, as a NumPy number, asks for the same search: it
+    # was recorded as the text "0.001" and refused.
+    learning_rate = np.float32(zoo.get_spec("mlp_mnist").recipe.learning_rate)
+    again = zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory,
+                     learning_rate=learning_rate, **SMALL)
+    assert len(again.trials) == 2
+
 
 def _probe_space(hp, spec):
     """'fine' trains; 'diverge' has a learning rate of 1e38; 'crash' raises while building."""

@@ -254,6 +254,22 @@ def test_an_override_equal_to_the_default_asks_for_the_same_run(tmp_path):
         Workdir(old, {**CONFIG, "overrides": {"epochs": 4}})
 
 
+def test_one_layer_width_and_a_list_of_one_are_the_same_run(tmp_path):
+    lstm = {**CONFIG, "entry": "lstm_sst2"}
+    _started_run(tmp_path, {**lstm, "overrides": {"lstm_units": 64}})
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert recorded["overrides"] == {"lstm_units": 64}  # as given; compared as [64]
+    for same in ({"lstm_units": [64]}, {"lstm_units": (64,)}, {"lstm_units": np.int64(64)}):
+        Workdir(tmp_path / "run", {**lstm, "overrides": same})
+    with pytest.raises(WorkdirConflictError, match=r"was \{'lstm_units': \[64\]\}, now"):
+        Workdir(tmp_path / "run", {**lstm, "overrides": {"lstm_units": [64, 64]}})
+    # The entry's own width given as a number is its default: the same run as no override.
+    _started_run(tmp_path / "default", {**lstm, "overrides": {}})
+    Workdir(tmp_path / "default" / "run", {**lstm, "overrides": {"lstm_units": 128}})
+    # A number where the default is not a list of numbers stays a number.
+    assert Workdir.recorded_overrides("lstm_sst2", {"dropout": 0.25}) == {"dropout": 0.25}
+
+
 # -- the data stream on resume ----------------------------------------------------------------
 
 

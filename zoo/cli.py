@@ -483,10 +483,16 @@ def _progress_messages() -> Iterator[None]:
     logger.setLevel(logging.INFO)
     logger.propagate = False  # printed once, even where the root logger has a handler too
 
-    def show_as_message(message: Warning | str, category: type[Warning], *_: Any, **__: Any):
+    def show_as_message(
+        message: Warning | str, category: type[Warning], filename: str, *_: Any, **__: Any
+    ):
         # Python would print the warning's file and source line: zoo's, of no use to the user.
+        # A library's warning (Keras, keras-tuner) names the library, so that it is not read as
+        # zoo's own advice.
+        library = _package_of(filename)
+        source = f"from {library}: " if library else ""
         kind = "" if category is UserWarning else f"{category.__name__}: "
-        logger.warning("%s%s", kind, message)
+        logger.warning("%s%s%s", source, kind, message)
 
     warnings.showwarning = show_as_message
     try:
@@ -496,6 +502,19 @@ def _progress_messages() -> Iterator[None]:
         logger.setLevel(level)
         logger.propagate = propagate
         warnings.showwarning = show_warning
+
+
+def _package_of(filename: str) -> str | None:
+    """The top-level package other than zoo whose folder holds `filename`, or None (zoo's
+    warnings name the command's own file, the first caller outside zoo)."""
+    path = os.path.abspath(filename)
+    for name, module in list(sys.modules.items()):
+        if "." in name or name == "zoo":
+            continue
+        for folder in getattr(module, "__path__", None) or ():
+            if path.startswith(os.path.join(os.path.abspath(folder), "")):
+                return name
+    return None
 
 
 class _CommandLineFormatter(logging.Formatter):

@@ -146,21 +146,25 @@ class Workdir:
 
         `--set dropout=0.5`, where 0.5 is the default, asks for the same run as no `--set`, so a
         run started without it resumes with it, and the reverse; a NumPy scalar (a tuner's
-        value) counts as the Python number it prints as.
+        value) counts as the Python number it prints as, and one width where the entry lists
+        layer widths counts as a list of one (`lstm_units=128` builds what `lstm_units=[128]` does).
 
         Example:
             >>> import numpy as np
             >>> from zoo.training.workdir import Workdir
             >>> Workdir.recorded_overrides("cnn_mnist", {"epochs": 40, "dropout": np.float32(0.3)})
             {'dropout': 0.3}
+            >>> Workdir.recorded_overrides("lstm_sst2", {"lstm_units": 64})
+            {'lstm_units': [64]}
         """
         overrides = plain_json(dict(overrides))
         defaults = _entry_defaults(entry)
         missing = object()
+        recorded = {key: _as_declared(overrides[key], defaults.get(key)) for key in overrides}
         return {
-            key: overrides[key]
-            for key in sorted(overrides)
-            if defaults.get(key, missing) != overrides[key]
+            key: recorded[key]
+            for key in sorted(recorded)
+            if defaults.get(key, missing) != recorded[key]
         }
 
     def begin(self) -> None:
@@ -203,12 +207,12 @@ class Workdir:
         if not self.config_path.exists():
             return
         try:
-            previous = _comparable(json.loads(self.config_path.read_text()))
+            previous = comparable_config(json.loads(self.config_path.read_text()))
         except (OSError, json.JSONDecodeError) as error:
             raise WorkdirConflictError(
                 f"cannot read {self.config_path} ({error}); use a new workdir or delete this one."
             ) from None
-        current = _comparable(self.config)
+        current = comparable_config(self.config)
         if previous != current:
             changed = sorted(
                 key
@@ -382,11 +386,22 @@ def _entry_defaults(entry: str) -> dict[str, Any]:
     return plain_json({**spec.model_kwargs(), **dataclasses.asdict(spec.recipe)})
 
 
-def _comparable(config: dict[str, Any]) -> dict[str, Any]:
-    """A run configuration as it is compared: overrides equal to the entry's defaults dropped.
+def _as_declared(value: Any, default: Any) -> Any:
+    """`value` in the form of the entry's `default`: a lone integer where the default is a list of
+    integers (layer widths, which every family builder reads through `checks.positive_ints`) as a
+    list of one, so that a run started with `lstm_units=128` resumes with `lstm_units=[128]`."""
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if is_int and isinstance(default, list) and all(type(v) is int for v in default):
+        return [value]
+    return value
 
-    Applied to both sides, so workdirs that recorded such overrides (before zoo dropped them)
-    still resume.
+
+def comparable_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's or a search's recorded configuration as it is compared: its `overrides` as
+    `Workdir.recorded_overrides` gives them (defaults dropped, plain values, one width as a list).
+
+    Applied to both sides, so workdirs and searches that recorded overrides before zoo put them in
+    that form still resume.
     """
     if isinstance(config.get("entry"), str) and isinstance(config.get("overrides"), dict):
         return {

@@ -43,7 +43,7 @@ from zoo.spec import MONITORS, ModelSpec, keep_spec, spec_of
 from zoo.training.callbacks import monitor_mode
 from zoo.training.loop import load_run_data, reading_options, used_data_dir
 from zoo.training.policy import resolve_policy
-from zoo.training.workdir import fingerprint
+from zoo.training.workdir import Workdir, comparable_config, fingerprint, plain_json
 from zoo.tuning.hypermodel import ZooHyperModel
 from zoo.tuning.trials import (
     TRIALS_FILE,
@@ -242,7 +242,7 @@ def tune(
             else f"{objective.name} ({objective.direction})"
         ),
         "epochs": spec.recipe.epochs,
-        "overrides": {key: overrides[key] for key in sorted(overrides)},
+        "overrides": Workdir.recorded_overrides(spec.name, overrides),
         "seed": seed,
         "data": fingerprint(data),
         "validation_data": fingerprint(validation_data) if validation_data is not None else None,
@@ -414,7 +414,7 @@ def _space_description(space: keras_tuner.HyperParameters) -> dict[str, Any]:
     for parameter in space.space:
         config = {key: value for key, value in parameter.get_config().items() if key != "name"}
         description[parameter.name] = {"type": type(parameter).__name__, **config}
-    return json.loads(json.dumps(description, default=str))
+    return plain_json(description)  # a NumPy default as the number it is, not its text
 
 
 def _check_previous_search(directory: Path, record: dict[str, Any]) -> None:
@@ -429,7 +429,8 @@ def _check_previous_search(directory: Path, record: dict[str, Any]) -> None:
             f"cannot read {path} ({error}); pass overwrite=True to start afresh or use a new "
             f"directory."
         ) from None
-    current = json.loads(json.dumps(record, default=str))
+    previous = comparable_config(previous)
+    current = comparable_config(plain_json(record))
     changed = [key for key in sorted(set(previous) | set(current))
                if key not in _RESUMABLE_KEYS and previous.get(key) != current.get(key)]
     if not changed:
