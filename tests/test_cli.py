@@ -152,6 +152,40 @@ def test_set_takes_the_recipe_fields_that_have_options_too(tmp_path, capsys):
     assert "zoo: training mlp_mnist from epoch 1 to 1" in printed
 
 
+def test_train_from_weights_fine_tunes_and_more_epochs_point_there(tmp_path, capsys):
+    from helpers import digit_like_images
+
+    small = ["--set", "units=(8,)", "--batch-size", "50"]
+    digits, first = write_digits_npz(tmp_path / "digits.npz", count=100), tmp_path / "first"
+    assert main(["train", "mlp_mnist", "--data", str(digits), "--epochs", "1", "--workdir",
+                 str(first), *small]) == 0
+    # More epochs in the finished run's workdir: refused, pointing to --weights.
+    assert main(["train", "mlp_mnist", "--data", str(digits), "--epochs", "2", "--workdir",
+                 str(first), *small]) == 2
+    error = capsys.readouterr().err
+    assert "'epochs': 1, 'units': [8]}, now {'batch_size': 50, 'epochs': 2" in error
+    assert f"same options and --weights {first} --workdir NEW" in error
+
+    x, y = digit_like_images(90, num_classes=3, seed=1)
+    three = tmp_path / "three.npz"
+    np.savez(three, x=x, y=y)
+    tuned = tmp_path / "tuned"
+    assert main(["train", "mlp_mnist", "--data", str(three), "--epochs", "1", "--workdir",
+                 str(tuned), "--weights", str(first), "--freeze-backbone",
+                 "--set", "num_classes=3", *small]) == 0
+    config = json.loads((tuned / "config.json").read_text())
+    assert config["weights"].startswith("file:") and config["frozen_layers"] == ["hidden_0"]
+    assert config["overrides"]["num_classes"] == 3
+    hidden = [zoo.build("mlp_mnist", weights=run, units=(8,), num_classes=classes)
+              .get_layer("hidden_0").get_weights()[0] for run, classes in ((first, 10), (tuned, 3))]
+    np.testing.assert_array_equal(*hidden)  # frozen: as the first run left it
+
+    assert main(["train", "mlp_mnist", "--data", str(three), "--freeze-backbone"]) == 2
+    assert "--freeze-backbone needs --weights PATH" in capsys.readouterr().err
+    assert main(["train", "mlp_mnist", "--set", f"weights={first}"]) == 2
+    assert "use --weights" in capsys.readouterr().err
+
+
 def test_version(capsys):
     import zoo
 

@@ -254,6 +254,19 @@ def test_an_override_equal_to_the_default_asks_for_the_same_run(tmp_path):
         Workdir(old, {**CONFIG, "overrides": {"epochs": 4}})
 
 
+def test_only_more_epochs_point_to_a_run_started_from_the_weights(tmp_path):
+    _started_run(tmp_path, CONFIG)
+    with pytest.raises(WorkdirConflictError, match="start a new one from its weights") as error:
+        Workdir(tmp_path / "run", {**CONFIG, "overrides": {"epochs": 6}})
+    assert f"--weights {tmp_path / 'run'} --workdir NEW" in str(error.value)
+    for other in ({**CONFIG, "overrides": {"epochs": 6, "dropout": 0.3}},
+                  {**CONFIG, "overrides": {"epochs": 6}, "seed": 1},
+                  {**CONFIG, "overrides": {"dropout": 0.3}}):
+        with pytest.raises(WorkdirConflictError) as error:
+            Workdir(tmp_path / "run", other)
+        assert "weights" not in str(error.value)
+
+
 def test_one_layer_width_and_a_list_of_one_are_the_same_run(tmp_path):
     lstm = {**CONFIG, "entry": "lstm_sst2"}
     _started_run(tmp_path, {**lstm, "overrides": {"lstm_units": 64}})

@@ -131,6 +131,11 @@ def _parser() -> argparse.ArgumentParser:
                           help="override a hyperparameter or recipe field (dropout=0.3, "
                                "learning_rate=1e-4), or set a zoo.train option (jit_compile=True)")
     _add_class_names_option(training)
+    training.add_argument("--weights", metavar="PATH",
+                          help="start from a trained model: a workdir, .keras file or export "
+                               "(fine-tuning; the head is new when num_classes differs)")
+    training.add_argument("--freeze-backbone", action="store_true",
+                          help="with --weights: train the classifier head only")
     training.add_argument("--export", metavar="DIR",
                           help="after training, export a SavedModel serving raw inputs to DIR")
     training.add_argument("--overwrite-export", action="store_true",
@@ -242,7 +247,8 @@ _OPTIONS_OF_TRAIN = {"epochs": "--epochs", "batch_size": "--batch-size", "seed":
                      "workdir": "--workdir", "data": "--data",
                      "validation_data": "--validation-data", "data_dir": "--data-dir",
                      "download": "--no-download", "text_column": "--text-column",
-                     "label_column": "--label-column", "class_names": "--class-names"}
+                     "label_column": "--label-column", "class_names": "--class-names",
+                     "weights": "--weights", "freeze_backbone": "--freeze-backbone"}
 _OPTIONS_OF_TUNE = {"epochs": "--epochs", "seed": "--seed", "directory": "--directory",
                     "data": "--data", "validation_data": "--validation-data", "tuner": "--tuner",
                     "max_trials": "--max-trials", "objective": "--objective",
@@ -285,11 +291,34 @@ def _train_arguments(args: argparse.Namespace) -> dict[str, Any]:
     return _call_arguments(args, arguments, _OPTIONS_OF_TRAIN)
 
 
+def _starting_model(args: argparse.Namespace, arguments: dict[str, Any]) -> Any:
+    """With --weights: the entry built from those weights with the --set values that shape it
+    (builder arguments, recipe fields), as `zoo.build(name, weights=..., ...)`; else None."""
+    import zoo
+    from zoo.errors import InvalidValueError
+
+    if args.weights is None:
+        if args.freeze_backbone:
+            raise InvalidValueError(
+                "--freeze-backbone needs --weights PATH, the trained model (a workdir, .keras "
+                "file or export) whose layers it keeps as they are."
+            )
+        return None
+    valid = set(zoo.get_spec(args.name).valid_overrides())
+    shaping = {key: value for key, value in arguments.items()
+               if key in valid and value is not None}
+    return zoo.build(args.name, weights=args.weights, freeze_backbone=args.freeze_backbone,
+                     **shaping)
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
     import zoo
 
     _check_export_target(args)
-    result = zoo.train(args.name, args.data, args.validation_data, **_train_arguments(args))
+    arguments = _train_arguments(args)
+    model = _starting_model(args, arguments)
+    result = zoo.train(args.name if model is None else model, args.data, args.validation_data,
+                       **arguments)
     print()
     # The learning rate in significant digits: a decayed 2e-05 is not 0.0000.
     print(result.history.to_string(index=False, float_format=lambda v: f"{v:.4f}",

@@ -225,7 +225,7 @@ class Workdir:
             raise WorkdirConflictError(
                 f"workdir {self.path} holds a run with a different configuration ({details}). "
                 f"Rerun with the same settings to resume it, or use another workdir "
-                f"(workdir=, --workdir)."
+                f"(workdir=, --workdir).{_more_epochs_hint(previous, current, self.path)}"
             )
 
     # -- state ------------------------------------------------------------------------------
@@ -394,6 +394,22 @@ def _as_declared(value: Any, default: Any) -> Any:
     if is_int and isinstance(default, list) and all(type(v) is int for v in default):
         return [value]
     return value
+
+
+def _more_epochs_hint(previous: dict[str, Any], current: dict[str, Any], path: Path) -> str:
+    """How to train on, where only the number of epochs differs: a run's learning-rate schedule
+    spans its epochs, so more of them are another run, started from this one's weights."""
+    before, now = dict(previous.get("overrides") or {}), dict(current.get("overrides") or {})
+    if {**previous, "overrides": None} != {**current, "overrides": None}:
+        return ""
+    if before.pop("epochs", None) == now.pop("epochs", None) or before != now:
+        return ""
+    entry = current.get("entry")
+    return (
+        f" To train on from this run, start a new one from its weights with the same options "
+        f"and --weights {path} --workdir NEW (in Python: zoo.train(zoo.build({entry!r}, "
+        f"weights={str(path)!r}, ...), data, workdir=NEW))."
+    )
 
 
 def comparable_config(config: dict[str, Any]) -> dict[str, Any]:
