@@ -180,6 +180,10 @@ def test_train_from_weights_fine_tunes_and_more_epochs_point_there(tmp_path, cap
               .get_layer("hidden_0").get_weights()[0] for run, classes in ((first, 10), (tuned, 3))]
     np.testing.assert_array_equal(*hidden)  # frozen: as the first run left it
 
+    # At the entry's own sizes the weights do not fit: the sizes they were trained with are named.
+    assert main(["train", "mlp_mnist", "--data", str(three), "--weights", str(first)]) == 2
+    assert ("The weights were trained with units=[8] (mlp_mnist here: units=[128])"
+            in capsys.readouterr().err)
     assert main(["train", "mlp_mnist", "--data", str(three), "--freeze-backbone"]) == 2
     assert "--freeze-backbone needs --weights PATH" in capsys.readouterr().err
     assert main(["train", "mlp_mnist", "--set", f"weights={first}"]) == 2

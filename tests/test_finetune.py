@@ -1,5 +1,7 @@
 """Fine-tuning: build(name, weights=PATH, num_classes=N, freeze_backbone=...)."""
 
+import warnings
+
 import keras
 import numpy as np
 import pandas as pd
@@ -193,3 +195,12 @@ def test_an_export_starts_a_model_with_the_weights_it_serves(name, tmp_path):
         assert vocabulary == first.preprocessor.vocabulary
     with pytest.raises(InvalidValueError, match="no layer of export .*an export of"):
         zoo.build("cnn_mnist", weights=export)
+    # The entry at its own sizes: the sizes the export was trained with are named.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            zoo.build(name, weights=export)
+            message = " ".join(str(warning.message) for warning in caught)
+        except InvalidValueError as error:
+            message = str(error)
+    assert "The weights were trained with " in message, message

@@ -7,6 +7,7 @@ match and keeps its fresh initialization, so fine-tuning to a new label set is o
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import warnings
@@ -16,7 +17,7 @@ from typing import Any
 
 import keras
 
-from zoo.errors import DataError, InvalidValueError, warn
+from zoo.errors import DataError, InvalidValueError, ZooError, warn
 
 HEAD_LAYER = "classifier"  # every family names its output layer so (zoo.models.common)
 VOCABULARY_ATTRIBUTE = "_zoo_pretrained_vocabulary"  # see pretrained_vocabulary
@@ -175,6 +176,61 @@ def _weights_by_layer(
     return from_file, trained.name
 
 
+def _trained_arguments(path: Path, kind: str) -> dict[str, Any] | None:
+    """The builder arguments the weights' network was built with, where their source records
+    them: an export's metadata, or the config.json of the workdir a .keras file lies in (its
+    overrides, on top of its entry's defaults). None where unknown."""
+    from zoo.registry import get_spec
+    from zoo.serving.archive import read_metadata
+
+    if kind == "export":
+        metadata = read_metadata(path)
+        recorded = {**((metadata.get("training") or {}).get("overrides") or {}),
+                    **(metadata.get("hyperparameters") or {})}
+    else:
+        try:
+            metadata = json.loads((path.parent / "config.json").read_text())
+        except (OSError, ValueError):
+            return None
+        recorded = metadata.get("overrides") if isinstance(metadata, dict) else None
+    if not isinstance(recorded, dict):
+        return None
+    try:
+        defaults = get_spec(str(metadata.get("entry"))).model_kwargs()
+    except ZooError:  # an entry this process does not register: its defaults are unknown
+        return None
+    return {key: recorded.get(key, value) for key, value in defaults.items()}
+
+
+def _sizes_hint(model: keras.Model, path: Path, kind: str) -> str:
+    """" The weights were trained with units=[8] (...)": the builder arguments in which the
+    weights' network and `model` differ, where the weights' source records them; else ""."""
+    from zoo.spec import spec_of
+    from zoo.training.workdir import as_declared, plain_json
+
+    spec, trained = spec_of(model), _trained_arguments(path, kind)
+    if spec is None or trained is None:
+        return ""
+    built, trained = plain_json(spec.model_kwargs()), plain_json(trained)
+    for key in set(built) & set(trained):  # one width and a list of one build the same
+        built[key], trained[key] = (as_declared(built[key], trained[key]),
+                                    as_declared(trained[key], built[key]))
+    differ = [key for key in sorted(built)
+              if key != "num_classes" and key in trained and trained[key] != built[key]]
+    if not differ:
+        return ""
+
+    def listed(values: dict[str, Any], separator: str) -> str:
+        return separator.join(f"{key}={json.dumps(values[key], separators=(',', ':'))}"
+                              for key in differ)
+
+    return (
+        f" The weights were trained with {listed(trained, ', ')} ({model.name} here: "
+        f"{listed(built, ', ')}): build with the same, zoo.build({spec.name!r}, weights=..., "
+        f"{listed(trained, ', ')}), or on the command line --set {listed(trained, ' --set ')}."
+    )
+
+
 def load_pretrained(
     model: keras.Model, source: str | os.PathLike, *, freeze_backbone: bool = False
 ) -> list[str]:
@@ -220,15 +276,18 @@ def load_pretrained(
         if not [name for name in copied if name != HEAD_LAYER]:
             raise InvalidValueError(
                 f"no layer of {path.name} ({described}) matches {model.name} by name and shape; "
-                f"weights can only start a model of the same family and sizes. Layers are "
-                f"matched by name: a builder of your own should name its layers (Keras numbers "
-                f"unnamed ones per process) and end in zoo.models.classifier_head."
+                f"weights can only start a model of the same family and sizes."
+                f"{_sizes_hint(model, path, kind)} Layers are matched by name: a builder of your "
+                f"own should name its layers (Keras numbers unnamed ones per process) and end in "
+                f"zoo.models.classifier_head."
             )
         if skipped:
+            hint = _sizes_hint(model, path, kind) or (
+                " Build with the sizes the weights were trained with to start from all of them."
+            )
             warn(
                 f"{len(skipped)} layer(s) of {model.name} keep their fresh initialization instead "
-                f"of the weights in {path}: {', '.join(skipped)}. Build with the sizes the weights "
-                f"were trained with to start from all of them.",
+                f"of the weights in {path}: {', '.join(skipped)}.{hint}",
             )
     _attach_vocabulary(model, Path(source), kind == "export")
     # zoo.train records it: a rerun in the workdir must start from the same weights to resume.

@@ -160,7 +160,7 @@ class Workdir:
         overrides = plain_json(dict(overrides))
         defaults = _entry_defaults(entry)
         missing = object()
-        recorded = {key: _as_declared(overrides[key], defaults.get(key)) for key in overrides}
+        recorded = {key: as_declared(overrides[key], defaults.get(key)) for key in overrides}
         return {
             key: recorded[key]
             for key in sorted(recorded)
@@ -386,7 +386,7 @@ def _entry_defaults(entry: str) -> dict[str, Any]:
     return plain_json({**spec.model_kwargs(), **dataclasses.asdict(spec.recipe)})
 
 
-def _as_declared(value: Any, default: Any) -> Any:
+def as_declared(value: Any, default: Any) -> Any:
     """`value` in the form of the entry's `default`: a lone integer where the default is a list of
     integers (layer widths, which every family builder reads through `checks.positive_ints`) as a
     list of one, so that a run started with `lstm_units=128` resumes with `lstm_units=[128]`."""
