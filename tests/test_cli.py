@@ -184,6 +184,9 @@ def test_train_from_weights_fine_tunes_and_more_epochs_point_there(tmp_path, cap
     assert main(["train", "mlp_mnist", "--data", str(three), "--weights", str(first)]) == 2
     assert ("The weights were trained with units=[8] (mlp_mnist here: units=[128])"
             in capsys.readouterr().err)
+    assert main(["train", "cnn_mnist", "--data", str(three), "--weights", str(first)]) == 2
+    assert ("The weights are mlp_mnist's, of the mlp family; cnn_mnist is of the cnn family."
+            in capsys.readouterr().err)
     assert main(["train", "mlp_mnist", "--data", str(three), "--freeze-backbone"]) == 2
     assert "--freeze-backbone needs --weights PATH" in capsys.readouterr().err
     assert main(["train", "mlp_mnist", "--set", f"weights={first}"]) == 2

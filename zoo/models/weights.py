@@ -176,10 +176,11 @@ def _weights_by_layer(
     return from_file, trained.name
 
 
-def _trained_arguments(path: Path, kind: str) -> dict[str, Any] | None:
-    """The builder arguments the weights' network was built with, where their source records
-    them: an export's metadata, or the config.json of the workdir a .keras file lies in (its
-    overrides, on top of its entry's defaults). None where unknown."""
+def _trained_with(path: Path, kind: str) -> tuple[Any, dict[str, Any]] | None:
+    """The entry the weights were trained as and the builder arguments their network was built
+    with, where their source records them: an export's metadata, or the config.json of the
+    workdir a .keras file lies in (its overrides, on top of its entry's defaults). None where
+    unknown, or where that entry is not registered in this process."""
     from zoo.registry import get_spec
     from zoo.serving.archive import read_metadata
 
@@ -196,21 +197,26 @@ def _trained_arguments(path: Path, kind: str) -> dict[str, Any] | None:
     if not isinstance(recorded, dict):
         return None
     try:
-        defaults = get_spec(str(metadata.get("entry"))).model_kwargs()
-    except ZooError:  # an entry this process does not register: its defaults are unknown
+        entry = get_spec(str(metadata.get("entry")))
+    except ZooError:
         return None
-    return {key: recorded.get(key, value) for key, value in defaults.items()}
+    return entry, {key: recorded.get(key, value) for key, value in entry.model_kwargs().items()}
 
 
 def _sizes_hint(model: keras.Model, path: Path, kind: str) -> str:
     """" The weights were trained with units=[8] (...)": the builder arguments in which the
-    weights' network and `model` differ, where the weights' source records them; else ""."""
+    weights' network and `model` differ, or the families, where the weights' source records
+    them; else ""."""
     from zoo.spec import spec_of
     from zoo.training.workdir import as_declared, plain_json
 
-    spec, trained = spec_of(model), _trained_arguments(path, kind)
-    if spec is None or trained is None:
+    spec, source = spec_of(model), _trained_with(path, kind)
+    if spec is None or source is None:
         return ""
+    entry, trained = source
+    if entry.family != spec.family:
+        return (f" The weights are {entry.name}'s, of the {entry.family} family; {spec.name} is "
+                f"of the {spec.family} family.")
     built, trained = plain_json(spec.model_kwargs()), plain_json(trained)
     for key in set(built) & set(trained):  # one width and a list of one build the same
         built[key], trained[key] = (as_declared(built[key], trained[key]),
