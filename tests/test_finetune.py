@@ -111,6 +111,20 @@ def test_layers_left_fresh_are_named(trained_mlp):
         zoo.build("mlp_mnist", weights=path, units=(128, 64), num_classes=3)
 
 
+def test_a_workdirs_sizes_and_input_shape_are_named_where_they_differ(tmp_path):
+    workdir = tmp_path / "cifar"  # as zoo.train leaves one: model.keras beside config.json
+    workdir.mkdir()
+    zoo.build("cnn_cifar10", compile=False).save(workdir / "model.keras")
+    (workdir / "config.json").write_text('{"entry": "cnn_cifar10", "overrides": {"dropout": 0.1}}')
+    with pytest.warns(UserWarning) as caught:
+        zoo.build("cnn_mnist", weights=workdir, dropout=0.1)
+    message = " ".join(str(warning.message) for warning in caught)
+    assert "The weights were trained with block_dropout=0.25, convs_per_block=2" in message
+    assert "--set dense_units=[512] --set padding=\"same\"" in message
+    assert "dropout=0.1" not in message  # the same in both
+    assert "trained on inputs of shape [32, 32, 3], cnn_mnist reads [28, 28, 1]." in message
+
+
 def test_train_keeps_what_the_model_was_built_with(trained_mlp, tmp_path):
     _, path = trained_mlp
     model = zoo.build("mlp_mnist", weights=path, num_classes=3, dropout=0.1)

@@ -221,10 +221,13 @@ def _sizes_hint(model: keras.Model, path: Path, kind: str) -> str:
     for key in set(built) & set(trained):  # one width and a list of one build the same
         built[key], trained[key] = (as_declared(built[key], trained[key]),
                                     as_declared(trained[key], built[key]))
-    differ = [key for key in sorted(built)
-              if key != "num_classes" and key in trained and trained[key] != built[key]]
+    differ = [key for key in sorted(built) if key in trained and trained[key] != built[key]]
+    # A new head is what num_classes is for; an input shape comes with the data, not an option.
+    shape = (f" The weights were trained on inputs of shape {trained['input_shape']}, "
+             f"{spec.name} reads {built['input_shape']}." if "input_shape" in differ else "")
+    differ = [key for key in differ if key not in ("num_classes", "input_shape")]
     if not differ:
-        return ""
+        return shape
 
     def listed(values: dict[str, Any], separator: str) -> str:
         return separator.join(f"{key}={json.dumps(values[key], separators=(',', ':'))}"
@@ -234,6 +237,7 @@ def _sizes_hint(model: keras.Model, path: Path, kind: str) -> str:
         f" The weights were trained with {listed(trained, ', ')} ({model.name} here: "
         f"{listed(built, ', ')}): build with the same, zoo.build({spec.name!r}, weights=..., "
         f"{listed(trained, ', ')}), or on the command line --set {listed(trained, ' --set ')}."
+        f"{shape}"
     )
 
 
