@@ -317,3 +317,22 @@ def test_training_runs_map_validation_names_to_the_training_ids(tmp_path):
     int_file.write_text("text,label\nawful,0\ngreat,2\n")
     _, validation = load_run_data(spec, str(train_file), str(int_file), 0, None)
     assert [int(v) for _, batch in validation for v in batch] == [0, 2]
+
+
+def test_what_integer_labels_stand_for_is_logged_once(tmp_path, caplog):
+    data = write_sentiment_tsv(tmp_path / "reviews.tsv")  # labels 1 and 0
+    spec = zoo.get_spec("lstm_sst2").with_overrides(**SMALL_TEXT)
+    with caplog.at_level("INFO", logger="zoo.data"):
+        train = zoo.data.load(data, split="train", spec=spec)
+        zoo.data.load(data, split="validation", spec=spec, preprocessor=train.preprocessor)
+    # Once: the hold-out is of the same source.
+    assert caplog.messages == [
+        "'reviews.tsv': labels are class ids, read as 0 = negative, 1 = positive"
+    ]
+    caplog.clear()
+    with caplog.at_level("INFO", logger="zoo.data"):
+        zoo.data.load(digit_like_images(20), split="train", spec=zoo.get_spec("mlp_mnist"))
+        named = [("great", "pos"), ("dull", "neg")] * 10
+        zoo.data.load((np.array([t for t, _ in named]), np.array([label for _, label in named])),
+                      split="train", spec=spec.with_overrides(num_classes=2))
+    assert caplog.messages == []  # digits named by their ids; labels that are names

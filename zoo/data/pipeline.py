@@ -35,6 +35,7 @@ from zoo.errors import DataError, InvalidValueError
 from zoo.spec import ModelSpec
 
 logger = logging.getLogger("zoo.data")
+_NAMED = 10  # class names listed in a message
 
 LOCAL_SPLITS = ("train", "validation", "all")
 MAX_SHUFFLE_BUFFER = 100_000  # a full shuffle for every catalog dataset but ag_news (120k)
@@ -227,6 +228,9 @@ def load(
         examples = _in_entry_order(examples, spec)
     if spec is not None:
         _check_against_spec(examples, spec, class_names)
+    if split != "validation":  # a hold-out is of a source read, and reported, as "train"
+        names = class_names if class_names is not None else (spec.class_names if spec else ())
+        _report_class_ids(examples, names)
     examples = split_examples(examples, split, validation_fraction=validation_fraction, seed=seed)
     return _from_examples(
         examples,
@@ -273,6 +277,21 @@ def split_examples(
     part = examples.take(validation_indices if split == "validation" else train_indices)
     validate.check_not_empty(len(part), examples.origin, split)
     return part
+
+
+def _report_class_ids(examples: Examples, class_names: Sequence[str]) -> None:
+    """Log what the integer labels of `examples` stand for, where the model names its classes.
+
+    Ids are taken as they are; naming what each stands for lets data numbered otherwise
+    (1 = negative) be caught by eye instead of scored silently inverted. Classes named by their
+    own ids (digits "0".."9") need no such line.
+    """
+    names = [str(name) for name in class_names]
+    if examples.class_names or names == [str(index) for index in range(len(names))]:
+        return
+    shown = ", ".join(f"{index} = {name}" for index, name in enumerate(names[:_NAMED]))
+    more = f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
+    logger.info("%s: labels are class ids, read as %s%s", examples.origin, shown, more)
 
 
 def _in_entry_order(examples: Examples, spec: ModelSpec) -> Examples:
