@@ -138,8 +138,9 @@ def test_train_keeps_what_the_model_was_built_with(trained_mlp, tmp_path):
 
     with pytest.raises(InvalidValueError, match="already built, so dropout cannot change"):
         zoo.train(model, (x, y), epochs=1, dropout=0.5, verbose=0)
-    # The same value, or a recipe field, is fine.
+    # The same value, or a recipe field, is fine; so is the built width as a number.
     zoo.train(model, (x, y), epochs=1, num_classes=3, learning_rate=1e-4, verbose=0)
+    zoo.train(model, (x, y), epochs=1, units=128, verbose=0)
 
 
 def test_a_fine_tuning_workdir_resumes_only_from_the_same_weights_and_freezing(

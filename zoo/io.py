@@ -51,6 +51,15 @@ def _umask() -> int:
     return mask
 
 
+def read_json(path: str | os.PathLike) -> Any:
+    """The JSON in `path`, or None where it is missing or unreadable: for optional files (a
+    workdir's report.json, state.json), whose absence says less but breaks nothing."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
     """Write `data` as indented JSON to `path` atomically."""
     return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")

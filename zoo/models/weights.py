@@ -13,11 +13,15 @@ import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 
 from zoo.errors import DataError, InvalidValueError, ZooError, warn
+from zoo.io import read_json
+
+if TYPE_CHECKING:
+    from zoo.spec import ModelSpec
 
 HEAD_LAYER = "classifier"  # every family names its output layer so (zoo.models.common)
 VOCABULARY_ATTRIBUTE = "_zoo_pretrained_vocabulary"  # see pretrained_vocabulary
@@ -176,7 +180,7 @@ def _weights_by_layer(
     return from_file, trained.name
 
 
-def _trained_with(path: Path, kind: str) -> tuple[Any, dict[str, Any]] | None:
+def _trained_with(path: Path, kind: str) -> tuple[ModelSpec, dict[str, Any]] | None:
     """The entry the weights were trained as and the builder arguments their network was built
     with, where their source records them: an export's metadata, or the config.json of the
     workdir a .keras file lies in (its overrides, on top of its entry's defaults). None where
@@ -188,11 +192,8 @@ def _trained_with(path: Path, kind: str) -> tuple[Any, dict[str, Any]] | None:
         metadata = read_metadata(path)
         recorded = {**((metadata.get("training") or {}).get("overrides") or {}),
                     **(metadata.get("hyperparameters") or {})}
-    else:
-        try:
-            metadata = json.loads((path.parent / "config.json").read_text())
-        except (OSError, ValueError):
-            return None
+    else:  # a .keras file in a workdir: its config.json; elsewhere, nothing recorded
+        metadata = read_json(path.parent / "config.json")
         recorded = metadata.get("overrides") if isinstance(metadata, dict) else None
     if not isinstance(recorded, dict):
         return None
@@ -208,7 +209,7 @@ def _sizes_hint(model: keras.Model, path: Path, kind: str) -> str:
     weights' network and `model` differ, or the families, where the weights' source records
     them; else ""."""
     from zoo.spec import spec_of
-    from zoo.training.workdir import as_declared, plain_json
+    from zoo.training.workdir import plain_json, same_value
 
     spec, source = spec_of(model), _trained_with(path, kind)
     if spec is None or source is None:
@@ -218,10 +219,8 @@ def _sizes_hint(model: keras.Model, path: Path, kind: str) -> str:
         return (f" The weights are {entry.name}'s, of the {entry.family} family; {spec.name} is "
                 f"of the {spec.family} family.")
     built, trained = plain_json(spec.model_kwargs()), plain_json(trained)
-    for key in set(built) & set(trained):  # one width and a list of one build the same
-        built[key], trained[key] = (as_declared(built[key], trained[key]),
-                                    as_declared(trained[key], built[key]))
-    differ = [key for key in sorted(built) if key in trained and trained[key] != built[key]]
+    differ = [key for key in sorted(built)
+              if key in trained and not same_value(trained[key], built[key])]
     # A new head is what num_classes is for; an input shape comes with the data, not an option.
     shape = (f" The weights were trained on inputs of shape {trained['input_shape']}, "
              f"{spec.name} reads {built['input_shape']}." if "input_shape" in differ else "")

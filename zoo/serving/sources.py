@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import DataError, InvalidValueError, UnknownNameError
+from zoo.io import read_json
 from zoo.registry import get_spec, spec_for_model
 from zoo.spec import ModelSpec, spec_of
 
@@ -65,7 +66,7 @@ def read_workdir(path: str | os.PathLike) -> Trained:
             f"of a `zoo train` run (or zoo.train(..., workdir=...))."
         )
     if not model_path.is_file():
-        state = _read_json(path / "state.json") or {}
+        state = read_json(path / "state.json") or {}
         if state.get("status") == "diverged":
             best = path / "best.keras"
             saved = f" The best epoch before it is saved in {best}." if best.is_file() else ""
@@ -103,8 +104,8 @@ def read_workdir(path: str | os.PathLike) -> Trained:
         preprocessor = Preprocessor.load(path / "preprocessor", spec)
     else:
         preprocessor = make_preprocessor(spec)
-    evaluation = _read_json(path / "report.json")
-    state = _read_json(path / "state.json") or {}
+    evaluation = read_json(path / "report.json")
+    state = read_json(path / "state.json") or {}
     return Trained(model, spec, preprocessor, "workdir", run_config=config,
                    evaluation=evaluation, epochs_trained=state.get("epoch"))
 
@@ -160,13 +161,6 @@ def read_trained(path: str | os.PathLike) -> Trained:
             f"{path} does not exist; expected a training workdir, a zoo export or a .keras file."
         )
     return read_keras_file(path)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None  # optional files: an export without them says less, but still serves
 
 
 def from_model(model: Any, preprocessor: Any = None) -> Trained:
@@ -242,7 +236,7 @@ def resolve(model_or_result: Any, preprocessor: Any = None) -> Trained:
     if isinstance(model_or_result, TrainResult):
         result = model_or_result
         run_config = result.run_config or (
-            _read_json(result.workdir / "config.json") if result.workdir else None
+            read_json(result.workdir / "config.json") if result.workdir else None
         )
         preprocessor = result.preprocessor if preprocessor is None else preprocessor
         trained = Trained(

@@ -35,7 +35,7 @@ from zoo.training.compile import compile_model
 from zoo.training.distributed import fit_multi_worker
 from zoo.training.feeding import batches_per_epoch, repeat_epochs
 from zoo.training.policy import DevicePolicy, resolve_policy, task_index
-from zoo.training.workdir import Workdir, fingerprint
+from zoo.training.workdir import Workdir, fingerprint, same_value
 
 logger = logging.getLogger("zoo.training")
 
@@ -116,7 +116,8 @@ def _resolve_spec(
                 f"instead."
             ) from None
         built_with = spec.model_kwargs()
-        changed = sorted(k for k, v in overrides.items() if k in built_with and v != built_with[k])
+        changed = sorted(k for k, v in overrides.items()
+                         if k in built_with and not same_value(v, built_with[k]))
         if changed:
             # The network exists already: a new size would describe another model than it trains.
             raise InvalidValueError(

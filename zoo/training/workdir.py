@@ -396,6 +396,20 @@ def as_declared(value: Any, default: Any) -> Any:
     return value
 
 
+def same_value(value: Any, other: Any) -> bool:
+    """Whether two override values build and train the same: equal as plain JSON (`plain_json`:
+    a tuple is its list, a NumPy number the number it prints as), one width as a list of one.
+
+    Example:
+        >>> import numpy as np
+        >>> from zoo.training.workdir import same_value
+        >>> same_value((64,), [64]), same_value(64, (64,)), same_value(np.float32(0.3), 0.3)
+        (True, True, True)
+    """
+    left, right = plain_json(value), plain_json(other)
+    return as_declared(left, right) == as_declared(right, left)
+
+
 def _more_epochs_hint(previous: dict[str, Any], current: dict[str, Any], path: Path) -> str:
     """How to train on, where only the number of epochs differs: a run's learning-rate schedule
     spans its epochs, so more of them are another run, started from this one's weights."""

@@ -24,6 +24,7 @@ from zoo.spec import DATA_ARGUMENTS, ModelSpec
 from zoo.training.callbacks import StopOnNaN, monitor_mode
 from zoo.training.compile import compile_model
 from zoo.training.feeding import repeat_epochs
+from zoo.training.workdir import same_value
 from zoo.tuning.fixed import fixed_space
 
 
@@ -136,7 +137,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
                 )
         current = {**self.spec.model_kwargs(), **dataclasses.asdict(self.spec.recipe)}
         differing = [f"{key}={value!r} where the entry has {current[key]!r}"
-                     for key, value in sampled.items() if not _same_value(value, current[key])]
+                     for key, value in sampled.items() if not same_value(value, current[key])]
         if differing:
             warn(
                 f"the search space of {entry!r} does not start from the entry: at its defaults "
@@ -298,13 +299,6 @@ class ZooHyperModel(keras_tuner.HyperModel):
                     tf.data.experimental.assert_cardinality(math.ceil(examples / batch_size))
                 )
         return batched.prefetch(tf.data.AUTOTUNE)
-
-
-def _same_value(left: Any, right: Any) -> bool:
-    """Equal values, a list and a tuple of equal items included (`units=[64]` is `(64,)`)."""
-    if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
-        return len(left) == len(right) and all(map(_same_value, left, right))
-    return left == right
 
 
 def _is_raw_source(x: Any) -> bool:
