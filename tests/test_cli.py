@@ -164,7 +164,16 @@ def test_train_from_weights_fine_tunes_and_more_epochs_point_there(tmp_path, cap
                  str(first), *small]) == 2
     error = capsys.readouterr().err
     assert "'epochs': 1, 'units': [8]}, now {'batch_size': 50, 'epochs': 2" in error
-    assert f"same options and --weights {first} --workdir NEW" in error
+    # The hint spells out the command: the recorded options, quoted, with the epochs to add.
+    command = error.split("for the epochs to add: ")[1].split(" (in Python:")[0]
+    assert command == (f"zoo train mlp_mnist --weights {first} --workdir NEW --epochs N "
+                       f"--batch-size 50 --set 'units=(8,)'")
+    more = [str(tmp_path / "more") if part == "NEW" else "1" if part == "N" else part
+            for part in shlex.split(command)[1:]]
+    assert main([*more, "--data", str(digits)]) == 0
+    assert "zoo: training mlp_mnist from epoch 1 to 1" in capsys.readouterr().out
+    assert ("in Python: zoo.train(zoo.build('mlp_mnist', weights="
+            f"{str(first)!r}, batch_size=50, units=(8,)), data, workdir=NEW, epochs=N))") in error
 
     x, y = digit_like_images(90, num_classes=3, seed=1)
     three = tmp_path / "three.npz"
@@ -179,11 +188,19 @@ def test_train_from_weights_fine_tunes_and_more_epochs_point_there(tmp_path, cap
     hidden = [zoo.build("mlp_mnist", weights=run, units=(8,), num_classes=classes)
               .get_layer("hidden_0").get_weights()[0] for run, classes in ((first, 10), (tuned, 3))]
     np.testing.assert_array_equal(*hidden)  # frozen: as the first run left it
+    # Without --set num_classes=3 the 10-class model would train on 3-class data: said.
+    capsys.readouterr()
+    assert main(["train", "mlp_mnist", "--data", str(three), "--epochs", "1", "--weights",
+                 str(first), *small]) == 0
+    assert ("zoo: warning: 'three.npz': the labels are 0 to 2 (3 classes), but 'mlp_mnist' has "
+            "10" in capsys.readouterr().out)
 
     # At the entry's own sizes the weights do not fit: the sizes they were trained with are named.
     assert main(["train", "mlp_mnist", "--data", str(three), "--weights", str(first)]) == 2
-    assert ("The weights were trained with units=[8] (mlp_mnist here: units=[128])"
-            in capsys.readouterr().err)
+    error = capsys.readouterr().err
+    assert "The weights were trained with units=(8,) (mlp_mnist here: units=(128,))" in error
+    # Quoted for the shell: unquoted, units=(8,) is a syntax error and units=[8] a glob pattern.
+    assert "or on the command line --set 'units=(8,)'." in error
     assert main(["train", "cnn_mnist", "--data", str(three), "--weights", str(first)]) == 2
     assert ("The weights are mlp_mnist's, of the mlp family; cnn_mnist is of the cnn family."
             in capsys.readouterr().err)

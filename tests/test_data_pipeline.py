@@ -1,5 +1,7 @@
 """zoo.data.load pipelines: hold-out, determinism, augmentation only in training, training steps."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -336,3 +338,19 @@ def test_what_integer_labels_stand_for_is_logged_once(tmp_path, caplog):
         zoo.data.load((np.array([t for t, _ in named]), np.array([label for _, label in named])),
                       split="train", spec=spec.with_overrides(num_classes=2))
     assert caplog.messages == []  # digits named by their ids; labels that are names
+
+
+def test_integer_labels_short_of_the_models_classes_warn_for_training_only():
+    x, y = digit_like_images(30, num_classes=3)  # labels 0-2 for a 10-class entry
+    spec = zoo.get_spec("mlp_mnist")
+    with pytest.warns(UserWarning, match=r"arrays: the labels are 0 to 2 \(3 classes\), but "
+                      r"'mlp_mnist' has 10: a model trained on them learns never to pick outputs "
+                      r"3 to 9\. For a 3-class model .*--set num_classes=3"):
+        zoo.data.load((x, y), split="train", spec=spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # A test set may lack classes (evaluation reads without shuffling), the hold-out is of a
+        # source already checked as training data, and a 3-class model has all of them.
+        zoo.data.load((x, y), split="all", spec=spec, shuffle=False)
+        zoo.data.load((x, y), split="validation", spec=spec)
+        zoo.data.load((x, y), split="train", spec=spec.with_overrides(num_classes=3))

@@ -120,7 +120,9 @@ def test_a_workdirs_sizes_and_input_shape_are_named_where_they_differ(tmp_path):
         zoo.build("cnn_mnist", weights=workdir, dropout=0.1)
     message = " ".join(str(warning.message) for warning in caught)
     assert "The weights were trained with block_dropout=0.25, convs_per_block=2" in message
-    assert "--set dense_units=[512] --set padding=\"same\"" in message
+    # Python literals both ways (padding='same', never JSON's "same" or false).
+    assert "zoo.build('cnn_mnist', weights=..., block_dropout=0.25, " in message
+    assert "--set 'dense_units=(512,)' --set padding=same" in message
     assert "dropout=0.1" not in message  # the same in both
     assert "trained on inputs of shape [32, 32, 3], cnn_mnist reads [28, 28, 1]." in message
 

@@ -258,7 +258,18 @@ def test_only_more_epochs_point_to_a_run_started_from_the_weights(tmp_path):
     _started_run(tmp_path, CONFIG)
     with pytest.raises(WorkdirConflictError, match="start a new one from its weights") as error:
         Workdir(tmp_path / "run", {**CONFIG, "overrides": {"epochs": 6}})
-    assert f"--weights {tmp_path / 'run'} --workdir NEW" in str(error.value)
+    assert f"--weights {tmp_path / 'run'} --workdir NEW --epochs N (in" in str(error.value)
+    # The recorded options are spelled out, as the command line and Python read them back.
+    options = {"epochs": 3, "filters": [8, 16], "batch_norm": True, "padding": "same"}
+    _started_run(tmp_path / "options", {**CONFIG, "seed": 2, "overrides": options})
+    with pytest.raises(WorkdirConflictError) as error:
+        Workdir(tmp_path / "options" / "run",
+                {**CONFIG, "seed": 2, "overrides": {**options, "epochs": 5}})
+    message = str(error.value)
+    assert ("--epochs N --seed 2 --set batch_norm=True --set 'filters=(8, 16)' --set "
+            "padding=same (in Python: zoo.train(zoo.build('cnn_mnist', weights=") in message
+    assert ("batch_norm=True, filters=(8, 16), padding='same'), data, workdir=NEW, epochs=N, "
+            "seed=2))") in message
     for other in ({**CONFIG, "overrides": {"epochs": 6, "dropout": 0.3}},
                   {**CONFIG, "overrides": {"epochs": 6}, "seed": 1},
                   {**CONFIG, "overrides": {"dropout": 0.3}}):

@@ -373,20 +373,11 @@ def _cmd_tune(args: argparse.Namespace) -> None:
                    class_names=result.class_names or None, overwrite=args.overwrite_export)
 
 
-def _as_literal(value: Any) -> Any:
-    """`value` as a Python literal --set reads back: NumPy numbers as the decimals they print as
-    (`plain_json`, as the workdir records them), lists (JSON's tuples) as tuples again."""
-    from zoo.training.workdir import plain_json
-
-    def tuples(item: Any) -> Any:
-        return tuple(tuples(inner) for inner in item) if isinstance(item, list) else item
-
-    return tuples(plain_json(value))
-
-
 def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
     """The `zoo train` command line that trains the entry on the search's data with
     `overrides`, quoted for a POSIX shell."""
+    from zoo.values import override_text
+
     command = ["zoo", "train", args.name]
     for option, value in (("--data", args.data), ("--validation-data", args.validation_data),
                           ("--data-dir", args.data_dir), ("--text-column", args.text_column)):
@@ -401,10 +392,7 @@ def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
     if args.seed:  # the search's seed: the same hold-out of --data, and the same initial weights
         command += ["--seed", str(args.seed)]
     for key, value in sorted(overrides.items()):
-        value = _as_literal(value)
-        # A string as it is (optimizer=adam) where --set reads it back unchanged; else its repr.
-        reads_back = isinstance(value, str) and _override(f"{key}={value}")[1] == value
-        command += ["--set", f"{key}={value if reads_back else repr(value)}"]
+        command += ["--set", override_text(key, value)]
     return shlex.join(command)
 
 

@@ -231,6 +231,9 @@ def load(
     if split != "validation":  # a hold-out is of a source read, and reported, as "train"
         names = class_names if class_names is not None else (spec.class_names if spec else ())
         _report_class_ids(examples, names)
+        if spec is not None and not examples.class_names and shuffle is not False:
+            # Training data (evaluation reads without shuffling): a test set may lack classes.
+            validate.warn_missing_top_classes(examples.labels, spec, examples.origin)
     examples = split_examples(examples, split, validation_fraction=validation_fraction, seed=seed)
     return _from_examples(
         examples,

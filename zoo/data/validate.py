@@ -124,6 +124,39 @@ def check_label_range(
         )
 
 
+def warn_missing_top_classes(labels: np.ndarray, spec: ModelSpec, origin: str) -> None:
+    """Warn when integer labels stop short of the model's classes (0 to 2 for a 10-class model).
+
+    Such a model trains its other outputs only to stay unpicked: most often it was meant to have
+    fewer classes (fine-tuning `mnist` weights to 3 classes without `num_classes=3`). Data that
+    lacks some classes on purpose trains as it is; named labels are checked by
+    `check_class_names` instead.
+
+    Example:
+        >>> import numpy as np, warnings, zoo
+        >>> from zoo.data.validate import warn_missing_top_classes
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_missing_top_classes(np.array([0, 1, 2]), zoo.get_spec("mlp_mnist"), "'a.npz'")
+        >>> print(str(caught[0].message)[:60])
+        'a.npz': the labels are 0 to 2 (3 classes), but 'mlp_mnist'
+    """
+    if not labels.size:
+        return
+    count = int(labels.max()) + 1
+    if count >= spec.num_classes:
+        return
+    unused = (f"output {count}" if count == spec.num_classes - 1
+              else f"outputs {count} to {spec.num_classes - 1}")
+    warn(
+        f"{origin}: the labels are 0 to {count - 1} ({count} classes), but {entry_name(spec)} "
+        f"has {spec.num_classes}: a model trained on them learns never to pick {unused}. For a "
+        f"{count}-class model (fine-tuning included), build it with num_classes={count} (command "
+        f"line: --set num_classes={count}); data that lacks those classes on purpose trains as "
+        f"it is."
+    )
+
+
 def check_class_names(names: tuple[str, ...], spec: ModelSpec, origin: str) -> None:
     """Raise when a source's class names cannot be the classes of `spec`'s model.
 

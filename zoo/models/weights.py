@@ -7,7 +7,6 @@ match and keeps its fresh initialization, so fine-tuning to a new label set is o
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import warnings
@@ -205,11 +204,11 @@ def _trained_with(path: Path, kind: str) -> tuple[ModelSpec, dict[str, Any]] | N
 
 
 def _sizes_hint(model: keras.Model, path: Path, kind: str) -> str:
-    """" The weights were trained with units=[8] (...)": the builder arguments in which the
+    """" The weights were trained with units=(8,) (...)": the builder arguments in which the
     weights' network and `model` differ, or the families, where the weights' source records
     them; else ""."""
     from zoo.spec import spec_of
-    from zoo.training.workdir import plain_json, same_value
+    from zoo.values import as_literal, plain_json, same_value, set_arguments
 
     spec, source = spec_of(model), _trained_with(path, kind)
     if spec is None or source is None:
@@ -228,15 +227,16 @@ def _sizes_hint(model: keras.Model, path: Path, kind: str) -> str:
     if not differ:
         return shape
 
-    def listed(values: dict[str, Any], separator: str) -> str:
-        return separator.join(f"{key}={json.dumps(values[key], separators=(',', ':'))}"
-                              for key in differ)
+    trained, built = as_literal(trained), as_literal(built)
+
+    def keywords(values: dict[str, Any]) -> str:
+        return ", ".join(f"{key}={values[key]!r}" for key in differ)
 
     return (
-        f" The weights were trained with {listed(trained, ', ')} ({model.name} here: "
-        f"{listed(built, ', ')}): build with the same, zoo.build({spec.name!r}, weights=..., "
-        f"{listed(trained, ', ')}), or on the command line --set {listed(trained, ' --set ')}."
-        f"{shape}"
+        f" The weights were trained with {keywords(trained)} ({model.name} here: "
+        f"{keywords(built)}): build with the same, zoo.build({spec.name!r}, weights=..., "
+        f"{keywords(trained)}), or on the command line "
+        f"{set_arguments({key: trained[key] for key in differ})}.{shape}"
     )
 
 

@@ -35,7 +35,8 @@ from zoo.training.compile import compile_model
 from zoo.training.distributed import fit_multi_worker
 from zoo.training.feeding import batches_per_epoch, repeat_epochs
 from zoo.training.policy import DevicePolicy, resolve_policy, task_index
-from zoo.training.workdir import Workdir, fingerprint, same_value
+from zoo.training.workdir import Workdir, fingerprint
+from zoo.values import same_value
 
 logger = logging.getLogger("zoo.training")
 

@@ -41,6 +41,7 @@ import json
 import logging
 import os
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ import pandas as pd
 from zoo.errors import ZooError
 from zoo.io import atomic_write_json, atomic_write_text, remove_temporaries, temporary_sibling
 from zoo.models.weights import load_weights_checked
+from zoo.values import as_declared, as_literal, plain_json, set_arguments
 
 logger = logging.getLogger("zoo.training")
 
@@ -344,36 +346,6 @@ class Workdir:
             variable.assign(np.asarray(value, dtype=variable.dtype))
 
 
-def plain_json(value: Any) -> Any:
-    """`value` as JSON gives it back: tuples as lists, NumPy numbers as Python numbers (see
-    `_json_default`), other objects as their text.
-
-    Example:
-        >>> import numpy as np
-        >>> from zoo.training.workdir import plain_json
-        >>> plain_json({"filters": (8, np.int64(16)), "dropout": np.float32(0.3)})
-        {'filters': [8, 16], 'dropout': 0.3}
-    """
-    return json.loads(json.dumps(value, default=_json_default))
-
-
-def _json_default(value: Any) -> Any:
-    """For `json.dumps`: NumPy scalars and arrays as numbers and lists, anything else as text.
-
-    A NumPy float becomes the decimal it prints as (float32 0.3 -> 0.3, not 0.30000001192092896),
-    so that `dropout=np.float32(0.3)` and `dropout=0.3` record the same run.
-    """
-    if isinstance(value, np.ndarray):
-        return list(value) if value.ndim else value[()]  # json calls back for each element
-    if isinstance(value, np.floating):
-        return float(str(value))
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return str(value)
-
-
 def _entry_defaults(entry: str) -> dict[str, Any]:
     """An entry's builder arguments and recipe fields as JSON values; {} for an entry this
     process has not registered (its overrides are then compared as given)."""
@@ -386,43 +358,28 @@ def _entry_defaults(entry: str) -> dict[str, Any]:
     return plain_json({**spec.model_kwargs(), **dataclasses.asdict(spec.recipe)})
 
 
-def as_declared(value: Any, default: Any) -> Any:
-    """`value` in the form of the entry's `default`: a lone integer where the default is a list of
-    integers (layer widths, which every family builder reads through `checks.positive_ints`) as a
-    list of one, so that a run started with `lstm_units=128` resumes with `lstm_units=[128]`."""
-    is_int = isinstance(value, int) and not isinstance(value, bool)
-    if is_int and isinstance(default, list) and all(type(v) is int for v in default):
-        return [value]
-    return value
-
-
-def same_value(value: Any, other: Any) -> bool:
-    """Whether two override values build and train the same: equal as plain JSON (`plain_json`:
-    a tuple is its list, a NumPy number the number it prints as), one width as a list of one.
-
-    Example:
-        >>> import numpy as np
-        >>> from zoo.training.workdir import same_value
-        >>> same_value((64,), [64]), same_value(64, (64,)), same_value(np.float32(0.3), 0.3)
-        (True, True, True)
-    """
-    left, right = plain_json(value), plain_json(other)
-    return as_declared(left, right) == as_declared(right, left)
-
-
 def _more_epochs_hint(previous: dict[str, Any], current: dict[str, Any], path: Path) -> str:
     """How to train on, where only the number of epochs differs: a run's learning-rate schedule
-    spans its epochs, so more of them are another run, started from this one's weights."""
+    spans its epochs, so more of them are another run, started from this one's weights with the
+    options this one recorded (spelled out, for the command line and for Python)."""
     before, now = dict(previous.get("overrides") or {}), dict(current.get("overrides") or {})
     if {**previous, "overrides": None} != {**current, "overrides": None}:
         return ""
     if before.pop("epochs", None) == now.pop("epochs", None) or before != now:
         return ""
-    entry = current.get("entry")
+    entry, seed = current.get("entry"), current.get("seed")
+    batch_size = now.pop("batch_size", None)  # an option of its own on the command line
+    options = f" --seed {seed}" if seed else ""
+    options += f" --batch-size {batch_size}" if batch_size is not None else ""
+    options += f" {set_arguments(now)}" if now else ""
+    keywords = "".join(f", {key}={value!r}" for key, value in sorted(
+        as_literal({**now, "batch_size": batch_size}).items()) if value is not None)
+    seeded = f", seed={seed}" if seed else ""
     return (
-        f" To train on from this run, start a new one from its weights with the same options "
-        f"and --weights {path} --workdir NEW (in Python: zoo.train(zoo.build({entry!r}, "
-        f"weights={str(path)!r}, ...), data, workdir=NEW))."
+        f" To train on from this run, start a new one from its weights on the same data, for the "
+        f"epochs to add: zoo train {entry} --weights {shlex.quote(str(path))} --workdir NEW "
+        f"--epochs N{options} (in Python: zoo.train(zoo.build({entry!r}, weights="
+        f"{str(path)!r}{keywords}), data, workdir=NEW, epochs=N{seeded}))."
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import keras_tuner
 
 from zoo.errors import InvalidValueError, unknown_name
-from zoo.training.workdir import plain_json
+from zoo.values import plain_json
 
 
 def fixed_space(

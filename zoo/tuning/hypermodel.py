@@ -24,8 +24,8 @@ from zoo.spec import DATA_ARGUMENTS, ModelSpec
 from zoo.training.callbacks import StopOnNaN, monitor_mode
 from zoo.training.compile import compile_model
 from zoo.training.feeding import repeat_epochs
-from zoo.training.workdir import same_value
 from zoo.tuning.fixed import fixed_space
+from zoo.values import same_value
 
 
 class ZooHyperModel(keras_tuner.HyperModel):

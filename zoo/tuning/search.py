@@ -43,7 +43,7 @@ from zoo.spec import MONITORS, ModelSpec, keep_spec, spec_of
 from zoo.training.callbacks import monitor_mode
 from zoo.training.loop import load_run_data, reading_options, used_data_dir
 from zoo.training.policy import resolve_policy
-from zoo.training.workdir import Workdir, comparable_config, fingerprint, plain_json
+from zoo.training.workdir import Workdir, comparable_config, fingerprint
 from zoo.tuning.hypermodel import ZooHyperModel
 from zoo.tuning.trials import (
     TRIALS_FILE,
@@ -53,6 +53,7 @@ from zoo.tuning.trials import (
     trials_frame,
     write_trials_csv,
 )
+from zoo.values import plain_json
 
 TUNERS = ("hyperband", "random", "bayesian")
 OBJECTIVES = MONITORS  # what a zoo model logs: compile_model tracks accuracy; trials validate
