@@ -3,7 +3,8 @@ and write them back.
 
 A run's configuration records them as plain JSON (`plain_json`); resume, searches and the weights'
 size hint compare them with `same_value`; hints and printed commands write them back as the
-Python literals zoo.build and the command line's `--set` read (`as_literal`, `set_argument`).
+Python literals zoo.build and the command line's `--set` read (`as_literal`, `override_text`,
+`set_arguments`).
 """
 
 from __future__ import annotations
