@@ -110,6 +110,17 @@ def override_text(key: str, value: Any) -> str:
     return f"{key}={value!r}"
 
 
+def keyword_arguments(values: dict[str, Any]) -> str:
+    """`values` as Python keyword arguments in their order, each an `as_literal`.
+
+    Example:
+        >>> from zoo.values import keyword_arguments
+        >>> keyword_arguments({"units": [8], "padding": "same"})
+        "units=(8,), padding='same'"
+    """
+    return ", ".join(f"{key}={value!r}" for key, value in as_literal(values).items())
+
+
 def set_arguments(overrides: dict[str, Any]) -> str:
     """`overrides` as `--set KEY=VALUE` options, sorted and quoted for a POSIX shell
     (`units=(8,)` would otherwise be a glob pattern).

@@ -208,7 +208,7 @@ def _sizes_hint(model: keras.Model, path: Path, kind: str) -> str:
     weights' network and `model` differ, or the families, where the weights' source records
     them; else ""."""
     from zoo.spec import spec_of
-    from zoo.values import as_literal, plain_json, same_value, set_arguments
+    from zoo.values import keyword_arguments, plain_json, same_value, set_arguments
 
     spec, source = spec_of(model), _trained_with(path, kind)
     if spec is None or source is None:
@@ -227,16 +227,12 @@ def _sizes_hint(model: keras.Model, path: Path, kind: str) -> str:
     if not differ:
         return shape
 
-    trained, built = as_literal(trained), as_literal(built)
-
-    def keywords(values: dict[str, Any]) -> str:
-        return ", ".join(f"{key}={values[key]!r}" for key in differ)
-
+    trained = {key: trained[key] for key in differ}
     return (
-        f" The weights were trained with {keywords(trained)} ({model.name} here: "
-        f"{keywords(built)}): build with the same, zoo.build({spec.name!r}, weights=..., "
-        f"{keywords(trained)}), or on the command line "
-        f"{set_arguments({key: trained[key] for key in differ})}.{shape}"
+        f" The weights were trained with {keyword_arguments(trained)} ({model.name} here: "
+        f"{keyword_arguments({key: built[key] for key in differ})}): build with the same, "
+        f"zoo.build({spec.name!r}, weights=..., {keyword_arguments(trained)}), or on the command "
+        f"line {set_arguments(trained)}.{shape}"
     )
 
 

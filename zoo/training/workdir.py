@@ -55,7 +55,7 @@ import pandas as pd
 from zoo.errors import ZooError
 from zoo.io import atomic_write_json, atomic_write_text, remove_temporaries, temporary_sibling
 from zoo.models.weights import load_weights_checked
-from zoo.values import as_declared, as_literal, plain_json, set_arguments
+from zoo.values import as_declared, keyword_arguments, plain_json, set_arguments
 
 logger = logging.getLogger("zoo.training")
 
@@ -372,8 +372,9 @@ def _more_epochs_hint(previous: dict[str, Any], current: dict[str, Any], path: P
     options = f" --seed {seed}" if seed else ""
     options += f" --batch-size {batch_size}" if batch_size is not None else ""
     options += f" {set_arguments(now)}" if now else ""
-    keywords = "".join(f", {key}={value!r}" for key, value in sorted(
-        as_literal({**now, "batch_size": batch_size}).items()) if value is not None)
+    given = {key: value for key, value in sorted({**now, "batch_size": batch_size}.items())
+             if value is not None}
+    keywords = f", {keyword_arguments(given)}" if given else ""
     seeded = f", seed={seed}" if seed else ""
     return (
         f" To train on from this run, start a new one from its weights on the same data, for the "
