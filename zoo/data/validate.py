@@ -146,12 +146,12 @@ def warn_missing_top_classes(labels: np.ndarray, spec: ModelSpec, origin: str) -
     count = int(labels.max()) + 1
     if count >= spec.num_classes:
         return
-    unused = (f"output {count}" if count == spec.num_classes - 1
-              else f"outputs {count} to {spec.num_classes - 1}")
     if count == 1:  # no classifier has one class: the labels, not the model, need a look
         warn(f"{origin}: every label is 0, but {entry_name(spec)} has {spec.num_classes} "
              f"classes: a model trained on them learns to pick class 0 only. Check the labels.")
         return
+    unused = (f"output {count}" if count == spec.num_classes - 1
+              else f"outputs {count} to {spec.num_classes - 1}")
     warn(
         f"{origin}: the labels are 0 to {count - 1} ({count} classes), but {entry_name(spec)} "
         f"has {spec.num_classes}: a model trained on them learns never to pick {unused}. For a "

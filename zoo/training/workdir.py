@@ -368,19 +368,18 @@ def _more_epochs_hint(previous: dict[str, Any], current: dict[str, Any], path: P
     if before.pop("epochs", None) == now.pop("epochs", None) or before != now:
         return ""
     entry, seed = current.get("entry"), current.get("seed")
+    keywords = f", {keyword_arguments(dict(sorted(now.items())))}" if now else ""
     batch_size = now.pop("batch_size", None)  # an option of its own on the command line
-    options = f" --seed {seed}" if seed else ""
-    options += f" --batch-size {batch_size}" if batch_size is not None else ""
-    options += f" {set_arguments(now)}" if now else ""
-    given = {key: value for key, value in sorted({**now, "batch_size": batch_size}.items())
-             if value is not None}
-    keywords = f", {keyword_arguments(given)}" if given else ""
+    command = ["zoo", "train", str(entry), "--weights", str(path), "--workdir", "NEW",
+               "--epochs", "N"]
+    command += ["--seed", str(seed)] if seed else []
+    command += ["--batch-size", str(batch_size)] if batch_size is not None else []
+    options = f" {set_arguments(now)}" if now else ""
     seeded = f", seed={seed}" if seed else ""
     return (
         f" To train on from this run, start a new one from its weights on the same data, for the "
-        f"epochs to add: zoo train {entry} --weights {shlex.quote(str(path))} --workdir NEW "
-        f"--epochs N{options} (in Python: zoo.train(zoo.build({entry!r}, weights="
-        f"{str(path)!r}{keywords}), data, workdir=NEW, epochs=N{seeded}))."
+        f"epochs to add: {shlex.join(command)}{options} (in Python: zoo.train(zoo.build("
+        f"{entry!r}, weights={str(path)!r}{keywords}), data, workdir=NEW, epochs=N{seeded}))."
     )
 
 
