@@ -1,5 +1,7 @@
 """Evaluation reports: metrics against hand computations, errors, plots."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -52,6 +54,20 @@ def test_macro_averages_match_scikit_learn_when_classes_are_absent():
     assert isinstance(perfect.summary().set_index("metric").loc["examples", "value"], int)
 
 
+def test_outputs_that_are_not_probabilities_give_no_loss_and_a_warning(caplog):
+    logits = np.array([[2.5, -1.0], [-0.3, 1.2], [0.4, 0.1]])  # a model without its softmax
+    with caplog.at_level("WARNING", logger="zoo.evaluation"):
+        report = classification_report([0, 1, 1], logits)
+    assert report.loss is None and "loss" not in str(report)
+    assert report.accuracy == pytest.approx(2 / 3)  # the highest output is still the class
+    assert "not probabilities (values from -1 to 2.5, rows summing to 0.5 to 1.5)" in caplog.text
+    assert "end the model with a softmax" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="zoo.evaluation"):  # float16 softmax rounding passes
+        rounded = classification_report([0, 1], np.array([[0.996, 0.0], [0.25, 0.752]]))
+    assert rounded.loss is not None and not caplog.text
+
+
 def test_class_never_predicted_has_zero_precision_not_nan():
     report = classification_report([0, 1], np.array([[0.9, 0.1], [0.8, 0.2]]))
     assert report.per_class.loc["1", "precision"] == 0.0
@@ -82,6 +98,20 @@ def test_plot_writes_confusion_matrix_and_curves(tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 1000
     assert len(figure.axes) == 3  # matrix, its colour bar, curves
     assert report.to_dict()["confusion"] == [[1, 0], [1, 1]]
+
+
+def test_saving_a_plot_leaves_the_sessions_backend_as_it_was(tmp_path):
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # a backend other than the Agg that zoo switched to before
+    try:
+        report = classification_report([0, 1], np.array([[0.9, 0.1], [0.4, 0.6]]))
+        report.plot(tmp_path / "report.png")
+        assert matplotlib.get_backend() == "svg"
+        assert (tmp_path / "report.png").read_bytes()[:4] == b"\x89PNG"
+    finally:
+        matplotlib.use(before)
 
 
 # ---- zoo.evaluate on sources --------------------------------------------------------------------
@@ -226,6 +256,44 @@ def test_a_train_result_evaluates_as_its_model_with_its_preprocessing(tmp_path):
     from_parts = zoo.evaluate(result.model, data, preprocessor=result.preprocessor)
     assert from_result.confusion.equals(from_parts.confusion)
     assert list(from_result.per_class.index) == ["negative", "positive"]
+    # What the result carries is not silently replaced by arguments it does not use.
+    same = zoo.evaluate(result, data, class_names=["negative", "positive"])
+    assert same.confusion.equals(from_result.confusion)
+    with pytest.raises(zoo.InvalidValueError, match=r"class_names \['bad', 'good'\] are not "
+                       r"the classes the zoo.train result was trained with \(\['negative', "
+                       r"'positive'\]\); leave class_names out"):
+        zoo.evaluate(result, data, class_names=["bad", "good"])
+    with pytest.raises(zoo.InvalidValueError, match="spec= is for a bare keras.Model, and a "
+                       "zoo.train result carries the spec it was trained with: leave spec out"):
+        zoo.evaluate(result, data, spec=zoo.get_spec("transformer_sst2"))
+
+
+def test_runs_and_exports_refuse_what_they_carry_and_non_models_are_named(tmp_path):
+    from helpers import digit_like_images
+
+    images, labels = digit_like_images(40, num_classes=3)
+    names = ["ant", "bee", "cat"]
+    named = [names[label] for label in labels]
+    run = tmp_path / "run"
+    result = zoo.train("mlp_mnist", (images, named), epochs=1, verbose=0, workdir=run,
+                       num_classes=3, units=(8,))
+    export = zoo.export(result, tmp_path / "export")
+    for model, what in ((run, f"the run or export in {run}"),
+                        (export, f"the run or export in {export}"),
+                        (zoo.load(export), "an export")):
+        assert zoo.evaluate(model, (images, named), class_names=names).num_examples == 40
+        with pytest.raises(zoo.InvalidValueError, match=f"spec= is for a bare keras.Model, and "
+                           f"{re.escape(what)} carries"):
+            zoo.evaluate(model, (images, labels), spec=zoo.get_spec("mlp_mnist"))
+        with pytest.raises(zoo.InvalidValueError, match=f"preprocessor= is for a bare "
+                           f"keras.Model or a zoo.train result, and {re.escape(what)} carries"):
+            zoo.evaluate(model, (images, labels), preprocessor=result.preprocessor)
+        with pytest.raises(zoo.InvalidValueError, match=r"class_names \['a', 'b', 'c'\] are "
+                           r"not the classes"):
+            zoo.evaluate(model, (images, labels), class_names=["a", "b", "c"])
+    with pytest.raises(zoo.InvalidValueError, match="cannot evaluate a int; expected a "
+                       "keras.Model, the TrainResult of zoo.train, a zoo.load predictor"):
+        zoo.evaluate(42, (images, labels))
 
 
 def test_register_model_says_how_to_name_an_entry():

@@ -496,6 +496,23 @@ def test_missing_parents_are_made_and_unusable_ones_are_a_clear_error(tmp_path, 
     assert not any(read_only.iterdir())
 
 
+def test_export_reads_paths_as_zoo_load_does(exports, tmp_path):
+    with pytest.raises(zoo.DataError, match="absent does not exist; expected a training workdir"):
+        zoo.export(tmp_path / "absent", tmp_path / "export")
+    image_export = export_of_kind(exports, "image")
+    with pytest.raises(zoo.DataError, match=r"is already a zoo export; zoo\.load\(.*\) serves it"):
+        zoo.export(image_export, tmp_path / "export")
+    assert not (tmp_path / "export").exists()
+    # An image entry's .keras file exports as the model in it.
+    model, preprocessor = small_model("cnn_mnist")
+    model.save(tmp_path / "cnn.keras")
+    exported = zoo.load(zoo.export(tmp_path / "cnn.keras", tmp_path / "export"))
+    images = raw_inputs(preprocessor.spec)
+    expected = np.asarray(model(preprocessor(images), training=False))
+    frame = exported.predict(images)
+    np.testing.assert_allclose(frame.filter(like="p_").to_numpy(), expected, atol=1e-5)
+
+
 def test_text_model_without_its_preprocessor_is_refused(tmp_path):
     model, _ = small_model("lstm_sst2")
     with pytest.raises(zoo.InvalidValueError, match="text model.*Pass preprocessor="):

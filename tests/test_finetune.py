@@ -111,6 +111,24 @@ def test_layers_left_fresh_are_named(trained_mlp):
         zoo.build("mlp_mnist", weights=path, units=(128, 64), num_classes=3)
 
 
+def test_a_trained_head_of_another_class_count_left_behind_is_named(tmp_path):
+    three = zoo.build("mlp_mnist", num_classes=3, units=(8,), compile=False)
+    three.save(tmp_path / "three.keras")
+    # Without num_classes, the entry's 10 classes would replace the trained 3-class head unsaid.
+    with pytest.warns(UserWarning, match=r"end in a 3-class classifier, and mlp_mnist is built "
+                      r"with 10 classes: its classifier head starts fresh.*num_classes=3 "
+                      r"\(command line: --set num_classes=3\).*pass num_classes=10"):
+        zoo.build("mlp_mnist", weights=tmp_path / "three.keras", units=(8,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # chosen: no warning, with either class count
+        assert zoo.build("mlp_mnist", weights=tmp_path / "three.keras", units=(8,),
+                         num_classes=10).output_shape == (None, 10)
+        kept = zoo.build("mlp_mnist", weights=tmp_path / "three.keras", units=(8,),
+                         num_classes=3)
+    np.testing.assert_array_equal(kept.get_layer("classifier").get_weights()[0],
+                                  three.get_layer("classifier").get_weights()[0])
+
+
 def test_a_workdirs_sizes_and_input_shape_are_named_where_they_differ(tmp_path):
     workdir = tmp_path / "cifar"  # as zoo.train leaves one: model.keras beside config.json
     workdir.mkdir()

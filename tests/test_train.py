@@ -245,6 +245,20 @@ def test_every_epoch_is_one_pass_over_the_data(tmp_path, steps_per_execution):
     assert int(result.model.optimizer.iterations) == 3 * 6
 
 
+def test_one_callback_is_taken_as_model_fit_takes_it_and_others_are_refused(tmp_path):
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    counter = _BatchesPerEpoch()  # not in a list, as model.fit(callbacks=...) accepts it
+    zoo.train("mlp_mnist", data, epochs=1, batch_size=32, verbose=0, augment=False,
+              callbacks=counter)
+    assert counter.per_epoch == [3]  # 90 training examples in batches of 32
+    refused = ((keras.callbacks.EarlyStopping, r"got type EarlyStopping \(a class: pass an "),
+               ("early", "got str 'early'"), ([counter, print], "got builtin_function_or_method"))
+    for wrong, message in refused:
+        with pytest.raises(zoo.InvalidValueError, match=message):
+            zoo.train("mlp_mnist", data, workdir=tmp_path / "run", callbacks=wrong)
+        assert not (tmp_path / "run").exists()
+
+
 def test_repeat_epochs_keeps_datasets_it_cannot_count_or_split_evenly():
     import tensorflow as tf
 

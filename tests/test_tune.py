@@ -549,6 +549,13 @@ def test_an_objective_the_trials_do_not_log_is_refused_before_any_trial(digits, 
     assert not (tmp_path / "search").exists()
 
 
+def test_callbacks_that_are_not_keras_callbacks_are_refused_before_any_trial(digits, tmp_path):
+    with pytest.raises(zoo.InvalidValueError, match="callbacks must be keras.callbacks.Callback"):
+        zoo.tune("mlp_mnist", digits, callbacks="early_stopping", directory=tmp_path / "search",
+                 **SMALL)
+    assert not (tmp_path / "search").exists()
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

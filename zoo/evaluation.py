@@ -32,7 +32,8 @@ class EvalReport:
             labels or the predictions (scikit-learn's macro average).
         confusion: counts, rows = true class, columns = predicted class.
         loss: mean cross-entropy of the labels (without the recipe's label smoothing, so it can
-            differ from a smoothed `val_loss`; probabilities clipped at 1e-12).
+            differ from a smoothed `val_loss`; probabilities clipped at 1e-12); None when the
+            model's outputs are not probabilities (a model ending in logits: a warning says so).
         history: training curves (one row per epoch) when the report comes from `zoo.train`.
 
     Example:
@@ -119,10 +120,10 @@ class EvalReport:
             >>> len(figure.axes) >= 1, path.is_file()
             (True, True)
         """
+        # The session's backend is left as it is (a notebook's inline one keeps showing figures
+        # after a report is saved to a file): savefig writes a file under any backend, and
+        # matplotlib falls back to a file-only one by itself on a machine without a display.
         import matplotlib
-
-        if path is not None:
-            matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
 
         panels = 2 if self.history is not None and len(self.history) else 1
@@ -215,7 +216,10 @@ def classification_report(
         2 * precision * recall, denominator, out=np.zeros(num_classes), where=denominator > 0
     )
     present = (support > 0) | (predicted_count > 0)
-    clipped = np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, 1.0)
+    loss = None
+    if _are_probabilities(probabilities):
+        clipped = np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, 1.0)
+        loss = float(-np.log(clipped).mean())
 
     per_class = pd.DataFrame(
         {"precision": precision, "recall": recall, "f1": f1, "support": support},
@@ -234,9 +238,27 @@ def classification_report(
         confusion=pd.DataFrame(
             confusion, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted")
         ),
-        loss=float(-np.log(clipped).mean()),
+        loss=loss,
         num_examples=int(len(labels)),
     )
+
+
+def _are_probabilities(outputs: np.ndarray, tolerance: float = 1e-2) -> bool:
+    """Whether every row of `outputs` is a probability distribution (a softmax's output), to
+    within `tolerance` (wide enough for a float16 or bfloat16 softmax). A cross-entropy of other
+    scores, such as logits, would be a number without meaning, so it is left out, with a warning."""
+    low, high = float(outputs.min()), float(outputs.max())
+    sums = outputs.sum(axis=1)
+    if low >= -tolerance and high <= 1 + tolerance and np.all(np.abs(sums - 1) <= tolerance):
+        return True
+    logger.warning(
+        "the model's outputs are not probabilities (values from %.3g to %.3g, rows summing to "
+        "%.3g to %.3g), as from a model that ends without a softmax (logits): the report leaves "
+        "the loss out, and its accuracy, precision, recall, F1 and confusion matrix take each "
+        "example's highest output as its class. For a loss, end the model with a softmax "
+        "(zoo.models.classifier_head).", low, high, float(sums.min()), float(sums.max()),
+    )
+    return False
 
 
 def evaluate(
@@ -264,7 +286,10 @@ def evaluate(
     the model's spec: `spec`, else the one it was built from or the entry named like the model,
     with the class count of the model's output. Text sources need the `preprocessor` fitted on
     the training data. `class_names` (the training data's, in id order) names the report's rows
-    and maps class names in the source to the ids the model was trained with. `data_dir` and
+    and maps class names in the source to the ids the model was trained with. A run, a train
+    result or an export carries its own spec, preprocessing and class names: `spec` and (but for
+    a train result) `preprocessor` are refused for them, and `class_names` must be their own
+    (or name the classes of a run trained on integer labels). `data_dir` and
     `download` reach TFDS as in `zoo.data.load` (an export is scored on local data only);
     `text_column` and `label_column` name the columns of a table source, as there.
 
@@ -273,7 +298,8 @@ def evaluate(
             refuses (see `zoo.data.load`); a dataset that augments, is unbatched, holds raw
             uint8 pixels or labels that are not class ids.
         InvalidValueError: a model not named after an entry and no `spec`, or a spec whose
-            class count differs from the model's output.
+            class count differs from the model's output; something that is not a model; `spec`,
+            `preprocessor` or other `class_names` for a run or an export.
 
     Example:
         >>> import numpy as np, zoo
@@ -283,6 +309,7 @@ def evaluate(
         >>> report.confusion.shape
         (10, 10)
     """
+    import keras
     import tensorflow as tf
 
     from zoo.data.sources import column_options
@@ -292,16 +319,30 @@ def evaluate(
 
     columns = column_options(text_column, label_column)
     if isinstance(model, TrainResult):  # as zoo.export takes one
-        return _evaluate_trained(resolve(model, preprocessor), data, batch_size,
-                                 data_dir=data_dir, download=download, **columns)
+        _refuse_spec(spec, "a zoo.train result")
+        return _evaluate_trained(resolve(model, preprocessor), data, batch_size, class_names,
+                                 "the zoo.train result", data_dir=data_dir, download=download,
+                                 **columns)
     if isinstance(model, (str, os.PathLike)):
-        return _evaluate_saved(model, data, batch_size, data_dir=data_dir, download=download,
-                               **columns)
+        what = f"the run or export in {model}"
+        _refuse_spec(spec, what)
+        _refuse_preprocessor(preprocessor, what)
+        return _evaluate_saved(model, data, batch_size, class_names, data_dir=data_dir,
+                               download=download, **columns)
     if isinstance(model, Predictor):  # an export (zoo.load): it reads raw data itself
+        _refuse_spec(spec, "an export")
+        _refuse_preprocessor(preprocessor, "an export")
+        _own_class_names(model.class_names, class_names, "the export")
         if data_dir is not None:
             logger.warning("data_dir=%s is not used: an export is scored on local data.", data_dir)
         return model.evaluate(data, **({} if batch_size is None else {"batch_size": batch_size}),
                               **columns)
+    if not isinstance(model, keras.Model):
+        raise InvalidValueError(
+            f"cannot evaluate a {type(model).__name__}; expected a keras.Model, the TrainResult "
+            f"of zoo.train, a zoo.load predictor, or the path of a training workdir, an export "
+            f"or an image entry's .keras file."
+        )
     outputs = _output_size(model)
     if spec is not None and outputs is not None and outputs != spec.num_classes:
         raise InvalidValueError(
@@ -332,7 +373,8 @@ def evaluate(
 
 
 def _evaluate_saved(
-    path: str | os.PathLike, data: Any, batch_size: int | None, **read_options: Any
+    path: str | os.PathLike, data: Any, batch_size: int | None,
+    class_names: Sequence[str] | None, **read_options: Any
 ) -> EvalReport:
     """Evaluate a workdir, an export or a `.keras` file on `data`."""
     from zoo.serving.archive import is_export
@@ -340,19 +382,60 @@ def _evaluate_saved(
     from zoo.serving.sources import read_trained
 
     if is_export(path):  # a SavedModel serves raw inputs itself
-        return evaluate(load(path), data, batch_size=batch_size, **read_options)
+        return evaluate(load(path), data, batch_size=batch_size, class_names=class_names,
+                        **read_options)
     # read_trained refuses files that would run code, like zoo.load.
-    return _evaluate_trained(read_trained(path), data, batch_size, **read_options)
+    return _evaluate_trained(read_trained(path), data, batch_size, class_names,
+                             f"the run in {path}", **read_options)
 
 
 def _evaluate_trained(trained: Any, data: Any, batch_size: int | None,
+                      class_names: Sequence[str] | None, what: str,
                       **read_options: Any) -> EvalReport:
     """Evaluate a `zoo.serving.sources.Trained` (a run, a `.keras` file or a train result) with
     its spec and preprocessing; the training data's class names map named labels in `data` to
     the ids the model learned."""
     return evaluate(trained.model, data, spec=trained.spec, preprocessor=trained.preprocessor,
-                    batch_size=batch_size, class_names=trained.class_names or None,
+                    batch_size=batch_size,
+                    class_names=_own_class_names(trained.class_names, class_names, what),
                     **read_options)
+
+
+def _refuse_spec(spec: Any, what: str) -> None:
+    """`spec=` tells how to read data for a bare keras.Model; a run or an export has its own."""
+    if spec is not None:
+        raise InvalidValueError(
+            f"spec= is for a bare keras.Model, and {what} carries the spec it was trained with: "
+            f"leave spec out."
+        )
+
+
+def _refuse_preprocessor(preprocessor: Any, what: str) -> None:
+    if preprocessor is not None:
+        raise InvalidValueError(
+            f"preprocessor= is for a bare keras.Model or a zoo.train result, and {what} carries "
+            f"the preprocessing it was trained with (vocabulary or pixel scaling): leave "
+            f"preprocessor out."
+        )
+
+
+def _own_class_names(
+    own: Sequence[str] | None, given: Sequence[str] | None, what: str
+) -> list[str] | None:
+    """The class names to score a run or an export with: its own, or `given` where it has none
+    (a run trained on integer labels). Names that contradict its own are refused, since the
+    model's outputs mean its own classes whatever the report would call them."""
+    own_names = [str(name) for name in own or ()]
+    if given is None:
+        return own_names or None
+    given_names = [str(name) for name in given]
+    if own_names and given_names != own_names:
+        raise InvalidValueError(
+            f"class_names {given_names} are not the classes {what} was trained with "
+            f"({own_names}); leave class_names out: labels named in the data are mapped to its "
+            f"own names."
+        )
+    return given_names
 
 
 def _augments(dataset: Any, depth_limit: int = 64) -> bool:

@@ -265,7 +265,8 @@ def build(
 
     `weights` starts the model from a trained `.keras` file, `.weights.h5` file or training
     workdir; layers that differ in shape (the classifier head, when `num_classes` changes) keep
-    their fresh initialization. `freeze_backbone=True` then trains the head only.
+    their fresh initialization, and a warning names them (a head of another class count only
+    when `num_classes` is not given). `freeze_backbone=True` then trains the head only.
 
     Example:
         >>> import zoo
@@ -280,7 +281,8 @@ def build(
     if weights is not None:
         from zoo.models.weights import load_pretrained
 
-        load_pretrained(model, weights, freeze_backbone=freeze_backbone)
+        load_pretrained(model, weights, freeze_backbone=freeze_backbone,
+                        num_classes_given="num_classes" in overrides)
     elif freeze_backbone:
         raise InvalidValueError("freeze_backbone=True needs weights=PATH to start from.")
     if compile:

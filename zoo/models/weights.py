@@ -236,17 +236,28 @@ def _sizes_hint(model: keras.Model, path: Path, kind: str) -> str:
     )
 
 
+def _classes(head_weights: list[Any]) -> int:
+    """The class count of a classifier head's weights: its kernel's last dimension."""
+    return int(tuple(head_weights[0].shape)[-1])
+
+
 def load_pretrained(
-    model: keras.Model, source: str | os.PathLike, *, freeze_backbone: bool = False
+    model: keras.Model,
+    source: str | os.PathLike,
+    *,
+    freeze_backbone: bool = False,
+    num_classes_given: bool = False,
 ) -> list[str]:
     """Copy matching layers' weights from `source` into `model`; return the names copied.
 
     `.keras` files load as `zoo.load` loads them: a file that would run code (a Lambda layer, a
     class from outside Keras, zoo and the packages that make a registered entry) is refused.
-    Layers that stay freshly initialized, other than a resized classifier head, are named in a
-    warning. A `zoo.export` directory gives the weights it serves (its SavedModel's variables,
-    matched by weight path). A text model started from a training workdir or an export keeps
-    that run's vocabulary for `zoo.train` (see `pretrained_vocabulary`).
+    Layers that stay freshly initialized are named in a warning, and so is a classifier head of
+    another class count unless `num_classes_given` (the caller chose the class count: a new head
+    is the point of `zoo.build(name, weights=..., num_classes=N)`). A `zoo.export` directory
+    gives the weights it serves (its SavedModel's variables, matched by weight path). A text
+    model started from a training workdir or an export keeps that run's vocabulary for
+    `zoo.train` (see `pretrained_vocabulary`).
 
     Example:
         >>> import tempfile, zoo
@@ -276,8 +287,17 @@ def load_pretrained(
             elif [w.shape for w in found] == [tuple(w.shape) for w in layer.weights]:
                 layer.set_weights(found)
                 copied.append(layer.name)
-            elif layer.name != HEAD_LAYER:  # a new head is the point of num_classes=N
+            elif layer.name != HEAD_LAYER or _classes(found) == _classes(layer.weights):
                 skipped.append(f"{layer.name} (shapes differ)")
+            elif not num_classes_given:  # else a new head is the point of num_classes=N
+                trained, built = _classes(found), _classes(layer.weights)
+                warn(
+                    f"the weights in {path} end in a {trained}-class classifier, and "
+                    f"{model.name} is built with {built} classes: its classifier head starts "
+                    f"fresh, not from the trained one. To keep the trained head, build with "
+                    f"num_classes={trained} (command line: --set num_classes={trained}); to "
+                    f"train a new {built}-class head on purpose, pass num_classes={built}."
+                )
         if not [name for name in copied if name != HEAD_LAYER]:
             raise InvalidValueError(
                 f"no layer of {path.name} ({described}) matches {model.name} by name and shape; "

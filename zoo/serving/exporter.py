@@ -67,8 +67,9 @@ def export(
     training data fingerprint and seed, evaluation metrics, library versions and the parity check.
 
     Args:
-        model_or_result: the `TrainResult` of `zoo.train`, a training workdir, or a `keras.Model`
-            named after its entry (text models also need `preprocessor`).
+        model_or_result: the `TrainResult` of `zoo.train`, a training workdir, an image
+            entry's `.keras` file, or a `keras.Model` named after its entry (text models also
+            need `preprocessor`).
         path: the export directory. Missing parent directories are made; the directory itself
             must not exist (or be empty), unless `overwrite`.
         overwrite: replace an existing export at `path` (never another kind of directory); a

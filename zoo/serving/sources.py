@@ -228,7 +228,8 @@ def check_compatible(trained: Trained) -> None:
 
 
 def resolve(model_or_result: Any, preprocessor: Any = None) -> Trained:
-    """A `TrainResult`, a workdir path or a `keras.Model` (+ `preprocessor`) as a `Trained`."""
+    """A `TrainResult`, a workdir or `.keras` file path, or a `keras.Model` (+ `preprocessor`) as
+    a `Trained`."""
     import keras
 
     from zoo.training.loop import TrainResult
@@ -246,13 +247,21 @@ def resolve(model_or_result: Any, preprocessor: Any = None) -> Trained:
             epochs_trained=len(result.history) if result.history is not None else None,
         )
     elif isinstance(model_or_result, (str, os.PathLike)):
-        trained = read_workdir(model_or_result)
+        from zoo.serving.archive import is_export
+
+        if is_export(model_or_result):
+            raise DataError(
+                f"{model_or_result} is already a zoo export; zoo.load({str(model_or_result)!r}) "
+                f"serves it. To export again, pass the training workdir or the TrainResult."
+            )
+        trained = read_trained(model_or_result)  # a workdir, or an image entry's .keras file
     elif isinstance(model_or_result, keras.Model):
         trained = from_model(model_or_result, preprocessor)
     else:
         raise InvalidValueError(
             f"cannot export a {type(model_or_result).__name__}; expected the TrainResult of "
-            f"zoo.train, a training workdir path, or a keras.Model named after its entry."
+            f"zoo.train, a training workdir path or an image entry's .keras file, or a "
+            f"keras.Model named after its entry."
         )
     check_compatible(trained)
     return trained

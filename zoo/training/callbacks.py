@@ -10,7 +10,38 @@ from typing import Any
 
 import keras
 
+from zoo.errors import InvalidValueError
 from zoo.training.workdir import Workdir
+
+
+def callback_list(callbacks: Any) -> list[keras.callbacks.Callback]:
+    """`callbacks` as a list, as `model.fit` takes them: None, one callback, or several.
+
+    Raises:
+        InvalidValueError: anything that is not a Keras callback (a class instead of an
+            instance, a string, a function).
+
+    Example:
+        >>> import keras
+        >>> from zoo.training.callbacks import callback_list
+        >>> [type(c).__name__ for c in callback_list(keras.callbacks.EarlyStopping())]
+        ['EarlyStopping']
+    """
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, keras.callbacks.Callback):
+        return [callbacks]
+    items = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+    for item in items:
+        if not isinstance(item, keras.callbacks.Callback):
+            shown = item.__name__ if isinstance(item, type) else repr(item)[:80]
+            made = " (a class: pass an instance, e.g. with ())" if isinstance(item, type) else ""
+            raise InvalidValueError(
+                f"callbacks must be keras.callbacks.Callback instances, one or a list of them; "
+                f"got {type(item).__name__} {shown}{made}. Subclass keras.callbacks.Callback "
+                f"(or use keras.callbacks.LambdaCallback) for code to run during training."
+            )
+    return items
 
 
 def monitor_mode(monitor: str) -> str:

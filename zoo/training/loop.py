@@ -29,6 +29,7 @@ from zoo.training.callbacks import (
     ResumableEarlyStopping,
     StopOnNaN,
     WorkdirCheckpoint,
+    callback_list,
     monitor_mode,
 )
 from zoo.training.compile import compile_model
@@ -258,7 +259,7 @@ def train(
     strategy: Any = "auto",
     jit_compile: bool | str = "auto",
     mixed_precision: str | None = "auto",
-    callbacks: Sequence[keras.callbacks.Callback] | None = None,
+    callbacks: keras.callbacks.Callback | Sequence[keras.callbacks.Callback] | None = None,
     steps_per_execution: int = 1,
     augment: bool | None = None,
     verbose: int | str = "auto",
@@ -286,7 +287,7 @@ def train(
             rerunning with the same arguments resumes an interrupted run.
         strategy, jit_compile, mixed_precision: device policy, "auto" by default
             (see `zoo.training.policy`).
-        callbacks: extra Keras callbacks.
+        callbacks: extra Keras callbacks: one, or a list (as `model.fit` takes them).
         steps_per_execution: batches per compiled call (fewer Python round trips).
         augment: training-time image augmentation; None = the entry's own `Augmentation`,
             False = none (validation data is never augmented).
@@ -317,6 +318,7 @@ def train(
         overrides["batch_size"] = checks.positive_int("batch_size", batch_size)
     seed = 0 if seed is None else checks.non_negative_int("seed", seed)
     steps_per_execution = checks.positive_int("steps_per_execution", steps_per_execution)
+    callbacks = callback_list(callbacks)
     if workdir is not None:  # now, not after the data has loaded
         workdir = checks.writable_directory("workdir", workdir)
     if augment is not None and not isinstance(augment, bool):
@@ -409,7 +411,7 @@ def train(
         all_callbacks.append(WorkdirCheckpoint(run, recipe.monitor, statistics, nan_guard,
                                                ema=ema))
         all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_path)))
-    all_callbacks.extend(callbacks or [])
+    all_callbacks.extend(callbacks)
 
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2

@@ -40,7 +40,7 @@ from zoo.errors import InvalidValueError, ZooError
 from zoo.io import atomic_write_json
 from zoo.registry import get_spec
 from zoo.spec import MONITORS, ModelSpec, keep_spec, spec_of
-from zoo.training.callbacks import monitor_mode
+from zoo.training.callbacks import callback_list, monitor_mode
 from zoo.training.loop import load_run_data, reading_options, used_data_dir
 from zoo.training.policy import resolve_policy
 from zoo.training.workdir import Workdir, comparable_config, fingerprint
@@ -134,7 +134,7 @@ def tune(
     overwrite: bool = False,
     seed: int | None = None,
     max_consecutive_failed_trials: int = 3,
-    callbacks: Sequence[keras.callbacks.Callback] | None = None,
+    callbacks: keras.callbacks.Callback | Sequence[keras.callbacks.Callback] | None = None,
     jit_compile: bool | str = "auto",
     verbose: int | str = "auto",
     data_dir: str | os.PathLike | None = None,
@@ -167,7 +167,7 @@ def tune(
             (None = 0); each trial resets the global random state of Python, NumPy and
             TensorFlow (`keras.utils.set_random_seed`).
         max_consecutive_failed_trials: stop the search after this many failed trials in a row.
-        callbacks: extra Keras callbacks for every trial.
+        callbacks: extra Keras callbacks for every trial: one, or a list.
         jit_compile: XLA, "auto" = the device policy's choice for the entry.
         verbose: 0 silent, 1 progress bars, 2 one line per epoch; "auto" = 1 on a terminal, else 2.
             From 1 up, keras-tuner shows each trial's hyperparameters and result.
@@ -207,6 +207,7 @@ def tune(
     checks.tensorflow_backend("zoo.tune")
     checks.one_of("tuner", tuner, TUNERS)
     max_trials = checks.positive_int("max_trials", max_trials)
+    callbacks = callback_list(callbacks)
     recipe_overrides = dict(overrides)
     if epochs is not None:
         recipe_overrides["epochs"] = checks.positive_int("epochs", epochs)
@@ -281,7 +282,7 @@ def tune(
 
     try:
         search.search(training_data, validation_data=validation,
-                      callbacks=list(callbacks or []), verbose=verbose)
+                      callbacks=callbacks, verbose=verbose)
     except RuntimeError as error:
         if role != "worker" and _failed_in_a_row(oracle) >= max_consecutive_failed_trials:
             raise _stopped(oracle, directory) from error
