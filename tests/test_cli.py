@@ -164,16 +164,18 @@ def test_train_from_weights_fine_tunes_and_more_epochs_point_there(tmp_path, cap
                  str(first), *small]) == 2
     error = capsys.readouterr().err
     assert "'epochs': 1, 'units': [8]}, now {'batch_size': 50, 'epochs': 2" in error
-    # The hint spells out the command: the recorded options, quoted, with the epochs to add.
+    # The hint spells out the command: the data and the recorded options, quoted, with the
+    # epochs to add (without --data it would train on the entry's TFDS dataset instead).
     command = error.split("for the epochs to add: ")[1].split(" (in Python:")[0]
-    assert command == (f"zoo train mlp_mnist --weights {first} --workdir NEW --epochs N "
-                       f"--batch-size 50 --set 'units=(8,)'")
+    assert command == (f"zoo train mlp_mnist --data {digits} --weights {first} --workdir NEW "
+                       f"--epochs N --batch-size 50 --set 'units=(8,)'")
     more = [str(tmp_path / "more") if part == "NEW" else "1" if part == "N" else part
             for part in shlex.split(command)[1:]]
-    assert main([*more, "--data", str(digits)]) == 0
+    assert main(more) == 0
     assert "zoo: training mlp_mnist from epoch 1 to 1" in capsys.readouterr().out
     assert ("in Python: zoo.train(zoo.build('mlp_mnist', weights="
-            f"{str(first)!r}, batch_size=50, units=(8,)), data, workdir=NEW, epochs=N))") in error
+            f"{str(first)!r}, batch_size=50, units=(8,)), {str(digits)!r}, workdir=NEW, "
+            "epochs=N))") in error
 
     x, y = digit_like_images(90, num_classes=3, seed=1)
     three = tmp_path / "three.npz"
@@ -224,6 +226,13 @@ def test_bad_numbers_are_refused_by_the_parser(capsys):
         main(["train", "cnn_mnist", "--epochs", "0"])
     assert exit_info.value.code == 2
     assert "expected a positive integer, got 0" in capsys.readouterr().err
+    # Seeds beyond what Keras seeds with ended in a traceback from deep inside training.
+    for command, seed in (("train", "4294967296"), ("tune", "-1"), ("tune", "x")):
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "cnn_mnist", "--seed", seed])
+        assert exit_info.value.code == 2
+        assert (f"argument --seed: expected an integer from 0 to 4294967295, got '{seed}'"
+                in capsys.readouterr().err)
 
 
 def test_failed_run_writes_no_partial_files(tmp_path):
@@ -290,6 +299,7 @@ def test_warnings_print_as_zoo_messages_without_source_lines(tmp_path, capsys):
     lines = captured.out.splitlines()
     assert ("zoo: warning: 'reviews.tsv', column 'sentence': 1 of 21 texts are empty or blank "
             "(row 20); they teach") in "\n".join(lines)
+    assert captured.out.count("texts are empty or blank") == 1  # not again for the hold-out
     # Most training sentences are longer than 3 tokens: a warning, with the length that fits.
     assert any(line.startswith("zoo: warning: ") and "are longer than the 3 tokens 'lstm_sst2' "
                "reads" in line for line in lines)

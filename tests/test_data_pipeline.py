@@ -354,6 +354,9 @@ def test_integer_labels_short_of_the_models_classes_warn_for_training_only():
         zoo.data.load((x, y), split="all", spec=spec, shuffle=False)
         zoo.data.load((x, y), split="validation", spec=spec)
         zoo.data.load((x, y), split="train", spec=spec.with_overrides(num_classes=3))
+    with pytest.warns(UserWarning, match=r"arrays: the labels go up to 8 \(3 of ids 0 to 8 "
+                      r"occur\), but 'mlp_mnist' has 10: .* never to pick output 9\."):
+        zoo.data.load((x, np.array([3, 8, 1])[y]), split="train", spec=spec)
     with pytest.warns(UserWarning, match="arrays: every label is 0, but 'mlp_mnist' has 10 "
                       "classes: a model trained on them learns to pick class 0 only"):
         zoo.data.load((x, np.zeros_like(y)), split="train", spec=spec)

@@ -706,6 +706,18 @@ def test_labels_counted_from_one_are_named_as_such():
         zoo.data.load((texts, [2] * 5 + [1] * 5), spec=_small("lstm_sst2"))
     with pytest.raises(DataError, match=r"num_classes=4 if they are real classes"):
         zoo.data.load((texts, [3] * 5 + [0] * 5), spec=_small("lstm_sst2"))
+    # No class count makes -1 a class id: the advice is about the rows, not num_classes.
+    with pytest.raises(DataError, match=r"found -1 at row 9 \(values from -1 to 1\)\. Class ids "
+                       r"start at 0 \(-1 often marks an unlabelled row.*drop those rows"):
+        zoo.data.load((texts, [1] * 5 + [0] * 4 + [-1]), spec=_small("lstm_sst2"))
+
+
+def test_four_channel_images_for_three_are_told_to_drop_the_alpha_channel():
+    from zoo.data.validate import check_image_shape
+
+    with pytest.raises(DataError, match=r"4 channels where 3 are expected.*drop the alpha "
+                       r"channel \(x\[\.\.\., :3\]\)"):
+        check_image_shape((32, 32, 4), zoo.get_spec("cnn_cifar10"), "'rgba'")
 
 
 def test_misspelt_labels_are_named_as_such():

@@ -733,3 +733,24 @@ def test_a_folder_of_text_files_is_read_as_sentences(tmp_path):
     (tmp_path / "scan.png").write_bytes(tf.io.encode_png(np.zeros((2, 2, 1), np.uint8)).numpy())
     with pytest.raises(zoo.DataError, match=r"holds both images \(scan\.png.*and text files"):
         read_input_folder(tmp_path)
+
+
+def test_input_files_lose_their_byte_order_mark_and_empty_ones_are_refused(tmp_path, capsys):
+    from zoo.serving import read_input_folder, read_inputs
+
+    plain, marked = tmp_path / "plain.txt", tmp_path / "marked.txt"
+    plain.write_text(f"{POSITIVE[0]}\n{NEGATIVE[0]}\n", encoding="utf-8")
+    marked.write_text(f"{POSITIVE[0]}\n{NEGATIVE[0]}\n", encoding="utf-8-sig")  # Notepad's way
+    assert read_inputs(marked).tolist() == read_inputs(plain).tolist() == [POSITIVE[0],
+                                                                          NEGATIVE[0]]
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "a.txt").write_text(POSITIVE[1], encoding="utf-8-sig")
+    assert read_input_folder(folder)[0].tolist() == [POSITIVE[1]]
+    for name, content in (("empty.txt", ""), ("blank.txt", "\n  \n"), ("header.csv", "sentence\n")):
+        (tmp_path / name).write_text(content)
+        with pytest.raises(zoo.DataError, match=f"{name} holds no inputs to predict"):
+            read_inputs(tmp_path / name)
+    np.savez(tmp_path / "none.npz", x=np.zeros((0, 28, 28), np.uint8))
+    with pytest.raises(zoo.DataError, match="none.npz holds no inputs to predict"):
+        read_inputs(tmp_path / "none.npz")

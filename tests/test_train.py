@@ -180,6 +180,9 @@ def test_separate_validation_data_and_early_stopping(tmp_path):
 def test_train_rejects_bad_arguments():
     with pytest.raises(zoo.InvalidValueError, match="epochs must be a positive integer"):
         zoo.train("mlp_mnist", epochs=0)
+    with pytest.raises(zoo.InvalidValueError, match=r"seed must be an integer from 0 to "
+                       r"4294967295 \(2\*\*32 - 1\), got 4294967296"):
+        zoo.train("mlp_mnist", seed=2**32)  # Keras' own error came from deep inside, after reading
     with pytest.raises(zoo.UnknownNameError, match="cnn_mnist"):
         zoo.train("cnn_mnst")
     with pytest.raises(zoo.InvalidValueError, match="not named after a zoo entry"):

@@ -573,6 +573,9 @@ def test_callbacks_that_are_not_keras_callbacks_are_refused_before_any_trial(dig
          "(zoo.tune(..., NAME=VALUE), --set)"),
         (["--epochs", "2", "--set", "epochs=3"],
          "--set epochs=3 is not an override: use --epochs (given as 2 already)"),
+        # Values only the builder checks: refused before keras-tuner made its directory too.
+        (["--set", "dropout=2"], "dropout must be a number in [0, 1), got 2"),
+        (["--set", "units=(0,)"], "units[0] must be a positive integer, got 0"),
         (["--set", "filters=3"], "unknown override 'filters'. Known overrides: activation, "
          "batch_norm, batch_size, bucket_by_length, clipnorm, dropout, early_stopping_patience, "
          "ema_momentum, epochs, input_shape, l2, label_smoothing, learning_rate, momentum, "

@@ -278,6 +278,27 @@ def test_only_more_epochs_point_to_a_run_started_from_the_weights(tmp_path):
         assert "weights" not in str(error.value)
 
 
+def test_the_way_on_names_the_data_as_the_call_gave_it(tmp_path):
+    config = {**CONFIG, "columns": {"text_column": "review"}, "class_names": ["neg", "pos"],
+              "augment": False}
+    _started_run(tmp_path, config)
+    with pytest.raises(WorkdirConflictError) as error:
+        Workdir(tmp_path / "run", {**config, "overrides": {"epochs": 6}},
+                sources={"data": "reviews.csv", "validation_data": np.zeros(3)})
+    message = str(error.value)
+    assert ("from its weights, for the epochs to add: zoo train cnn_mnist --data reviews.csv "
+            "--validation-data VALIDATION_DATA --text-column review --class-names neg,pos "
+            "--weights ") in message
+    assert ("'reviews.csv', validation_data, workdir=NEW, epochs=N, text_column='review', "
+            "class_names=('neg', 'pos'), augment=False))") in message
+    # The entry's own dataset: no --data, and no positional data in Python.
+    with pytest.raises(WorkdirConflictError) as error:
+        Workdir(tmp_path / "run", {**config, "overrides": {"epochs": 6}},
+                sources={"data": None, "validation_data": None})
+    assert "zoo train cnn_mnist --text-column review" in str(error.value)
+    assert "weights=" in str(error.value) and "), workdir=NEW, epochs=N" in str(error.value)
+
+
 def test_one_layer_width_and_a_list_of_one_are_the_same_run(tmp_path):
     lstm = {**CONFIG, "entry": "lstm_sst2"}
     _started_run(tmp_path, {**lstm, "overrides": {"lstm_units": 64}})

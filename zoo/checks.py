@@ -34,6 +34,20 @@ def non_negative_int(name: str, value: Any) -> int:
     return int(value)
 
 
+# Keras' set_random_seed and NumPy's legacy seeding take seeds below 2**32.
+MAX_SEED = 2**32 - 1
+
+
+def seed(name: str, value: Any) -> int:
+    """Return `value` if it is an integer in [0, 2**32 - 1] (what Keras seeds with), else raise."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0
+            or value > MAX_SEED):
+        raise InvalidValueError(
+            f"{name} must be an integer from 0 to {MAX_SEED} (2**32 - 1), got {value!r}."
+        )
+    return int(value)
+
+
 def positive_ints(name: str, values: Any, *, allow_empty: bool = False) -> tuple[int, ...]:
     """Return a tuple of positive integers from an int or a sequence of ints."""
     if isinstance(values, numbers.Integral) and not isinstance(values, bool):

@@ -38,13 +38,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _non_negative_int(text: str) -> int:
+def _seed(text: str) -> int:
+    from zoo.checks import MAX_SEED
+
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {MAX_SEED}, got {text!r}")
     return value
 
 
@@ -123,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="evaluation data (default: 10%% hold-out of --data)")
     training.add_argument("--epochs", type=_positive_int, help="default: the recipe's")
     training.add_argument("--batch-size", type=_positive_int, help="default: the recipe's")
-    training.add_argument("--seed", type=_non_negative_int, default=0,
+    training.add_argument("--seed", type=_seed, default=0,
                           help="seeds weights, shuffling, augmentation and the hold-out")
     training.add_argument("--workdir", help="checkpoints, history.csv, logs; rerun to resume")
     training.add_argument("--set", dest="overrides", type=_override, action="append", default=[],
@@ -161,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     tuning.add_argument("--max-trials", type=int, default=10,
                         help="trials in all, earlier runs included (default: 10)")
     tuning.add_argument("--epochs", type=int, help="per trial (hyperband: the most per trial)")
-    tuning.add_argument("--seed", type=int, default=0,
+    tuning.add_argument("--seed", type=_seed, default=0,
                         help="seeds the tuner, the data order and hold-out, and initial weights")
     tuning.add_argument("--objective", default="val_accuracy",
                         help="val_accuracy (default), val_loss, accuracy or loss")

@@ -551,7 +551,8 @@ def read_text_files(root: Path, files: Sequence[Path], *, labelled: bool) -> np.
     texts = []
     for file in files:
         try:
-            texts.append(file.read_text(encoding="utf-8").strip())
+            # utf-8-sig: a byte-order mark (Windows Notepad writes one) is not part of the text.
+            texts.append(file.read_text(encoding="utf-8-sig").strip())
         except UnicodeDecodeError:
             raise not_utf8(file) from None
     return check_texts(np.array(texts, dtype=object), repr(root.name), labelled=labelled,

@@ -113,7 +113,10 @@ def check_label_range(
         low, high = int(labels.min()), int(labels.max())
         fix = (f"Drop those rows, or build the model with num_classes={high + 1} if they are "
                f"real classes.")
-        if low == 1 and high == num_classes:
+        if high < num_classes:  # only negative ones: no class count makes them class ids
+            fix = ("Class ids start at 0 (-1 often marks an unlabelled row, as in TFDS' test "
+                   "splits): drop those rows, or give them their class.")
+        elif low == 1 and high == num_classes:
             # 1..N: counted from 1 (star ratings, R, MATLAB), not N+1 classes of which 0 is unused.
             fix = (f"They look counted from 1 (1 to {num_classes}): subtract 1 (y - 1) so that "
                    f"they are class ids 0 to {num_classes - 1}.")
@@ -152,8 +155,11 @@ def warn_missing_top_classes(labels: np.ndarray, spec: ModelSpec, origin: str) -
         return
     unused = (f"output {count}" if count == spec.num_classes - 1
               else f"outputs {count} to {spec.num_classes - 1}")
+    seen = len(np.unique(labels))
+    labelled = (f"the labels are 0 to {count - 1} ({count} classes)" if seen == count else
+                f"the labels go up to {count - 1} ({seen} of ids 0 to {count - 1} occur)")
     warn(
-        f"{origin}: the labels are 0 to {count - 1} ({count} classes), but {entry_name(spec)} "
+        f"{origin}: {labelled}, but {entry_name(spec)} "
         f"has {spec.num_classes}: a model trained on them learns never to pick {unused}. For a "
         f"{count}-class model (fine-tuning included), build it with num_classes={count} (command "
         f"line: --set num_classes={count}); data that lacks those classes on purpose trains as "
@@ -361,7 +367,8 @@ def check_image_shape(shape: tuple[int, ...], spec: ModelSpec, origin: str) -> N
         return
     if received[:2] == expected[:2]:
         problem = f"{received[2]} channels where {expected[2]} are expected"
-        fix = "convert the images (grayscale <-> RGB)"
+        fix = ("drop the alpha channel (x[..., :3])" if received[2] == 4 and expected[2] == 3
+               else "convert the images (grayscale <-> RGB)")
     elif received[0] == expected[2] and received[1:] == expected[:2]:
         # PyTorch's layout: (channels, height, width) per image.
         problem = "the channels come first (channels, height, width)"

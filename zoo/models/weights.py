@@ -44,7 +44,10 @@ def _resolve_weights_path(source: str | os.PathLike) -> tuple[Path, str]:
             f"directory, a .keras file or a .weights.h5 file."
         )
     if not path.exists():
-        raise DataError(f"weights file {path} does not exist.")
+        raise DataError(
+            f"{path} does not exist; expected weights as a training workdir, a zoo export, or "
+            f"a .keras or .weights.h5 file."
+        )
     if path.name.endswith(".weights.h5"):
         return path, "weights"
     if not path.name.endswith(".keras"):

@@ -128,6 +128,16 @@ def read_inputs(path: str | os.PathLike) -> np.ndarray:
         return read_input_folder(path)[0]
     if not path.is_file():
         raise DataError(f"input file {path} does not exist; expected {INPUT_FORMATS}.")
+    inputs = _read_input_file(path)
+    if not len(inputs):
+        raise DataError(
+            f"{path} holds no inputs to predict (an empty file, blank lines only, or a header "
+            f"without rows); expected {INPUT_FORMATS}."
+        )
+    return inputs
+
+
+def _read_input_file(path: Path) -> np.ndarray:
     suffix = path.suffix.lower()
     try:
         if suffix == ".npz":
@@ -140,7 +150,8 @@ def read_inputs(path: str | os.PathLike) -> np.ndarray:
                     )
                 return archive["x" if "x" in names else names[0]]
         if suffix == ".txt":
-            lines = path.read_text(encoding="utf-8").splitlines()
+            # utf-8-sig: a byte-order mark (Windows Notepad writes one) is not part of the text.
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
             return np.array([line for line in lines if line.strip()], dtype=object)
         if suffix in (".csv", ".tsv"):
             tab_separated = suffix == ".tsv"

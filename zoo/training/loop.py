@@ -316,7 +316,7 @@ def train(
         overrides["epochs"] = checks.positive_int("epochs", epochs)
     if batch_size is not None:
         overrides["batch_size"] = checks.positive_int("batch_size", batch_size)
-    seed = 0 if seed is None else checks.non_negative_int("seed", seed)
+    seed = 0 if seed is None else checks.seed("seed", seed)
     steps_per_execution = checks.positive_int("steps_per_execution", steps_per_execution)
     callbacks = callback_list(callbacks)
     if workdir is not None:  # now, not after the data has loaded
@@ -362,7 +362,8 @@ def train(
         if frozen:
             config["frozen_layers"] = frozen
     if workdir is not None:
-        run = Workdir(workdir, config)
+        run = Workdir(workdir, config,
+                      sources={"data": data, "validation_data": validation_data})
         if spec.input.kind == "text" and run.preprocessor_path.exists():
             from zoo.data import Preprocessor
 

@@ -89,9 +89,16 @@ class RunState:
 class Workdir:
     """Manage one run's directory. See the module docstring for the layout."""
 
-    def __init__(self, path: str | os.PathLike, config: dict[str, Any]):
+    def __init__(
+        self, path: str | os.PathLike, config: dict[str, Any], *,
+        sources: Mapping[str, Any] | None = None,
+    ):
+        """`sources`: the call's `data` and `validation_data` as given (paths, TFDS names,
+        arrays), which the config holds only as fingerprints; refusals name them in the way on.
+        """
         self.path = Path(path)
         self.config = plain_json(config)
+        self.sources = dict(sources or {})
         if self.path.exists() and not self.path.is_dir():
             raise WorkdirConflictError(
                 f"workdir {self.path} exists and is not a directory; pass a directory path."
@@ -227,7 +234,8 @@ class Workdir:
             raise WorkdirConflictError(
                 f"workdir {self.path} holds a run with a different configuration ({details}). "
                 f"Rerun with the same settings to resume it, or use another workdir "
-                f"(workdir=, --workdir).{_more_epochs_hint(previous, current, self.path)}"
+                f"(workdir=, --workdir)."
+                f"{_more_epochs_hint(previous, current, self.path, self.sources)}"
             )
 
     # -- state ------------------------------------------------------------------------------
@@ -358,10 +366,12 @@ def _entry_defaults(entry: str) -> dict[str, Any]:
     return plain_json({**spec.model_kwargs(), **dataclasses.asdict(spec.recipe)})
 
 
-def _more_epochs_hint(previous: dict[str, Any], current: dict[str, Any], path: Path) -> str:
+def _more_epochs_hint(
+    previous: dict[str, Any], current: dict[str, Any], path: Path, sources: Mapping[str, Any]
+) -> str:
     """How to train on, where only the number of epochs differs: a run's learning-rate schedule
     spans its epochs, so more of them are another run, started from this one's weights with the
-    options this one recorded (spelled out, for the command line and for Python)."""
+    data and options this one recorded (spelled out, for the command line and for Python)."""
     before, now = dict(previous.get("overrides") or {}), dict(current.get("overrides") or {})
     if {**previous, "overrides": None} != {**current, "overrides": None}:
         return ""
@@ -370,17 +380,54 @@ def _more_epochs_hint(previous: dict[str, Any], current: dict[str, Any], path: P
     entry, seed = current.get("entry"), current.get("seed")
     keywords = f", {keyword_arguments(dict(sorted(now.items())))}" if now else ""
     batch_size = now.pop("batch_size", None)  # an option of its own on the command line
-    command = ["zoo", "train", str(entry), "--weights", str(path), "--workdir", "NEW",
-               "--epochs", "N"]
+    data_options, data_arguments, reading = _data_as_given(current, sources)
+    command = ["zoo", "train", str(entry), *data_options, "--weights", str(path),
+               "--workdir", "NEW", "--epochs", "N"]
     command += ["--seed", str(seed)] if seed else []
     command += ["--batch-size", str(batch_size)] if batch_size is not None else []
     options = f" {set_arguments(now)}" if now else ""
+    arguments = "".join(f", {argument}" for argument in data_arguments)
     seeded = f", seed={seed}" if seed else ""
+    read = f", {keyword_arguments(reading)}" if reading else ""
+    on_what = "" if sources else " on the same data"
     return (
-        f" To train on from this run, start a new one from its weights on the same data, for the "
+        f" To train on from this run, start a new one from its weights{on_what}, for the "
         f"epochs to add: {shlex.join(command)}{options} (in Python: zoo.train(zoo.build("
-        f"{entry!r}, weights={str(path)!r}{keywords}), data, workdir=NEW, epochs=N{seeded}))."
+        f"{entry!r}, weights={str(path)!r}{keywords}){arguments}, workdir=NEW, epochs=N"
+        f"{seeded}{read}))."
     )
+
+
+def _data_as_given(
+    config: dict[str, Any], sources: Mapping[str, Any]
+) -> tuple[list[str], list[str], dict[str, Any]]:
+    """A run's data as `zoo train` options, and as `zoo.train`'s positional arguments and
+    keywords: the sources as the call gave them (a path or a TFDS name as it is; arrays or a
+    frame as DATA on the command line, `data` in Python) and how they are read. Without
+    `sources` (not known), `data` stands for them."""
+    if not sources:
+        return [], ["data"], {}
+    options: list[str] = []
+    arguments: list[str] = []
+    for key, option in (("data", "--data"), ("validation_data", "--validation-data")):
+        source = sources.get(key)
+        if source is None:
+            arguments.append("None")  # the entry's TFDS dataset, or the hold-out
+            continue
+        named = isinstance(source, (str, os.PathLike))
+        options += [option, str(source) if named else key.upper()]
+        arguments.append(repr(str(source)) if named else key)
+    while arguments and arguments[-1] == "None":  # zoo.train's defaults
+        arguments.pop()
+    reading = dict(config.get("columns") or {})
+    for key, value in reading.items():
+        options += [f"--{key.replace('_', '-')}", str(value)]
+    if config.get("class_names"):
+        options += ["--class-names", ",".join(config["class_names"])]
+        reading["class_names"] = list(config["class_names"])
+    if "augment" in config:  # a Python argument only
+        reading["augment"] = config["augment"]
+    return options, arguments, reading
 
 
 def comparable_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -110,7 +110,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
             else checks.positive_int("train_examples", train_examples)
         )
         self.jit_compile = jit_compile
-        self.seed = checks.non_negative_int("seed", seed)
+        self.seed = checks.seed("seed", seed)
 
     def _check_search_space(self) -> None:
         """Refuse a search space that samples what the data fixes, or a name that is no

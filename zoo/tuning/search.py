@@ -216,7 +216,7 @@ def tune(
         checks.one_of("objective.name", objective.name, OBJECTIVES)
     else:
         checks.one_of("objective", objective, OBJECTIVES)
-    seed = 0 if seed is None else checks.non_negative_int("seed", seed)
+    seed = 0 if seed is None else checks.seed("seed", seed)
     max_consecutive_failed_trials = checks.positive_int(
         "max_consecutive_failed_trials", max_consecutive_failed_trials
     )
@@ -228,6 +228,10 @@ def tune(
     role = _distributed_role()
 
     spec = get_spec(name).with_overrides(**recipe_overrides)
+    # The builder checks its arguments (dropout=2 is refused) when a model is built; building one
+    # now refuses them before keras-tuner makes its directory, as zoo.train refuses them before
+    # writing its workdir.
+    spec.build_model()
     # Trials train in float32 on one device: zoo.tune has no precision or strategy option.
     policy = resolve_policy(jit_compile, None, "default", entry=spec.name, chooser="zoo.tune")
     hypermodel = ZooHyperModel(spec, jit_compile=policy.jit_compile, seed=seed)
