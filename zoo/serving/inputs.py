@@ -32,6 +32,7 @@ INPUT_FORMATS = (
 
 def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
     """A uint8 batch (batch, height, width, channels) of images of `shape`, or a clear error.
+    Integer pixels of another dtype in 0-255 are taken as uint8.
 
     Also takes one image (`shape`, or (height, width) when there is one channel) and a batch
     without the channel axis.
@@ -54,11 +55,21 @@ def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
             f"{', '.join(map(str, shape))}), received {images.size} strings or objects. Pass "
             f"images (an .npz file with an array x), or use a text model for texts."
         )
+    if images.dtype.kind in "iu" and images.dtype != np.uint8:
+        # Integer pixels, as training takes them (an .npz saved as int64): 0-255 is lossless.
+        low, high = (int(images.min()), int(images.max())) if images.size else (0, 0)
+        if low < 0 or high > 255:
+            raise DataError(
+                f"integer pixels must lie in [0, 255], found values from {low} to {high} "
+                f"({images.dtype}, shape {images.shape}); rescale them to 0-255 (a cast to uint8 "
+                f"would wrap them around)."
+            )
+        images = images.astype(np.uint8)
     if images.dtype != np.uint8:
         raise DataError(
             f"expected uint8 pixels (0-255), received {images.dtype} (array of shape "
-            f"{images.shape}). Convert integer pixels with x.astype('uint8'), and images scaled "
-            f"to [0, 1] with (x * 255).round().astype('uint8')."
+            f"{images.shape}). Convert images scaled to [0, 1] with "
+            f"(x * 255).round().astype('uint8')."
         )
     if images.shape == shape or (shape[-1] == 1 and images.shape == shape[:-1]):
         images = images.reshape((1, *shape))  # one image
