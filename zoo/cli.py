@@ -378,17 +378,14 @@ def _cmd_tune(args: argparse.Namespace) -> None:
 def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
     """The `zoo train` command line that trains the entry on the search's data with
     `overrides`, quoted for a POSIX shell."""
-    from zoo.values import override_text
+    from zoo.data.sources import column_options
+    from zoo.values import data_options, override_text
 
-    command = ["zoo", "train", args.name]
-    for option, value in (("--data", args.data), ("--validation-data", args.validation_data),
-                          ("--data-dir", args.data_dir), ("--text-column", args.text_column)):
-        if value:
-            command += [option, value]
-    if args.label_column != "label":
-        command += ["--label-column", args.label_column]
-    if args.class_names:
-        command += ["--class-names", ",".join(args.class_names)]
+    columns = column_options(args.text_column, args.label_column)
+    command = ["zoo", "train", args.name,
+               *data_options(args.data, args.validation_data, columns, args.class_names)]
+    if args.data_dir:
+        command += ["--data-dir", args.data_dir]
     if not args.download:
         command.append("--no-download")
     if args.seed:  # the search's seed: the same hold-out of --data, and the same initial weights

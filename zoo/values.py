@@ -4,14 +4,16 @@ and write them back.
 A run's configuration records them as plain JSON (`plain_json`); resume, searches and the weights'
 size hint compare them with `same_value`; hints and printed commands write them back as the
 Python literals zoo.build and the command line's `--set` read (`as_literal`, `override_text`,
-`set_arguments`).
+`set_arguments`), beside the options that say where a run's data comes from (`data_options`).
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import os
 import shlex
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -132,3 +134,29 @@ def set_arguments(overrides: dict[str, Any]) -> str:
     """
     return shlex.join([part for key in sorted(overrides)
                        for part in ("--set", override_text(key, overrides[key]))])
+
+
+def data_options(
+    data: Any, validation_data: Any, columns: Mapping[str, str],
+    class_names: Sequence[str] | None,
+) -> list[str]:
+    """`zoo train`'s options for a run's data and how it is read: `--data` and
+    `--validation-data` (a path or TFDS name as given; arrays or a frame, which no command line
+    can pass, as DATA and VALIDATION_DATA), the named `columns` (`text_column`, `label_column`)
+    and `--class-names`. None leaves an option out.
+
+    Example:
+        >>> from zoo.values import data_options
+        >>> data_options("reviews.csv", None, {"text_column": "review"}, ["neg", "pos"])
+        ['--data', 'reviews.csv', '--text-column', 'review', '--class-names', 'neg,pos']
+    """
+    options: list[str] = []
+    for option, source in (("--data", data), ("--validation-data", validation_data)):
+        if source is not None:
+            named = isinstance(source, (str, os.PathLike))
+            options += [option, str(source) if named else option[2:].replace("-", "_").upper()]
+    for key, value in columns.items():
+        options += [f"--{key.replace('_', '-')}", str(value)]
+    if class_names:
+        options += ["--class-names", ",".join(class_names)]
+    return options

@@ -55,7 +55,7 @@ import pandas as pd
 from zoo.errors import ZooError
 from zoo.io import atomic_write_json, atomic_write_text, remove_temporaries, temporary_sibling
 from zoo.models.weights import load_weights_checked
-from zoo.values import as_declared, keyword_arguments, plain_json, set_arguments
+from zoo.values import as_declared, data_options, keyword_arguments, plain_json, set_arguments
 
 logger = logging.getLogger("zoo.training")
 
@@ -401,33 +401,27 @@ def _more_epochs_hint(
 def _data_as_given(
     config: dict[str, Any], sources: Mapping[str, Any]
 ) -> tuple[list[str], list[str], dict[str, Any]]:
-    """A run's data as `zoo train` options, and as `zoo.train`'s positional arguments and
-    keywords: the sources as the call gave them (a path or a TFDS name as it is; arrays or a
-    frame as DATA on the command line, `data` in Python) and how they are read. Without
-    `sources` (not known), `data` stands for them."""
+    """A run's data as `zoo train` options (`zoo.values.data_options`), and as `zoo.train`'s
+    positional arguments and keywords: the sources as the call gave them (a path or a TFDS name
+    as it is, arrays or a frame as `data`) and how they are read. Without `sources` (not known),
+    `data` stands for them."""
     if not sources:
         return [], ["data"], {}
-    options: list[str] = []
-    arguments: list[str] = []
-    for key, option in (("data", "--data"), ("validation_data", "--validation-data")):
-        source = sources.get(key)
-        if source is None:
-            arguments.append("None")  # the entry's TFDS dataset, or the hold-out
-            continue
-        named = isinstance(source, (str, os.PathLike))
-        options += [option, str(source) if named else key.upper()]
-        arguments.append(repr(str(source)) if named else key)
+    data, validation_data = sources.get("data"), sources.get("validation_data")
+    columns, class_names = dict(config.get("columns") or {}), config.get("class_names")
+    arguments = [
+        "None" if source is None  # the entry's TFDS dataset, or the hold-out
+        else repr(str(source)) if isinstance(source, (str, os.PathLike)) else name
+        for name, source in (("data", data), ("validation_data", validation_data))
+    ]
     while arguments and arguments[-1] == "None":  # zoo.train's defaults
         arguments.pop()
-    reading = dict(config.get("columns") or {})
-    for key, value in reading.items():
-        options += [f"--{key.replace('_', '-')}", str(value)]
-    if config.get("class_names"):
-        options += ["--class-names", ",".join(config["class_names"])]
-        reading["class_names"] = list(config["class_names"])
+    reading: dict[str, Any] = dict(columns)
+    if class_names:
+        reading["class_names"] = list(class_names)
     if "augment" in config:  # a Python argument only
         reading["augment"] = config["augment"]
-    return options, arguments, reading
+    return data_options(data, validation_data, columns, class_names), arguments, reading
 
 
 def comparable_config(config: dict[str, Any]) -> dict[str, Any]:
