@@ -736,6 +736,23 @@ def test_misspelt_labels_are_named_as_such():
     with pytest.raises(DataError, match=r"'Pos' \(did you mean 'pos'\?\), 'negative'; expected one "
                                         r"of 'neg', 'pos'"):
         zoo.data.read_source((texts, ["Pos"] * 5 + ["negative"] * 5), class_names=["neg", "pos"])
+    # The names given may hold the typo: the message does not call them the data's.
+    with pytest.raises(DataError, match=r"'happy' \(did you mean 'hapy'\?\); expected one of "
+                       r"'sad', 'hapy' \(the class names that fix the ids: class_names= or "
+                       r"--class-names where given.*correct the class names if the typo is theirs"):
+        zoo.data.read_source((texts, ["happy"] * 5 + ["sad"] * 5), class_names=["sad", "hapy"])
+
+
+def test_swapped_text_and_label_columns_are_named_as_such():
+    frame = pd.DataFrame({"review": POSITIVE + NEGATIVE,
+                          "sentiment": ["good"] * len(POSITIVE) + ["bad"] * len(NEGATIVE)})
+    with pytest.raises(DataError, match=r"phrases of several words, so the label column looks "
+                       r"like the text column: name the columns with text_column= and "
+                       r"label_column= \(command line: --text-column, --label-column\)"):
+        zoo.data.load(frame, spec=_small("lstm_sst2"), text_column="sentiment",
+                      label_column="review")
+    assert zoo.data.load(frame, spec=_small("lstm_sst2"), text_column="review",
+                         label_column="sentiment").class_names == ("bad", "good")
 
 
 def test_class_names_leave_integer_labels_as_they_are():
@@ -873,3 +890,12 @@ def test_data_dir_with_local_data_is_not_used_and_says_so(tmp_path, caplog):
         f"data_dir={tmp_path / 'tfds'} is not used: it is where TFDS datasets are prepared, and "
         f"this source is local data."
     ]
+
+
+def test_a_data_dir_that_is_a_file_is_named_as_such(tmp_path):
+    from zoo.data.sources import read_tfds
+
+    examples = write_digits_npz(tmp_path / "digits.npz", count=10)
+    with pytest.raises(DataError, match=r"data_dir .*digits\.npz is a file; expected the folder "
+                       r"TFDS keeps prepared datasets in.*passed as data itself \(--data\)"):
+        read_tfds("mnist", "train", data_dir=examples)

@@ -291,6 +291,16 @@ def test_runs_and_exports_refuse_what_they_carry_and_non_models_are_named(tmp_pa
         with pytest.raises(zoo.InvalidValueError, match=r"class_names \['a', 'b', 'c'\] are "
                            r"not the classes"):
             zoo.evaluate(model, (images, labels), class_names=["a", "b", "c"])
+    # Scoring a trained model, the advice is about the data, never about building the model.
+    wrong_labels = (images, np.arange(40) % 5)
+    for model in (run, export, zoo.load(export)):
+        with pytest.raises(zoo.DataError, match=r"labels must lie in \[0, 3\).*found 3 at rows"
+                           r".*The model was trained on classes 0 to 2: drop those rows") as error:
+            zoo.evaluate(model, wrong_labels)
+        assert "num_classes" not in str(error.value)
+    with pytest.raises(zoo.DataError, match=r"received \(28, 28, 3\): 3 channels where 1 are "
+                       r"expected\. Convert the images \(grayscale <-> RGB\)\.$") as error:
+        zoo.evaluate(run, (np.repeat(images[..., None], 3, axis=-1), labels))
     with pytest.raises(zoo.InvalidValueError, match="cannot evaluate a int; expected a "
                        "keras.Model, the TrainResult of zoo.train, a zoo.load predictor"):
         zoo.evaluate(42, (images, labels))

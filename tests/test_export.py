@@ -1,5 +1,6 @@
 """zoo.export and zoo.load: raw-input SavedModels for every family, parity, atomicity, safety."""
 
+import errno
 import json
 import logging
 import os
@@ -484,16 +485,26 @@ def test_missing_parents_are_made_and_unusable_ones_are_a_clear_error(tmp_path, 
     read_only = tmp_path / "read_only"
     read_only.mkdir()
     read_only.chmod(0o555)
-    if os.geteuid() == 0:  # root writes anywhere: make the permission check see what a user would
-        real_access = os.access
-        monkeypatch.setattr(archive.os, "access",
-                            lambda path, mode: Path(path) != read_only and real_access(path, mode))
+    if os.geteuid() == 0:  # root writes anywhere: make the probe folder fail as a user's would
+        from zoo import checks
+
+        real_mkdtemp = checks.tempfile.mkdtemp
+
+        def mkdtemp(*args, dir=None, **kwargs):
+            if Path(dir) == read_only:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            return real_mkdtemp(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(checks.tempfile, "mkdtemp", mkdtemp)
     try:
         with pytest.raises(zoo.ExportError, match="read_only is not writable"):
             zoo.export(model, read_only / "export")
     finally:
         read_only.chmod(0o755)
     assert not any(read_only.iterdir())
+    if Path("/proc/self").is_dir():  # refuses new folders whatever the permissions say, root too
+        with pytest.raises(zoo.ExportError, match=r"/proc is not writable \("):
+            zoo.export(model, "/proc/zoo-export")
 
 
 def test_export_reads_paths_as_zoo_load_does(exports, tmp_path):

@@ -157,10 +157,15 @@ def writable_directory(name: str, path: Any) -> Path:
         return path
     if not stat.S_ISDIR(mode):
         raise InvalidValueError(f"{name} {path} is a file; expected a directory path.")
-    if not os.access(path, os.W_OK | os.X_OK):
+    try:
+        # A probe folder, not os.access: root passes every permission test, and a read-only
+        # mount or a /proc-like file system refuses writes that permissions allow.
+        os.rmdir(tempfile.mkdtemp(prefix=".zoo-probe-", dir=path))
+    except OSError as error:
         raise InvalidValueError(
-            f"{name} {path} is not writable; pick a directory you can write to."
-        )
+            f"{name} {path} is not writable ({error.strerror or error}); pick a directory you "
+            f"can write to."
+        ) from None
     return path
 
 

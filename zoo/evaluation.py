@@ -562,6 +562,7 @@ def _load_for_evaluation(
 ) -> Any:
     """A source read whole, unshuffled and unaugmented, as the model's spec takes it."""
     from zoo import data as zoo_data
+    from zoo.data import validate
     from zoo.data.sources import tfds_name
 
     name = tfds_name(data)
@@ -580,6 +581,8 @@ def _load_for_evaluation(
                 "preprocessor=result.preprocessor (a zoo.train result), or "
                 "zoo.data.Preprocessor.load(workdir / 'preprocessor', spec) (a saved run)."
             )
-    return zoo_data.load(data, split=split, spec=spec, batch_size=batch_size,
-                         preprocessor=preprocessor, shuffle=False, augment=False,
-                         class_names=class_names, **read_options)
+    # The model exists: checks advise fixing the data, not building the model otherwise.
+    with validate.for_trained_model():
+        return zoo_data.load(data, split=split, spec=spec, batch_size=batch_size,
+                             preprocessor=preprocessor, shuffle=False, augment=False,
+                             class_names=class_names, **read_options)

@@ -123,9 +123,9 @@ def class_ids(
             f"{origin}: labels not among the class names: "
             f"{', '.join(shown)}"
             f"{' and more' if len(unknown) > _SHOWN else ''}; expected one of "
-            f"{', '.join(repr(str(n)) for n in class_names)} (the training data's classes, "
-            f"which fix the ids). Rename or drop those examples, or pass the matching "
-            f"class_names=."
+            f"{', '.join(repr(str(n)) for n in class_names)} (the class names that fix the "
+            f"ids: class_names= or --class-names where given, else the training data's). Rename "
+            f"or drop those examples, or correct the class names if the typo is theirs."
         )
     return np.array([position[name] for name in names], np.int32)[ids]
 

@@ -680,6 +680,11 @@ def read_tfds(
     """
     import tensorflow_datasets as tfds
 
+    if data_dir is not None and Path(data_dir).is_file():
+        raise DataError(
+            f"data_dir {data_dir} is a file; expected the folder TFDS keeps prepared datasets "
+            f"in (--data-dir DIR). A local file of examples is passed as data itself (--data)."
+        )
     try:
         # A missing dataset is this function's message, not TFDS' warnings (such as its note
         # on a data_dir folder it finds incomplete while looking for the dataset).

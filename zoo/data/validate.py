@@ -7,9 +7,11 @@ Local sources are checked on their NumPy arrays; TFDS datasets on their catalog 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,22 @@ from zoo.errors import DataError, warn
 from zoo.spec import ModelSpec
 
 _SHOWN = 5  # offending rows quoted in a message
+
+
+# Set while data is read for a model that exists already (zoo.evaluate, an export's evaluate):
+# advice to build the model otherwise (num_classes=, input_shape=) does not apply there.
+_FOR_TRAINED_MODEL = contextvars.ContextVar("zoo_for_trained_model", default=False)
+
+
+@contextlib.contextmanager
+def for_trained_model() -> Iterator[None]:
+    """Checks inside give the advice that fits scoring a trained model: fix the data, since the
+    model's classes and input shape are what it was trained with."""
+    token = _FOR_TRAINED_MODEL.set(True)
+    try:
+        yield
+    finally:
+        _FOR_TRAINED_MODEL.reset(token)
 
 
 def entry_name(spec: ModelSpec | None) -> str:
@@ -113,7 +131,10 @@ def check_label_range(
         low, high = int(labels.min()), int(labels.max())
         fix = (f"Drop those rows, or build the model with num_classes={high + 1} if they are "
                f"real classes.")
-        if high < num_classes:  # only negative ones: no class count makes them class ids
+        if _FOR_TRAINED_MODEL.get() and high >= num_classes:
+            fix = (f"The model was trained on classes 0 to {num_classes - 1}: drop those rows, "
+                   f"or score it on data of its own classes.")
+        elif high < num_classes:  # only negative ones: no class count makes them class ids
             fix = ("Class ids start at 0 (-1 often marks an unlabelled row, as in TFDS' test "
                    "splits): drop those rows, or give them their class.")
         elif low == 1 and high == num_classes:
@@ -196,7 +217,12 @@ def check_class_names(names: tuple[str, ...], spec: ModelSpec, origin: str) -> N
         pairs = ", ".join(f"{a!r} and {b!r}" for b, a in typos[:3])
         fixes = (f"{pairs} look like one class written two ways: correct those labels, or "
                  f"{fixes}")
-    if spec.class_names:
+    if count > expected and sum(len(name.split()) >= 3 for name in names) * 2 > count:
+        # Labels of several words each are text: the columns are most likely swapped.
+        fixes = ("most of these labels are phrases of several words, so the label column looks "
+                 "like the text column: name the columns with text_column= and label_column= "
+                 "(command line: --text-column, --label-column)")
+    elif spec.class_names:
         fixes += ", or name the classes as the entry does"
     lacking = ("pass class_names= naming every class in id order (command line: --class-names; "
                "for validation data: class_names=train.class_names)")
@@ -378,10 +404,13 @@ def check_image_shape(shape: tuple[int, ...], spec: ModelSpec, origin: str) -> N
             f"{received[0]}x{received[1]} pixels where {expected[0]}x{expected[1]} are expected"
         )
         fix = "resize the images"
+    rebuild = ("" if _FOR_TRAINED_MODEL.get()  # trained on that shape: the images must change
+               else f", or build the model with input_shape={received}")
+    either = "Either " if rebuild else ""
+    fix = fix if rebuild else fix[0].upper() + fix[1:]
     raise DataError(
         f"{origin}: {entry_name(spec)} expects images of shape {expected} (height, width, "
-        f"channels), received {received}: {problem}. Either {fix}, or build the model with "
-        f"input_shape={received}."
+        f"channels), received {received}: {problem}. {either}{fix}{rebuild}."
     )
 
 

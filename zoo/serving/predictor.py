@@ -120,6 +120,7 @@ class Predictor:
             >>> report.num_examples, report.confusion.shape
             (4, (10, 10))
         """
+        from zoo.data import validate
         from zoo.data.sources import column_options, read_source, tfds_name
         from zoo.evaluation import classification_report
 
@@ -132,6 +133,9 @@ class Predictor:
             )
         examples = read_source(data, class_names=self.class_names,
                                **column_options(text_column, label_column))
+        with validate.for_trained_model():  # named by its source, with the way out
+            validate.check_label_range(examples.labels, len(self.class_names), examples.origin,
+                                       None)
         probabilities, _ = self._classify(examples.features, batch_size)
         return classification_report(examples.labels, probabilities, self.class_names)
 
