@@ -301,6 +301,10 @@ def test_runs_and_exports_refuse_what_they_carry_and_non_models_are_named(tmp_pa
     with pytest.raises(zoo.DataError, match=r"received \(28, 28, 3\): 3 channels where 1 are "
                        r"expected\. Convert the images \(grayscale <-> RGB\)\.$") as error:
         zoo.evaluate(run, (np.repeat(images[..., None], 3, axis=-1), labels))
+    # A model trained on integer ids, scored on named labels: name its classes, not rebuild it.
+    with pytest.raises(zoo.DataError, match=r"names 2 classes \('ant', 'bee'\), and the model was "
+                       r"trained on 10 classes.*pass class_names= naming them in id order"):
+        zoo.evaluate(zoo.build("mlp_mnist", units=(8,)), (images[:4], ["ant", "bee"] * 2))
     with pytest.raises(zoo.InvalidValueError, match="cannot evaluate a int; expected a "
                        "keras.Model, the TrainResult of zoo.train, a zoo.load predictor"):
         zoo.evaluate(42, (images, labels))

@@ -217,11 +217,18 @@ def check_class_names(names: tuple[str, ...], spec: ModelSpec, origin: str) -> N
         pairs = ", ".join(f"{a!r} and {b!r}" for b, a in typos[:3])
         fixes = (f"{pairs} look like one class written two ways: correct those labels, or "
                  f"{fixes}")
-    if count > expected and sum(len(name.split()) >= 3 for name in names) * 2 > count:
+    swapped = count > expected and sum(len(name.split()) >= 3 for name in names) * 2 > count
+    if swapped:
         # Labels of several words each are text: the columns are most likely swapped.
         fixes = ("most of these labels are phrases of several words, so the label column looks "
                  "like the text column: name the columns with text_column= and label_column= "
                  "(command line: --text-column, --label-column)")
+    elif _FOR_TRAINED_MODEL.get():  # scoring: the model's classes are what it was trained on
+        raise DataError(
+            f"{origin} names {count} classes {_names_text(names)}, and the model was trained on "
+            f"{expected} classes{entry_names}: pass class_names= naming them in id order "
+            f"(command line: --class-names), so that the names in the data map to its ids."
+        )
     elif spec.class_names:
         fixes += ", or name the classes as the entry does"
     lacking = ("pass class_names= naming every class in id order (command line: --class-names; "
