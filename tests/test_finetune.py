@@ -69,6 +69,11 @@ def test_bad_weights_are_explained(tmp_path, trained_mlp):
         zoo.build("mlp_mnist", weights=tmp_path / "absent.keras")
     with pytest.raises(InvalidValueError, match="no layer of mlp.keras"):
         zoo.build("cnn_mnist", weights=path)
+    zoo.build("mlp_mnist", num_classes=3, units=(8,)).save(tmp_path / "three.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # another family: one error, no advice on class counts
+        with pytest.raises(InvalidValueError, match="no layer of three.keras"):
+            zoo.build("cnn_mnist", weights=tmp_path / "three.keras")
     with pytest.raises(InvalidValueError, match="needs weights=PATH"):
         zoo.build("cnn_mnist", freeze_backbone=True)
     with pytest.raises(DataError, match="holds no model.keras"):

@@ -281,6 +281,7 @@ def load_pretrained(
     else:
         source_weights, described = _weights_by_layer(path, kind == "export")
         copied, skipped = [], []
+        head_classes: tuple[int, int] | None = None  # (trained, built) when they differ
         for layer in model.layers:
             if not layer.weights:
                 continue
@@ -293,14 +294,7 @@ def load_pretrained(
             elif layer.name != HEAD_LAYER or _classes(found) == _classes(layer.weights):
                 skipped.append(f"{layer.name} (shapes differ)")
             elif not num_classes_given:  # else a new head is the point of num_classes=N
-                trained, built = _classes(found), _classes(layer.weights)
-                warn(
-                    f"the weights in {path} end in a {trained}-class classifier, and "
-                    f"{model.name} is built with {built} classes: its classifier head starts "
-                    f"fresh, not from the trained one. To keep the trained head, build with "
-                    f"num_classes={trained} (command line: --set num_classes={trained}); to "
-                    f"train a new {built}-class head on purpose, pass num_classes={built}."
-                )
+                head_classes = (_classes(found), _classes(layer.weights))
         if not [name for name in copied if name != HEAD_LAYER]:
             raise InvalidValueError(
                 f"no layer of {path.name} ({described}) matches {model.name} by name and shape; "
@@ -308,6 +302,15 @@ def load_pretrained(
                 f"{_sizes_hint(model, path, kind)} Layers are matched by name: a builder of your "
                 f"own should name its layers (Keras numbers unnamed ones per process) and end in "
                 f"zoo.models.classifier_head."
+            )
+        if head_classes is not None:  # said only once the rest of the weights fit
+            trained, built = head_classes
+            warn(
+                f"the weights in {path} end in a {trained}-class classifier, and {model.name} "
+                f"is built with {built} classes: its classifier head starts fresh, not from the "
+                f"trained one. To keep the trained head, build with num_classes={trained} "
+                f"(command line: --set num_classes={trained}); to train a new {built}-class "
+                f"head on purpose, pass num_classes={built}."
             )
         if skipped:
             hint = _sizes_hint(model, path, kind) or (
