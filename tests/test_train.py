@@ -134,6 +134,29 @@ def test_resume_after_kill_loses_and_repeats_no_epoch(tmp_path):
     assert not list(workdir.glob(".*.tmp")), "no temporary file may be left behind"
 
 
+def test_a_workdir_another_live_process_trains_in_is_refused_untouched(tmp_path):
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    workdir = tmp_path / "run"
+    zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0, units=(8,))
+    assert json.loads((workdir / "process.json").read_text()) == {"pid": os.getpid()}
+    # Another process, alive, trained there last (as a second `zoo train` would find it).
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (workdir / "process.json").write_text(json.dumps({"pid": other.pid}))
+        in_flight = workdir / "state" / "epoch_0003.weights.h5"  # what that run is writing
+        in_flight.write_bytes(b"weights")
+        with pytest.raises(WorkdirConflictError, match=f"workdir {workdir} is in use: process "
+                           f"{other.pid} is training there. Wait for it to finish"):
+            zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0, units=(8,))
+        assert in_flight.read_bytes() == b"weights"
+    finally:
+        other.kill()
+        other.wait()
+    # Once it is gone (killed, or finished), a rerun goes on and cleans up after it.
+    result = zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0, units=(8,))
+    assert list(result.history["epoch"]) == [1, 2] and not in_flight.exists()
+
+
 class _PoisonAtEpoch(keras.callbacks.Callback):
     def __init__(self, epoch):
         super().__init__()

@@ -144,3 +144,21 @@ def remove_temporaries(directory: str | os.PathLike) -> list[Path]:
             path.unlink(missing_ok=True)
         removed.append(path)
     return removed
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` is running (another user's counts), as `kill -0` tells.
+
+    Example:
+        >>> import os
+        >>> from zoo.io import process_alive
+        >>> process_alive(os.getpid())
+        True
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True

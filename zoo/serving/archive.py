@@ -25,6 +25,7 @@ from typing import Any
 
 from zoo import checks
 from zoo.errors import DataError, InvalidValueError, ZooError, first_line
+from zoo.io import process_alive
 
 METADATA = Path("assets.extra") / "zoo.json"  # TF Serving's place for files beside a SavedModel
 # A text export's fitted vocabulary, so that zoo.build(weights=EXPORT) keeps its word ids.
@@ -90,22 +91,12 @@ def is_export(path: str | os.PathLike) -> bool:
     return (path / "saved_model.pb").is_file() and (path / METADATA).is_file()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
-
-
 def _recover_abandoned(target: Path) -> None:
     """Clean up after exports to `target` that were killed: their processes are gone."""
     pattern = re.compile(rf"^\.{re.escape(target.name)}\.(tmp|old)-(\d+)-")
     for sibling in target.parent.iterdir():
         match = pattern.match(sibling.name)
-        if not match or _alive(int(match.group(2))):
+        if not match or process_alive(int(match.group(2))):
             continue
         if match.group(1) == "old" and not target.exists():
             os.replace(sibling, target)  # killed mid-swap: the previous export goes back

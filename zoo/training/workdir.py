@@ -13,6 +13,7 @@ Layout of WORKDIR:
     preprocessor/      the fitted text vocabulary (text entries)
     logs/              TensorBoard event files
     report.json        evaluation of the final model
+    process.json       the process that last trained here: while it lives, another is refused
 
 Crash safety. Every file is written to a temporary name and renamed, and `state.json` is the
 commit point: after a crash or `kill -9`, the run resumes from the last epoch whose state was
@@ -53,7 +54,14 @@ import numpy as np
 import pandas as pd
 
 from zoo.errors import ZooError
-from zoo.io import atomic_write_json, atomic_write_text, remove_temporaries, temporary_sibling
+from zoo.io import (
+    atomic_write_json,
+    atomic_write_text,
+    process_alive,
+    read_json,
+    remove_temporaries,
+    temporary_sibling,
+)
 from zoo.models.weights import load_weights_checked
 from zoo.values import as_declared, data_options, keyword_arguments, plain_json, set_arguments
 
@@ -110,6 +118,11 @@ class Workdir:
     @property
     def config_path(self) -> Path:
         return self.path / "config.json"
+
+    @property
+    def process_path(self) -> Path:
+        """The last process that trained here (its pid), so that a second one is refused."""
+        return self.path / "process.json"
 
     @property
     def state_path(self) -> Path:
@@ -183,10 +196,24 @@ class Workdir:
         (see the module docstring), so that resuming starts from a consistent state.
         """
         if self.path.is_dir():
+            self._refuse_if_in_use()
             self._recover()
         if not self.config_path.exists():
             self.path.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.config_path, self.config)
+        atomic_write_json(self.process_path, {"pid": os.getpid()})
+
+    def _refuse_if_in_use(self) -> None:
+        """Refuse a workdir another live process is training in: recovering it would delete
+        the epoch files that run is writing. A killed run's process is gone, so a rerun
+        resumes; the same process (a notebook cell run again) may go on."""
+        pid = (read_json(self.process_path) or {}).get("pid")
+        if isinstance(pid, int) and pid != os.getpid() and process_alive(pid):
+            raise WorkdirConflictError(
+                f"workdir {self.path} is in use: process {pid} is training there. Wait for it "
+                f"to finish (or stop it), then rerun to resume; or use another workdir "
+                f"(workdir=, --workdir)."
+            )
 
     def _recover(self) -> None:
         """Finish a committed best model's move to best.keras; delete uncommitted and superseded
