@@ -39,15 +39,15 @@ def _positive_int(text: str) -> int:
 
 
 def _seed(text: str) -> int:
-    from zoo.checks import MAX_SEED
+    from zoo import checks
+    from zoo.errors import InvalidValueError
 
     try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {MAX_SEED}, got {text!r}")
-    return value
+        return checks.seed("--seed", int(text))
+    except (ValueError, InvalidValueError):
+        raise argparse.ArgumentTypeError(
+            f"expected an integer from 0 to {checks.MAX_SEED}, got {text!r}"
+        ) from None
 
 
 def _override(text: str) -> tuple[str, Any]:

@@ -216,10 +216,6 @@ def classification_report(
         2 * precision * recall, denominator, out=np.zeros(num_classes), where=denominator > 0
     )
     present = (support > 0) | (predicted_count > 0)
-    loss = None
-    if _are_probabilities(probabilities):
-        clipped = np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, 1.0)
-        loss = float(-np.log(clipped).mean())
 
     per_class = pd.DataFrame(
         {"precision": precision, "recall": recall, "f1": f1, "support": support},
@@ -238,27 +234,32 @@ def classification_report(
         confusion=pd.DataFrame(
             confusion, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted")
         ),
-        loss=loss,
+        loss=_cross_entropy(labels, probabilities),
         num_examples=int(len(labels)),
     )
 
 
-def _are_probabilities(outputs: np.ndarray, tolerance: float = 1e-2) -> bool:
-    """Whether every row of `outputs` is a probability distribution (a softmax's output), to
-    within `tolerance` (wide enough for a float16 or bfloat16 softmax). A cross-entropy of other
-    scores, such as logits, would be a number without meaning, so it is left out, with a warning."""
-    low, high = float(outputs.min()), float(outputs.max())
-    sums = outputs.sum(axis=1)
-    if low >= -tolerance and high <= 1 + tolerance and np.all(np.abs(sums - 1) <= tolerance):
-        return True
-    logger.warning(
-        "the model's outputs are not probabilities (values from %.3g to %.3g, rows summing to "
-        "%.3g to %.3g), as from a model that ends without a softmax (logits): the report leaves "
-        "the loss out, and its accuracy, precision, recall, F1 and confusion matrix take each "
-        "example's highest output as its class. For a loss, end the model with a softmax "
-        "(zoo.models.classifier_head).", low, high, float(sums.min()), float(sums.max()),
-    )
-    return False
+def _cross_entropy(
+    labels: np.ndarray, probabilities: np.ndarray, tolerance: float = 1e-2
+) -> float | None:
+    """Mean cross-entropy of `labels` (probabilities clipped at 1e-12), or None with a warning
+    where a row of `probabilities` is no probability distribution to within `tolerance` (wide
+    enough for a float16 or bfloat16 softmax): a cross-entropy of other scores, such as logits,
+    would be a number without meaning."""
+    low, high = float(probabilities.min()), float(probabilities.max())
+    sums = probabilities.sum(axis=1)
+    if low < -tolerance or high > 1 + tolerance or np.any(np.abs(sums - 1) > tolerance):
+        logger.warning(
+            "the model's outputs are not probabilities (values from %.3g to %.3g, rows summing "
+            "to %.3g to %.3g), as from a model that ends without a softmax (logits): the report "
+            "leaves the loss out, and its accuracy, precision, recall, F1 and confusion matrix "
+            "take each example's highest output as its class. For a loss, end the model with a "
+            "softmax (zoo.models.classifier_head).", low, high, float(sums.min()),
+            float(sums.max()),
+        )
+        return None
+    clipped = np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, 1.0)
+    return float(-np.log(clipped).mean())
 
 
 def evaluate(

@@ -411,13 +411,13 @@ def check_image_shape(shape: tuple[int, ...], spec: ModelSpec, origin: str) -> N
             f"{received[0]}x{received[1]} pixels where {expected[0]}x{expected[1]} are expected"
         )
         fix = "resize the images"
-    rebuild = ("" if _FOR_TRAINED_MODEL.get()  # trained on that shape: the images must change
-               else f", or build the model with input_shape={received}")
-    either = "Either " if rebuild else ""
-    fix = fix if rebuild else fix[0].upper() + fix[1:]
+    if _FOR_TRAINED_MODEL.get():  # trained on that shape: the images must change
+        advice = fix[0].upper() + fix[1:]
+    else:
+        advice = f"Either {fix}, or build the model with input_shape={received}"
     raise DataError(
         f"{origin}: {entry_name(spec)} expects images of shape {expected} (height, width, "
-        f"channels), received {received}: {problem}. {either}{fix}{rebuild}."
+        f"channels), received {received}: {problem}. {advice}."
     )
 
 

@@ -407,8 +407,8 @@ def _more_epochs_hint(
     entry, seed = current.get("entry"), current.get("seed")
     keywords = f", {keyword_arguments(dict(sorted(now.items())))}" if now else ""
     batch_size = now.pop("batch_size", None)  # an option of its own on the command line
-    data_options, data_arguments, reading = _data_as_given(current, sources)
-    command = ["zoo", "train", str(entry), *data_options, "--weights", str(path),
+    data_flags, data_arguments, reading = _data_as_given(current, sources)
+    command = ["zoo", "train", str(entry), *data_flags, "--weights", str(path),
                "--workdir", "NEW", "--epochs", "N"]
     command += ["--seed", str(seed)] if seed else []
     command += ["--batch-size", str(batch_size)] if batch_size is not None else []
