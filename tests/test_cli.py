@@ -39,6 +39,12 @@ def test_list_and_info(capsys):
     assert main(["list", "--family", "transformer"]) == 0
     assert "transformer_ag_news" in capsys.readouterr().out
 
+    # a filter value no entry has is a misspelling, not an empty list
+    assert main(["list", "--family", "CNN"]) == 2
+    assert "unknown family 'CNN'. Did you mean: 'cnn'?" in capsys.readouterr().err
+    assert main(["list", "no_such_*", "--family", "cnn"]) == 0
+    assert "no model matches." in capsys.readouterr().out
+
     assert main(["info", "cnn_mnist"]) == 0
     info = capsys.readouterr().out
     assert "parameters: 34,826" in info and "reference accuracy: 0.99" in info

@@ -716,8 +716,40 @@ def test_four_channel_images_for_three_are_told_to_drop_the_alpha_channel():
     from zoo.data.validate import check_image_shape
 
     with pytest.raises(DataError, match=r"4 channels where 3 are expected.*drop the alpha "
-                       r"channel \(x\[\.\.\., :3\]\)"):
+                       r"channel \(x\[\.\.\., :3\] on arrays, Image\.open\(f\)\.convert\('RGB'\) "
+                       r"on files\)"):
         check_image_shape((32, 32, 4), zoo.get_spec("cnn_cifar10"), "'rgba'")
+    # grayscale with alpha for a grayscale entry
+    with pytest.raises(DataError, match=r"2 channels where 1 are expected.*drop the alpha "
+                       r"channel \(x\[\.\.\., :1\] on arrays, Image\.open\(f\)\.convert\('L'\)"):
+        check_image_shape((28, 28, 2), zoo.get_spec("cnn_mnist"), "'gray_alpha'")
+
+
+def test_labels_with_underscores_are_names_not_numbers():
+    # float("1_0") is 10; a label column's "1_0" is a class name
+    examples = zoo.data.read_source((list("abcd"), ["1_0", "0_1", "1_0", "0_1"]))
+    assert examples.class_names == ("0_1", "1_0") and examples.labels.tolist() == [1, 0, 1, 0]
+
+
+def test_bytes_texts_that_are_not_utf8_are_one_clear_error(tmp_path):
+    with pytest.raises(DataError, match=r"1 texts are bytes that are not UTF-8 \(row 0, e\.g\. "
+                       r"b'caf\\xe9 good'\); expected UTF-8 bytes or strings\. Decode them"):
+        zoo.data.read_source(([b"caf\xe9 good", b"bad"], [1, 0]))
+    np.savez(tmp_path / "bytes.npz", x=np.array([b"ok", b"caf\xe9"]), y=np.array([1, 0]))
+    with pytest.raises(DataError, match=r"not UTF-8 \(row 1"):
+        zoo.data.read_source(tmp_path / "bytes.npz")
+    # UTF-8 bytes are still texts
+    assert zoo.data.read_source(([b"caf\xc3\xa9"], [1])).features.tolist() == ["café"]
+
+
+def test_frames_with_integer_column_names_take_them_as_given_or_as_text():
+    frame = pd.DataFrame({0: ["a fine film", "so dull"], 1: [1, 0]})  # read with header=None
+    for text_column, label_column in ((0, 1), ("0", "1")):
+        examples = zoo.data.read_source(frame, text_column=text_column, label_column=label_column)
+        assert examples.features.tolist() == ["a fine film", "so dull"]
+        assert examples.labels.tolist() == [1, 0]
+    with pytest.raises(DataError, match=r"has no text column 2; found columns \['0', '1'\]"):
+        zoo.data.read_source(frame, text_column=2, label_column=1)
 
 
 def test_misspelt_labels_are_named_as_such():
@@ -767,7 +799,9 @@ def test_class_names_leave_integer_labels_as_they_are():
 @pytest.mark.parametrize(
     "class_names, message",
     [("negative", "must be a sequence of strings"), ((0, 1), "must be a sequence of strings"),
-     (("a", "a"), r"must name each class once.*repeated: \['a'\]"), ((), "name each class once")],
+     (("a", "a"), r"must name each class once.*repeated: \['a'\]"), ((), "name each class once"),
+     (("", "a", " "), r"class_names must not be empty or blank, got \('', 'a', ' '\) \(positions "
+      r"0, 2\)")],
 )
 def test_bad_class_names_argument(class_names, message):
     with pytest.raises(zoo.InvalidValueError, match=message):
@@ -795,6 +829,18 @@ def test_fashion_folder_named_after_its_classes_takes_the_entry_ids(tmp_path):
     dataset = zoo.data.load(root, "all", spec=_small("cnn_fashion_mnist"), shuffle=False)
     assert _first_batch(dataset)[1].numpy().tolist() == [9, 8, 0]
     assert dataset.class_names == zoo.get_spec("cnn_fashion_mnist").class_names
+
+
+def test_fashion_folder_hold_out_takes_the_training_class_names(tmp_path):
+    # zoo.train reads the hold-out with the training read's names ("T-shirt/top"): the folder
+    # spelling must map to them there too, or no Fashion-MNIST folder could be trained on.
+    spec = _small("cnn_fashion_mnist")
+    root = _write_image_folder(tmp_path / "clothes", per_class=3, classes=("Bag", "T-shirt_top"))
+    train = zoo.data.load(root, "train", spec=spec)
+    assert train.class_names == spec.class_names
+    hold_out = zoo.data.load(root, "validation", spec=spec, class_names=train.class_names,
+                             preprocessor=train.preprocessor, shuffle=False)
+    assert set(_first_batch(hold_out)[1].numpy().tolist()) <= {0, 8}
 
 
 def test_other_names_as_many_as_the_classes_keep_sorted_order(tmp_path):
@@ -847,6 +893,14 @@ def test_a_folder_of_splits_is_refused_with_the_folder_to_pass(tmp_path):
 def test_images_nested_in_class_folders_still_read(tmp_path):
     _write_image_folder(tmp_path / "pets" / "cat", per_class=2, classes=("2019",))
     _write_image_folder(tmp_path / "pets" / "dog", per_class=1, classes=("2020",))
+    examples = zoo.data.read_source(tmp_path / "pets")
+    assert examples.class_names == ("cat", "dog") and examples.labels.tolist() == [0, 0, 1]
+
+
+def test_class_folders_sharing_one_sub_folder_are_classes_not_splits(tmp_path):
+    # cat/images/*.png and dog/images/*.png: a split would hold several classes
+    _write_image_folder(tmp_path / "pets" / "cat", per_class=2, classes=("images",))
+    _write_image_folder(tmp_path / "pets" / "dog", per_class=1, classes=("images",))
     examples = zoo.data.read_source(tmp_path / "pets")
     assert examples.class_names == ("cat", "dog") and examples.labels.tolist() == [0, 0, 1]
 

@@ -335,6 +335,20 @@ def test_cli_predict_images_and_errors(exports, tmp_path, capsys):
     assert "is a folder without images" in capsys.readouterr().err
 
 
+def test_cli_predict_reads_the_text_column_named(exports, tmp_path, capsys):
+    path = export_of_kind(exports, "text")
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("label,review\n1,a fine film\n0,so dull\n")
+    assert main(["predict", str(path), str(reviews)]) == 2
+    assert ("reviews.csv has no 'sentence' or 'text' column; found columns ['label', 'review']. "
+            "Name the column holding the text: --text-column NAME") in capsys.readouterr().err
+    assert main(["predict", str(path), str(reviews), "--text-column", "review",
+                 "--output", str(tmp_path / "out.csv")]) == 0
+    assert pd.read_csv(tmp_path / "out.csv")["text"].tolist() == ["a fine film", "so dull"]
+    assert main(["predict", str(path), str(reviews), "--text-column", "Review"]) == 2
+    assert "has no column 'Review'" in capsys.readouterr().err
+
+
 def test_cli_predict_into_a_closed_pipe_and_into_a_file(exports, tmp_path, capsys):
     images, _ = digit_like_images(3000)
     np.savez(tmp_path / "many.npz", x=images)
@@ -385,6 +399,70 @@ def test_a_model_returning_nan_is_refused_as_such(tmp_path):
                                               r"\d+ sample inputs.*Nothing was exported"):
         zoo.export(model, target)  # not "differ by up to nan": there is nothing to compare
     assert not target.exists() and not staging_leftovers(target)
+    # Folders made for it go too: an error writes nothing.
+    with pytest.raises(zoo.ExportError, match="NaN"):
+        zoo.export(model, tmp_path / "new" / "deeper" / "export")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_is_one_export_error_and_keeps_the_export_there(tmp_path, monkeypatch):
+    model, _ = small_model("mlp_mnist")
+    target = zoo.export(model, tmp_path / "export")
+    before = (target / "saved_model.pb").read_bytes()
+
+    class FullDisk:
+        def write_out(self, *args, **kwargs):
+            raise tf.errors.OutOfRangeError(None, None, "{{function_node __wrapped__SaveV2}} "
+                                            "/x/variables_temp; File too large [Op:SaveV2]")
+
+    monkeypatch.setattr(exporter, "serving_archive", lambda *args: FullDisk())
+    with pytest.raises(zoo.ExportError, match=r"could not write the export .*export: "
+                       r"/x/variables_temp; File too large\. Nothing was exported \(an export "
+                       r"already there is kept\); free some space"):
+        zoo.export(model, target, overwrite=True)
+    assert (target / "saved_model.pb").read_bytes() == before and not staging_leftovers(target)
+
+
+def test_an_empty_directory_is_filled_not_replaced(tmp_path, monkeypatch):
+    # Its owner, group and mode may be set up for a server; it may be the working directory.
+    model, _ = small_model("mlp_mnist")
+    target = tmp_path / "served"
+    target.mkdir()
+    target.chmod(0o2750)
+    inode = target.stat().st_ino
+    monkeypatch.chdir(target)
+    zoo.export(model, ".")
+    assert target.stat().st_ino == inode and target.stat().st_mode & 0o7777 == 0o2750
+    assert Path.cwd() == target and zoo.load(".").metadata["entry"] == "mlp_mnist"
+    assert not staging_leftovers(target)
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"overwrite": "no"}, r"overwrite must be one of True, False, got 'no'"),
+    ({"path": None}, r"export target must be a path \(a str or pathlib\.Path\), got NoneType"),
+    ({"sample": np.zeros((0, 28, 28), np.uint8)}, r"sample holds no inputs; the parity check"),
+])
+def test_bad_export_arguments_are_refused_before_exporting(arguments, message, tmp_path):
+    model, _ = small_model("mlp_mnist")
+    arguments = {"path": tmp_path / "export", **arguments}
+    with pytest.raises(zoo.InvalidValueError, match=message):
+        zoo.export(model, arguments.pop("path"), **arguments)
+    assert not (tmp_path / "export").exists()
+
+
+@pytest.mark.parametrize(("document", "message"), [
+    ("{}", r"its format None is not one this zoo reads \(up to 1\)"),
+    ("[]", r"it holds a JSON list, not an object"),
+    ('{"format": 1, "num_classes": "ten"}', r"its num_classes is 'ten', not a positive integer"),
+    ('{"format": 99, "num_classes": 10}', r"its format 99 is not one this zoo reads \(up to 1\)"),
+])
+def test_a_zoo_json_that_is_not_an_exports_is_one_clear_error(exports, tmp_path, document,
+                                                              message):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(export_of_kind(exports, "image"), damaged)
+    (damaged / "assets.extra" / "zoo.json").write_text(document)
+    with pytest.raises(zoo.DataError, match=rf"cannot read .*zoo\.json: {message}\. Export the "):
+        zoo.load(damaged)
 
 
 def test_killed_export_leaves_nothing_at_the_target(tmp_path):
@@ -420,6 +498,25 @@ def test_killed_export_leaves_nothing_at_the_target(tmp_path):
     model, _ = small_model("mlp_mnist")
     zoo.export(model, target)
     assert archive.is_export(target) and not staging_leftovers(target)
+
+
+def test_an_export_set_aside_by_a_killed_replacement_is_named_and_kept(tmp_path):
+    model, _ = small_model("mlp_mnist")
+    target = zoo.export(model, tmp_path / "export")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    aside = tmp_path / f".export.old-{gone}-abcd1234"  # killed between its two renames
+    os.replace(target, aside)
+    with pytest.raises(zoo.DataError, match=r"export does not exist; .* An export interrupted "
+                       r"while replacing it left the previous one at .*\.export\.old-"):
+        zoo.load(target)
+    # Refused before the export's work (the export would put the old one back first).
+    with pytest.raises(zoo.ExportError, match=r"holds a zoo export, moved aside to \.export\.old-"
+                       r".* by an export that was interrupted .*pass overwrite=True"):
+        zoo.export(model, target)
+    assert aside.is_dir() and not target.exists()
+    zoo.export(model, target, overwrite=True)
+    assert archive.is_export(target) and not aside.exists() and not staging_leftovers(target)
 
 
 def test_existing_target_is_refused_unless_overwrite(exports, tmp_path):
@@ -644,6 +741,72 @@ def test_third_party_entry_with_its_own_layer_loads(halved_entry, tmp_path):
         zoo.load(tmp_path / "run")
 
 
+class _WritesAtLoad(tf.saved_model.experimental.TrackableResource):
+    """A resource whose initializer, run by tf.saved_model.load, writes a file."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        super().__init__()
+
+    def _create_resource(self):
+        return tf.raw_ops.VarHandleOp(dtype=tf.float32, shape=[])
+
+    def _initialize(self):
+        tf.io.write_file(self.path, "written at load")
+
+
+def _disguised_export(directory, exports, module, signature):
+    """A SavedModel with a real export's zoo.json: zoo.load takes it for an export."""
+    tf.saved_model.save(module, str(directory), signatures={"serving_default": signature})
+    (directory / "assets.extra").mkdir()
+    shutil.copy(export_of_kind(exports, "text") / "assets.extra" / "zoo.json",
+                directory / "assets.extra" / "zoo.json")
+    return directory
+
+
+def test_exports_with_file_operations_are_refused_before_anything_runs(exports, tmp_path):
+    written = tmp_path / "written.txt"
+
+    class Copies(tf.Module):  # serving copies its input to a file
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def serve(self, text):
+            tf.io.write_file(str(written), tf.strings.reduce_join(text))
+            return {"probabilities": tf.zeros([tf.shape(text)[0], 2])}
+
+    copies = Copies()
+    path = _disguised_export(tmp_path / "copies", exports, copies, copies.serve)
+    for load in (zoo.load, lambda p: zoo.build("lstm_sst2", weights=p)):
+        with pytest.raises(zoo.UnsafeModelError, match=r"refusing to load .*copies: it runs "
+                           r"WriteFile \(in __inference_serve_\d+\)"):
+            load(path)
+    assert main(["predict", str(path), str(tmp_path / "in.txt")]) == 2  # before reading input
+
+    at_load = tf.Module()
+    at_load.resource = _WritesAtLoad(written)
+    at_load.serve = tf.function(lambda text: {"probabilities": tf.zeros([1, 2])},
+                                input_signature=[tf.TensorSpec([None], tf.string)])
+    path = _disguised_export(tmp_path / "at_load", exports, at_load, at_load.serve)
+    with pytest.raises(zoo.UnsafeModelError, match=r"it runs WriteFile \(in .*initialize"):
+        zoo.load(path)
+    assert not written.exists()
+
+    # TensorFlow 1's format runs graph operations (its init and restore ops) outside functions.
+    with tf.Graph().as_default():
+        text = tf.compat.v1.placeholder(tf.string, [None], name="text")
+        with tf.compat.v1.Session() as session, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # simple_save is deprecated: that is the point
+            tf.compat.v1.saved_model.simple_save(session, str(tmp_path / "v1"), {"text": text},
+                                                 {"same": tf.identity(text)})
+    (tmp_path / "v1" / "assets.extra").mkdir()
+    shutil.copy(export_of_kind(exports, "text") / "assets.extra" / "zoo.json",
+                tmp_path / "v1" / "assets.extra")
+    with pytest.raises(zoo.UnsafeModelError, match="a SavedModel in TensorFlow 1's format"):
+        zoo.load(tmp_path / "v1")
+    # every real export passes (the round-trip tests load one of each family too)
+    for export, _, _ in exports.values():
+        safety.inspect_saved_model(export)
+
+
 @pytest.mark.parametrize("name", zoo.list_models())
 def test_every_entry_passes_the_safety_check(name, tmp_path):
     """No false refusals: every compiled entry, with its recipe's optimizer and loss, loads."""
@@ -695,7 +858,7 @@ def test_each_kind_of_unloadable_path_has_its_own_error(exports, tmp_path):
         if item.is_file():
             (damaged / item.name).write_bytes(b"not a protocol buffer")
     (damaged / "assets.extra").mkdir()
-    (damaged / "assets.extra" / "zoo.json").write_text("{}")
+    shutil.copy(exports[ENTRIES[0]][0] / "assets.extra" / "zoo.json", damaged / "assets.extra")
     with pytest.raises(zoo.DataError, match="could not load the SavedModel.*corrupt"):
         zoo.load(damaged)
     with pytest.raises(zoo.DataError, match="could not load the SavedModel.*corrupt"):
@@ -721,8 +884,16 @@ def test_predict_states_expected_and_received_inputs(exports):
     with pytest.raises(zoo.DataError, match=r"integer pixels must lie in \[0, 255\], found values "
                        r"from 0 to 1020 .*rescale them to 0-255 \(a cast to uint8 would wrap"):
         image.predict(pixels * 4)
-    with pytest.raises(zoo.DataError, match="expected uint8 pixels .*received float32"):
+    with pytest.raises(zoo.DataError, match=r"expected uint8 pixels .*received float32.*"
+                                            r"scaled to \[0, 1\] with \(x \* 255\)"):
         image.predict(np.zeros((2, 28, 28, 1), "float32"))
+    # floats on the 0-255 scale are not to be multiplied by 255
+    with pytest.raises(zoo.DataError, match=r"on the 0-255 scale with x\.round\(\)\.clip\(0, "
+                                            r"255\)\.astype\('uint8'\)"):
+        image.predict(np.full((2, 28, 28, 1), 200.0, "float32"))
+    # a bytes text that is not UTF-8 is one clear error, as in training data
+    with pytest.raises(zoo.DataError, match=r"bytes that are not UTF-8 \(row 0"):
+        zoo.load(export_of_kind(exports, "text")).predict([b"\xff bad"])
 
     text = zoo.load(export_of_kind(exports, "text"))
     series = pd.Series(["a wonderful , moving film", "so dull"], index=["first", "second"])

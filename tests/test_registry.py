@@ -117,6 +117,19 @@ def test_list_models_by_task_and_dataset():
     assert zoo.list_models(family="no_such_family") == []
 
 
+@pytest.mark.parametrize(("filters", "message"), [
+    ({"family": "CNN"}, r"unknown family 'CNN'\. Did you mean: 'cnn'\? Known families: cnn, lstm"),
+    ({"task": "text"}, r"unknown task 'text'\. Did you mean: 'text_classification'\?"),
+    ({"dataset": "sst2"}, r"unknown dataset 'sst2'\. Did you mean: 'glue/sst2'\?"),
+])
+def test_filter_values_no_entry_has_are_named_with_close_matches(filters, message):
+    from zoo.registry import check_filters
+
+    with pytest.raises(zoo.UnknownNameError, match=message):
+        check_filters(**filters)
+    check_filters(family="cnn", task="text_classification", dataset="glue/sst2")  # known: silent
+
+
 # ---- models_frame -------------------------------------------------------------------------------
 
 FRAME_COLUMNS = [

@@ -87,6 +87,18 @@ def test_image_shape_override_changes_input(name, shrink):
     assert model.predict(images, verbose=0).shape == (2, spec.num_classes)
 
 
+def test_another_channel_count_averages_per_channel_statistics():
+    # The advice for grayscale images on a CIFAR-10 entry is input_shape=(32, 32, 1): it builds.
+    spec = zoo.get_spec("cnn_cifar10")
+    gray = spec.with_overrides(input_shape=(32, 32, 1))
+    assert gray.input.mean == (round(sum(spec.input.mean) / 3, 6),)
+    assert gray.input.std == (round(sum(spec.input.std) / 3, 6),)
+    assert gray.build_model().input_shape == (None, 32, 32, 1)
+    # one value (MNIST's) fits any channel count and stays
+    assert zoo.get_spec("cnn_mnist").with_overrides(input_shape=(28, 28, 3)).input.mean == (
+        zoo.get_spec("cnn_mnist").input.mean)
+
+
 def test_overrides_leave_the_registered_spec_unchanged():
     spec = zoo.get_spec("cnn_mnist")
     registered = (spec.hyperparameters["dropout"], spec.recipe.learning_rate, spec.num_classes)
@@ -246,8 +258,9 @@ def test_input_validation(make, message):
 
 
 def test_input_override_is_validated_like_the_input():
-    with pytest.raises(zoo.InvalidValueError, match=r"mean and std need 1 or 1 values"):
-        zoo.get_spec("cnn_cifar10").with_overrides(input_shape=(32, 32, 1))
+    with pytest.raises(zoo.InvalidValueError, match=r"input_shape must be \(height, width, "
+                                                   r"channels\), got \(32, 32\)"):
+        zoo.get_spec("cnn_cifar10").with_overrides(input_shape=(32, 32))
     with pytest.raises(zoo.UnknownNameError, match="unknown override 'vocab_size'"):
         zoo.get_spec("cnn_mnist").with_overrides(vocab_size=100)  # images have no vocabulary
     with pytest.raises(zoo.UnknownNameError, match="unknown override 'input_shape'"):

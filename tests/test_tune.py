@@ -16,6 +16,7 @@ import keras_tuner
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 from conftest import small_overrides
 from helpers import NEGATIVE, POSITIVE, digit_like_images, run_together, write_digits_npz
 
@@ -93,6 +94,19 @@ def test_fit_uses_the_trials_batch_size_and_passes_keywords_through(digits):
                              callbacks=[CountBatches()])
     assert len(history.history["loss"]) == 2  # epochs passed through
     assert CountBatches.batches == 2 * math.ceil(train.num_examples / 32)
+
+    # A dataset of another maker, batched or not: the caller's batch_size wins, and the epoch
+    # ends where the data does (no Keras "ran out of data" warning, whose .repeat() is wrong).
+    x, y = digits
+    scaled = (x.astype("float32") / 255)[..., None]
+    for dataset in (tf.data.Dataset.from_tensor_slices((scaled, y)),
+                    tf.data.Dataset.from_tensor_slices((scaled, y)).batch(32)):
+        CountBatches.batches = 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            hypermodel.fit(hp, hypermodel.build(hp), dataset, epochs=2, batch_size=10,
+                           verbose=0, callbacks=[CountBatches()])
+        assert CountBatches.batches == 2 * math.ceil(len(x) / 10)
 
 
 def test_raw_arrays_given_to_fit_go_through_the_entry_pipeline(digits):
@@ -272,6 +286,7 @@ def test_crashed_and_diverged_trials_are_recorded_and_the_search_goes_on(probe, 
     assert "NaN" in trials.error["diverge"] and "FailedTrialError" in trials.error["diverge"]
     assert trials.error["crash"] == "RuntimeError: the probe crashed on purpose"
     assert result.best_hyperparameters == {"mode": "fine"}
+    assert str(result.trials.best_epoch.dtype) == "Int64" and trials.best_epoch["fine"] == 1
     on_disk = pd.read_csv(tmp_path / "probe" / "trials.csv").set_index("mode")
     assert dict(on_disk.status) == dict(trials.status)
 
@@ -281,7 +296,20 @@ def test_too_many_failures_in_a_row_stop_the_search(probe, digits, tmp_path):
         zoo.tune(probe, digits, max_trials=3, directory=tmp_path / "probe",
                  max_consecutive_failed_trials=1, **SMALL)
     assert "trials.csv" in str(error.value)
-    assert "FAILED" in set(pd.read_csv(tmp_path / "probe" / "trials.csv").status)
+    failed = pd.read_csv(tmp_path / "probe" / "trials.csv", dtype={"trial_id": str})
+    assert "FAILED" in set(failed.status)
+    # keras-tuner's own record agrees, so a resumed search does not train that trial again.
+    oracle = json.loads((tmp_path / "probe" / "keras_tuner" / "oracle.json").read_text())
+    assert oracle["ongoing_trials"] == {} and oracle["end_order"] == list(failed.trial_id)
+    for trial_id, status in zip(failed.trial_id, failed.status, strict=True):
+        saved = json.loads((tmp_path / "probe" / "keras_tuner" / f"trial_{trial_id}" /
+                            "trial.json").read_text())
+        assert saved["status"] == status
+    CountTrainings.runs = 0
+    resumed = zoo.tune(probe, digits, max_trials=len(failed), directory=tmp_path / "probe",
+                       max_consecutive_failed_trials=3, callbacks=[CountTrainings()], **SMALL)
+    assert CountTrainings.runs == 0
+    assert list(resumed.trials.status) == list(failed.status)
 
 
 def test_a_changed_search_space_is_refused(probe, digits, tmp_path):
@@ -341,6 +369,15 @@ def test_a_search_space_sampling_what_the_data_fixes_is_refused_before_anything_
     assert not (tmp_path / "probe").exists()  # refused before the search directory is made
 
 
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"units": ()}, "units must list at least one positive integer"),
+    ({"dropout": 2}, r"dropout must be a number in \[0, 1\), got 2"),
+])
+def test_a_hypermodel_refuses_bad_overrides_in_the_builders_words(overrides, message):
+    with pytest.raises(zoo.InvalidValueError, match=message):
+        zoo.hypermodel("mlp_mnist", **overrides)
+
+
 def test_a_search_space_not_starting_from_the_entry_is_warned_about():
     _register_probe(_own_defaults)
     try:
@@ -365,6 +402,9 @@ def test_hyperband_promotes_trials_from_their_parents_weights(digits, tmp_path):
     assert promoted["tuner/trial_id"] in set(trials.trial_id[:3])
     assert (promoted["tuner/initial_epoch"], promoted["tuner/epochs"]) == (1, 3)
     assert "tuner/epochs" not in result.best_hyperparameters
+    # It trained epochs 2 and 3: its best epoch is one of them, counted from the first.
+    assert promoted.best_epoch in (2, 3)
+    assert all(trials.best_epoch[:3] == 1)
 
 
 def test_best_overrides_and_exports_describe_the_best_trial(digits, tmp_path):
@@ -417,6 +457,20 @@ def test_the_same_trial_trains_on_the_same_data_whatever_ran_before(digits):
     ]
     # Augmented, shuffled, seeded: the second run is the first again, not its continuation.
     assert losses[0] == losses[1]
+
+
+def test_trials_of_a_weight_averaging_recipe_score_and_keep_the_average(digits, tmp_path):
+    # As zoo.train validates and returns the average, so that best_overrides retrain to the score.
+    overrides = {"units": (16,), "ema_momentum": 0.9}
+    result = zoo.tune("mlp_mnist", digits, max_trials=1, directory=tmp_path / "search",
+                      fixed={"batch_size": 8}, **{**SMALL, "epochs": 2}, **overrides)
+    score = result.trials.score.iloc[0]
+    validation = zoo.data.load(digits, "validation", spec=result.spec, seed=0)
+    assert result.best_model().evaluate(validation, verbose=0, return_dict=True)["accuracy"] == (
+        pytest.approx(score))
+    trained = zoo.train("mlp_mnist", digits, seed=0, verbose=0, epochs=2,
+                        **{**overrides, **result.best_overrides})
+    assert trained.history.val_accuracy.max() == pytest.approx(score)
 
 
 def test_bayesian_search_runs(digits, tmp_path):
@@ -565,6 +619,8 @@ def test_callbacks_that_are_not_keras_callbacks_are_refused_before_any_trial(dig
         (["--objective", "val_auc"], "objective must be one of 'val_accuracy', 'val_loss', "
          "'accuracy', 'loss', got 'val_auc'"),
         (["--set", "tuner=random"], "--set tuner='random' is not an override: use --tuner"),
+        (["--set", "name=mine"], "--set name='mine' is not an override: NAME, the command's "
+         "first argument, is the entry, and a model is named after its entry"),
         (["--fix", "units_9=8"], "unknown hyperparameter 'units_9'. Did you mean: 'units_2', "
          "'units_1', 'units_0'? Known hyperparameters: batch_size, dropout, learning_rate, "
          "num_layers, optimizer, units_0, units_1, units_2. fixed= (--fix) takes the names of "
@@ -610,6 +666,7 @@ if tuner_id != "chief":  # both workers ask for their first trial at the same ti
 result = zoo.tune("mlp_mnist", digit_like_images(128, seed=0), tuner="random", max_trials=4,
                   epochs=1, seed=0, verbose=0, directory=directory, units=(16,))
 print("TRIALS", " ".join(result.trials.trial_id))
+print("EXAMPLES", result.hypermodel.train_examples, result.preprocessor is not None)
 """
 
 
@@ -647,3 +704,5 @@ def test_distributed_search_shares_trials_between_workers(tmp_path):
     for trial_id in trials.trial_id:  # each trained by the worker that got it, in the shared dir
         assert (directory / "keras_tuner" / f"trial_{trial_id}" / "checkpoint.weights.h5").is_file()
     assert "TRIALS 0 1 2 3" in results["chief"][1]  # the chief's result holds every trial
+    # and what the data fixes, as the workers' do: it exports and compiles the best model too
+    assert all("EXAMPLES 115 True" in output for _, output in results.values())

@@ -4,10 +4,13 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -70,6 +73,24 @@ def test_only_zoos_own_temporary_names_are_recognised(tmp_path):
     for name in (".gitignore", ".worker-1", "notes.tmp", ".notes.tmp", ".best.keras.1234.keras",
                  ".best.keras.abcdefgh.h5", "best.keras", ".state.json.ABCDEFGH.tmp"):
         assert not is_temporary_name(name), name
+
+
+def test_a_failed_atomic_write_names_its_file_and_leaves_the_old_one(tmp_path, monkeypatch):
+    import errno
+
+    from zoo.io import atomic_write_text
+
+    target = atomic_write_text(tmp_path / "predictions.csv", "old")
+
+    def full(descriptor):  # what a file size limit or a full disk raises: no file name
+        raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError) as raised:
+        atomic_write_text(target, "new")
+    assert raised.value.filename == str(target) and raised.value.errno == errno.EFBIG
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "predictions.csv"]
 
 
 def test_remove_temporaries_keeps_everything_else(tmp_path):
@@ -360,6 +381,44 @@ def test_fingerprints_see_same_size_changes_anywhere_in_files_and_folders(tmp_pa
     assert fingerprint(str(tmp_path / "images")) != before
     # unchanged data, the same fingerprint
     assert fingerprint(str(tmp_path / "images")) == fingerprint(str(tmp_path / "images"))
+
+
+def test_fingerprints_of_texts_are_the_same_in_every_process():
+    # An object array's bytes are its strings' addresses: hashing them made a rerun with the
+    # same (texts, labels) a "different configuration" in a new process.
+    code = ("import pandas as pd; from zoo.training.workdir import fingerprint; "
+            "frame = pd.DataFrame({'sentence': ['a fine film', 'so dull'], 'label': [1, 0]}); "
+            "print(fingerprint((frame.sentence, frame.label)))")
+    printed = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       check=True).stdout.strip()
+        for _ in range(2)
+    }
+    assert len(printed) == 1 and printed.pop().startswith("arrays:2:")
+    # by value, and by where one text ends
+    assert fingerprint((["ab", "c"], [0, 1])) != fingerprint((["a", "bc"], [0, 1]))
+    texts = np.array(["ab", "c"], object)
+    assert fingerprint((["ab", "c"], [0, 1])) == fingerprint((texts, [0, 1]))
+
+
+def test_fingerprints_see_row_order_whole_images_and_linked_class_folders(tmp_path):
+    # The seeded hold-out is drawn by position: reordered rows are other data.
+    frame = pd.DataFrame({"sentence": ["a", "b", "c", "d"], "label": [0, 1, 0, 1]})
+    assert fingerprint(frame) != fingerprint(frame.iloc[::-1])
+    assert fingerprint(frame) == fingerprint(frame.copy())
+    # A list of images is hashed whole, not by its shortened repr.
+    images = np.zeros((4, 32, 32, 3), np.uint8)
+    before = fingerprint((list(images), [0, 1, 0, 1]))
+    images[:, 16, 16] = 9
+    assert fingerprint((list(images), [0, 1, 0, 1])) != before
+    # A class folder that is a link is read by the loader, so it is hashed too.
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "a.png").write_bytes(b"\x00" * 10)
+    (tmp_path / "pets").mkdir()
+    (tmp_path / "pets" / "cat").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    before = fingerprint(tmp_path / "pets")
+    (tmp_path / "elsewhere" / "b.png").write_bytes(b"\x00" * 10)
+    assert fingerprint(tmp_path / "pets") != before
 
 
 def test_checking_a_workdir_never_creates_it_so_concurrent_checks_cannot_collide(tmp_path):

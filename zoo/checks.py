@@ -170,8 +170,8 @@ def writable_directory(name: str, path: Any) -> Path:
 
 
 def without_nul(name: str, path: str | os.PathLike) -> str | os.PathLike:
-    """Return `path` unless it holds a NUL character, which no file name can (`os.stat` and
-    friends raise a bare ValueError for it).
+    """Return `path` unless it is not a path at all (None: TypeError deep in `os`) or holds a
+    NUL character, which no file name can (`os.stat` and friends raise a bare ValueError).
 
     Example:
         >>> from zoo.checks import without_nul
@@ -180,6 +180,11 @@ def without_nul(name: str, path: str | os.PathLike) -> str | os.PathLike:
         ...
         zoo.errors.InvalidValueError: workdir 'runs/a\\x00b' holds a NUL character (\\0), ...
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidValueError(
+            f"{name} must be a path (a str or pathlib.Path), got {type(path).__name__} "
+            f"{path!r}."
+        )
     if "\0" in os.fspath(path):
         raise InvalidValueError(
             f"{name} {os.fspath(path)!r} holds a NUL character (\\0), which no file name can; "

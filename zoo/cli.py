@@ -191,6 +191,9 @@ def _parser() -> argparse.ArgumentParser:
     prediction.add_argument("input", help="a folder of images or .txt files, .npz (array x of "
                             "uint8 images), .txt (a sentence per line), or .csv/.tsv with a "
                             "sentence or text column")
+    prediction.add_argument("--text-column", metavar="NAME",
+                            help="column of a .csv/.tsv input holding the text (default: "
+                                 "sentence, else text, else the only column)")
     prediction.add_argument("--output", metavar="CSV", help="also write the predictions here")
     return parser
 
@@ -201,6 +204,9 @@ def _cmd_list(args: argparse.Namespace) -> None:
     frame = zoo.models_frame(args.include, args.exclude, family=args.family, task=args.task,
                              dataset=args.dataset, params=False)
     if frame.empty:
+        from zoo.registry import check_filters
+
+        check_filters(family=args.family, task=args.task, dataset=args.dataset)  # a misspelling?
         print("no model matches.")
         return
     columns = ["name", "family", "dataset", "input_shape", "num_classes", "reference_accuracy",
@@ -270,6 +276,12 @@ def _call_arguments(
     from zoo.errors import InvalidValueError
 
     overrides = dict(args.overrides)
+    for key in ("name", "name_or_model"):  # zoo.tune's and zoo.train's first parameters
+        if key in overrides:
+            raise InvalidValueError(
+                f"--set {key}={overrides[key]!r} is not an override: NAME, the command's first "
+                f"argument, is the entry, and a model is named after its entry."
+            )
     for key, option in options.items():
         if key not in overrides:
             continue
@@ -406,10 +418,10 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     if args.output:
         _check_output_file(args.output, "predictions", "CSV")  # before the work it would end
     files = None
-    if os.path.isdir(args.input):  # a folder of images or texts: each row names its file
+    if os.path.isdir(args.input) and args.text_column is None:  # each row names its file
         inputs, files = read_input_folder(args.input)
     else:
-        inputs = read_inputs(args.input)
+        inputs = read_inputs(args.input, text_column=args.text_column)
     frame = zoo.load(args.model).predict(inputs)
     if files is not None:
         frame.insert(0, "file", files)

@@ -62,6 +62,9 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
 def close_matches(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
     """Return up to `limit` candidates that look like `name`, best first."""
     candidates = list(candidates)
+    same_but_case = [c for c in candidates if c.casefold() == name.casefold()]
+    if same_but_case:  # "CNN" for "cnn": difflib compares case-sensitively
+        return same_but_case[:limit]
     matches = difflib.get_close_matches(name, candidates, n=limit, cutoff=0.6)
     if not matches:  # A prefix typo ("cnn_mn") is still worth suggesting.
         matches = [c for c in sorted(candidates) if c.startswith(name[:3])][:limit]
@@ -88,7 +91,8 @@ def unknown_name(
         message += " Did you mean: " + ", ".join(repr(m) for m in matches) + "?"
     listed = candidates if max_listed is None else candidates[:max_listed]
     shown = ", ".join(listed) + (" ..." if len(listed) < len(candidates) else "")
-    message += f" Known {kind}s: {shown}."
+    plural = f"{kind[:-1]}ies" if kind.endswith("y") and kind[-2:] != "ey" else f"{kind}s"
+    message += f" Known {plural}: {shown}."
     if hint:
         message += " " + hint
     return UnknownNameError(message)

@@ -205,6 +205,9 @@ def list_models(
 ) -> list[str]:
     """Names of registered entries, sorted, filtered by glob patterns and fields.
 
+    Filters that match nothing give [], as timm's and torchvision's `list_models` do;
+    `check_filters` says which value no entry has (`zoo list` calls it).
+
     Example:
         >>> import zoo
         >>> zoo.list_models("*_mnist", exclude="*fashion*")
@@ -228,6 +231,26 @@ def list_models(
             continue
         names.append(name)
     return sorted(names)
+
+
+def check_filters(
+    family: str | None = None, task: str | None = None, dataset: str | None = None
+) -> None:
+    """Raise `UnknownNameError`, with close matches, for a filter value no entry has.
+
+    Example:
+        >>> from zoo.registry import check_filters
+        >>> check_filters(family="CNN")
+        Traceback (most recent call last):
+        ...
+        zoo.errors.UnknownNameError: unknown family 'CNN'. Did you mean: 'cnn'? ...
+    """
+    _ensure_loaded()
+    for field_name, value in (("family", family), ("task", task), ("dataset", dataset)):
+        known = {getattr(spec, field_name) for spec in _REGISTRY.values()}
+        if value is not None and value not in known:
+            raise unknown_name(field_name, value, known,
+                               hint="`zoo list` shows each entry's.")
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -113,10 +113,10 @@ def class_ids(
         >>> class_ids(np.array([0, 1, 1]), ("neg", "pos"), ["neg", "neutral", "pos"], "y").tolist()
         [0, 2, 2]
     """
-    position = {str(name): index for index, name in enumerate(class_names)}
+    position = name_positions(class_names)
     unknown = [name for name in names if name not in position]
     if unknown:
-        known = list(position)
+        known = [str(name) for name in class_names]
         shown = [f"{n!r} (did you mean {m!r}?)" if (m := look_alike(n, known)) else repr(n)
                  for n in unknown[:_SHOWN]]
         raise DataError(
@@ -128,6 +128,22 @@ def class_ids(
             f"or drop those examples, or correct the class names if the typo is theirs."
         )
     return np.array([position[name] for name in names], np.int32)[ids]
+
+
+def name_positions(class_names: Sequence[str]) -> dict[str, int]:
+    """Each class name's id, and the same id for its spelling as a folder name.
+
+    A folder cannot be named "T-shirt/top" (Fashion-MNIST's first class): "T-shirt_top"
+    stands for it, unless another class is named that.
+
+    Example:
+        >>> from zoo.data.labels import name_positions
+        >>> name_positions(["T-shirt/top", "Trouser"])
+        {'T-shirt_top': 0, 'Trouser': 1, 'T-shirt/top': 0}
+    """
+    position = {str(name).replace("/", "_"): index for index, name in enumerate(class_names)}
+    position.update({str(name): index for index, name in enumerate(class_names)})
+    return position
 
 
 def _label_text(value: Any) -> str:
@@ -142,6 +158,8 @@ def _label_text(value: Any) -> str:
 
 
 def _parses_as_float(text: str) -> bool:
+    if "_" in text:  # float() reads "1_0" as 10; to a table's reader it is a name
+        return False
     try:
         float(text)
     except ValueError:

@@ -12,7 +12,6 @@ import logging
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from zoo import checks
 from zoo.data import validate
 from zoo.data.catalog import DATASETS
 from zoo.data.images import make_augmentation
+from zoo.data.labels import name_positions
 from zoo.data.preprocess import Preprocessor, make_preprocessor
 from zoo.data.sources import (
     Examples,
@@ -304,16 +304,12 @@ def _report_class_ids(examples: Examples, class_names: Sequence[str]) -> None:
 
 
 def _in_entry_order(examples: Examples, spec: ModelSpec) -> Examples:
-    """Examples whose class names are all among the entry's numbered as the entry numbers them.
-
-    A folder cannot be named "T-shirt/top": "T-shirt_top" stands for it.
-    """
-    aliases = {name.replace("/", "_"): name for name in spec.class_names}
-    aliases.update({name: name for name in spec.class_names})
-    if not examples.class_names or not set(examples.class_names) <= set(aliases):
+    """Examples whose class names are all among the entry's (or their folder spellings,
+    `name_positions`) numbered as the entry numbers them; others as they are."""
+    known = name_positions(spec.class_names)
+    if not examples.class_names or not set(examples.class_names) <= set(known):
         return examples
-    named = replace(examples, class_names=tuple(aliases[n] for n in examples.class_names))
-    return with_class_names(named, spec.class_names)
+    return with_class_names(examples, spec.class_names)
 
 
 def checked_class_names(class_names: Any) -> tuple[str, ...]:
@@ -326,6 +322,12 @@ def checked_class_names(class_names: Any) -> tuple[str, ...]:
             f"train.class_names), got {class_names!r}."
         )
     names = tuple(class_names)
+    blank = [index for index, name in enumerate(names) if not name.strip()]
+    if blank:  # a class with no name becomes a column "p_" and a label nobody can read
+        raise InvalidValueError(
+            f"class_names must not be empty or blank, got {names!r} (positions "
+            f"{', '.join(map(str, blank))}); name every class, in id order."
+        )
     repeated = sorted({name for name in names if names.count(name) > 1})
     if not names or repeated:
         raise InvalidValueError(

@@ -419,14 +419,24 @@ def _column_hint(columns: list[str], wanted: Sequence[str], argument: str) -> st
 
 
 def from_frame(
-    frame: pd.DataFrame, origin: str, *, text_column: str | None = None, label_column: str = "label"
+    frame: pd.DataFrame,
+    origin: str,
+    *,
+    text_column: str | int | None = None,
+    label_column: str | int = "label",
 ) -> Examples:
-    """Texts and labels from the columns of a DataFrame."""
-    columns = [str(c) for c in frame.columns]
-    candidates = (text_column,) if text_column else TEXT_COLUMNS
-    found = next((c for c in candidates if c in frame.columns), None)
+    """Texts and labels from the columns of a DataFrame.
+
+    Columns are matched by name as text, so that a frame read with `header=None` (columns 0, 1)
+    takes `text_column=0` and, from the command line, `--text-column 0`.
+    """
+    by_name = {str(c): c for c in frame.columns}
+    columns = list(by_name)
+    candidates = (str(text_column),) if text_column is not None else TEXT_COLUMNS
+    found = next((by_name[c] for c in candidates if c in by_name), None)
     if found is None:
-        wanted = repr(text_column) if text_column else " or ".join(repr(c) for c in TEXT_COLUMNS)
+        wanted = (repr(text_column) if text_column is not None
+                  else " or ".join(repr(c) for c in TEXT_COLUMNS))
         raise DataError(
             f"{origin} has no text column {wanted}; found columns {columns}."
             f"{_column_hint(columns, candidates, 'text_column')} Pass text_column= "
@@ -434,12 +444,13 @@ def from_frame(
             f"are read as text; images come as a tuple (x, y) of arrays, an .npz file or an "
             f"image folder)."
         )
-    if label_column not in frame.columns:
+    if str(label_column) not in by_name:
         raise DataError(
             f"{origin} has no label column {label_column!r}; found columns {columns}."
             f"{_column_hint(columns, (label_column,), 'label_column')} Pass label_column= "
             f"(--label-column on the command line) naming the column that holds the labels."
         )
+    label_column = by_name[str(label_column)]
     check_not_empty(len(frame), origin)
     texts = check_texts(frame[found].to_numpy(dtype=object), f"{origin}, column {found!r}",
                         labelled=True)
@@ -634,8 +645,10 @@ def _check_not_a_folder_of_splits(path: Path, classes: list[str]) -> None:
         if any(e.is_file() and (_is_image(e) or _is_text(e)) for e in entries):
             return  # examples at a class folder's top level: a real class folder
         names = {e.name for e in entries if e.is_dir()}
-        if not names or (inner is not None and names != inner):
-            return  # different sub-folders: images nested by the user's own layout
+        if len(names) < 2 or (inner is not None and names != inner):
+            # Different sub-folders, or one (cat/images, dog/images): images nested by the
+            # user's own layout. A split holds classes, and one class trains nothing.
+            return
         inner = names
     split = "train" if "train" in classes else classes[0]
     others = [name for name in classes if name != split]

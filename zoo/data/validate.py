@@ -366,6 +366,14 @@ def check_texts(
             f"e.g. {texts[not_text[0]]!r}); expected one string per example. Drop or fill those "
             f"rows."
         )
+    not_utf8 = np.flatnonzero([isinstance(t, bytes) and not _is_utf8(t) for t in texts])
+    if len(not_utf8):
+        raise DataError(
+            f"{origin}: {len(not_utf8)} texts are bytes that are not UTF-8 "
+            f"({rows_text(not_utf8)}, e.g. {texts[not_utf8[0]]!r}); expected UTF-8 bytes or "
+            f"strings. Decode them with their encoding first, e.g. "
+            f"[t.decode('latin-1') for t in texts] (latin-1: the usual encoding of such text)."
+        )
     texts = np.array([t.decode("utf-8") if isinstance(t, bytes) else t for t in texts],
                      dtype=object)
     blank = np.flatnonzero([not t.strip() for t in texts]) if labelled else []
@@ -392,6 +400,14 @@ def check_kind(kind: str, spec: ModelSpec, origin: str) -> None:
         )
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def check_image_shape(shape: tuple[int, ...], spec: ModelSpec, origin: str) -> None:
     """Raise when one image's (height, width, channels) differs from the spec's input shape."""
     expected = tuple(spec.input.shape)
@@ -400,8 +416,11 @@ def check_image_shape(shape: tuple[int, ...], spec: ModelSpec, origin: str) -> N
         return
     if received[:2] == expected[:2]:
         problem = f"{received[2]} channels where {expected[2]} are expected"
-        fix = ("drop the alpha channel (x[..., :3])" if received[2] == 4 and expected[2] == 3
-               else "convert the images (grayscale <-> RGB)")
+        if received[2] in (2, 4) and expected[2] == received[2] - 1:  # an alpha channel
+            fix = (f"drop the alpha channel (x[..., :{expected[2]}] on arrays, "
+                   f"Image.open(f).convert({'L' if expected[2] == 1 else 'RGB'!r}) on files)")
+        else:
+            fix = "convert the images (grayscale <-> RGB)"
     elif received[0] == expected[2] and received[1:] == expected[:2]:
         # PyTorch's layout: (channels, height, width) per image.
         problem = "the channels come first (channels, height, width)"

@@ -156,12 +156,22 @@ def _weights_by_layer(
     if export:
         from zoo.serving.archive import load_saved_model, read_metadata
 
-        # A SavedModel's variables keep the Keras weight paths as names ("hidden_0/kernel:0").
+        # A SavedModel's variables keep the Keras weight paths as names ("hidden_0/kernel:0"),
+        # except a wrapped layer's weights in a model loaded from a .keras file: they miss the
+        # wrapper ("forward_lstm_0/lstm_cell/kernel" for "bidirectional_0/forward_lstm_0/...").
         variables = {variable.name.split(":")[0]: variable
                      for variable in load_saved_model(path).variables}
 
+        def variable_of(weight_path: str) -> Any:
+            parts = weight_path.split("/")
+            for start in range(len(parts) - 1):  # the longest path that names one, whole first
+                found = variables.get("/".join(parts[start:]))
+                if found is not None:
+                    return found
+            return None
+
         def from_export(layer: Any) -> list[Any] | None:
-            found = [variables.get(weight.path) for weight in layer.weights]
+            found = [variable_of(weight.path) for weight in layer.weights]
             if any(variable is None for variable in found):  # (`in` would compare tensors)
                 return None
             return [variable.numpy() for variable in found]

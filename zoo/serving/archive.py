@@ -7,7 +7,9 @@ staging directory it leaves behind is removed by the next export to the same tar
 process is gone. Replacing an export (`overwrite=True`) moves the old one aside
 (`.NAME.old-PID-XXXX`), renames the new one in and then deletes the old: at every moment the
 target is either absent, the old export, or the new one, never a mix. An export interrupted
-between those two renames gets its old directory put back by the next export.
+between those two renames gets its old directory put back by the next export. An empty directory
+made beforehand is filled instead of replaced (its owner and mode stay), `saved_model.pb` last.
+Parent folders made for an export that fails are removed again.
 """
 
 from __future__ import annotations
@@ -68,6 +70,14 @@ def check_target(target: str | os.PathLike, *, overwrite: bool = False) -> Path:
         raise ExportError(f"cannot export to {target}: {error}") from None
     if not parent.is_dir():
         return target  # nothing there yet to keep or replace
+    previous = abandoned_export(target)
+    if previous is not None and not target.exists() and not overwrite:
+        # The next export puts it back first: refuse now, not after the export's work.
+        raise ExportError(
+            f"{target} holds a zoo export, moved aside to {previous.name} by an export that was "
+            f"interrupted while replacing it (the next export puts it back); pass "
+            f"overwrite=True (zoo command: --overwrite-export) to replace it, or pick a new path."
+        )
     if target.exists() or target.is_symlink():
         if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
             return target  # an empty directory (made beforehand) holds nothing to lose
@@ -91,14 +101,35 @@ def is_export(path: str | os.PathLike) -> bool:
     return (path / "saved_model.pb").is_file() and (path / METADATA).is_file()
 
 
-def _recover_abandoned(target: Path) -> None:
-    """Clean up after exports to `target` that were killed: their processes are gone."""
+def _abandoned(target: Path) -> Iterator[tuple[Path, str]]:
+    """The staging ("tmp") and set-aside ("old") directories of killed exports to `target`."""
     pattern = re.compile(rf"^\.{re.escape(target.name)}\.(tmp|old)-(\d+)-")
+    if not target.parent.is_dir():
+        return
     for sibling in target.parent.iterdir():
         match = pattern.match(sibling.name)
-        if not match or process_alive(int(match.group(2))):
-            continue
-        if match.group(1) == "old" and not target.exists():
+        if match and not process_alive(int(match.group(2))):
+            yield sibling, match.group(1)
+
+
+def abandoned_export(target: str | os.PathLike) -> Path | None:
+    """The earlier export that an export killed while replacing it left beside `target`, or
+    None. The next export to `target` puts it back.
+
+    Example:
+        >>> import tempfile
+        >>> from zoo.serving.archive import abandoned_export
+        >>> abandoned_export(tempfile.mkdtemp() + "/export") is None
+        True
+    """
+    target = Path(os.path.abspath(target))
+    return next((path for path, kind in _abandoned(target) if kind == "old"), None)
+
+
+def _recover_abandoned(target: Path) -> None:
+    """Clean up after exports to `target` that were killed: their processes are gone."""
+    for sibling, kind in list(_abandoned(target)):
+        if kind == "old" and not target.exists():
             os.replace(sibling, target)  # killed mid-swap: the previous export goes back
         else:
             shutil.rmtree(sibling, ignore_errors=True)
@@ -136,40 +167,91 @@ def publishing(target: str | os.PathLike, *, overwrite: bool = False) -> Iterato
         ['saved_model.pb']
     """
     target = check_target(target, overwrite=overwrite)
+    made = _missing_ancestor(target.parent)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _recover_abandoned(target)
     try:
-        staging = _make_sibling(target, "tmp")
-    except OSError as error:
-        raise ExportError(
-            f"cannot write beside {target}: {error}. Pick a writable directory."
-        ) from None
-    try:
-        yield staging
-        _fsync_tree(staging)
-        check_target(target, overwrite=overwrite)  # it may have appeared while we worked
-        if target.exists() or target.is_symlink():
-            previous = _make_sibling(target, "old")
-            link = target.is_symlink()
-            if link:
-                # A link cannot be renamed onto a directory: free the reserved name for it. The
-                # link is replaced by the export; what it points to is left as it is.
-                previous.rmdir()
-            os.replace(target, previous)
-            try:
-                os.replace(staging, target)
-            except BaseException:
-                os.replace(previous, target)
-                raise
-            if link:
-                previous.unlink()
+        _recover_abandoned(target)
+        try:
+            staging = _make_sibling(target, "tmp")
+        except OSError as error:
+            raise ExportError(
+                f"cannot write beside {target}: {error}. Pick a writable directory."
+            ) from None
+        try:
+            yield staging
+            _fsync_tree(staging)
+            check_target(target, overwrite=overwrite)  # it may have appeared while we worked
+            if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
+                _fill(target, staging)
+            elif target.exists() or target.is_symlink():
+                _swap(target, staging)
             else:
-                shutil.rmtree(previous, ignore_errors=True)
-        else:
-            os.replace(staging, target)
+                os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if made is not None:  # folders made for an export that was not written: not left behind
+            _remove_empty_folders(target.parent, made)
         raise
+
+
+def _swap(target: Path, staging: Path) -> None:
+    """Replace the export (or link) at `target` by `staging`: the old one is moved aside, the new
+    one renamed in, then the old one deleted."""
+    previous = _make_sibling(target, "old")
+    link = target.is_symlink()
+    if link:
+        # A link cannot be renamed onto a directory: free the reserved name for it. The link
+        # is replaced by the export; what it points to is left as it is.
+        previous.rmdir()
+    os.replace(target, previous)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(previous, target)
+        raise
+    if link:
+        previous.unlink()
+    else:
+        shutil.rmtree(previous, ignore_errors=True)
+
+
+def _fill(target: Path, staging: Path) -> None:
+    """Move the staged files into the empty directory `target`, keeping the directory itself:
+    its owner, group and mode may have been set up for a server, and it may be a shell's working
+    directory. saved_model.pb goes last, so the directory is an export only once complete; an
+    error puts back what was moved."""
+    moved = []
+    try:
+        for entry in sorted(staging.iterdir(), key=lambda entry: entry.name == "saved_model.pb"):
+            os.replace(entry, target / entry.name)
+            moved.append(entry.name)
+    except BaseException:
+        for name in moved:
+            os.replace(target / name, staging / name)
+        raise
+    staging.rmdir()
+
+
+def _missing_ancestor(folder: Path) -> Path | None:
+    """The outermost of `folder` and its parents that does not exist yet, or None."""
+    missing = None
+    while not folder.exists() and folder != folder.parent:
+        missing, folder = folder, folder.parent
+    return missing
+
+
+def _remove_empty_folders(folder: Path, outermost: Path) -> None:
+    """Remove `folder` and its parents up to `outermost`, as long as they are empty."""
+    while True:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        if folder == outermost:
+            return
+        folder = folder.parent
 
 
 def _fsync_tree(directory: Path) -> None:
@@ -201,7 +283,7 @@ def read_metadata(directory: str | os.PathLike) -> dict[str, Any]:
     """The `zoo.json` of an export (see `zoo.serving.exporter.describe` for its fields)."""
     path = Path(directory) / METADATA
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        metadata = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(
             f"{Path(directory)} is a SavedModel but not a zoo export: it has no {METADATA}. "
@@ -209,13 +291,35 @@ def read_metadata(directory: str | os.PathLike) -> dict[str, Any]:
         ) from None
     except (OSError, ValueError) as error:
         raise DataError(f"cannot read {path} ({error}); export the model again.") from None
+    # What loading needs; the rest is description. Valid JSON can still be another document.
+    problem = None
+    if not isinstance(metadata, dict):
+        problem = f"it holds a JSON {type(metadata).__name__}, not an object"
+    elif not isinstance(metadata.get("format"), int) or metadata["format"] > FORMAT:
+        problem = (f"its format {metadata.get('format')!r} is not one this zoo reads "
+                   f"(up to {FORMAT})")
+    elif not isinstance(metadata.get("num_classes"), int) or metadata["num_classes"] < 1:
+        problem = f"its num_classes is {metadata.get('num_classes')!r}, not a positive integer"
+    elif not isinstance(metadata.get("class_names") or [], list):
+        problem = "its class_names is not a list"
+    if problem is not None:
+        raise DataError(
+            f"cannot read {path}: {problem}. Export the model again with this zoo (or load "
+            f"the SavedModel with tf.saved_model.load)."
+        )
+    return metadata
 
 
 def load_saved_model(directory: str | os.PathLike) -> Any:
     """An export's SavedModel, loaded with plain TensorFlow: a graph and its variables, so no
-    Python code from the directory runs. A damaged one raises `DataError`."""
+    Python code from the directory runs, and its graph checked first for operations that touch
+    files or other processes (`zoo.serving.safety.inspect_saved_model`). A damaged one raises
+    `DataError`."""
     import tensorflow as tf
 
+    from zoo.serving.safety import inspect_saved_model
+
+    inspect_saved_model(directory)
     try:
         return tf.saved_model.load(str(directory))
     except Exception as error:  # TensorFlow raises many kinds for a damaged SavedModel

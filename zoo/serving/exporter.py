@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo.data.pipeline import checked_class_names
-from zoo.errors import InvalidValueError
+from zoo.errors import InvalidValueError, first_line
 from zoo.logs import quiet
 from zoo.serving.archive import (
     VOCABULARY,
@@ -109,21 +109,33 @@ def export(
     checks.tensorflow_backend("zoo.export")
     if tolerance is not None:
         tolerance = checks.non_negative("tolerance", tolerance)
+    checks.one_of("overwrite", overwrite, (True, False))  # "no" would replace an export
     target = check_target(path, overwrite=overwrite)  # before the slow part: fail in a second
     trained = resolve(model_or_result, preprocessor)
     if class_names is not None:
         trained.data_class_names = _checked_class_names(class_names, trained.spec.num_classes)
     sample = default_sample(trained) if sample is None else _as_raw(trained, sample)
+    if not len(sample):
+        raise InvalidValueError(
+            "sample holds no inputs; the parity check needs at least one. Pass some raw inputs, "
+            "or leave sample=None for a fixed batch of 8."
+        )
     if tolerance is None:
         tolerance = MIXED_PRECISION_TOLERANCE if _mixed_precision(trained.model) else TOLERANCE
-    with publishing(target, overwrite=overwrite) as staging:
-        archive = serving_archive(trained.model, trained.preprocessor, trained.class_names)
-        with quiet("tensorflow"):  # "Assets written to: <staging dir>" is noise to the caller
-            archive.write_out(str(staging), verbose=False)
-        parity = check_parity(trained, staging, sample, tolerance)
-        write_metadata(staging, describe(trained, parity))
-        if trained.preprocessor.kind == "text":
-            trained.preprocessor.save(Path(staging) / VOCABULARY)
+    try:
+        with publishing(target, overwrite=overwrite) as staging:
+            archive = serving_archive(trained.model, trained.preprocessor, trained.class_names)
+            with quiet("tensorflow"):  # "Assets written to: <staging dir>" is noise to the caller
+                archive.write_out(str(staging), verbose=False)
+            parity = check_parity(trained, staging, sample, tolerance)
+            write_metadata(staging, describe(trained, parity))
+            if trained.preprocessor.kind == "text":
+                trained.preprocessor.save(Path(staging) / VOCABULARY)
+    except (tf.errors.OpError, OSError) as error:  # a full disk, a file size limit, a quota
+        raise ExportError(
+            f"could not write the export {target}: {first_line(error)}. Nothing was exported "
+            f"(an export already there is kept); free some space or pick another directory."
+        ) from None
     logger.info("exported %s to %s in %.1f s (parity: max difference %.2g)", trained.spec.name,
                 target, time.perf_counter() - started, parity["max_abs_difference"])
     return target

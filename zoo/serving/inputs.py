@@ -66,10 +66,16 @@ def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
             )
         images = images.astype(np.uint8)
     if images.dtype != np.uint8:
+        # The conversion that fits the values: floats already on the 0-255 scale need no * 255.
+        high = float(np.nanmax(images)) if images.size and images.dtype.kind == "f" else 0.0
+        conversion = (
+            "Convert images on the 0-255 scale with x.round().clip(0, 255).astype('uint8')"
+            if high > 1 else
+            "Convert images scaled to [0, 1] with (x * 255).round().astype('uint8')"
+        )
         raise DataError(
             f"expected uint8 pixels (0-255), received {images.dtype} (array of shape "
-            f"{images.shape}). Convert images scaled to [0, 1] with "
-            f"(x * 255).round().astype('uint8')."
+            f"{images.shape}). {conversion}."
         )
     if images.shape == shape or (shape[-1] == 1 and images.shape == shape[:-1]):
         images = images.reshape((1, *shape))  # one image
@@ -122,9 +128,10 @@ def as_texts(inputs: Any) -> np.ndarray:
     return check_texts(array, "the inputs")
 
 
-def read_inputs(path: str | os.PathLike) -> np.ndarray:
+def read_inputs(path: str | os.PathLike, *, text_column: str | None = None) -> np.ndarray:
     """Unlabelled inputs from a file or folder: images from an .npz, sentences from
-    .txt/.csv/.tsv, and either kind from a folder of image or .txt files (`read_input_folder`).
+    .txt/.csv/.tsv (the `text_column`, by default `sentence`, else `text`, else the only
+    column), and either kind from a folder of image or .txt files (`read_input_folder`).
 
     Example:
         >>> import tempfile, pathlib
@@ -135,11 +142,15 @@ def read_inputs(path: str | os.PathLike) -> np.ndarray:
         ['a great film', 'so dull']
     """
     path = Path(path)
+    if text_column is not None and path.suffix.lower() not in (".csv", ".tsv"):
+        raise DataError(
+            f"text_column (--text-column) names a column of a .csv/.tsv file; {path} is not one."
+        )
     if path.is_dir():
         return read_input_folder(path)[0]
     if not path.is_file():
         raise DataError(f"input file {path} does not exist; expected {INPUT_FORMATS}.")
-    inputs = _read_input_file(path)
+    inputs = _read_input_file(path, text_column)
     if not len(inputs):
         raise DataError(
             f"{path} holds no inputs to predict (an empty file, blank lines only, or a header "
@@ -148,7 +159,7 @@ def read_inputs(path: str | os.PathLike) -> np.ndarray:
     return inputs
 
 
-def _read_input_file(path: Path) -> np.ndarray:
+def _read_input_file(path: Path, text_column: str | None = None) -> np.ndarray:
     suffix = path.suffix.lower()
     try:
         if suffix == ".npz":
@@ -174,6 +185,17 @@ def _read_input_file(path: Path) -> np.ndarray:
                 keep_default_na=False,
                 encoding="utf-8",
             )
+            found = [c for c in TEXT_COLUMNS if c in frame.columns]
+            if text_column is not None or not (found or len(frame.columns) == 1):
+                if text_column not in frame.columns:
+                    wanted = (f"column {text_column!r}" if text_column is not None
+                              else f"{' or '.join(map(repr, TEXT_COLUMNS))} column")
+                    raise DataError(
+                        f"{path.name} has no {wanted}; found columns {list(frame.columns)}. "
+                        f"Name the column holding the text: --text-column NAME "
+                        f"(read_inputs(path, text_column=NAME))."
+                    )
+                frame = frame[[text_column]]
             return as_texts(frame)
     except UnicodeDecodeError:
         raise not_utf8(path) from None

@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo.errors import DataError
-from zoo.serving.archive import load_saved_model, read_metadata
+from zoo.serving.archive import abandoned_export, load_saved_model, read_metadata
 from zoo.serving.inputs import as_images, as_texts
 from zoo.serving.signature import SIGNATURE
 from zoo.serving.sources import Trained, read_keras_file, read_workdir
@@ -190,9 +190,14 @@ def load(path: str | os.PathLike) -> Predictor:
     """
     path = Path(path)
     if not path.exists():
+        previous = abandoned_export(path)
+        aside = (
+            f" An export interrupted while replacing it left the previous one at {previous}: "
+            f"rename it back, or export again (which puts it back first)." if previous else ""
+        )
         raise DataError(
             f"{path} does not exist; expected a directory written by zoo.export, a training "
-            f"workdir, or a .keras file."
+            f"workdir, or a .keras file.{aside}"
         )
     if path.is_dir():
         if (path / "saved_model.pb").is_file():

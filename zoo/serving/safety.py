@@ -1,4 +1,4 @@
-"""Load `.keras` files without running code from them.
+"""Load `.keras` files without running code from them, and exports without I/O operations.
 
 A `.keras` file is a zip archive whose `config.json` names the classes to rebuild. Keras'
 `safe_mode=True` refuses Python lambdas, but a file may still name any registered class or ask
@@ -10,12 +10,21 @@ own layers loads. A registered name ("acme>Scale") must already be registered wi
 process, by code of a trusted package, so the file makes Keras import nothing new. Only then does
 Keras load the file, with `safe_mode=True`. There is no switch to turn this off: a model that needs
 other code should be exported as a SavedModel instead.
+
+A SavedModel carries no Python, but its graph runs when it is loaded (resource initializers) and
+called, and TensorFlow has operations that read and write files, print to them, run Python
+callbacks, reach other machines or abort the process. `inspect_saved_model` reads the graph as
+data first and refuses any such operation in the functions loading and serving can run; the
+checkpoint functions TensorFlow adds to every SavedModel (save and restore, run only when the
+loaded object is checkpointed again) are not among them. SavedModels in TensorFlow 1's format,
+whose loading runs graph operations outside functions, are refused, as zoo.export never writes one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +35,18 @@ from zoo.errors import DataError, InvalidValueError, ZooError, first_line
 # Objects whose deserialization runs Python code that the file itself carries.
 _CODE_CLASSES = {"Lambda", "__lambda__", "__python_function__"}
 _TRUSTED_PACKAGES = ("keras", "zoo")
+
+# TensorFlow operations an export has no business running: files and checkpoints, printing,
+# summaries and debug dumps (both write files), datasets and readers (they read files),
+# Python callbacks, other machines (collectives, tf.data service, RPC), memory-mapped files and
+# aborting the process. Families by name, so that a new version of an op (WriteFileV2) is refused
+# too; zoo's own exports use none of them (tests/test_export.py checks every entry's).
+_IO_OPERATIONS = re.compile(
+    r"File|Save|Restore|Checkpoint|Print|Summary|Debug|Dataset|Reader|PyFunc|Collective|"
+    r"DataService|Rpc|ImmutableConst|Abort|LoadAndRemap|VocabRemapping|RecordInput|Sql|Lmdb|"
+    r"LMDB|Snapshot|DecodeProto"
+)
+
 _KERAS = frozenset({"keras"})
 
 
@@ -235,3 +256,85 @@ def load_keras_model(path: str | os.PathLike) -> Any:
             f"could not read the weights in {path} ({error}); the file may be truncated or "
             f"corrupt. Save or copy the model again."
         ) from None
+
+
+def inspect_saved_model(path: str | os.PathLike) -> None:
+    """Refuse a SavedModel whose loading or serving could run an I/O operation (see the module
+    docstring), reading `saved_model.pb` as data; nothing of it runs here.
+
+    Raises:
+        DataError: `saved_model.pb` is missing or not a SavedModel.
+        UnsafeModelError: an operation of `_IO_OPERATIONS` in a function loading or serving can
+            run, or a SavedModel in TensorFlow 1's format.
+
+    Example:
+        >>> import tempfile, tensorflow as tf
+        >>> from zoo.serving.safety import inspect_saved_model
+        >>> class Echo(tf.Module):
+        ...     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        ...     def __call__(self, text):
+        ...         tf.io.write_file("/tmp/copy.txt", tf.strings.reduce_join(text))
+        ...         return text
+        >>> directory = tempfile.mkdtemp()
+        >>> tf.saved_model.save(Echo(), directory)
+        >>> inspect_saved_model(directory)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        zoo.serving.safety.UnsafeModelError: refusing to load ...: it runs WriteFile ...
+    """
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    path = Path(path)
+    saved_model = saved_model_pb2.SavedModel()
+    try:
+        saved_model.ParseFromString((path / "saved_model.pb").read_bytes())
+        meta_graph, = saved_model.meta_graphs
+    except (OSError, ValueError) as error:
+        raise DataError(
+            f"could not load the SavedModel in {path} ({first_line(error) or 'no graph'}); it may "
+            f"be truncated or corrupt. Export the model again."
+        ) from None
+    except Exception as error:  # protobuf's DecodeError, whose module varies by implementation
+        raise DataError(
+            f"could not load the SavedModel in {path} ({type(error).__name__}); it may be "
+            f"truncated or corrupt. Export the model again."
+        ) from None
+    functions = {function.signature.name: function
+                 for function in meta_graph.graph_def.library.function}
+    roots = set(meta_graph.object_graph_def.concrete_functions)
+    if not meta_graph.object_graph_def.nodes:
+        raise UnsafeModelError(
+            f"refusing to load {path}: it is a SavedModel in TensorFlow 1's format, whose "
+            f"loading runs graph operations zoo does not inspect. zoo.export writes TensorFlow 2 "
+            f"SavedModels: export the model again with zoo.export."
+        )
+    reached: set[str] = set()
+    pending = sorted(roots & set(functions))
+    while pending:
+        name = pending.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        for node in functions[name].node_def:
+            called = _called_functions(node) & set(functions)
+            pending.extend(sorted(called - reached))
+            if node.op not in functions and _IO_OPERATIONS.search(node.op):
+                raise UnsafeModelError(
+                    f"refusing to load {path}: it runs {node.op} (in {name}), an operation "
+                    f"that reads or writes files, prints, calls Python or reaches other "
+                    f"processes, which a model export has no need of; zoo.export never writes "
+                    f"one. Load it only if you trust where it came from, with "
+                    f"tf.saved_model.load, outside zoo."
+                )
+
+
+def _called_functions(node: Any) -> set[str]:
+    """The functions a graph node calls: its op itself, or function-valued attributes (the
+    bodies of StatefulPartitionedCall, If, While...)."""
+    called = {node.op}
+    for value in node.attr.values():
+        if value.HasField("func"):
+            called.add(value.func.name)
+        if value.HasField("list"):
+            called.update(function.name for function in value.list.func)
+    return called

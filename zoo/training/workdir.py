@@ -489,17 +489,19 @@ def fingerprint(source: Any) -> str:
     """A short, stable description of a data source, for run configurations and exports.
 
     Files are hashed by their whole content (SHA-256) and size, folders by every file's relative
-    path and content, arrays and frames by their bytes; TFDS names are kept as text. Hashing
-    reads the data once more, which training does anyway; a partial hash let a relabelled file
-    or an image replaced by another of the same size pass for the same data.
+    path and content (class folders that are links included, as the loader reads them), arrays
+    and frames by their values in order; TFDS names are kept as text. Hashing reads the data once
+    more, which training does anyway; a partial hash let a relabelled file or an image replaced
+    by another of the same size pass for the same data, and a reordered frame would move the
+    seeded hold-out.
 
     Example:
         >>> from zoo.training.workdir import fingerprint
         >>> fingerprint("tfds:mnist")
         'tfds:mnist'
+        >>> fingerprint((["a fine film"], [1])) == fingerprint((["a dull film"], [1]))
+        False
     """
-    import numpy as np
-
     if source is None:
         return "tfds:default"
     if isinstance(source, str) and source.startswith("tfds:"):
@@ -512,25 +514,60 @@ def fingerprint(source: Any) -> str:
             return f"file:{path.name}:{path.stat().st_size}:{digest.hexdigest()[:16]}"
         if path.is_dir():
             digest = hashlib.sha256()
-            for item in sorted(path.rglob("*")):
-                if item.is_file():
-                    digest.update(f"{item.relative_to(path)}:{item.stat().st_size}:".encode())
-                    _hash_file(item, digest)
+            for item in _files_under(path):
+                digest.update(f"{item.relative_to(path)}:{item.stat().st_size}:".encode())
+                _hash_file(item, digest)
             return f"dir:{path.name}:{digest.hexdigest()[:16]}"
         return f"name:{source}"  # a bare TFDS name, or a path the loader will reject
     if isinstance(source, pd.DataFrame):
-        return (
-            f"frame:{len(source)}:"
-            f"{pd.util.hash_pandas_object(source, index=False).sum() & 0xFFFFFFFF:08x}"
-        )
+        digest = hashlib.sha256(repr([str(c) for c in source.columns]).encode())
+        digest.update(pd.util.hash_pandas_object(source, index=False).to_numpy().tobytes())
+        return f"frame:{len(source)}:{digest.hexdigest()[:16]}"
     if isinstance(source, (tuple, list)) and len(source) == 2:
         digest = hashlib.sha256()
         for part in source:
-            digest.update(
-                np.asarray(part).tobytes() if not isinstance(part, list) else repr(part).encode()
-            )
+            _hash_values(part, digest)
         return f"arrays:{len(source[1])}:{digest.hexdigest()[:16]}"
     return f"object:{type(source).__name__}"
+
+
+def _files_under(path: Path) -> list[Path]:
+    """The files under `path`, sorted; sub-folders that are links are followed at the top
+    level, as `read_folder` follows class folders that are links."""
+    files = []
+    for child in path.iterdir():
+        if child.is_dir():
+            files += [item for item in child.rglob("*") if item.is_file()]
+        elif child.is_file():
+            files.append(child)
+    return sorted(files)
+
+
+def _hash_values(values: Any, digest: Any) -> None:
+    """Feed an array-like's values to `digest` in order: numbers by their bytes, strings by their
+    text (an object array's own bytes are the addresses of its strings, new in every process),
+    images of several sizes one by one."""
+    if isinstance(values, (pd.Series, pd.Index)):
+        values = values.to_numpy()
+    try:
+        array = np.asarray(values)
+    except ValueError:  # ragged: images of several sizes
+        for item in values:
+            _hash_values(item, digest)
+        return
+    if array.dtype.kind not in "OUS":  # numbers; texts as text, whatever array holds them
+        digest.update(array.tobytes())
+        return
+    for item in array.ravel():
+        if isinstance(item, str):
+            item = item.encode()
+        if isinstance(item, bytes):
+            # Each text's length first: ("ab", "c") and ("a", "bc") are different data.
+            digest.update(len(item).to_bytes(8, "little") + item)
+        elif isinstance(item, (np.ndarray, list, tuple)):
+            _hash_values(item, digest)
+        else:
+            digest.update(repr(item).encode())
 
 
 def _hash_file(path: Path, digest: Any, chunk: int = 1 << 20) -> None:

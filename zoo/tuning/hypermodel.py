@@ -15,6 +15,7 @@ from typing import Any
 
 import keras
 import keras_tuner
+import numpy as np
 import tensorflow as tf
 
 from zoo import checks
@@ -103,6 +104,11 @@ class ZooHyperModel(keras_tuner.HyperModel):
             )
         super().__init__(name=spec.name or None)
         self.spec = spec.with_overrides(**overrides)
+        # The builder checks its arguments (dropout=2, units=()) when a model is built: building
+        # one now refuses them in its words before the search space samples them, and before
+        # zoo.tune's keras-tuner makes its directory (as zoo.train refuses them before writing
+        # its workdir).
+        self.spec.build_model()
         self._check_search_space()
         self.train_examples = (
             None
@@ -222,7 +228,8 @@ class ZooHyperModel(keras_tuner.HyperModel):
                 kwargs.pop("validation_split", None), kwargs.pop("shuffle", None),
             )
         else:
-            x = self._batched(x, recipe.batch_size)
+            # The caller's batch size wins here too; Keras ignores batch_size= for a dataset.
+            x = self._batched(x, kwargs.pop("batch_size", None) or recipe.batch_size)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras would warn
             if kwargs.get("steps_per_epoch") is None:
@@ -232,7 +239,12 @@ class ZooHyperModel(keras_tuner.HyperModel):
             kwargs.setdefault("batch_size", recipe.batch_size)  # arrays: Keras batches them
         kwargs.setdefault("epochs", recipe.epochs)
         nan_guard = StopOnNaN()
-        callbacks = [nan_guard, *(kwargs.pop("callbacks", None) or [])]
+        # With a weight average, validation (the trial's score) and the trial's checkpoint (its
+        # best_model) are of the average, as in zoo.train: swapped in before the tuner's
+        # callbacks see the epoch's end.
+        average = ([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
+                   if recipe.ema_momentum is not None else [])
+        callbacks = [nan_guard, *average, *(kwargs.pop("callbacks", None) or [])]
         if recipe.early_stopping_patience:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=recipe.monitor, mode=monitor_mode(recipe.monitor),
@@ -292,6 +304,9 @@ class ZooHyperModel(keras_tuner.HyperModel):
         else:
             batched = data.rebatch(batch_size)
             examples = getattr(data, "num_examples", None)  # set by zoo.data.load
+            if not examples and data.cardinality() > 0:
+                # Another maker's finite batches: counted once, a pass over the data.
+                examples = int(data.reduce(np.int64(0), _add_batch_size))
             if examples:
                 # Rebatching loses the length; without it Keras finds the end of the first epoch
                 # by running out of data, and warns.
@@ -299,6 +314,12 @@ class ZooHyperModel(keras_tuner.HyperModel):
                     tf.data.experimental.assert_cardinality(math.ceil(examples / batch_size))
                 )
         return batched.prefetch(tf.data.AUTOTUNE)
+
+
+def _add_batch_size(count: Any, *element: Any) -> Any:
+    """`count` plus the examples in one batch of a dataset, for `tf.data.Dataset.reduce`."""
+    first = tf.nest.flatten(element)[0]
+    return count + tf.cast(tf.shape(first)[0], tf.int64)
 
 
 def _is_raw_source(x: Any) -> bool:

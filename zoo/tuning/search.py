@@ -228,10 +228,6 @@ def tune(
     role = _distributed_role()
 
     spec = get_spec(name).with_overrides(**recipe_overrides)
-    # The builder checks its arguments (dropout=2 is refused) when a model is built; building one
-    # now refuses them before keras-tuner makes its directory, as zoo.train refuses them before
-    # writing its workdir.
-    spec.build_model()
     # Trials train in float32 on one device: zoo.tune has no precision or strategy option.
     policy = resolve_policy(jit_compile, None, "default", entry=spec.name, chooser="zoo.tune")
     hypermodel = ZooHyperModel(spec, jit_compile=policy.jit_compile, seed=seed)
@@ -258,13 +254,14 @@ def tune(
     if not overwrite:
         _check_previous_search(directory, record)
 
-    training_data = validation = None
-    if role != "chief":  # the chief only hands out trials
-        training_data = TrainingData(spec, data, validation_data, seed,
-                                     None if overwrite else directory / PREPROCESSOR_DIR,
-                                     data_dir=data_dir, download=download, reading=reading)
-        validation = training_data.validation
-        hypermodel.train_examples = training_data.num_examples
+    # The chief hands out trials and trains none, but its result needs what the data fixes:
+    # the vocabulary and class names to export the best model, and the number of examples the
+    # trials' schedules were laid out over to compile it as they were.
+    training_data = TrainingData(spec, data, validation_data, seed,
+                                 None if overwrite else directory / PREPROCESSOR_DIR,
+                                 data_dir=data_dir, download=download, reading=reading)
+    validation = training_data.validation
+    hypermodel.train_examples = training_data.num_examples
     if overwrite and role != "worker":  # (keras-tuner clears its own project)
         for path in (directory / SEARCH_FILE, directory / TRIALS_FILE):
             path.unlink(missing_ok=True)
@@ -277,7 +274,7 @@ def tune(
     with contextlib.redirect_stdout(io.StringIO()) if verbose == 0 else contextlib.nullcontext():
         search = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
                              project_name=PROJECT_NAME, overwrite=overwrite and role != "worker")
-    if training_data is not None and spec.input.kind == "text":
+    if spec.input.kind == "text":
         _save_once(training_data.preprocessor, directory / PREPROCESSOR_DIR)
     if role != "worker":
         atomic_write_json(directory / SEARCH_FILE, {**record, "max_trials": max_trials})
@@ -308,11 +305,11 @@ def tune(
         ),
         directory=directory,
         spec=spec,
-        preprocessor=training_data.preprocessor if training_data is not None else None,
+        preprocessor=training_data.preprocessor,
         tuner=search,
         hypermodel=hypermodel,
         best_trial=best,
-        class_names=training_data.class_names if training_data is not None else (),
+        class_names=training_data.class_names,
     )
 
 

@@ -52,9 +52,24 @@ class TrialRecorder:
         self.clock.setdefault(trial.trial_id, {})["ended"] = time.time()
         try:
             super().end_trial(trial)
+        except RuntimeError:
+            if trial.trial_id in self.end_order:
+                # Too many failures in a row: keras-tuner raises after ending the trial but
+                # before saving it, so a resumed search would find it running and train it again.
+                self._save_ended(self.trials[trial.trial_id])
+            raise
         finally:  # keras-tuner raises here when too many trials failed in a row: record them too
             if self.on_trial_end is not None:
                 self.on_trial_end(self)
+
+    def _save_ended(self, trial: Any) -> None:
+        """What keras-tuner's `end_trial` does after its failure check: save the trial, and the
+        oracle without it among the running ones."""
+        for tuner_id, running in list(self.ongoing_trials.items()):
+            if running.trial_id == trial.trial_id:
+                self.ongoing_trials.pop(tuner_id)
+        self._save_trial(trial)
+        self.save()
 
     def get_state(self) -> dict[str, Any]:
         return {**super().get_state(), "zoo_clock": self.clock}
@@ -114,14 +129,18 @@ def trials_frame(
             "status": trial.status,
             **values,
             "score": trial.score if completed else None,
+            # keras-tuner's best step counts the epochs of the trial's own fit, which for a
+            # Hyperband trial continuing another starts after "tuner/initial_epoch".
             "best_epoch": (
-                trial.best_step + 1 if completed and trial.best_step is not None else None
+                trial.best_step + values.get("tuner/initial_epoch", 0) + 1
+                if completed and trial.best_step is not None else None
             ),
             "duration_s": round(ended - started, 3) if started and ended else None,
             "worker": record.get("worker"),
             "error": _last_line(trial.message),
         })
     frame = pd.DataFrame(rows, columns=[*LEADING_COLUMNS, *names, *TRAILING_COLUMNS])
+    frame["best_epoch"] = frame["best_epoch"].astype("Int64")  # not 1.0 once a trial failed
     for name in names:  # a width that only some trials use stays an integer: 64, not 64.0
         present = [row[name] for row in rows if row.get(name) is not None]
         if len(present) < len(rows) and all(type(value) is int for value in present):
