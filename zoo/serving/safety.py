@@ -36,18 +36,18 @@ from zoo.errors import DataError, InvalidValueError, ZooError, first_line
 _CODE_CLASSES = {"Lambda", "__lambda__", "__python_function__"}
 _TRUSTED_PACKAGES = ("keras", "zoo")
 
+_KERAS = frozenset({"keras"})
+
 # TensorFlow operations an export has no business running: files and checkpoints, printing,
 # summaries and debug dumps (both write files), datasets and readers (they read files),
 # Python callbacks, other machines (collectives, tf.data service, RPC), memory-mapped files and
 # aborting the process. Families by name, so that a new version of an op (WriteFileV2) is refused
-# too; zoo's own exports use none of them (tests/test_export.py checks every entry's).
+# too; zoo's own exports use none of them (tests/test_export.py checks each family's).
 _IO_OPERATIONS = re.compile(
     r"File|Save|Restore|Checkpoint|Print|Summary|Debug|Dataset|Reader|PyFunc|Collective|"
     r"DataService|Rpc|ImmutableConst|Abort|LoadAndRemap|VocabRemapping|RecordInput|Sql|Lmdb|"
     r"LMDB|Snapshot|DecodeProto"
 )
-
-_KERAS = frozenset({"keras"})
 
 
 class UnsafeModelError(ZooError, ValueError):
