@@ -1,6 +1,7 @@
 """Evaluation reports: metrics against hand computations, errors, plots."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -98,6 +99,8 @@ def test_plot_writes_confusion_matrix_and_curves(tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 1000
     assert len(figure.axes) == 3  # matrix, its colour bar, curves
     assert report.to_dict()["confusion"] == [[1, 0], [1, 1]]
+    report.plot(tmp_path / "new" / "folder" / "report.png")  # made, as --output's are
+    assert (tmp_path / "new" / "folder" / "report.png").is_file()
 
 
 def test_saving_a_plot_leaves_the_sessions_backend_as_it_was(tmp_path):
@@ -231,6 +234,11 @@ def test_datasets_that_cannot_be_scored_are_refused_with_the_way_out():
     for message, dataset in cases.items():
         with pytest.raises(DataError, match=message):
             zoo.evaluate(model, dataset)
+    # Inputs named as the model's, as Keras' evaluate takes them: scored the same.
+    named = steady.map(lambda x, y: ({model.inputs[0].name: x}, y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Keras on a dict for one input: not zoo's
+        assert zoo.evaluate(model, named).accuracy == zoo.evaluate(model, steady).accuracy
 
 
 @pytest.mark.usefixtures("fresh_keras_session")

@@ -52,6 +52,49 @@ def test_explicit_choices_win():
     assert "mixed_precision: off, set by zoo.tune" in tuning.describe()
 
 
+def test_a_strategy_the_caller_chose_says_so():
+    assert resolve_policy(strategy="mirrored").reasons["strategy"] == "set by the caller"
+    assert resolve_policy(strategy="default").reasons["strategy"] == "set by the caller"
+    assert resolve_policy().reasons["strategy"] == "single device"
+
+
+def test_a_model_built_beforehand_keeps_its_precision_and_refuses_another():
+    import keras
+
+    import zoo
+
+    plain = zoo.build("mlp_mnist", units=(8,))
+    with pytest.raises(InvalidValueError, match=r"mixed_precision='mixed_bfloat16' cannot apply "
+                       r"to the model given to zoo.train: it was built in float32"):
+        resolve_policy(mixed_precision="mixed_bfloat16", model=plain)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        mixed = zoo.build("mlp_mnist", units=(8,))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    chosen = resolve_policy(model=mixed)  # "auto": what the model was built with
+    assert chosen.mixed_precision == "mixed_bfloat16"
+    assert chosen.reasons["mixed_precision"] == "the given model's own (built under mixed_bfloat16)"
+    with pytest.raises(InvalidValueError, match="it was built under mixed_bfloat16"):
+        resolve_policy(mixed_precision="off", model=mixed)
+    assert resolve_policy(model=plain).mixed_precision is None
+
+
+def test_a_model_built_outside_a_strategys_scope_is_refused_under_it():
+    import zoo
+
+    plain = zoo.build("mlp_mnist", units=(8,))
+    with pytest.raises(InvalidValueError, match=r"built outside the scope of MirroredStrategy, so "
+                       r"its variables cannot be distributed: build it inside `with "
+                       r"strategy.scope\(\):`"):
+        resolve_policy(strategy="mirrored", model=plain)
+    strategy = tf.distribute.MirroredStrategy()
+    with strategy.scope():
+        inside = zoo.build("mlp_mnist", units=(8,))
+    assert resolve_policy(strategy=strategy, model=inside).strategy is strategy
+
+
 def test_cpu_defaults_are_float32_single_device():
     chosen = resolve_policy(entry="cnn_mnist")
     assert chosen.mixed_precision is None

@@ -30,11 +30,21 @@ def _fresh_session():
     keras.utils.clear_session()
 
 
+class _OwnMetric(keras.callbacks.Callback):
+    """A metric of the caller's own, added to the epoch's logs as Keras users do."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_own"] = 0.5 + epoch
+
+
 def test_history_has_the_same_columns_with_or_without_a_workdir(tmp_path):
     x, y = digit_like_images(120)
-    kept = zoo.train("mlp_mnist", (x, y), epochs=2, workdir=tmp_path / "run", verbose=0)
-    plain = zoo.train("mlp_mnist", (x, y), epochs=2, verbose=0)
+    kept = zoo.train("mlp_mnist", (x, y), epochs=2, workdir=tmp_path / "run", verbose=0,
+                     callbacks=[_OwnMetric()])
+    plain = zoo.train("mlp_mnist", (x, y), epochs=2, verbose=0, callbacks=[_OwnMetric()])
     assert list(plain.history.columns) == list(kept.history.columns)
+    assert list(kept.history.val_own) == [0.5, 1.5]  # the caller's own metric, in history.csv too
+    assert list(pd.read_csv(tmp_path / "run" / "history.csv").val_own) == [0.5, 1.5]
     assert list(plain.history.columns)[:1] == ["epoch"]
     assert {"learning_rate", "seconds"} <= set(plain.history)
     # The same seed and data: the same learning rates (cosine-decayed or constant) per epoch.
@@ -368,6 +378,43 @@ def test_a_resumed_run_sees_the_batches_an_uninterrupted_run_sees(
     pd.testing.assert_frame_equal(
         resumed.history.drop(columns="seconds"), uninterrupted.history.drop(columns="seconds")
     )
+
+
+def test_a_run_killed_once_early_stopping_had_decided_does_not_train_on(tmp_path):
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=120))
+    # A learning rate too small to move any weight: val_loss never improves, so patience 1
+    # stops the run after epoch 2.
+    common = {"epochs": 6, "verbose": 0, "early_stopping_patience": 1, "learning_rate": 1e-30,
+              "monitor": "val_loss"}
+    uninterrupted = zoo.train("mlp_mnist", data, workdir=tmp_path / "whole", **common)
+    assert list(uninterrupted.history.epoch) == [1, 2]
+    with pytest.raises(_Interrupt):  # after epoch 2's commit, before the run was complete
+        zoo.train("mlp_mnist", data, workdir=tmp_path / "resumed",
+                  callbacks=[_InterruptAfterEpoch(2)], **common)
+    resumed = zoo.train("mlp_mnist", data, workdir=tmp_path / "resumed", **common)
+    pd.testing.assert_frame_equal(
+        resumed.history.drop(columns="seconds"), uninterrupted.history.drop(columns="seconds")
+    )
+    assert resumed.report.accuracy == uninterrupted.report.accuracy
+
+
+def test_seed_makes_training_a_model_built_beforehand_repeatable(tmp_path):
+    # Its dropout drew its random stream when it was built, before zoo.train set the seed.
+    x, y = digit_like_images(120)
+    weights = zoo.build("cnn_mnist", filters=(4, 8)).get_weights()
+    losses = []
+    for _ in range(2):
+        model = zoo.build("cnn_mnist", filters=(4, 8))
+        model.set_weights(weights)
+        losses.append(zoo.train(model, (x, y), epochs=1, seed=5, verbose=0).history.loss[0])
+    assert losses[0] == losses[1]
+
+
+def test_a_model_built_outside_a_strategy_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(zoo.InvalidValueError, match="built outside the scope of MirroredStrategy"):
+        zoo.train(zoo.build("mlp_mnist", units=(8,)), digit_like_images(40), strategy="mirrored",
+                  workdir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_rerun_with_numpy_values_or_explicit_defaults_resumes_the_same_run(tmp_path, caplog):

@@ -106,7 +106,7 @@ class EvalReport:
             text += f"\nconfusion matrix (rows: true class, columns: predicted)\n{self.confusion}"
         return text
 
-    def plot(self, path: str | None = None) -> Any:
+    def plot(self, path: str | os.PathLike | None = None) -> Any:
         """Plot the confusion matrix and, when known, the training curves (needs matplotlib).
 
         Returns the matplotlib Figure; with `path`, also saves it there.
@@ -157,6 +157,10 @@ class EvalReport:
             curve_axis.legend()
         figure.tight_layout()
         if path is not None:
+            from pathlib import Path
+
+            # Missing folders are made, as zoo evaluate --output makes them.
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
             # "tight": the rotated class names and the axis label below them stay in the file.
             figure.savefig(path, bbox_inches="tight")
         return figure
@@ -479,6 +483,29 @@ def _check_dataset(data: Any, model: Any) -> None:
             f"(inputs, labels) or pass a source zoo.data.load reads."
         )
     inputs, labels = element
+    if isinstance(inputs, tf.TensorSpec):  # not a dict of named inputs, which Keras matches
+        _check_inputs(inputs, model)
+    if not isinstance(labels, tf.TensorSpec):
+        raise DataError(
+            f"expected integer class ids as labels, shape (batch,), received "
+            f"{type(labels).__name__} labels; map the dataset to (inputs, labels)."
+        )
+    # (batch,) class ids, or (batch, 1) as Keras also takes them; an unknown rank is let through
+    ids_shaped = labels.shape.rank in (1, None) or (
+        labels.shape.rank == 2 and labels.shape[-1] == 1
+    )
+    if not labels.dtype.is_integer or not ids_shaped:
+        raise DataError(
+            f"expected integer class ids as labels, shape (batch,), received {labels.dtype.name} "
+            f"labels of shape {tuple(labels.shape)}; one-hot labels: map them with "
+            f"tf.argmax(labels, axis=-1)."
+        )
+
+
+def _check_inputs(inputs: Any, model: Any) -> None:
+    """Refuse inputs the model cannot take: unbatched, of another shape, or still raw."""
+    import tensorflow as tf
+
     expected = getattr(model, "input_shape", None)
     if isinstance(expected, tuple) and not inputs.shape.is_compatible_with(expected):
         unbatched = inputs.shape.is_compatible_with(expected[1:])
@@ -495,16 +522,6 @@ def _check_dataset(data: Any, model: Any) -> None:
             f"load it with zoo.data.load(source, split, spec=..., preprocessor=..., "
             f"shuffle=False, augment=False), or pass the raw source (arrays, a file) to "
             f"zoo.evaluate, which reads it that way."
-        )
-    # (batch,) class ids, or (batch, 1) as Keras also takes them; an unknown rank is let through
-    ids_shaped = labels.shape.rank in (1, None) or (
-        labels.shape.rank == 2 and labels.shape[-1] == 1
-    )
-    if not labels.dtype.is_integer or not ids_shaped:
-        raise DataError(
-            f"expected integer class ids as labels, shape (batch,), received {labels.dtype.name} "
-            f"labels of shape {tuple(labels.shape)}; one-hot labels: map them with "
-            f"tf.argmax(labels, axis=-1)."
         )
 
 

@@ -137,12 +137,37 @@ class WorkdirCheckpoint(keras.callbacks.Callback):
                                   best_weights=lambda: averaged_weights(self.ema))
 
 
+class WorkdirLogs(keras.callbacks.Callback):
+    """After the caller's callbacks: values they added to an epoch's logs (a metric of their
+    own, as Keras' `History` records them) join the row `WorkdirCheckpoint` committed before
+    them, which stays the commit point (a callback that stops the run keeps its epoch)."""
+
+    def __init__(self, workdir: Workdir):
+        super().__init__()
+        self.workdir = workdir
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        values = {}
+        for key, value in (logs or {}).items():
+            try:
+                values[key] = float(value)
+            except (TypeError, ValueError):  # not a number: Keras' History keeps it, a CSV not
+                continue
+        self.workdir.amend_epoch(epoch + 1, values)
+
+
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """`EarlyStopping` that picks up its patience count from the epochs of an earlier session."""
 
     def __init__(self, *, previous_history: list[dict[str, Any]] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.previous_history = previous_history or []
+
+    def patience_used_up(self) -> bool:
+        """Whether the earlier session's epochs already ran out of patience: it stopped, or was
+        killed after deciding to (Keras checks only when an epoch ends, so one would run)."""
+        self.on_train_begin()
+        return bool(self.previous_history) and self.wait >= self.patience
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         super().on_train_begin(logs)

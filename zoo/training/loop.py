@@ -29,6 +29,7 @@ from zoo.training.callbacks import (
     ResumableEarlyStopping,
     StopOnNaN,
     WorkdirCheckpoint,
+    WorkdirLogs,
     callback_list,
     monitor_mode,
 )
@@ -36,7 +37,7 @@ from zoo.training.compile import compile_model
 from zoo.training.distributed import fit_multi_worker
 from zoo.training.feeding import batches_per_epoch, repeat_epochs
 from zoo.training.policy import DevicePolicy, resolve_policy, task_index
-from zoo.training.workdir import Workdir, fingerprint
+from zoo.training.workdir import Workdir, fingerprint, seed_variables
 from zoo.values import same_value
 
 logger = logging.getLogger("zoo.training")
@@ -100,6 +101,16 @@ def _precision(policy_name: str | None) -> Iterator[None]:
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def _reseed(model: keras.Model) -> None:
+    """Restart the random streams (dropout, augmentation) of a model built before `seed` was
+    set, from that seed: a model built by name draws them after it, and `seed=` must make a
+    fine-tuning run repeatable too."""
+    import random
+
+    for state in seed_variables(model):  # in the model's own order: the same seeds every run
+        state.assign(keras.ops.convert_to_tensor([random.randint(1, 10**9), 0], state.dtype))
 
 
 def _resolve_spec(
@@ -331,8 +342,11 @@ def train(
         # config and exports must describe the network that trains, not the registered entry.
         overrides = spec.overrides_from(get_spec(spec.name))
     recipe = spec.recipe
-    policy = resolve_policy(jit_compile, mixed_precision, strategy, entry=spec.name)
+    policy = resolve_policy(jit_compile, mixed_precision, strategy, entry=spec.name,
+                            model=given_model)
     keras.utils.set_random_seed(seed)  # after the policy: a multi-worker strategy must come first
+    if given_model is not None:
+        _reseed(given_model)
     if workdir is not None and _is_multi_worker(policy) and task_index() != 0:
         # Only the chief writes the run; other workers keep their copy apart so files never clash.
         workdir = Path(workdir) / f".worker-{task_index()}"
@@ -399,26 +413,35 @@ def train(
     ema = keras.callbacks.SwapEMAWeights() if recipe.ema_momentum is not None else None
     if ema is not None:
         all_callbacks.append(ema)
+    stopper = None
     if recipe.early_stopping_patience:
-        all_callbacks.append(ResumableEarlyStopping(
+        stopper = ResumableEarlyStopping(
             monitor=recipe.monitor, mode=monitor_mode(recipe.monitor),
             patience=recipe.early_stopping_patience,
             # With a workdir, best.keras is reloaded instead; with an average, the final average
             # is kept (restoring would bring back training weights, not an average).
             restore_best_weights=run is None and ema is None,
             previous_history=run.state.history if run else None,
-        ))
+        )
+        all_callbacks.append(stopper)
     if run is not None:
         all_callbacks.append(WorkdirCheckpoint(run, recipe.monitor, statistics, nan_guard,
                                                ema=ema))
-        all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_path)))
+    # The caller's callbacks run after the epoch's commit (one that stops the run keeps it);
+    # TensorBoard and the history rows then record what they added to the logs.
     all_callbacks.extend(callbacks)
+    if run is not None:
+        all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_path)))
+        all_callbacks.append(WorkdirLogs(run))
 
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
     already_done = run is not None and run.state.status == "complete"
+    # Killed after an epoch that used up the patience, before the run was marked complete: the
+    # uninterrupted run stopped there, so the resumed one must not train on.
+    stopped = stopper is not None and run is not None and stopper.patience_used_up()
     keras_history = None
-    if not already_done and initial_epoch < recipe.epochs:
+    if not already_done and not stopped and initial_epoch < recipe.epochs:
         logger.info("training %s from epoch %d to %d", spec.name, initial_epoch + 1, recipe.epochs)
         if _is_multi_worker(policy):
             keras_history = fit_multi_worker(
@@ -439,6 +462,9 @@ def train(
                 verbose=verbose,
                 shuffle=False,  # the pipeline shuffles, seeded; Keras would only warn
             )
+    elif stopped:
+        logger.info("the run in %s stopped early after %d epochs (patience used up): nothing "
+                    "to train, evaluating it", run.path, len(run.state.history))
     elif run is not None:
         logger.info("the run in %s is already complete (%d epochs): nothing to train, "
                     "evaluating it", run.path, len(run.state.history))

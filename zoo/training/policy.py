@@ -156,15 +156,65 @@ def _resolve_strategy(strategy: Any, device: str) -> tuple[Any, str]:
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver), "TPU found"
+    chosen = "set by the caller" if strategy != "auto" else None
     if strategy == "multi_worker" or (strategy == "auto" and _cluster_workers() > 1):
         return (
             tf.distribute.MultiWorkerMirroredStrategy(),
-            f"TF_CONFIG names {_cluster_workers()} workers",
+            chosen or f"TF_CONFIG names {_cluster_workers()} workers",
         )
     gpus = tf.config.list_physical_devices("GPU")
     if strategy == "mirrored" or (strategy == "auto" and len(gpus) > 1):
-        return tf.distribute.MirroredStrategy(), f"{len(gpus)} GPUs"
-    return tf.distribute.get_strategy(), "single device"
+        return tf.distribute.MirroredStrategy(), chosen or f"{len(gpus)} GPUs"
+    return tf.distribute.get_strategy(), chosen or "single device"
+
+
+def _built_precision(model: Any) -> str | None:
+    """The mixed-precision policy a model's layers were built under, or None (float32)."""
+    computes = {getattr(layer.dtype_policy, "compute_dtype", "float32") for layer in model.layers}
+    if "float16" in computes:
+        return "mixed_float16"
+    if "bfloat16" in computes:
+        return "mixed_bfloat16"
+    return None
+
+
+def _fit_to_model(
+    model: Any, policy: DevicePolicy, mixed_precision: str | None, strategy: Any
+) -> DevicePolicy:
+    """A policy for a model built beforehand: its layers compute in the dtype they were built
+    with and its variables live where they were made, so "auto" takes what the model has and a
+    choice it cannot follow is refused (rather than logged as applied and silently not)."""
+    built = _built_precision(model)
+    if built != policy.mixed_precision:
+        if mixed_precision != "auto":
+            raise InvalidValueError(
+                f"mixed_precision={mixed_precision!r} cannot apply to the model given to "
+                f"zoo.train: it was built {f'under {built}' if built else 'in float32'}, and a "
+                f"layer computes in the dtype it was built with. Build it under the policy "
+                f"(keras.config.set_dtype_policy(...) before zoo.build), or pass the entry name "
+                f"and zoo builds it so."
+            )
+        policy.mixed_precision = built
+        policy.reasons["mixed_precision"] = (
+            f"the given model's own ({f'built under {built}' if built else 'float32'})"
+        )
+    default = tf.distribute.get_strategy()
+    if policy.strategy is not default and not all(
+        policy.strategy.extended.variable_created_in_scope(weight.value)
+        for weight in model.weights
+    ):
+        if strategy != "auto" or _cluster_workers() > 1:
+            raise InvalidValueError(
+                f"the model given to zoo.train was built outside the scope of "
+                f"{policy.strategy_name}, so its variables cannot be distributed: build it "
+                f"inside `with strategy.scope():` and pass strategy=that strategy, or pass the "
+                f"entry name and zoo builds it there."
+            )
+        policy.strategy = default
+        policy.reasons["strategy"] = (
+            "single device: the given model was built outside any strategy's scope"
+        )
+    return policy
 
 
 def resolve_policy(
@@ -174,11 +224,14 @@ def resolve_policy(
     *,
     entry: str | None = None,
     chooser: str = "the caller",
+    model: Any = None,
 ) -> DevicePolicy:
     """Decide XLA, precision and strategy for `entry` on this machine, and log the decision.
 
     `chooser` names who fixed a precision that is not "auto", for the log ("the caller", or
-    "zoo.tune" for the float32 its trials train in).
+    "zoo.tune" for the float32 its trials train in). `model`: a model built beforehand (given
+    to zoo.train), whose own precision and strategy scope "auto" follows; an explicit choice it
+    cannot follow raises `InvalidValueError`.
 
     Example:
         >>> from zoo.training.policy import resolve_policy
@@ -200,5 +253,7 @@ def resolve_policy(
         reasons={"jit_compile": jit_reason, "mixed_precision": precision_reason,
                  "strategy": strategy_reason},
     )
+    if model is not None:
+        policy = _fit_to_model(model, policy, mixed_precision, strategy)
     logger.info("device policy: %s", policy.describe())
     return policy

@@ -305,7 +305,7 @@ class Workdir:
         self.state.weights = str(weights.relative_to(self.path))
         self.state.history = [r for r in self.state.history if r["epoch"] < epoch] + [row]
         self.state.seed_states = [
-            keras.ops.convert_to_numpy(variable).tolist() for variable in _seed_variables(model)
+            keras.ops.convert_to_numpy(variable).tolist() for variable in seed_variables(model)
         ]
         if improved:
             self.state.best_value, self.state.best_epoch = float(value), epoch
@@ -328,6 +328,17 @@ class Workdir:
             return False
         best = self.state.best_value
         return best is None or (value >= best if mode == "max" else value <= best)
+
+    def amend_epoch(self, epoch: int, values: dict[str, Any]) -> None:
+        """Add `values` (logged after the commit, by the caller's callbacks) to the committed
+        row of `epoch`, in state.json and history.csv; values already in the row stay."""
+        rows = [row for row in self.state.history if row["epoch"] == epoch]
+        new = {key: value for key, value in values.items() if rows and key not in rows[0]}
+        if not new:
+            return
+        rows[0].update(new)
+        atomic_write_json(self.state_path, self.state.to_json())
+        self.write_history()
 
     def mark(self, status: str) -> None:
         self.state.status = status
@@ -374,7 +385,7 @@ class Workdir:
         """Put back the random seed states of the committed epoch; workdirs written before zoo
         kept them have none, and their dropout starts its sequence again."""
         saved = self.state.seed_states
-        variables = _seed_variables(model)
+        variables = seed_variables(model)
         if saved is None or len(saved) != len(variables):
             return
         for variable, value in zip(variables, saved, strict=True):
@@ -465,7 +476,7 @@ def comparable_config(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _seed_variables(model: Any) -> list[Any]:
+def seed_variables(model: Any) -> list[Any]:
     """The states of `model`'s random seed generators (dropout's): the variables that are not
     weights (Keras' `variables` has both, `weights` and `save_weights` only the weights)."""
     weights = {id(variable) for variable in model.weights}
