@@ -131,8 +131,7 @@ class WorkdirCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self.nan_guard is not None and self.nan_guard.diverged_at is not None:
             return  # never checkpoint weights that have seen a NaN
-        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
-               **self.statistics.rows[epoch + 1]}
+        row = {"epoch": epoch + 1, **_numbers(logs), **self.statistics.rows[epoch + 1]}
         self.workdir.commit_epoch(self.model, row, self.monitor, monitor_mode(self.monitor),
                                   best_weights=lambda: averaged_weights(self.ema))
 
@@ -147,13 +146,19 @@ class WorkdirLogs(keras.callbacks.Callback):
         self.workdir = workdir
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        values = {}
-        for key, value in (logs or {}).items():
-            try:
-                values[key] = float(value)
-            except (TypeError, ValueError):  # not a number: Keras' History keeps it, a CSV not
-                continue
-        self.workdir.amend_epoch(epoch + 1, values)
+        self.workdir.amend_epoch(epoch + 1, _numbers(logs))
+
+
+def _numbers(logs: dict[str, Any] | None) -> dict[str, float]:
+    """An epoch's logged values that are numbers, as floats: what a history row holds (Keras'
+    `History` keeps any value; a CSV column and state.json need numbers)."""
+    values = {}
+    for key, value in (logs or {}).items():
+        try:
+            values[key] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return values
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
