@@ -416,3 +416,28 @@ def test_a_missing_column_says_what_it_likely_is(tmp_path):
     tabs.write_text("sentence\tlabel\na fine film\t1\na dull film\t0\n")
     with pytest.raises(zoo.DataError, match="looks tab-separated: name it .tsv"):
         zoo.data.read_source(str(tabs))
+
+
+def test_a_file_error_is_one_line_naming_the_file(monkeypatch, capsys):
+    import errno
+
+    def failing(args):  # as HDF5 reports a failed write: over two lines, naming no file
+        raise OSError(errno.EFBIG, "Can't write data (file write failed: time = Wed\n, errno "
+                      "= 27)")
+
+    monkeypatch.setitem(cli._COMMANDS, "list", failing)
+    assert main(["list"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith(
+        "zoo: error: Can't write data (file write failed: time = Wed , errno = 27). Check the "
+        "path (its permissions, the free space and file size limits)")
+
+
+def test_home_in_path_options_is_expanded_as_the_shell_does(monkeypatch, tmp_path):
+    # The shell expands `--workdir ~/runs` but not `--workdir=~/runs`.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = cli._parser().parse_args(["train", "mlp_mnist", "--workdir=~/runs/a",
+                                     "--export=~/exports/a", "--data", "~/digits.npz"])
+    cli._expand_home(args)
+    assert (args.workdir, args.export, args.data) == (
+        f"{tmp_path}/runs/a", f"{tmp_path}/exports/a", f"{tmp_path}/digits.npz")

@@ -519,6 +519,41 @@ def test_an_export_set_aside_by_a_killed_replacement_is_named_and_kept(tmp_path)
     assert archive.is_export(target) and not aside.exists() and not staging_leftovers(target)
 
 
+def test_an_export_published_meanwhile_by_another_process_is_not_replaced(tmp_path,
+                                                                           monkeypatch):
+    model, _ = small_model("mlp_mnist")
+    theirs = zoo.export(model, tmp_path / "theirs")
+    target = tmp_path / "export"
+    real = archive.check_target
+    calls = []
+
+    def racing(path, overwrite=False):
+        checked = real(path, overwrite=overwrite)
+        calls.append(path)
+        if len(calls) == 2:  # the last check before publishing: another process publishes now
+            shutil.copytree(theirs, target)
+        return checked
+
+    monkeypatch.setattr(archive, "check_target", racing)
+    with pytest.raises(zoo.ExportError, match="already holds a zoo export; pass overwrite=True"):
+        with archive.publishing(target) as staging:
+            (staging / "saved_model.pb").write_bytes(b"ours")
+    assert (target / "saved_model.pb").read_bytes() == (theirs / "saved_model.pb").read_bytes()
+    assert not staging_leftovers(target)
+
+
+def test_names_too_long_for_their_temporary_name_are_refused_before_the_work(tmp_path, capsys):
+    model, _ = small_model("mlp_mnist")
+    long_name = "m" * 240
+    with pytest.raises(zoo.ExportError, match=r"the export's name is 240 bytes long; .*Use a name "
+                       r"of at most 231 bytes"):
+        zoo.export(model, tmp_path / long_name)
+    assert main(["evaluate", "runs/none", "--data", "x.npz", "--output",
+                 str(tmp_path / "out" / f"{long_name}.json")]) == 2
+    assert "--output's name is 245 bytes long" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_existing_target_is_refused_unless_overwrite(exports, tmp_path):
     model, _ = small_model("mlp_mnist")
     target = zoo.export(model, tmp_path / "export")

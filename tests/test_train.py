@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -148,17 +149,23 @@ def test_a_workdir_another_live_process_trains_in_is_refused_untouched(tmp_path)
     data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
     workdir = tmp_path / "run"
     zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0, units=(8,))
-    assert json.loads((workdir / "process.json").read_text()) == {"pid": os.getpid()}
-    # Another process, alive, trained there last (as a second `zoo train` would find it).
+    assert not (workdir / "process.json").exists()  # the run is over: nothing trains there
+    # Another process, alive, trains there (as a second `zoo train` would find it).
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        (workdir / "process.json").write_text(json.dumps({"pid": other.pid}))
+        started = zoo.io.process_started(other.pid)
+        (workdir / "process.json").write_text(json.dumps({"pid": other.pid, "started": started}))
         in_flight = workdir / "state" / "epoch_0003.weights.h5"  # what that run is writing
         in_flight.write_bytes(b"weights")
         with pytest.raises(WorkdirConflictError, match=f"workdir {workdir} is in use: process "
                            f"{other.pid} is training there. Wait for it to finish"):
             zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0, units=(8,))
         assert in_flight.read_bytes() == b"weights"
+        # The same number, but a process started at another time (a reboot since): not it.
+        (workdir / "process.json").write_text(json.dumps({"pid": other.pid,
+                                                          "started": started + 1}))
+        zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0, units=(8,))
+        (workdir / "process.json").write_text(json.dumps({"pid": other.pid, "started": started}))
     finally:
         other.kill()
         other.wait()
@@ -502,6 +509,49 @@ def test_a_model_zoo_could_not_load_back_is_refused_before_training(middle, mess
         zoo.train("mlp_own_refused", str(data), epochs=1, verbose=0)
     finally:
         zoo.unregister_model("mlp_own_refused")
+
+
+def test_a_workdir_missing_or_damaging_its_own_files_is_refused_untouched(tmp_path):
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    common = {"epochs": 2, "verbose": 0, "units": (8,)}
+    finished = tmp_path / "finished"
+    zoo.train("mlp_mnist", data, workdir=finished, **common)
+    model_bytes = (finished / "model.keras").read_bytes()
+
+    # No config.json beside a run's state: resuming could mix the run with other settings.
+    no_config = shutil.copytree(finished, tmp_path / "no_config")
+    (no_config / "config.json").unlink()
+    with pytest.raises(WorkdirConflictError, match=r"holds a run's state but not its "
+                       r"configuration \(config\.json is missing\)"):
+        zoo.train("mlp_mnist", data, workdir=no_config, dropout=0.5, **common)
+    assert not (no_config / "config.json").exists()
+
+    # best.keras gone or damaged: the final model is not quietly the last epoch's.
+    no_best = shutil.copytree(finished, tmp_path / "no_best")
+    (no_best / "best.keras").unlink()
+    with pytest.raises(WorkdirConflictError, match=r"names epoch \d as the best, but .*best\.keras "
+                       r"is missing"):
+        zoo.train("mlp_mnist", data, workdir=no_best, **common)
+    damaged = shutil.copytree(finished, tmp_path / "damaged")
+    with open(damaged / "best.keras", "r+b") as handle:
+        handle.truncate(100)
+    with pytest.raises(WorkdirConflictError, match=r"not a readable \.keras file.*It is this run's "
+                       r"best model; use a new workdir"):
+        zoo.train("mlp_mnist", data, workdir=damaged, **common)
+    for workdir in (no_best, damaged):
+        assert (workdir / "model.keras").read_bytes() == model_bytes
+
+    # The last committed weights truncated: named, not "check the permissions".
+    truncated = tmp_path / "truncated"
+    with pytest.raises(_Interrupt):
+        zoo.train("mlp_mnist", data, workdir=truncated, callbacks=[_InterruptAfterEpoch(1)],
+                  **common)
+    weights = truncated / "state" / "epoch_0001.weights.h5"
+    with open(weights, "r+b") as handle:
+        handle.truncate(1000)
+    with pytest.raises(WorkdirConflictError, match=r"cannot read .*epoch_0001\.weights\.h5, the "
+                       r"run's last committed weights .*truncated or corrupt"):
+        zoo.train("mlp_mnist", data, workdir=truncated, **common)
 
 
 def test_a_changed_builder_is_refused_on_resume_with_the_layers_named(tmp_path):

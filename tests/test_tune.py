@@ -233,6 +233,20 @@ def test_rerun_continues_and_a_larger_budget_runs_only_new_trials(search, digits
     assert new_values not in before[["num_layers", "units_0", "learning_rate"]].values.tolist()
 
 
+def test_overwrite_replaces_only_an_earlier_search(digits, tmp_path):
+    # A training workdir (its vocabulary in preprocessor/) is not a search to start afresh in.
+    workdir = tmp_path / "run"
+    (workdir / "preprocessor").mkdir(parents=True)
+    (workdir / "preprocessor" / "vocabulary.txt").write_text("words")
+    (workdir / "config.json").write_text("{}")
+    with pytest.raises(SearchConflictError, match=r"holds files but no search \(no search\.json "
+                       r"or keras_tuner/\); overwrite=True \(--overwrite\) replaces only an "
+                       r"earlier search"):
+        zoo.tune("mlp_mnist", digits, max_trials=1, directory=workdir, overwrite=True, **SMALL)
+    assert sorted(p.name for p in workdir.iterdir()) == ["config.json", "preprocessor"]
+    assert (workdir / "preprocessor" / "vocabulary.txt").read_text() == "words"
+
+
 def test_other_entry_or_settings_in_the_directory_are_refused(search, digits):
     _, directory = search
     record = (directory / "search.json").read_text()

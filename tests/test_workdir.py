@@ -419,6 +419,12 @@ def test_fingerprints_see_row_order_whole_images_and_linked_class_folders(tmp_pa
     before = fingerprint(tmp_path / "pets")
     (tmp_path / "elsewhere" / "b.png").write_bytes(b"\x00" * 10)
     assert fingerprint(tmp_path / "pets") != before
+    # What the loader skips does not change the data: Finder's .DS_Store, macOS' __MACOSX.
+    before = fingerprint(tmp_path / "pets")
+    (tmp_path / "elsewhere" / ".DS_Store").write_bytes(b"finder")
+    (tmp_path / "pets" / "__MACOSX").mkdir()
+    (tmp_path / "pets" / "__MACOSX" / "._a.png").write_bytes(b"fork")
+    assert fingerprint(tmp_path / "pets") == before
 
 
 def test_checking_a_workdir_never_creates_it_so_concurrent_checks_cannot_collide(tmp_path):

@@ -443,12 +443,14 @@ def _check_output_file(path: str, what: str, kind: str) -> None:
 
     from zoo import checks
     from zoo.errors import InvalidValueError
+    from zoo.io import check_name_room
 
     target = Path(path)
     if target.is_dir():
         raise InvalidValueError(
             f"cannot write {what} to {path}: it is a directory; expected a {kind} file path."
         )
+    check_name_room(target, "--output")
     checks.writable_directory("the directory of --output", target.parent)
 
 
@@ -553,10 +555,25 @@ class _CommandLineFormatter(logging.Formatter):
         return f"zoo: {kind}{record.getMessage()}"
 
 
+# Options and arguments that name files or folders.
+_PATH_ARGUMENTS = ("data", "validation_data", "data_dir", "workdir", "weights", "export", "output",
+                   "directory", "model", "input")
+
+
+def _expand_home(args: argparse.Namespace) -> None:
+    """`~` in a path, as the shell expands it in `--workdir ~/runs` but not in
+    `--workdir=~/runs` (which made a folder named "~" in the current one)."""
+    for name in _PATH_ARGUMENTS:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value.startswith("~"):
+            setattr(args, name, os.path.expanduser(value))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `zoo` command; returns the exit status (0 ok, 2 bad input or an unusable path,
     130 interrupted, 141 output pipe closed)."""
     args = _parser().parse_args(argv)
+    _expand_home(args)
     from zoo.errors import ZooError
 
     try:
@@ -572,10 +589,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the closed pipe
     except OSError as error:
-        # A path that cannot be written or read (permissions, a missing directory, a full disk).
+        # A path that cannot be written or read (permissions, a missing directory, a full disk,
+        # a file size limit). HDF5's messages span lines: one line, as every error here.
+        message = " ".join(str(error.strerror or error).split()).rstrip(".")
         where = f": {error.filename}" if error.filename else ""
-        print(f"zoo: error: {error.strerror or error}{where}. Check the path and its "
-              f"permissions, or pick another.", file=sys.stderr)
+        print(f"zoo: error: {message}{where}. Check the path (its permissions, the free space "
+              f"and file size limits), or pick another.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("zoo: interrupted", file=sys.stderr)

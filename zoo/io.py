@@ -41,13 +41,54 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
         os.replace(temporary, path)
     except OSError as error:
         Path(temporary).unlink(missing_ok=True)
-        if error.filename is None:  # a failed write ("File too large") names no file: this one
-            raise OSError(error.errno, error.strerror or str(error), str(path)) from None
-        raise
+        raise naming(error, path) from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+# A file name's limit on Linux and macOS file systems, in bytes, and what zoo's temporary names
+# add to the name they stand in for (".NAME.tmp-PID-XXXXXXXX" beside an export).
+NAME_MAX = 255
+TEMPORARY_ROOM = 24
+
+
+def check_name_room(path: str | os.PathLike, what: str) -> None:
+    """Refuse a file or folder name too long for the temporary name it is written under first
+    (then renamed, so that an error never leaves half a file), before any work is done.
+
+    Example:
+        >>> from zoo.io import check_name_room
+        >>> check_name_room("exports/" + "m" * 240, "the export")
+        Traceback (most recent call last):
+        ...
+        zoo.errors.InvalidValueError: the export's name is 240 bytes long; ...
+    """
+    from zoo.errors import InvalidValueError
+
+    length = len(os.fsencode(Path(path).name))
+    if length + TEMPORARY_ROOM > NAME_MAX:
+        raise InvalidValueError(
+            f"{what}'s name is {length} bytes long; zoo writes it under a temporary name "
+            f"{TEMPORARY_ROOM} bytes longer first, and file names stop at {NAME_MAX}. Use a name "
+            f"of at most {NAME_MAX - TEMPORARY_ROOM} bytes."
+        )
+
+
+def naming(error: OSError, path: str | os.PathLike) -> OSError:
+    """`error`, naming `path` where it names no file or only a temporary one: a failed write
+    ("File too large") names none, and HDF5 names the temporary file being written.
+
+    Example:
+        >>> import errno
+        >>> from zoo.io import naming
+        >>> naming(OSError(errno.EFBIG, "File too large"), "runs/a/history.csv").filename
+        'runs/a/history.csv'
+    """
+    if error.filename is not None and not is_temporary_name(Path(str(error.filename)).name):
+        return error
+    return OSError(error.errno, error.strerror or str(error), str(path))
 
 
 def _umask() -> int:
@@ -149,6 +190,25 @@ def remove_temporaries(directory: str | os.PathLike) -> list[Path]:
             path.unlink(missing_ok=True)
         removed.append(path)
     return removed
+
+
+def process_started(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot, from /proc), or None where that is
+    not known: with the pid, it tells a process from a later one given the same number.
+
+    Example:
+        >>> import os
+        >>> from zoo.io import process_started
+        >>> process_started(os.getpid()) == process_started(os.getpid())
+        True
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22; the command name (field 2, in parentheses) may hold spaces, so count after it.
+    fields = stat.rsplit(")", 1)[-1].split()
+    return int(fields[19]) if len(fields) > 19 and fields[19].isdigit() else None
 
 
 def process_alive(pid: int) -> bool:

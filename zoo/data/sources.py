@@ -517,7 +517,7 @@ def read_folder(path: Path) -> Examples:
         >>> examples.class_names
         ('neg', 'pos')
     """
-    classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not _skipped(d.name))
+    classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not skipped_name(d.name))
     if not classes:
         raise DataError(
             f"{path} has no sub-folders; a folder source needs one sub-folder per class, e.g. "
@@ -578,7 +578,7 @@ def example_files(root: Path, folder: Path) -> tuple[list[Path], list[Path]]:
     texts: list[Path] = []
     unreadable: list[Path] = []
     for file in sorted(folder.rglob("*")):
-        if not file.is_file() or any(_skipped(p) for p in file.relative_to(root).parts):
+        if not file.is_file() or any(skipped_name(p) for p in file.relative_to(root).parts):
             continue
         if _is_image(file):
             images.append(file)
@@ -623,7 +623,7 @@ def decode_images(root: Path, files: Sequence[Path]) -> np.ndarray:
     return check_images(np.stack(images), repr(root.name))
 
 
-def _skipped(name: str) -> bool:
+def skipped_name(name: str) -> bool:
     """Hidden files and folders, and the resource forks macOS' zip leaves in `__MACOSX`."""
     return name.startswith(".") or name == "__MACOSX"
 
@@ -641,7 +641,7 @@ def _check_not_a_folder_of_splits(path: Path, classes: list[str]) -> None:
     would become the classes, and the model would learn train-vs-test."""
     inner: set[str] | None = None
     for name in classes:
-        entries = [e for e in (path / name).iterdir() if not _skipped(e.name)]
+        entries = [e for e in (path / name).iterdir() if not skipped_name(e.name)]
         if any(e.is_file() and (_is_image(e) or _is_text(e)) for e in entries):
             return  # examples at a class folder's top level: a real class folder
         names = {e.name for e in entries if e.is_dir()}

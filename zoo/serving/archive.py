@@ -27,7 +27,7 @@ from typing import Any
 
 from zoo import checks
 from zoo.errors import DataError, InvalidValueError, ZooError, first_line
-from zoo.io import process_alive
+from zoo.io import check_name_room, process_alive
 
 METADATA = Path("assets.extra") / "zoo.json"  # TF Serving's place for files beside a SavedModel
 # A text export's fitted vocabulary, so that zoo.build(weights=EXPORT) keeps its word ids.
@@ -58,6 +58,10 @@ def check_target(target: str | os.PathLike, *, overwrite: bool = False) -> Path:
         zoo.serving.archive.ExportError: cannot export to /dev/null/model: its parent ...
     """
     target = Path(os.path.abspath(checks.without_nul("export target", target)))
+    try:
+        check_name_room(target, "the export")
+    except InvalidValueError as error:
+        raise ExportError(f"cannot export to {target}: {error}") from None
     parent = target.parent
     if parent.exists() and not parent.is_dir():
         raise ExportError(
@@ -183,10 +187,17 @@ def publishing(target: str | os.PathLike, *, overwrite: bool = False) -> Iterato
             check_target(target, overwrite=overwrite)  # it may have appeared while we worked
             if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
                 _fill(target, staging)
-            elif target.exists() or target.is_symlink():
+            elif overwrite and (target.exists() or target.is_symlink()):
                 _swap(target, staging)
             else:
-                os.replace(staging, target)
+                try:
+                    # Not os.replace: an export another process published since the check
+                    # above is refused (a non-empty directory cannot be renamed over), not
+                    # replaced without overwrite.
+                    os.rename(staging, target)
+                except OSError:
+                    check_target(target, overwrite=overwrite)  # names what is there now
+                    raise
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

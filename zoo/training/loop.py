@@ -485,12 +485,13 @@ def train(
         )
 
     if run is not None:
-        if run.best_model_path.exists():
-            best = keras.saving.load_model(run.best_model_path, compile=False)
+        best = run.best_model()  # refused when missing or damaged: model.keras is not replaced
+        if best is not None:
             model.set_weights(best.get_weights())
         history = run.history_frame()
         _save_model(model, run.final_model_path)
         run.mark("complete")
+        run.release()
     else:
         history = _history_frame(keras_history, statistics)
     report = evaluate(model, validation, spec=spec)

@@ -13,7 +13,8 @@ Layout of WORKDIR:
     preprocessor/      the fitted text vocabulary (text entries)
     logs/              TensorBoard event files
     report.json        evaluation of the final model
-    process.json       the process that last trained here: while it lives, another is refused
+    process.json       the process training here (removed when the run ends): while it lives,
+                       another is refused
 
 Crash safety. Every file is written to a temporary name and renamed, and `state.json` is the
 commit point: after a crash or `kill -9`, the run resumes from the last epoch whose state was
@@ -53,11 +54,13 @@ import keras
 import numpy as np
 import pandas as pd
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, first_line
 from zoo.io import (
     atomic_write_json,
     atomic_write_text,
+    naming,
     process_alive,
+    process_started,
     read_json,
     remove_temporaries,
     temporary_sibling,
@@ -201,19 +204,31 @@ class Workdir:
         if not self.config_path.exists():
             self.path.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.config_path, self.config)
-        atomic_write_json(self.process_path, {"pid": os.getpid()})
+        atomic_write_json(self.process_path,
+                          {"pid": os.getpid(), "started": process_started(os.getpid())})
+
+    def release(self) -> None:
+        """The run is over: no process trains here (a later one with the same number is not
+        this run's)."""
+        self.process_path.unlink(missing_ok=True)
 
     def _refuse_if_in_use(self) -> None:
         """Refuse a workdir another live process is training in: recovering it would delete
         the epoch files that run is writing. A killed run's process is gone, so a rerun
-        resumes; the same process (a notebook cell run again) may go on."""
-        pid = (read_json(self.process_path) or {}).get("pid")
-        if isinstance(pid, int) and pid != os.getpid() and process_alive(pid):
-            raise WorkdirConflictError(
-                f"workdir {self.path} is in use: process {pid} is training there. Wait for it "
-                f"to finish (or stop it), then rerun to resume; or use another workdir "
-                f"(workdir=, --workdir)."
-            )
+        resumes; the same process (a notebook cell run again) may go on, and so may a run
+        whose number now belongs to a process started later (after a reboot, say)."""
+        recorded = read_json(self.process_path) or {}
+        pid, started = recorded.get("pid"), recorded.get("started")
+        if not isinstance(pid, int) or pid == os.getpid() or not process_alive(pid):
+            return
+        if started is not None and process_started(pid) not in (None, started):
+            return  # the number was given to another process since
+        raise WorkdirConflictError(
+            f"workdir {self.path} is in use: process {pid} is training there. Wait for it "
+            f"to finish (or stop it), then rerun to resume; or use another workdir "
+            f"(workdir=, --workdir). If no zoo run is there (the workdir was copied from "
+            f"another machine), delete {self.process_path}."
+        )
 
     def _recover(self) -> None:
         """Finish a committed best model's move to best.keras; delete uncommitted and superseded
@@ -241,6 +256,13 @@ class Workdir:
     def _check_config(self) -> None:
         """Refuse a directory whose recorded configuration differs. Writes nothing."""
         if not self.config_path.exists():
+            if self.state_path.exists() or self.state_dir.is_dir():
+                # A run without its configuration: resuming would mix it with any settings.
+                raise WorkdirConflictError(
+                    f"workdir {self.path} holds a run's state but not its configuration "
+                    f"({self.config_path.name} is missing), so zoo cannot tell whether these "
+                    f"settings are the run's; use a new workdir (workdir=, --workdir)."
+                )
             return
         try:
             previous = comparable_config(json.loads(self.config_path.read_text()))
@@ -340,6 +362,28 @@ class Workdir:
         atomic_write_json(self.state_path, self.state.to_json())
         self.write_history()
 
+    def best_model(self) -> Any:
+        """The best epoch's model (`best.keras`), read safely; None before any epoch improved.
+
+        Raises:
+            WorkdirConflictError: the state names a best epoch whose file is missing or damaged.
+        """
+        if self.state.best_epoch is None:
+            return None
+        if not self.best_model_path.exists():
+            raise WorkdirConflictError(
+                f"{self.state_path} names epoch {self.state.best_epoch} as the best, but "
+                f"{self.best_model_path} is missing, so the run's model cannot be made; use a new "
+                f"workdir."
+            )
+        from zoo.serving.safety import load_keras_model
+
+        try:
+            return load_keras_model(self.best_model_path)
+        except ZooError as error:
+            raise WorkdirConflictError(f"{error} It is this run's best model; use a new "
+                                       f"workdir.") from None
+
     def mark(self, status: str) -> None:
         self.state.status = status
         atomic_write_json(self.state_path, self.state.to_json())
@@ -372,11 +416,17 @@ class Workdir:
             model.optimizer.build(model.trainable_variables)
         # The configuration matched, but the network may not: an entry of your own whose builder
         # changed since the run began builds other layers from the same name and overrides.
-        load_weights_checked(model, weights, lambda mismatch: WorkdirConflictError(
-            f"{self.path} holds a run of another network than {model.name} builds now: "
-            f"{mismatch}. Its builder or layers changed since the run began; use a new workdir, "
-            f"or restore the code the run was started with to resume it."
-        ))
+        try:
+            load_weights_checked(model, weights, lambda mismatch: WorkdirConflictError(
+                f"{self.path} holds a run of another network than {model.name} builds now: "
+                f"{mismatch}. Its builder or layers changed since the run began; use a new "
+                f"workdir, or restore the code the run was started with to resume it."
+            ))
+        except OSError as error:  # h5py: a truncated or damaged file
+            raise WorkdirConflictError(
+                f"cannot read {weights}, the run's last committed weights ({first_line(error)}); "
+                f"it may be truncated or corrupt. Use a new workdir."
+            ) from None
         self._restore_seed_states(model)
         self.write_history()  # a crash may have come between the state commit and history.csv
         return self.state.epoch
@@ -491,6 +541,9 @@ def _save_atomically(save: Callable[[Path], Any], path: Path) -> None:
     try:
         save(temporary)
         os.replace(temporary, path)
+    except OSError as error:  # a full disk, a file size limit: named as the file it is for
+        temporary.unlink(missing_ok=True)
+        raise naming(error, path) from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -543,15 +596,20 @@ def fingerprint(source: Any) -> str:
 
 
 def _files_under(path: Path) -> list[Path]:
-    """The files under `path`, sorted; sub-folders that are links are followed at the top
-    level, as `read_folder` follows class folders that are links."""
+    """The files under `path` that the loader reads from, sorted: sub-folders that are links are
+    followed at the top level, as `read_folder` follows class folders that are links, and hidden
+    files and macOS' `__MACOSX` are skipped as it skips them (Finder's .DS_Store changes the
+    data no more than it changes what is read)."""
+    from zoo.data.sources import skipped_name
+
     files = []
     for child in path.iterdir():
         if child.is_dir():
             files += [item for item in child.rglob("*") if item.is_file()]
         elif child.is_file():
             files.append(child)
-    return sorted(files)
+    return sorted(file for file in files
+                  if not any(skipped_name(part) for part in file.relative_to(path).parts))
 
 
 def _hash_values(values: Any, digest: Any) -> None:

@@ -253,6 +253,8 @@ def tune(
     record.update(reading)  # only what was named, so searches begun before still resume
     if not overwrite:
         _check_previous_search(directory, record)
+    elif role != "worker":
+        _check_only_a_search(directory)
 
     # The chief hands out trials and trains none, but its result needs what the data fixes:
     # the vocabulary and class names to export the best model, and the number of examples the
@@ -418,6 +420,21 @@ def _space_description(space: keras_tuner.HyperParameters) -> dict[str, Any]:
         config = {key: value for key, value in parameter.get_config().items() if key != "name"}
         description[parameter.name] = {"type": type(parameter).__name__, **config}
     return plain_json(description)  # a NumPy default as the number it is, not its text
+
+
+def _check_only_a_search(directory: Path) -> None:
+    """Refuse to start afresh in a directory that holds something other than a search:
+    overwrite deletes an earlier search's files (its vocabulary among them), never a training
+    workdir's or anything else."""
+    if not directory.is_dir() or not any(directory.iterdir()):
+        return
+    if (directory / SEARCH_FILE).exists() or (directory / PROJECT_NAME).is_dir():
+        return
+    raise SearchConflictError(
+        f"{directory} holds files but no search (no {SEARCH_FILE} or {PROJECT_NAME}/); "
+        f"overwrite=True (--overwrite) replaces only an earlier search, so zoo will not start "
+        f"one there. Pick a new directory."
+    )
 
 
 def _check_previous_search(directory: Path, record: dict[str, Any]) -> None:
