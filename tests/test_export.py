@@ -926,6 +926,12 @@ def test_predict_states_expected_and_received_inputs(exports):
     with pytest.raises(zoo.DataError, match=r"on the 0-255 scale with x\.round\(\)\.clip\(0, "
                                             r"255\)\.astype\('uint8'\)"):
         image.predict(np.full((2, 28, 28, 1), 200.0, "float32"))
+    # a dataset, and (input, label) pairs to evaluate: what to pass instead
+    with pytest.raises(zoo.DataError, match=r"takes raw inputs .*not a tf\.data dataset"):
+        image.predict(tf.data.Dataset.from_tensor_slices(np.zeros((2, 28, 28), "uint8")))
+    with pytest.raises(zoo.DataError, match=r"received 2 \(input, label\) pairs, such as "
+                       r"\('a fine film', 1\).*x, y = zip\(\*pairs\)"):
+        zoo.load(export_of_kind(exports, "text")).evaluate([("a fine film", 1), ("so dull", 0)])
     # a bytes text that is not UTF-8 is one clear error, as in training data
     with pytest.raises(zoo.DataError, match=r"bytes that are not UTF-8 \(row 0"):
         zoo.load(export_of_kind(exports, "text")).predict([b"\xff bad"])

@@ -189,6 +189,11 @@ def _read_local(
         return from_frame(
             source, "the DataFrame", text_column=text_column, label_column=label_column
         )
+    if _input_label_pairs(source):
+        raise DataError(
+            f"received {len(source)} (input, label) pairs, such as {source[0]!r:.60}; expected "
+            f"the inputs and the labels apart, (x, y). Regroup them: x, y = zip(*pairs)."
+        )
     if (
         isinstance(source, (tuple, list))
         and len(source) == 2
@@ -205,6 +210,23 @@ def _read_local(
     raise DataError(
         f"cannot read a source of type {type(source).__name__}; expected a path ({LOCAL_FORMATS}), "
         f"'tfds:NAME', a pandas DataFrame, or a tuple (x, y) of arrays."
+    )
+
+
+def _input_label_pairs(source: Any) -> bool:
+    """Whether `source` is a list of (input, label) pairs, [("good", 1), ("bad", 0)]: each
+    item a text or an array, then an integer id. (x, y) never reads so: x's items are all of one
+    kind, and y holds no texts or arrays."""
+    return (
+        isinstance(source, (list, tuple))
+        and len(source) > 0
+        and all(isinstance(item, (list, tuple)) and len(item) == 2 for item in source)
+        and all(
+            isinstance(item[0], (str, bytes, np.ndarray))
+            and isinstance(item[1], (int, np.integer))
+            and not isinstance(item[1], bool)
+            for item in source
+        )
     )
 
 

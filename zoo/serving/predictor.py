@@ -143,6 +143,12 @@ class Predictor:
         """Probabilities (examples, classes) and class ids of raw `inputs`, checked and run in
         chunks of `batch_size`."""
         batch_size = checks.positive_int("batch_size", batch_size)
+        if isinstance(inputs, tf.data.Dataset):
+            raise DataError(
+                "a predictor takes raw inputs (an array, a list, a Series or a DataFrame), not a "
+                "tf.data dataset; pass the raw inputs it was made from, or collect them: "
+                "np.concatenate(list(dataset.as_numpy_iterator()))."
+            )
         batch = as_images(inputs, self.input_shape) if self.kind == "image" else as_texts(inputs)
         probabilities = np.zeros((len(batch), len(self.class_names)), np.float32)
         class_ids = np.zeros(len(batch), np.int64)
