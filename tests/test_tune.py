@@ -233,6 +233,30 @@ def test_rerun_continues_and_a_larger_budget_runs_only_new_trials(search, digits
     assert new_values not in before[["num_layers", "units_0", "learning_rate"]].values.tolist()
 
 
+def test_a_directory_another_live_process_searches_in_is_refused_untouched(digits, tmp_path):
+    import subprocess
+
+    directory = tmp_path / "search"
+    zoo.tune("mlp_mnist", digits, max_trials=1, directory=directory, units=(8,), **SMALL)
+    assert not (directory / "process.json").exists()  # the search is over
+    before = (directory / "trials.csv").read_text()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (directory / "process.json").write_text(json.dumps(  # as that process would write it
+            {"pid": other.pid, "started": zoo.io.process_started(other.pid)}))
+        for overwrite in (False, True):
+            with pytest.raises(SearchConflictError, match=rf"is in use: process {other.pid} is "
+                               r"searching there\. Wait for it to finish"):
+                zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, units=(8,),
+                         overwrite=overwrite, **SMALL)
+        assert (directory / "trials.csv").read_text() == before
+    finally:
+        other.kill()
+        other.wait()
+    result = zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, units=(8,), **SMALL)
+    assert list(result.trials.trial_id) == ["0", "1"]
+
+
 def test_overwrite_replaces_only_an_earlier_search(digits, tmp_path):
     # A training workdir (its vocabulary in preprocessor/) is not a search to start afresh in.
     workdir = tmp_path / "run"

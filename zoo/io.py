@@ -192,6 +192,42 @@ def remove_temporaries(directory: str | os.PathLike) -> list[Path]:
     return removed
 
 
+PROCESS_FILE = "process.json"  # in a workdir or search directory: the process working there
+
+
+def claim(directory: str | os.PathLike) -> None:
+    """Record this process as the one working in `directory` (its `process.json`)."""
+    atomic_write_json(Path(directory) / PROCESS_FILE,
+                      {"pid": os.getpid(), "started": process_started(os.getpid())})
+
+
+def release(directory: str | os.PathLike) -> None:
+    """The work in `directory` is over: a later process given the same number is not it."""
+    (Path(directory) / PROCESS_FILE).unlink(missing_ok=True)
+
+
+def in_use_by(directory: str | os.PathLike) -> int | None:
+    """The number of another live process recorded as working in `directory`, else None: a
+    killed one's is gone, this process may go on (a notebook cell run again), and a number
+    since given to a process started at another time (after a reboot) is not it.
+
+    Example:
+        >>> import tempfile
+        >>> from zoo.io import claim, in_use_by
+        >>> directory = tempfile.mkdtemp()
+        >>> claim(directory)
+        >>> in_use_by(directory) is None  # this process's own
+        True
+    """
+    recorded = read_json(Path(directory) / PROCESS_FILE) or {}
+    pid, started = recorded.get("pid"), recorded.get("started")
+    if not isinstance(pid, int) or pid == os.getpid() or not process_alive(pid):
+        return None
+    if started is not None and process_started(pid) not in (None, started):
+        return None
+    return pid
+
+
 def process_started(pid: int) -> int | None:
     """When process `pid` started (clock ticks since boot, from /proc), or None where that is
     not known: with the pid, it tells a process from a later one given the same number.

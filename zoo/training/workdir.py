@@ -56,12 +56,13 @@ import pandas as pd
 
 from zoo.errors import ZooError, first_line
 from zoo.io import (
+    PROCESS_FILE,
     atomic_write_json,
     atomic_write_text,
+    claim,
+    in_use_by,
     naming,
-    process_alive,
-    process_started,
-    read_json,
+    release,
     remove_temporaries,
     temporary_sibling,
 )
@@ -125,7 +126,7 @@ class Workdir:
     @property
     def process_path(self) -> Path:
         """The last process that trained here (its pid), so that a second one is refused."""
-        return self.path / "process.json"
+        return self.path / PROCESS_FILE
 
     @property
     def state_path(self) -> Path:
@@ -204,25 +205,18 @@ class Workdir:
         if not self.config_path.exists():
             self.path.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.config_path, self.config)
-        atomic_write_json(self.process_path,
-                          {"pid": os.getpid(), "started": process_started(os.getpid())})
+        claim(self.path)
 
     def release(self) -> None:
-        """The run is over: no process trains here (a later one with the same number is not
-        this run's)."""
-        self.process_path.unlink(missing_ok=True)
+        """The run is over: no process trains here."""
+        release(self.path)
 
     def _refuse_if_in_use(self) -> None:
-        """Refuse a workdir another live process is training in: recovering it would delete
-        the epoch files that run is writing. A killed run's process is gone, so a rerun
-        resumes; the same process (a notebook cell run again) may go on, and so may a run
-        whose number now belongs to a process started later (after a reboot, say)."""
-        recorded = read_json(self.process_path) or {}
-        pid, started = recorded.get("pid"), recorded.get("started")
-        if not isinstance(pid, int) or pid == os.getpid() or not process_alive(pid):
+        """Refuse a workdir another live process is training in (`zoo.io.in_use_by`):
+        recovering it would delete the epoch files that run is writing."""
+        pid = in_use_by(self.path)
+        if pid is None:
             return
-        if started is not None and process_started(pid) not in (None, started):
-            return  # the number was given to another process since
         raise WorkdirConflictError(
             f"workdir {self.path} is in use: process {pid} is training there. Wait for it "
             f"to finish (or stop it), then rerun to resume; or use another workdir "

@@ -37,7 +37,7 @@ import pandas as pd
 
 from zoo import checks
 from zoo.errors import InvalidValueError, ZooError
-from zoo.io import atomic_write_json
+from zoo.io import atomic_write_json, claim, in_use_by, release
 from zoo.registry import get_spec
 from zoo.spec import MONITORS, ModelSpec, keep_spec, spec_of
 from zoo.training.callbacks import callback_list, monitor_mode
@@ -264,6 +264,8 @@ def tune(
                                  data_dir=data_dir, download=download, reading=reading)
     validation = training_data.validation
     hypermodel.train_examples = training_data.num_examples
+    if role == "local":  # (in chief/worker mode the processes share the directory by design)
+        _refuse_if_in_use(directory)  # before anything there is deleted or written
     if overwrite and role != "worker":  # (keras-tuner clears its own project)
         for path in (directory / SEARCH_FILE, directory / TRIALS_FILE):
             path.unlink(missing_ok=True)
@@ -276,6 +278,8 @@ def tune(
     with contextlib.redirect_stdout(io.StringIO()) if verbose == 0 else contextlib.nullcontext():
         search = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
                              project_name=PROJECT_NAME, overwrite=overwrite and role != "worker")
+    if role == "local":
+        claim(directory)
     if spec.input.kind == "text":
         _save_once(training_data.preprocessor, directory / PREPROCESSOR_DIR)
     if role != "worker":
@@ -290,6 +294,9 @@ def tune(
         if role != "worker" and _failed_in_a_row(oracle) >= max_consecutive_failed_trials:
             raise _stopped(oracle, directory) from error
         raise
+    finally:
+        if role == "local":
+            release(directory)
 
     if role == "worker":  # the chief owns the record; read what it has saved so far
         trials, clock = _trials_on_disk(directory / PROJECT_NAME)
@@ -420,6 +427,18 @@ def _space_description(space: keras_tuner.HyperParameters) -> dict[str, Any]:
         config = {key: value for key, value in parameter.get_config().items() if key != "name"}
         description[parameter.name] = {"type": type(parameter).__name__, **config}
     return plain_json(description)  # a NumPy default as the number it is, not its text
+
+
+def _refuse_if_in_use(directory: Path) -> None:
+    """Refuse a directory another live process is searching in (`zoo.io.in_use_by`): both
+    would train the same trials into the same files."""
+    pid = in_use_by(directory)
+    if pid is not None:
+        raise SearchConflictError(
+            f"{directory} is in use: process {pid} is searching there. Wait for it to finish "
+            f"(or stop it), then rerun to continue the search; or use another directory. (To "
+            f"share one search between processes, use keras-tuner's chief/worker mode.)"
+        )
 
 
 def _check_only_a_search(directory: Path) -> None:
