@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,36 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except OSError as error:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
-        raise naming(error, path) from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):  # a full disk, a size limit: named as the file it is for
+            raise naming(error, path) from None
+        raise
+    return path
+
+
+def save_atomically(save: Callable[[Path], Any], path: str | os.PathLike) -> Path:
+    """Call `save` (Keras' `model.save`, `save_weights`) on a temporary name beside `path` with
+    the same ending, which Keras picks the format by, then rename it to `path`; on an error the
+    temporary file goes and the error names `path`.
+
+    Example:
+        >>> import tempfile, pathlib, zoo
+        >>> from zoo.io import save_atomically
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "mlp.weights.h5"
+        >>> save_atomically(zoo.build("mlp_mnist").save_weights, path).is_file()
+        True
+    """
+    path = Path(path)
+    suffix = ".weights.h5" if path.name.endswith(".weights.h5") else path.suffix
+    temporary = temporary_sibling(path, suffix=suffix)
+    try:
+        save(temporary)
+        os.replace(temporary, path)
+    except BaseException as error:
+        temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise naming(error, path) from None
         raise
     return path
 

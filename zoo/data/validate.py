@@ -366,16 +366,22 @@ def check_texts(
             f"e.g. {texts[not_text[0]]!r}); expected one string per example. Drop or fill those "
             f"rows."
         )
-    not_utf8 = np.flatnonzero([isinstance(t, bytes) and not _is_utf8(t) for t in texts])
-    if len(not_utf8):
+    decoded, not_utf8 = [], []
+    for row, text in enumerate(texts):
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError:
+                not_utf8.append(row)
+        decoded.append(text)
+    if not_utf8:
         raise DataError(
             f"{origin}: {len(not_utf8)} texts are bytes that are not UTF-8 "
-            f"({rows_text(not_utf8)}, e.g. {texts[not_utf8[0]]!r}); expected UTF-8 bytes or "
-            f"strings. Decode them with their encoding first, e.g. "
+            f"({rows_text(np.array(not_utf8))}, e.g. {texts[not_utf8[0]]!r}); expected UTF-8 "
+            f"bytes or strings. Decode them with their encoding first, e.g. "
             f"[t.decode('latin-1') for t in texts] (latin-1: the usual encoding of such text)."
         )
-    texts = np.array([t.decode("utf-8") if isinstance(t, bytes) else t for t in texts],
-                     dtype=object)
+    texts = np.array(decoded, dtype=object)
     blank = np.flatnonzero([not t.strip() for t in texts]) if labelled else []
     if len(blank):
         warn(
@@ -398,14 +404,6 @@ def check_kind(kind: str, spec: ModelSpec, origin: str) -> None:
             f"{entry_name(spec)} takes {takes}, but {origin} holds {kind}s. Pass {source}, or pick "
             f"an entry for {kind}s (zoo.list_models(task='{kind}_classification'))."
         )
-
-
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def check_image_shape(shape: tuple[int, ...], spec: ModelSpec, origin: str) -> None:

@@ -107,9 +107,7 @@ def as_texts(inputs: Any) -> np.ndarray:
     if isinstance(inputs, (str, bytes)):
         inputs = [inputs]
     elif isinstance(inputs, pd.DataFrame):
-        column = next((c for c in TEXT_COLUMNS if c in inputs.columns), None)
-        if column is None and len(inputs.columns) == 1:
-            column = inputs.columns[0]
+        column = _text_column(inputs)
         if column is None:
             raise DataError(
                 f"expected a DataFrame with a {' or '.join(map(repr, TEXT_COLUMNS))} column (or a "
@@ -126,6 +124,17 @@ def as_texts(inputs: Any) -> np.ndarray:
             f"shape {array.shape}. Pass a list of sentences, or use an image model for images."
         )
     return check_texts(array, "the inputs")
+
+
+def _text_column(frame: pd.DataFrame, text_column: str | None = None) -> Any:
+    """The column of `frame` holding the texts to classify: `text_column` when given, else
+    `sentence`, else `text`, else the only column; None where there is none of these."""
+    if text_column is not None:
+        return text_column if text_column in frame.columns else None
+    found = [column for column in TEXT_COLUMNS if column in frame.columns]
+    if found:
+        return found[0]
+    return frame.columns[0] if len(frame.columns) == 1 else None
 
 
 def read_inputs(path: str | os.PathLike, *, text_column: str | None = None) -> np.ndarray:
@@ -185,18 +194,16 @@ def _read_input_file(path: Path, text_column: str | None = None) -> np.ndarray:
                 keep_default_na=False,
                 encoding="utf-8",
             )
-            found = [c for c in TEXT_COLUMNS if c in frame.columns]
-            if text_column is not None or not (found or len(frame.columns) == 1):
-                if text_column not in frame.columns:
-                    wanted = (f"column {text_column!r}" if text_column is not None
-                              else f"{' or '.join(map(repr, TEXT_COLUMNS))} column")
-                    raise DataError(
-                        f"{path.name} has no {wanted}; found columns {list(frame.columns)}. "
-                        f"Name the column holding the text: --text-column NAME "
-                        f"(read_inputs(path, text_column=NAME))."
-                    )
-                frame = frame[[text_column]]
-            return as_texts(frame)
+            column = _text_column(frame, text_column)
+            if column is None:
+                wanted = (f"column {text_column!r}" if text_column is not None
+                          else f"{' or '.join(map(repr, TEXT_COLUMNS))} column")
+                raise DataError(
+                    f"{path.name} has no {wanted}; found columns {list(frame.columns)}. "
+                    f"Name the column holding the text: --text-column NAME "
+                    f"(read_inputs(path, text_column=NAME))."
+                )
+            return as_texts(frame[column])
     except UnicodeDecodeError:
         raise not_utf8(path) from None
     except (OSError, ValueError, pd.errors.ParserError) as error:

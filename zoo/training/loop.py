@@ -20,6 +20,7 @@ from zoo.data.pipeline import checked_class_names
 from zoo.data.sources import column_options
 from zoo.errors import InvalidValueError, UnknownNameError, ZooError
 from zoo.evaluation import EvalReport, evaluate
+from zoo.io import save_atomically
 from zoo.models.weights import pretrained_source, pretrained_vocabulary
 from zoo.registry import get_spec, spec_for_model
 from zoo.serving.safety import check_reloadable
@@ -489,7 +490,7 @@ def train(
         if best is not None:
             model.set_weights(best.get_weights())
         history = run.history_frame()
-        _save_model(model, run.final_model_path)
+        save_atomically(model.save, run.final_model_path)
         run.mark("complete")
         run.release()
     else:
@@ -523,13 +524,3 @@ def _history_frame(keras_history: Any, statistics: EpochStatistics) -> pd.DataFr
         frame[column] = [statistics.rows.get(e, {}).get(column) for e in epochs]
     frame.insert(0, "epoch", epochs)
     return frame[["epoch", *sorted(c for c in frame.columns if c != "epoch")]]
-
-
-def _save_model(model: keras.Model, path: Path) -> None:
-    from zoo.io import temporary_sibling
-
-    temporary = temporary_sibling(path, suffix=".keras")
-    model.save(temporary)
-    temporary.replace(path)
-
-

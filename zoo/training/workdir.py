@@ -61,10 +61,9 @@ from zoo.io import (
     atomic_write_text,
     claim,
     in_use_by,
-    naming,
     release,
     remove_temporaries,
-    temporary_sibling,
+    save_atomically,
 )
 from zoo.models.weights import load_weights_checked
 from zoo.values import as_declared, data_options, keyword_arguments, plain_json, set_arguments
@@ -308,13 +307,13 @@ class Workdir:
         """
         epoch = int(row["epoch"])
         weights = self.state_dir / f"epoch_{epoch:04d}.weights.h5"
-        _save_atomically(model.save_weights, weights)  # includes the optimizer's variables
+        save_atomically(model.save_weights, weights)  # includes the optimizer's variables
 
         value = row.get(monitor)
         improved = self._is_best(value, mode)
         if improved:
             with best_weights():
-                _save_atomically(model.save, self._pending_best_path(epoch))
+                save_atomically(model.save, self._pending_best_path(epoch))
 
         previous_weights = self._committed_weights()
         self.state.epoch = epoch
@@ -525,22 +524,6 @@ def seed_variables(model: Any) -> list[Any]:
     weights (Keras' `variables` has both, `weights` and `save_weights` only the weights)."""
     weights = {id(variable) for variable in model.weights}
     return [variable for variable in model.variables if id(variable) not in weights]
-
-
-def _save_atomically(save: Callable[[Path], Any], path: Path) -> None:
-    """Call `save` on a temporary name beside `path` (same extension, which Keras needs to pick
-    the format), then rename it to `path`."""
-    suffix = ".weights.h5" if path.name.endswith(".weights.h5") else path.suffix
-    temporary = temporary_sibling(path, suffix=suffix)
-    try:
-        save(temporary)
-        os.replace(temporary, path)
-    except OSError as error:  # a full disk, a file size limit: named as the file it is for
-        temporary.unlink(missing_ok=True)
-        raise naming(error, path) from None
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def fingerprint(source: Any) -> str:

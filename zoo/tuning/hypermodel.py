@@ -305,8 +305,9 @@ class ZooHyperModel(keras_tuner.HyperModel):
             batched = data.rebatch(batch_size)
             examples = getattr(data, "num_examples", None)  # set by zoo.data.load
             if not examples and data.cardinality() > 0:
-                # Another maker's finite batches: counted once, a pass over the data.
-                examples = int(data.reduce(np.int64(0), _add_batch_size))
+                # Another maker's finite batches: counted with a pass over the data, once (kept
+                # as zoo.data.load keeps it: every trial is given the same dataset).
+                examples = data.num_examples = int(data.reduce(np.int64(0), _add_batch_size))
             if examples:
                 # Rebatching loses the length; without it Keras finds the end of the first epoch
                 # by running out of data, and warns.

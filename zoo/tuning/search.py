@@ -255,6 +255,8 @@ def tune(
         _check_previous_search(directory, record)
     elif role != "worker":
         _check_only_a_search(directory)
+    if role == "local":  # (in chief/worker mode the processes share the directory by design)
+        _refuse_if_in_use(directory)  # before the data is read, or anything there touched
 
     # The chief hands out trials and trains none, but its result needs what the data fixes:
     # the vocabulary and class names to export the best model, and the number of examples the
@@ -264,8 +266,6 @@ def tune(
                                  data_dir=data_dir, download=download, reading=reading)
     validation = training_data.validation
     hypermodel.train_examples = training_data.num_examples
-    if role == "local":  # (in chief/worker mode the processes share the directory by design)
-        _refuse_if_in_use(directory)  # before anything there is deleted or written
     if overwrite and role != "worker":  # (keras-tuner clears its own project)
         for path in (directory / SEARCH_FILE, directory / TRIALS_FILE):
             path.unlink(missing_ok=True)
