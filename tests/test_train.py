@@ -511,6 +511,18 @@ def test_a_model_zoo_could_not_load_back_is_refused_before_training(middle, mess
         zoo.unregister_model("mlp_own_refused")
 
 
+def test_a_search_directory_is_not_a_workdir(tmp_path):
+    # A run there took the search's vocabulary (preprocessor/) for its own and mixed the files.
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=50))
+    search = tmp_path / "search"
+    (search / "preprocessor").mkdir(parents=True)
+    (search / "search.json").write_text("{}")
+    with pytest.raises(WorkdirConflictError, match=r"search holds a hyperparameter search "
+                       r"\(zoo\.tune, zoo tune\), not a training run; .* Use another workdir"):
+        zoo.train("mlp_mnist", data, epochs=1, workdir=search, verbose=0)
+    assert sorted(p.name for p in search.iterdir()) == ["preprocessor", "search.json"]
+
+
 def test_a_workdir_missing_or_damaging_its_own_files_is_refused_untouched(tmp_path):
     data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
     common = {"epochs": 2, "verbose": 0, "units": (8,)}

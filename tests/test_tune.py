@@ -257,18 +257,31 @@ def test_a_directory_another_live_process_searches_in_is_refused_untouched(digit
     assert list(result.trials.trial_id) == ["0", "1"]
 
 
-def test_overwrite_replaces_only_an_earlier_search(digits, tmp_path):
-    # A training workdir (its vocabulary in preprocessor/) is not a search to start afresh in.
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_training_workdir_is_not_a_search_directory(digits, tmp_path, overwrite):
+    # A training workdir: a search there reused its vocabulary (preprocessor/, fitted on the
+    # run's data) as its own and mixed its files with the run's; overwrite would delete them.
     workdir = tmp_path / "run"
     (workdir / "preprocessor").mkdir(parents=True)
     (workdir / "preprocessor" / "vocabulary.txt").write_text("words")
     (workdir / "config.json").write_text("{}")
+    with pytest.raises(SearchConflictError, match=r"run holds a training run \(zoo\.train, zoo "
+                       r"train\), not a search; .* Use another directory"):
+        zoo.tune("mlp_mnist", digits, max_trials=1, directory=workdir, overwrite=overwrite,
+                 **SMALL)
+    assert sorted(p.name for p in workdir.iterdir()) == ["config.json", "preprocessor"]
+    assert (workdir / "preprocessor" / "vocabulary.txt").read_text() == "words"
+
+
+def test_overwrite_replaces_only_an_earlier_search(digits, tmp_path):
+    directory = tmp_path / "notes"
+    (directory / "preprocessor").mkdir(parents=True)
+    (directory / "preprocessor" / "vocabulary.txt").write_text("words")
     with pytest.raises(SearchConflictError, match=r"holds files but no search \(no search\.json "
                        r"or keras_tuner/\); overwrite=True \(--overwrite\) replaces only an "
                        r"earlier search"):
-        zoo.tune("mlp_mnist", digits, max_trials=1, directory=workdir, overwrite=True, **SMALL)
-    assert sorted(p.name for p in workdir.iterdir()) == ["config.json", "preprocessor"]
-    assert (workdir / "preprocessor" / "vocabulary.txt").read_text() == "words"
+        zoo.tune("mlp_mnist", digits, max_trials=1, directory=directory, overwrite=True, **SMALL)
+    assert (directory / "preprocessor" / "vocabulary.txt").read_text() == "words"
 
 
 def test_other_entry_or_settings_in_the_directory_are_refused(search, digits):

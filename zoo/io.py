@@ -220,6 +220,33 @@ def remove_temporaries(directory: str | os.PathLike) -> list[Path]:
 
 PROCESS_FILE = "process.json"  # in a workdir or search directory: the process working there
 
+# What marks a directory as a training run's workdir or as a hyperparameter search's: each
+# refuses the other's, since both keep a vocabulary in preprocessor/ (one would silently reuse
+# the other's, fitted on other data) and their files would mix.
+RUN_MARKERS = ("config.json", "state.json", "state")
+SEARCH_MARKERS = ("search.json", "keras_tuner")
+
+
+def directory_kind(directory: str | os.PathLike) -> str | None:
+    """`"run"` for a training workdir, `"search"` for a search directory, else None.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from zoo.io import directory_kind
+        >>> directory = pathlib.Path(tempfile.mkdtemp())
+        >>> directory_kind(directory), directory_kind(directory / "missing")
+        (None, None)
+        >>> (directory / "search.json").write_text("{}")
+        2
+        >>> directory_kind(directory)
+        'search'
+    """
+    directory = Path(directory)
+    for kind, markers in (("run", RUN_MARKERS), ("search", SEARCH_MARKERS)):
+        if any((directory / name).exists() for name in markers):
+            return kind
+    return None
+
 
 def claim(directory: str | os.PathLike) -> None:
     """Record this process as the one working in `directory` (its `process.json`)."""

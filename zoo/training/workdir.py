@@ -60,6 +60,7 @@ from zoo.io import (
     atomic_write_json,
     atomic_write_text,
     claim,
+    directory_kind,
     in_use_by,
     release,
     remove_temporaries,
@@ -255,6 +256,13 @@ class Workdir:
                     f"workdir {self.path} holds a run's state but not its configuration "
                     f"({self.config_path.name} is missing), so zoo cannot tell whether these "
                     f"settings are the run's; use a new workdir (workdir=, --workdir)."
+                )
+            if directory_kind(self.path) == "search":
+                raise WorkdirConflictError(
+                    f"{self.path} holds a hyperparameter search (zoo.tune, zoo tune), not a "
+                    f"training run; a run there would mix its files with the search's and reuse "
+                    f"its vocabulary. Use another workdir (workdir=, --workdir); to train with "
+                    f"the search's best values, pass them as overrides (zoo tune prints them)."
                 )
             return
         try:

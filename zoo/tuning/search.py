@@ -37,7 +37,7 @@ import pandas as pd
 
 from zoo import checks
 from zoo.errors import InvalidValueError, ZooError
-from zoo.io import atomic_write_json, claim, in_use_by, release
+from zoo.io import atomic_write_json, claim, directory_kind, in_use_by, release
 from zoo.registry import get_spec
 from zoo.spec import MONITORS, ModelSpec, keep_spec, spec_of
 from zoo.training.callbacks import callback_list, monitor_mode
@@ -251,6 +251,7 @@ def tune(
         "search_space": _space_description(space),
     }
     record.update(reading)  # only what was named, so searches begun before still resume
+    _refuse_a_run(directory)
     if not overwrite:
         _check_previous_search(directory, record)
     elif role != "worker":
@@ -438,6 +439,17 @@ def _refuse_if_in_use(directory: Path) -> None:
             f"{directory} is in use: process {pid} is searching there. Wait for it to finish "
             f"(or stop it), then rerun to continue the search; or use another directory. (To "
             f"share one search between processes, use keras-tuner's chief/worker mode.)"
+        )
+
+
+def _refuse_a_run(directory: Path) -> None:
+    """Refuse a training workdir: a search there would mix its files with the run's and, for
+    text, take the run's vocabulary (fitted on the run's data) for its own."""
+    if directory_kind(directory) == "run":
+        raise SearchConflictError(
+            f"{directory} holds a training run (zoo.train, zoo train), not a search; a search "
+            f"there would mix its files with the run's and reuse its vocabulary. Use another "
+            f"directory (directory=, --directory)."
         )
 
 
