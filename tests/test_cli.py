@@ -231,7 +231,9 @@ def test_bad_numbers_are_refused_by_the_parser(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "cnn_mnist", "--epochs", "0"])
     assert exit_info.value.code == 2
-    assert "expected a positive integer, got 0" in capsys.readouterr().err
+    # One line, as every zoo error: argparse printed its usage block first.
+    assert capsys.readouterr().err == ("zoo train: error: argument --epochs: expected a positive "
+                                       "integer, got 0 (see zoo train --help)\n")
     # Seeds beyond what Keras seeds with ended in a traceback from deep inside training.
     for command, seed in (("train", "4294967296"), ("tune", "-1"), ("tune", "x")):
         with pytest.raises(SystemExit) as exit_info:
@@ -282,6 +284,15 @@ def test_the_printed_train_command_reads_back_numpy_values_as_numbers():
     read_back = dict(_override(argument) for argument in command if "=" in argument)
     assert read_back == {"dropout": 0.25, "units": (8,), "optimizer": "adam", "batch_size": 64,
                          "nesterov": True, "filters": (8, 16)}
+
+
+def test_set_reads_true_and_false_as_command_lines_spell_them():
+    from zoo.cli import _override
+
+    assert _override("jit_compile=true") == ("jit_compile", True)
+    assert _override("augment=false") == ("augment", False)
+    assert _override("jit_compile=True") == ("jit_compile", True)
+    assert _override("optimizer=adam") == ("optimizer", "adam")
 
 
 def _reviews_csv(path: Path) -> Path:

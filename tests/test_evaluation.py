@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.errors import DataError
+from zoo.errors import DataError, InvalidValueError
 from zoo.evaluation import classification_report
 
 
@@ -81,11 +81,28 @@ def test_class_never_predicted_has_zero_precision_not_nan():
         ([], np.zeros((0, 2)), "empty"),
         ([0, 2], np.full((2, 2), 0.5), r"labels must lie in \[0, 2\)"),
         ([0, 1, 1], np.full((2, 2), 0.5), "expected probabilities of shape"),
+        # Cast to int64 before: "a" raised numpy's ValueError, 0.5 became class 0.
+        (["a", "b"], np.full((2, 2), 0.5), r"expected integer class ids as labels, received "
+                                           r"str\d* values such as np.str_\('a'\)"),
+        ([0.5, 1.0], np.full((2, 2), 0.5), "received fractional or non-finite numbers"),
     ],
 )
 def test_bad_inputs_are_reported(labels, probabilities, message):
     with pytest.raises(DataError, match=message):
         classification_report(labels, probabilities)
+
+
+def test_labels_kept_as_whole_floats_are_class_ids():
+    report = classification_report(np.array([0.0, 1.0]), np.array([[0.9, 0.1], [0.4, 0.6]]))
+    assert report.accuracy == 1.0
+
+
+def test_outputs_that_are_not_finite_are_refused_not_scored():
+    # argmax of a NaN row is 0: such a model scored like a poor one, class 0 with recall 1.0.
+    probabilities = np.array([[np.nan, np.nan], [0.4, 0.6], [np.inf, 0.0]])
+    with pytest.raises(InvalidValueError, match=r"outputs are NaN or infinite for 2 of 3 "
+                       r"examples, so there is nothing to score"):
+        classification_report([0, 1, 1], probabilities)
 
 
 def test_plot_writes_confusion_matrix_and_curves(tmp_path):
@@ -101,6 +118,28 @@ def test_plot_writes_confusion_matrix_and_curves(tmp_path):
     assert report.to_dict()["confusion"] == [[1, 0], [1, 1]]
     report.plot(tmp_path / "new" / "folder" / "report.png")  # made, as --output's are
     assert (tmp_path / "new" / "folder" / "report.png").is_file()
+
+
+def test_saved_plots_stay_out_of_pyplot_and_stay_legible(tmp_path):
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    many = classification_report(rng.integers(0, 100, 300), rng.dirichlet(np.ones(100), 300))
+    many.history = pd.DataFrame({"epoch": [1], "loss": [0.5]})  # one epoch, no accuracy
+    open_before = plt.get_fignums()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "No artists with labels found to put in legend"
+        for index in range(3):  # a loop saving plots left every figure open in pyplot
+            figure = many.plot(tmp_path / f"many_{index}.png")
+    assert plt.get_fignums() == open_before
+    matrix, curves = figure.axes[:2]  # (the third is the colour bar)
+    assert len(matrix.get_xticks()) == 25 and matrix.get_xticklabels()[1].get_text() == "4"
+    assert list(curves.get_xticks()) == [1]  # not 0.95, 1.0, 1.05
+    assert curves.get_legend() is None
+    shown = many.plot()  # without a path: pyplot's, for plt.show() and notebooks
+    assert shown.number in plt.get_fignums()
+    plt.close(shown)
 
 
 def test_saving_a_plot_leaves_the_sessions_backend_as_it_was(tmp_path):
@@ -229,6 +268,9 @@ def test_datasets_that_cannot_be_scored_are_refused_with_the_way_out():
         "raw uint8 pixels": tf.data.Dataset.from_tensor_slices((images[..., None], labels))
         .batch(4),
         "one-hot labels": steady.map(lambda x, y: (x, tf.one_hot(y, 10))),
+        # Ids held as floats need a cast, not the one-hot advice they got.
+        r"received float32 labels of shape \(None,\); cast them to integers": steady.map(
+            lambda x, y: (x, tf.cast(y, tf.float32))),
         r"3 part\(s\) \(sample weights are not supported\)": steady.map(lambda x, y: (x, y, y)),
     }
     for message, dataset in cases.items():

@@ -50,6 +50,8 @@ def test_explicit_choices_win():
     )
     tuning = resolve_policy(mixed_precision=None, strategy="default", chooser="zoo.tune")
     assert "mixed_precision: off, set by zoo.tune" in tuning.describe()
+    # Keras' name for the float32 policy is "off" too.
+    assert resolve_policy(mixed_precision="float32").mixed_precision is None
 
 
 def test_a_strategy_the_caller_chose_says_so():
@@ -106,6 +108,9 @@ def test_cpu_defaults_are_float32_single_device():
     "kwargs, message",
     [
         ({"jit_compile": "sometimes"}, "jit_compile must be one of"),
+        # 1 == True in Python: it passed the check and was then taken for "auto".
+        ({"jit_compile": 1}, r"jit_compile must be one of 'auto', True, False, got 1\."),
+        ({"jit_compile": 0}, r"jit_compile must be one of 'auto', True, False, got 0\."),
         ({"mixed_precision": "float8"}, "mixed_precision must be one of"),
         ({"strategy": "parallel"}, "strategy must be one of"),
         ({"strategy": "tpu"}, "strategy='tpu' needs a TPU, and none was found here"),

@@ -161,6 +161,7 @@ def test_a_workdir_another_live_process_trains_in_is_refused_untouched(tmp_path)
                            f"{other.pid} is training there. Wait for it to finish"):
             zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0, units=(8,))
         assert in_flight.read_bytes() == b"weights"
+        assert json.loads((workdir / "process.json").read_text())["pid"] == other.pid  # its claim
         # The same number, but a process started at another time (a reboot since): not it.
         (workdir / "process.json").write_text(json.dumps({"pid": other.pid,
                                                           "started": started + 1}))
@@ -172,6 +173,47 @@ def test_a_workdir_another_live_process_trains_in_is_refused_untouched(tmp_path)
     # Once it is gone (killed, or finished), a rerun goes on and cleans up after it.
     result = zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0, units=(8,))
     assert list(result.history["epoch"]) == [1, 2] and not in_flight.exists()
+
+
+class _RaiseAfterFirstEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise RuntimeError("stopped by the caller's callback")
+
+
+def test_a_run_that_raises_releases_its_workdir(tmp_path):
+    # A notebook catching the error goes on living: its claim blocked every other process.
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    workdir = tmp_path / "run"
+    common = {"epochs": 2, "workdir": workdir, "verbose": 0, "units": (8,)}
+    with pytest.raises(RuntimeError, match="stopped by the caller's callback"):
+        zoo.train("mlp_mnist", data, callbacks=[_RaiseAfterFirstEpoch()], **common)
+    assert not (workdir / "process.json").exists()
+    assert list(pd.read_csv(workdir / "history.csv")["epoch"]) == [1]  # committed before it
+    script = (f"import zoo; r = zoo.train('mlp_mnist', {data!r}, epochs=2, workdir={str(workdir)!r},"
+              f" verbose=0, units=(8,)); print(list(r.history.epoch))")
+    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True)
+    assert other.stdout.strip().splitlines()[-1] == "[1, 2]"
+
+
+def test_resuming_in_another_precision_is_refused_with_the_way_on(tmp_path):
+    # It resumed, dropped the optimizer's state (Keras only warned) and restarted the schedule:
+    # the case of a run begun on a GPU ("auto" = mixed_float16) rerun on a CPU.
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    workdir = tmp_path / "run"
+    common = {"epochs": 2, "workdir": workdir, "verbose": 0, "units": (8,)}
+    with pytest.raises(RuntimeError, match="stopped by the caller's callback"):
+        zoo.train("mlp_mnist", data, callbacks=[_RaiseAfterFirstEpoch()],
+                  mixed_precision="mixed_bfloat16", **common)
+    with pytest.raises(WorkdirConflictError, match=r"mixed_precision: was 'mixed_bfloat16', now "
+                       r"None\)\..* The run trains in mixed_bfloat16 precision: pass "
+                       r"mixed_precision='mixed_bfloat16' \(--set mixed_precision=mixed_bfloat16\)"):
+        zoo.train("mlp_mnist", data, **common)
+    result = zoo.train("mlp_mnist", data, mixed_precision="mixed_bfloat16", **common)
+    assert list(result.history["epoch"]) == [1, 2]
+    # Float32 runs record no precision, so workdirs begun before it was recorded still resume.
+    plain = zoo.train("mlp_mnist", data, **{**common, "workdir": tmp_path / "plain"})
+    assert "mixed_precision" not in plain.run_config
 
 
 class _PoisonAtEpoch(keras.callbacks.Callback):

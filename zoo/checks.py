@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from zoo.errors import InvalidValueError
 
 
@@ -97,8 +99,21 @@ def positive(name: str, value: Any) -> float:
 
 
 def one_of(name: str, value: Any, allowed: Sequence[Any]) -> Any:
-    """Return `value` if it is one of `allowed`, else raise listing them."""
-    if value not in allowed:
+    """Return `value` if it is one of `allowed`, else raise listing them. Where `allowed`
+    holds True or False, only a bool is it: 1 == True in Python, and jit_compile=1 passed
+    `in` as True while the code went on to take it for "auto".
+
+    Example:
+        >>> from zoo.checks import one_of
+        >>> one_of("verbose", True, ("auto", 0, 1, 2)), one_of("jit", True, ("auto", True, False))
+        (True, True)
+        >>> one_of("jit", 1, ("auto", True, False))
+        Traceback (most recent call last):
+        ...
+        zoo.errors.InvalidValueError: jit must be one of 'auto', True, False, got 1.
+    """
+    if not any(value == a and (isinstance(value, (bool, np.bool_)) or not isinstance(a, bool))
+               for a in allowed):
         choices = ", ".join(repr(a) for a in allowed)
         raise InvalidValueError(f"{name} must be one of {choices}, got {value!r}.")
     return value

@@ -22,7 +22,7 @@ import sys
 import textwrap
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise on a command line.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -51,10 +51,13 @@ def _seed(text: str) -> int:
 
 
 def _override(text: str) -> tuple[str, Any]:
-    """KEY=VALUE, VALUE read as a Python literal when it is one (3, 0.5, (64, 64), True)."""
+    """KEY=VALUE, VALUE read as a Python literal when it is one (3, 0.5, (64, 64), True);
+    true and false as on most command lines."""
     key, separator, raw = text.partition("=")
     if not separator or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. dropout=0.3), got {text!r}")
+    if raw.strip() in ("true", "false"):
+        return key.strip(), raw.strip() == "true"
     try:
         value = ast.literal_eval(raw)
     except (ValueError, SyntaxError):
@@ -100,10 +103,18 @@ def _reading_arguments(args: argparse.Namespace) -> dict[str, Any]:
             "text_column": args.text_column, "label_column": args.label_column}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line as zoo's other errors are (argparse prints its
+    usage block first); the sub-commands' parsers are made of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     from zoo import __version__  # zoo/__init__ imports no TensorFlow: --help stays fast
 
-    parser = argparse.ArgumentParser(prog="zoo", description="A Keras/TensorFlow model zoo.")
+    parser = _Parser(prog="zoo", description="A Keras/TensorFlow model zoo.")
     parser.add_argument("--version", action="version", version=f"zoo {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

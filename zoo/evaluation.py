@@ -109,7 +109,10 @@ class EvalReport:
     def plot(self, path: str | os.PathLike | None = None) -> Any:
         """Plot the confusion matrix and, when known, the training curves (needs matplotlib).
 
-        Returns the matplotlib Figure; with `path`, also saves it there.
+        Returns the matplotlib Figure. Without `path` it is a pyplot figure, which a notebook
+        shows and `plt.show()` opens; with `path` it is saved there and kept out of pyplot's
+        open figures (a loop saving plots would pile them up), shown in a notebook as a cell's
+        last value. Class names are thinned out beyond 30 classes, to stay legible.
 
         Example:
             >>> import numpy as np, pathlib, tempfile
@@ -124,15 +127,19 @@ class EvalReport:
         # after a report is saved to a file): savefig writes a file under any backend, and
         # matplotlib falls back to a file-only one by itself on a machine without a display.
         import matplotlib
+        import matplotlib.figure
         import matplotlib.pyplot as plt
 
         panels = 2 if self.history is not None and len(self.history) else 1
-        figure, axes = plt.subplots(1, panels, figsize=(6 * panels, 5), squeeze=False)
+        size = (6 * panels, 5)
+        figure = plt.figure(figsize=size) if path is None else matplotlib.figure.Figure(size)
+        axes = figure.subplots(1, panels, squeeze=False)
         matrix_axis = axes[0, 0]
         image = matrix_axis.imshow(self.confusion.values, cmap="Blues")
         labels = [str(c) for c in self.confusion.index]
-        matrix_axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-        matrix_axis.set_yticks(range(len(labels)), labels)
+        shown = range(0, len(labels), -(-len(labels) // 30))  # at most 30 names per axis
+        matrix_axis.set_xticks(shown, [labels[i] for i in shown], rotation=45, ha="right")
+        matrix_axis.set_yticks(shown, [labels[i] for i in shown])
         matrix_axis.set_xlabel("predicted")
         matrix_axis.set_ylabel("true")
         matrix_axis.set_title(f"confusion matrix (accuracy {self.accuracy:.3f})")
@@ -145,16 +152,19 @@ class EvalReport:
                                  fontsize=8, color="white" if dark else "black")
         if panels == 2:
             curve_axis = axes[0, 1]
+            epochs = self.history["epoch"]
             for column in ("accuracy", "val_accuracy"):
                 if column in self.history:
-                    curve_axis.plot(
-                        self.history["epoch"], self.history[column], marker="o", label=column
-                    )
-            curve_axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+                    curve_axis.plot(epochs, self.history[column], marker="o", label=column)
+            if len(epochs) <= 10:  # one tick per epoch (a single epoch got ticks like 0.95)
+                curve_axis.set_xticks(list(epochs))
+            else:
+                curve_axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
             curve_axis.set_xlabel("epoch")
             curve_axis.set_ylabel("accuracy")
             curve_axis.set_title("training curves")
-            curve_axis.legend()
+            if curve_axis.get_lines():  # a history without accuracy columns has no legend
+                curve_axis.legend()
         figure.tight_layout()
         if path is not None:
             from pathlib import Path
@@ -182,7 +192,7 @@ def classification_report(
         >>> round(report.accuracy, 4), report.confusion.values.tolist()
         (0.6667, [[1, 0], [1, 1]])
     """
-    labels = np.asarray(labels).astype(np.int64).reshape(-1)
+    labels = _class_ids(labels)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.ndim != 2 or len(probabilities) != len(labels):
         raise DataError(
@@ -191,6 +201,15 @@ def classification_report(
         )
     if len(labels) == 0:
         raise DataError("cannot evaluate on an empty dataset: it yielded no examples.")
+    broken = int((~np.isfinite(probabilities)).any(axis=1).sum())
+    if broken:
+        # The highest of NaNs is the first class: the report would look like a poor model's.
+        raise InvalidValueError(
+            f"the model's outputs are NaN or infinite for {broken} of {len(labels)} examples, "
+            f"so there is nothing to score: its weights have diverged (a run stopped on a NaN "
+            f"loss keeps its last good checkpoint, a workdir's best.keras), or the inputs hold "
+            f"extreme values. Evaluate a model whose outputs are finite."
+        )
     num_classes = probabilities.shape[1]
     if labels.min() < 0 or labels.max() >= num_classes:
         raise DataError(
@@ -240,6 +259,24 @@ def classification_report(
         ),
         loss=_cross_entropy(labels, probabilities),
         num_examples=int(len(labels)),
+    )
+
+
+def _class_ids(labels: Any) -> np.ndarray:
+    """`labels` as a flat int64 array of class ids; whole floats (labels kept in a float array)
+    are ids too. Names or fractions raise `DataError`: cast, they became wrong ids."""
+    array = np.asarray(labels).reshape(-1)
+    if array.dtype.kind in "iub" or array.size == 0:
+        return array.astype(np.int64)
+    if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+        return array.astype(np.int64)
+    if array.dtype.kind == "f":
+        kind = "fractional or non-finite numbers"
+    else:
+        kind = f"{array.dtype.name} values such as {array[0]!r}"
+    raise DataError(
+        f"expected integer class ids as labels, received {kind}; map class names to their ids "
+        f"(their positions in class_names) first, or use zoo.evaluate, which maps them."
     )
 
 
@@ -495,10 +532,12 @@ def _check_dataset(data: Any, model: Any) -> None:
         labels.shape.rank == 2 and labels.shape[-1] == 1
     )
     if not labels.dtype.is_integer or not ids_shaped:
+        # Ids of another type need a cast; one score per class (one-hot) needs an argmax.
+        way = ("cast them to integers: dataset.map(lambda x, y: (x, tf.cast(y, tf.int32)))"
+               if ids_shaped else "one-hot labels: map them with tf.argmax(labels, axis=-1)")
         raise DataError(
             f"expected integer class ids as labels, shape (batch,), received {labels.dtype.name} "
-            f"labels of shape {tuple(labels.shape)}; one-hot labels: map them with "
-            f"tf.argmax(labels, axis=-1)."
+            f"labels of shape {tuple(labels.shape)}; {way}."
         )
 
 

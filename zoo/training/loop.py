@@ -363,6 +363,11 @@ def train(
         "data": fingerprint(data),
         "validation_data": fingerprint(validation_data) if validation_data is not None else None,
     }
+    if policy.mixed_precision is not None:
+        # The optimizer's state and the numbers differ by precision: resuming in another one
+        # dropped the state (Keras only warns) and restarted the schedule. Recorded only when
+        # on, so float32 workdirs begun before still resume.
+        config["mixed_precision"] = policy.mixed_precision
     if augment is not None:  # recorded only when set, so older workdirs still resume
         config["augment"] = bool(augment)
     config.update(reading)  # likewise: how the data is read is part of the run
@@ -398,102 +403,107 @@ def train(
     keep_spec(model, spec)
     if run is not None:
         run.begin()  # only now that the data loaded: bad input leaves no directory behind
-        if spec.input.kind == "text" and not run.preprocessor_path.exists():
+    try:  # (after begin: a refused workdir's claim is another process's, not to release)
+        if run is not None and spec.input.kind == "text" and not run.preprocessor_path.exists():
             preprocessor.save(run.preprocessor_path)
+        steps_per_epoch = batches_per_epoch(train_data)
+        with _precision(policy.mixed_precision), policy.strategy.scope():
+            compile_model(model, spec, steps_per_epoch=steps_per_epoch,
+                          jit_compile=policy.jit_compile, steps_per_execution=steps_per_execution)
+            initial_epoch = run.restore(model) if run is not None else 0
 
-    steps_per_epoch = batches_per_epoch(train_data)
-    with _precision(policy.mixed_precision), policy.strategy.scope():
-        compile_model(model, spec, steps_per_epoch=steps_per_epoch, jit_compile=policy.jit_compile,
-                      steps_per_execution=steps_per_execution)
-        initial_epoch = run.restore(model) if run is not None else 0
-
-    nan_guard = StopOnNaN()
-    statistics = EpochStatistics()  # before WorkdirCheckpoint, which records them
-    all_callbacks: list[keras.callbacks.Callback] = [nan_guard, statistics]
-    # With a weight average, validation scores the average (what the run returns and exports).
-    ema = keras.callbacks.SwapEMAWeights() if recipe.ema_momentum is not None else None
-    if ema is not None:
-        all_callbacks.append(ema)
-    stopper = None
-    if recipe.early_stopping_patience:
-        stopper = ResumableEarlyStopping(
-            monitor=recipe.monitor, mode=monitor_mode(recipe.monitor),
-            patience=recipe.early_stopping_patience,
-            # With a workdir, best.keras is reloaded instead; with an average, the final average
-            # is kept (restoring would bring back training weights, not an average).
-            restore_best_weights=run is None and ema is None,
-            previous_history=run.state.history if run else None,
-        )
-        all_callbacks.append(stopper)
-    if run is not None:
-        all_callbacks.append(WorkdirCheckpoint(run, recipe.monitor, statistics, nan_guard,
-                                               ema=ema))
-    # The caller's callbacks run after the epoch's commit (one that stops the run keeps it);
-    # TensorBoard and the history rows then record what they added to the logs.
-    all_callbacks.extend(callbacks)
-    if run is not None:
-        all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_path)))
-        all_callbacks.append(WorkdirLogs(run))
-
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 2
-    already_done = run is not None and run.state.status == "complete"
-    # Killed after an epoch that used up the patience, before the run was marked complete: the
-    # uninterrupted run stopped there, so the resumed one must not train on.
-    stopped = stopper is not None and run is not None and stopper.patience_used_up()
-    keras_history = None
-    if not already_done and not stopped and initial_epoch < recipe.epochs:
-        logger.info("training %s from epoch %d to %d", spec.name, initial_epoch + 1, recipe.epochs)
-        if _is_multi_worker(policy):
-            keras_history = fit_multi_worker(
-                model, policy.strategy, train_data, validation, epochs=recipe.epochs,
-                initial_epoch=initial_epoch, callbacks=all_callbacks, verbose=verbose,
+        nan_guard = StopOnNaN()
+        statistics = EpochStatistics()  # before WorkdirCheckpoint, which records them
+        all_callbacks: list[keras.callbacks.Callback] = [nan_guard, statistics]
+        # With a weight average, validation scores the average (what the run returns and exports).
+        ema = keras.callbacks.SwapEMAWeights() if recipe.ema_momentum is not None else None
+        if ema is not None:
+            all_callbacks.append(ema)
+        stopper = None
+        if recipe.early_stopping_patience:
+            stopper = ResumableEarlyStopping(
+                monitor=recipe.monitor, mode=monitor_mode(recipe.monitor),
+                patience=recipe.early_stopping_patience,
+                # With a workdir, best.keras is reloaded instead; with an average, the final average
+                # is kept (restoring would bring back training weights, not an average).
+                restore_best_weights=run is None and ema is None,
+                previous_history=run.state.history if run else None,
             )
-        else:
-            # One iterator for all epochs: Keras' new iterator per epoch stalls (see feeding.py).
-            # A resumed run continues the seeded shuffle and augmentation where it stopped.
-            repeated, steps = repeat_epochs(train_data, steps_per_execution, initial_epoch)
-            keras_history = model.fit(
-                repeated,
-                steps_per_epoch=steps,
-                validation_data=validation,
-                epochs=recipe.epochs,
-                initial_epoch=initial_epoch,
-                callbacks=all_callbacks,
-                verbose=verbose,
-                shuffle=False,  # the pipeline shuffles, seeded; Keras would only warn
-            )
-    elif stopped:
-        logger.info("the run in %s stopped early after %d epochs (patience used up): nothing "
-                    "to train, evaluating it", run.path, len(run.state.history))
-    elif run is not None:
-        logger.info("the run in %s is already complete (%d epochs): nothing to train, "
-                    "evaluating it", run.path, len(run.state.history))
-    if nan_guard.diverged_at is not None:
+            all_callbacks.append(stopper)
         if run is not None:
-            run.mark("diverged")
-        epoch, batch = nan_guard.diverged_at
-        kept = ""
-        if run is not None and run.state.history:
-            last = len(run.state.history)
-            kept = f" The last good checkpoint (epoch {last}) is kept in {run.path}."
-        elif run is not None:
-            kept = f" No epoch completed, so {run.path} holds no checkpoint."
-        raise TrainingDivergedError(
-            f"training {spec.name} diverged: the loss became NaN or infinite at epoch {epoch}, "
-            f"batch {batch + 1}.{kept} Lower the learning rate (now {recipe.learning_rate}) or "
-            f"set clipnorm, and check the data for extreme values."
-        )
+            all_callbacks.append(WorkdirCheckpoint(run, recipe.monitor, statistics, nan_guard,
+                                                   ema=ema))
+        # The caller's callbacks run after the epoch's commit (one that stops the run keeps it);
+        # TensorBoard and the history rows then record what they added to the logs.
+        all_callbacks.extend(callbacks)
+        if run is not None:
+            all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_path)))
+            all_callbacks.append(WorkdirLogs(run))
 
-    if run is not None:
-        best = run.best_model()  # refused when missing or damaged: model.keras is not replaced
-        if best is not None:
-            model.set_weights(best.get_weights())
-        history = run.history_frame()
-        save_atomically(model.save, run.final_model_path)
-        run.mark("complete")
-        run.release()
-    else:
+        if verbose == "auto":
+            verbose = 1 if sys.stdout.isatty() else 2
+        already_done = run is not None and run.state.status == "complete"
+        # Killed after an epoch that used up the patience, before the run was marked complete: the
+        # uninterrupted run stopped there, so the resumed one must not train on.
+        stopped = stopper is not None and run is not None and stopper.patience_used_up()
+        keras_history = None
+        if not already_done and not stopped and initial_epoch < recipe.epochs:
+            logger.info("training %s from epoch %d to %d", spec.name, initial_epoch + 1,
+                        recipe.epochs)
+            if _is_multi_worker(policy):
+                keras_history = fit_multi_worker(
+                    model, policy.strategy, train_data, validation, epochs=recipe.epochs,
+                    initial_epoch=initial_epoch, callbacks=all_callbacks, verbose=verbose,
+                )
+            else:
+                # One iterator for all epochs: Keras' new iterator per epoch stalls (feeding.py).
+                # A resumed run continues the seeded shuffle and augmentation where it stopped.
+                repeated, steps = repeat_epochs(train_data, steps_per_execution, initial_epoch)
+                keras_history = model.fit(
+                    repeated,
+                    steps_per_epoch=steps,
+                    validation_data=validation,
+                    epochs=recipe.epochs,
+                    initial_epoch=initial_epoch,
+                    callbacks=all_callbacks,
+                    verbose=verbose,
+                    shuffle=False,  # the pipeline shuffles, seeded; Keras would only warn
+                )
+        elif stopped:
+            logger.info("the run in %s stopped early after %d epochs (patience used up): nothing "
+                        "to train, evaluating it", run.path, len(run.state.history))
+        elif run is not None:
+            logger.info("the run in %s is already complete (%d epochs): nothing to train, "
+                        "evaluating it", run.path, len(run.state.history))
+        if nan_guard.diverged_at is not None:
+            if run is not None:
+                run.mark("diverged")
+            epoch, batch = nan_guard.diverged_at
+            kept = ""
+            if run is not None and run.state.history:
+                last = len(run.state.history)
+                kept = f" The last good checkpoint (epoch {last}) is kept in {run.path}."
+            elif run is not None:
+                kept = f" No epoch completed, so {run.path} holds no checkpoint."
+            raise TrainingDivergedError(
+                f"training {spec.name} diverged: the loss became NaN or infinite at epoch {epoch}, "
+                f"batch {batch + 1}.{kept} Lower the learning rate (now {recipe.learning_rate}) or "
+                f"set clipnorm, and check the data for extreme values."
+            )
+
+        if run is not None:
+            best = run.best_model()  # refused when missing or damaged: model.keras is not replaced
+            if best is not None:
+                model.set_weights(best.get_weights())
+            history = run.history_frame()
+            save_atomically(model.save, run.final_model_path)
+            run.mark("complete")
+    finally:
+        if run is not None:
+            # Also when training raises (a callback, Ctrl-C, divergence): the caller may go on
+            # in this process (a notebook), and another process must then be able to resume.
+            run.release()
+    if run is None:
         history = _history_frame(keras_history, statistics)
     report = evaluate(model, validation, spec=spec)
     report.history = history

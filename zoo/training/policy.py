@@ -28,7 +28,8 @@ logger = logging.getLogger("zoo.training")
 
 MEASUREMENTS_FILE = Path(__file__).with_name("xla_cpu_measurements.json")
 XLA_SPEEDUP_THRESHOLD = 1.1  # below this, XLA's compile time and risk are not worth it
-_MIXED_PRECISION_CHOICES = ("auto", "off", "mixed_float16", "mixed_bfloat16")
+# "float32", Keras' name for the policy, is "off" too.
+_MIXED_PRECISION_CHOICES = ("auto", "off", "float32", "mixed_float16", "mixed_bfloat16")
 _STRATEGY_CHOICES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 
 
@@ -118,7 +119,7 @@ def _gpu_supports_float16() -> bool:
 def _resolve_mixed_precision(
     mixed_precision: str | None, device: str, chooser: str
 ) -> tuple[str | None, str]:
-    if mixed_precision is None or mixed_precision == "off":
+    if mixed_precision is None or mixed_precision in ("off", "float32"):
         return None, f"off, set by {chooser}"
     checks.one_of("mixed_precision", mixed_precision, _MIXED_PRECISION_CHOICES)
     if mixed_precision != "auto":

@@ -286,6 +286,7 @@ class Workdir:
                 f"Rerun with the same settings to resume it, or use another workdir "
                 f"(workdir=, --workdir)."
                 f"{_more_epochs_hint(previous, current, self.path, self.sources)}"
+                f"{_precision_hint(previous, current)}"
             )
 
     # -- state ------------------------------------------------------------------------------
@@ -453,6 +454,18 @@ def _entry_defaults(entry: str) -> dict[str, Any]:
     except ZooError:
         return {}
     return plain_json({**spec.model_kwargs(), **dataclasses.asdict(spec.recipe)})
+
+
+def _precision_hint(previous: dict[str, Any], current: dict[str, Any]) -> str:
+    """How to resume where only the precision differs (a run begun on a GPU, where "auto" is
+    mixed_float16, rerun on a CPU): its optimizer state and numbers are the begun precision's."""
+    if {**previous, "mixed_precision": None} != {**current, "mixed_precision": None}:
+        return ""
+    began = previous.get("mixed_precision") or "off"
+    return (
+        f" The run trains in {began} precision: pass mixed_precision={began!r} (--set "
+        f"mixed_precision={began}) to resume it on this machine."
+    )
 
 
 def _more_epochs_hint(
