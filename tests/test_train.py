@@ -189,8 +189,8 @@ def test_a_run_that_raises_releases_its_workdir(tmp_path):
         zoo.train("mlp_mnist", data, callbacks=[_RaiseAfterFirstEpoch()], **common)
     assert not (workdir / "process.json").exists()
     assert list(pd.read_csv(workdir / "history.csv")["epoch"]) == [1]  # committed before it
-    script = (f"import zoo; r = zoo.train('mlp_mnist', {data!r}, epochs=2, workdir={str(workdir)!r},"
-              f" verbose=0, units=(8,)); print(list(r.history.epoch))")
+    script = (f"import zoo; r = zoo.train('mlp_mnist', {data!r}, epochs=2, "
+              f"workdir={str(workdir)!r}, verbose=0, units=(8,)); print(list(r.history.epoch))")
     other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                            check=True)
     assert other.stdout.strip().splitlines()[-1] == "[1, 2]"
@@ -207,7 +207,8 @@ def test_resuming_in_another_precision_is_refused_with_the_way_on(tmp_path):
                   mixed_precision="mixed_bfloat16", **common)
     with pytest.raises(WorkdirConflictError, match=r"mixed_precision: was 'mixed_bfloat16', now "
                        r"None\)\..* The run trains in mixed_bfloat16 precision: pass "
-                       r"mixed_precision='mixed_bfloat16' \(--set mixed_precision=mixed_bfloat16\)"):
+                       r"mixed_precision='mixed_bfloat16' \(--set "
+                       r"mixed_precision=mixed_bfloat16\)"):
         zoo.train("mlp_mnist", data, **common)
     result = zoo.train("mlp_mnist", data, mixed_precision="mixed_bfloat16", **common)
     assert list(result.history["epoch"]) == [1, 2]
