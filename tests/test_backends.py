@@ -38,20 +38,31 @@ def test_what_needs_tensorflow_says_so_in_one_line_on_jax(tmp_path):
         "import numpy as np, zoo\n"
         f"np.savez({np_file!r}, x=np.zeros((20, 28, 28), np.uint8), y=np.arange(20) % 10)\n"
         f"for call in (lambda: zoo.train('mlp_mnist', {np_file!r}),\n"
-        f"             lambda: zoo.export(zoo.build('mlp_mnist'), {export!r})):\n"
+        f"             lambda: zoo.export(zoo.build('mlp_mnist'), {export!r}),\n"
+        f"             lambda: zoo.hypermodel('mlp_mnist'),\n"
+        f"             lambda: zoo.evaluate(zoo.build('mlp_mnist'), {np_file!r})):\n"
         "    try:\n"
         "        call()\n"
         "    except zoo.InvalidValueError as error:\n"
         "        print(error)\n"
+        # Compiled without jit, JAX ran every step op by op (4-5x slower).
+        "print('jit', zoo.build('mlp_mnist').jit_compile)\n"
     )
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     ran = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                          timeout=300)
     assert ran.returncode == 0, ran.stderr[-2000:]
-    lines = ran.stdout.strip().splitlines()
-    assert [line.split(" needs ")[0] for line in lines] == ["zoo.train", "zoo.export"]
+    *lines, jit = ran.stdout.strip().splitlines()
+    # Each names what was called and what to do on JAX instead: a search's trials failed one
+    # by one, and evaluate named zoo.data.load.
+    assert [line.split(" needs ")[0] for line in lines] == [
+        "zoo.train", "zoo.export", "zoo.hypermodel", "zoo.evaluate of a model on a source"]
     assert all("but Keras runs on 'jax'. Run it with KERAS_BACKEND=tensorflow" in line
                for line in lines)
+    assert "model.fit on preprocessed arrays" in lines[0]
+    assert "export it under TensorFlow: zoo.export(zoo.build(name, weights=" in lines[1]
+    assert "run the search under TensorFlow" in lines[2]
+    assert jit == "jit True"
     # the command line: one line, exit 2
     cli = subprocess.run([sys.executable, "-m", "zoo", "train", "mlp_mnist", "--data",
                           np_file], env=env, capture_output=True, text=True, timeout=300)

@@ -361,6 +361,31 @@ def test_what_a_builder_returns_is_checked_before_anything_uses_it(value_of, mes
         _image_spec(_returning(value_of)).build_model()
 
 
+class _Subclassed(keras.Model):
+    def __init__(self, num_classes=10, **kwargs):
+        super().__init__(**kwargs)
+        self.flatten = keras.layers.Flatten()
+        self.head = keras.layers.Dense(num_classes, activation="softmax")
+
+    def call(self, inputs):
+        return self.head(self.flatten(inputs))
+
+
+def test_a_subclassed_model_is_refused_and_the_functional_wrap_works():
+    # Accepted before: zoo info, models_frame and the export after a whole training run then
+    # failed on its missing shapes ("'SubNet' object has no attribute 'output_shape'").
+    with pytest.raises(zoo.InvalidValueError, match=r"returned a subclassed _Subclassed without "
+                       r"inputs: .*return keras.Model\(inputs, YourLayer\(\)\(inputs\)\)"):
+        _image_spec(_returning(lambda shape, classes: _Subclassed(classes))).build_model()
+
+    def wrapped(*, input_shape, num_classes):
+        inputs = keras.Input(input_shape)
+        return keras.Model(inputs, _Subclassed(num_classes)(inputs))
+
+    model = _image_spec(wrapped).build_model()
+    assert model.output_shape == (None, 10) and model.count_params() == 28 * 28 * 10 + 10
+
+
 def test_a_model_is_named_after_its_entry_whatever_its_builder_does():
     def ignores_name(*, input_shape, num_classes, name="unused"):
         model = _dense_model(input_shape, num_classes)

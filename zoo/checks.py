@@ -232,9 +232,19 @@ def _cannot_create(name: str, path: Path, error: OSError) -> InvalidValueError:
     )
 
 
-def tensorflow_backend(what: str) -> None:
+# What each TensorFlow-only part of zoo can do instead on another backend.
+TRAIN_ELSEWHERE = ("zoo.build's models train with plain model.fit on preprocessed arrays "
+                   "(zoo.data.make_preprocessor(spec)(x))")
+EXPORT_ELSEWHERE = ("save the model (model.save('model.keras')) and export it under TensorFlow: "
+                    "zoo.export(zoo.build(name, weights='model.keras'), DIR)")
+SEARCH_ELSEWHERE = ("run the search under TensorFlow; its best model's .keras file loads on "
+                    "any backend")
+
+
+def tensorflow_backend(what: str, elsewhere: str = TRAIN_ELSEWHERE) -> None:
     """Raise unless Keras runs on TensorFlow: zoo's pipelines run Keras layers inside tf.data, and
-    exports are SavedModels. The models themselves run on any backend (JAX too).
+    exports are SavedModels. The models themselves run on any backend (JAX too); `elsewhere`
+    says what to do on the other backend.
 
     Example:
         >>> from zoo.checks import tensorflow_backend
@@ -247,6 +257,36 @@ def tensorflow_backend(what: str) -> None:
         raise InvalidValueError(
             f"{what} needs Keras' TensorFlow backend (its input pipelines are tf.data and its "
             f"exports SavedModels), but Keras runs on {backend!r}. Run it with "
-            f"KERAS_BACKEND=tensorflow; on {backend}, zoo.build's models train with plain "
-            f"model.fit on preprocessed arrays (zoo.data.make_preprocessor(spec)(x))."
+            f"KERAS_BACKEND=tensorflow; on {backend}, {elsewhere}."
         )
+
+
+def class_names(class_names: Any) -> tuple[str, ...]:
+    """`class_names` as a tuple of distinct, non-blank strings, or a clear error.
+
+    Example:
+        >>> from zoo.checks import class_names
+        >>> class_names(["neg", "pos"])
+        ('neg', 'pos')
+    """
+    if isinstance(class_names, (str, bytes)) or not all(
+        isinstance(name, str) for name in class_names
+    ):
+        raise InvalidValueError(
+            f"class_names must be a sequence of strings, one per class in id order (such as "
+            f"train.class_names), got {class_names!r}."
+        )
+    names = tuple(class_names)
+    blank = [index for index, name in enumerate(names) if not name.strip()]
+    if blank:  # a class with no name becomes a column "p_" and a label nobody can read
+        raise InvalidValueError(
+            f"class_names must not be empty or blank, got {names!r} (positions "
+            f"{', '.join(map(str, blank))}); name every class, in id order."
+        )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if not names or repeated:
+        raise InvalidValueError(
+            f"class_names must name each class once, in id order (such as train.class_names), "
+            f"got {names!r}{f' (repeated: {repeated})' if repeated else ''}."
+        )
+    return names

@@ -618,10 +618,15 @@ def _load_for_evaluation(
     class_names: Sequence[str] | None, **read_options: Any,
 ) -> Any:
     """A source read whole, unshuffled and unaugmented, as the model's spec takes it."""
+    from zoo import checks
     from zoo import data as zoo_data
     from zoo.data import validate
     from zoo.data.sources import tfds_name
 
+    # Named for what was called: zoo.data.load's own check named zoo.data.load.
+    checks.tensorflow_backend(
+        "zoo.evaluate of a model on a source", "score an export, which runs on any backend "
+        "(zoo.evaluate(zoo.load(EXPORT), data)), or call model.evaluate on preprocessed arrays")
     name = tfds_name(data)
     if name is not None:
         # A TFDS dataset's labelled test split: "all" would score the model on its training data.

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, overload
 
-from zoo.errors import InvalidValueError, unknown_name, warn
+from zoo.errors import InvalidValueError, ZooError, unknown_name, warn
 from zoo.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -83,6 +83,7 @@ def register_model(
                 f"{_ENTRY_FUNCTIONS[entry_name].__module__}); pick another name or call "
                 f"zoo.unregister_model({entry_name!r}) first."
             )
+        _check_takes_no_arguments(spec_function)
         spec = spec_function()
         if not isinstance(spec, ModelSpec):
             raise InvalidValueError(
@@ -113,6 +114,23 @@ def register_model(
 
 
 _ENTRY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
+
+
+def _check_takes_no_arguments(spec_function: SpecFunction) -> None:
+    """Refuse a spec function that needs arguments: register_model calls it with none."""
+    try:
+        parameters = inspect.signature(spec_function).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable without a signature: try it
+        return
+    required = [parameter.name for parameter in parameters
+                if parameter.default is parameter.empty
+                and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)]
+    if required:
+        raise InvalidValueError(
+            f"{getattr(spec_function, '__qualname__', spec_function)} takes arguments "
+            f"({', '.join(required)}), but register_model calls it with none: decorate a "
+            f"function without arguments that returns the entry's zoo.ModelSpec."
+        )
 
 
 def unregister_model(name: str) -> None:
@@ -189,14 +207,23 @@ def _ensure_loaded() -> None:
             )
 
 
-def _as_patterns(patterns: str | Iterable[str] | None) -> list[str]:
+def _as_patterns(patterns: str | Iterable[str] | None, argument: str) -> list[str]:
     if patterns is None:
         return []
-    return [patterns] if isinstance(patterns, str) else list(patterns)
+    if isinstance(patterns, str):
+        return [patterns]
+    if isinstance(patterns, Iterable) and not isinstance(patterns, bytes):
+        patterns = list(patterns)
+        if all(isinstance(pattern, str) for pattern in patterns):
+            return patterns
+    raise InvalidValueError(
+        f"{argument} must be a glob pattern such as '*_mnist', or a list of them, got "
+        f"{patterns!r}."
+    )
 
 
 def list_models(
-    include: str | Iterable[str] = "*",
+    include: str | Iterable[str] | None = "*",
     exclude: str | Iterable[str] | None = None,
     *,
     family: str | None = None,
@@ -205,7 +232,8 @@ def list_models(
 ) -> list[str]:
     """Names of registered entries, sorted, filtered by glob patterns and fields.
 
-    Filters that match nothing give [], as timm's and torchvision's `list_models` do;
+    No `include` (None or "") lists every entry. Filters that match nothing give [], as
+    timm's and torchvision's `list_models` do;
     `check_filters` says which value no entry has (`zoo list` calls it).
 
     Example:
@@ -216,7 +244,9 @@ def list_models(
         ['transformer_sst2']
     """
     _ensure_loaded()
-    includes, excludes = _as_patterns(include), _as_patterns(exclude)
+    # No include pattern (None, "") is every entry, as timm's empty filter is.
+    includes = [pattern or "*" for pattern in _as_patterns(include, "include")] or ["*"]
+    excludes = _as_patterns(exclude, "exclude")
     names = []
     for name, spec in _REGISTRY.items():
         if not any(fnmatch.fnmatchcase(name, p) for p in includes):
@@ -390,10 +420,16 @@ def _changed(found: dict, expected: dict) -> str:
 
 
 @functools.cache
-def _parameter_count(name: str) -> int:
+def _parameter_count(name: str) -> int | None:
+    """The entry's parameter count, or None with a warning when it cannot be built (one
+    third-party entry's broken builder must not take the whole listing down)."""
     # No keras.backend.clear_session() here: it would also reset the caller's global state (the
     # mixed-precision policy, the random seed). The model is freed once it goes out of scope.
-    return _REGISTRY[name].build_model().count_params()
+    try:
+        return _REGISTRY[name].build_model().count_params()
+    except ZooError as error:
+        warn(f"cannot count the parameters of {name!r}: {error}")
+        return None
 
 
 def models_frame(
@@ -441,4 +477,7 @@ def models_frame(
     columns = ["name", "family", "task", "dataset", "input_shape", "num_classes", "params",
                "reference_accuracy", "reference_source", "measured_accuracy", "batch_size",
                "epochs"]
-    return pandas.DataFrame(rows, columns=None if rows else columns)
+    frame = pandas.DataFrame(rows, columns=None if rows else columns)
+    if params:  # whole counts, an entry that cannot be built shown as <NA>
+        frame["params"] = frame["params"].astype("Int64")
+    return frame

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import numbers
 import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from zoo import checks
-from zoo.errors import unknown_name
+from zoo.errors import ZooError, first_line, unknown_name
 
 # TextVectorization's named standardizations (a callable would not survive a spec's JSON).
 STANDARDIZERS = ("lower_and_strip_punctuation", "lower", "strip_punctuation")
@@ -67,6 +68,17 @@ class ImageInput:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "shape", checks.image_shape(self.shape))
+        for name in ("mean", "std"):  # one number is one value for every channel
+            value = getattr(self, name)
+            values = (value,) if isinstance(value, numbers.Real) else value
+            if not isinstance(values, Sequence) or not all(
+                isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values
+            ):
+                raise checks.InvalidValueError(
+                    f"ImageInput {name} must be a number or one number per channel, got "
+                    f"{value!r}."
+                )
+            object.__setattr__(self, name, tuple(float(v) for v in values))
         for stat in (self.mean, self.std):
             if len(stat) not in (1, self.shape[-1]):
                 raise checks.InvalidValueError(
@@ -253,6 +265,8 @@ class ModelSpec:
     def __post_init__(self) -> None:
         _check_fields(self)
         checks.num_classes(self.num_classes)
+        if self.class_names:  # (names in the wrong form failed later, where training read them)
+            object.__setattr__(self, "class_names", checks.class_names(self.class_names))
         if self.class_names and len(self.class_names) != self.num_classes:
             raise checks.InvalidValueError(
                 f"class_names lists {len(self.class_names)} names but num_classes is "
@@ -369,7 +383,19 @@ class ModelSpec:
         takes_name = "name" in inspect.signature(self.builder).parameters
         if self.name and takes_name:
             kwargs["name"] = self.name
-        model = self.builder(**kwargs)
+        try:
+            model = self.builder(**kwargs)
+        except ZooError:
+            raise
+        except Exception as error:
+            # A builder's own failure (a third party's bug, or Keras refusing a value): one line
+            # on the command line that names the builder and its arguments; chained for Python.
+            raise checks.InvalidValueError(
+                f"{_builder_name(self.builder)} failed to build {self.name or 'the model'} with "
+                f"{_short(dict(self.hyperparameters))}: "
+                f"{type(error).__name__}: {first_line(error)}. Check these values (overrides, "
+                f"--set), or the builder."
+            ) from error
         _check_built(model, self)
         if self.name and model.name != self.name:
             # A reloaded model finds its entry by name (a workdir's model.keras, zoo.evaluate of
@@ -437,6 +463,22 @@ def _check_fields(spec: ModelSpec) -> None:
                 f"ModelSpec {name} must be {description}, got {type(value).__name__} "
                 f"{_short(value)}."
             )
+    for name, description in (("family", "a non-empty name such as 'cnn'"),
+                              ("dataset", "a TFDS name such as 'mnist' (see zoo.data.catalog)"),
+                              ("description", "a text")):
+        value = getattr(spec, name)
+        if not isinstance(value, str) or (name == "family" and not value.strip()):
+            raise checks.InvalidValueError(
+                f"ModelSpec {name} must be {description}, got {type(value).__name__} "
+                f"{_short(value)}."
+            )
+    for name, example in (("hyperparameters", "{'units': (128,)}"), ("tags", "{'owner': 'acme'}")):
+        value = getattr(spec, name)
+        if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
+            raise checks.InvalidValueError(
+                f"ModelSpec {name} must be a dict of names to values such as {example}, got "
+                f"{type(value).__name__} {_short(value)}."
+            )
     if not callable(spec.builder):
         raise checks.InvalidValueError(
             f"ModelSpec builder must be a function (keyword arguments -> keras.Model) such as "
@@ -469,8 +511,17 @@ def _check_built(model: Any, spec: ModelSpec) -> None:
             f"(keras.Model(inputs, outputs))."
         )
     outputs, inputs = getattr(model, "outputs", None), getattr(model, "inputs", None)
-    if not outputs or not inputs:  # a subclassed model knows its shapes only once called
-        return
+    if not outputs or not inputs:
+        # A subclassed model has no input or output shapes until it is called: its export's
+        # serving signature, a fine-tuning head's replacement and its parameter count in
+        # zoo list all need them, and failed after a whole training run.
+        raise checks.InvalidValueError(
+            f"{builder} returned a subclassed {type(model).__name__} without inputs: {contract}, "
+            f"built with the functional API so that zoo can export, fine-tune and count it. "
+            f"Keep the subclass as a layer (a keras.layers.Layer, registered with "
+            f"@keras.saving.register_keras_serializable) and return keras.Model(inputs, "
+            f"YourLayer()(inputs)) with inputs = keras.Input(...)."
+        )
     if len(outputs) != 1 or len(inputs) != 1:
         raise checks.InvalidValueError(
             f"{builder} returned a model with {len(inputs)} input(s) and {len(outputs)} "

@@ -175,7 +175,7 @@ def load(
     seed = checks.seed("seed", seed)
     checks.one_of("download", download, (True, False))
     if class_names is not None:
-        class_names = checked_class_names(class_names)
+        class_names = checks.class_names(class_names)
     validation_fraction = checks.fraction("validation_fraction", validation_fraction)
     if not isinstance(split, str) or not split.strip():
         raise InvalidValueError(f"split must be a non-empty string such as 'train', got {split!r}.")
@@ -310,31 +310,6 @@ def _in_entry_order(examples: Examples, spec: ModelSpec) -> Examples:
     if not examples.class_names or not set(examples.class_names) <= set(known):
         return examples
     return with_class_names(examples, spec.class_names)
-
-
-def checked_class_names(class_names: Any) -> tuple[str, ...]:
-    """`class_names` as a tuple of distinct strings, or a clear error."""
-    if isinstance(class_names, (str, bytes)) or not all(
-        isinstance(name, str) for name in class_names
-    ):
-        raise InvalidValueError(
-            f"class_names must be a sequence of strings, one per class in id order (such as "
-            f"train.class_names), got {class_names!r}."
-        )
-    names = tuple(class_names)
-    blank = [index for index, name in enumerate(names) if not name.strip()]
-    if blank:  # a class with no name becomes a column "p_" and a label nobody can read
-        raise InvalidValueError(
-            f"class_names must not be empty or blank, got {names!r} (positions "
-            f"{', '.join(map(str, blank))}); name every class, in id order."
-        )
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if not names or repeated:
-        raise InvalidValueError(
-            f"class_names must name each class once, in id order (such as train.class_names), "
-            f"got {names!r}{f' (repeated: {repeated})' if repeated else ''}."
-        )
-    return names
 
 
 def _check_against_spec(

@@ -22,7 +22,6 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import checks
-from zoo.data.pipeline import checked_class_names
 from zoo.errors import InvalidValueError, first_line
 from zoo.logs import quiet
 from zoo.serving.archive import (
@@ -106,7 +105,7 @@ def export(
         True
     """
     started = time.perf_counter()
-    checks.tensorflow_backend("zoo.export")
+    checks.tensorflow_backend("zoo.export", checks.EXPORT_ELSEWHERE)
     if tolerance is not None:
         tolerance = checks.non_negative("tolerance", tolerance)
     checks.one_of("overwrite", overwrite, (True, False))  # "no" would replace an export
@@ -267,7 +266,7 @@ def describe(trained: Trained, parity: dict[str, Any]) -> dict[str, Any]:
 
 
 def _checked_class_names(names: Sequence[str], num_classes: int) -> tuple[str, ...]:
-    names = checked_class_names(names)
+    names = checks.class_names(names)
     if len(names) != num_classes:
         raise InvalidValueError(
             f"class_names lists {len(names)} names but the model has {num_classes} classes; pass "

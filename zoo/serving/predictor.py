@@ -238,7 +238,10 @@ def _saved_model_predictor(path: Path) -> Predictor:
 
 
 def _keras_predictor(trained: Trained, source: str) -> Predictor:
-    checks.tensorflow_backend("zoo.load of a workdir or .keras file")
+    checks.tensorflow_backend(
+        "zoo.load of a workdir or .keras file", "load the model itself (import zoo.keras_objects; "
+        "keras.models.load_model(PATH)), or export it under TensorFlow and zoo.load the export, "
+        "which runs on any backend")
     spec = trained.spec
     model, preprocessor = trained.model, trained.preprocessor
     # Traced once per batch shape (reduce_retracing keeps that to a few); eager calls would

@@ -16,7 +16,6 @@ import keras
 import pandas as pd
 
 from zoo import checks
-from zoo.data.pipeline import checked_class_names
 from zoo.data.sources import column_options
 from zoo.errors import InvalidValueError, UnknownNameError, ZooError
 from zoo.evaluation import EvalReport, evaluate
@@ -187,7 +186,7 @@ def reading_options(
     if columns:
         reading["columns"] = columns
     if class_names is not None:  # the ids the labels get
-        reading["class_names"] = list(checked_class_names(class_names))
+        reading["class_names"] = list(checks.class_names(class_names))
     return reading
 
 

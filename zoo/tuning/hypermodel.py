@@ -85,6 +85,9 @@ class ZooHyperModel(keras_tuner.HyperModel):
         seed: int = 0,
         **overrides: Any,
     ):
+        # Its trials read their data with zoo's tf.data pipelines: on another backend every
+        # trial failed and keras-tuner's search returned as if it had searched.
+        checks.tensorflow_backend("zoo.hypermodel", checks.SEARCH_ELSEWHERE)
         spec = get_spec(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
         if not isinstance(spec, ModelSpec):
             raise InvalidValueError(

@@ -204,7 +204,7 @@ def tune(
         >>> model.name, model.compiled
         ('mlp_mnist', True)
     """
-    checks.tensorflow_backend("zoo.tune")
+    checks.tensorflow_backend("zoo.tune", checks.SEARCH_ELSEWHERE)
     checks.one_of("tuner", tuner, TUNERS)
     max_trials = checks.positive_int("max_trials", max_trials)
     callbacks = callback_list(callbacks)
