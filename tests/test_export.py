@@ -1,5 +1,6 @@
 """zoo.export and zoo.load: raw-input SavedModels for every family, parity, atomicity, safety."""
 
+import dataclasses
 import errno
 import json
 import logging
@@ -403,6 +404,41 @@ def test_a_model_returning_nan_is_refused_as_such(tmp_path):
     with pytest.raises(zoo.ExportError, match="NaN"):
         zoo.export(model, tmp_path / "new" / "deeper" / "export")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def _average_of_words(*, vocab_size, sequence_length, num_classes, name=None):
+    """Keras' own masked average pooling: 0/0 for a text without words."""
+    ids = keras.Input((None,), dtype="int32")
+    words = keras.layers.Embedding(vocab_size, 8, mask_zero=True)(ids)
+    pooled = keras.layers.GlobalAveragePooling1D()(words)
+    return keras.Model(ids, zoo.models.classifier_head(pooled, num_classes), name=name)
+
+
+def test_nan_for_the_empty_text_alone_is_named_and_predictions_do_not_label_nan(tmp_path):
+    # "Diverged weights: lower the learning rate" could never fix it; and a loaded run
+    # labelled the empty text "negative" with probability NaN.
+    spec = dataclasses.replace(zoo.get_spec("lstm_sst2"), builder=_average_of_words,
+                               hyperparameters={}, name="")
+    model = spec.build_model()
+    preprocessor = zoo.data.make_preprocessor(spec)
+    preprocessor.adapt(SENTENCES)
+    with pytest.raises(zoo.ExportError, match=r"returns NaN or infinite probabilities for the "
+                       r"empty text among the sample inputs, and only for it: .*Nothing was "
+                       r"exported. Pool with zoo.models.MaskedGlobalPooling1D"):
+        zoo.export(model, tmp_path / "export", preprocessor=preprocessor)
+    assert not (tmp_path / "export").exists()
+
+    from zoo.serving.predictor import Predictor
+
+    probabilities = np.array([[0.2, 0.8], [np.nan, np.nan]], np.float32)
+    predictor = Predictor(lambda batch: (probabilities, probabilities.argmax(axis=1)),
+                          kind="text", input_shape=(None,), class_names=("negative", "positive"),
+                          metadata={}, source="test")
+    with pytest.warns(UserWarning, match=r"NaN or infinite probabilities for 1 of 2 inputs "
+                      r"\(positions \[1\]\): their class_id and label are missing"):
+        frame = predictor.predict(["a fine film", ""])
+    assert frame["class_id"].isna().tolist() == [False, True] and frame["class_id"][0] == 1
+    assert frame["label"][0] == "positive" and frame["label"].isna().tolist() == [False, True]
 
 
 def test_a_failed_write_is_one_export_error_and_keeps_the_export_there(tmp_path, monkeypatch):

@@ -184,7 +184,20 @@ def check_parity(trained: Trained, directory: str | os.PathLike, sample: np.ndar
     expected = np.asarray(
         trained.model(trained.preprocessor(sample), training=False), dtype=np.float32
     )  # (batch, classes)
-    not_finite = int(np.sum(~np.isfinite(expected).all(axis=-1)))
+    broken = ~np.isfinite(expected).all(axis=-1)
+    not_finite = int(broken.sum())
+    if not_finite and trained.spec.input.kind == "text" and all(
+        not str(text).strip() for text in np.asarray(sample)[broken]
+    ):
+        # Healthy weights, one input: "diverged weights, lower the learning rate" could never
+        # fix it (keras.layers.GlobalAveragePooling1D over a text without words is 0/0).
+        raise ExportError(
+            f"the model {trained.spec.name} returns NaN or infinite probabilities for the empty "
+            f"text among the sample inputs, and only for it: its pooling over the words has "
+            f"none to pool (a masked average divides by zero), so the export would answer NaN "
+            f"for every empty text. Nothing was exported. Pool with "
+            f"zoo.models.MaskedGlobalPooling1D, which gives zeros for a text without words."
+        )
     if not_finite:
         # Nothing to compare: NaN differs from everything, the export's own NaN included.
         raise ExportError(

@@ -25,7 +25,7 @@ import pandas as pd
 import tensorflow as tf
 
 from zoo import checks
-from zoo.errors import DataError
+from zoo.errors import DataError, warn
 from zoo.serving.archive import abandoned_export, load_saved_model, read_metadata
 from zoo.serving.inputs import as_images, as_texts
 from zoo.serving.signature import SIGNATURE
@@ -73,6 +73,9 @@ class Predictor:
                 a DataFrame with a `sentence` or `text` column.
             batch_size: inputs per call of the model.
 
+        Rows whose probabilities are NaN or infinite (a model that cannot score them) get
+        a missing `class_id` and `label` (`isna()`), with a warning.
+
         Raises:
             DataError: inputs of the wrong kind, dtype or shape (the message gives both).
             InvalidValueError: a `batch_size` that is not a positive integer.
@@ -93,6 +96,17 @@ class Predictor:
         }, index=index)
         for column, name in enumerate(self.class_names):
             frame[f"p_{name}"] = probabilities[:, column]
+        broken = ~np.isfinite(probabilities).all(axis=1)
+        if broken.any():
+            # The highest of NaNs is the first class: such rows read as confident answers.
+            frame["class_id"] = frame["class_id"].astype("Int64").mask(broken)
+            frame.loc[broken, "label"] = None
+            rows = np.flatnonzero(broken).tolist()
+            shown = f"{rows[:5]}{' and more' if len(rows) > 5 else ''}"
+            warn(f"the model returned NaN or infinite probabilities for {len(rows)} of "
+                 f"{len(frame)} inputs (positions {shown}): their class_id and label are "
+                 f"missing. Empty texts do this with a pooling that divides by the "
+                 f"number of words; every input, with diverged weights.")
         return frame
 
     def evaluate(
