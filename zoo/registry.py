@@ -477,7 +477,4 @@ def models_frame(
     columns = ["name", "family", "task", "dataset", "input_shape", "num_classes", "params",
                "reference_accuracy", "reference_source", "measured_accuracy", "batch_size",
                "epochs"]
-    frame = pandas.DataFrame(rows, columns=None if rows else columns)
-    if params:  # whole counts, an entry that cannot be built shown as <NA>
-        frame["params"] = frame["params"].astype("Int64")
-    return frame
+    return pandas.DataFrame(rows, columns=None if rows else columns)
