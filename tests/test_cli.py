@@ -286,6 +286,19 @@ def test_the_printed_train_command_reads_back_numpy_values_as_numbers():
                          "nesterov": True, "filters": (8, 16)}
 
 
+def test_an_unknown_set_key_lists_the_options_set_takes_too(capsys, tmp_path):
+    # --help offers zoo.train's options (jit_compile=True); the error listed the entry's only.
+    assert main(["train", "cnn_mnist", "--set", "jit_compil=1", "--workdir",
+                 str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err
+    assert "unknown --set key 'jit_compil'. Did you mean: 'jit_compile'?" in error
+    assert ("and these zoo.train options: augment, jit_compile, mixed_precision, "
+            "steps_per_execution, strategy, verbose.") in error
+    assert len(error.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+    assert main(["tune", "mlp_mnist", "--set", "unitz=8"]) == 2
+    assert "Did you mean: 'units'?" in capsys.readouterr().err
+
+
 def test_set_reads_true_and_false_as_command_lines_spell_them():
     from zoo.cli import _override
 

@@ -58,6 +58,9 @@ def test_a_strategy_the_caller_chose_says_so():
     assert resolve_policy(strategy="mirrored").reasons["strategy"] == "set by the caller"
     assert resolve_policy(strategy="default").reasons["strategy"] == "set by the caller"
     assert resolve_policy().reasons["strategy"] == "single device"
+    # zoo.tune's own choice for its trials is not the caller's (zoo tune has no such option).
+    assert resolve_policy(strategy="default", chooser="zoo.tune").reasons["strategy"] == (
+        "set by zoo.tune")
 
 
 def test_a_model_built_beforehand_keeps_its_precision_and_refuses_another():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import inspect
 import logging
 import os
 import shlex
@@ -280,10 +281,11 @@ _RECIPE_OPTIONS = ("epochs", "batch_size")
 
 
 def _call_arguments(
-    args: argparse.Namespace, arguments: dict[str, Any], options: dict[str, str]
+    args: argparse.Namespace, arguments: dict[str, Any], options: dict[str, str],
+    function: Any,
 ) -> dict[str, Any]:
-    """The keyword arguments of zoo.train or zoo.tune: `arguments` (from the options) and the
-    --set pairs, which may not stand in for another option."""
+    """The keyword arguments of `function` (zoo.train or zoo.tune): `arguments` (from the
+    options) and the --set pairs, which may not stand in for another option."""
     from zoo.errors import InvalidValueError
 
     overrides = dict(args.overrides)
@@ -305,15 +307,40 @@ def _call_arguments(
         else:
             already = ""  # an option with a default: given or not, it is the way to set it
         raise InvalidValueError(f"--set {key}={value!r} is not an override: use {option}{already}.")
+    _check_set_keys(args.name, overrides, function, options)
     return {**arguments, **overrides}
+
+
+def _check_set_keys(name: str, overrides: dict[str, Any], function: Any,
+                    options: dict[str, str]) -> None:
+    """Refuse a --set key that is neither the entry's override nor an option of `function`
+    without a flag of its own, listing both kinds (the entry's error listed its overrides only,
+    though --help offers the options, jit_compile=True among them)."""
+    import zoo
+    from zoo.errors import unknown_name
+
+    keywords = [parameter.name for parameter in inspect.signature(function).parameters.values()
+                if parameter.kind is parameter.KEYWORD_ONLY]
+    settable = sorted(set(keywords) - set(options) - {"callbacks"})
+    valid = set(zoo.get_spec(name).valid_overrides()) | set(settable)
+    for key in overrides:
+        if key not in valid:
+            raise unknown_name(
+                "--set key", key, valid, max_listed=None,
+                hint=f"--set takes {name}'s builder arguments and recipe fields (zoo info "
+                     f"{name}) and these {function.__module__.split('.')[0]}.{function.__name__} "
+                     f"options: {', '.join(settable)}.",
+            )
 
 
 def _train_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """zoo.train's keyword arguments from the options and --set pairs."""
+    import zoo
+
     arguments = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
                  "workdir": args.workdir, "class_names": args.class_names,
                  **_reading_arguments(args)}
-    return _call_arguments(args, arguments, _OPTIONS_OF_TRAIN)
+    return _call_arguments(args, arguments, _OPTIONS_OF_TRAIN, zoo.train)
 
 
 def _starting_model(args: argparse.Namespace, arguments: dict[str, Any]) -> Any:
@@ -381,7 +408,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
                  "objective": args.objective, "fixed": dict(args.fixed) or None,
                  "class_names": args.class_names, **_reading_arguments(args)}
     result = zoo.tune(args.name, args.data, args.validation_data,
-                      **_call_arguments(args, arguments, _OPTIONS_OF_TUNE))
+                      **_call_arguments(args, arguments, _OPTIONS_OF_TUNE, zoo.tune))
     trials = result.trials
     # Best first: the lowest score for an objective minimized (val_loss), else the highest.
     minimized = result.tuner.oracle.objective.direction == "min"

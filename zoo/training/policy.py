@@ -142,9 +142,9 @@ def _cluster_workers() -> int:
     return len(config.get("cluster", {}).get("worker", []))
 
 
-def _resolve_strategy(strategy: Any, device: str) -> tuple[Any, str]:
+def _resolve_strategy(strategy: Any, device: str, chooser: str) -> tuple[Any, str]:
     if isinstance(strategy, tf.distribute.Strategy):
-        return strategy, "given by the caller"
+        return strategy, f"given by {chooser}"
     checks.one_of("strategy", strategy, _STRATEGY_CHOICES)
     if strategy == "tpu" or (strategy == "auto" and device == "tpu"):
         try:
@@ -157,7 +157,7 @@ def _resolve_strategy(strategy: Any, device: str) -> tuple[Any, str]:
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver), "TPU found"
-    chosen = "set by the caller" if strategy != "auto" else None
+    chosen = f"set by {chooser}" if strategy != "auto" else None
     if strategy == "multi_worker" or (strategy == "auto" and _cluster_workers() > 1):
         return (
             tf.distribute.MultiWorkerMirroredStrategy(),
@@ -229,10 +229,10 @@ def resolve_policy(
 ) -> DevicePolicy:
     """Decide XLA, precision and strategy for `entry` on this machine, and log the decision.
 
-    `chooser` names who fixed a precision that is not "auto", for the log ("the caller", or
-    "zoo.tune" for the float32 its trials train in). `model`: a model built beforehand (given
-    to zoo.train), whose own precision and strategy scope "auto" follows; an explicit choice it
-    cannot follow raises `InvalidValueError`.
+    `chooser` names who fixed a precision or strategy that is not "auto", for the log ("the
+    caller", or "zoo.tune" for the float32 and single device its trials train in). `model`: a
+    model built beforehand (given to zoo.train), whose own precision and strategy scope "auto"
+    follows; an explicit choice it cannot follow raises `InvalidValueError`.
 
     Example:
         >>> from zoo.training.policy import resolve_policy
@@ -243,7 +243,7 @@ def resolve_policy(
     device = detect_device()
     # The strategy comes first: a multi-worker strategy must exist before TensorFlow's runtime
     # starts, and the GPU queries below start it.
-    resolved_strategy, strategy_reason = _resolve_strategy(strategy, device)
+    resolved_strategy, strategy_reason = _resolve_strategy(strategy, device, chooser)
     jit, jit_reason = _resolve_jit_compile(jit_compile, device, entry)
     precision, precision_reason = _resolve_mixed_precision(mixed_precision, device, chooser)
     policy = DevicePolicy(
