@@ -683,11 +683,13 @@ def test_callbacks_that_are_not_keras_callbacks_are_refused_before_any_trial(dig
         # Values only the builder checks: refused before keras-tuner made its directory too.
         (["--set", "dropout=2"], "dropout must be a number in [0, 1), got 2"),
         (["--set", "units=(0,)"], "units[0] must be a positive integer, got 0"),
-        (["--set", "filters=3"], "unknown override 'filters'. Known overrides: activation, "
+        (["--set", "filters=3"], "unknown --set key 'filters'. Known --set keys: activation, "
          "batch_norm, batch_size, bucket_by_length, clipnorm, dropout, early_stopping_patience, "
-         "ema_momentum, epochs, input_shape, l2, label_smoothing, learning_rate, momentum, "
-         "monitor, num_classes, optimizer, schedule, units, warmup_epochs, weight_decay. "
-         "'mlp_mnist' takes its builder's arguments and the recipe's fields as keyword overrides"),
+         "ema_momentum, epochs, input_shape, jit_compile, l2, label_smoothing, learning_rate, "
+         "max_consecutive_failed_trials, momentum, monitor, num_classes, optimizer, schedule, "
+         "units, verbose, warmup_epochs, weight_decay. --set takes mlp_mnist's builder arguments "
+         "and recipe fields (zoo info mlp_mnist) and these zoo.tune options: jit_compile, "
+         "max_consecutive_failed_trials, verbose"),
     ],
 )
 def test_cli_tune_refuses_bad_values_in_one_line(args, message, tmp_path, capsys):
