@@ -27,31 +27,24 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
         >>> atomic_write_text(target, "hello").read_text()
         'hello'
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        # mkstemp creates the file private (0600); give it the mode a plain open() would.
-        os.fchmod(descriptor, 0o666 & ~_umask())
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+
+    def write(temporary: Path) -> None:
+        # A plain open() ("x": the name is fresh), so the file gets the mode the umask gives.
+        with open(temporary, "x", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(error, OSError):  # a full disk, a size limit: named as the file it is for
-            raise naming(error, path) from None
-        raise
-    return path
+
+    return save_atomically(write, path, suffix="")  # named .NAME.XXXXXXXX.tmp while written
 
 
-def save_atomically(save: Callable[[Path], Any], path: str | os.PathLike) -> Path:
-    """Call `save` (Keras' `model.save`, `save_weights`) on a temporary name beside `path` with
-    the same ending, which Keras picks the format by, then rename it to `path`; on an error the
-    temporary file goes and the error names `path`.
+def save_atomically(
+    save: Callable[[Path], Any], path: str | os.PathLike, *, suffix: str | None = None
+) -> Path:
+    """Call `save` (Keras' `model.save`, `save_weights`) on a temporary name beside `path`, then
+    rename it to `path`; on an error the temporary file goes and the error names `path`. The
+    temporary name ends as `path` does (Keras picks the format by it) unless `suffix` is given
+    (as for `temporary_sibling`).
 
     Example:
         >>> import tempfile, pathlib, zoo
@@ -61,7 +54,8 @@ def save_atomically(save: Callable[[Path], Any], path: str | os.PathLike) -> Pat
         True
     """
     path = Path(path)
-    suffix = ".weights.h5" if path.name.endswith(".weights.h5") else path.suffix
+    if suffix is None:
+        suffix = ".weights.h5" if path.name.endswith(".weights.h5") else path.suffix
     temporary = temporary_sibling(path, suffix=suffix)
     try:
         save(temporary)
@@ -115,12 +109,6 @@ def naming(error: OSError, path: str | os.PathLike) -> OSError:
     if error.filename is not None and not is_temporary_name(Path(str(error.filename)).name):
         return error
     return OSError(error.errno, error.strerror or str(error), str(path))
-
-
-def _umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it
-    os.umask(mask)
-    return mask
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -220,11 +208,14 @@ def remove_temporaries(directory: str | os.PathLike) -> list[Path]:
 
 PROCESS_FILE = "process.json"  # in a workdir or search directory: the process working there
 
-# What marks a directory as a training run's workdir or as a hyperparameter search's: each
-# refuses the other's, since both keep a vocabulary in preprocessor/ (one would silently reuse
-# the other's, fitted on other data) and their files would mix.
-RUN_MARKERS = ("config.json", "state.json", "state")
-SEARCH_MARKERS = ("search.json", "keras_tuner")
+# The files that make a directory a training run's workdir or a hyperparameter search's (named
+# here, where both read them): each refuses the other's, since both keep a vocabulary in
+# preprocessor/ (one would silently reuse the other's, fitted on other data) and their files
+# would mix.
+CONFIG_FILE, STATE_FILE, STATE_DIR = "config.json", "state.json", "state"  # a workdir's
+SEARCH_FILE, SEARCH_PROJECT = "search.json", "keras_tuner"  # a search's, and keras-tuner's folder
+RUN_MARKERS = (CONFIG_FILE, STATE_FILE, STATE_DIR)
+SEARCH_MARKERS = (SEARCH_FILE, SEARCH_PROJECT)
 
 
 def directory_kind(directory: str | os.PathLike) -> str | None:

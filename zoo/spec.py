@@ -450,34 +450,29 @@ def _builder_name(builder: Callable[..., Any]) -> str:
 
 def _check_fields(spec: ModelSpec) -> None:
     """Refuse a spec whose fields are of the wrong kind, before anything reads them."""
+    names_values = "a dict of names to values such as"
+
+    def names_only(mapping: Mapping[Any, Any]) -> bool:
+        return all(isinstance(key, str) for key in mapping)
+
+    # (field, the kinds it may be, what to say it must be, a further check of the value)
     expected = (
         ("input", (ImageInput, TextInput),
-         "zoo.ImageInput((height, width, channels)) or zoo.TextInput(vocab_size, ...)"),
-        ("recipe", (Recipe,), "a zoo.Recipe(...)"),
-        ("reference", (Reference, type(None)), "a zoo.Reference(...) or None"),
+         "zoo.ImageInput((height, width, channels)) or zoo.TextInput(vocab_size, ...)", None),
+        ("recipe", (Recipe,), "a zoo.Recipe(...)", None),
+        ("reference", (Reference, type(None)), "a zoo.Reference(...) or None", None),
+        ("family", (str,), "a non-empty name such as 'cnn'", str.strip),
+        ("dataset", (str,), "a TFDS name such as 'mnist' (see zoo.data.catalog)", None),
+        ("description", (str,), "a text", None),
+        ("hyperparameters", (Mapping,), f"{names_values} {{'units': (128,)}}", names_only),
+        ("tags", (Mapping,), f"{names_values} {{'owner': 'acme'}}", names_only),
     )
-    for name, kinds, description in expected:
+    for name, kinds, description, valid in expected:
         value = getattr(spec, name)
-        if not isinstance(value, kinds):
+        if not isinstance(value, kinds) or (valid is not None and not valid(value)):
             raise checks.InvalidValueError(
                 f"ModelSpec {name} must be {description}, got {type(value).__name__} "
                 f"{_short(value)}."
-            )
-    for name, description in (("family", "a non-empty name such as 'cnn'"),
-                              ("dataset", "a TFDS name such as 'mnist' (see zoo.data.catalog)"),
-                              ("description", "a text")):
-        value = getattr(spec, name)
-        if not isinstance(value, str) or (name == "family" and not value.strip()):
-            raise checks.InvalidValueError(
-                f"ModelSpec {name} must be {description}, got {type(value).__name__} "
-                f"{_short(value)}."
-            )
-    for name, example in (("hyperparameters", "{'units': (128,)}"), ("tags", "{'owner': 'acme'}")):
-        value = getattr(spec, name)
-        if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
-            raise checks.InvalidValueError(
-                f"ModelSpec {name} must be a dict of names to values such as {example}, got "
-                f"{type(value).__name__} {_short(value)}."
             )
     if not callable(spec.builder):
         raise checks.InvalidValueError(

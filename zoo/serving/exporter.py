@@ -35,6 +35,7 @@ from zoo.serving.archive import (
 from zoo.serving.inputs import as_images, as_texts
 from zoo.serving.signature import SIGNATURE, input_signature, serving_archive
 from zoo.serving.sources import Trained, resolve
+from zoo.training.policy import built_precision
 
 logger = logging.getLogger("zoo.serving")
 
@@ -120,7 +121,8 @@ def export(
             "or leave sample=None for a fixed batch of 8."
         )
     if tolerance is None:
-        tolerance = MIXED_PRECISION_TOLERANCE if _mixed_precision(trained.model) else TOLERANCE
+        mixed = built_precision(trained.model) is not None
+        tolerance = MIXED_PRECISION_TOLERANCE if mixed else TOLERANCE
     try:
         with publishing(target, overwrite=overwrite) as staging:
             archive = serving_archive(trained.model, trained.preprocessor, trained.class_names)
@@ -165,13 +167,6 @@ def _as_raw(trained: Trained, sample: Any) -> np.ndarray:
     if trained.spec.input.kind == "image":
         return as_images(sample, trained.spec.input.shape)
     return as_texts(sample)
-
-
-def _mixed_precision(model: Any) -> bool:
-    return any(
-        getattr(layer.dtype_policy, "compute_dtype", "float32") in ("float16", "bfloat16")
-        for layer in model.layers
-    )
 
 
 def check_parity(trained: Trained, directory: str | os.PathLike, sample: np.ndarray,

@@ -169,8 +169,15 @@ def _resolve_strategy(strategy: Any, device: str, chooser: str) -> tuple[Any, st
     return tf.distribute.get_strategy(), chosen or "single device"
 
 
-def _built_precision(model: Any) -> str | None:
-    """The mixed-precision policy a model's layers were built under, or None (float32)."""
+def built_precision(model: Any) -> str | None:
+    """The mixed-precision policy a model's layers were built under, or None (float32).
+
+    Example:
+        >>> import zoo
+        >>> from zoo.training.policy import built_precision
+        >>> built_precision(zoo.build("mlp_mnist")) is None
+        True
+    """
     computes = {getattr(layer.dtype_policy, "compute_dtype", "float32") for layer in model.layers}
     if "float16" in computes:
         return "mixed_float16"
@@ -185,7 +192,7 @@ def _fit_to_model(
     """A policy for a model built beforehand: its layers compute in the dtype they were built
     with and its variables live where they were made, so "auto" takes what the model has and a
     choice it cannot follow is refused (rather than logged as applied and silently not)."""
-    built = _built_precision(model)
+    built = built_precision(model)
     if built != policy.mixed_precision:
         if mixed_precision != "auto":
             raise InvalidValueError(

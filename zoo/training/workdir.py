@@ -56,7 +56,10 @@ import pandas as pd
 
 from zoo.errors import ZooError, first_line
 from zoo.io import (
+    CONFIG_FILE,
     PROCESS_FILE,
+    STATE_DIR,
+    STATE_FILE,
     atomic_write_json,
     atomic_write_text,
     claim,
@@ -121,7 +124,7 @@ class Workdir:
     # -- files -------------------------------------------------------------------------------
     @property
     def config_path(self) -> Path:
-        return self.path / "config.json"
+        return self.path / CONFIG_FILE
 
     @property
     def process_path(self) -> Path:
@@ -130,7 +133,7 @@ class Workdir:
 
     @property
     def state_path(self) -> Path:
-        return self.path / "state.json"
+        return self.path / STATE_FILE
 
     @property
     def history_path(self) -> Path:
@@ -138,7 +141,7 @@ class Workdir:
 
     @property
     def state_dir(self) -> Path:
-        return self.path / "state"
+        return self.path / STATE_DIR
 
     @property
     def best_model_path(self) -> Path:

@@ -37,7 +37,15 @@ import pandas as pd
 
 from zoo import checks
 from zoo.errors import InvalidValueError, ZooError
-from zoo.io import atomic_write_json, claim, directory_kind, in_use_by, release
+from zoo.io import (
+    SEARCH_FILE,
+    SEARCH_PROJECT,
+    atomic_write_json,
+    claim,
+    directory_kind,
+    in_use_by,
+    release,
+)
 from zoo.registry import get_spec
 from zoo.spec import MONITORS, ModelSpec, keep_spec, spec_of
 from zoo.training.callbacks import callback_list, monitor_mode
@@ -57,9 +65,7 @@ from zoo.values import plain_json
 
 TUNERS = ("hyperband", "random", "bayesian")
 OBJECTIVES = MONITORS  # what a zoo model logs: compile_model tracks accuracy; trials validate
-SEARCH_FILE = "search.json"
 PREPROCESSOR_DIR = "preprocessor"
-PROJECT_NAME = "keras_tuner"
 HYPERBAND_FACTOR = 3
 # May change between runs of one search: a larger budget continues it.
 _RESUMABLE_KEYS = ("max_trials",)
@@ -278,7 +284,7 @@ def tune(
     # keras-tuner prints "Reloading Tuner from ..." whatever the verbosity: silent means silent.
     with contextlib.redirect_stdout(io.StringIO()) if verbose == 0 else contextlib.nullcontext():
         search = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
-                             project_name=PROJECT_NAME, overwrite=overwrite and role != "worker")
+                             project_name=SEARCH_PROJECT, overwrite=overwrite and role != "worker")
     if role == "local":
         claim(directory)
     if spec.input.kind == "text":
@@ -300,7 +306,7 @@ def tune(
             release(directory)
 
     if role == "worker":  # the chief owns the record; read what it has saved so far
-        trials, clock = _trials_on_disk(directory / PROJECT_NAME)
+        trials, clock = _trials_on_disk(directory / SEARCH_PROJECT)
         frame = trials_frame(trials, clock, _space_names(oracle))
     else:
         trials, frame = list(oracle.trials.values()), _frame(oracle)
@@ -459,10 +465,10 @@ def _check_only_a_search(directory: Path) -> None:
     workdir's or anything else."""
     if not directory.is_dir() or not any(directory.iterdir()):
         return
-    if (directory / SEARCH_FILE).exists() or (directory / PROJECT_NAME).is_dir():
+    if directory_kind(directory) == "search":
         return
     raise SearchConflictError(
-        f"{directory} holds files but no search (no {SEARCH_FILE} or {PROJECT_NAME}/); "
+        f"{directory} holds files but no search (no {SEARCH_FILE} or {SEARCH_PROJECT}/); "
         f"overwrite=True (--overwrite) replaces only an earlier search, so zoo will not start "
         f"one there. Pick a new directory."
     )
