@@ -341,7 +341,6 @@ def train(
         # What the model was built with (zoo.build's overrides) is part of the run: the workdir's
         # config and exports must describe the network that trains, not the registered entry.
         overrides = spec.overrides_from(get_spec(spec.name))
-    recipe = spec.recipe
     policy = resolve_policy(jit_compile, mixed_precision, strategy, entry=spec.name,
                             model=given_model)
     keras.utils.set_random_seed(seed)  # after the policy: a multi-worker strategy must come first
@@ -351,9 +350,64 @@ def train(
         # Only the chief writes the run; other workers keep their copy apart so files never clash.
         workdir = Path(workdir) / f".worker-{task_index()}"
 
-    run = None
     # A text model started from a workdir's weights keeps that run's vocabulary (fine-tuning).
     preprocessor = pretrained_vocabulary(given_model) if given_model is not None else None
+    config = _run_config(spec, overrides, seed, data, validation_data, policy, augment, reading,
+                         given_model)
+    run = None
+    if workdir is not None:
+        run = Workdir(workdir, config,
+                      sources={"data": data, "validation_data": validation_data})
+        if spec.input.kind == "text" and run.preprocessor_path.exists():
+            from zoo.data import Preprocessor
+
+            preprocessor = Preprocessor.load(run.preprocessor_path, spec)
+    # Build first: a bad hyperparameter (dropout=2.0) fails in a second, before any data is read.
+    with _precision(policy.mixed_precision), policy.strategy.scope():
+        model = given_model if given_model is not None else spec.build_model()
+    if run is not None:
+        check_reloadable(model)  # its .keras files are written as it trains and read back
+    train_data, validation = load_run_data(spec, data, validation_data, seed, preprocessor, augment,
+                                           data_dir=used_data_dir(data_dir, data,
+                                                                  validation_data),
+                                           download=download, reading=reading)
+    preprocessor = train_data.preprocessor
+    # Exports and evaluations of the model label its classes as the training data named them.
+    spec = spec.with_data_class_names(train_data.class_names)
+    keep_spec(model, spec)
+    if run is not None:
+        run.begin()  # only now that the data loaded: bad input leaves no directory behind
+    try:  # (after begin: a refused workdir's claim is another process's, not to release)
+        if run is not None and spec.input.kind == "text" and not run.preprocessor_path.exists():
+            preprocessor.save(run.preprocessor_path)
+        history = _fit(model, spec, policy, run, train_data, validation,
+                       steps_per_execution=steps_per_execution, callbacks=callbacks,
+                       verbose=verbose)
+    finally:
+        if run is not None:
+            # Also when training raises (a callback, Ctrl-C, divergence): the caller may go on
+            # in this process (a notebook), and another process must then be able to resume.
+            run.release()
+    report = evaluate(model, validation, spec=spec)
+    report.history = history
+    if run is not None:
+        from zoo.io import atomic_write_json
+
+        atomic_write_json(run.report_path, report.to_dict())
+    # Plain JSON values (tuples as lists), exactly as a workdir's config.json holds them.
+    run_config = run.config if run is not None else json.loads(json.dumps(config, default=str))
+    return TrainResult(model=model, history=history, report=report, spec=spec,
+                       preprocessor=preprocessor, policy=policy,
+                       workdir=run.path if run is not None else None, run_config=run_config)
+
+
+def _run_config(
+    spec: ModelSpec, overrides: dict[str, Any], seed: int, data: Any, validation_data: Any,
+    policy: DevicePolicy, augment: bool | None, reading: dict[str, Any],
+    given_model: keras.Model | None,
+) -> dict[str, Any]:
+    """What a run is asked for, as a workdir's `config.json` records it: rerunning with the same
+    configuration resumes, with another one is refused."""
     config = {
         "entry": spec.name,
         # Plain numbers, without overrides equal to the entry's default: those ask for the same run.
@@ -380,141 +434,117 @@ def train(
                         if layer.weights and not layer.trainable)
         if frozen:
             config["frozen_layers"] = frozen
-    if workdir is not None:
-        run = Workdir(workdir, config,
-                      sources={"data": data, "validation_data": validation_data})
-        if spec.input.kind == "text" and run.preprocessor_path.exists():
-            from zoo.data import Preprocessor
+    return config
 
-            preprocessor = Preprocessor.load(run.preprocessor_path, spec)
-    # Build first: a bad hyperparameter (dropout=2.0) fails in a second, before any data is read.
+
+def _fit(
+    model: keras.Model, spec: ModelSpec, policy: DevicePolicy, run: Workdir | None,
+    train_data: Any, validation: Any, *, steps_per_execution: int,
+    callbacks: list[keras.callbacks.Callback], verbose: int | str,
+) -> pd.DataFrame:
+    """Compile `model`, train it by its recipe (resuming `run` where it stopped) and return the
+    history; with a workdir, the model ends with the best epoch's weights, saved as the run's
+    final model."""
+    recipe = spec.recipe
+    steps_per_epoch = batches_per_epoch(train_data)
     with _precision(policy.mixed_precision), policy.strategy.scope():
-        model = given_model if given_model is not None else spec.build_model()
+        compile_model(model, spec, steps_per_epoch=steps_per_epoch,
+                      jit_compile=policy.jit_compile, steps_per_execution=steps_per_execution)
+        initial_epoch = run.restore(model) if run is not None else 0
+
+    nan_guard = StopOnNaN()
+    statistics = EpochStatistics()  # before WorkdirCheckpoint, which records them
+    all_callbacks: list[keras.callbacks.Callback] = [nan_guard, statistics]
+    # With a weight average, validation scores the average (what the run returns and exports).
+    ema = keras.callbacks.SwapEMAWeights() if recipe.ema_momentum is not None else None
+    if ema is not None:
+        all_callbacks.append(ema)
+    stopper = None
+    if recipe.early_stopping_patience:
+        stopper = ResumableEarlyStopping(
+            monitor=recipe.monitor, mode=monitor_mode(recipe.monitor),
+            patience=recipe.early_stopping_patience,
+            # With a workdir, best.keras is reloaded instead; with an average, the final average
+            # is kept (restoring would bring back training weights, not an average).
+            restore_best_weights=run is None and ema is None,
+            previous_history=run.state.history if run else None,
+        )
+        all_callbacks.append(stopper)
     if run is not None:
-        check_reloadable(model)  # its .keras files are written as it trains and read back
-    train_data, validation = load_run_data(spec, data, validation_data, seed, preprocessor, augment,
-                                           data_dir=used_data_dir(data_dir, data,
-                                                                  validation_data),
-                                           download=download, reading=reading)
-    preprocessor = train_data.preprocessor
-    # Exports and evaluations of the model label its classes as the training data named them.
-    spec = spec.with_data_class_names(train_data.class_names)
-    keep_spec(model, spec)
+        all_callbacks.append(WorkdirCheckpoint(run, recipe.monitor, statistics, nan_guard,
+                                               ema=ema))
+    # The caller's callbacks run after the epoch's commit (one that stops the run keeps it);
+    # TensorBoard and the history rows then record what they added to the logs.
+    all_callbacks.extend(callbacks)
     if run is not None:
-        run.begin()  # only now that the data loaded: bad input leaves no directory behind
-    try:  # (after begin: a refused workdir's claim is another process's, not to release)
-        if run is not None and spec.input.kind == "text" and not run.preprocessor_path.exists():
-            preprocessor.save(run.preprocessor_path)
-        steps_per_epoch = batches_per_epoch(train_data)
-        with _precision(policy.mixed_precision), policy.strategy.scope():
-            compile_model(model, spec, steps_per_epoch=steps_per_epoch,
-                          jit_compile=policy.jit_compile, steps_per_execution=steps_per_execution)
-            initial_epoch = run.restore(model) if run is not None else 0
+        all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_path)))
+        all_callbacks.append(WorkdirLogs(run))
 
-        nan_guard = StopOnNaN()
-        statistics = EpochStatistics()  # before WorkdirCheckpoint, which records them
-        all_callbacks: list[keras.callbacks.Callback] = [nan_guard, statistics]
-        # With a weight average, validation scores the average (what the run returns and exports).
-        ema = keras.callbacks.SwapEMAWeights() if recipe.ema_momentum is not None else None
-        if ema is not None:
-            all_callbacks.append(ema)
-        stopper = None
-        if recipe.early_stopping_patience:
-            stopper = ResumableEarlyStopping(
-                monitor=recipe.monitor, mode=monitor_mode(recipe.monitor),
-                patience=recipe.early_stopping_patience,
-                # With a workdir, best.keras is reloaded instead; with an average, the final average
-                # is kept (restoring would bring back training weights, not an average).
-                restore_best_weights=run is None and ema is None,
-                previous_history=run.state.history if run else None,
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    already_done = run is not None and run.state.status == "complete"
+    # Killed after an epoch that used up the patience, before the run was marked complete: the
+    # uninterrupted run stopped there, so the resumed one must not train on.
+    stopped = stopper is not None and run is not None and stopper.patience_used_up()
+    keras_history = None
+    if not already_done and not stopped and initial_epoch < recipe.epochs:
+        logger.info("training %s from epoch %d to %d", spec.name, initial_epoch + 1,
+                    recipe.epochs)
+        if _is_multi_worker(policy):
+            keras_history = fit_multi_worker(
+                model, policy.strategy, train_data, validation, epochs=recipe.epochs,
+                initial_epoch=initial_epoch, callbacks=all_callbacks, verbose=verbose,
             )
-            all_callbacks.append(stopper)
-        if run is not None:
-            all_callbacks.append(WorkdirCheckpoint(run, recipe.monitor, statistics, nan_guard,
-                                                   ema=ema))
-        # The caller's callbacks run after the epoch's commit (one that stops the run keeps it);
-        # TensorBoard and the history rows then record what they added to the logs.
-        all_callbacks.extend(callbacks)
-        if run is not None:
-            all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_path)))
-            all_callbacks.append(WorkdirLogs(run))
-
-        if verbose == "auto":
-            verbose = 1 if sys.stdout.isatty() else 2
-        already_done = run is not None and run.state.status == "complete"
-        # Killed after an epoch that used up the patience, before the run was marked complete: the
-        # uninterrupted run stopped there, so the resumed one must not train on.
-        stopped = stopper is not None and run is not None and stopper.patience_used_up()
-        keras_history = None
-        if not already_done and not stopped and initial_epoch < recipe.epochs:
-            logger.info("training %s from epoch %d to %d", spec.name, initial_epoch + 1,
-                        recipe.epochs)
-            if _is_multi_worker(policy):
-                keras_history = fit_multi_worker(
-                    model, policy.strategy, train_data, validation, epochs=recipe.epochs,
-                    initial_epoch=initial_epoch, callbacks=all_callbacks, verbose=verbose,
-                )
-            else:
-                # One iterator for all epochs: Keras' new iterator per epoch stalls (feeding.py).
-                # A resumed run continues the seeded shuffle and augmentation where it stopped.
-                repeated, steps = repeat_epochs(train_data, steps_per_execution, initial_epoch)
-                keras_history = model.fit(
-                    repeated,
-                    steps_per_epoch=steps,
-                    validation_data=validation,
-                    epochs=recipe.epochs,
-                    initial_epoch=initial_epoch,
-                    callbacks=all_callbacks,
-                    verbose=verbose,
-                    shuffle=False,  # the pipeline shuffles, seeded; Keras would only warn
-                )
-        elif stopped:
-            logger.info("the run in %s stopped early after %d epochs (patience used up): nothing "
-                        "to train, evaluating it", run.path, len(run.state.history))
-        elif run is not None:
-            logger.info("the run in %s is already complete (%d epochs): nothing to train, "
-                        "evaluating it", run.path, len(run.state.history))
-        if nan_guard.diverged_at is not None:
-            if run is not None:
-                run.mark("diverged")
-            epoch, batch = nan_guard.diverged_at
-            kept = ""
-            if run is not None and run.state.history:
-                last = len(run.state.history)
-                kept = f" The last good checkpoint (epoch {last}) is kept in {run.path}."
-            elif run is not None:
-                kept = f" No epoch completed, so {run.path} holds no checkpoint."
-            raise TrainingDivergedError(
-                f"training {spec.name} diverged: the loss became NaN or infinite at epoch {epoch}, "
-                f"batch {batch + 1}.{kept} Lower the learning rate (now {recipe.learning_rate}) or "
-                f"set clipnorm, and check the data for extreme values."
+        else:
+            # One iterator for all epochs: Keras' new iterator per epoch stalls (feeding.py).
+            # A resumed run continues the seeded shuffle and augmentation where it stopped.
+            repeated, steps = repeat_epochs(train_data, steps_per_execution, initial_epoch)
+            keras_history = model.fit(
+                repeated,
+                steps_per_epoch=steps,
+                validation_data=validation,
+                epochs=recipe.epochs,
+                initial_epoch=initial_epoch,
+                callbacks=all_callbacks,
+                verbose=verbose,
+                shuffle=False,  # the pipeline shuffles, seeded; Keras would only warn
             )
+    elif stopped:
+        logger.info("the run in %s stopped early after %d epochs (patience used up): nothing "
+                    "to train, evaluating it", run.path, len(run.state.history))
+    elif run is not None:
+        logger.info("the run in %s is already complete (%d epochs): nothing to train, "
+                    "evaluating it", run.path, len(run.state.history))
+    if nan_guard.diverged_at is not None:
+        _diverged(spec, run, nan_guard.diverged_at)
 
-        if run is not None:
-            best = run.best_model()  # refused when missing or damaged: model.keras is not replaced
-            if best is not None:
-                model.set_weights(best.get_weights())
-            history = run.history_frame()
-            save_atomically(model.save, run.final_model_path)
-            run.mark("complete")
-    finally:
-        if run is not None:
-            # Also when training raises (a callback, Ctrl-C, divergence): the caller may go on
-            # in this process (a notebook), and another process must then be able to resume.
-            run.release()
     if run is None:
-        history = _history_frame(keras_history, statistics)
-    report = evaluate(model, validation, spec=spec)
-    report.history = history
-    if run is not None:
-        from zoo.io import atomic_write_json
+        return _history_frame(keras_history, statistics)
+    best = run.best_model()  # refused when missing or damaged: model.keras is not replaced
+    if best is not None:
+        model.set_weights(best.get_weights())
+    save_atomically(model.save, run.final_model_path)
+    run.mark("complete")
+    return run.history_frame()
 
-        atomic_write_json(run.report_path, report.to_dict())
-    # Plain JSON values (tuples as lists), exactly as a workdir's config.json holds them.
-    run_config = run.config if run is not None else json.loads(json.dumps(config, default=str))
-    return TrainResult(model=model, history=history, report=report, spec=spec,
-                       preprocessor=preprocessor, policy=policy,
-                       workdir=run.path if run is not None else None, run_config=run_config)
+
+def _diverged(spec: ModelSpec, run: Workdir | None, at: tuple[int, int]) -> None:
+    """Raise `TrainingDivergedError` for a loss that became NaN at `at` (epoch, batch index),
+    naming the checkpoint the workdir keeps."""
+    if run is not None:
+        run.mark("diverged")
+    epoch, batch = at
+    kept = ""
+    if run is not None and run.state.history:
+        last = len(run.state.history)
+        kept = f" The last good checkpoint (epoch {last}) is kept in {run.path}."
+    elif run is not None:
+        kept = f" No epoch completed, so {run.path} holds no checkpoint."
+    raise TrainingDivergedError(
+        f"training {spec.name} diverged: the loss became NaN or infinite at epoch {epoch}, "
+        f"batch {batch + 1}.{kept} Lower the learning rate (now {spec.recipe.learning_rate}) or "
+        f"set clipnorm, and check the data for extreme values."
+    )
 
 
 def _is_multi_worker(policy: DevicePolicy) -> bool:
