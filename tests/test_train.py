@@ -1,5 +1,6 @@
 """zoo.train: learning, workdir files, resume after kill -9, config refusal, NaN handling."""
 
+import dataclasses
 import json
 import logging
 import os
@@ -502,6 +503,33 @@ def test_data_dir_reaches_tfds_only_and_unused_it_is_one_warning(tmp_path, caplo
         zoo.train("mlp_mnist", (x, y), "tfds:mnist", epochs=1, verbose=0, data_dir=tmp_path)
     assert places == [("mnist", "test", tmp_path)] and caplog.messages == []
 
+
+
+def test_tfds_splits_are_those_of_the_dataset_given_not_the_entrys(monkeypatch):
+    # lstm_imdb validated on glue/sst2 read imdb's "test" split there: GLUE's has no labels (-1).
+    # An entry of your own on a TFDS dataset outside zoo's catalog was refused by zoo.train.
+    places = []
+
+    def read_tfds(name, split, *, data_dir, download):
+        places.append((name, split))
+        raise zoo.DatasetUnavailableError("not prepared (test)")
+
+    monkeypatch.setattr("zoo.data.pipeline.read_tfds", read_tfds)
+    texts = pd.DataFrame({"text": ["a good film", "a bad film"] * 10, "label": [1, 0] * 10})
+    with pytest.raises(zoo.DatasetUnavailableError):
+        zoo.train("lstm_imdb", texts, "tfds:glue/sst2", epochs=1, verbose=0)
+    assert places == [("glue/sst2", "validation")]
+
+    spec = zoo.get_spec("mlp_mnist")
+    zoo.register_model(name="mlp_emnist_digits")(
+        lambda: dataclasses.replace(spec, dataset="emnist/digits", name="", description="x"))
+    try:
+        places.clear()
+        with pytest.raises(zoo.DatasetUnavailableError):
+            zoo.train("mlp_emnist_digits", epochs=1, verbose=0)
+        assert places == [("emnist/digits", "train")]
+    finally:
+        zoo.unregister_model("mlp_emnist_digits")
 
 # ---- entries of your own: caught before training, not after it ----------------------------------
 

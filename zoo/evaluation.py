@@ -621,6 +621,7 @@ def _load_for_evaluation(
     from zoo import checks
     from zoo import data as zoo_data
     from zoo.data import validate
+    from zoo.data.catalog import train_and_test_splits
     from zoo.data.sources import tfds_name
 
     # Named for what was called: zoo.data.load's own check named zoo.data.load.
@@ -630,8 +631,7 @@ def _load_for_evaluation(
     name = tfds_name(data)
     if name is not None:
         # A TFDS dataset's labelled test split: "all" would score the model on its training data.
-        info = zoo_data.DATASETS.get(name)
-        split = info.test_split if info is not None else "test"
+        split = train_and_test_splits(name)[1]
     else:
         split = "all"
         if spec.input.kind == "text" and not getattr(preprocessor, "fitted", False):

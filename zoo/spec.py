@@ -217,7 +217,8 @@ class ModelSpec:
     Attributes:
         family: the model family ("mlp", "cnn", "lstm", "transformer", or one of your own).
         dataset: the TFDS name of the entry's dataset (see `zoo.data.catalog`); `zoo.train`
-            loads it when no data is given.
+            loads it when no data is given (a dataset outside the catalog: its "train" split,
+            validated on "test").
         input: `ImageInput(shape, ...)` or `TextInput(vocab_size, sequence_length, ...)`: what
             the model takes and how raw data is preprocessed and augmented for it.
         num_classes: the output's class count.

@@ -86,3 +86,16 @@ def get_dataset_info(name: str) -> DatasetInfo:
             "pass: zoo.train(name, data=...), zoo.evaluate(model, data), or --data on the "
             "command line.",
         ) from None
+
+
+def train_and_test_splits(name: str) -> tuple[str, str]:
+    """The split a TFDS dataset trains on and its labelled split to evaluate on: the catalog's,
+    and TFDS' usual "train" and "test" for a dataset outside it (a third party's entry).
+
+    Example:
+        >>> from zoo.data.catalog import train_and_test_splits
+        >>> train_and_test_splits("glue/sst2"), train_and_test_splits("emnist/digits")
+        (('train', 'validation'), ('train', 'test'))
+    """
+    info = DATASETS.get(name)
+    return (info.train_split, info.test_split) if info is not None else ("train", "test")

@@ -209,6 +209,8 @@ def load_run_data(
     import tensorflow as tf
 
     from zoo import data as zoo_data
+    from zoo.data.catalog import train_and_test_splits
+    from zoo.data.sources import tfds_name
 
     for argument, source in (("data", data), ("validation_data", validation_data)):
         if isinstance(source, tf.data.Dataset):
@@ -222,20 +224,20 @@ def load_run_data(
                 f"built, use Keras directly: model = zoo.build(name); model.fit(dataset, ...)."
             )
 
-    def test_split() -> str:  # a TFDS dataset's labelled evaluation split
-        return zoo_data.get_dataset_info(spec.dataset).test_split
+    def splits(source: Any) -> tuple[str, str]:  # a TFDS source's training and labelled test split
+        name = tfds_name(source) if source is not None else spec.dataset
+        return train_and_test_splits(name)
 
     tfds_data = data is None or _is_tfds(data)
     if validation_data is None:
-        train_split = zoo_data.get_dataset_info(spec.dataset).train_split if tfds_data else "train"
         # The seeded hold-out of local `data`, or the TFDS dataset's test split.
-        validation_source, validation_split = data, "validation"
-        if tfds_data:
-            validation_split = test_split()
+        validation_source = data
+        train_split, validation_split = splits(data) if tfds_data else ("train", "validation")
     else:
-        train_split = "train" if tfds_data else "all"
+        # The splits of the dataset given, not of the entry's (glue/sst2 has no labelled test).
+        train_split = splits(data)[0] if tfds_data else "all"
         validation_source = validation_data
-        validation_split = test_split() if _is_tfds(validation_data) else "all"
+        validation_split = splits(validation_data)[1] if _is_tfds(validation_data) else "all"
 
     def tfds_options(source: Any) -> dict[str, Any]:  # local sources would warn about data_dir
         return {"data_dir": data_dir if _is_tfds(source) else None, "download": download}
