@@ -295,8 +295,9 @@ def tune(
         write_trials_csv(directory, _frame(oracle))
 
     try:
-        search.search(training_data, validation_data=validation,
-                      callbacks=callbacks, verbose=verbose)
+        with _trial_tracebacks(shown=verbose != 0):
+            search.search(training_data, validation_data=validation,
+                          callbacks=callbacks, verbose=verbose)
     except RuntimeError as error:
         if role != "worker" and _failed_in_a_row(oracle) >= max_consecutive_failed_trials:
             raise _stopped(oracle, directory) from error
@@ -534,13 +535,34 @@ def _space_names(oracle: Any) -> list[str]:
     return [parameter.name for parameter in oracle.get_space().space]
 
 
+@contextlib.contextmanager
+def _trial_tracebacks(shown: bool) -> Any:
+    """keras-tuner prints a failed trial's whole traceback to stderr whatever the verbosity
+    (its module flag `DEBUG`, on by default); silent means silent, and the trial's error stays in
+    the `error` column. The flag is private, so a keras-tuner without it is left as it is."""
+    try:
+        from keras_tuner.src import config as tuner_config
+    except ImportError:
+        tuner_config = None
+    before = getattr(tuner_config, "DEBUG", None)
+    if shown or before is None:
+        yield
+        return
+    tuner_config.DEBUG = False
+    try:
+        yield
+    finally:
+        tuner_config.DEBUG = before
+
+
 def _frame(oracle: Any) -> pd.DataFrame:
     return trials_frame(oracle.trials.values(), oracle.clock, _space_names(oracle))
 
 
 def _stopped(oracle: Any, directory: Path) -> TuningError:
     failed = _failed_in_a_row(oracle)
-    last = _frame(oracle).query("status == 'FAILED'").error.iloc[-1] or "no message"
+    last = _frame(oracle).query("status == 'FAILED'").error.iloc[-1]
+    last = last if isinstance(last, str) else "no message"
     return TuningError(
         f"the search in {directory} stopped: {failed} trial{'s' if failed > 1 else ''} in a row "
         f"failed (max_consecutive_failed_trials={oracle.max_consecutive_failed_trials}); the last: "

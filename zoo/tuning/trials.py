@@ -141,6 +141,7 @@ def trials_frame(
         })
     frame = pd.DataFrame(rows, columns=[*LEADING_COLUMNS, *names, *TRAILING_COLUMNS])
     frame["best_epoch"] = frame["best_epoch"].astype("Int64")  # not 1.0 once a trial failed
+    frame["error"] = frame["error"].astype("string")  # <NA> where none, failed trials or not
     for name in names:  # a width that only some trials use stays an integer: 64, not 64.0
         present = [row[name] for row in rows if row.get(name) is not None]
         if len(present) < len(rows) and all(type(value) is int for value in present):
