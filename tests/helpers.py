@@ -88,3 +88,33 @@ def run_together(
         )
         for name, process in sorted(processes.items(), key=lambda item: item[0] in stopped)
     }
+
+
+class ClaimingProcess:
+    """Another live process holding `directory` as `zoo.io.claim` holds it, as a second `zoo
+    train` or `zoo tune` finds a running one: `with ClaimingProcess(d) as other: ... other.pid`.
+    It loads zoo/io.py alone (standard library only), so it starts in a fraction of a second."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    def __enter__(self) -> subprocess.Popen:
+        import sys
+
+        io_module = Path(__file__).resolve().parents[1] / "zoo" / "io.py"
+        script = (
+            "import importlib.util, sys, time\n"
+            f"spec = importlib.util.spec_from_file_location('zoo_io', {str(io_module)!r})\n"
+            "io = importlib.util.module_from_spec(spec); spec.loader.exec_module(io)\n"
+            f"assert io.claim({str(self.directory)!r})\n"
+            "print('claimed', flush=True); time.sleep(120)\n"
+        )
+        self.process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                                        text=True)
+        assert self.process.stdout.readline().strip() == "claimed"
+        return self.process
+
+    def __exit__(self, *exc_info) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.process.stdout.close()

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import digit_like_images, write_digits_npz, write_sentiment_tsv
+from helpers import ClaimingProcess, digit_like_images, write_digits_npz, write_sentiment_tsv
 
 import zoo
 from zoo.training.loop import TrainingDivergedError
@@ -151,29 +151,49 @@ def test_a_workdir_another_live_process_trains_in_is_refused_untouched(tmp_path)
     workdir = tmp_path / "run"
     zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0, units=(8,))
     assert not (workdir / "process.json").exists()  # the run is over: nothing trains there
-    # Another process, alive, trains there (as a second `zoo train` would find it).
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        started = zoo.io.process_started(other.pid)
-        (workdir / "process.json").write_text(json.dumps({"pid": other.pid, "started": started}))
-        in_flight = workdir / "state" / "epoch_0003.weights.h5"  # what that run is writing
+    in_flight = workdir / "state" / "epoch_0003.weights.h5"  # what that run would be writing
+    with ClaimingProcess(workdir) as other:  # as a second `zoo train` finds a running one
         in_flight.write_bytes(b"weights")
         with pytest.raises(WorkdirConflictError, match=f"workdir {workdir} is in use: process "
                            f"{other.pid} is training there. Wait for it to finish"):
             zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0, units=(8,))
         assert in_flight.read_bytes() == b"weights"
         assert json.loads((workdir / "process.json").read_text())["pid"] == other.pid  # its claim
-        # The same number, but a process started at another time (a reboot since): not it.
-        (workdir / "process.json").write_text(json.dumps({"pid": other.pid,
-                                                          "started": started + 1}))
-        zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0, units=(8,))
-        (workdir / "process.json").write_text(json.dumps({"pid": other.pid, "started": started}))
-    finally:
-        other.kill()
-        other.wait()
-    # Once it is gone (killed, or finished), a rerun goes on and cleans up after it.
+    # Once it is gone (killed: its process.json stays, naming it), a rerun goes on and cleans up.
     result = zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0, units=(8,))
     assert list(result.history["epoch"]) == [1, 2] and not in_flight.exists()
+    # A process.json naming a live process that holds no claim (a workdir copied, a number
+    # given again): not in use.
+    (workdir / "process.json").write_text(json.dumps({"pid": os.getppid(), "started": None}))
+    zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0, units=(8,))
+
+
+def test_a_run_finishing_while_another_loads_its_data_is_not_undone(tmp_path, monkeypatch):
+    # A second run read the workdir before its data loaded, while the first was finishing; it
+    # then deleted the weights the first had committed since as "left over" and trained again.
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    workdir = tmp_path / "run"
+    common = {"epochs": 2, "workdir": workdir, "verbose": 0, "units": (8,)}
+    finished = {}
+    real_load = zoo.training.loop.load_run_data
+
+    def load_while_another_finishes(*args, **kwargs):
+        loaded = real_load(*args, **kwargs)
+        if not finished:  # another process runs the whole run meanwhile
+            finished["result"] = subprocess.run(
+                [sys.executable, "-c", f"import zoo; zoo.train('mlp_mnist', {data!r}, epochs=2, "
+                 f"workdir={str(workdir)!r}, verbose=0, units=(8,))"], check=True)
+            finished["history"] = (workdir / "history.csv").read_text()
+        return loaded
+
+    monkeypatch.setattr(zoo.training.loop, "load_run_data", load_while_another_finishes)
+    result = zoo.train("mlp_mnist", data, **common)  # finds the run complete: nothing to train
+    assert list(result.history["epoch"]) == [1, 2]
+    assert (workdir / "history.csv").read_text() == finished["history"]  # not trained again
+    state = json.loads((workdir / "state.json").read_text())
+    assert state["status"] == "complete" and (workdir / state["weights"]).exists()
+    monkeypatch.undo()
+    assert list(zoo.train("mlp_mnist", data, **common).history["epoch"]) == [1, 2]
 
 
 class _RaiseAfterFirstEpoch(keras.callbacks.Callback):
@@ -609,20 +629,37 @@ def test_a_workdir_missing_or_damaging_its_own_files_is_refused_untouched(tmp_pa
         zoo.train("mlp_mnist", data, workdir=no_config, dropout=0.5, **common)
     assert not (no_config / "config.json").exists()
 
+    # No state.json beside a run's history and models: starting again deleted its last weights
+    # and overwrote its history.
+    no_state = shutil.copytree(finished, tmp_path / "no_state")
+    (no_state / "state.json").unlink()
+    with pytest.raises(WorkdirConflictError, match=r"holds a run \(history\.csv, best\.keras, "
+                       r"model\.keras\) but not its state \(state\.json.*Restore state\.json"):
+        zoo.train("mlp_mnist", data, workdir=no_state, **common)
+    assert len(list((no_state / "state").iterdir())) == 1
+
     # best.keras gone or damaged: the final model is not quietly the last epoch's.
     no_best = shutil.copytree(finished, tmp_path / "no_best")
     (no_best / "best.keras").unlink()
-    with pytest.raises(WorkdirConflictError, match=r"names epoch \d as the best, but .*best\.keras "
-                       r"is missing"):
+    with pytest.raises(WorkdirConflictError, match=r"best\.keras is missing; state\.json names it "
+                       r"as the run's best model \(epoch \d\)"):
         zoo.train("mlp_mnist", data, workdir=no_best, **common)
     damaged = shutil.copytree(finished, tmp_path / "damaged")
     with open(damaged / "best.keras", "r+b") as handle:
         handle.truncate(100)
-    with pytest.raises(WorkdirConflictError, match=r"not a readable \.keras file.*It is this run's "
-                       r"best model; use a new workdir"):
+    with pytest.raises(WorkdirConflictError, match=r"best\.keras is not a readable \.keras file"):
         zoo.train("mlp_mnist", data, workdir=damaged, **common)
     for workdir in (no_best, damaged):
         assert (workdir / "model.keras").read_bytes() == model_bytes
+    # ... refused before training on, not after the remaining epochs.
+    cut = tmp_path / "cut"
+    with pytest.raises(_Interrupt):
+        zoo.train("mlp_mnist", data, workdir=cut, callbacks=[_InterruptAfterEpoch(1)], **common)
+    with open(cut / "best.keras", "r+b") as handle:
+        handle.truncate(300)
+    with pytest.raises(WorkdirConflictError, match=r"best\.keras is not a readable"):
+        zoo.train("mlp_mnist", data, workdir=cut, **common)
+    assert list(pd.read_csv(cut / "history.csv").epoch) == [1]
 
     # The last committed weights truncated: named, not "check the permissions".
     truncated = tmp_path / "truncated"

@@ -18,7 +18,14 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 from conftest import small_overrides
-from helpers import NEGATIVE, POSITIVE, digit_like_images, run_together, write_digits_npz
+from helpers import (
+    NEGATIVE,
+    POSITIVE,
+    ClaimingProcess,
+    digit_like_images,
+    run_together,
+    write_digits_npz,
+)
 
 import zoo
 from zoo.cli import main
@@ -234,27 +241,63 @@ def test_rerun_continues_and_a_larger_budget_runs_only_new_trials(search, digits
 
 
 def test_a_directory_another_live_process_searches_in_is_refused_untouched(digits, tmp_path):
-    import subprocess
-
     directory = tmp_path / "search"
     zoo.tune("mlp_mnist", digits, max_trials=1, directory=directory, units=(8,), **SMALL)
     assert not (directory / "process.json").exists()  # the search is over
     before = (directory / "trials.csv").read_text()
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        (directory / "process.json").write_text(json.dumps(  # as that process would write it
-            {"pid": other.pid, "started": zoo.io.process_started(other.pid)}))
+    with ClaimingProcess(directory) as other:  # as a second `zoo tune` finds a running one
         for overwrite in (False, True):
             with pytest.raises(SearchConflictError, match=rf"is in use: process {other.pid} is "
                                r"searching there\. Wait for it to finish"):
                 zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, units=(8,),
                          overwrite=overwrite, **SMALL)
         assert (directory / "trials.csv").read_text() == before
-    finally:
-        other.kill()
-        other.wait()
     result = zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, units=(8,), **SMALL)
     assert list(result.trials.trial_id) == ["0", "1"]
+
+
+def test_a_search_claimed_while_its_data_loaded_is_refused(digits, tmp_path, monkeypatch):
+    # Two `zoo tune` started together both passed the in-use check (made before the data
+    # loads) and trained the same trials into the same files.
+    import zoo.tuning.search as search_module
+
+    directory = tmp_path / "search"
+    real = search_module.TrainingData
+    holders = []
+
+    def loading_while_another_starts(*args, **kwargs):
+        data = real(*args, **kwargs)
+        holders.append(ClaimingProcess(directory))
+        holders[-1].__enter__()
+        return data
+
+    monkeypatch.setattr(search_module, "TrainingData", loading_while_another_starts)
+    try:
+        with pytest.raises(SearchConflictError, match="is in use: process"):
+            zoo.tune("mlp_mnist", digits, max_trials=1, directory=directory, units=(8,), **SMALL)
+    finally:
+        for holder in holders:
+            holder.__exit__(None, None, None)
+    assert not (directory / "trials.csv").exists()
+
+
+def test_damaged_or_unrecorded_searches_are_refused_with_the_way_out(digits, tmp_path):
+    directory = tmp_path / "search"
+    zoo.tune("mlp_mnist", digits, max_trials=1, directory=directory, units=(8,), **SMALL)
+    oracle = directory / "keras_tuner" / "oracle.json"
+    saved = oracle.read_text()
+    oracle.write_text("")  # keras-tuner writes in place: a kill mid-write leaves it empty
+    with pytest.raises(SearchConflictError, match=r"cannot reload the search in .*keras-tuner's "
+                       r"files in keras_tuner/ are damaged .*JSONDecodeError.*\(--overwrite\)"):
+        zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, units=(8,), **SMALL)
+    oracle.write_text(saved)
+    (directory / "search.json").unlink()  # as an --overwrite cut short before left it
+    with pytest.raises(SearchConflictError, match=r"holds keras-tuner's trials \(keras_tuner/\) "
+                       r"but not the record of what the search asked for \(search.json\)"):
+        zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, units=(8,), **SMALL)
+    result = zoo.tune("mlp_mnist", digits, max_trials=1, directory=directory, units=(8,),
+                      overwrite=True, **SMALL)
+    assert list(result.trials.trial_id) == ["0"] and (directory / "search.json").exists()
 
 
 @pytest.mark.parametrize("overwrite", [False, True])

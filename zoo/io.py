@@ -239,31 +239,115 @@ def directory_kind(directory: str | os.PathLike) -> str | None:
     return None
 
 
-def claim(directory: str | os.PathLike) -> None:
-    """Record this process as the one working in `directory` (its `process.json`)."""
-    atomic_write_json(Path(directory) / PROCESS_FILE,
-                      {"pid": os.getpid(), "started": process_started(os.getpid())})
+# The directories this process holds, and the open descriptor whose lock holds each.
+_HELD: dict[Path, int] = {}
 
 
-def release(directory: str | os.PathLike) -> None:
-    """The work in `directory` is over: a later process given the same number is not it."""
-    (Path(directory) / PROCESS_FILE).unlink(missing_ok=True)
+def claim(directory: str | os.PathLike) -> bool:
+    """Take `directory` (made if missing) for this process's work: False, taking nothing, when
+    another live process holds it.
 
-
-def in_use_by(directory: str | os.PathLike) -> int | None:
-    """The number of another live process recorded as working in `directory`, else None: a
-    killed one's is gone, this process may go on (a notebook cell run again), and a number
-    since given to a process started at another time (after a reboot) is not it.
+    The claim is an exclusive lock on the directory (`flock`), which is taken or refused in one
+    step, so two processes starting together cannot both get it, and which the system drops when
+    the process ends, however it ends (`kill -9` too). `process.json` names the holder for
+    messages. Where locks are not available (Windows, some network file systems) the recorded
+    process is checked instead, as `in_use_by` does.
 
     Example:
         >>> import tempfile
-        >>> from zoo.io import claim, in_use_by
+        >>> from zoo.io import claim, in_use_by, release
         >>> directory = tempfile.mkdtemp()
-        >>> claim(directory)
-        >>> in_use_by(directory) is None  # this process's own
+        >>> claim(directory), claim(directory), in_use_by(directory)  # this process's own
+        (True, True, None)
+        >>> release(directory)
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    key = directory.resolve()
+    if key not in _HELD:
+        locked = _lock(directory)
+        if locked == _BUSY or (locked is None and _recorded_holder(directory) is not None):
+            return False
+        if locked is not None:
+            _HELD[key] = locked
+    atomic_write_json(directory / PROCESS_FILE,
+                      {"pid": os.getpid(), "started": process_started(os.getpid())})
+    return True
+
+
+def release(directory: str | os.PathLike) -> None:
+    """The work in `directory` is over: drop this process's claim."""
+    directory = Path(directory)
+    (directory / PROCESS_FILE).unlink(missing_ok=True)
+    descriptor = _HELD.pop(directory.resolve(), None)
+    if descriptor is not None:
+        os.close(descriptor)  # closing drops the lock
+
+
+def in_use_by(directory: str | os.PathLike) -> int | None:
+    """The number of another live process working in `directory` (0 where it has not yet
+    recorded it), else None: a killed one's claim is gone, and this process may go on (a
+    notebook cell run again).
+
+    Example:
+        >>> import tempfile
+        >>> from zoo.io import in_use_by
+        >>> in_use_by(tempfile.mkdtemp()) is None
         True
     """
-    recorded = read_json(Path(directory) / PROCESS_FILE) or {}
+    directory = Path(directory)
+    if directory.resolve() in _HELD or not directory.is_dir():
+        return None
+    locked = _lock(directory)
+    if locked is None:
+        return _recorded_holder(directory)
+    if locked != _BUSY:  # nobody holds it: a process.json left behind says nothing
+        os.close(locked)
+        return None
+    recorded = (read_json(directory / PROCESS_FILE) or {}).get("pid")
+    return recorded if isinstance(recorded, int) and recorded != os.getpid() else 0
+
+
+def holder(pid: int) -> str:
+    """`in_use_by`'s answer in words: "process 1234", or "another process" (0: not recorded yet).
+
+    Example:
+        >>> from zoo.io import holder
+        >>> holder(1234), holder(0)
+        ('process 1234', 'another process')
+    """
+    return f"process {pid}" if pid else "another process"
+
+
+_BUSY = -1  # `_lock`'s answer when another process holds the lock (never a descriptor)
+
+
+def _lock(directory: Path) -> int | None:
+    """An open descriptor of `directory` holding its exclusive lock; `_BUSY` when another
+    process holds the lock; None where this system or file system has no such locks."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return None
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return _BUSY
+    except OSError:  # ENOLCK and the like: a file system without locks
+        os.close(descriptor)
+        return None
+    return descriptor
+
+
+def _recorded_holder(directory: Path) -> int | None:
+    """Without locks: the live process `process.json` names, unless it is this one or a later
+    process given the same number (one started at another time, after a reboot)."""
+    recorded = read_json(directory / PROCESS_FILE) or {}
     pid, started = recorded.get("pid"), recorded.get("started")
     if not isinstance(pid, int) or pid == os.getpid() or not process_alive(pid):
         return None

@@ -64,6 +64,7 @@ from zoo.io import (
     atomic_write_text,
     claim,
     directory_kind,
+    holder,
     in_use_by,
     release,
     remove_temporaries,
@@ -118,6 +119,7 @@ class Workdir:
             raise WorkdirConflictError(
                 f"workdir {self.path} exists and is not a directory; pass a directory path."
             )
+        self._refuse_if_in_use()  # now, before the data loads; `begin` claims it for good
         self._check_config()
         self.state = self._read_state()
 
@@ -202,13 +204,22 @@ class Workdir:
         In a directory an interrupted run left, first finish or clean up what the crash cut short
         (see the module docstring), so that resuming starts from a consistent state.
         """
-        if self.path.is_dir():
-            self._refuse_if_in_use()
+        self.path.mkdir(parents=True, exist_ok=True)
+        if not claim(self.path):  # taken in one step: of two processes starting, one gets it
+            raise self._in_use_error(in_use_by(self.path) or 0)
+        try:
+            # Another process may have begun, trained on or finished the run while this one's
+            # data loaded: what is there now decides (recovering from an older reading of the
+            # state deleted the weights that process had committed since).
+            self._check_config()
+            self.state = self._read_state()
             self._recover()
-        if not self.config_path.exists():
-            self.path.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(self.config_path, self.config)
-        claim(self.path)
+            self._check_best_model()
+            if not self.config_path.exists():
+                atomic_write_json(self.config_path, self.config)
+        except BaseException:
+            self.release()
+            raise
 
     def release(self) -> None:
         """The run is over: no process trains here."""
@@ -218,10 +229,12 @@ class Workdir:
         """Refuse a workdir another live process is training in (`zoo.io.in_use_by`):
         recovering it would delete the epoch files that run is writing."""
         pid = in_use_by(self.path)
-        if pid is None:
-            return
-        raise WorkdirConflictError(
-            f"workdir {self.path} is in use: process {pid} is training there. Wait for it "
+        if pid is not None:
+            raise self._in_use_error(pid)
+
+    def _in_use_error(self, pid: int) -> WorkdirConflictError:
+        return WorkdirConflictError(
+            f"workdir {self.path} is in use: {holder(pid)} is training there. Wait for it "
             f"to finish (or stop it), then rerun to resume; or use another workdir "
             f"(workdir=, --workdir). If no zoo run is there (the workdir was copied from "
             f"another machine), delete {self.process_path}."
@@ -246,6 +259,31 @@ class Workdir:
         if stale:
             logger.info("removed %d file(s) an interrupted run left in %s: %s", len(stale),
                         self.path, ", ".join(str(p.relative_to(self.path)) for p in stale))
+
+    def _check_best_model(self) -> None:
+        """Refuse, before training, a run whose committed best model is missing or not a whole
+        .keras file: the run's model is made from it when training ends."""
+        if self.state.best_epoch is None:
+            return
+        import zipfile
+
+        problem = None
+        if not self.best_model_path.exists():
+            problem = "is missing"
+        else:
+            try:
+                with zipfile.ZipFile(self.best_model_path) as archive:
+                    damaged = archive.testzip()
+                if damaged is not None:
+                    problem = f"is damaged ({damaged} fails its checksum)"
+            except (OSError, zipfile.BadZipFile) as error:
+                problem = f"is not a readable .keras file ({first_line(error)})"
+        if problem is not None:
+            raise WorkdirConflictError(
+                f"{self.best_model_path} {problem}; {self.state_path.name} names it as the run's "
+                f"best model (epoch {self.state.best_epoch}), which the run's final model is "
+                f"made from, so the run cannot go on. Use a new workdir (workdir=, --workdir)."
+            )
 
     def _committed_weights(self) -> Path | None:
         return self.path / self.state.weights if self.state.weights else None
@@ -295,6 +333,17 @@ class Workdir:
     # -- state ------------------------------------------------------------------------------
     def _read_state(self) -> RunState:
         if not self.state_path.exists():
+            left = [path.name for path in (self.history_path, self.best_model_path,
+                                           self.final_model_path) if path.exists()]
+            if left:
+                # Epochs were committed (history.csv follows state.json): starting again would
+                # delete the run's last weights and overwrite its history.
+                raise WorkdirConflictError(
+                    f"workdir {self.path} holds a run ({', '.join(left)}) but not its state "
+                    f"({self.state_path.name}, the record of its completed epochs), so zoo cannot "
+                    f"tell where it stopped. Restore {self.state_path.name} to resume it, or use "
+                    f"a new workdir (workdir=, --workdir)."
+                )
             return RunState()
         try:
             return RunState(**json.loads(self.state_path.read_text()))

@@ -34,15 +34,18 @@ from typing import Any
 import keras
 import keras_tuner
 import pandas as pd
+import tensorflow as tf
 
 from zoo import checks
-from zoo.errors import InvalidValueError, ZooError
+from zoo.errors import InvalidValueError, ZooError, first_line
 from zoo.io import (
+    PROCESS_FILE,
     SEARCH_FILE,
     SEARCH_PROJECT,
     atomic_write_json,
     claim,
     directory_kind,
+    holder,
     in_use_by,
     release,
 )
@@ -273,35 +276,23 @@ def tune(
                                  data_dir=data_dir, download=download, reading=reading)
     validation = training_data.validation
     hypermodel.train_examples = training_data.num_examples
-    if overwrite and role != "worker":  # (keras-tuner clears its own project)
-        for path in (directory / SEARCH_FILE, directory / TRIALS_FILE):
-            path.unlink(missing_ok=True)
-        shutil.rmtree(directory / PREPROCESSOR_DIR, ignore_errors=True)
-
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 2
-    tuner_class = _HyperbandTuner if tuner == "hyperband" else keras_tuner.Tuner
-    # keras-tuner prints "Reloading Tuner from ..." whatever the verbosity: silent means silent.
-    with contextlib.redirect_stdout(io.StringIO()) if verbose == 0 else contextlib.nullcontext():
-        search = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
-                             project_name=SEARCH_PROJECT, overwrite=overwrite and role != "worker")
     if role == "local":
-        claim(directory)
-    if spec.input.kind == "text":
-        _save_once(training_data.preprocessor, directory / PREPROCESSOR_DIR)
-    if role != "worker":
-        atomic_write_json(directory / SEARCH_FILE, {**record, "max_trials": max_trials})
-        oracle.on_trial_end = lambda recorder: write_trials_csv(directory, _frame(recorder))
-        write_trials_csv(directory, _frame(oracle))
-
+        directory.mkdir(parents=True, exist_ok=True)
+        if not claim(directory):  # taken in one step: of two processes starting, one gets it
+            raise _in_use_error(directory, in_use_by(directory) or 0)
     try:
-        with _trial_tracebacks(shown=verbose != 0):
-            search.search(training_data, validation_data=validation,
-                          callbacks=callbacks, verbose=verbose)
-    except RuntimeError as error:
-        if role != "worker" and _failed_in_a_row(oracle) >= max_consecutive_failed_trials:
-            raise _stopped(oracle, directory) from error
-        raise
+        if role == "local":
+            # Another process may have searched here while this one's data loaded.
+            _refuse_a_run(directory)
+            if not overwrite:
+                _check_previous_search(directory, record)
+            else:
+                _check_only_a_search(directory)
+        search = _run_search(
+            directory, oracle, hypermodel, tuner, training_data, validation, record,
+            max_trials=max_trials, callbacks=callbacks, verbose=verbose, overwrite=overwrite,
+            role=role, max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
     finally:
         if role == "local":
             release(directory)
@@ -442,11 +433,15 @@ def _refuse_if_in_use(directory: Path) -> None:
     would train the same trials into the same files."""
     pid = in_use_by(directory)
     if pid is not None:
-        raise SearchConflictError(
-            f"{directory} is in use: process {pid} is searching there. Wait for it to finish "
-            f"(or stop it), then rerun to continue the search; or use another directory. (To "
-            f"share one search between processes, use keras-tuner's chief/worker mode.)"
-        )
+        raise _in_use_error(directory, pid)
+
+
+def _in_use_error(directory: Path, pid: int) -> SearchConflictError:
+    return SearchConflictError(
+        f"{directory} is in use: {holder(pid)} is searching there. Wait for it to finish "
+        f"(or stop it), then rerun to continue the search; or use another directory. (To "
+        f"share one search between processes, use keras-tuner's chief/worker mode.)"
+    )
 
 
 def _refuse_a_run(directory: Path) -> None:
@@ -464,8 +459,8 @@ def _check_only_a_search(directory: Path) -> None:
     """Refuse to start afresh in a directory that holds something other than a search:
     overwrite deletes an earlier search's files (its vocabulary among them), never a training
     workdir's or anything else."""
-    if not directory.is_dir() or not any(directory.iterdir()):
-        return
+    if not directory.is_dir() or all(path.name == PROCESS_FILE for path in directory.iterdir()):
+        return  # empty, or holding only this search's claim
     if directory_kind(directory) == "search":
         return
     raise SearchConflictError(
@@ -479,13 +474,21 @@ def _check_previous_search(directory: Path, record: dict[str, Any]) -> None:
     """Refuse a directory whose search asked for something else. Writes nothing."""
     path = directory / SEARCH_FILE
     if not path.exists():
+        if (directory / SEARCH_PROJECT).is_dir():
+            # Its trials' settings are unknown: continuing would mix them with these.
+            raise SearchConflictError(
+                f"{directory} holds keras-tuner's trials ({SEARCH_PROJECT}/) but not the "
+                f"record of what the search asked for ({SEARCH_FILE}), so zoo cannot tell "
+                f"whether these settings are its own. Pass overwrite=True (--overwrite) to start "
+                f"afresh, or use a new directory."
+            )
         return
     try:
         previous = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise SearchConflictError(
-            f"cannot read {path} ({error}); pass overwrite=True to start afresh or use a new "
-            f"directory."
+            f"cannot read {path} ({error}); pass overwrite=True (--overwrite) to start afresh "
+            f"or use a new directory."
         ) from None
     previous = comparable_config(previous)
     current = comparable_config(plain_json(record))
@@ -533,6 +536,55 @@ def _describe(config: dict[str, Any]) -> str:
 
 def _space_names(oracle: Any) -> list[str]:
     return [parameter.name for parameter in oracle.get_space().space]
+
+
+def _run_search(
+    directory: Path, oracle: Any, hypermodel: Any, tuner: str, training_data: Any,
+    validation: Any, record: dict[str, Any], *, max_trials: int, callbacks: list[Any],
+    verbose: int | str, overwrite: bool, role: str, max_consecutive_failed_trials: int,
+) -> Any:
+    """Make keras-tuner's tuner over `directory` (afresh with `overwrite`), record the search
+    and run its trials; return the tuner."""
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    tuner_class = _HyperbandTuner if tuner == "hyperband" else keras_tuner.Tuner
+    try:
+        # keras-tuner prints "Reloading Tuner from ..." whatever the verbosity: silent means
+        # silent.
+        with contextlib.redirect_stdout(io.StringIO()) if verbose == 0 else (
+                contextlib.nullcontext()):
+            search = tuner_class(oracle=oracle, hypermodel=hypermodel, directory=str(directory),
+                                 project_name=SEARCH_PROJECT,
+                                 overwrite=overwrite and role != "worker")
+    except (json.JSONDecodeError, KeyError, OSError, tf.errors.OpError) as error:
+        # keras-tuner writes its files in place: a kill mid-write leaves one empty.
+        raise SearchConflictError(
+            f"cannot reload the search in {directory}: keras-tuner's files in {SEARCH_PROJECT}/ "
+            f"are damaged or unreadable ({type(error).__name__}: {first_line(error)}). Its "
+            f"finished trials are listed in {directory / TRIALS_FILE}; pass overwrite=True "
+            f"(--overwrite) to start afresh, or use a new directory."
+        ) from None
+    if overwrite and role != "worker":
+        # After keras-tuner cleared its trials: cut short before, the earlier search's record
+        # still describes them, and a rerun continues or refuses it as that search.
+        for path in (directory / SEARCH_FILE, directory / TRIALS_FILE):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(directory / PREPROCESSOR_DIR, ignore_errors=True)
+    if hypermodel.spec.input.kind == "text":
+        _save_once(training_data.preprocessor, directory / PREPROCESSOR_DIR)
+    if role != "worker":
+        atomic_write_json(directory / SEARCH_FILE, {**record, "max_trials": max_trials})
+        oracle.on_trial_end = lambda recorder: write_trials_csv(directory, _frame(recorder))
+        write_trials_csv(directory, _frame(oracle))
+    try:
+        with _trial_tracebacks(shown=verbose != 0):
+            search.search(training_data, validation_data=validation,
+                          callbacks=callbacks, verbose=verbose)
+    except RuntimeError as error:
+        if role != "worker" and _failed_in_a_row(oracle) >= max_consecutive_failed_trials:
+            raise _stopped(oracle, directory) from error
+        raise
+    return search
 
 
 @contextlib.contextmanager
