@@ -298,6 +298,14 @@ def test_damaged_or_unrecorded_searches_are_refused_with_the_way_out(digits, tmp
     result = zoo.tune("mlp_mnist", digits, max_trials=1, directory=directory, units=(8,),
                       overwrite=True, **SMALL)
     assert list(result.trials.trial_id) == ["0"] and (directory / "search.json").exists()
+    # The best trial's checkpoint truncated: named, with the way on (was h5py's message and
+    # "check the permissions and free space").
+    checkpoint = next((directory / "keras_tuner").rglob("*.weights.h5"))
+    with open(checkpoint, "r+b") as handle:
+        handle.truncate(1000)
+    with pytest.raises(TuningError, match=r"cannot read the best trial's checkpoint in .*trial_0 "
+                       r".*truncated or corrupt\. Retrain its values instead"):
+        result.best_model()
 
 
 @pytest.mark.parametrize("overwrite", [False, True])

@@ -124,7 +124,15 @@ class TuneResult:
                 f"no trial of the search in {self.directory} completed, so there is no best model; "
                 f"the `error` column of result.trials (or {self.directory / TRIALS_FILE}) says why."
             )
-        model = self.tuner.load_model(self.best_trial)
+        try:
+            model = self.tuner.load_model(self.best_trial)
+        except OSError as error:  # h5py: a checkpoint truncated by a kill or a full disk
+            checkpoint = self.directory / SEARCH_PROJECT / f"trial_{self.best_trial.trial_id}"
+            raise TuningError(
+                f"cannot read the best trial's checkpoint in {checkpoint} ({first_line(error)}); "
+                f"it may be truncated or corrupt. Retrain its values instead: zoo.train(name, "
+                f"data, **result.best_overrides) (zoo tune prints the command)."
+            ) from None
         # Exports of it label classes as the training data named them (see ModelSpec).
         keep_spec(model, spec_of(model).with_data_class_names(self.class_names))
         return model
