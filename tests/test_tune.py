@@ -2,6 +2,7 @@
 command line and keras-tuner's distributed chief/worker mode."""
 
 import json
+import logging
 import math
 import os
 import shlex
@@ -815,3 +816,20 @@ def test_distributed_search_shares_trials_between_workers(tmp_path):
     assert "TRIALS 0 1 2 3" in results["chief"][1]  # the chief's result holds every trial
     # and what the data fixes, as the workers' do: it exports and compiles the best model too
     assert all("EXAMPLES 115 True" in output for _, output in results.values())
+
+
+def test_trials_train_on_one_device_and_other_requests_are_refused(digits, tmp_path, monkeypatch,
+                                                                  caplog):
+    common = {"max_trials": 1, "directory": tmp_path / "search", "units": (8,), **SMALL}
+    with pytest.raises(zoo.InvalidValueError, match="zoo.tune has no strategy option"):
+        zoo.tune("mlp_mnist", digits, strategy="mirrored", **common)
+    # Inside a scope the trials trained under the caller's strategy, and leaving it then failed.
+    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+        with pytest.raises(zoo.InvalidValueError, match=r"inside `with strategy.scope\(\)`"):
+            zoo.tune("mlp_mnist", digits, **common)
+    assert not (tmp_path / "search").exists()
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},
+                                                "task": {"type": "worker", "index": 0}}))
+    with caplog.at_level(logging.WARNING, logger="zoo"):
+        zoo.tune("mlp_mnist", digits, **common)
+    assert any("does not search across its cluster" in m for m in caplog.messages)

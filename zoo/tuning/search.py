@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import shutil
 import sys
@@ -73,6 +74,8 @@ HYPERBAND_FACTOR = 3
 # May change between runs of one search: a larger budget continues it.
 _RESUMABLE_KEYS = ("max_trials",)
 
+
+logger = logging.getLogger("zoo.tuning")
 
 class SearchConflictError(ZooError):
     """The directory holds a search that asked for something else."""
@@ -222,6 +225,7 @@ def tune(
         ('mlp_mnist', True)
     """
     checks.tensorflow_backend("zoo.tune", checks.SEARCH_ELSEWHERE)
+    _check_one_device(overrides)
     checks.one_of("tuner", tuner, TUNERS)
     max_trials = checks.positive_int("max_trials", max_trials)
     callbacks = callback_list(callbacks)
@@ -365,6 +369,31 @@ def _make_oracle(
                              **common)
     oracle.max_trials = max_trials
     return oracle
+
+
+def _check_one_device(overrides: Mapping[str, Any]) -> None:
+    """Trials train on one device. Refuse what says otherwise: a `strategy` (zoo.train's option),
+    a call inside `with strategy.scope()` (the trials trained under it, and leaving the scope
+    afterwards failed), and warn that a TF_CONFIG cluster does not share the search."""
+    if "strategy" in overrides:
+        raise InvalidValueError(
+            "zoo.tune has no strategy option: each trial trains on one device. To share a search "
+            "between machines, run keras-tuner's chief/worker mode (KERASTUNER_TUNER_ID, "
+            "KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT); train the best values with a "
+            "strategy: zoo.train(name, data, strategy=..., **result.best_overrides)."
+        )
+    if tf.distribute.has_strategy():
+        raise InvalidValueError(
+            "zoo.tune was called inside `with strategy.scope()`; its trials train on one device, "
+            "so call it outside the scope (and zoo.train inside, with the best values)."
+        )
+    if os.environ.get("TF_CONFIG") and "KERASTUNER_ORACLE_IP" not in os.environ:
+        logger.warning(
+            "TF_CONFIG is set, but zoo.tune does not search across its cluster: each process "
+            "runs a search of its own (a second one in the same directory is refused). Share a "
+            "search with keras-tuner's chief/worker mode (KERASTUNER_TUNER_ID, "
+            "KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT)."
+        )
 
 
 def _distributed_role() -> str:
