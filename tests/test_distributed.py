@@ -12,19 +12,6 @@ import pandas as pd
 import pytest
 from helpers import run_together, write_digits_npz
 
-_WORKER = textwrap.dedent(
-    """
-    import sys
-    import numpy as np
-    import zoo
-
-    result = zoo.train("mlp_mnist", sys.argv[1], epochs=2, batch_size=32, verbose=0,
-                       workdir=sys.argv[3])
-    assert result.policy.strategy_name == "MultiWorkerMirroredStrategy", result.policy.describe()
-    np.savez(sys.argv[2], *result.model.get_weights())
-    """
-)
-
 
 def _free_ports(count):
     sockets = [socket.socket() for _ in range(count)]
@@ -36,36 +23,65 @@ def _free_ports(count):
     return ports
 
 
-@pytest.mark.slow
-def test_two_workers_train_in_step(tmp_path):
-    data = write_digits_npz(tmp_path / "digits.npz", count=256)
-    script = tmp_path / "worker.py"
-    script.write_text(_WORKER)
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    commands, environments = {}, {}
-    for index in range(2):
-        commands[f"worker{index}"] = [
-            sys.executable, str(script), str(data), str(tmp_path / f"weights{index}.npz"),
-            str(tmp_path / "run"),
-        ]
-        environments[f"worker{index}"] = {
-            **os.environ,
-            "TF_CONFIG": json.dumps(
-                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-            ),
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-        }
-    results = run_together(commands, environments, tmp_path, timeout=300)
+def _cluster_environments(names, cluster, tasks):
+    """Each process's environment, with the TF_CONFIG naming its task in `cluster`."""
+    return {
+        name: {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+               "TF_CONFIG": json.dumps({"cluster": cluster,
+                                        "task": {"type": kind, "index": index}})}
+        for name, (kind, index) in zip(names, tasks, strict=True)
+    }
+
+
+def _run_ok(commands, environments, folder):
+    results = run_together(commands, environments, folder, timeout=300)
     for name, (returncode, output) in results.items():
         assert returncode == 0, f"{name} failed:\n{output[-3000:]}"
+    return {name: output for name, (_, output) in results.items()}
 
-    chief, other = (np.load(tmp_path / f"weights{i}.npz") for i in range(2))
-    assert len(chief.files) == len(other.files) > 0
-    for key in chief.files:
-        np.testing.assert_allclose(chief[key], other[key], rtol=1e-6, atol=1e-6)
+
+@pytest.mark.slow
+def test_two_workers_train_in_step(tmp_path):
+    """`zoo train` on two workers: the same model on both, logged losses as zoo.evaluate
+    scores them (the loss was scaled by 1 / replicas twice), and one export, the chief's."""
+    import keras
+
+    import zoo  # noqa: F401  (registers the entries' layers for load_model)
+
+    data = write_digits_npz(tmp_path / "digits.npz", count=256)
+    run, export = tmp_path / "run", tmp_path / "export"
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    names = ["worker0", "worker1"]
+    command = [sys.executable, "-m", "zoo", "train", "mlp_mnist", "--data", str(data),
+               "--epochs", "2", "--batch-size", "32", "--workdir", str(run),
+               "--export", str(export)]
+    outputs = _run_ok(dict.fromkeys(names, command),
+                      _cluster_environments(names, {"worker": workers},
+                                            [("worker", 0), ("worker", 1)]),
+                      tmp_path)
+    for output in outputs.values():
+        assert "strategy=MultiWorkerMirroredStrategy" in output, output[-3000:]
+        assert "jit_compile=False" in output
+        assert "jit_compile: off: zoo's multi-worker step runs without XLA" in output
+
+    chief, other = (keras.saving.load_model(path / "model.keras", compile=False)
+                    for path in (run, run / ".worker-1"))
+    assert len(chief.weights) == len(other.weights) > 0
+    for mine, theirs in zip(chief.get_weights(), other.get_weights(), strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-6)
     # Only the chief writes the run directory; the other worker keeps its files apart.
-    assert (tmp_path / "run" / "history.csv").is_file()
-    assert (tmp_path / "run" / ".worker-1").is_dir()
+    assert (run / "history.csv").is_file()
+    assert (run / ".worker-1").is_dir()
+
+    # The best epoch's validation loss is the loss zoo.evaluate gives its model (report.json).
+    best_epoch = json.loads((run / "state.json").read_text())["best_epoch"]
+    history = pd.read_csv(run / "history.csv").set_index("epoch")
+    report = json.loads((run / "report.json").read_text())
+    assert history.loc[best_epoch, "val_loss"] == pytest.approx(report["loss"], abs=1e-4)
+
+    assert (export / "saved_model.pb").is_file()
+    assert f"not exporting from worker 1: the chief (task 0) exports to {export}" in (
+        outputs["worker1"])
 
 
 _RESUMING_WORKER = textwrap.dedent(
@@ -115,3 +131,99 @@ def test_a_resumed_multi_worker_run_continues_the_data_order(tmp_path):
     whole, resumed = (pd.read_csv(tmp_path / name) for name in ("whole.csv", "resumed.csv"))
     assert list(resumed.epoch) == [1, 2, 3, 4]
     pd.testing.assert_frame_equal(resumed, whole)
+
+
+_EPOCH_CHECKING_TASK = textwrap.dedent(
+    """
+    import sys
+    from zoo.errors import InvalidValueError
+    from zoo.training.distributed import check_same_epoch
+    from zoo.training.policy import resolve_policy, task_index
+
+    policy = resolve_policy()  # "auto": TF_CONFIG names a chief and a worker
+    assert policy.strategy_name == "MultiWorkerMirroredStrategy", policy.describe()
+    assert "TF_CONFIG names 2 tasks" in policy.describe(), policy.describe()
+    print("task index", task_index())
+    try:
+        check_same_epoch(policy.strategy, int(sys.argv[1]))
+    except InvalidValueError as error:
+        print("refused:", error)
+    assert check_same_epoch(policy.strategy, 5) == [5, 5]
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_chief_and_a_worker_resuming_from_different_epochs_are_refused(tmp_path):
+    """A cluster with a "chief" has it as task 0 (it writes the workdir) and its worker as task
+    1; every task learns each one's epoch, and all refuse to train when they differ."""
+    script = tmp_path / "task.py"
+    script.write_text(_EPOCH_CHECKING_TASK)
+    chief, worker = (f"127.0.0.1:{port}" for port in _free_ports(2))
+    names = ["chief", "worker"]
+    commands = {"chief": [sys.executable, str(script), "2"],
+                "worker": [sys.executable, str(script), "1"]}
+    outputs = _run_ok(commands, _cluster_environments(
+        names, {"chief": [chief], "worker": [worker]}, [("chief", 0), ("worker", 0)]), tmp_path)
+    assert "task index 0" in outputs["chief"] and "task index 1" in outputs["worker"]
+    for output in outputs.values():
+        assert ("refused: the workers would resume from different epochs (worker 0 (the chief) "
+                "after epoch 2, worker 1 after epoch 1)") in output, output[-3000:]
+
+
+_STEP_AGAINST_FIT = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    import zoo
+    from zoo.training.compile import compile_model
+    from zoo.training.distributed import fit_multi_worker
+
+    keras.config.set_dtype_policy(sys.argv[1])
+    spec = zoo.get_spec("mlp_mnist").with_overrides(
+        units=(16,), dropout=0.0, optimizer="sgd", momentum=0.0, learning_rate=0.5,
+        schedule="constant", batch_size=32)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((128, 28, 28, 1)).astype("float32"), rng.integers(0, 10, 128)
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)  # 4 global batches of 32
+    keras.utils.set_random_seed(1)
+    single = compile_model(spec.build_model(), spec)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])  # 2 replicas of 16
+    with strategy.scope():
+        replicated = spec.build_model()
+        replicated.set_weights(single.get_weights())
+        compile_model(replicated, spec)
+    start = single.get_weights()
+    expected = single.fit(data, validation_data=data, epochs=1, verbose=0).history
+    got = fit_multi_worker(replicated, strategy, data, data, epochs=1, verbose=0).history
+    tolerance = 1e-5 if sys.argv[1] == "float32" else 2e-3
+    for key in ("loss", "val_loss", "accuracy", "val_accuracy"):
+        np.testing.assert_allclose(got[key], expected[key], rtol=tolerance, err_msg=key)
+    for moved, reference, first in zip(replicated.get_weights(), single.get_weights(), start):
+        assert np.abs(reference - first).max() > 0.05  # the step learned as much as fit's
+        np.testing.assert_allclose(moved, reference, atol=tolerance * 10)
+    print("same as model.fit under", sys.argv[1], type(replicated.optimizer).__name__)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["float32", "mixed_float16"])
+def test_the_explicit_step_trains_as_model_fit(tmp_path, precision):
+    """Two replicas in one process (two logical CPUs under MirroredStrategy, whose replica
+    context is where Keras' losses scale by 1 / replicas): the explicit step logs and learns as
+    model.fit does on the same global batches. Once the loss was scaled twice, and under
+    mixed_float16 the LossScaleOptimizer divided gradients by a scale never applied."""
+    script = tmp_path / "step.py"
+    script.write_text(_STEP_AGAINST_FIT)
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    environment.pop("TF_CONFIG", None)
+    done = subprocess.run([sys.executable, str(script), precision], env=environment,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"same as model.fit under {precision}" in done.stdout

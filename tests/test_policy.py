@@ -122,3 +122,142 @@ def test_cpu_defaults_are_float32_single_device():
 def test_bad_choices_name_the_valid_ones(kwargs, message):
     with pytest.raises(InvalidValueError, match=message):
         resolve_policy(**kwargs)
+
+
+def test_invalid_strategies_say_an_instance_is_accepted_and_a_class_is_not():
+    with pytest.raises(InvalidValueError, match=r"strategy must be one of 'auto', 'default', "
+                       r"'mirrored', 'multi_worker', 'tpu', or a tf.distribute.Strategy "
+                       r"instance, got 'parallel'\."):
+        resolve_policy(strategy="parallel")
+    with pytest.raises(InvalidValueError, match=r"strategy is the class "
+                       r"tf.distribute.MirroredStrategy, not a strategy; pass an instance, "
+                       r"strategy=tf.distribute.MirroredStrategy\(\)"):
+        resolve_policy(strategy=tf.distribute.MirroredStrategy)
+
+
+# TF_CONFIG: the chief, when there is one, is task 0; worker i is then task i + 1.
+@pytest.mark.parametrize(
+    "config, tasks, index",
+    [
+        (None, 0, 0),
+        ({}, 0, 0),
+        ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}, 2, 1),
+        ({"cluster": {"chief": ["a:1"], "worker": ["b:1"]}, "task": {"type": "chief", "index": 0}},
+         2, 0),
+        ({"cluster": {"chief": ["a:1"], "worker": ["b:1"]}, "task": {"type": "worker", "index": 0}},
+         2, 1),
+        ({"cluster": {"chief": ["a:1"], "worker": ["b:1", "c:1"]},
+          "task": {"type": "worker", "index": 1}}, 3, 2),
+        ({"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}, 1, 0),
+    ],
+)
+def test_tf_config_counts_the_chief_and_the_workers(monkeypatch, config, tasks, index):
+    if config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", json.dumps(config))
+    assert policy_module.cluster_task() == policy_module.ClusterTask(tasks, index)
+    assert policy_module.task_index() == index
+
+
+_WORKERS = {"worker": ["a:1", "b:1"]}
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"cluster": ', r"TF_CONFIG is not valid JSON \(Expecting value: line 1 column 12"),
+        ('["a:1", "b:1"]', r"TF_CONFIG is a JSON list, not an object"),
+        (json.dumps({"cluster": _WORKERS}), r'TF_CONFIG has no "task" object naming this'),
+        (json.dumps({"task": {"type": "worker", "index": 0}}), r'has no "cluster" object'),
+        (json.dumps({"cluster": _WORKERS, "task": {"type": "worker", "index": 2}}),
+         r'task index 2, out of range: cluster\["worker"\] lists 2 address\(es\), so the index '
+         r"must be an integer from 0 to 1"),
+        (json.dumps({"cluster": _WORKERS, "task": {"type": "worker", "index": "1"}}),
+         r"task index '1', not an integer: cluster"),
+        (json.dumps({"cluster": {"worker": "a:1,b:1"}, "task": {"type": "worker", "index": 0}}),
+         r"""cluster\["worker"\] = 'a:1,b:1', not a list of "host:port" strings"""),
+        (json.dumps({"cluster": {**_WORKERS, "ps": ["c:1"]}, "task": {"type": "worker",
+                                                                       "index": 0}}),
+         r"has a task of type 'ps', which zoo does not run"),
+        (json.dumps({"cluster": _WORKERS, "task": {"type": "evaluator", "index": 0}}),
+         r"has a task of type 'evaluator', which zoo does not run"),
+        (json.dumps({"cluster": _WORKERS, "task": {"type": "chief", "index": 0}}),
+         r"task type 'chief', which its cluster does not list \(it lists 'worker'\)"),
+        (json.dumps({"cluster": {"chief": ["a:1", "b:1"]}, "task": {"type": "chief",
+                                                                     "index": 0}}),
+         r"lists 2 chiefs; a cluster has at most one"),
+    ],
+)
+def test_a_malformed_tf_config_is_refused_in_one_line(monkeypatch, text, message):
+    monkeypatch.setenv("TF_CONFIG", text)
+    with pytest.raises(InvalidValueError, match=message) as caught:
+        resolve_policy()  # before TensorFlow reads it
+    assert "\n" not in str(caught.value)
+    assert 'expected {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", ' \
+        '"index": N}}' in str(caught.value)
+
+
+def test_a_tf_config_naming_a_single_task_uses_the_default_strategy(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", json.dumps(
+        {"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}))
+    chosen = resolve_policy()
+    assert chosen.strategy_name == "DefaultStrategy"
+    assert chosen.reasons["strategy"] == (
+        "TF_CONFIG names a single task, so the default strategy is used")
+
+
+def test_multi_worker_training_is_logged_without_xla(monkeypatch, measurements, caplog):
+    """zoo's multi-worker step is a plain tf.function (two workers check the real strategy in
+    test_distributed.py); a multi-worker strategy cannot start in this process."""
+    monkeypatch.setattr(policy_module.DevicePolicy, "multi_worker", property(lambda self: True))
+    measurements({"mlp_mnist": 1.5})  # XLA would be on for it on CPU
+    automatic = resolve_policy(entry="mlp_mnist")
+    assert automatic.jit_compile is False
+    assert automatic.reasons["jit_compile"] == "off: zoo's multi-worker step runs without XLA"
+    with caplog.at_level("WARNING", logger="zoo.training"):
+        asked = resolve_policy(jit_compile=True)
+    assert asked.jit_compile is False and "jit_compile=False" in asked.describe()
+    assert "jit_compile=True is not applied: zoo's multi-worker step runs without XLA" in (
+        caplog.text)
+    assert resolve_policy(jit_compile=False).reasons["jit_compile"] == "set by the caller"
+
+
+def test_inside_a_strategy_scope_auto_takes_that_strategy_and_another_is_refused():
+    import zoo
+
+    strategy = tf.distribute.MirroredStrategy()
+    with strategy.scope():
+        chosen = resolve_policy()
+        assert chosen.strategy is strategy
+        assert chosen.reasons["strategy"] == "the strategy in scope (with strategy.scope())"
+        assert resolve_policy(strategy=strategy).strategy is strategy
+        for other in ("default", "mirrored", tf.distribute.MirroredStrategy()):
+            with pytest.raises(InvalidValueError, match=r"was asked for inside `with "
+                               r"strategy.scope\(\):` of a MirroredStrategy, and one strategy "
+                               r"cannot train inside another's scope. Call zoo outside"):
+                resolve_policy(strategy=other)
+        inside = zoo.build("mlp_mnist", units=(8,))
+        assert resolve_policy(model=inside).strategy is strategy
+    outside = zoo.build("mlp_mnist", units=(8,))
+    with strategy.scope(), pytest.raises(InvalidValueError, match=r"built outside the scope of "
+                                         r"MirroredStrategy.*Or call zoo.train outside"):
+        resolve_policy(model=outside)
+
+
+def test_zoo_train_inside_a_strategy_scope_trains_under_it():
+    import numpy as np
+
+    import zoo
+
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 255, (64, 28, 28), dtype=np.uint8), rng.integers(0, 10, 64)
+    strategy = tf.distribute.MirroredStrategy()
+    with strategy.scope():
+        model = zoo.build("mlp_mnist", units=(8,))
+        result = zoo.train(model, data, epochs=1, verbose=0)  # "auto": the model's strategy
+        assert result.policy.strategy is strategy
+        with pytest.raises(InvalidValueError, match=r"zoo.export was called inside `with "
+                           r"strategy.scope\(\):` of a MirroredStrategy.*Call zoo.export outside "
+                           r"the `with` block"):
+            zoo.export(result, "unused")

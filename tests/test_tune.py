@@ -825,7 +825,8 @@ def test_trials_train_on_one_device_and_other_requests_are_refused(digits, tmp_p
         zoo.tune("mlp_mnist", digits, strategy="mirrored", **common)
     # Inside a scope the trials trained under the caller's strategy, and leaving it then failed.
     with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
-        with pytest.raises(zoo.InvalidValueError, match=r"inside `with strategy.scope\(\)`"):
+        with pytest.raises(zoo.InvalidValueError, match=r"zoo.tune was called inside `with "
+                           r"strategy.scope\(\):` of a .*its trials each train on one device"):
             zoo.tune("mlp_mnist", digits, **common)
     assert not (tmp_path / "search").exists()
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},

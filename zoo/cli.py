@@ -380,6 +380,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if result.workdir is not None:
         print(f"\nrun saved in {result.workdir}")
     if args.export:
+        from zoo.training.policy import task_index
+
+        if result.policy is not None and result.policy.multi_worker and task_index() != 0:
+            # Every worker holds the same model; a second export would find the chief's there.
+            print(f"\nnot exporting from worker {task_index()}: the chief (task 0) exports to "
+                  f"{args.export}")
+            return
         # Says where, and its parity check, as a progress message.
         zoo.export(result, args.export, overwrite=args.overwrite_export)
 

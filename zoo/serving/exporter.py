@@ -35,7 +35,7 @@ from zoo.serving.archive import (
 from zoo.serving.inputs import as_images, as_texts
 from zoo.serving.signature import SIGNATURE, input_signature, serving_archive
 from zoo.serving.sources import Trained, resolve
-from zoo.training.policy import built_precision
+from zoo.training.policy import built_precision, check_outside_strategy_scope
 
 logger = logging.getLogger("zoo.serving")
 
@@ -107,6 +107,11 @@ def export(
     """
     started = time.perf_counter()
     checks.tensorflow_backend("zoo.export", checks.EXPORT_ELSEWHERE)
+    # Tracing there makes the SavedModel's variables the strategy's, and writing it then fails
+    # with an error that reads like a full disk.
+    check_outside_strategy_scope(
+        "zoo.export", "the SavedModel must be traced and checked outside any strategy"
+    )
     if tolerance is not None:
         tolerance = checks.non_negative("tolerance", tolerance)
     checks.one_of("overwrite", overwrite, (True, False))  # "no" would replace an export

@@ -34,7 +34,7 @@ from zoo.training.callbacks import (
     monitor_mode,
 )
 from zoo.training.compile import compile_model
-from zoo.training.distributed import fit_multi_worker
+from zoo.training.distributed import check_same_epoch, fit_multi_worker
 from zoo.training.feeding import batches_per_epoch, repeat_epochs
 from zoo.training.policy import DevicePolicy, resolve_policy, task_index
 from zoo.training.workdir import Workdir, fingerprint, seed_variables
@@ -345,10 +345,13 @@ def train(
         overrides = spec.overrides_from(get_spec(spec.name))
     policy = resolve_policy(jit_compile, mixed_precision, strategy, entry=spec.name,
                             model=given_model)
+    if policy.multi_worker and steps_per_execution != 1:
+        logger.warning("steps_per_execution=%d is not applied: zoo's multi-worker step runs one "
+                       "batch per call.", steps_per_execution)
     keras.utils.set_random_seed(seed)  # after the policy: a multi-worker strategy must come first
     if given_model is not None:
         _reseed(given_model)
-    if workdir is not None and _is_multi_worker(policy) and task_index() != 0:
+    if workdir is not None and policy.multi_worker and task_index() != 0:
         # Only the chief writes the run; other workers keep their copy apart so files never clash.
         workdir = Path(workdir) / f".worker-{task_index()}"
 
@@ -488,11 +491,13 @@ def _fit(
     # Killed after an epoch that used up the patience, before the run was marked complete: the
     # uninterrupted run stopped there, so the resumed one must not train on.
     stopped = stopper is not None and run is not None and stopper.patience_used_up()
+    if policy.multi_worker:  # every worker, before any of them may skip training
+        check_same_epoch(policy.strategy, initial_epoch)
     keras_history = None
     if not already_done and not stopped and initial_epoch < recipe.epochs:
         logger.info("training %s from epoch %d to %d", spec.name, initial_epoch + 1,
                     recipe.epochs)
-        if _is_multi_worker(policy):
+        if policy.multi_worker:
             keras_history = fit_multi_worker(
                 model, policy.strategy, train_data, validation, epochs=recipe.epochs,
                 initial_epoch=initial_epoch, callbacks=all_callbacks, verbose=verbose,
@@ -547,12 +552,6 @@ def _diverged(spec: ModelSpec, run: Workdir | None, at: tuple[int, int]) -> None
         f"batch {batch + 1}.{kept} Lower the learning rate (now {spec.recipe.learning_rate}) or "
         f"set clipnorm, and check the data for extreme values."
     )
-
-
-def _is_multi_worker(policy: DevicePolicy) -> bool:
-    import tensorflow as tf
-
-    return isinstance(policy.strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def _history_frame(keras_history: Any, statistics: EpochStatistics) -> pd.DataFrame:

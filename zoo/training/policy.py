@@ -8,6 +8,10 @@ of the model supports it (Keras' own check). On CPU, XLA is used only for entrie
 measured speed-up on CPU is above 1.1x; the figures live in `xla_cpu_measurements.json` beside this
 module and are rewritten by `benchmarks/bench_xla.py`. An entry without a measurement runs without
 XLA on CPU (measured on this project's 2-core machine: XLA made cnn_mnist slower).
+
+`strategy="auto"` is the strategy in scope when zoo is called inside `with strategy.scope():`,
+else MultiWorkerMirroredStrategy when TF_CONFIG names several tasks (checked by `cluster_task`
+before TensorFlow reads it), MirroredStrategy on several GPUs, or the default strategy.
 """
 
 from __future__ import annotations
@@ -47,17 +51,13 @@ class DevicePolicy:
     def strategy_name(self) -> str:
         """The public tf.distribute name (`MultiWorkerMirroredStrategy`'s class is
         `CollectiveAllReduceStrategy`), or "DefaultStrategy" for the single-device default."""
-        public_names = {
-            "MultiWorkerMirroredStrategy": tf.distribute.MultiWorkerMirroredStrategy,
-            "TPUStrategy": tf.distribute.TPUStrategy,
-            "MirroredStrategy": tf.distribute.MirroredStrategy,
-        }
-        for name, public in public_names.items():
-            if isinstance(self.strategy, public):
-                return name
-        if self.strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy():
-            return "DefaultStrategy"
-        return type(self.strategy).__name__
+        return strategy_name(self.strategy)
+
+    @property
+    def multi_worker(self) -> bool:
+        """True under a MultiWorkerMirroredStrategy: every worker trains, the chief (task
+        index 0) writes the workdir and exports."""
+        return isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
     def describe(self) -> str:
         return (
@@ -65,6 +65,28 @@ class DevicePolicy:
             f"mixed_precision={self.mixed_precision or 'off'} strategy={self.strategy_name} "
             f"({'; '.join(f'{k}: {v}' for k, v in self.reasons.items())})"
         )
+
+
+def strategy_name(strategy: Any) -> str:
+    """The public tf.distribute name of a strategy, or "DefaultStrategy" for the default.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> from zoo.training.policy import strategy_name
+        >>> strategy_name(tf.distribute.get_strategy())
+        'DefaultStrategy'
+    """
+    public_names = {
+        "MultiWorkerMirroredStrategy": tf.distribute.MultiWorkerMirroredStrategy,
+        "TPUStrategy": tf.distribute.TPUStrategy,
+        "MirroredStrategy": tf.distribute.MirroredStrategy,
+    }
+    for name, public in public_names.items():
+        if isinstance(strategy, public):
+            return name
+    if strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy():
+        return "DefaultStrategy"
+    return type(strategy).__name__
 
 
 def detect_device() -> str:
@@ -131,21 +153,184 @@ def _resolve_mixed_precision(
     return None, f"float32 on {device}"
 
 
+_TF_CONFIG_FORM = (
+    'expected {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", '
+    '"index": N}}, with at most one "chief": ["host:port"] beside "worker"'
+)
+# The jobs of TF_CONFIG's cluster that MultiWorkerMirroredStrategy trains with.
+_TRAINING_JOBS = ("chief", "worker")
+
+
+@dataclass(frozen=True)
+class ClusterTask:
+    """This process's place in TF_CONFIG's cluster: `tasks` training tasks (chief and workers;
+    0 without TF_CONFIG) and its `index` among them, the chief (or worker 0 without one) 0."""
+
+    tasks: int
+    index: int
+
+
+def cluster_task() -> ClusterTask:
+    """Read TF_CONFIG, checked before TensorFlow reads it; `InvalidValueError` for one that
+    is malformed or names a job zoo does not run (a parameter server, an evaluator).
+
+    The chief, when the cluster names one, is task 0, and worker i is task i + 1.
+
+    Example:
+        >>> import json, os
+        >>> from zoo.training.policy import cluster_task
+        >>> os.environ["TF_CONFIG"] = json.dumps({
+        ...     "cluster": {"chief": ["a:1"], "worker": ["b:1", "c:1"]},
+        ...     "task": {"type": "worker", "index": 1}})
+        >>> cluster_task()
+        ClusterTask(tasks=3, index=2)
+        >>> del os.environ["TF_CONFIG"]
+        >>> cluster_task()
+        ClusterTask(tasks=0, index=0)
+    """
+    text = os.environ.get("TF_CONFIG", "").strip()
+    if not text:
+        return ClusterTask(0, 0)
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _tf_config_error(f"is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise _tf_config_error(f"is a JSON {type(config).__name__}, not an object")
+    if not config:  # "{}": no cluster, as TensorFlow reads it
+        return ClusterTask(0, 0)
+    jobs = _cluster_jobs(config.get("cluster"))
+    return _task_position(config.get("task"), jobs)
+
+
+def _tf_config_error(problem: str) -> InvalidValueError:
+    return InvalidValueError(
+        f"TF_CONFIG {problem}; {_TF_CONFIG_FORM}. Fix or unset the TF_CONFIG environment "
+        f"variable."
+    )
+
+
+def _unsupported_job(job: str) -> InvalidValueError:
+    return _tf_config_error(
+        f"has a task of type {job!r}, which zoo does not run: it trains with "
+        f"MultiWorkerMirroredStrategy, where every machine is a worker (no parameter server or "
+        f"evaluator)"
+    )
+
+
+def _cluster_jobs(cluster: Any) -> dict[str, list[str]]:
+    """TF_CONFIG's cluster, checked: {"chief": [one address] (optional), "worker": [...]}."""
+    if not isinstance(cluster, dict):
+        raise _tf_config_error('has no "cluster" object listing the workers\' addresses')
+    for job, addresses in cluster.items():
+        if job in ("ps", "evaluator"):
+            raise _unsupported_job(job)
+        if job not in _TRAINING_JOBS:
+            raise _tf_config_error(f'names an unknown job {job!r} in "cluster"')
+        if not isinstance(addresses, list) or not all(
+            isinstance(address, str) and address for address in addresses
+        ):
+            raise _tf_config_error(
+                f'has cluster["{job}"] = {addresses!r}, not a list of "host:port" strings'
+            )
+    if len(cluster.get("chief", [])) > 1:
+        raise _tf_config_error(
+            f'lists {len(cluster["chief"])} chiefs; a cluster has at most one (list the others '
+            f'under "worker")'
+        )
+    if not any(cluster.values()):
+        raise _tf_config_error("names no task in its cluster")
+    return {job: cluster.get(job, []) for job in _TRAINING_JOBS}
+
+
+def _task_position(task: Any, jobs: dict[str, list[str]]) -> ClusterTask:
+    """This process's index among all training tasks, the chief first."""
+    if not isinstance(task, dict):
+        raise _tf_config_error('has no "task" object naming this process\'s type and index')
+    job, index = task.get("type"), task.get("index", 0)
+    if job in ("ps", "evaluator"):
+        raise _unsupported_job(job)
+    if job not in _TRAINING_JOBS or not jobs[job]:
+        listed = " or ".join(repr(name) for name in _TRAINING_JOBS if jobs[name])
+        raise _tf_config_error(
+            f'has task type {job!r}, which its cluster does not list (it lists {listed})'
+        )
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(jobs[job]):
+        kind = "out of range" if isinstance(index, int) else "not an integer"
+        raise _tf_config_error(
+            f'has task index {index!r}, {kind}: cluster["{job}"] lists {len(jobs[job])} '
+            f"address(es), so the index must be an integer from 0 to {len(jobs[job]) - 1}"
+        )
+    chiefs = len(jobs["chief"])
+    return ClusterTask(chiefs + len(jobs["worker"]), index if job == "chief" else chiefs + index)
+
+
 def task_index() -> int:
-    """This process's worker index in TF_CONFIG (0, the chief, when there is no cluster)."""
-    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    return int(config.get("task", {}).get("index", 0))
+    """This process's task index in TF_CONFIG: 0 for the chief (the worker that writes the
+    workdir; worker 0 when the cluster has no chief), worker i's is i + 1 beside a chief.
+    0 when there is no cluster."""
+    return cluster_task().index
 
 
-def _cluster_workers() -> int:
-    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    return len(config.get("cluster", {}).get("worker", []))
+def _check_strategy_choice(strategy: Any) -> None:
+    """A tf.distribute.Strategy instance or one of the names; a Strategy class gets a hint."""
+    if isinstance(strategy, tf.distribute.Strategy):
+        return
+    choices = ", ".join(repr(choice) for choice in _STRATEGY_CHOICES)
+    if isinstance(strategy, type) and issubclass(strategy, tf.distribute.Strategy):
+        name = next((attribute for attribute in dir(tf.distribute)
+                     if getattr(tf.distribute, attribute) is strategy), strategy.__name__)
+        raise InvalidValueError(
+            f"strategy is the class tf.distribute.{name}, not a strategy; pass an instance, "
+            f"strategy=tf.distribute.{name}(), or one of {choices}."
+        )
+    if not (isinstance(strategy, str) and strategy in _STRATEGY_CHOICES):
+        raise InvalidValueError(
+            f"strategy must be one of {choices}, or a tf.distribute.Strategy instance, got "
+            f"{strategy!r}."
+        )
+
+
+def _strategy_in_scope(strategy: Any, chooser: str) -> tuple[Any, str]:
+    """Inside `with strategy.scope():`, the strategy in scope: zoo's model and training join
+    it (building another strategy's variables there fails), and an explicit other choice is
+    refused rather than silently overruled."""
+    scoped = tf.distribute.get_strategy()
+    if strategy is scoped:
+        return scoped, f"given by {chooser}"
+    if isinstance(strategy, str) and strategy == "auto":
+        return scoped, "the strategy in scope (with strategy.scope())"
+    shown = strategy_name(strategy) if isinstance(strategy, tf.distribute.Strategy) else (
+        repr(strategy))
+    raise InvalidValueError(
+        f"strategy={shown} was asked for inside `with strategy.scope():` of a "
+        f"{strategy_name(scoped)}, and one strategy cannot train inside another's scope. Call "
+        f"zoo outside the `with` block to use {shown}, or pass strategy='auto' (or the "
+        f"strategy in scope) to train under the {strategy_name(scoped)}."
+    )
+
+
+def check_outside_strategy_scope(caller: str, why: str) -> None:
+    """Refuse to run `caller` inside `with strategy.scope():`, saying `why` it cannot.
+
+    Example:
+        >>> from zoo.training.policy import check_outside_strategy_scope
+        >>> check_outside_strategy_scope("zoo.export", "it traces the model without a strategy")
+    """
+    if tf.distribute.has_strategy():
+        raise InvalidValueError(
+            f"{caller} was called inside `with strategy.scope():` of a "
+            f"{strategy_name(tf.distribute.get_strategy())}, and {why}. Call {caller} outside "
+            f"the `with` block."
+        )
 
 
 def _resolve_strategy(strategy: Any, device: str, chooser: str) -> tuple[Any, str]:
+    _check_strategy_choice(strategy)
+    if tf.distribute.has_strategy():
+        return _strategy_in_scope(strategy, chooser)
     if isinstance(strategy, tf.distribute.Strategy):
         return strategy, f"given by {chooser}"
-    checks.one_of("strategy", strategy, _STRATEGY_CHOICES)
     if strategy == "tpu" or (strategy == "auto" and device == "tpu"):
         try:
             resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
@@ -158,15 +343,32 @@ def _resolve_strategy(strategy: Any, device: str, chooser: str) -> tuple[Any, st
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver), "TPU found"
     chosen = f"set by {chooser}" if strategy != "auto" else None
-    if strategy == "multi_worker" or (strategy == "auto" and _cluster_workers() > 1):
+    # Checked here, before MultiWorkerMirroredStrategy reads it (its errors are tracebacks).
+    tasks = cluster_task().tasks if strategy in ("auto", "multi_worker") else 0
+    if strategy == "multi_worker" or (strategy == "auto" and tasks > 1):
         return (
             tf.distribute.MultiWorkerMirroredStrategy(),
-            chosen or f"TF_CONFIG names {_cluster_workers()} workers",
+            chosen or f"TF_CONFIG names {tasks} tasks",
         )
+    single_task = " (TF_CONFIG names a single task)" if tasks == 1 else ""
     gpus = tf.config.list_physical_devices("GPU")
     if strategy == "mirrored" or (strategy == "auto" and len(gpus) > 1):
-        return tf.distribute.MirroredStrategy(), chosen or f"{len(gpus)} GPUs"
+        return tf.distribute.MirroredStrategy(), chosen or f"{len(gpus)} GPUs{single_task}"
+    if single_task and not chosen:
+        return (tf.distribute.get_strategy(),
+                "TF_CONFIG names a single task, so the default strategy is used")
     return tf.distribute.get_strategy(), chosen or "single device"
+
+
+def _without_xla_for_multi_worker(policy: DevicePolicy, jit_compile: bool | str) -> None:
+    """zoo trains under a multi-worker strategy with its own step (`distributed.py`), a plain
+    tf.function: XLA would be logged as on and not be used."""
+    if jit_compile is True:
+        logger.warning("jit_compile=True is not applied: zoo's multi-worker step runs without "
+                       "XLA (pass jit_compile='auto' or False to silence this warning).")
+    if jit_compile is not False:  # an explicit False keeps "set by the caller"
+        policy.reasons["jit_compile"] = "off: zoo's multi-worker step runs without XLA"
+    policy.jit_compile = False
 
 
 def built_precision(model: Any) -> str | None:
@@ -206,19 +408,22 @@ def _fit_to_model(
         policy.reasons["mixed_precision"] = (
             f"the given model's own ({f'built under {built}' if built else 'float32'})"
         )
-    default = tf.distribute.get_strategy()
-    if policy.strategy is not default and not all(
+    in_scope = tf.distribute.has_strategy()  # get_strategy() is then the strategy in scope
+    distributed = in_scope or policy.strategy is not tf.distribute.get_strategy()
+    if distributed and not all(
         policy.strategy.extended.variable_created_in_scope(weight.value)
         for weight in model.weights
     ):
-        if strategy != "auto" or _cluster_workers() > 1:
+        if strategy != "auto" or in_scope or policy.multi_worker:
             raise InvalidValueError(
                 f"the model given to zoo.train was built outside the scope of "
                 f"{policy.strategy_name}, so its variables cannot be distributed: build it "
                 f"inside `with strategy.scope():` and pass strategy=that strategy, or pass the "
                 f"entry name and zoo builds it there."
+                + (" Or call zoo.train outside the `with strategy.scope():` block to train it on "
+                   "a single device." if in_scope else "")
             )
-        policy.strategy = default
+        policy.strategy = tf.distribute.get_strategy()
         policy.reasons["strategy"] = (
             "single device: the given model was built outside any strategy's scope"
         )
@@ -263,5 +468,7 @@ def resolve_policy(
     )
     if model is not None:
         policy = _fit_to_model(model, policy, mixed_precision, strategy)
+    if policy.multi_worker:
+        _without_xla_for_multi_worker(policy, jit_compile)
     logger.info("device policy: %s", policy.describe())
     return policy

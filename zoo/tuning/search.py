@@ -54,7 +54,7 @@ from zoo.registry import get_spec
 from zoo.spec import MONITORS, ModelSpec, keep_spec, spec_of
 from zoo.training.callbacks import callback_list, monitor_mode
 from zoo.training.loop import load_run_data, reading_options, used_data_dir
-from zoo.training.policy import resolve_policy
+from zoo.training.policy import check_outside_strategy_scope, resolve_policy
 from zoo.training.workdir import Workdir, comparable_config, fingerprint
 from zoo.tuning.hypermodel import ZooHyperModel
 from zoo.tuning.trials import (
@@ -382,11 +382,9 @@ def _check_one_device(overrides: Mapping[str, Any]) -> None:
             "KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT); train the best values with a "
             "strategy: zoo.train(name, data, strategy=..., **result.best_overrides)."
         )
-    if tf.distribute.has_strategy():
-        raise InvalidValueError(
-            "zoo.tune was called inside `with strategy.scope()`; its trials train on one device, "
-            "so call it outside the scope (and zoo.train inside, with the best values)."
-        )
+    check_outside_strategy_scope("zoo.tune", "its trials each train on one device (train the "
+                                 "best values inside it: zoo.train(name, data, "
+                                 "**result.best_overrides))")
     if os.environ.get("TF_CONFIG") and "KERASTUNER_ORACLE_IP" not in os.environ:
         logger.warning(
             "TF_CONFIG is set, but zoo.tune does not search across its cluster: each process "
