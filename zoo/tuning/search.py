@@ -274,7 +274,7 @@ def tune(
     record.update(reading)  # only what was named, so searches begun before still resume
     _refuse_a_run(directory)
     if not overwrite:
-        _check_previous_search(directory, record)
+        _check_previous_search(directory, record, role)
     elif role != "worker":
         _check_only_a_search(directory)
     if role == "local":  # (in chief/worker mode the processes share the directory by design)
@@ -505,11 +505,12 @@ def _check_only_a_search(directory: Path) -> None:
     )
 
 
-def _check_previous_search(directory: Path, record: dict[str, Any]) -> None:
+def _check_previous_search(directory: Path, record: dict[str, Any], role: str = "local") -> None:
     """Refuse a directory whose search asked for something else. Writes nothing."""
     path = directory / SEARCH_FILE
     if not path.exists():
-        if (directory / SEARCH_PROJECT).is_dir():
+        # (In chief/worker mode a worker may make keras_tuner/ before the chief records.)
+        if role == "local" and (directory / SEARCH_PROJECT).is_dir():
             # Its trials' settings are unknown: continuing would mix them with these.
             raise SearchConflictError(
                 f"{directory} holds keras-tuner's trials ({SEARCH_PROJECT}/) but not the "
