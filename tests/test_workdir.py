@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
+from helpers import ClaimingProcess
 
 import zoo.training.workdir as workdir_module
 from zoo.checks import writable_directory
@@ -480,3 +481,32 @@ def test_a_workdir_that_cannot_be_made_is_refused_with_the_reason(tmp_path, monk
     monkeypatch.setattr(os, "pathconf", lambda path, name: -1)  # no limit at all
     assert writable_directory("workdir", tmp_path / "nine_char") == tmp_path / "nine_char"
     assert sorted(os.listdir(tmp_path)) == ["dangling", "file.txt"]
+
+
+def test_a_claim_that_fails_half_way_holds_nothing(tmp_path, monkeypatch):
+    # A full disk (process.json unwritable) after the lock was taken kept the lock: every other
+    # process was refused "in use" until this one exited.
+    import zoo.io
+
+    directory = tmp_path / "run"
+
+    def full_disk(path, data):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(zoo.io, "atomic_write_json", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        zoo.io.claim(directory)
+    monkeypatch.undo()
+    assert zoo.io.in_use_by(directory) is None
+    with ClaimingProcess(directory) as other:  # another process can take it
+        assert zoo.io.in_use_by(directory) == other.pid and not zoo.io.claim(directory)
+    # Deleted and made again while held: the new directory is locked, not the old one's lock kept.
+    assert zoo.io.claim(directory)
+    shutil.rmtree(directory)
+    assert zoo.io.claim(directory)
+    try:
+        with pytest.raises(AssertionError):  # the other process's claim fails: it is held here
+            with ClaimingProcess(directory):
+                pass
+    finally:
+        zoo.io.release(directory)

@@ -264,14 +264,23 @@ def claim(directory: str | os.PathLike) -> bool:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     key = directory.resolve()
-    if key not in _HELD:
-        locked = _lock(directory)
-        if locked == _BUSY or (locked is None and _recorded_holder(directory) is not None):
-            return False
-        if locked is not None:
-            _HELD[key] = locked
-    atomic_write_json(directory / PROCESS_FILE,
-                      {"pid": os.getpid(), "started": process_started(os.getpid())})
+    held = _HELD.get(key)
+    if held is not None and not os.path.samestat(os.fstat(held), os.stat(directory)):
+        os.close(_HELD.pop(key))  # the directory was deleted and made again: lock the new one
+    taken = None
+    try:
+        if key not in _HELD:
+            locked = _lock(directory)
+            if locked == _BUSY or (locked is None and _recorded_holder(directory) is not None):
+                return False
+            if locked is not None:
+                taken = _HELD[key] = locked
+        atomic_write_json(directory / PROCESS_FILE,
+                          {"pid": os.getpid(), "started": process_started(os.getpid())})
+    except BaseException:  # a full disk, Ctrl-C: a claim half taken would block every process
+        if taken is not None:
+            os.close(_HELD.pop(key))
+        raise
     return True
 
 

@@ -204,10 +204,11 @@ class Workdir:
         In a directory an interrupted run left, first finish or clean up what the crash cut short
         (see the module docstring), so that resuming starts from a consistent state.
         """
-        self.path.mkdir(parents=True, exist_ok=True)
-        if not claim(self.path):  # taken in one step: of two processes starting, one gets it
-            raise self._in_use_error(in_use_by(self.path) or 0)
+        claimed = False
         try:
+            claimed = claim(self.path)  # in one step: of two processes starting, one gets it
+            if not claimed:
+                raise self._in_use_error(in_use_by(self.path) or 0)
             # Another process may have begun, trained on or finished the run while this one's
             # data loaded: what is there now decides (recovering from an older reading of the
             # state deleted the weights that process had committed since).
@@ -218,7 +219,8 @@ class Workdir:
             if not self.config_path.exists():
                 atomic_write_json(self.config_path, self.config)
         except BaseException:
-            self.release()
+            if claimed:  # (not another process's claim)
+                self.release()
             raise
 
     def release(self) -> None:

@@ -288,12 +288,12 @@ def tune(
                                  data_dir=data_dir, download=download, reading=reading)
     validation = training_data.validation
     hypermodel.train_examples = training_data.num_examples
-    if role == "local":
-        directory.mkdir(parents=True, exist_ok=True)
-        if not claim(directory):  # taken in one step: of two processes starting, one gets it
-            raise _in_use_error(directory, in_use_by(directory) or 0)
+    claimed = False
     try:
         if role == "local":
+            claimed = claim(directory)  # in one step: of two processes starting, one gets it
+            if not claimed:
+                raise _in_use_error(directory, in_use_by(directory) or 0)
             # Another process may have searched here while this one's data loaded.
             _refuse_a_run(directory)
             if not overwrite:
@@ -306,7 +306,7 @@ def tune(
             role=role, max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
     finally:
-        if role == "local":
+        if claimed:  # (not another process's claim)
             release(directory)
 
     if role == "worker":  # the chief owns the record; read what it has saved so far
