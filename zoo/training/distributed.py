@@ -231,11 +231,11 @@ def fit_multi_worker(
     each averaged over the examples of all workers. Callbacks see the usual hooks
     (train/epoch/batch begin and end) and may stop training with `model.stop_training`.
 
-    Every worker calls it with its own `initial_epoch`; when they differ, every worker raises
-    `InvalidValueError` (see `check_same_epoch`). A worker that stops or cannot be reached
-    while training makes the others raise `WorkerUnavailableError`.
+    Every worker calls it with the same `initial_epoch`, which the caller checks first with
+    `check_same_epoch` (`zoo.train` does, on every worker, also those with nothing left to
+    train). A worker that stops or cannot be reached while training makes the others raise
+    `WorkerUnavailableError`.
     """
-    check_same_epoch(strategy, initial_epoch)
     train_step, evaluate_step = _step_functions(model, strategy)
     distributed_train = strategy.experimental_distribute_dataset(train_data)
     distributed_validation = (

@@ -19,7 +19,7 @@ from zoo import checks
 from zoo.data.sources import column_options
 from zoo.errors import InvalidValueError, UnknownNameError, ZooError
 from zoo.evaluation import EvalReport, evaluate
-from zoo.io import save_atomically
+from zoo.io import atomic_write_json, save_atomically
 from zoo.models.weights import pretrained_source, pretrained_vocabulary
 from zoo.registry import get_spec, spec_for_model
 from zoo.serving.safety import check_reloadable
@@ -396,8 +396,6 @@ def train(
     report = evaluate(model, validation, spec=spec)
     report.history = history
     if run is not None:
-        from zoo.io import atomic_write_json
-
         atomic_write_json(run.report_path, report.to_dict())
     # Plain JSON values (tuples as lists), exactly as a workdir's config.json holds them.
     run_config = run.config if run is not None else json.loads(json.dumps(config, default=str))

@@ -44,6 +44,7 @@ import logging
 import os
 import re
 import shlex
+import zipfile
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -120,8 +121,7 @@ class Workdir:
                 f"workdir {self.path} exists and is not a directory; pass a directory path."
             )
         self._refuse_if_in_use()  # now, before the data loads; `begin` claims it for good
-        self._check_config()
-        self.state = self._read_state()
+        self._read_run()
 
     # -- files -------------------------------------------------------------------------------
     @property
@@ -212,8 +212,7 @@ class Workdir:
             # Another process may have begun, trained on or finished the run while this one's
             # data loaded: what is there now decides (recovering from an older reading of the
             # state deleted the weights that process had committed since).
-            self._check_config()
-            self.state = self._read_state()
+            self._read_run()
             self._recover()
             self._check_best_model()
             if not self.config_path.exists():
@@ -267,8 +266,6 @@ class Workdir:
         .keras file: the run's model is made from it when training ends."""
         if self.state.best_epoch is None:
             return
-        import zipfile
-
         problem = None
         if not self.best_model_path.exists():
             problem = "is missing"
@@ -333,6 +330,12 @@ class Workdir:
             )
 
     # -- state ------------------------------------------------------------------------------
+    def _read_run(self) -> None:
+        """Check the recorded configuration against this one and read the run's state, as the
+        directory holds them now."""
+        self._check_config()
+        self.state = self._read_state()
+
     def _read_state(self) -> RunState:
         if not self.state_path.exists():
             left = [path.name for path in (self.history_path, self.best_model_path,

@@ -74,8 +74,8 @@ HYPERBAND_FACTOR = 3
 # May change between runs of one search: a larger budget continues it.
 _RESUMABLE_KEYS = ("max_trials",)
 
-
 logger = logging.getLogger("zoo.tuning")
+
 
 class SearchConflictError(ZooError):
     """The directory holds a search that asked for something else."""
@@ -272,11 +272,7 @@ def tune(
         "search_space": _space_description(space),
     }
     record.update(reading)  # only what was named, so searches begun before still resume
-    _refuse_a_run(directory)
-    if not overwrite:
-        _check_previous_search(directory, record, role)
-    elif role != "worker":
-        _check_only_a_search(directory)
+    _check_directory(directory, record, overwrite=overwrite, role=role)
     if role == "local":  # (in chief/worker mode the processes share the directory by design)
         _refuse_if_in_use(directory)  # before the data is read, or anything there touched
 
@@ -295,11 +291,7 @@ def tune(
             if not claimed:
                 raise _in_use_error(directory, in_use_by(directory) or 0)
             # Another process may have searched here while this one's data loaded.
-            _refuse_a_run(directory)
-            if not overwrite:
-                _check_previous_search(directory, record)
-            else:
-                _check_only_a_search(directory)
+            _check_directory(directory, record, overwrite=overwrite, role=role)
         search = _run_search(
             directory, oracle, hypermodel, tuner, training_data, validation, record,
             max_trials=max_trials, callbacks=callbacks, verbose=verbose, overwrite=overwrite,
@@ -477,6 +469,18 @@ def _in_use_error(directory: Path, pid: int) -> SearchConflictError:
         f"(or stop it), then rerun to continue the search; or use another directory. (To "
         f"share one search between processes, use keras-tuner's chief/worker mode.)"
     )
+
+
+def _check_directory(directory: Path, record: dict[str, Any], *, overwrite: bool,
+                     role: str) -> None:
+    """Refuse a directory the search cannot use: a training workdir; without `overwrite`, a
+    search that asked for something else; with it, files that are not an earlier search (which
+    a worker leaves to the chief). Writes nothing."""
+    _refuse_a_run(directory)
+    if not overwrite:
+        _check_previous_search(directory, record, role)
+    elif role != "worker":
+        _check_only_a_search(directory)
 
 
 def _refuse_a_run(directory: Path) -> None:
