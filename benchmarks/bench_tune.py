@@ -25,45 +25,66 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from common import MNIST_8K  # noqa: E402
+from common import MNIST_8K, at_least  # noqa: E402
 
 import zoo  # noqa: E402
+from zoo.tuning.search import TUNERS  # noqa: E402
 
 ENTRY = "cnn_mnist"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--examples", type=int, default=2000)
-    parser.add_argument("--tuner", default="random")
+    parser.add_argument("--trials", type=at_least(1), default=4)
+    parser.add_argument("--epochs", type=at_least(1), default=2)
+    parser.add_argument(
+        "--examples", type=at_least(100, "a tenth of them scores each trial"), default=2000
+    )
+    parser.add_argument("--tuner", choices=TUNERS, default="random")
     args = parser.parse_args()
     if MNIST_8K is None:
         sys.exit("shared/datasets/mnist_8k.npz not found: this benchmark needs the real digits.")
     with np.load(MNIST_8K) as arrays:
         images, labels = arrays["x"][: args.examples], arrays["y"][: args.examples]
 
-    directory = Path(tempfile.mkdtemp()) / ENTRY
-    started = time.perf_counter()
-    result = zoo.tune(ENTRY, (images, labels), tuner=args.tuner, max_trials=args.trials,
-                      epochs=args.epochs, directory=directory, seed=0, verbose=0)
-    wall = time.perf_counter() - started
+    # The search's checkpoints and trials (tens of MB) are not kept: trials.csv is read below.
+    with tempfile.TemporaryDirectory(prefix="bench_tune_") as temporary:
+        started = time.perf_counter()
+        result = zoo.tune(
+            ENTRY,
+            (images, labels),
+            tuner=args.tuner,
+            max_trials=args.trials,
+            epochs=args.epochs,
+            directory=Path(temporary) / ENTRY,
+            seed=0,
+            verbose=0,
+        )
+        wall = time.perf_counter() - started
 
     trials = result.trials
     seconds = trials.duration_s.astype(float)
     completed = trials[trials.status == "COMPLETED"]
-    print(f"{ENTRY}, {args.tuner} search, {len(trials)} trials x {args.epochs} epochs on "
-          f"{len(images):,} digits ({os.cpu_count()} CPU cores)")
-    print(trials.drop(columns=["worker", "error"]).to_string(
-        index=False, float_format=lambda v: f"{v:.4g}"))
+    print(
+        f"{ENTRY}, {args.tuner} search, {len(trials)} trials x {args.epochs} epochs on "
+        f"{len(images):,} digits ({os.cpu_count()} CPU cores)"
+    )
+    print(
+        trials.drop(columns=["worker", "error"]).to_string(
+            index=False, float_format=lambda v: f"{v:.4g}"
+        )
+    )
     print()
     print(f"search wall time     {wall:8.1f} s")
     print(f"trials/hour          {3600 * len(trials) / wall:8.1f}")
-    print(f"seconds per trial    {seconds.mean():8.1f} mean, {seconds.median():.1f} median, "
-          f"{seconds.min():.1f}-{seconds.max():.1f}")
-    print(f"overhead             {wall - seconds.sum():8.1f} s outside trials "
-          f"({(wall - seconds.sum()) / wall:.0%})")
+    print(
+        f"seconds per trial    {seconds.mean():8.1f} mean, {seconds.median():.1f} median, "
+        f"{seconds.min():.1f}-{seconds.max():.1f}"
+    )
+    print(
+        f"overhead             {wall - seconds.sum():8.1f} s outside trials "
+        f"({(wall - seconds.sum()) / wall:.0%})"
+    )
     print(f"completed            {len(completed)} of {len(trials)}")
     print(f"best val accuracy    {completed.score.max():8.4f}  {result.best_overrides}")
 

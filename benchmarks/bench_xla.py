@@ -6,8 +6,11 @@ each. Image entries get synthetic images; text entries get the batches `zoo.data
 `--text-data` (default: SST-2 from ../shared/datasets when present, else generated sentences of
 SST-2's lengths), with the entry's length bucketing: XLA compiles once per distinct shape, so the
 mix of shapes is part of what is measured. Every shape is compiled before the timing starts.
-With `--write`, records the speed-ups in zoo/training/xla_cpu_measurements.json, which the
-`jit_compile="auto"` policy reads.
+With `--write`, records the speed-ups, and the settings they were measured with, in the
+xla_cpu_measurements.json of the imported zoo package (zoo/training/), which the
+`jit_compile="auto"` policy reads. It refuses to when text entries would use generated sentences
+or when `--steps` or `--rounds` is below its default: short runs of one entry gave 1.61x and
+1.02x, either side of the policy's 1.1x threshold.
 
     python benchmarks/bench_xla.py cnn_mnist mlp_mnist lstm_sst2 transformer_sst2 --write
 """
@@ -15,22 +18,41 @@ With `--write`, records the speed-ups in zoo/training/xla_cpu_measurements.json,
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from common import SST2_TRAIN, in_memory, one_batch_per_shape  # noqa: E402
+from common import SST2_TRAIN, at_least, in_memory, one_batch_per_shape  # noqa: E402
 
 import zoo  # noqa: E402
 from zoo.io import atomic_write_json  # noqa: E402
 from zoo.training.compile import compile_model  # noqa: E402
 from zoo.training.policy import MEASUREMENTS_FILE  # noqa: E402
+
+# Below these a run is too short to record: the speed-up of one entry varied from 1.02x to 1.61x
+# between runs of `--steps 2 --rounds 1`.
+STEPS = 40
+ROUNDS = 3
+GENERATED_TEXT = "GENERATED sentences (no shared SST-2)"
+SYNTHETIC_IMAGES = "synthetic images"  # by design: pixel values do not change the work
+
+
+def text_description(path: str | None) -> str:
+    """Where text entries' batches come from, as printed and recorded."""
+    if path:
+        return path
+    if SST2_TRAIN is not None:
+        return "SST-2 train.tsv (shared)"
+    return GENERATED_TEXT
 
 
 def text_source(path: str | None) -> object:
@@ -53,8 +75,9 @@ def training_batches(spec: zoo.ModelSpec, steps: int, text_data: str | None) -> 
         x = rng.normal(size=(count, *spec.input.shape)).astype("float32")
         y = rng.integers(0, spec.num_classes, size=(count,)).astype("int32")
         return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).cache()
-    dataset = zoo.data.load(text_source(text_data), spec=spec,
-                            bucket_by_length=spec.recipe.bucket_by_length)
+    dataset = zoo.data.load(
+        text_source(text_data), spec=spec, bucket_by_length=spec.recipe.bucket_by_length
+    )
     return in_memory(dataset, steps)
 
 
@@ -73,17 +96,42 @@ def examples_per_second(spec: zoo.ModelSpec, jit: bool, data: tf.data.Dataset) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("entries", nargs="*", default=["cnn_mnist", "mlp_mnist"])
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=at_least(1), default=STEPS)
+    parser.add_argument("--rounds", type=at_least(1), default=ROUNDS)
     parser.add_argument("--text-data", help="text source for text entries (default: SST-2)")
     parser.add_argument("--write", action="store_true", help="record the result for the policy")
     args = parser.parse_args()
+    # Checked by hand: argparse tests a positional's default list itself against `choices`.
+    unknown = [name for name in args.entries if name not in zoo.list_models()]
+    if unknown:
+        parser.error(
+            f"unknown entries {', '.join(unknown)}: choose from {', '.join(zoo.list_models())}"
+        )
+    specs = {name: zoo.get_spec(name) for name in args.entries}
+    texts = text_description(args.text_data)
+    sources = {
+        name: SYNTHETIC_IMAGES if spec.input.kind == "image" else texts
+        for name, spec in specs.items()
+    }
+    # The policy file is read by every later run of zoo: refused before minutes of measuring.
+    if args.write and (args.steps < STEPS or args.rounds < ROUNDS):
+        sys.exit(
+            f"--write needs --steps >= {STEPS} and --rounds >= {ROUNDS} (the defaults), got "
+            f"--steps {args.steps} --rounds {args.rounds}: shorter runs vary too much to "
+            "set the XLA policy; drop those options, or leave out --write."
+        )
+    generated = [name for name, source in sources.items() if source == GENERATED_TEXT]
+    if args.write and generated:
+        sys.exit(
+            f"--write with generated sentences for {', '.join(generated)}: the policy must "
+            "be measured on real text, and ../shared/datasets/sst2/train.tsv was not found; "
+            "provide it (or --text-data FILE), or leave out --write."
+        )
 
     tf.config.set_visible_devices([], "GPU")  # this script measures the CPU policy
     results = {}
-    print(f"{'entry':22} {'default ex/s':>13} {'XLA ex/s':>10} {'speed-up':>9}")
-    for name in args.entries:
-        spec = zoo.get_spec(name)
+    print(f"{'entry':22} {'default ex/s':>13} {'XLA ex/s':>10} {'speed-up':>9}  data")
+    for name, spec in specs.items():
         data = training_batches(spec, args.steps, args.text_data)
         default, xla = [], []
         for _ in range(args.rounds):
@@ -96,9 +144,21 @@ def main() -> None:
             "speedup": round(speedup, 3),
             "batch_size": spec.recipe.batch_size,
             "bucket_by_length": spec.recipe.bucket_by_length,
+            # What it was measured with; the policy reads only "speedup".
+            "steps": int(data.cardinality()),
+            "rounds": args.rounds,
+            "data": sources[name],
+            "measured_on": datetime.date.today().isoformat(),
         }
-        print(f"{name:22} {statistics.median(default):13.0f} {statistics.median(xla):10.0f} "
-              f"{speedup:8.2f}x")
+        print(
+            f"{name:22} {statistics.median(default):13.0f} {statistics.median(xla):10.0f} "
+            f"{speedup:8.2f}x  {sources[name]}"
+        )
+    if generated:
+        print(
+            f"{', '.join(generated)}: measured on generated sentences of SST-2's lengths, not "
+            "on SST-2 (../shared/datasets/sst2/train.tsv not found)"
+        )
     if args.write:
         import json
 
@@ -110,7 +170,11 @@ def main() -> None:
         recorded["tensorflow"] = tf.__version__
         recorded["measured_with"] = "benchmarks/bench_xla.py"
         atomic_write_json(MEASUREMENTS_FILE, recorded)
-        print(f"recorded in {MEASUREMENTS_FILE}")
+        # The imported zoo's file, which need not be this checkout's (PYTHONPATH, an install).
+        print(
+            f"recorded {', '.join(results)} in {MEASUREMENTS_FILE} (zoo imported from "
+            f"{Path(zoo.__file__).parent})"
+        )
 
 
 if __name__ == "__main__":

@@ -17,13 +17,24 @@ portability check.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import keras
+from common import at_least
+
+try:
+    import keras
+except ImportError as error:  # KERAS_BACKEND names a backend whose package is not installed
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    package = error.name or backend
+    sys.exit(
+        f"cannot import keras with KERAS_BACKEND={backend}: {error}; install {package} "
+        f"(pip install {package}) or choose an installed backend."
+    )
 import numpy as np
 
 import zoo
@@ -84,9 +95,18 @@ def check(name: str, steps: int, batch_size: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("entries", nargs="*", default=None)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--steps",
+        default=20,
+        type=at_least(2, "the first step compiles; the median of the others is the step time"),
+    )
+    parser.add_argument("--batch-size", type=at_least(1), default=64)
     args = parser.parse_args()
+    unknown = [name for name in args.entries or [] if name not in zoo.list_models()]
+    if unknown:
+        parser.error(
+            f"unknown entries {', '.join(unknown)}: choose from {', '.join(zoo.list_models())}"
+        )
     backend = keras.backend.backend()
     devices = ""
     if backend == "jax":
@@ -94,14 +114,19 @@ def main() -> None:
 
         devices = ", ".join(str(d) for d in jax.devices())
     print(f"keras {keras.__version__}, backend {backend} {devices}")
-    print(f"{'entry':22} {'params':>10} {'1st step ms':>12} {'step ms':>9} {'loss before':>12} "
-          f"{'after':>8} {'reload':>7}")
+    print(
+        f"{'entry':22} {'params':>10} {'1st step ms':>12} {'step ms':>9} {'loss before':>12} "
+        f"{'after':>8} {'reload':>7}"
+    )
     failed = []
     for name in args.entries or zoo.list_models():
         row = check(name, args.steps, args.batch_size)
-        print(f"{name:22} {row['params']:10,} {row['compile_step_ms']:12.0f} {row['step_ms']:9.2f} "
-              f"{row['loss_before']:12.4f} {row['loss_after']:8.4f} "
-              f"{'same' if row['reload_same'] else 'DIFFERS':>7}", flush=True)
+        print(
+            f"{name:22} {row['params']:10,} {row['compile_step_ms']:12.0f} {row['step_ms']:9.2f} "
+            f"{row['loss_before']:12.4f} {row['loss_after']:8.4f} "
+            f"{'same' if row['reload_same'] else 'DIFFERS':>7}",
+            flush=True,
+        )
         if not row["ok"]:
             failed.append(name)
     if failed:

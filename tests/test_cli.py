@@ -196,6 +196,20 @@ def test_train_from_weights_fine_tunes_and_more_epochs_point_there(tmp_path, cap
     hidden = [zoo.build("mlp_mnist", weights=run, units=(8,), num_classes=classes)
               .get_layer("hidden_0").get_weights()[0] for run, classes in ((first, 10), (tuned, 3))]
     np.testing.assert_array_equal(*hidden)  # frozen: as the first run left it
+    # More epochs of the fine-tuning run: the way out keeps the backbone frozen, as it was.
+    capsys.readouterr()
+    assert main(["train", "mlp_mnist", "--data", str(three), "--epochs", "2", "--workdir",
+                 str(tuned), "--weights", str(first), "--freeze-backbone",
+                 "--set", "num_classes=3", *small]) == 2
+    error = capsys.readouterr().err
+    command = error.split("for the epochs to add: ")[1].split(" (in Python:")[0]
+    assert f"--weights {tuned} --freeze-backbone --workdir NEW" in command, command
+    assert f"weights={str(tuned)!r}, freeze_backbone=True, " in error
+    more = [str(tmp_path / "tuned_more") if part == "NEW" else "1" if part == "N" else part
+            for part in shlex.split(command)[1:]]
+    assert main(more) == 0
+    config = json.loads((tmp_path / "tuned_more" / "config.json").read_text())
+    assert config["frozen_layers"] == ["hidden_0"]
     # Without --set num_classes=3 the 10-class model would train on 3-class data: said.
     capsys.readouterr()
     assert main(["train", "mlp_mnist", "--data", str(three), "--epochs", "1", "--weights",
@@ -216,6 +230,41 @@ def test_train_from_weights_fine_tunes_and_more_epochs_point_there(tmp_path, cap
     assert "--freeze-backbone needs --weights PATH" in capsys.readouterr().err
     assert main(["train", "mlp_mnist", "--set", f"weights={first}"]) == 2
     assert "use --weights" in capsys.readouterr().err
+
+
+def test_seed_makes_a_fine_tuning_run_repeatable(tmp_path):
+    from helpers import digit_like_images
+
+    small = ["--set", "units=(8,)", "--batch-size", "30", "--epochs", "1"]
+    digits, first = write_digits_npz(tmp_path / "digits.npz", count=60), tmp_path / "first"
+    assert main(["train", "mlp_mnist", "--data", str(digits), "--workdir", str(first),
+                 *small]) == 0
+    x, y = digit_like_images(60, num_classes=3, seed=1)
+    np.savez(tmp_path / "three.npz", x=x, y=y)
+    heads = []
+    for run, drawn_before in (("a", 1), ("b", 2)):
+        keras.utils.set_random_seed(drawn_before)  # whatever the process drew before: --seed rules
+        assert main(["train", "mlp_mnist", "--data", str(tmp_path / "three.npz"), "--weights",
+                     str(first), "--freeze-backbone", "--set", "num_classes=3", "--seed", "0",
+                     "--workdir", str(tmp_path / run), *small]) == 0
+        tuned = zoo.build("mlp_mnist", weights=tmp_path / run, units=(8,), num_classes=3)
+        heads.append(tuned.get_layer("classifier").get_weights()[0])
+    # The new head is drawn from --seed too, so the same command trains the same model.
+    np.testing.assert_allclose(*heads, rtol=0, atol=1e-6)
+
+
+def test_weights_that_cannot_start_a_model_are_one_clear_line(tmp_path, capsys):
+    empty = tmp_path / "empty.weights.h5"
+    empty.write_bytes(b"")
+    assert main(["train", "mlp_mnist", "--weights", str(empty)]) == 2
+    error = capsys.readouterr().err
+    assert "empty.weights.h5 is not a readable .weights.h5 file" in error, error
+    assert "Check the path" not in error  # not a permissions or disk problem
+    assert main(["train", "mlp_mnist", "--weights", ""]) == 2
+    assert "zoo: error: weights (--weights) is an empty path" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "a .keras or a .weights.h5 file" in " ".join(capsys.readouterr().out.split())
 
 
 def test_version(capsys):

@@ -4,6 +4,7 @@ import warnings
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import digit_like_images, write_sentiment_tsv
 
@@ -340,12 +341,26 @@ def test_what_integer_labels_stand_for_is_logged_once(tmp_path, caplog):
     assert caplog.messages == []  # digits named by their ids; labels that are names
 
 
+def test_two_dataframes_are_told_apart_in_the_class_id_line(caplog):
+    # zoo.train(name, frame, other_frame) logs one line for each; both were "the DataFrame".
+    from zoo.training.loop import load_run_data
+
+    spec = zoo.get_spec("lstm_sst2").with_overrides(**SMALL_TEXT)
+    frame = pd.DataFrame({"sentence": ["good", "bad"] * 5, "label": [1, 0] * 5})
+    with caplog.at_level("INFO", logger="zoo.data"):
+        load_run_data(spec, frame, frame.iloc[:4], 0, None)
+    assert caplog.messages == [
+        "the DataFrame of 10 rows: labels are class ids, read as 0 = negative, 1 = positive",
+        "the DataFrame of 4 rows: labels are class ids, read as 0 = negative, 1 = positive",
+    ]
+
+
 def test_integer_labels_short_of_the_models_classes_warn_for_training_only():
     x, y = digit_like_images(30, num_classes=3)  # labels 0-2 for a 10-class entry
     spec = zoo.get_spec("mlp_mnist")
-    with pytest.warns(UserWarning, match=r"arrays: the labels are 0 to 2 \(3 classes\), but "
-                      r"'mlp_mnist' has 10: a model trained on them learns never to pick outputs "
-                      r"3 to 9\. For a 3-class model .*--set num_classes=3"):
+    with pytest.warns(UserWarning, match=r"arrays of 30 examples: the labels are 0 to 2 "
+                      r"\(3 classes\), but 'mlp_mnist' has 10: a model trained on them learns "
+                      r"never to pick outputs 3 to 9\. For a 3-class model .*--set num_classes=3"):
         zoo.data.load((x, y), split="train", spec=spec)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -354,9 +369,11 @@ def test_integer_labels_short_of_the_models_classes_warn_for_training_only():
         zoo.data.load((x, y), split="all", spec=spec, shuffle=False)
         zoo.data.load((x, y), split="validation", spec=spec)
         zoo.data.load((x, y), split="train", spec=spec.with_overrides(num_classes=3))
-    with pytest.warns(UserWarning, match=r"arrays: the labels go up to 8 \(3 of ids 0 to 8 "
-                      r"occur\), but 'mlp_mnist' has 10: .* never to pick output 9\."):
+    with pytest.warns(UserWarning, match=r"arrays of \d+ examples: the labels go up to 8 "
+                      r"\(3 of ids 0 to 8 occur\), but 'mlp_mnist' has 10: .* never to pick "
+                      r"output 9\."):
         zoo.data.load((x, np.array([3, 8, 1])[y]), split="train", spec=spec)
-    with pytest.warns(UserWarning, match="arrays: every label is 0, but 'mlp_mnist' has 10 "
-                      "classes: a model trained on them learns to pick class 0 only"):
+    with pytest.warns(UserWarning, match=r"arrays of \d+ examples: every label is 0, but "
+                      "'mlp_mnist' has 10 classes: a model trained on them learns to pick "
+                      "class 0 only"):
         zoo.data.load((x, np.zeros_like(y)), split="train", spec=spec)

@@ -667,7 +667,8 @@ def test_a_row_without_its_label_field_is_an_empty_label(tmp_path):
 
 
 def test_missing_labels_in_arrays_and_frames_are_refused():
-    with pytest.raises(DataError, match=r"the \(x, y\) arrays: the label is empty at row 1"):
+    with pytest.raises(DataError, match=r"the \(x, y\) arrays of 2 examples: the label is "
+                       r"empty at row 1"):
         zoo.data.read_source((["a", "b"], np.array(["pos", None], dtype=object)))
     frame = pd.DataFrame({"text": ["a", "b", "c"], "label": pd.array([1, None, 0], "Int64")})
     with pytest.raises(DataError, match=r"labels are missing \(NaN\) at row 1"):

@@ -128,6 +128,11 @@ def test_an_export_maps_named_labels_to_its_classes_and_refuses_others(exports, 
     pd.testing.assert_frame_equal(named.confusion, numbered.confusion)
     with pytest.raises(zoo.DataError, match="labels not among the class names: 'good'"):
         zoo.load(path).evaluate(frame.assign(label="good"))
+    # Images with labels beyond its two classes: the kind is named, not the labels.
+    images = (np.zeros((3, 28, 28), "uint8"), [0, 5, 9])
+    with pytest.raises(zoo.DataError, match=r"this model classifies texts, but received images "
+                       r"\(the \(x, y\) arrays of 3 examples\)\. Score it on labelled texts"):
+        zoo.load(path).evaluate(images)
     # the command line takes exports too
     tsv = write_sentiment_tsv(tmp_path / "sentences.tsv", repeats=1)
     assert main(["evaluate", str(path), "--data", str(tsv)]) == 0
@@ -946,8 +951,13 @@ def test_predict_states_expected_and_received_inputs(exports):
     single = image.predict(np.zeros((28, 28), "uint8"))  # one image, no channel axis
     assert len(single) == 1
     with pytest.raises(zoo.DataError, match=r"expected images of shape \(batch, 28, 28, 1\), "
-                                            r"received an array of shape \(2, 32, 32, 3\)"):
+                                            r"received an array of shape \(2, 32, 32, 3\)\. "
+                                            r"Resize the images to 28x28"):
         image.predict(np.zeros((2, 32, 32, 3), "uint8"))
+    # RGB at the right size: the channels are what to fix, not the size.
+    with pytest.raises(zoo.DataError, match=r"received an array of shape \(2, 28, 28, 3\)\. "
+                                            r"Convert the images to 1 channel"):
+        image.predict(np.zeros((2, 28, 28, 3), "uint8"))
     # Integer pixels in 0-255 as training takes them (an .npz saved as int64); others refused,
     # without advising a cast that would wrap them around.
     pixels = np.random.default_rng(0).integers(0, 256, (2, 28, 28, 1))
@@ -1020,3 +1030,22 @@ def test_input_files_lose_their_byte_order_mark_and_empty_ones_are_refused(tmp_p
     np.savez(tmp_path / "none.npz", x=np.zeros((0, 28, 28), np.uint8))
     with pytest.raises(zoo.DataError, match="none.npz holds no inputs to predict"):
         read_inputs(tmp_path / "none.npz")
+
+
+def test_a_text_file_is_one_input_per_line_whatever_else_the_lines_hold(tmp_path):
+    from zoo.serving import read_inputs
+
+    # str.splitlines also split at a form feed, U+0085 and U+2028: 4 lines gave 6 predictions.
+    lines = ["first line", "second\x0cpart", "third \x85 nel", "fourth \u2028 sep"]
+    for ending in ("\n", "\r\n", "\r"):
+        path = tmp_path / "lines.txt"
+        path.write_bytes((ending.join(lines) + ending).encode("utf-8"))
+        assert read_inputs(path).tolist() == lines
+
+    # A ragged table: the line and the fix on one line (pandas' message spans two).
+    ragged = tmp_path / "ragged.tsv"
+    ragged.write_text("sentence\tlabel\nfine\t1\ntab\tinside\t0\n")
+    with pytest.raises(zoo.DataError, match=r"line 3 has 3 fields but the header line has 2"
+                                            r"[^\n]*Replace tabs inside the text") as caught:
+        read_inputs(ragged)
+    assert "\n" not in str(caught.value)

@@ -251,3 +251,120 @@ def test_an_export_starts_a_model_with_the_weights_it_serves(name, tmp_path):
         except InvalidValueError as error:
             message = str(error)
     assert "The weights were trained with " in message, message
+
+
+def test_weights_that_are_not_a_path_or_an_export_without_zoo_json_are_explained(tmp_path):
+    with pytest.raises(InvalidValueError, match="weights must be the path of a training workdir, "
+                       "a zoo.export directory, a .keras file or a .weights.h5 file, got int 123"):
+        zoo.build("mlp_mnist", weights=123)
+    with pytest.raises(InvalidValueError, match=r"weights \(--weights\) is an empty path"):
+        zoo.build("mlp_mnist", weights="")
+    # A SavedModel without zoo.json: said as zoo.load says it, not "holds no model.keras".
+    (tmp_path / "saved").mkdir()
+    (tmp_path / "saved" / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(DataError, match="is a SavedModel but not a zoo export: it has no "
+                       "assets.extra/zoo.json"):
+        zoo.build("mlp_mnist", weights=tmp_path / "saved")
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "not hdf5"])
+def test_a_damaged_weights_file_is_explained(damage, tmp_path):
+    whole = tmp_path / "whole.weights.h5"
+    zoo.build("mlp_mnist", units=(8,), compile=False).save_weights(whole)
+    contents = {"empty": b"", "truncated": whole.read_bytes()[:2000],
+                "not hdf5": b"just some text\n"}[damage]
+    damaged = tmp_path / "damaged.weights.h5"
+    damaged.write_bytes(contents)
+    with pytest.raises(DataError, match=r"damaged.weights.h5 is not a readable .weights.h5 file "
+                       r"\(.+\); it may be empty, truncated or corrupt"):
+        zoo.build("mlp_mnist", weights=damaged, units=(8,))
+
+
+@pytest.fixture(scope="module")
+def lstm_run(tmp_path_factory):
+    """A finished small lstm_sst2 run with a bag of bigrams: (workdir, its data, overrides)."""
+    folder = tmp_path_factory.mktemp("lstm")
+    tiny = {**small_overrides(zoo.get_spec("lstm_sst2")), "bigram_buckets": 64, "bigram_dim": 4}
+    data = write_sentiment_tsv(folder / "a.tsv", repeats=3)
+    zoo.train("lstm_sst2", data, epochs=1, workdir=folder / "run", verbose=0, **tiny)
+    return folder / "run", data, tiny
+
+
+@pytest.mark.parametrize("other_input", [{"vocab_size": 300}, {"sequence_length": 24}])
+def test_layers_indexed_by_token_ids_of_another_vocabulary_start_fresh(other_input, lstm_run):
+    run, _, tiny = lstm_run
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the run's own vocabulary: every layer moves
+        same = zoo.build("lstm_sst2", weights=run, **tiny)
+    # Built for another vocabulary, its bigram rows (hashed pairs of token ids) and word rows
+    # would stand for other words: zoo.train fits a new vocabulary for this model.
+    with pytest.warns(UserWarning) as caught:
+        other = zoo.build("lstm_sst2", weights=run, **{**tiny, **other_input})
+    message = " ".join(str(warning.message) for warning in caught)
+    assert "bigram_embedding (indexed by token ids of another vocabulary)" in message, message
+    assert "does not fit lstm_sst2" in message
+    assert zoo.models.weights.pretrained_vocabulary(other) is None
+    for name in ("bigram_embedding", "embedding"):
+        if tuple(other.get_layer(name).weights[0].shape) == tuple(
+            same.get_layer(name).weights[0].shape
+        ):
+            assert not np.allclose(other.get_layer(name).get_weights()[0],
+                                   same.get_layer(name).get_weights()[0]), name
+    np.testing.assert_array_equal(other.get_layer("classifier").get_weights()[0],
+                                  same.get_layer("classifier").get_weights()[0])
+
+
+def test_a_weights_file_of_another_vocabulary_leaves_the_token_id_layers_fresh(lstm_run):
+    run, _, tiny = lstm_run
+    same = zoo.build("lstm_sst2", weights=run, **tiny)
+    same.save_weights(run / "copy.weights.h5")  # beside the run's vocabulary
+    with pytest.warns(UserWarning, match=r"2 layer\(s\) .* embedding \(indexed by token ids of "
+                      r"another vocabulary\), bigram_embedding \(indexed by token ids"):
+        other = zoo.build("lstm_sst2", weights=run / "copy.weights.h5",
+                          **{**tiny, "sequence_length": 24})
+    for name in ("bigram_embedding", "embedding"):
+        assert not np.allclose(other.get_layer(name).get_weights()[0],
+                               same.get_layer(name).get_weights()[0]), name
+
+
+def test_a_text_model_started_from_a_run_evaluates_and_exports_with_its_vocabulary(
+    lstm_run, tmp_path
+):
+    run, data, tiny = lstm_run
+    model = zoo.build("lstm_sst2", weights=run, **tiny)
+    # As zoo.train does, without preprocessor=: the same weights and words as the run's.
+    assert zoo.evaluate(model, data).accuracy == zoo.evaluate(run, data).accuracy
+    exported = zoo.export(model, tmp_path / "export")
+    predictions = zoo.load(exported).predict(["a wonderful , moving film"])
+    assert predictions.filter(like="p_").shape == (1, 2)
+
+
+def test_more_epochs_of_a_fine_tuning_run_point_to_the_same_freezing(trained_mlp, tmp_path):
+    _, path = trained_mlp
+    x, y = digit_like_images(60, num_classes=3)
+    frozen = tmp_path / "frozen"
+    zoo.train(zoo.build("mlp_mnist", weights=path, num_classes=3, freeze_backbone=True), (x, y),
+              epochs=1, workdir=frozen, verbose=0)
+    again = zoo.build("mlp_mnist", weights=path, num_classes=3, freeze_backbone=True)
+    with pytest.raises(zoo.WorkdirConflictError) as caught:
+        zoo.train(again, (x, y), epochs=2, workdir=frozen, verbose=0)
+    # Following the hint without them would unfreeze the backbone: another run than this one.
+    message = str(caught.value)
+    assert f"--weights {frozen} --freeze-backbone --workdir NEW" in message, message
+    assert (f"zoo.train(zoo.build('mlp_mnist', weights={str(frozen)!r}, freeze_backbone=True, "
+            f"num_classes=3), data, workdir=NEW, epochs=N))") in message, message
+
+    # Layers frozen by hand (not what freeze_backbone freezes): named, for Python only.
+    with pytest.warns(UserWarning, match="hidden_1"):  # no trained weights for it
+        by_hand = zoo.build("mlp_mnist", weights=path, num_classes=3, units=(128, 8))
+    by_hand.get_layer("hidden_1").trainable = False
+    zoo.train(by_hand, (x, y), epochs=1, workdir=tmp_path / "by_hand", verbose=0)
+    with pytest.raises(zoo.WorkdirConflictError) as caught:
+        zoo.train(by_hand, (x, y), epochs=2, workdir=tmp_path / "by_hand", verbose=0)
+    message = str(caught.value)
+    assert "--freeze-backbone" in message and "zoo train " not in message, message
+    assert ("with the layers it kept frozen (hidden_1) frozen again; only Python can freeze "
+            "these") in message, message
+    assert ("num_classes=3, units=(128, 8)); for name in ['hidden_1']: "
+            "model.get_layer(name).trainable = False; then zoo.train(model, data, workdir=NEW, "
+            "epochs=N).") in message, message

@@ -86,10 +86,16 @@ def test_rerun_of_a_finished_run_trains_nothing_and_other_settings_are_refused(t
     data = str(write_digits_npz(tmp_path / "digits.npz", count=200))
     workdir = tmp_path / "run"
     first = zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0)
+    final = workdir / "model.keras"
+    model_bytes, model_inode = final.read_bytes(), final.stat().st_ino
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="zoo"):
         again = zoo.train("mlp_mnist", data, epochs=2, workdir=workdir, verbose=0)
     assert f"the run in {workdir} is already complete (2 epochs)" in caplog.text
+    # model.keras is not saved again (Keras' save date changed its bytes, and a fine-tuning
+    # run started from it refused to resume: its recorded weights fingerprint differed).
+    assert final.read_bytes() == model_bytes
+    assert final.stat().st_ino == model_inode  # not even replaced
     assert "training mlp_mnist from epoch" not in caplog.text
     pd.testing.assert_frame_equal(first.history, again.history)
     assert again.report.accuracy == pytest.approx(first.report.accuracy)
@@ -614,12 +620,11 @@ def test_a_search_directory_is_not_a_workdir(tmp_path):
     assert sorted(p.name for p in search.iterdir()) == ["preprocessor", "search.json"]
 
 
-def test_a_workdir_missing_or_damaging_its_own_files_is_refused_untouched(tmp_path):
+def test_a_workdir_missing_or_damaging_its_own_files_is_refused_untouched(tmp_path, caplog):
     data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
     common = {"epochs": 2, "verbose": 0, "units": (8,)}
     finished = tmp_path / "finished"
     zoo.train("mlp_mnist", data, workdir=finished, **common)
-    model_bytes = (finished / "model.keras").read_bytes()
 
     # No config.json beside a run's state: resuming could mix the run with other settings.
     no_config = shutil.copytree(finished, tmp_path / "no_config")
@@ -638,19 +643,32 @@ def test_a_workdir_missing_or_damaging_its_own_files_is_refused_untouched(tmp_pa
         zoo.train("mlp_mnist", data, workdir=no_state, **common)
     assert len(list((no_state / "state").iterdir())) == 1
 
-    # best.keras gone or damaged: the final model is not quietly the last epoch's.
-    no_best = shutil.copytree(finished, tmp_path / "no_best")
-    (no_best / "best.keras").unlink()
-    with pytest.raises(WorkdirConflictError, match=r"best\.keras is missing; state\.json names it "
-                       r"as the run's best model \(epoch \d\)"):
-        zoo.train("mlp_mnist", data, workdir=no_best, **common)
-    damaged = shutil.copytree(finished, tmp_path / "damaged")
-    with open(damaged / "best.keras", "r+b") as handle:
-        handle.truncate(100)
+    # best.keras gone or damaged in a complete run: its final model holds the best epoch's
+    # weights, so it restores best.keras (the rerun was refused, "use a new workdir").
+    report = json.loads((finished / "report.json").read_text())
+    for name, problem in (("no_best", "is missing"), ("damaged", "is not a readable")):
+        workdir = shutil.copytree(finished, tmp_path / name)
+        if name == "no_best":
+            (workdir / "best.keras").unlink()
+        else:
+            with open(workdir / "best.keras", "r+b") as handle:
+                handle.truncate(100)
+        with caplog.at_level("WARNING", logger="zoo.training"):
+            rerun = zoo.train("mlp_mnist", data, workdir=workdir, **common)
+        assert any(f"best.keras {problem}" in message and "restored from it" in message
+                   for message in caplog.messages)
+        assert rerun.report.accuracy == pytest.approx(report["accuracy"])
+        assert keras.models.load_model(workdir / "best.keras").count_params() > 0
+        caplog.clear()
+    # ... but not from a damaged final model too.
+    both = shutil.copytree(finished, tmp_path / "both")
+    for name in ("best.keras", "model.keras"):
+        with open(both / name, "r+b") as handle:
+            handle.truncate(100)
+    damaged_bytes = (both / "model.keras").read_bytes()
     with pytest.raises(WorkdirConflictError, match=r"best\.keras is not a readable \.keras file"):
-        zoo.train("mlp_mnist", data, workdir=damaged, **common)
-    for workdir in (no_best, damaged):
-        assert (workdir / "model.keras").read_bytes() == model_bytes
+        zoo.train("mlp_mnist", data, workdir=both, **common)
+    assert (both / "model.keras").read_bytes() == damaged_bytes  # refused untouched
     # ... refused before training on, not after the remaining epochs.
     cut = tmp_path / "cut"
     with pytest.raises(_Interrupt):

@@ -138,7 +138,8 @@ def _parser() -> argparse.ArgumentParser:
     training.add_argument("--epochs", type=_positive_int, help="default: the recipe's")
     training.add_argument("--batch-size", type=_positive_int, help="default: the recipe's")
     training.add_argument("--seed", type=_seed, default=0,
-                          help="seeds weights, shuffling, augmentation and the hold-out")
+                          help="seeds weights (with --weights, the new head's), shuffling, "
+                               "augmentation and the hold-out")
     training.add_argument("--workdir", help="checkpoints, history.csv, logs; rerun to resume")
     training.add_argument("--set", dest="overrides", type=_override, action="append", default=[],
                           metavar="KEY=VALUE",
@@ -146,8 +147,9 @@ def _parser() -> argparse.ArgumentParser:
                                "learning_rate=1e-4), or set a zoo.train option (jit_compile=True)")
     _add_class_names_option(training)
     training.add_argument("--weights", metavar="PATH",
-                          help="start from a trained model: a workdir, .keras file or export "
-                               "(fine-tuning; the head is new when num_classes differs)")
+                          help="start from trained weights: a workdir, an export, a .keras "
+                               "or a .weights.h5 file (fine-tuning; the head is new when "
+                               "num_classes differs)")
     training.add_argument("--freeze-backbone", action="store_true",
                           help="with --weights: train the classifier head only")
     training.add_argument("--export", metavar="DIR",
@@ -359,8 +361,19 @@ def _starting_model(args: argparse.Namespace, arguments: dict[str, Any]) -> Any:
     valid = set(zoo.get_spec(args.name).valid_overrides())
     shaping = {key: value for key, value in arguments.items()
                if key in valid and value is not None}
+    _seed_before_building(arguments)
     return zoo.build(args.name, weights=args.weights, freeze_backbone=args.freeze_backbone,
                      **shaping)
+
+
+def _seed_before_building(arguments: dict[str, Any]) -> None:
+    """Seed Keras with the run's seed before the starting model is built: its new head (and any
+    layer the weights do not fill) is initialized then, before zoo.train seeds, and --seed must
+    make a fine-tuning run repeatable as it makes a run by name."""
+    import keras
+
+    seed = arguments.get("seed")
+    keras.utils.set_random_seed(0 if seed is None else seed)  # zoo.train's default seed: 0
 
 
 def _cmd_train(args: argparse.Namespace) -> None:

@@ -327,13 +327,15 @@ def evaluate(
     any source `zoo.data.load` accepts, read whole (a TFDS name: its labelled test split) with
     the model's spec: `spec`, else the one it was built from or the entry named like the model,
     with the class count of the model's output. Text sources need the `preprocessor` fitted on
-    the training data. `class_names` (the training data's, in id order) names the report's rows
-    and maps class names in the source to the ids the model was trained with. A run, a train
-    result or an export carries its own spec, preprocessing and class names: `spec` and (but for
-    a train result) `preprocessor` are refused for them, and `class_names` must be their own
-    (or name the classes of a run trained on integer labels). `data_dir` and
-    `download` reach TFDS as in `zoo.data.load` (an export is scored on local data only);
-    `text_column` and `label_column` name the columns of a table source, as there.
+    the training data; a model started from a run's weights (`zoo.build(name, weights=...)`)
+    carries that run's, which is used when none is given. `class_names` (the training data's,
+    in id order) names the report's rows and maps class names in the source to the ids the
+    model was trained with. A run, a train result or an export carries its own spec,
+    preprocessing and class names: `spec` and (but for a train result) `preprocessor` are
+    refused for them, and `class_names` must be their own (or name the classes of a run trained
+    on integer labels). `data_dir` and `download` reach TFDS as in `zoo.data.load` (an export
+    is scored on local data only); `text_column` and `label_column` name the columns of a table
+    source, as there.
 
     Raises:
         DataError: a text source without the training `preprocessor`, or data the model's spec
@@ -355,6 +357,7 @@ def evaluate(
     import tensorflow as tf
 
     from zoo.data.sources import column_options
+    from zoo.models.weights import pretrained_vocabulary
     from zoo.serving.predictor import Predictor
     from zoo.serving.sources import resolve
     from zoo.training.loop import TrainResult
@@ -392,6 +395,10 @@ def evaluate(
             f"{spec.num_classes} classes; pass the spec the model was built with "
             f"(spec.with_overrides(num_classes={outputs}) for a fine-tuned head)."
         )
+    if preprocessor is None:
+        # A text model started from a run's weights (zoo.build(weights=...)) carries that run's
+        # vocabulary: read the text with it, as zoo.train does.
+        preprocessor = pretrained_vocabulary(model)
     if not isinstance(data, tf.data.Dataset):
         spec = spec or _model_spec(model, preprocessor)
         data = _load_for_evaluation(data, spec, preprocessor, batch_size, class_names,
@@ -641,7 +648,8 @@ def _load_for_evaluation(
                 "evaluating a text model on a text source needs the vocabulary it was trained "
                 "with, but no fitted preprocessor was given; pass the training preprocessor: "
                 "preprocessor=result.preprocessor (a zoo.train result), or "
-                "zoo.data.Preprocessor.load(workdir / 'preprocessor', spec) (a saved run)."
+                "zoo.data.Preprocessor.load(workdir / 'preprocessor', spec) (a saved run); a "
+                "model built with zoo.build(name, weights=WORKDIR) brings its run's along."
             )
     # The model exists: checks advise fixing the data, not building the model otherwise.
     with validate.for_trained_model():

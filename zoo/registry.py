@@ -316,10 +316,13 @@ def build(
     (`learning_rate=3e-4`). Unless `compile=False`, the model is compiled with the recipe's
     optimizer, loss and accuracy metric, ready for `model.fit`.
 
-    `weights` starts the model from a trained `.keras` file, `.weights.h5` file or training
-    workdir; layers that differ in shape (the classifier head, when `num_classes` changes) keep
-    their fresh initialization, and a warning names them (a head of another class count only
-    when `num_classes` is not given). `freeze_backbone=True` then trains the head only.
+    `weights` starts the model from a trained `.keras` file, `.weights.h5` file, training
+    workdir or `zoo.export` directory; layers that differ in shape (the classifier head, when
+    `num_classes` changes) keep their fresh initialization, and a warning names them (a head of
+    another class count only when `num_classes` is not given). `freeze_backbone=True` then
+    trains the head only. Fresh layers are drawn from Keras' global random state, as every
+    Keras model's are: call `keras.utils.set_random_seed(seed)` first for a repeatable head
+    (`zoo.train(model, seed=...)` seeds only what happens after the model is built).
 
     Example:
         >>> import zoo

@@ -55,7 +55,7 @@ class Examples:
         kind: "image" or "text".
         class_names: names from the source itself (folder names, string labels), in id order,
             else () (integer labels are ids already).
-        origin: how messages name the source ("'digits.npz'", "the DataFrame").
+        origin: how messages name the source ("'digits.npz'", "the DataFrame of 872 rows").
     """
 
     features: np.ndarray
@@ -186,8 +186,10 @@ def _read_local(
     source: Any, *, text_column: str | None = None, label_column: str = "label"
 ) -> Examples:
     if isinstance(source, pd.DataFrame):
+        # The size tells a training and a validation DataFrame apart in the messages.
         return from_frame(
-            source, "the DataFrame", text_column=text_column, label_column=label_column
+            source, f"the DataFrame of {len(source):,} rows", text_column=text_column,
+            label_column=label_column,
         )
     if _input_label_pairs(source):
         raise DataError(
@@ -199,7 +201,8 @@ def _read_local(
         and len(source) == 2
         and not isinstance(source[0], (str, bytes))
     ):
-        return from_arrays(*source)
+        count = f" of {len(source[0]):,} examples" if hasattr(source[0], "__len__") else ""
+        return from_arrays(*source, origin=f"the (x, y) arrays{count}")
     if isinstance(source, (str, os.PathLike)):
         name = tfds_name(source) if isinstance(source, str) else None
         if name is not None:
@@ -336,7 +339,7 @@ def read_frame(path: str | os.PathLike, *, label_column: str = "label") -> pd.Da
             f"{label_column!r}, then one example per line."
         ) from None
     except pd.errors.ParserError as error:
-        raise _field_count_error(path, tab_separated, error) from None
+        raise field_count_error(path, tab_separated, error) from None
     except UnicodeDecodeError:
         raise not_utf8(path) from None
     except OSError as error:
@@ -386,7 +389,7 @@ def _read_csv(path: Path, tab_separated: bool, header: int | None) -> pd.DataFra
     )
 
 
-def _field_count_error(path: Path, tab_separated: bool, error: Exception) -> DataError:
+def field_count_error(path: Path, tab_separated: bool, error: Exception) -> DataError:
     """The message for a line with more fields than the header, or any other parse error."""
     delimiter = "tab" if tab_separated else "comma"
     counts = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))

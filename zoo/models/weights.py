@@ -12,11 +12,11 @@ import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import keras
 
-from zoo.errors import DataError, InvalidValueError, ZooError, warn
+from zoo.errors import DataError, InvalidValueError, ZooError, first_line, warn
 from zoo.io import read_json
 
 if TYPE_CHECKING:
@@ -25,24 +25,44 @@ if TYPE_CHECKING:
 HEAD_LAYER = "classifier"  # every family names its output layer so (zoo.models.common)
 VOCABULARY_ATTRIBUTE = "_zoo_pretrained_vocabulary"  # see pretrained_vocabulary
 SOURCE_ATTRIBUTE = "_zoo_pretrained_source"  # see pretrained_source
+# Layers whose rows are looked up by token id, as zoo's text families name them: the word
+# embedding, and the bag of bigrams (rows of hashed id pairs, `left * vocab_size + right`).
+TOKEN_ID_LAYERS = ("embedding", "bigram_embedding")
+WEIGHTS_KINDS = "a training workdir, a zoo.export directory, a .keras file or a .weights.h5 file"
+
+
+def _check_weights_argument(source: Any) -> None:
+    """Refuse a `weights=` that is not a path, or an empty one (which would name the current
+    directory)."""
+    if not isinstance(source, (str, os.PathLike)):
+        raise InvalidValueError(
+            f"weights must be the path of {WEIGHTS_KINDS}, got {type(source).__name__} "
+            f"{source!r:.60}; pass it as a string or a pathlib.Path (or leave weights out to "
+            f"start from a fresh initialization)."
+        )
+    if isinstance(source, str) and not source.strip():
+        raise InvalidValueError(
+            f"weights (--weights) is an empty path; expected {WEIGHTS_KINDS}. Pass the path, or "
+            f"leave weights out to start from a fresh initialization."
+        )
 
 
 def _resolve_weights_path(source: str | os.PathLike) -> tuple[Path, str]:
     """The file or export to read weights from, and which it is: "export", "keras" or
     "weights" (a .weights.h5 file)."""
-    from zoo.serving.archive import is_export
+    from zoo.serving.archive import is_export, read_metadata
 
+    _check_weights_argument(source)
     path = Path(source)
     if is_export(path):
         return path, "export"
+    if (path / "saved_model.pb").is_file():
+        read_metadata(path)  # a SavedModel without zoo.json: raises zoo.load's explanation
     if path.is_dir():
         for candidate in ("model.keras", "best.keras"):
             if (path / candidate).is_file():
                 return path / candidate, "keras"
-        raise DataError(
-            f"{path} holds no model.keras or best.keras; pass a training workdir, a zoo.export "
-            f"directory, a .keras file or a .weights.h5 file."
-        )
+        raise DataError(f"{path} holds no model.keras or best.keras; pass {WEIGHTS_KINDS}.")
     if not path.exists():
         raise DataError(
             f"{path} does not exist; expected weights as a training workdir, a zoo export, or "
@@ -105,41 +125,57 @@ def load_weights_checked(
                                warning.lineno)
 
 
-def _attach_vocabulary(model: keras.Model, source: Path, export: bool) -> None:
-    """Give a text model the vocabulary its weights were trained with (a workdir's).
+class _SourceVocabulary(NamedTuple):
+    """What a text model's weights source says about the vocabulary its weights were trained
+    with (see `_source_vocabulary`)."""
+
+    preprocessor: Any = None  # that vocabulary, fitted, where it fits the model: zoo.train's
+    replaced: bool = False  # True: known, but zoo.train will fit another one (it does not fit)
+    warning: str = ""  # to say once the weights are copied
+
+
+def _source_vocabulary(model: keras.Model, source: Path, export: bool) -> _SourceVocabulary:
+    """The vocabulary a text model's weights were trained with (a workdir's, an export's).
 
     Embedding rows belong to the words of that vocabulary; a new one fitted on the fine-tuning
     data would give every pretrained row to another word. `zoo.train(model, ...)` reads it back
-    with `pretrained_vocabulary`.
+    with `pretrained_vocabulary`. Nothing for an image model.
     """
     from zoo.serving.archive import VOCABULARY
     from zoo.spec import spec_of
 
     spec = spec_of(model)
     if spec is None or spec.input.kind != "text":
-        return
+        return _SourceVocabulary()
     if export:  # zoo.export keeps the vocabulary beside zoo.json
         saved = source / VOCABULARY
     else:  # a workdir, or a model file inside one (its best.keras or model.keras)
         saved = (source if source.is_dir() else source.parent) / "preprocessor"
     if not saved.is_dir():
-        warn(
+        return _SourceVocabulary(warning=(
             f"{source} holds no vocabulary (a training workdir's preprocessor/ folder, or an "
             f"export's {VOCABULARY}/), so zoo.train will fit a new one on the "
             f"fine-tuning data and the pretrained embedding rows will belong to other words. "
-            f"Pass the training workdir as weights= instead, or export it again.",
-        )
-        return
+            f"Pass the training workdir as weights= instead, or export it again."
+        ))
     from zoo.data import Preprocessor
 
     try:
-        setattr(model, VOCABULARY_ATTRIBUTE, Preprocessor.load(saved, spec))
-    except DataError as error:  # other text settings (vocab_size=...): the embedding did not move
-        warn(f"the vocabulary in {saved} does not fit {model.name}: {error}")
+        return _SourceVocabulary(Preprocessor.load(saved, spec))
+    except DataError as error:  # other text settings (vocab_size=...)
+        indexed = [layer.name for layer in model.layers if layer.name in TOKEN_ID_LAYERS]
+        fresh = (f", and {', '.join(indexed)} (indexed by token ids) start fresh: their trained "
+                 f"rows belong to the words of the other vocabulary" if indexed else "")
+        return _SourceVocabulary(replaced=True, warning=(
+            f"the vocabulary in {saved} does not fit {model.name}: {error} So zoo.train will "
+            f"fit a new one{fresh}."
+        ))
 
 
 def pretrained_vocabulary(model: keras.Model) -> Any:
-    """The fitted text `Preprocessor` of the workdir a model's weights came from, else None."""
+    """The fitted text `Preprocessor` of the workdir or export a model's weights came from
+    (`zoo.build(name, weights=...)`), else None: what `zoo.train`, `zoo.evaluate` and
+    `zoo.export` read the model's text with when given no other."""
     return getattr(model, VOCABULARY_ATTRIBUTE, None)
 
 
@@ -270,7 +306,13 @@ def load_pretrained(
     is the point of `zoo.build(name, weights=..., num_classes=N)`). A `zoo.export` directory
     gives the weights it serves (its SavedModel's variables, matched by weight path). A text
     model started from a training workdir or an export keeps that run's vocabulary for
-    `zoo.train` (see `pretrained_vocabulary`).
+    `zoo.train`, `zoo.evaluate` and `zoo.export` (see `pretrained_vocabulary`); where that
+    vocabulary does not fit the model (other text settings), the layers indexed by token ids
+    (`TOKEN_ID_LAYERS`) start fresh, since their rows belong to the other vocabulary's words.
+
+    Raises:
+        InvalidValueError: `source` is not a path, or no layer of it matches the model.
+        DataError: a missing or unreadable source, or a `.weights.h5` file of another network.
 
     Example:
         >>> import tempfile, zoo
@@ -281,59 +323,107 @@ def load_pretrained(
         (False, (None, 3))
     """
     path, kind = _resolve_weights_path(source)
+    vocabulary = _source_vocabulary(model, Path(source), kind == "export")
+    # With another vocabulary, a row of these layers would stand for another word (or pair).
+    keep_fresh = (tuple(layer.name for layer in model.layers if layer.name in TOKEN_ID_LAYERS)
+                  if vocabulary.replaced else ())
     if kind == "weights":
-        load_weights_checked(model, path, lambda mismatch: DataError(
-            f"{path} does not fit {model.name}: {mismatch}. A .weights.h5 file needs the same "
-            f"architecture; use a .keras file (a workdir's model.keras) to fine-tune with "
-            f"another class count."
-        ))
-        copied = [layer.name for layer in model.layers if layer.weights]
+        copied, skipped = _load_weights_file(model, path, keep_fresh)
     else:
-        source_weights, described = _weights_by_layer(path, kind == "export")
-        copied, skipped = [], []
-        head_classes: tuple[int, int] | None = None  # (trained, built) when they differ
-        for layer in model.layers:
-            if not layer.weights:
-                continue
-            found = source_weights(layer)
-            if found is None:
-                skipped.append(f"{layer.name} (not in {path.name})")
-            elif [w.shape for w in found] == [tuple(w.shape) for w in layer.weights]:
-                layer.set_weights(found)
-                copied.append(layer.name)
-            elif layer.name != HEAD_LAYER or _classes(found) == _classes(layer.weights):
-                skipped.append(f"{layer.name} (shapes differ)")
-            elif not num_classes_given:  # else a new head is the point of num_classes=N
-                head_classes = (_classes(found), _classes(layer.weights))
-        if not [name for name in copied if name != HEAD_LAYER]:
-            raise InvalidValueError(
-                f"no layer of {path.name} ({described}) matches {model.name} by name and shape; "
-                f"weights can only start a model of the same family and sizes."
-                f"{_sizes_hint(model, path, kind)} Layers are matched by name: a builder of your "
-                f"own should name its layers (Keras numbers unnamed ones per process) and end in "
-                f"zoo.models.classifier_head."
-            )
-        if head_classes is not None:  # said only once the rest of the weights fit
-            trained, built = head_classes
-            warn(
-                f"the weights in {path} end in a {trained}-class classifier, and {model.name} "
-                f"is built with {built} classes: its classifier head starts fresh, not from the "
-                f"trained one. To keep the trained head, build with num_classes={trained} "
-                f"(command line: --set num_classes={trained}); to train a new {built}-class "
-                f"head on purpose, pass num_classes={built}."
-            )
-        if skipped:
-            hint = _sizes_hint(model, path, kind) or (
-                " Build with the sizes the weights were trained with to start from all of them."
-            )
-            warn(
-                f"{len(skipped)} layer(s) of {model.name} keep their fresh initialization instead "
-                f"of the weights in {path}: {', '.join(skipped)}.{hint}",
-            )
-    _attach_vocabulary(model, Path(source), kind == "export")
+        copied, skipped = _copy_matching_layers(model, path, kind, keep_fresh,
+                                                num_classes_given=num_classes_given)
+    if vocabulary.warning:
+        warn(vocabulary.warning)
+    if skipped:
+        hint = _sizes_hint(model, path, kind) or (
+            " Build with the sizes the weights were trained with to start from all of them."
+        )
+        warn(
+            f"{len(skipped)} layer(s) of {model.name} keep their fresh initialization instead "
+            f"of the weights in {path}: {', '.join(skipped)}.{hint}",
+        )
+    if vocabulary.preprocessor is not None:
+        setattr(model, VOCABULARY_ATTRIBUTE, vocabulary.preprocessor)
     # zoo.train records it: a rerun in the workdir must start from the same weights to resume.
     setattr(model, SOURCE_ATTRIBUTE, path)
     if freeze_backbone:
         for layer in model.layers:
             layer.trainable = layer.name == HEAD_LAYER
     return copied
+
+
+_OTHER_VOCABULARY = "indexed by token ids of another vocabulary"  # why a layer is left fresh
+
+
+def _load_weights_file(
+    model: keras.Model, path: Path, keep_fresh: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """Load a `.weights.h5` file whole, then put back the fresh weights of the `keep_fresh`
+    layers; return the layers copied and those left fresh (with why)."""
+    fresh = {name: model.get_layer(name).get_weights() for name in keep_fresh}
+    try:
+        load_weights_checked(model, path, lambda mismatch: DataError(
+            f"{path} does not fit {model.name}: {mismatch}. A .weights.h5 file needs the same "
+            f"architecture; use a .keras file (a workdir's model.keras) to fine-tune with "
+            f"another class count."
+        ))
+    except OSError as error:
+        if error.errno is not None:  # h5py could not open it (permissions): a path problem
+            raise
+        # h5py's "file signature not found", "truncated file": the file is not whole HDF5.
+        raise DataError(
+            f"{path} is not a readable .weights.h5 file ({first_line(error)}); it may be empty, "
+            f"truncated or corrupt. Expected an HDF5 file as model.save_weights(...) writes it; "
+            f"save or copy the weights again, or pass the training workdir (or its model.keras)."
+        ) from None
+    for name, weights in fresh.items():
+        model.get_layer(name).set_weights(weights)
+    copied = [layer.name for layer in model.layers if layer.weights and layer.name not in fresh]
+    return copied, [f"{name} ({_OTHER_VOCABULARY})" for name in fresh]
+
+
+def _copy_matching_layers(
+    model: keras.Model, path: Path, kind: str, keep_fresh: tuple[str, ...], *,
+    num_classes_given: bool,
+) -> tuple[list[str], list[str]]:
+    """Copy, from a `.keras` file or an export, each layer whose weights have the model's
+    shapes, but the `keep_fresh` ones; return the layers copied and those left fresh (with why).
+    Raises when nothing but the head would move; warns of a trained head of another class count
+    left behind (see `load_pretrained`)."""
+    source_weights, described = _weights_by_layer(path, kind == "export")
+    copied, skipped = [], []
+    head_classes: tuple[int, int] | None = None  # (trained, built) when they differ
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        found = source_weights(layer)
+        if found is None:
+            skipped.append(f"{layer.name} (not in {path.name})")
+        elif [w.shape for w in found] == [tuple(w.shape) for w in layer.weights]:
+            if layer.name in keep_fresh:
+                skipped.append(f"{layer.name} ({_OTHER_VOCABULARY})")
+                continue
+            layer.set_weights(found)
+            copied.append(layer.name)
+        elif layer.name != HEAD_LAYER or _classes(found) == _classes(layer.weights):
+            skipped.append(f"{layer.name} (shapes differ)")
+        elif not num_classes_given:  # else a new head is the point of num_classes=N
+            head_classes = (_classes(found), _classes(layer.weights))
+    if not [name for name in copied if name != HEAD_LAYER]:
+        raise InvalidValueError(
+            f"no layer of {path.name} ({described}) matches {model.name} by name and shape; "
+            f"weights can only start a model of the same family and sizes."
+            f"{_sizes_hint(model, path, kind)} Layers are matched by name: a builder of your "
+            f"own should name its layers (Keras numbers unnamed ones per process) and end in "
+            f"zoo.models.classifier_head."
+        )
+    if head_classes is not None:  # said only once the rest of the weights fit
+        trained, built = head_classes
+        warn(
+            f"the weights in {path} end in a {trained}-class classifier, and {model.name} "
+            f"is built with {built} classes: its classifier head starts fresh, not from the "
+            f"trained one. To keep the trained head, build with num_classes={trained} "
+            f"(command line: --set num_classes={trained}); to train a new {built}-class "
+            f"head on purpose, pass num_classes={built}."
+        )
+    return copied, skipped

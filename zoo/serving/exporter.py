@@ -68,8 +68,9 @@ def export(
 
     Args:
         model_or_result: the `TrainResult` of `zoo.train`, a training workdir, an image
-            entry's `.keras` file, or a `keras.Model` named after its entry (text models also
-            need `preprocessor`).
+            entry's `.keras` file, or a `keras.Model` named after its entry (a text model needs
+            `preprocessor`, unless `zoo.build(weights=...)` started it from a run, whose
+            vocabulary it carries).
         path: the export directory. Missing parent directories are made; the directory itself
             must not exist (or be empty), unless `overwrite`.
         overwrite: replace an existing export at `path` (never another kind of directory); a

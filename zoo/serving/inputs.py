@@ -18,11 +18,12 @@ from zoo.data.sources import (
     IMAGE_EXTENSIONS,
     TEXT_COLUMNS,
     example_files,
+    field_count_error,
     not_utf8,
     read_examples,
 )
 from zoo.data.validate import check_texts
-from zoo.errors import DataError
+from zoo.errors import DataError, first_line
 
 INPUT_FORMATS = (
     "a folder of images or .txt files, .npz with an array x of uint8 images, .txt with one "
@@ -52,7 +53,8 @@ def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
     if images.dtype.kind in "USO":
         raise DataError(
             f"this model classifies images: expected uint8 pixels of shape (batch, "
-            f"{', '.join(map(str, shape))}), received {images.size} strings or objects. Pass "
+            f"{', '.join(map(str, shape))}), received {len(images) if images.ndim else 1} "
+            f"strings or objects. Pass "
             f"images (an .npz file with an array x), or use a text model for texts."
         )
     if images.dtype.kind in "iu" and images.dtype != np.uint8:
@@ -82,10 +84,15 @@ def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
     elif shape[-1] == 1 and images.shape[1:] == shape[:-1]:
         images = images[..., np.newaxis]  # (batch, height, width) -> one channel
     if images.shape[1:] != shape:
+        if images.ndim == 4 and images.shape[1:3] == shape[:2]:  # the size fits, not the channels
+            fix = (f"Convert the images to {shape[2]} channel{'s' if shape[2] > 1 else ''} "
+                   f"(Image.open(f).convert({'L' if shape[2] == 1 else 'RGB'!r}) on files)")
+        else:
+            fix = (f"Resize the images to {shape[0]}x{shape[1]} pixels with {shape[2]} "
+                   f"channel{'s' if shape[2] > 1 else ''}")
         raise DataError(
             f"expected images of shape (batch, {', '.join(map(str, shape))}), received an array "
-            f"of shape {images.shape}. Resize the images to {shape[0]}x{shape[1]} pixels with "
-            f"{shape[2]} channel{'s' if shape[2] > 1 else ''}."
+            f"of shape {images.shape}. {fix}."
         )
     return images
 
@@ -182,7 +189,9 @@ def _read_input_file(path: Path, text_column: str | None = None) -> np.ndarray:
                 return archive["x" if "x" in names else names[0]]
         if suffix == ".txt":
             # utf-8-sig: a byte-order mark (Windows Notepad writes one) is not part of the text.
-            lines = path.read_text(encoding="utf-8-sig").splitlines()
+            # Lines end at \n, \r\n or \r only (read_text reads them all as \n):
+            # str.splitlines would also split a sentence at a form feed, U+0085 or U+2028.
+            lines = path.read_text(encoding="utf-8-sig").split("\n")
             return np.array([line for line in lines if line.strip()], dtype=object)
         if suffix in (".csv", ".tsv"):
             tab_separated = suffix == ".tsv"
@@ -206,10 +215,14 @@ def _read_input_file(path: Path, text_column: str | None = None) -> np.ndarray:
             return as_texts(frame[column])
     except UnicodeDecodeError:
         raise not_utf8(path) from None
-    except (OSError, ValueError, pd.errors.ParserError) as error:
+    except pd.errors.ParserError as error:  # a ragged line: named, as in training data
+        raise field_count_error(path, suffix == ".tsv", error) from None
+    except (OSError, ValueError) as error:
         if isinstance(error, DataError):
             raise
-        raise DataError(f"could not read {path}: {error}. Expected {INPUT_FORMATS}.") from None
+        raise DataError(
+            f"could not read {path}: {first_line(error)}. Expected {INPUT_FORMATS}."
+        ) from None
     raise DataError(
         f"{path.name}: unknown file extension {path.suffix!r}; expected {INPUT_FORMATS}."
     )

@@ -147,6 +147,12 @@ class Predictor:
             )
         examples = read_source(data, class_names=self.class_names,
                                **column_options(text_column, label_column))
+        if examples.kind != self.kind:  # before the labels: theirs is not the problem then
+            raise DataError(
+                f"this model classifies {self.kind}s, but received {examples.kind}s "
+                f"({examples.origin}). Score it on labelled {self.kind}s, or score a model for "
+                f"{examples.kind}s on this data."
+            )
         with validate.for_trained_model():  # named by its source, with the way out
             validate.check_label_range(examples.labels, len(self.class_names), examples.origin,
                                        None)

@@ -167,8 +167,14 @@ def from_model(model: Any, preprocessor: Any = None) -> Trained:
     """A bare `keras.Model`: its spec is the one it was built from (`zoo.build`, a tuner's
     trial), else `preprocessor.spec`, else its entry's (by the model's name).
 
-    Text models need the `preprocessor` fitted on their training text (its vocabulary).
+    Text models need the `preprocessor` fitted on their training text (its vocabulary); a model
+    started from a run's weights (`zoo.build(name, weights=...)`) carries that run's, which is
+    used when none is given.
     """
+    from zoo.models.weights import pretrained_vocabulary
+
+    if preprocessor is None:  # read the model's text as zoo.train does
+        preprocessor = pretrained_vocabulary(model)
     built_from = spec_of(model)  # what the exported network is: its metadata must say so
     if preprocessor is not None:
         spec = built_from or preprocessor.spec

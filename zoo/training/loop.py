@@ -293,9 +293,12 @@ def train(
         validation_data: evaluation data. None = a seeded 10% hold-out of local `data`, or the
             TFDS dataset's labelled test split.
         epochs, batch_size: override the recipe.
-        seed: seeds weights, shuffling, augmentation and the hold-out (None = 0). Like
-            `keras.utils.set_random_seed`, which it calls, it also resets the global random
-            state of Python, NumPy and TensorFlow for the rest of the process.
+        seed: seeds weights, shuffling, augmentation and the hold-out (None = 0). A model
+            given built keeps the weights it has: the new head of `zoo.build(name,
+            weights=..., num_classes=N)` was drawn when it was built, so for a repeatable one
+            call `keras.utils.set_random_seed(seed)` before `zoo.build` (`zoo train --seed`
+            does). Like `keras.utils.set_random_seed`, which it calls, it also resets the
+            global random state of Python, NumPy and TensorFlow for the rest of the process.
         workdir: directory for checkpoints, history.csv, TensorBoard logs and the final model;
             rerunning with the same arguments resumes an interrupted run.
         strategy, jit_compile, mixed_precision: device policy, "auto" by default
@@ -528,7 +531,10 @@ def _fit(
     best = run.best_model()  # refused when missing or damaged: model.keras is not replaced
     if best is not None:
         model.set_weights(best.get_weights())
-    save_atomically(model.save, run.final_model_path)
+    if not (already_done and run.final_model_is_whole()):
+        # A complete run's model.keras stays as it is: saving it again changes its bytes (Keras
+        # records the date), and a fine-tuning run started from it would then refuse to resume.
+        save_atomically(model.save, run.final_model_path)
     run.mark("complete")
     return run.history_frame()
 

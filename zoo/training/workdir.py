@@ -44,10 +44,12 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import zipfile
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +73,8 @@ from zoo.io import (
     remove_temporaries,
     save_atomically,
 )
-from zoo.models.weights import load_weights_checked
+from zoo.models.weights import HEAD_LAYER, load_weights_checked
+from zoo.registry import get_spec
 from zoo.values import as_declared, data_options, keyword_arguments, plain_json, set_arguments
 
 logger = logging.getLogger("zoo.training")
@@ -263,26 +266,30 @@ class Workdir:
 
     def _check_best_model(self) -> None:
         """Refuse, before training, a run whose committed best model is missing or not a whole
-        .keras file: the run's model is made from it when training ends."""
+        .keras file: the run's model is made from it when training ends. A complete run's final
+        model holds the same weights, so a whole model.keras restores best.keras instead."""
         if self.state.best_epoch is None:
             return
-        problem = None
-        if not self.best_model_path.exists():
-            problem = "is missing"
-        else:
-            try:
-                with zipfile.ZipFile(self.best_model_path) as archive:
-                    damaged = archive.testzip()
-                if damaged is not None:
-                    problem = f"is damaged ({damaged} fails its checksum)"
-            except (OSError, zipfile.BadZipFile) as error:
-                problem = f"is not a readable .keras file ({first_line(error)})"
-        if problem is not None:
-            raise WorkdirConflictError(
-                f"{self.best_model_path} {problem}; {self.state_path.name} names it as the run's "
-                f"best model (epoch {self.state.best_epoch}), which the run's final model is "
-                f"made from, so the run cannot go on. Use a new workdir (workdir=, --workdir)."
+        problem = _keras_file_problem(self.best_model_path)
+        if problem is None:
+            return
+        if self.state.status == "complete" and self.final_model_is_whole():
+            logger.warning(
+                "%s %s; the run is complete and its final model %s (the best epoch's weights) "
+                "is whole, so best.keras is restored from it", self.best_model_path, problem,
+                self.final_model_path.name,
             )
+            save_atomically(partial(shutil.copyfile, self.final_model_path), self.best_model_path)
+            return
+        raise WorkdirConflictError(
+            f"{self.best_model_path} {problem}; {self.state_path.name} names it as the run's "
+            f"best model (epoch {self.state.best_epoch}), which the run's final model is "
+            f"made from, so the run cannot go on. Use a new workdir (workdir=, --workdir)."
+        )
+
+    def final_model_is_whole(self) -> bool:
+        """Whether the run's final model (model.keras) is there and a whole .keras file."""
+        return _keras_file_problem(self.final_model_path) is None
 
     def _committed_weights(self) -> Path | None:
         return self.path / self.state.weights if self.state.weights else None
@@ -504,8 +511,6 @@ class Workdir:
 def _entry_defaults(entry: str) -> dict[str, Any]:
     """An entry's builder arguments and recipe fields as JSON values; {} for an entry this
     process has not registered (its overrides are then compared as given)."""
-    from zoo.registry import get_spec
-
     try:
         spec = get_spec(entry)
     except ZooError:
@@ -530,31 +535,59 @@ def _more_epochs_hint(
 ) -> str:
     """How to train on, where only the number of epochs differs: a run's learning-rate schedule
     spans its epochs, so more of them are another run, started from this one's weights with the
-    data and options this one recorded (spelled out, for the command line and for Python)."""
+    data and options this one recorded (spelled out, for the command line and for Python),
+    and with the layers it kept frozen frozen again."""
     before, now = dict(previous.get("overrides") or {}), dict(current.get("overrides") or {})
     if {**previous, "overrides": None} != {**current, "overrides": None}:
         return ""
     if before.pop("epochs", None) == now.pop("epochs", None) or before != now:
         return ""
     entry, seed = current.get("entry"), current.get("seed")
+    frozen = list(current.get("frozen_layers") or [])
+    # Frozen by --freeze-backbone (freeze_backbone=True), or by hand: only Python can do that.
+    by_hand = bool(frozen) and frozen != _backbone_layers(entry, now)
     keywords = f", {keyword_arguments(dict(sorted(now.items())))}" if now else ""
     batch_size = now.pop("batch_size", None)  # an option of its own on the command line
     data_flags, data_arguments, reading = _data_as_given(current, sources)
-    command = ["zoo", "train", str(entry), *data_flags, "--weights", str(path),
-               "--workdir", "NEW", "--epochs", "N"]
-    command += ["--seed", str(seed)] if seed else []
-    command += ["--batch-size", str(batch_size)] if batch_size is not None else []
-    options = f" {set_arguments(now)}" if now else ""
     arguments = "".join(f", {argument}" for argument in data_arguments)
     seeded = f", seed={seed}" if seed else ""
     read = f", {keyword_arguments(reading)}" if reading else ""
     on_what = "" if sources else " on the same data"
+    train_on = f"workdir=NEW, epochs=N{seeded}{read})"
+    if by_hand:
+        return (
+            f" To train on from this run, start a new one from its weights{on_what}, for the "
+            f"epochs to add, with the layers it kept frozen ({', '.join(frozen)}) frozen again; "
+            f"only Python can freeze these (--freeze-backbone freezes every layer but the "
+            f"classifier head): model = zoo.build({entry!r}, weights={str(path)!r}{keywords}); "
+            f"for name in {frozen!r}: model.get_layer(name).trainable = False; then "
+            f"zoo.train(model{arguments}, {train_on}."
+        )
+    freeze_flag = ["--freeze-backbone"] if frozen else []
+    freeze_argument = ", freeze_backbone=True" if frozen else ""
+    command = ["zoo", "train", str(entry), *data_flags, "--weights", str(path), *freeze_flag,
+               "--workdir", "NEW", "--epochs", "N"]
+    command += ["--seed", str(seed)] if seed else []
+    command += ["--batch-size", str(batch_size)] if batch_size is not None else []
+    options = f" {set_arguments(now)}" if now else ""
     return (
         f" To train on from this run, start a new one from its weights{on_what}, for the "
         f"epochs to add: {shlex.join(command)}{options} (in Python: zoo.train(zoo.build("
-        f"{entry!r}, weights={str(path)!r}{keywords}){arguments}, workdir=NEW, epochs=N"
-        f"{seeded}{read}))."
+        f"{entry!r}, weights={str(path)!r}{freeze_argument}{keywords}){arguments}, "
+        f"{train_on})."
     )
+
+
+def _backbone_layers(entry: Any, overrides: Mapping[str, Any]) -> list[str] | None:
+    """The layers `freeze_backbone=True` freezes in the network `entry` builds with `overrides`
+    (every layer with weights but the classifier head), sorted as a run records its frozen
+    layers; None where this process cannot build it (an entry it does not register)."""
+    try:
+        model = get_spec(str(entry)).with_overrides(**overrides).build_model()
+    except (ZooError, TypeError, ValueError):
+        return None
+    return sorted(layer.name for layer in model.layers
+                  if layer.weights and layer.name != HEAD_LAYER)
 
 
 def _data_as_given(
@@ -699,3 +732,16 @@ def _hash_file(path: Path, digest: Any, chunk: int = 1 << 20) -> None:
     with path.open("rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
+
+
+def _keras_file_problem(path: Path) -> str | None:
+    """What is wrong with the .keras file at `path` (missing, not a zip, a member failing its
+    checksum), or None for a whole one. Reads the archive, not the model: no Keras objects made."""
+    if not path.exists():
+        return "is missing"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (OSError, zipfile.BadZipFile) as error:
+        return f"is not a readable .keras file ({first_line(error)})"
+    return None if damaged is None else f"is damaged ({damaged} fails its checksum)"
