@@ -1,5 +1,6 @@
 """Fine-tuning: build(name, weights=PATH, num_classes=N, freeze_backbone=...)."""
 
+import shutil
 import warnings
 
 import keras
@@ -314,13 +315,38 @@ def test_layers_indexed_by_token_ids_of_another_vocabulary_start_fresh(other_inp
                                   same.get_layer("classifier").get_weights()[0])
 
 
-def test_a_weights_file_of_another_vocabulary_leaves_the_token_id_layers_fresh(lstm_run):
+def test_fresh_token_id_layers_stay_trainable_under_freeze_backbone(lstm_run):
+    # Frozen, the embeddings left fresh for another vocabulary would stay random for good.
+    run, _, tiny = lstm_run
+    with pytest.warns(UserWarning, match="They stay trainable under freeze_backbone"):
+        other = zoo.build("lstm_sst2", weights=run, freeze_backbone=True,
+                          **{**tiny, "sequence_length": 24})
+    trainable = {layer.name: layer.trainable for layer in other.layers if layer.weights}
+    assert trainable == {"embedding": True, "bigram_embedding": True, "bidirectional_0": False,
+                         "classifier": True}
+
+
+def test_token_id_layers_are_found_by_type_whatever_their_names():
+    from zoo.models.layers import TokenAndPositionEmbedding
+    from zoo.models.weights import token_id_layers
+
+    ids = keras.Input((8,), dtype="int32")
+    words = keras.layers.Embedding(50, 4, name="word_vectors")(ids)
+    both = TokenAndPositionEmbedding(50, 8, 4, name="tokens")(ids)
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Add()([words, both]))
+    model = keras.Model(ids, keras.layers.Dense(2, name="classifier")(pooled))
+    assert token_id_layers(model) == ("word_vectors", "tokens")
+
+
+def test_a_weights_file_of_another_vocabulary_leaves_the_token_id_layers_fresh(lstm_run, tmp_path):
     run, _, tiny = lstm_run
     same = zoo.build("lstm_sst2", weights=run, **tiny)
-    same.save_weights(run / "copy.weights.h5")  # beside the run's vocabulary
+    # Beside a copy of the run's vocabulary, not in the module's shared run.
+    shutil.copytree(run / "preprocessor", tmp_path / "preprocessor")
+    same.save_weights(tmp_path / "copy.weights.h5")
     with pytest.warns(UserWarning, match=r"2 layer\(s\) .* embedding \(indexed by token ids of "
                       r"another vocabulary\), bigram_embedding \(indexed by token ids"):
-        other = zoo.build("lstm_sst2", weights=run / "copy.weights.h5",
+        other = zoo.build("lstm_sst2", weights=tmp_path / "copy.weights.h5",
                           **{**tiny, "sequence_length": 24})
     for name in ("bigram_embedding", "embedding"):
         assert not np.allclose(other.get_layer(name).get_weights()[0],
@@ -335,8 +361,10 @@ def test_a_text_model_started_from_a_run_evaluates_and_exports_with_its_vocabula
     # As zoo.train does, without preprocessor=: the same weights and words as the run's.
     assert zoo.evaluate(model, data).accuracy == zoo.evaluate(run, data).accuracy
     exported = zoo.export(model, tmp_path / "export")
-    predictions = zoo.load(exported).predict(["a wonderful , moving film"])
-    assert predictions.filter(like="p_").shape == (1, 2)
+    of_the_run = zoo.export(run, tmp_path / "run_export")
+    sentences = ["a wonderful , moving film", "dull and tired", "an unseen word: zyzzyva"]
+    pd.testing.assert_frame_equal(zoo.load(exported).predict(sentences),
+                                  zoo.load(of_the_run).predict(sentences))
 
 
 def test_more_epochs_of_a_fine_tuning_run_point_to_the_same_freezing(trained_mlp, tmp_path):

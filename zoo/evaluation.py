@@ -649,7 +649,8 @@ def _load_for_evaluation(
                 "with, but no fitted preprocessor was given; pass the training preprocessor: "
                 "preprocessor=result.preprocessor (a zoo.train result), or "
                 "zoo.data.Preprocessor.load(workdir / 'preprocessor', spec) (a saved run); a "
-                "model built with zoo.build(name, weights=WORKDIR) brings its run's along."
+                "model built with zoo.build(name, weights=WORKDIR) and the run's text settings "
+                "brings the run's along."
             )
     # The model exists: checks advise fixing the data, not building the model otherwise.
     with validate.for_trained_model():

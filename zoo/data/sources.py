@@ -188,7 +188,7 @@ def _read_local(
     if isinstance(source, pd.DataFrame):
         # The size tells a training and a validation DataFrame apart in the messages.
         return from_frame(
-            source, f"the DataFrame of {len(source):,} rows", text_column=text_column,
+            source, f"the DataFrame of {_count(len(source), 'row')}", text_column=text_column,
             label_column=label_column,
         )
     if _input_label_pairs(source):
@@ -201,7 +201,7 @@ def _read_local(
         and len(source) == 2
         and not isinstance(source[0], (str, bytes))
     ):
-        count = f" of {len(source[0]):,} examples" if hasattr(source[0], "__len__") else ""
+        count = f" of {_count(len(source[0]), 'example')}" if hasattr(source[0], "__len__") else ""
         return from_arrays(*source, origin=f"the (x, y) arrays{count}")
     if isinstance(source, (str, os.PathLike)):
         name = tfds_name(source) if isinstance(source, str) else None
@@ -214,6 +214,11 @@ def _read_local(
         f"cannot read a source of type {type(source).__name__}; expected a path ({LOCAL_FORMATS}), "
         f"'tfds:NAME', a pandas DataFrame, or a tuple (x, y) of arrays."
     )
+
+
+def _count(number: int, noun: str) -> str:
+    """'1 row', '6,920 rows'."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _input_label_pairs(source: Any) -> bool:

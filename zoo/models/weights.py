@@ -25,10 +25,17 @@ if TYPE_CHECKING:
 HEAD_LAYER = "classifier"  # every family names its output layer so (zoo.models.common)
 VOCABULARY_ATTRIBUTE = "_zoo_pretrained_vocabulary"  # see pretrained_vocabulary
 SOURCE_ATTRIBUTE = "_zoo_pretrained_source"  # see pretrained_source
-# Layers whose rows are looked up by token id, as zoo's text families name them: the word
-# embedding, and the bag of bigrams (rows of hashed id pairs, `left * vocab_size + right`).
-TOKEN_ID_LAYERS = ("embedding", "bigram_embedding")
 WEIGHTS_KINDS = "a training workdir, a zoo.export directory, a .keras file or a .weights.h5 file"
+
+
+def token_id_layers(model: keras.Model) -> tuple[str, ...]:
+    """The layers of `model` whose rows are looked up by token id: Keras `Embedding` layers (the
+    word embedding, and the bag of bigrams, whose rows are hashed id pairs) and zoo's
+    `TokenAndPositionEmbedding`. Found by type, so that an entry of one's own is covered too."""
+    from zoo.models.layers import TokenAndPositionEmbedding
+
+    return tuple(layer.name for layer in model.layers
+                 if isinstance(layer, (keras.layers.Embedding, TokenAndPositionEmbedding)))
 
 
 def _check_weights_argument(source: Any) -> None:
@@ -163,7 +170,7 @@ def _source_vocabulary(model: keras.Model, source: Path, export: bool) -> _Sourc
     try:
         return _SourceVocabulary(Preprocessor.load(saved, spec))
     except DataError as error:  # other text settings (vocab_size=...)
-        indexed = [layer.name for layer in model.layers if layer.name in TOKEN_ID_LAYERS]
+        indexed = token_id_layers(model)
         fresh = (f", and {', '.join(indexed)} (indexed by token ids) start fresh: their trained "
                  f"rows belong to the words of the other vocabulary" if indexed else "")
         return _SourceVocabulary(replaced=True, warning=(
@@ -308,7 +315,9 @@ def load_pretrained(
     model started from a training workdir or an export keeps that run's vocabulary for
     `zoo.train`, `zoo.evaluate` and `zoo.export` (see `pretrained_vocabulary`); where that
     vocabulary does not fit the model (other text settings), the layers indexed by token ids
-    (`TOKEN_ID_LAYERS`) start fresh, since their rows belong to the other vocabulary's words.
+    (`token_id_layers`) start fresh, since their rows belong to the other vocabulary's words.
+    `freeze_backbone` freezes the layers whose weights were copied: a layer left fresh has
+    nothing trained to keep, and stays trainable.
 
     Raises:
         InvalidValueError: `source` is not a path, or no layer of it matches the model.
@@ -325,8 +334,7 @@ def load_pretrained(
     path, kind = _resolve_weights_path(source)
     vocabulary = _source_vocabulary(model, Path(source), kind == "export")
     # With another vocabulary, a row of these layers would stand for another word (or pair).
-    keep_fresh = (tuple(layer.name for layer in model.layers if layer.name in TOKEN_ID_LAYERS)
-                  if vocabulary.replaced else ())
+    keep_fresh = token_id_layers(model) if vocabulary.replaced else ()
     if kind == "weights":
         copied, skipped = _load_weights_file(model, path, keep_fresh)
     else:
@@ -338,17 +346,20 @@ def load_pretrained(
         hint = _sizes_hint(model, path, kind) or (
             " Build with the sizes the weights were trained with to start from all of them."
         )
+        trainable = " They stay trainable under freeze_backbone." if freeze_backbone else ""
         warn(
             f"{len(skipped)} layer(s) of {model.name} keep their fresh initialization instead "
-            f"of the weights in {path}: {', '.join(skipped)}.{hint}",
+            f"of the weights in {path}: {', '.join(skipped)}.{trainable}{hint}",
         )
     if vocabulary.preprocessor is not None:
         setattr(model, VOCABULARY_ATTRIBUTE, vocabulary.preprocessor)
     # zoo.train records it: a rerun in the workdir must start from the same weights to resume.
     setattr(model, SOURCE_ATTRIBUTE, path)
     if freeze_backbone:
+        # Frozen: the trained backbone. A fresh layer (another vocabulary's embedding, other
+        # sizes) frozen would stay random for good.
         for layer in model.layers:
-            layer.trainable = layer.name == HEAD_LAYER
+            layer.trainable = layer.name == HEAD_LAYER or layer.name not in copied
     return copied
 
 
