@@ -282,6 +282,44 @@ def test_a_search_claimed_while_its_data_loaded_is_refused(digits, tmp_path, mon
     assert not (directory / "trials.csv").exists()
 
 
+class _Kill(BaseException):
+    """Stands for kill -9: nothing after it runs."""
+
+
+def test_a_trial_stopped_as_it_began_runs_again_instead_of_staying_running(
+    digits, tmp_path, monkeypatch, caplog
+):
+    # Killed between keras-tuner saving trial_1/trial.json and oracle.json: reloaded, the trial
+    # stayed RUNNING in trials.csv for good and counted toward max_trials.
+    directory = tmp_path / "search"
+    saved_new_trial = []
+    real_save_trial, real_save = keras_tuner.Oracle._save_trial, keras_tuner.Oracle.save
+
+    def save_trial(oracle, trial):
+        real_save_trial(oracle, trial)
+        saved_new_trial.append(trial.trial_id == "1" and trial.status == "RUNNING")
+
+    def save(oracle):
+        if saved_new_trial and saved_new_trial[-1]:
+            raise _Kill
+        real_save(oracle)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(keras_tuner.Oracle, "_save_trial", save_trial)
+        patch.setattr(keras_tuner.Oracle, "save", save)
+        with pytest.raises(_Kill):
+            zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, units=(8,),
+                     **SMALL)
+    assert json.loads((directory / "keras_tuner" / "trial_1" / "trial.json").read_text())[
+        "status"] == "RUNNING"
+    with caplog.at_level(logging.WARNING, logger="zoo.tuning"):
+        result = zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, units=(8,),
+                          **SMALL)
+    assert "trial 1 was stopped as it began" in caplog.text
+    assert list(result.trials.trial_id) == ["0", "1"]
+    assert list(result.trials.status) == ["COMPLETED", "COMPLETED"]
+
+
 def test_damaged_or_unrecorded_searches_are_refused_with_the_way_out(digits, tmp_path):
     directory = tmp_path / "search"
     zoo.tune("mlp_mnist", digits, max_trials=1, directory=directory, units=(8,), **SMALL)

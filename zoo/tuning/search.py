@@ -604,6 +604,8 @@ def _run_search(
             f"finished trials are listed in {directory / TRIALS_FILE}; pass overwrite=True "
             f"(--overwrite) to start afresh, or use a new directory."
         ) from None
+    if role != "worker":
+        _forget_unrecorded_trials(oracle, directory / SEARCH_PROJECT)
     if overwrite and role != "worker":
         # After keras-tuner cleared its trials: cut short before, the earlier search's record
         # still describes them, and a rerun continues or refuses it as that search.
@@ -625,6 +627,21 @@ def _run_search(
             raise _stopped(oracle, directory) from error
         raise
     return search
+
+
+def _forget_unrecorded_trials(oracle: Any, project: Path) -> None:
+    """Forget trials that keras-tuner saved as begun (trial_N/trial.json) but never recorded in
+    oracle.json, its record of what started: a kill between those two writes. Reloaded, such a
+    trial stayed RUNNING for good, counted toward max_trials, and its values ran again as the
+    next trial. Forgotten, it runs as that next trial; it had not trained (training starts once
+    oracle.json is written), so nothing is lost."""
+    recorded = set(oracle.start_order)
+    for trial_id, trial in list(oracle.trials.items()):
+        if trial.status == "RUNNING" and trial_id not in recorded:
+            del oracle.trials[trial_id]
+            (project / f"trial_{trial_id}" / "trial.json").unlink(missing_ok=True)
+            logger.warning("trial %s was stopped as it began, before keras-tuner recorded it "
+                           "(oracle.json): it runs again", trial_id)
 
 
 @contextlib.contextmanager
