@@ -216,16 +216,21 @@ class CountTrainings(keras.callbacks.Callback):
 
 
 def test_rerun_continues_and_a_larger_budget_runs_only_new_trials(search, digits, tmp_path,
-                                                                  capsys):
+                                                                  capsys, caplog):
     _, original = search
     directory = shutil.copytree(original, tmp_path / "mlp")
     before = pd.read_csv(directory / "trials.csv", dtype={"trial_id": str})
 
     CountTrainings.runs = 0
     capsys.readouterr()
-    again = zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory,
-                     callbacks=[CountTrainings()], **SMALL)
+    with caplog.at_level(logging.INFO, logger="zoo.tuning"):
+        again = zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory,
+                         callbacks=[CountTrainings()], **SMALL)
+        zoo.tune("mlp_mnist", digits, max_trials=1, directory=directory, **SMALL)
     assert CountTrainings.runs == 0
+    # Nothing ran: said, not returned as if searched again.
+    assert "is complete (2 trials, max_trials=2): none runs" in caplog.text
+    assert "already holds 2 trials, more than max_trials=1: none runs" in caplog.text
     # verbose=0: silent, keras-tuner's "Reloading Tuner from ..." included
     assert capsys.readouterr().out == ""
     assert_same_table(again.trials, before)
@@ -330,6 +335,15 @@ def test_damaged_or_unrecorded_searches_are_refused_with_the_way_out(digits, tmp
                        r"files in keras_tuner/ are damaged .*JSONDecodeError.*\(--overwrite\)"):
         zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, units=(8,), **SMALL)
     oracle.write_text(saved)
+    # A trial oracle.json names without its trial.json: keras-tuner's KeyError once the next
+    # trial ended, after it trained.
+    trial = directory / "keras_tuner" / "trial_0" / "trial.json"
+    trial_text = trial.read_text()
+    trial.unlink()
+    with pytest.raises(SearchConflictError, match=r"oracle\.json\) names trial 0, whose file is "
+                       r"missing \(keras_tuner/trial_0/trial\.json\)\. Restore it; .*overwrite"):
+        zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, units=(8,), **SMALL)
+    trial.write_text(trial_text)
     (directory / "search.json").unlink()  # as an --overwrite cut short before left it
     with pytest.raises(SearchConflictError, match=r"holds keras-tuner's trials \(keras_tuner/\) "
                        r"but not the record of what the search asked for \(search.json\)"):

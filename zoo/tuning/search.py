@@ -605,7 +605,9 @@ def _run_search(
             f"(--overwrite) to start afresh, or use a new directory."
         ) from None
     if role != "worker":
+        _check_recorded_trials(oracle, directory)
         _forget_unrecorded_trials(oracle, directory / SEARCH_PROJECT)
+        _say_when_nothing_runs(oracle, directory, max_trials)
     if overwrite and role != "worker":
         # After keras-tuner cleared its trials: cut short before, the earlier search's record
         # still describes them, and a rerun continues or refuses it as that search.
@@ -629,6 +631,22 @@ def _run_search(
     return search
 
 
+def _check_recorded_trials(oracle: Any, directory: Path) -> None:
+    """Refuse, before any trial trains, a search whose oracle.json names trials whose
+    trial_N/trial.json is gone: keras-tuner failed on it with a KeyError once the next trial
+    ended."""
+    recorded = dict.fromkeys([*oracle.start_order, *oracle.end_order])
+    missing = [trial_id for trial_id in recorded if trial_id not in oracle.trials]
+    if missing:
+        files = ", ".join(f"{SEARCH_PROJECT}/trial_{trial_id}/trial.json" for trial_id in missing)
+        raise SearchConflictError(
+            f"cannot reload the search in {directory}: keras-tuner's record (oracle.json) names "
+            f"trial {', '.join(missing)}, whose file is missing ({files}). Restore it; or, "
+            f"the finished trials being listed in {directory / TRIALS_FILE}, pass "
+            f"overwrite=True (--overwrite) to start afresh, or use a new directory."
+        )
+
+
 def _forget_unrecorded_trials(oracle: Any, project: Path) -> None:
     """Forget trials that keras-tuner saved as begun (trial_N/trial.json) but never recorded in
     oracle.json, its record of what started: a kill between those two writes. Reloaded, such a
@@ -642,6 +660,19 @@ def _forget_unrecorded_trials(oracle: Any, project: Path) -> None:
             (project / f"trial_{trial_id}" / "trial.json").unlink(missing_ok=True)
             logger.warning("trial %s was stopped as it began, before keras-tuner recorded it "
                            "(oracle.json): it runs again", trial_id)
+
+
+def _say_when_nothing_runs(oracle: Any, directory: Path, max_trials: int) -> None:
+    """A rerun whose max_trials the search already holds runs no trial: say so, rather than
+    return the earlier trials as if searched again."""
+    held = len(oracle.trials)
+    if held > max_trials:
+        logger.warning("the search in %s already holds %d trials, more than max_trials=%d: none "
+                       "runs, and all %d are listed. Pass max_trials above %d to run more.",
+                       directory, held, max_trials, held, held)
+    elif held == max_trials:
+        logger.info("the search in %s is complete (%d trials, max_trials=%d): none runs. Pass a "
+                    "larger max_trials to run more.", directory, held, max_trials)
 
 
 @contextlib.contextmanager
