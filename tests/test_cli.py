@@ -514,3 +514,81 @@ def test_home_in_path_options_is_expanded_as_the_shell_does(monkeypatch, tmp_pat
     cli._expand_home(args)
     assert (args.workdir, args.export, args.data) == (
         f"{tmp_path}/runs/a", f"{tmp_path}/exports/a", f"{tmp_path}/digits.npz")
+
+
+def test_list_of_a_plain_word_says_the_pattern_is_a_glob_and_the_filter_meant(capsys):
+    # `zoo list cnn` printed only "no model matches.": the pattern matches whole names.
+    assert main(["list", "cnn"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == ("no model matches 'cnn': the pattern matches whole names, as a shell glob "
+                       "does. 'cnn' is a family: zoo list --family cnn (or zoo list '*cnn*' for "
+                       "names containing it).")
+    assert main(["list", "mnist"]) == 0
+    assert "'mnist' is a dataset: zoo list --dataset mnist" in capsys.readouterr().out
+    assert main(["list", "sst"]) == 0
+    assert "For names containing it: zoo list '*sst*'." in capsys.readouterr().out
+    # A name the filters leave out, and a glob: nothing to add.
+    assert main(["list", "cnn_mnist", "--family", "mlp"]) == 0
+    assert capsys.readouterr().out == "no model matches.\n"
+
+
+def test_an_output_naming_the_commands_input_is_refused_before_the_work(tmp_path, capsys,
+                                                                        monkeypatch):
+    # `--output` replaced the dataset evaluated, or the input predicted, with its results.
+    data = write_digits_npz(tmp_path / "tiny_val.npz", count=10)
+    sentences = tmp_path / "in.csv"
+    sentences.write_text("id,sentence\n1,a fine film\n")
+    model = tmp_path / "model.keras"
+    model.write_text("stands in: the refusal comes before the model is read")
+    kept = {path: path.read_bytes() for path in (data, sentences, model)}
+    monkeypatch.chdir(tmp_path)
+    for command, output, option, suggestion in [
+        (["evaluate", "runs/mlp", "--data", str(data)], str(data), "--data",
+         "JSON file path, e.g. --output tiny_val.report.json."),
+        (["evaluate", "runs/mlp", "--data", "tiny_val.npz"], "./tiny_val.npz", "--data",
+         "JSON file path, e.g. --output tiny_val.report.json."),
+        (["predict", "exports/lstm", str(sentences)], str(sentences), "INPUT",
+         "CSV file path, e.g. --output in.predictions.csv."),
+        (["predict", str(model), str(sentences)], str(model), "MODEL",
+         "CSV file path, e.g. --output model.predictions.csv."),
+    ]:
+        assert main([*command, "--output", output]) == 2
+        error = capsys.readouterr().err.replace(f"{tmp_path}/", "")
+        assert error.startswith(f"zoo: error: --output {Path(output).name} is the file of "
+                                f"{option} ")
+        assert error.endswith(f"would replace it. Expected a new {suggestion}\n")
+        assert len(error.splitlines()) == 1
+    # A hard link is the same file too.
+    os.link(data, tmp_path / "linked.npz")
+    assert main(["evaluate", "runs/mlp", "--data", str(data), "--output", "linked.npz"]) == 2
+    assert "is the file of --data" in capsys.readouterr().err
+    assert {path: path.read_bytes() for path in kept} == kept
+    # Another file is checked as before: this one gets as far as the missing model.
+    assert main(["evaluate", "runs/mlp", "--data", str(data), "--output", "report.json"]) == 2
+    assert "runs/mlp does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("export, workdir, relation", [
+    ("D", "D", "is"), ("D/export", "D", "lies in"), ("E", "E/run", "holds"),
+])
+def test_an_export_sharing_the_runs_folder_is_refused_before_training(
+    tmp_path, capsys, monkeypatch, export, workdir, relation,
+):
+    # `--workdir D --export D` trained in full, then failed ("Remove it yourself"), and with
+    # --overwrite-export over an export at D the export replaced the run just saved.
+    monkeypatch.chdir(tmp_path)
+    data = write_digits_npz(tmp_path / "digits.npz", count=20)
+    for command, place in [(["train", "mlp_mnist", "--epochs", "1"], "--workdir"),
+                           (["tune", "mlp_mnist", "--max-trials", "1"], "--directory")]:
+        assert main([*command, "--data", str(data), place, workdir, "--export", export,
+                     "--overwrite-export"]) == 2
+        error = capsys.readouterr().err
+        what = "the --workdir" if place == "--workdir" else "the search's --directory"
+        outer = "E" if relation == "holds" else "D"
+        assert error == (f"zoo: error: cannot export to {export}: it {relation} {what} "
+                         f"{workdir}, and replacing or removing one would delete the other. "
+                         f"Expected an export path apart from it, e.g. {outer}_export.\n")
+        assert not (tmp_path / "D").exists() and not (tmp_path / "E").exists()  # nothing ran
+    # tune's default directory, tuning/NAME, is kept apart from the export too.
+    assert main(["tune", "mlp_mnist", "--data", str(data), "--export", "tuning"]) == 2
+    assert "it holds the search's --directory tuning/mlp_mnist" in capsys.readouterr().err

@@ -954,3 +954,52 @@ def test_a_data_dir_that_is_a_file_is_named_as_such(tmp_path):
     with pytest.raises(DataError, match=r"data_dir .*digits\.npz is a file; expected the folder "
                        r"TFDS keeps prepared datasets in.*passed as data itself \(--data\)"):
         read_tfds("mnist", "train", data_dir=examples)
+
+
+# ---- found by an audit of error messages -----------------------------------------------------
+
+
+def test_images_of_several_sizes_or_no_images_are_one_data_error_each():
+    small, large = np.zeros((28, 28), np.uint8), np.zeros((32, 32), np.uint8)
+    # Was NumPy's "setting an array element with a sequence ... inhomogeneous shape".
+    with pytest.raises(DataError, match=r"x holds examples of different shapes: example 0 is "
+                       r"\(28, 28\) but example 2 is \(32, 32\); expected one shape for all.*"
+                       r"Resize them"):
+        zoo.data.load(([small, small, large], [0, 1, 0]), spec=SPEC)
+    with pytest.raises(DataError, match=r"example 0 is \(28, 28, 1\) but example 1 is "
+                       r"\(28, 28, 3\).*one colour mode"):
+        zoo.data.load(([small[..., None], np.zeros((28, 28, 3), np.uint8)], [0, 1]), spec=SPEC)
+    # Was "len() of unsized object".
+    with pytest.raises(DataError, match=r"x is None; expected an array of images or texts"):
+        zoo.data.load((None, [0, 1]), spec=SPEC)
+
+
+def test_labels_beyond_int32_are_refused_not_wrapped():
+    # 2**31 became -2**31 when cast to int32, and the message then spoke of a negative label.
+    for y in (np.array([0, 2**31] * 10), np.array([0.0, 3e9] * 10)):
+        with pytest.raises(DataError, match=r"found values from 0 to \d+, beyond what a class id "
+                           r"can be \(-2147483648 to 2147483647\), at rows 1, 3.*np\.unique"):
+            zoo.data.load(_arrays(y=y), spec=SPEC)
+
+
+def test_a_comma_separated_file_named_tsv_is_told_to_be_named_csv(tmp_path):
+    path = tmp_path / "reviews.tsv"
+    path.write_text("sentence,label\na fine film,1\na dull film,0\n")
+    with pytest.raises(DataError, match=r"found columns \['sentence,label'\]\. The header holds "
+                       r"commas, so the file looks comma-separated: name it \.csv"):
+        zoo.data.load(path, spec="lstm_sst2")
+
+
+@pytest.mark.parametrize("text, line", [
+    ('sentence,label\n"a fine film,1\na dull film,0\n', 2),
+    # pandas counts records ("row 3"): a quoted field over two lines comes first here.
+    ('sentence,label\nok,0\n"two\nlines",1\n"a fine film,1\nok,0\n', 5),
+])
+def test_a_quote_that_never_closes_is_named_with_its_line(tmp_path, text, line):
+    path = tmp_path / "reviews.csv"
+    path.write_text(text)
+    # Was pandas' "EOF inside string starting at row 1" and the advice on field counts.
+    with pytest.raises(DataError, match=rf"line {line} opens a quoted field \(\"\) that never "
+                       rf"closes.*Close the quote.*double the quotes inside it") as raised:
+        zoo.data.read_source(path)
+    assert "same number of fields" not in str(raised.value)

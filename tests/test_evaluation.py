@@ -364,3 +364,24 @@ def test_register_model_says_how_to_name_an_entry():
     with pytest.raises(zoo.InvalidValueError, match=r"give a name as a keyword: "
                                                     r"@zoo.register_model\(name='my_entry'\)"):
         zoo.register_model("my_entry")
+
+
+def test_a_dataset_with_labels_or_class_names_the_model_lacks_is_told_the_fix():
+    import tensorflow as tf
+
+    model = zoo.build("mlp_mnist", units=(8,))
+    images = np.zeros((4, 28, 28, 1), np.float32)
+
+    def dataset(labels):
+        return tf.data.Dataset.from_tensor_slices((images, np.array(labels))).batch(2)
+
+    # Was "labels must lie in [0, 10) for a 10-class model, found values from 10 to 19.": no fix.
+    with pytest.raises(DataError, match=r"labels must lie in \[0, 10\) for the model \(10 "
+                       r"classes\), found 10 at rows 0, 1, 2, 3 \(values from 10 to 19\)\. The "
+                       r"model was trained on classes 0 to 9: drop those rows"):
+        zoo.evaluate(model, dataset([10, 11, 12, 19]))
+    # Was "class_names has 2 names for 10 classes.": no fix.
+    with pytest.raises(InvalidValueError, match=r"class_names has 2 names for 10 classes.*one "
+                       r"name per class in id order, such as the training dataset's "
+                       r"\.class_names"):
+        zoo.evaluate(model, dataset([0, 1, 1, 0]), class_names=["a", "b"])

@@ -805,8 +805,8 @@ def test_third_party_entry_with_its_own_layer_loads(halved_entry, tmp_path):
     config = json.loads((changed / "config.json").read_text())
     config["overrides"] = {"retired_knob": 1}
     (changed / "config.json").write_text(json.dumps(config))
-    with pytest.raises(zoo.DataError, match=r"cannot read the run configuration .*config\.json "
-                                            r"\(unknown override 'retired_knob'"):
+    with pytest.raises(zoo.DataError, match=r"was trained with override retired_knob=1, which "
+                                            r"mlp_halved_test's builder no longer takes"):
         zoo.load(changed)
     zoo.unregister_model(halved_entry)
     with pytest.raises(zoo.UnsafeModelError, match="class 'Halve' from module 'test_export'"):
@@ -1049,3 +1049,163 @@ def test_a_text_file_is_one_input_per_line_whatever_else_the_lines_hold(tmp_path
                                             r"[^\n]*Replace tabs inside the text") as caught:
         read_inputs(ragged)
     assert "\n" not in str(caught.value)
+
+
+# ---- found by an audit of error messages ------------------------------------------------------
+
+
+def _fake_run(workdir: Path, config: object) -> Path:
+    """A finished run's files as far as reading its config.json goes (the model is read after)."""
+    workdir.mkdir(parents=True)
+    (workdir / "config.json").write_text(json.dumps(config))
+    (workdir / "model.keras").write_text("stands in: never read")
+    return workdir
+
+
+def _stand_in_result(workdir: Path) -> "zoo.training.loop.TrainResult":
+    from zoo.training.loop import TrainResult
+
+    return TrainResult(model=None, history=None, report=None, spec=None, workdir=workdir)
+
+
+def test_an_export_and_the_run_it_comes_from_are_kept_apart(tmp_path):
+    run = _fake_run(tmp_path / "run", {"entry": "mlp_mnist"})
+    # zoo.export(result, result.workdir) advised "Remove it yourself": the run.
+    with pytest.raises(zoo.ExportError, match=rf"cannot export to {run}: it is the run's workdir "
+                       rf"{run}, and replacing or removing one would delete the other\. Expected "
+                       rf"an export path apart from it, e\.g\. {tmp_path}/run_export\.") as caught:
+        zoo.export(_stand_in_result(run), run)
+    assert "Remove it yourself" not in str(caught.value)
+    with pytest.raises(zoo.ExportError, match=r"/run/export: it lies in the run's workdir"):
+        zoo.export(_stand_in_result(run), run / "export")
+    with pytest.raises(zoo.ExportError, match=r"/run: it is the training workdir"):
+        zoo.export(str(run), run)  # the workdir's path, as zoo.load takes it
+    with pytest.raises(zoo.ExportError, match=r"model\.keras: it is the model file"):
+        zoo.export(run / "model.keras", run / "model.keras")
+    # An export holding the run, replaced with overwrite=True, deleted the run.
+    export = tmp_path / "served"
+    (export / "assets.extra").mkdir(parents=True)
+    (export / "saved_model.pb").write_bytes(b"")
+    (export / archive.METADATA).write_text("{}")
+    inner = _fake_run(export / "run", {"entry": "mlp_mnist"})
+    with pytest.raises(zoo.ExportError, match=r"/served: it holds the run's workdir .*/served/run"):
+        zoo.export(_stand_in_result(inner), export, overwrite=True)
+    assert (inner / "config.json").is_file() and (run / "config.json").is_file()
+
+
+@pytest.mark.parametrize(("config", "problem"), [
+    ("{not json", r"Expecting property name enclosed in double quotes"),
+    ("[1, 2]", r"it holds a JSON list, not an object"),
+    ('{"overrides": {}}', r"it has no 'entry' \(the name of the model trained\)"),
+    ('{"entry": "mlp_mnist", "overrides": [1]}', r"its 'overrides' is not an object"),
+])
+def test_a_damaged_run_configuration_says_what_is_wrong_and_the_way_on(tmp_path, config,
+                                                                        problem):
+    run = _fake_run(tmp_path / "run", {})
+    (run / "config.json").write_text(config)
+    with pytest.raises(zoo.DataError, match=rf"cannot read the run configuration .*config\.json: "
+                       rf"{problem}.*\. Restore the workdir's config\.json \(from a backup or "
+                       rf"a copy of the run\), or train again in a new workdir\.$"):
+        zoo.load(run)
+
+
+def test_an_override_the_builder_no_longer_takes_is_the_codes_change(tmp_path):
+    run = _fake_run(tmp_path / "run", {"entry": "mlp_mnist", "overrides": {"unitz": [8]}})
+    with pytest.raises(zoo.DataError) as caught:
+        zoo.load(run)
+    assert str(caught.value) == (
+        f"the run in {run} was trained with override unitz=[8], which mlp_mnist's builder no "
+        f"longer takes (renamed to 'units'?). Restore that argument in the builder, or train "
+        f"again in a new workdir."
+    )
+
+
+def _stand_in_predictor(kind: str):
+    """A Predictor whose model answers class 0 for every input: what is checked is the input."""
+    from zoo.serving.predictor import Predictor
+
+    def forward(batch):
+        probabilities = np.tile(np.array([[0.9, 0.1]], np.float32), (len(batch), 1))
+        return probabilities, probabilities.argmax(axis=-1)
+
+    shape = (28, 28, 1) if kind == "image" else ()
+    return Predictor(forward, kind=kind, input_shape=shape, class_names=["a", "b"], metadata={},
+                     source="test")
+
+
+def test_predict_of_a_path_says_to_read_the_file_first(tmp_path):
+    image = _stand_in_predictor("image")
+    # It said "received 1 strings or objects. Pass images (an .npz file with an array x)".
+    for path in ("digits.npz", tmp_path / "digits.npz"):
+        with pytest.raises(zoo.DataError, match=r"this model classifies images: predict takes "
+                           r"uint8 pixels of shape \(batch, 28, 28, 1\), not the (string|path) "
+                           r"'?[^ ]*digits\.npz'?\. Read images from a file or folder first: "
+                           r"predict\(zoo\.serving\.read_inputs\(PATH\)\), or run `zoo predict "
+                           r"MODEL PATH`"):
+            image.predict(path)
+    text = _stand_in_predictor("text")
+    sentences = tmp_path / "s.txt"
+    sentences.write_text("a fine film\nso dull\n")
+    # The file name was classified as a sentence without a word.
+    with pytest.warns(UserWarning, match=r"classifying the string '.*s\.txt' itself as a text, "
+                      r"though it names a file; .*read_inputs\(PATH\)"):
+        assert len(text.predict(str(sentences))) == 1
+    with pytest.raises(zoo.DataError, match=r"classifies texts: predict takes sentences, not the "
+                                            r"path .*s\.txt"):
+        text.predict(sentences)
+    with warnings.catch_warnings():  # a sentence, or a name of no file, is just a text
+        warnings.simplefilter("error")
+        assert len(text.predict(["s.txt", "a fine film"])) == 2
+        assert len(text.predict(str(tmp_path / "absent.txt"))) == 1
+
+
+def test_images_of_different_sizes_name_the_first_two_shapes():
+    image = _stand_in_predictor("image")
+    images = [np.zeros((28, 28), "uint8"), np.zeros((28, 28), "uint8"), np.zeros((32, 30), "uint8")]
+    with pytest.raises(zoo.DataError) as caught:
+        image.predict(images)  # NumPy's "inhomogeneous shape after 1 dimensions"
+    assert str(caught.value) == (
+        "expected images of one shape, (28, 28, 1), received a list whose image 0 has shape "
+        "(28, 28) and image 2 shape (32, 30). Resize every image to 28x28 pixels with 1 channel "
+        "before passing them."
+    )
+    assert len(image.predict(images[:2])) == 2
+
+
+def test_load_of_what_is_not_a_path_says_what_it_takes():
+    with pytest.raises(zoo.InvalidValueError, match=r"zoo\.load takes the path of a zoo export, a "
+                       r"training workdir or a \.keras file \(a str or pathlib\.Path\), got int 3"):
+        zoo.load(3)
+    with pytest.raises(zoo.InvalidValueError, match="zoo.load got an empty path"):
+        zoo.load("")
+
+
+def test_a_one_column_table_warns_that_its_first_line_is_the_header(tmp_path):
+    from zoo.serving import read_inputs
+
+    for name in ("plain.csv", "plain.tsv"):
+        headerless = tmp_path / name
+        headerless.write_text("a fine film\nso dull\n")
+        with pytest.warns(UserWarning, match=rf"{name} has one column, and its first line 'a fine "
+                          r"film' was read as the column's name, not predicted\. If it is a "
+                          r"sentence, add a header line 'sentence' to the file, or save the "
+                          r"sentences as a \.txt file \(one per line\); if it is the name, pass "
+                          r"--text-column 'a fine film'"):
+            assert read_inputs(headerless).tolist() == ["so dull"]  # read as before
+    with warnings.catch_warnings():  # a known column, or one named, is a header
+        warnings.simplefilter("error")
+        (tmp_path / "named.csv").write_text("sentence\na fine film\n")
+        assert read_inputs(tmp_path / "named.csv").tolist() == ["a fine film"]
+        (tmp_path / "review.csv").write_text("review\na fine film\n")
+        assert read_inputs(tmp_path / "review.csv", text_column="review").tolist() == [
+            "a fine film"]
+
+
+def test_an_npz_of_object_strings_says_how_to_save_texts(tmp_path):
+    from zoo.serving import read_inputs
+
+    np.savez(tmp_path / "texts.npz", x=np.array(["a fine film", "so dull"], dtype=object))
+    with pytest.raises(zoo.DataError, match=r"could not read .*texts\.npz: Object arrays cannot be "
+                       r"loaded when allow_pickle=False\..* Save texts as a string array "
+                       r"\(np\.array\(texts, dtype=str\)\), not objects\.$"):
+        read_inputs(tmp_path / "texts.npz")

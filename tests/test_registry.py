@@ -274,7 +274,8 @@ def test_non_string_name_is_refused():
 def test_unknown_override_lists_every_valid_one():
     spec = zoo.get_spec("cnn_mnist")
     with pytest.raises(
-        zoo.UnknownNameError, match=r"unknown override 'filtres'\. Did you mean: 'filters'"
+        zoo.UnknownNameError,
+        match=r"unknown argument 'filtres' of zoo\.build\. Did you mean: 'filters'"
     ) as error:
         zoo.build("cnn_mnist", filtres=(8, 16))
     message = str(error.value)

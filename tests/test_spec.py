@@ -395,3 +395,87 @@ def test_a_model_is_named_after_its_entry_whatever_its_builder_does():
     for builder in (ignores_name, _returning(_dense_model)):  # the second takes no name
         spec = dataclasses.replace(_image_spec(builder), name="mlp_named_entry")
         assert spec.build_model().name == "mlp_named_entry"
+
+
+# ---- overrides of the wrong kind, found by an audit of error messages ---------------------------
+
+
+@pytest.mark.parametrize("entry, overrides, name", [
+    ("cnn_mnist", {"batch_norm": "no"}, "batch_norm"),  # built BatchNormalization layers
+    ("lstm_sst2", {"bidirectional": "no"}, "bidirectional"),  # kept Bidirectional
+    ("cnn_mnist", {"global_pooling": "no"}, "global_pooling"),  # turned pooling on
+    ("mlp_mnist", {"batch_norm": 0}, "batch_norm"),
+    ("lstm_sst2", {"bucket_by_length": "no"}, "bucket_by_length"),  # a recipe field
+])
+def test_a_yes_no_override_must_be_true_or_false(entry, overrides, name):
+    value = overrides[name]
+    with pytest.raises(zoo.InvalidValueError,
+                       match=rf"{name} must be True or False \(command line: true/false\), "
+                             rf"got {value!r}\."):
+        zoo.get_spec(entry).with_overrides(**overrides)
+    spec = zoo.get_spec(entry).with_overrides(**{name: np.bool_(True)})  # a NumPy bool is one
+    assert bool({**spec.hyperparameters, **dataclasses.asdict(spec.recipe)}[name])
+
+
+def test_a_yes_no_field_of_a_recipe_or_a_spec_of_your_own_is_checked_when_made():
+    with pytest.raises(zoo.InvalidValueError, match="bucket_by_length must be True or False"):
+        Recipe(bucket_by_length="yes")
+    with pytest.raises(zoo.InvalidValueError, match="batch_norm must be True or False"):
+        _spec(hyperparameters={"batch_norm": "no"})
+
+    def optional_flag(*, input_shape, num_classes, flag=None):
+        return build_mlp(input_shape=input_shape, num_classes=num_classes)
+
+    # A default of None says nothing of the kind: True and other values stay the builder's call.
+    assert _image_spec(optional_flag).with_overrides(flag=True).hyperparameters["flag"] is True
+    assert _image_spec(optional_flag).with_overrides(flag="auto").hyperparameters["flag"] == "auto"
+
+
+def test_an_unknown_activation_is_refused_up_front_with_the_closest_names():
+    # Was: "build_cnn failed to build cnn_mnist with {'filters': ..., 'padding': 'val...:
+    # ValueError: Could not interpret activation function identifier: Relu".
+    with pytest.raises(zoo.UnknownNameError,
+                       match=r"unknown activation 'Relu'\. Did you mean: 'relu'\? Known "
+                             r"activations: .*gelu.*tanh") as raised:
+        zoo.get_spec("cnn_mnist").with_overrides(activation="Relu")
+    assert "failed to build" not in str(raised.value)
+    with pytest.raises(zoo.InvalidValueError, match="activation must be the name of a Keras "
+                                                    "activation such as 'relu', or a function"):
+        build_mlp(input_shape=(4,), num_classes=2, activation=3)
+    with pytest.raises(zoo.UnknownNameError, match="unknown activation 'gelu2'"):
+        build_cnn(input_shape=(28, 28, 1), num_classes=10, activation="gelu2")
+    model = zoo.build("mlp_mnist", activation="gelu", compile=False)  # Keras' own names pass
+    assert model.get_layer("hidden_0_gelu") is not None
+
+
+@pytest.mark.parametrize("field, off", [
+    ("clipnorm", r"None turns clipping off \(command line: --set clipnorm=None\)"),
+    ("early_stopping_patience",
+     r"None turns early stopping off \(command line: --set early_stopping_patience=None\)"),
+])
+def test_settings_that_none_turns_off_say_so(field, off):
+    for value in (0, "none"):
+        with pytest.raises(zoo.InvalidValueError, match=rf"{field} must be .*got .*\. {off}"):
+            Recipe(**{field: value})
+    assert getattr(Recipe(**{field: None}), field) is None
+
+
+@pytest.mark.parametrize("call, wrong, suggested", [
+    (lambda: zoo.build("cnn_mnist", weight="w.keras"), "'weight' of zoo.build",
+     "'weights', 'weight_decay'"),
+    (lambda: zoo.get_spec("mlp_mnist").check_arguments(["work_dir"], zoo.train),
+     "'work_dir' of zoo.train", "'workdir'"),
+    (lambda: zoo.get_spec("mlp_mnist").check_arguments(["classnames"], zoo.train),
+     "'classnames' of zoo.train", "'class_names'"),
+    (lambda: zoo.get_spec("mlp_mnist").check_arguments(["max_trial"], zoo.tune),
+     "'max_trial' of zoo.tune", "'max_trials'"),
+])
+def test_a_misspelt_keyword_is_matched_against_the_functions_own_arguments_too(
+    call, wrong, suggested
+):
+    with pytest.raises(zoo.UnknownNameError,
+                       match=rf"unknown argument {wrong}\. Did you mean: {suggested}") as raised:
+        call()
+    # Both kinds are listed, apart: the function's own arguments and the entry's overrides.
+    assert "takes its own arguments (" in str(raised.value)
+    assert "overrides of" in str(raised.value) and "learning_rate" in str(raised.value)

@@ -714,3 +714,16 @@ def test_a_changed_builder_is_refused_on_resume_with_the_layers_named(tmp_path):
                       verbose=0)
     finally:
         zoo.unregister_model("mlp_own_changing")
+
+
+def test_a_misspelt_argument_of_train_is_suggested_among_its_own_arguments(tmp_path):
+    # Was: "unknown override 'work_dir'. Known overrides: activation, ..." without 'workdir'.
+    images, labels = digit_like_images(20)
+    with pytest.raises(zoo.UnknownNameError, match=r"unknown argument 'work_dir' of zoo\.train\. "
+                       r"Did you mean: 'workdir'\?.*own arguments \(.*workdir"):
+        zoo.train("mlp_mnist", (images, labels), work_dir=tmp_path / "run")
+    model = zoo.build("mlp_mnist", compile=False)  # a model given built: the same check
+    with pytest.raises(zoo.UnknownNameError, match=r"'classnames' of zoo\.train\. Did you mean: "
+                                                   r"'class_names'"):
+        zoo.train(model, (images, labels), classnames=["a", "b"])
+    assert not (tmp_path / "run").exists()

@@ -886,3 +886,11 @@ def test_trials_train_on_one_device_and_other_requests_are_refused(digits, tmp_p
     with caplog.at_level(logging.WARNING, logger="zoo"):
         zoo.tune("mlp_mnist", digits, **common)
     assert any("does not search across its cluster" in m for m in caplog.messages)
+
+
+def test_a_misspelt_argument_of_tune_is_suggested_before_the_directory_is_made(digits, tmp_path):
+    # Was: "unknown override 'max_trial'. Known overrides: ..." without the argument meant.
+    with pytest.raises(zoo.UnknownNameError, match=r"unknown argument 'max_trial' of zoo\.tune\. "
+                       r"Did you mean: 'max_trials'\?.*own arguments \(.*max_trials"):
+        zoo.tune("mlp_mnist", digits, max_trial=1, directory=tmp_path / "search", **SMALL)
+    assert not (tmp_path / "search").exists()

@@ -364,6 +364,24 @@ def test_repeat_epochs_continues_the_stream_of_an_uninterrupted_run():
     assert _epochs(resumed, steps, 2) == uninterrupted[2:]
 
 
+def test_a_list_of_texts_is_fingerprinted_as_its_array_without_padding_it(tmp_path):
+    import tracemalloc
+
+    texts = [f"a fine film number {i}" for i in range(1000)] + ["word " * 4000]
+    labels = [i % 2 for i in range(len(texts))]
+    tracemalloc.start()
+    try:
+        of_list = fingerprint((texts, labels))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # np.asarray(texts) padded every row to the longest text: 80 MB here.
+    assert peak < 20e6, f"{peak / 1e6:.0f} MB"
+    # The same fingerprint as before, and as the arrays: workdirs begun earlier still resume.
+    assert of_list == fingerprint((np.array(texts), labels))
+    assert of_list == fingerprint((np.array(texts, dtype=object), np.array(labels)))
+
+
 def test_fingerprints_see_same_size_changes_anywhere_in_files_and_folders(tmp_path):
     # A change past the first 64 MiB of a file (np.savez writes `y` last), same size.
     big = tmp_path / "big.bin"
@@ -510,3 +528,39 @@ def test_a_claim_that_fails_half_way_holds_nothing(tmp_path, monkeypatch):
                 pass
     finally:
         zoo.io.release(directory)
+
+
+# -- malformed config.json and state.json (found by an audit of error messages) ----------------
+
+
+@pytest.mark.parametrize("name, content, message", [
+    # Were AttributeError ('list' object has no attribute 'get') and UnicodeDecodeError.
+    ("config.json", b"[]", r"config\.json \(it holds a JSON array, expected an object\)"),
+    ("config.json", b'{"entry": "cnn_mnist", "overrides": [3]}',
+     r"config\.json \(its 'overrides' is \[3\], expected an object of override values\)"),
+    ("config.json", b"\xff\xfe{}", r"config\.json \(it is not UTF-8 text \(byte 0xff"),
+    # Were accepted: the resume deleted state/epoch_0002.weights.h5 and started at epoch 1.
+    ("state.json", b'{"epoch": "x"}',
+     r"state\.json \(its 'epoch' is 'x', expected an integer >= 0\).*touches none"),
+    ("state.json", b'{"epoch": 2, "status": "running"}',
+     r"state\.json \(it records 2 completed epoch\(s\) but no weights file\)"),
+    ("state.json", b'{"epoch": 2, "weights": "state/epoch_0002.weights.h5", "history": [1]}',
+     r"its 'history' is \[1\], expected a list of rows"),
+    ("state.json", b"[2]", r"state\.json \(it holds a JSON array, expected an object\)"),
+    ("state.json", b"\xe9", r"state\.json \(it is not UTF-8 text"),
+])
+def test_a_malformed_config_or_state_is_refused_before_anything_is_deleted(
+    tmp_path, name, content, message
+):
+    model = _model()
+    run = _started_run(tmp_path)
+    _commit(run, model, 1, 0.5)
+    _commit(run, model, 2, 0.6)
+    (run.path / "state" / "best_epoch_0003.keras").write_bytes(b"uncommitted")  # resume deletes
+    (run.path / name).write_bytes(content)
+    files = {path: path.read_bytes() for path in run.path.rglob("*") if path.is_file()}
+
+    with pytest.raises(WorkdirConflictError, match=message):
+        Workdir(run.path, CONFIG).begin()
+
+    assert {path: path.read_bytes() for path in run.path.rglob("*") if path.is_file()} == files

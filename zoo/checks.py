@@ -19,13 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from zoo.errors import InvalidValueError
+from zoo.errors import InvalidValueError, unknown_name
 
 
-def positive_int(name: str, value: Any) -> int:
-    """Return `value` if it is an integer >= 1, else raise."""
+def positive_int(name: str, value: Any, *, hint: str = "") -> int:
+    """Return `value` if it is an integer >= 1, else raise, adding `hint` (such as what turns
+    the setting off)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise InvalidValueError(f"{name} must be a positive integer, got {value!r}.")
+        raise InvalidValueError(
+            f"{name} must be a positive integer, got {value!r}.{' ' + hint if hint else ''}"
+        )
     return int(value)
 
 
@@ -91,11 +94,83 @@ def non_negative(name: str, value: Any) -> float:
     return float(value)
 
 
-def positive(name: str, value: Any) -> float:
-    """Return `value` if it is a finite real number > 0, else raise."""
+def positive(name: str, value: Any, *, hint: str = "") -> float:
+    """Return `value` if it is a finite real number > 0, else raise, adding `hint` (such as what
+    turns the setting off)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
-        raise InvalidValueError(f"{name} must be a finite number > 0, got {value!r}.")
+        raise InvalidValueError(
+            f"{name} must be a finite number > 0, got {value!r}.{' ' + hint if hint else ''}"
+        )
     return float(value)
+
+
+def boolean(name: str, value: Any) -> bool:
+    """Return `value` if it is True or False, else raise. A yes/no setting is read with `if`,
+    where any non-empty text is true: batch_norm="no" built batch normalization, silently.
+
+    Example:
+        >>> from zoo.checks import boolean
+        >>> boolean("batch_norm", False)
+        False
+        >>> boolean("batch_norm", "no")
+        Traceback (most recent call last):
+        ...
+        zoo.errors.InvalidValueError: batch_norm must be True or False (...), got 'no'.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidValueError(
+            f"{name} must be True or False (command line: true/false), got {value!r}."
+        )
+    return bool(value)
+
+
+def activation(name: str, value: Any) -> Any:
+    """Return `value` if Keras reads it as an activation (a name such as "relu", a function or
+    None), else raise with the closest names: a model built with a wrong one failed inside
+    Keras, in a message that cut off before the value at fault.
+
+    Example:
+        >>> from zoo.checks import activation
+        >>> activation("activation", "relu")
+        'relu'
+        >>> activation("activation", "Relu")
+        Traceback (most recent call last):
+        ...
+        zoo.errors.UnknownNameError: unknown activation 'Relu'. Did you mean: 'relu'? Known ...
+    """
+    import keras
+
+    try:
+        keras.activations.get(value)
+        return value
+    except (ValueError, TypeError):
+        pass
+    if not isinstance(value, str):
+        raise InvalidValueError(
+            f"{name} must be the name of a Keras activation such as 'relu', or a function, got "
+            f"{type(value).__name__} {value!r}."
+        )
+    raise unknown_name(
+        "activation", value, activation_names(), max_listed=None,
+        hint=f"{name} takes the name of one of Keras' activations (keras.activations), or a "
+             f"function.",
+    )
+
+
+def activation_names() -> list[str]:
+    """The activations Keras knows by name (what `keras.activations.get` reads)."""
+    import keras
+
+    names = []
+    for name in dir(keras.activations):
+        if name.startswith("_") or not callable(getattr(keras.activations, name)):
+            continue
+        try:
+            keras.activations.get(name)  # (get, serialize and deserialize are no activations)
+        except (ValueError, TypeError):
+            continue
+        names.append(name)
+    return names
 
 
 def one_of(name: str, value: Any, allowed: Sequence[Any]) -> Any:

@@ -23,6 +23,7 @@ import sys
 import textwrap
 import warnings
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import IO, Any, NoReturn
 
 # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise on a command line.
@@ -221,11 +222,30 @@ def _cmd_list(args: argparse.Namespace) -> None:
         from zoo.registry import check_filters
 
         check_filters(family=args.family, task=args.task, dataset=args.dataset)  # a misspelling?
-        print("no model matches.")
+        print(f"no model matches{_no_match_hint(args.include)}")
         return
     columns = ["name", "family", "dataset", "input_shape", "num_classes", "reference_accuracy",
                "measured_accuracy"]
     print(frame[columns].to_string(index=False))
+
+
+def _no_match_hint(pattern: str) -> str:
+    """Why a plain word (`zoo list cnn`) matched nothing: the pattern is a glob over whole names,
+    so users reaching for a substring or a family get the filter or glob they meant ("." when
+    there is nothing to add)."""
+    import zoo
+
+    if any(character in pattern for character in "*?[") or pattern in zoo.list_models():
+        return "."  # a glob already, or a name the other filters left out
+    frame = zoo.models_frame(params=False)
+    containing = f"zoo list {shlex.quote(f'*{pattern}*')}"
+    hint = f" For names containing it: {containing}."
+    for field in ("family", "dataset", "task"):
+        if pattern in set(frame[field]):
+            hint = (f" {pattern!r} is a {field}: zoo list --{field} {shlex.quote(pattern)} (or "
+                    f"{containing} for names containing it).")
+            break
+    return f" {pattern!r}: the pattern matches whole names, as a shell glob does.{hint}"
 
 
 def _cmd_info(args: argparse.Namespace) -> None:
@@ -256,11 +276,15 @@ def _cmd_info(args: argparse.Namespace) -> None:
     print(f"  parameters: {zoo.build(args.name, compile=False).count_params():,}")
 
 
-def _check_export_target(args: argparse.Namespace) -> None:
-    """Refuse a bad --export DIR now, not after the training or search it would end."""
+def _check_export_target(args: argparse.Namespace, directory: str | None, what: str) -> None:
+    """Refuse a bad --export DIR now, not after the training or search it would end; also one
+    that is, holds or lies in `directory` (the run's --workdir or the search's --directory), as
+    replacing or removing either would delete the other."""
     if args.export:
-        from zoo.serving.archive import check_target
+        from zoo.serving.archive import check_apart, check_target
 
+        if directory is not None:
+            check_apart(args.export, directory, what)
         check_target(args.export, overwrite=args.overwrite_export)
 
 
@@ -379,7 +403,7 @@ def _seed_before_building(arguments: dict[str, Any]) -> None:
 def _cmd_train(args: argparse.Namespace) -> None:
     import zoo
 
-    _check_export_target(args)
+    _check_export_target(args, args.workdir, "the --workdir")
     arguments = _train_arguments(args)
     model = _starting_model(args, arguments)
     result = zoo.train(args.name if model is None else model, args.data, args.validation_data,
@@ -409,7 +433,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     from zoo.io import atomic_write_json
 
     if args.output:
-        _check_output_file(args.output, "the report", "JSON")  # before the evaluation
+        _check_output_file(args.output, "the report", "JSON",  # before the evaluation
+                           {"--data": args.data, "MODEL": args.model})
     # A workdir, an export or a .keras file.
     report = zoo.evaluate(args.model, args.data, **_reading_arguments(args))
     if args.output:  # written before printing, as predict's: a closed pipe must not lose it
@@ -422,7 +447,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 def _cmd_tune(args: argparse.Namespace) -> None:
     import zoo
 
-    _check_export_target(args)
+    # zoo.tune's default directory: tuning/NAME.
+    _check_export_target(args, args.directory or os.path.join("tuning", args.name),
+                         "the search's --directory")
     arguments = {"tuner": args.tuner, "max_trials": args.max_trials, "epochs": args.epochs,
                  "seed": args.seed, "directory": args.directory, "overwrite": args.overwrite,
                  "objective": args.objective, "fixed": dict(args.fixed) or None,
@@ -474,7 +501,8 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     from zoo.serving import read_input_folder, read_inputs
 
     if args.output:
-        _check_output_file(args.output, "predictions", "CSV")  # before the work it would end
+        _check_output_file(args.output, "predictions", "CSV",  # before the work it would end
+                           {"INPUT": args.input, "MODEL": args.model})
     files = None
     if os.path.isdir(args.input) and args.text_column is None:  # each row names its file
         inputs, files = read_input_folder(args.input)
@@ -494,11 +522,10 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         print(f"... {len(frame) - len(shown)} more rows; all {len(frame)} are in {args.output}")
 
 
-def _check_output_file(path: str, what: str, kind: str) -> None:
+def _check_output_file(path: str, what: str, kind: str, inputs: dict[str, str | None]) -> None:
     """Refuse an --output that cannot be written before the work that ends in it; a missing
-    directory is fine (the file's directories are created, as --workdir's are)."""
-    from pathlib import Path
-
+    directory is fine (the file's directories are created, as --workdir's are). `inputs`: the
+    command's files by option (--data, INPUT...), which --output must not replace."""
     from zoo import checks
     from zoo.errors import InvalidValueError
     from zoo.io import check_name_room
@@ -508,8 +535,33 @@ def _check_output_file(path: str, what: str, kind: str) -> None:
         raise InvalidValueError(
             f"cannot write {what} to {path}: it is a directory; expected a {kind} file path."
         )
+    _refuse_output_over_input(target, what, kind, inputs)
     check_name_room(target, "--output")
     checks.writable_directory("the directory of --output", target.parent)
+
+
+def _refuse_output_over_input(target: Path, what: str, kind: str,
+                              inputs: dict[str, str | None]) -> None:
+    """Refuse an --output that is one of the command's own input files (however spelled, or a
+    hard link to it): the output replaces its file, so the data read would be gone."""
+    from zoo.errors import InvalidValueError
+
+    for option, given in inputs.items():
+        if given is None or not _same_file(target, given):
+            continue
+        suggestion = target.with_name(f"{target.stem}.{what.split()[-1]}.{kind.lower()}")
+        raise InvalidValueError(
+            f"--output {target} is the file of {option} {given}: writing {what} there would "
+            f"replace it. Expected a new {kind} file path, e.g. --output {suggestion}."
+        )
+
+
+def _same_file(first: str | os.PathLike, second: str | os.PathLike) -> bool:
+    """Whether both paths exist and are one file (a missing one, a tfds: name, is not)."""
+    try:
+        return os.path.samefile(first, second)
+    except (OSError, ValueError):  # ValueError: a NUL in a path, refused elsewhere
+        return False
 
 
 _COMMANDS = {"list": _cmd_list, "info": _cmd_info, "train": _cmd_train, "evaluate": _cmd_evaluate,

@@ -192,6 +192,8 @@ def classification_report(
         >>> round(report.accuracy, 4), report.confusion.values.tolist()
         (0.6667, [[1, 0], [1, 1]])
     """
+    from zoo.data import validate
+
     labels = _class_ids(labels)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.ndim != 2 or len(probabilities) != len(labels):
@@ -211,16 +213,18 @@ def classification_report(
             f"extreme values. Evaluate a model whose outputs are finite."
         )
     num_classes = probabilities.shape[1]
-    if labels.min() < 0 or labels.max() >= num_classes:
-        raise DataError(
-            f"labels must lie in [0, {num_classes}) for a {num_classes}-class model, "
-            f"found values from {labels.min()} to {labels.max()}."
-        )
+    # The model exists: the fix is in the data (as zoo.evaluate's other sources are told).
+    with validate.for_trained_model():
+        validate.check_label_range(labels, num_classes, "the evaluation data", None)
     # Any sequence of names (a list, a tuple, a pandas Index), or none: ids as text.
     names = [str(name) for name in class_names] if class_names is not None else []
     names = names or [str(i) for i in range(num_classes)]
     if len(names) != num_classes:
-        raise InvalidValueError(f"class_names has {len(names)} names for {num_classes} classes.")
+        raise InvalidValueError(
+            f"class_names has {len(names)} names for {num_classes} classes (the model's "
+            f"outputs); expected one name per class in id order, such as the training "
+            f"dataset's .class_names (zoo.data.load(...).class_names), or none to number them."
+        )
 
     predicted = probabilities.argmax(axis=1)
     confusion = np.bincount(labels * num_classes + predicted, minlength=num_classes**2).reshape(

@@ -332,7 +332,9 @@ def build(
         >>> zoo.build("cnn_mnist", num_classes=3, compile=False).output_shape
         (None, 3)
     """
-    spec = get_spec(name).with_overrides(**overrides)
+    spec = get_spec(name)
+    spec.check_arguments(overrides, build)  # a misspelt `weights` is no override either
+    spec = spec.with_overrides(**overrides)
     model = spec.build_model()
     if weights is not None:
         from zoo.models.weights import load_pretrained

@@ -12,12 +12,12 @@ import dataclasses
 import inspect
 import numbers
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from zoo import checks
-from zoo.errors import ZooError, first_line, unknown_name
+from zoo.errors import UnknownNameError, ZooError, close_matches, first_line, unknown_name
 
 # TextVectorization's named standardizations (a callable would not survive a spec's JSON).
 STANDARDIZERS = ("lower_and_strip_punctuation", "lower", "strip_punctuation")
@@ -176,15 +176,21 @@ class Recipe:
         checks.fraction("momentum", self.momentum)
         checks.non_negative("weight_decay", self.weight_decay)
         if self.clipnorm is not None:
-            checks.positive("clipnorm", self.clipnorm)
+            checks.positive("clipnorm", self.clipnorm,
+                            hint="None turns clipping off (command line: --set clipnorm=None).")
         checks.fraction("label_smoothing", self.label_smoothing)
         if self.ema_momentum is not None:
             checks.fraction("ema_momentum", self.ema_momentum, inclusive_low=False,
                             hint="0.99-0.999 are usual; None turns the average off.")
         checks.positive_int("batch_size", self.batch_size)
         checks.positive_int("epochs", self.epochs)
+        checks.boolean("bucket_by_length", self.bucket_by_length)
         if self.early_stopping_patience is not None:
-            checks.positive_int("early_stopping_patience", self.early_stopping_patience)
+            checks.positive_int(
+                "early_stopping_patience", self.early_stopping_patience,
+                hint="None turns early stopping off (command line: --set "
+                     "early_stopping_patience=None).",
+            )
         # A typo ("val_acc") would silently never save a best checkpoint nor stop early.
         checks.one_of("monitor", self.monitor, MONITORS)
 
@@ -284,7 +290,9 @@ class ModelSpec:
             )
         # Complete the hyperparameters with the builder's own defaults, so that the spec shows
         # every knob of the model and `build` with no overrides is exactly the registered model.
-        merged = {**_builder_defaults(self), **self.hyperparameters}
+        defaults = _builder_defaults(self)
+        merged = {**defaults, **self.hyperparameters}
+        _check_hyperparameter_kinds(merged, defaults)
         object.__setattr__(self, "hyperparameters", types.MappingProxyType(merged))
         object.__setattr__(self, "tags", types.MappingProxyType(dict(self.tags)))
 
@@ -313,6 +321,30 @@ class ModelSpec:
             | {"num_classes"}
             | {f.name for f in dataclasses.fields(Recipe)}
         )
+
+    def check_arguments(
+        self, names: Iterable[str], function: Callable[..., Any], *,
+        keywords: Sequence[str] | None = None, kind: str = "argument", hint: str = "",
+    ) -> None:
+        """Refuse the first of `names` that is neither one of this spec's overrides nor one of
+        `keywords` (by default `function`'s own arguments, `own_arguments`), naming `function`,
+        the entry point that was called, and suggesting the closest of both kinds: a misspelt
+        `work_dir=` of zoo.train is one of its own arguments, not an override. The command
+        line's --set check can share it: its options as `keywords`, "--set key" as `kind`.
+
+        Example:
+            >>> import zoo
+            >>> zoo.get_spec("mlp_mnist").check_arguments(["work_dir"], zoo.train)
+            Traceback (most recent call last):
+            ...
+            zoo.errors.UnknownNameError: unknown argument 'work_dir' of zoo.train. Did you mean: ...
+        """
+        keywords = own_arguments(function) if keywords is None else list(keywords)
+        overrides = self.valid_overrides()
+        for name in names:
+            if name not in overrides and name not in keywords:
+                raise unknown_argument(name, function, keywords, overrides,
+                                       entry=self.name or self.family, kind=kind, hint=hint)
 
     def with_overrides(self, **overrides: Any) -> ModelSpec:
         """Return a copy with builder arguments and recipe fields replaced.
@@ -423,6 +455,50 @@ class ModelSpec:
         if len(names) != self.num_classes or names == numbered:
             return self
         return dataclasses.replace(self, class_names=names)
+
+
+def own_arguments(function: Callable[..., Any]) -> list[str]:
+    """The arguments a caller of `function` can name (zoo.train's `workdir`, `seed`...), less
+    its `**overrides`.
+
+    Example:
+        >>> import zoo
+        >>> from zoo.spec import own_arguments
+        >>> own_arguments(zoo.build)
+        ['name', 'compile', 'weights', 'freeze_backbone']
+    """
+    parameters = inspect.signature(function).parameters.values()
+    return [parameter.name for parameter in parameters
+            if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
+
+
+def unknown_argument(
+    name: str, function: Callable[..., Any], keywords: Sequence[str], overrides: Sequence[str],
+    *, entry: str, kind: str = "argument", hint: str = "",
+) -> UnknownNameError:
+    """The error for a keyword `name` that `function` (zoo.train, zoo.tune, zoo.build) takes
+    neither as one of its own `keywords` nor as one of `entry`'s `overrides`: the closest names
+    of both kinds are suggested, and both kinds are listed apart (a list of overrides alone
+    left out `workdir` for a misspelt `work_dir`).
+
+    Example:
+        >>> import zoo
+        >>> from zoo.spec import unknown_argument
+        >>> error = unknown_argument("classnames", zoo.train, ["class_names", "seed"],
+        ...                          ["num_classes", "units"], entry="mlp_mnist")
+        >>> print(error)  # doctest: +ELLIPSIS
+        unknown argument 'classnames' of zoo.train. Did you mean: 'class_names', ...? ...
+    """
+    called = f"{function.__module__.split('.')[0]}.{function.__name__}"
+    matches = close_matches(name, [*keywords, *overrides])
+    message = f"unknown {kind} {name!r} of {called}."
+    if matches:
+        message += " Did you mean: " + ", ".join(repr(match) for match in matches) + "?"
+    message += (
+        f" {called} takes its own arguments ({', '.join(keywords)}) and the overrides of "
+        f"{entry} (builder arguments and recipe fields: {', '.join(sorted(overrides))})."
+    )
+    return UnknownNameError(message + (" " + hint if hint else ""))
 
 
 def keep_spec(model: Any, spec: ModelSpec) -> None:
@@ -545,6 +621,21 @@ def _check_built(model: Any, spec: ModelSpec) -> None:
             f"activation (logits): {contract}. End it with activation='softmax', or with "
             f"zoo.models.classifier_head(features, num_classes)."
         )
+
+
+def _check_hyperparameter_kinds(
+    hyperparameters: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> None:
+    """Refuse a hyperparameter of another kind than its builder default says it takes: a yes/no
+    setting must be True or False (a builder reads it with `if`, so batch_norm="no" built batch
+    normalization, silently), and an activation must be one Keras knows (a misspelt one failed
+    inside Keras, in a message cut off before the value). A default of None says nothing."""
+    for key, value in hyperparameters.items():
+        default = defaults.get(key)
+        if isinstance(default, bool):
+            checks.boolean(key, value)
+        elif isinstance(default, str) and (key == "activation" or key.endswith("_activation")):
+            checks.activation(key, value)
 
 
 def _builder_defaults(spec: ModelSpec) -> dict[str, Any]:

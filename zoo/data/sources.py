@@ -395,8 +395,16 @@ def _read_csv(path: Path, tab_separated: bool, header: int | None) -> pd.DataFra
 
 
 def field_count_error(path: Path, tab_separated: bool, error: Exception) -> DataError:
-    """The message for a line with more fields than the header, or any other parse error."""
+    """The message for a line with more fields than the header, a quote that never closes, or
+    any other parse error."""
     delimiter = "tab" if tab_separated else "comma"
+    if "EOF inside string" in str(error):  # pandas counts records, not lines: find the line
+        return DataError(
+            f"could not read {path}: line {_unclosed_quote_line(path)} opens a quoted field "
+            f"(\") that never closes, so the rest of the file would read as one text. Close "
+            f"the quote; for a quote that is part of the text, quote the whole field and double "
+            f"the quotes inside it (\"a \"\"witty\"\" film\",1)."
+        )
     counts = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
     if counts is None:
         return DataError(
@@ -429,6 +437,18 @@ _TAB_HEADER_HINT = ("The header holds a tab, so the file looks tab-separated: na
                    ".csv is read as comma-separated).")
 
 
+def _unclosed_quote_line(path: Path) -> int:
+    """The line where a comma-separated file's last record begins: where a quote that runs to
+    the end of the file opens (Python's csv module quotes as pandas does)."""
+    begins = 1
+    with open(path, encoding="utf-8", errors="replace", newline="") as file:
+        reader = csv.reader(file)
+        ended = 0  # the line the previous record ended on
+        for _ in reader:
+            begins, ended = ended + 1, reader.line_num
+    return begins
+
+
 def _header_line(path: Path) -> str:
     with open(path, encoding="utf-8", errors="replace") as file:
         return file.readline()
@@ -443,6 +463,10 @@ def _column_hint(columns: list[str], wanted: Sequence[str], argument: str) -> st
             return f" Column {column!r} differs only in case: pass {argument}={column!r}."
     if any("\t" in column for column in columns):
         return " " + _TAB_HEADER_HINT.format(name=".tsv")
+    if len(columns) == 1 and "," in columns[0]:
+        # A comma-separated file named .tsv: read on tabs, its header is one column.
+        return (" The header holds commas, so the file looks comma-separated: name it .csv (a "
+                ".tsv is read as tab-separated).")
     if len(columns) == 1 and ";" in columns[0]:
         return " The header holds ';': re-save the file comma-separated (.csv) or tab-separated."
     return ""
@@ -495,13 +519,43 @@ def from_arrays(x: Any, y: Any, origin: str = "the (x, y) arrays") -> Examples:
     if isinstance(x, (list, tuple)) and x and isinstance(x[0], (str, bytes)):
         features = np.asarray(x, dtype=object)
     else:
-        features = np.asarray(x)
+        try:
+            features = np.asarray(x)
+        except ValueError as error:  # NumPy's "inhomogeneous shape": images of several sizes
+            raise _ragged_error(x, origin, error) from None
+    if features.ndim == 0:  # None, one number or one text: len() would fail on it
+        raise DataError(
+            f"{origin}: x is {x!r:.60}; expected an array of images or "
+            f"texts, one per label: (x, y) with x of shape (examples, height, width[, channels]) "
+            f"or a list of strings."
+        )
     check_not_empty(len(features), origin)
     labels, class_names = encode_labels(y, origin, count=len(features))
     if features.dtype.kind in "USO":
         return Examples(check_texts(features, origin, labelled=True), labels, "text", class_names,
                         origin)
     return Examples(check_images(features, origin), labels, "image", class_names, origin)
+
+
+def _ragged_error(x: Any, origin: str, error: ValueError) -> DataError:
+    """The error for examples that make no array: the first two that differ in shape."""
+    try:
+        shapes = [np.shape(item) for item in x]
+        index = next(i for i, shape in enumerate(shapes) if shape != shapes[0])
+    except (ValueError, TypeError, StopIteration):  # no two whole examples to compare
+        return DataError(
+            f"{origin}: x cannot be read as one array ({first_line(error)}); expected images "
+            f"of one shape, (examples, height, width[, channels]), or a list of strings."
+        )
+    first, other = shapes[0], shapes[index]
+    fix = ("Convert them to one colour mode first (all grayscale or all RGB)"
+           if first[:2] == other[:2]
+           else "Resize them to one size first (e.g. with tf.image.resize)")
+    return DataError(
+        f"{origin}: x holds examples of different shapes: example 0 is {first} but example "
+        f"{index} is {other}; expected one shape for all, (height, width) or (height, width, "
+        f"channels). {fix}."
+    )
 
 
 def with_class_names(examples: Examples, class_names: Sequence[str]) -> Examples:

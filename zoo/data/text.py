@@ -119,8 +119,10 @@ def _text_batches(texts: Any) -> tf.data.Dataset:
     if isinstance(texts, tf.data.Dataset):
         dataset = texts if _is_batched(texts) else texts.batch(TEXT_BATCH)
     else:
-        array = np.asarray(texts, dtype=object)  # (examples,) Python strings
-        dataset = tf.data.Dataset.from_tensor_slices(array.astype(str)).batch(TEXT_BATCH)
+        # (examples,) Python strings, kept as objects: not astype(str), which pads every row
+        # to the longest text at 4 bytes a character (see zoo.data.pipeline).
+        array = np.asarray(texts, dtype=object)
+        dataset = tf.data.Dataset.from_tensor_slices(array).batch(TEXT_BATCH)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

@@ -119,7 +119,23 @@ def check_labels(labels: Any, origin: str, count: int | None = None) -> np.ndarr
                 f"{rows_text(bad)}. Probabilities or one-hot rows must become class ids "
                 f"(y.argmax(axis=1))."
             )
+    _check_int32(labels, origin)
     return labels.astype(np.int32)
+
+
+def _check_int32(labels: np.ndarray, origin: str) -> None:
+    """Refuse whole-number labels that int32 cannot hold: cast, 2**31 became -2**31, silently.
+    No classifier has that many classes, so they are ids of something else."""
+    low, high = np.iinfo(np.int32).min, np.iinfo(np.int32).max
+    bad = np.flatnonzero((labels < low) | (labels > high))
+    if len(bad):
+        raise DataError(
+            f"{origin}: labels must be class ids (0 to the class count - 1), found values from "
+            f"{int(labels.min())} to {int(labels.max())}, beyond what a class id can be "
+            f"({low} to {high}), at {rows_text(bad)}: ids of something else (users, products, "
+            f"timestamps)? Map them to class ids 0..n-1, e.g. y = np.unique(y, "
+            f"return_inverse=True)[1]."
+        )
 
 
 def check_label_range(

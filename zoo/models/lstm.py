@@ -68,6 +68,7 @@ def build_lstm_classifier(
     sequence_length = checks.positive_int("sequence_length", sequence_length)
     embedding_dim = checks.positive_int("embedding_dim", embedding_dim)
     lstm_units = checks.positive_ints("lstm_units", lstm_units)
+    bidirectional = checks.boolean("bidirectional", bidirectional)
     embedding_dropout = checks.fraction("embedding_dropout", embedding_dropout)
     token_dropout = checks.fraction("token_dropout", token_dropout)
     dropout = checks.fraction("dropout", dropout)

@@ -41,6 +41,8 @@ def build_mlp(
     """
     units = checks.positive_ints("units", units)
     dropout = checks.fraction("dropout", dropout)
+    activation = checks.activation("activation", activation)
+    batch_norm = checks.boolean("batch_norm", batch_norm)
     num_classes = checks.num_classes(num_classes)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = layers.Flatten(name="flatten")(inputs)

@@ -99,6 +99,39 @@ def check_target(target: str | os.PathLike, *, overwrite: bool = False) -> Path:
     return target
 
 
+def check_apart(target: str | os.PathLike, source: str | os.PathLike, what: str) -> None:
+    """Raise unless the export `target` and `source` (a run's workdir, a search's directory or a
+    model file; `what` names it) are apart: neither is the other, and neither lies in the other.
+    Replacing the export (overwrite) deletes what lies in it, removing a workdir deletes the
+    export in it, and the target's own checks would advise removing the run itself.
+
+    Example:
+        >>> from zoo.serving.archive import check_apart
+        >>> check_apart("exports/mlp", "runs/mlp", "the workdir")
+        >>> check_apart("runs/mlp/export", "runs/mlp", "the workdir")
+        Traceback (most recent call last):
+        ...
+        zoo.serving.archive.ExportError: cannot export to runs/mlp/export: it lies in the ...
+    """
+    checks.without_nul("export target", target)
+    exported, kept = Path(os.path.realpath(target)), Path(os.path.realpath(source))
+    if exported == kept:
+        relation = "is"
+    elif kept in exported.parents:
+        relation = "lies in"
+    elif exported in kept.parents:
+        relation = "holds"
+    else:
+        return
+    outer = kept if relation == "lies in" else exported  # a sibling of it is apart from both
+    suggestion = Path(source if relation == "lies in" else target)
+    suggestion = suggestion.parent / f"{outer.name}_export"
+    raise ExportError(
+        f"cannot export to {target}: it {relation} {what} {source}, and replacing or removing "
+        f"one would delete the other. Expected an export path apart from it, e.g. {suggestion}."
+    )
+
+
 def is_export(path: str | os.PathLike) -> bool:
     """Whether `path` is a directory written by `zoo.export` (a SavedModel with zoo.json)."""
     path = Path(path)

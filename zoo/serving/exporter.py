@@ -34,7 +34,7 @@ from zoo.serving.archive import (
 )
 from zoo.serving.inputs import as_images, as_texts
 from zoo.serving.signature import SIGNATURE, input_signature, serving_archive
-from zoo.serving.sources import Trained, resolve
+from zoo.serving.sources import Trained, check_apart_from_source, resolve
 from zoo.training.policy import built_precision, check_outside_strategy_scope
 
 logger = logging.getLogger("zoo.serving")
@@ -116,6 +116,7 @@ def export(
     if tolerance is not None:
         tolerance = checks.non_negative("tolerance", tolerance)
     checks.one_of("overwrite", overwrite, (True, False))  # "no" would replace an export
+    check_apart_from_source(path, model_or_result)  # before check_target's "remove it" advice
     target = check_target(path, overwrite=overwrite)  # before the slow part: fail in a second
     trained = resolve(model_or_result, preprocessor)
     if class_names is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import os
+import shlex
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from zoo.data.sources import (
     read_examples,
 )
 from zoo.data.validate import check_texts
-from zoo.errors import DataError, first_line
+from zoo.errors import DataError, first_line, warn
 
 INPUT_FORMATS = (
     "a folder of images or .txt files, .npz with an array x of uint8 images, .txt with one "
@@ -48,8 +50,8 @@ def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
         ...
         zoo.errors.DataError: expected uint8 pixels (0-255), received float32 ...
     """
-    images = np.asarray(inputs)
     shape = tuple(shape)
+    images = _as_array(inputs, shape)
     if images.dtype.kind in "USO":
         raise DataError(
             f"this model classifies images: expected uint8 pixels of shape (batch, "
@@ -95,6 +97,38 @@ def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
             f"of shape {images.shape}. {fix}."
         )
     return images
+
+
+def _as_array(inputs: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """`inputs` as one array; a list of images of different sizes, which NumPy refuses with
+    "setting an array element with a sequence... inhomogeneous shape", is named by its first
+    two shapes that differ."""
+    try:
+        return np.asarray(inputs)
+    except ValueError as error:
+        expected = f"({', '.join(map(str, shape))})"
+        shapes = [_shape(image) for image in inputs] if isinstance(inputs, (list, tuple)) else []
+        differs = next((i for i, found in enumerate(shapes) if found != shapes[0]), None)
+        if differs is not None and None not in (shapes[0], shapes[differs]):
+            raise DataError(
+                f"expected images of one shape, {expected}, received a list whose image 0 has "
+                f"shape {shapes[0]} and image {differs} shape {shapes[differs]}. Resize every "
+                f"image to {shape[0]}x{shape[1]} pixels with {shape[2]} "
+                f"channel{'s' if shape[2] > 1 else ''} before passing them."
+            ) from None
+        raise DataError(
+            f"expected uint8 images of shape {expected} in one array, received a "
+            f"{type(inputs).__name__} that NumPy cannot make one array of ({first_line(error)}). "
+            f"Pass a NumPy array of shape (batch, {expected[1:-1]})."
+        ) from None
+
+
+def _shape(item: Any) -> tuple[int, ...] | None:
+    """The shape of `item` as an array, or None where it makes no regular array."""
+    try:
+        return np.shape(item)
+    except ValueError:
+        return None
 
 
 def as_texts(inputs: Any) -> np.ndarray:
@@ -204,6 +238,8 @@ def _read_input_file(path: Path, text_column: str | None = None) -> np.ndarray:
                 encoding="utf-8",
             )
             column = _text_column(frame, text_column)
+            if text_column is None and column is not None and column not in TEXT_COLUMNS:
+                _warn_first_line_read_as_header(path, column)
             if column is None:
                 wanted = (f"column {text_column!r}" if text_column is not None
                           else f"{' or '.join(map(repr, TEXT_COLUMNS))} column")
@@ -222,10 +258,32 @@ def _read_input_file(path: Path, text_column: str | None = None) -> np.ndarray:
             raise
         raise DataError(
             f"could not read {path}: {first_line(error)}. Expected {INPUT_FORMATS}."
+            f"{_pickle_hint(path, error)}"
         ) from None
     raise DataError(
         f"{path.name}: unknown file extension {path.suffix!r}; expected {INPUT_FORMATS}."
     )
+
+
+def _warn_first_line_read_as_header(path: Path, header: str) -> None:
+    """A one-column table read its first line as the column's name. Without a header line, that
+    is the first sentence, and it would go unpredicted without a word: say so (the reading stays
+    as it is: a column named `review` is a header)."""
+    warn(
+        f"{path.name} has one column, and its first line {header!r} was read as the column's "
+        f"name, not predicted. If it is a sentence, add a header line 'sentence' to the file, or "
+        f"save the sentences as a .txt file (one per line); if it is the name, pass "
+        f"--text-column {shlex.quote(header)} (read_inputs(path, text_column={header!r})) to "
+        f"say so."
+    )
+
+
+def _pickle_hint(path: Path, error: Exception) -> str:
+    """The fix for an .npz of object arrays (strings saved as objects), which np.load refuses
+    to unpickle; as training data's message gives it (zoo.data.sources.read_npz)."""
+    if "allow_pickle" in str(error) and path.suffix.lower() == ".npz" and zipfile.is_zipfile(path):
+        return " Save texts as a string array (np.array(texts, dtype=str)), not objects."
+    return ""
 
 
 def read_input_folder(folder: str | os.PathLike) -> tuple[np.ndarray, list[str]]:

@@ -25,7 +25,7 @@ import pandas as pd
 import tensorflow as tf
 
 from zoo import checks
-from zoo.errors import DataError, warn
+from zoo.errors import DataError, InvalidValueError, warn
 from zoo.serving.archive import abandoned_export, load_saved_model, read_metadata
 from zoo.serving.inputs import as_images, as_texts
 from zoo.serving.signature import SIGNATURE
@@ -76,6 +76,9 @@ class Predictor:
         Rows whose probabilities are NaN or infinite (a model that cannot score them) get
         a missing `class_id` and `label` (`isna()`), with a warning.
 
+        A string naming a .txt/.csv/.tsv file is classified as a text, with a warning (read
+        files with `zoo.serving.read_inputs`); an image model refuses strings and paths.
+
         Raises:
             DataError: inputs of the wrong kind, dtype or shape (the message gives both).
             InvalidValueError: a `batch_size` that is not a positive integer.
@@ -87,6 +90,7 @@ class Predictor:
             >>> len(frame), frame.columns[:3].tolist(), frame.columns[-1]
             (3, ['class_id', 'label', 'probability'], 'p_9')
         """
+        self._check_not_a_path(inputs)
         index = inputs.index if isinstance(inputs, (pd.Series, pd.DataFrame)) else None
         probabilities, class_ids = self._classify(inputs, batch_size)
         frame = pd.DataFrame({
@@ -159,6 +163,31 @@ class Predictor:
         probabilities, _ = self._classify(examples.features, batch_size)
         return classification_report(examples.labels, probabilities, self.class_names)
 
+    def _check_not_a_path(self, inputs: Any) -> None:
+        """predict takes inputs, not files: a path string reached an image model as "1 strings"
+        with advice to pass an .npz file, and a text model classified "s.txt" as a sentence.
+        Refuse it for images and paths; warn for a text string naming a file of texts."""
+        read = "zoo.serving.read_inputs(PATH)"
+        if self.kind == "image" and isinstance(inputs, (str, bytes, os.PathLike)):
+            given = (f"the path {os.fspath(inputs)}" if isinstance(inputs, os.PathLike)
+                     else f"the string {_shortened(inputs)!r}")
+            raise DataError(
+                f"this model classifies images: predict takes uint8 pixels of shape (batch, "
+                f"{', '.join(map(str, self.input_shape))}), not {given}. Read images from a file "
+                f"or folder first: predict({read}), or run `zoo predict MODEL PATH`; texts need "
+                f"a text model."
+            )
+        if isinstance(inputs, os.PathLike):
+            raise DataError(
+                f"this model classifies texts: predict takes sentences, not the path {inputs}. "
+                f"Read the file first: predict({read}), or run `zoo predict MODEL PATH`."
+            )
+        if (isinstance(inputs, str) and inputs.lower().endswith((".txt", ".csv", ".tsv"))
+                and os.path.isfile(inputs)):
+            warn(f"classifying the string {inputs!r} itself as a text, though it names a file; "
+                 f"to classify the sentences in it, read them first: predict({read}), or run "
+                 f"`zoo predict MODEL {inputs}`.")
+
     def _classify(self, inputs: Any, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities (examples, classes) and class ids of raw `inputs`, checked and run in
         chunks of `batch_size`."""
@@ -186,6 +215,13 @@ class Predictor:
         return f"Predictor({entry!r}, {self.kind}, {classes} classes, from {self.source})"
 
 
+def _shortened(text: str | bytes, limit: int = 60) -> str:
+    """`text` (bytes decoded), cut to `limit` characters with "...": a message quotes one line."""
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def load(path: str | os.PathLike) -> Predictor:
     """Load a model for prediction on raw inputs.
 
@@ -201,6 +237,7 @@ def load(path: str | os.PathLike) -> Predictor:
 
     Raises:
         DataError: a missing path, a corrupt file, or a directory that holds no model.
+        InvalidValueError: `path` is not a path (a number, a model in memory) or is empty.
         UnsafeModelError: a `.keras` file that would run code.
 
     Example:
@@ -214,6 +251,7 @@ def load(path: str | os.PathLike) -> Predictor:
         ...
         zoo.errors.DataError: ... holds no model: expected a zoo export ...
     """
+    _check_load_argument(path)
     path = Path(path)
     if not path.exists():
         previous = abandoned_export(path)
@@ -235,6 +273,20 @@ def load(path: str | os.PathLike) -> Predictor:
             f"assets.extra/zoo.json) or a training workdir (config.json and model.keras)."
         )
     return _keras_predictor(read_keras_file(path), str(path))
+
+
+def _check_load_argument(path: Any) -> None:
+    """Refuse what is not a path before Path() raises a bare TypeError: a number, a model, a
+    TrainResult. An empty string would name the current folder."""
+    takes = "the path of a zoo export, a training workdir or a .keras file"
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidValueError(
+            f"zoo.load takes {takes} (a str or pathlib.Path), got {type(path).__name__} "
+            f"{path!r:.60}. A model or TrainResult in memory predicts once exported: "
+            f"zoo.load(zoo.export(model_or_result, DIR))."
+        )
+    if not os.fspath(path).strip():
+        raise InvalidValueError(f"zoo.load got an empty path; expected {takes}.")
 
 
 def _saved_model_predictor(path: Path) -> Predictor:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import DataError, InvalidValueError, UnknownNameError
+from zoo.errors import DataError, InvalidValueError, UnknownNameError, close_matches, first_line
 from zoo.io import read_json
 from zoo.registry import get_spec, spec_for_model
 from zoo.spec import ModelSpec, spec_of
@@ -79,11 +79,8 @@ def read_workdir(path: str | os.PathLike) -> Trained:
             f"the run in {path} has not finished: it has no model.keras yet. Rerun the same "
             f"training command to resume and finish it."
         )
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-        entry = str(config["entry"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise DataError(f"cannot read the run configuration {config_path} ({error}).") from None
+    config = _read_run_config(config_path)
+    entry = config["entry"]
     try:
         spec = get_spec(entry)
     except UnknownNameError as error:
@@ -93,12 +90,7 @@ def read_workdir(path: str | os.PathLike) -> Trained:
             f"registers: run or import the code that registers it (@zoo.register_model) first; "
             f"plug-in packages' entries are loaded by zoo itself. ({error})"
         ) from None
-    try:
-        # An override the entry no longer takes (its builder changed) is the run's, not a
-        # missing entry.
-        spec = spec.with_overrides(**config.get("overrides", {}))
-    except (UnknownNameError, ValueError, TypeError) as error:
-        raise DataError(f"cannot read the run configuration {config_path} ({error}).") from None
+    spec = _spec_as_trained(spec, config.get("overrides") or {}, path)
     model = load_keras_model(model_path)
     if spec.input.kind == "text":
         preprocessor = Preprocessor.load(path / "preprocessor", spec)
@@ -108,6 +100,58 @@ def read_workdir(path: str | os.PathLike) -> Trained:
     state = read_json(path / "state.json") or {}
     return Trained(model, spec, preprocessor, "workdir", run_config=config,
                    evaluation=evaluation, epochs_trained=state.get("epoch"))
+
+
+# The way on from a damaged config.json: what it recorded cannot be guessed back.
+_RESTORE_CONFIG = ("Restore the workdir's config.json (from a backup or a copy of the run), or "
+                   "train again in a new workdir.")
+
+
+def _read_run_config(config_path: Path) -> dict[str, Any]:
+    """A workdir's config.json, checked for what serving needs: an object naming its entry."""
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # unreadable, not UTF-8, or not JSON
+        raise DataError(
+            f"cannot read the run configuration {config_path}: {first_line(error)}. "
+            f"{_RESTORE_CONFIG}"
+        ) from None
+    problem = None
+    if not isinstance(config, dict):
+        problem = f"it holds a JSON {type(config).__name__}, not an object"
+    elif not isinstance(config.get("entry"), str):
+        problem = ("it has no 'entry' (the name of the model trained)" if "entry" not in config
+                   else f"its 'entry' is {config['entry']!r}, not an entry's name")
+    elif not isinstance(config.get("overrides") or {}, dict):
+        problem = "its 'overrides' is not an object of builder arguments"
+    if problem is not None:
+        raise DataError(
+            f"cannot read the run configuration {config_path}: {problem}. {_RESTORE_CONFIG}"
+        )
+    return config
+
+
+def _spec_as_trained(spec: ModelSpec, overrides: dict[str, Any], path: Path) -> ModelSpec:
+    """`spec` with the run's overrides. One the entry no longer takes (its builder changed since)
+    is the code's change, not a damaged file: say so, and not to edit config.json."""
+    valid = spec.valid_overrides()
+    for key, value in overrides.items():
+        if key not in valid:
+            renamed = close_matches(key, valid)
+            guess = f" (renamed to {renamed[0]!r}?)" if renamed else ""
+            raise DataError(
+                f"the run in {path} was trained with override {key}={value!r}, which "
+                f"{spec.name}'s builder no longer takes{guess}. Restore that argument in the "
+                f"builder, or train again in a new workdir."
+            )
+    try:
+        return spec.with_overrides(**overrides)
+    except (UnknownNameError, ValueError, TypeError) as error:
+        raise DataError(
+            f"the run in {path} was trained with overrides {overrides}, which {spec.name} no "
+            f"longer takes ({first_line(error)}). Restore the builder as it was, or train again "
+            f"in a new workdir."
+        ) from None
 
 
 def read_keras_file(path: str | os.PathLike) -> Trained:
@@ -231,6 +275,22 @@ def check_compatible(trained: Trained) -> None:
             f"({trained.spec.name!r}) makes {what} {produced}. Pass the preprocessor (or "
             f"TrainResult) the model was trained with."
         )
+
+
+def check_apart_from_source(target: str | os.PathLike, model_or_result: Any) -> None:
+    """Refuse an export `target` that is, holds or lies in what is exported from: a
+    `TrainResult`'s workdir, a workdir path or a `.keras` file (see `archive.check_apart`).
+    `zoo.export(result, result.workdir)` was refused as "not a zoo export... Remove it
+    yourself", and with overwrite=True an export holding the workdir replaced the run."""
+    from zoo.serving.archive import check_apart
+    from zoo.training.loop import TrainResult
+
+    if isinstance(model_or_result, TrainResult):
+        if model_or_result.workdir is not None:
+            check_apart(target, model_or_result.workdir, "the run's workdir")
+    elif isinstance(model_or_result, (str, os.PathLike)):
+        what = "the training workdir" if Path(model_or_result).is_dir() else "the model file"
+        check_apart(target, model_or_result, what)
 
 
 def resolve(model_or_result: Any, preprocessor: Any = None) -> Trained:

@@ -117,7 +117,9 @@ def _resolve_spec(
     name_or_model: str | keras.Model, overrides: dict[str, Any]
 ) -> tuple[ModelSpec, keras.Model | None]:
     if isinstance(name_or_model, str):
-        return get_spec(name_or_model).with_overrides(**overrides), None
+        spec = get_spec(name_or_model)
+        spec.check_arguments(overrides, train)  # `work_dir` is a misspelt argument of train()
+        return spec.with_overrides(**overrides), None
     if isinstance(name_or_model, keras.Model):
         try:
             # With the overrides zoo.build gave it; a rebuilt copy must be the entry's network.
@@ -128,6 +130,7 @@ def _resolve_spec(
                 f"pipeline and recipe are unknown; pass an entry name such as 'cnn_mnist' "
                 f"instead."
             ) from None
+        spec.check_arguments(overrides, train)
         built_with = spec.model_kwargs()
         changed = sorted(k for k, v in overrides.items()
                          if k in built_with and not same_value(v, built_with[k]))

@@ -105,6 +105,91 @@ class RunState:
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    @classmethod
+    def from_json(cls, data: Any) -> RunState:
+        """The state `data` (state.json's content) records; ValueError saying what is wrong
+        where it is not what `to_json` writes. Checked whole before anything acts on it:
+        resuming deletes the epoch files the state does not name, so a state read wrong
+        (an epoch "x", no weights) deleted the run's last weights and started it again.
+
+        Example:
+            >>> from zoo.training.workdir import RunState
+            >>> RunState.from_json({"epoch": 2, "weights": "state/epoch_0002.weights.h5"}).epoch
+            2
+            >>> RunState.from_json({"epoch": "x"})
+            Traceback (most recent call last):
+            ...
+            ValueError: its 'epoch' is 'x', expected an integer >= 0
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"it holds a JSON {_json_kind(data)}, expected an object")
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"it has fields zoo does not write: {', '.join(unknown)}")
+        for name, (valid, expected) in _STATE_FIELDS.items():
+            if name in data and not valid(data[name]):
+                raise ValueError(f"its {name!r} is {data[name]!r:.60}, expected {expected}")
+        state = cls(**data)
+        if state.epoch and not state.weights:
+            raise ValueError(f"it records {state.epoch} completed epoch(s) but no weights file")
+        return state
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# What each field of state.json must be: a check, and what to call it in a message.
+_STATE_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "epoch": (_is_count, "an integer >= 0"),
+    "weights": (lambda value: value is None or isinstance(value, str),
+                "a file name in the workdir, or null"),
+    "history": (lambda value: isinstance(value, list) and all(
+        isinstance(row, dict) and _is_count(row.get("epoch")) for row in value),
+        "a list of rows (objects), each with its epoch"),
+    "best_value": (lambda value: value is None or _is_number(value), "a number, or null"),
+    "best_epoch": (lambda value: value is None or _is_count(value), "an integer, or null"),
+    "status": (lambda value: isinstance(value, str), "a text such as 'running'"),
+    "seed_states": (lambda value: value is None or isinstance(value, list), "a list, or null"),
+}
+
+
+def _json_kind(value: Any) -> str:
+    """What JSON calls the type of `value`: 'array' for a list, 'string' for a str..."""
+    kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number",
+             type(None): "null", dict: "object"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in the file at `path`; ValueError (or OSError) saying what is wrong where
+    the file is not UTF-8 JSON text or holds no object (`[]`, a number).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from zoo.training.workdir import read_json_object
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "config.json"
+        >>> _ = path.write_text("[]")
+        >>> read_json_object(path)
+        Traceback (most recent call last):
+        ...
+        ValueError: it holds a JSON array, expected an object
+    """
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"it is not UTF-8 text (byte 0x{error.object[error.start]:02x} at "
+                         f"offset {error.start})") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"it is not JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"it holds a JSON {_json_kind(value)}, expected an object")
+    return value
+
 
 class Workdir:
     """Manage one run's directory. See the module docstring for the layout."""
@@ -313,10 +398,14 @@ class Workdir:
                 )
             return
         try:
-            previous = comparable_config(json.loads(self.config_path.read_text()))
-        except (OSError, json.JSONDecodeError) as error:
+            previous = _checked_config(read_json_object(self.config_path))
+        except (OSError, ValueError) as error:
+            # Refused before `_recover` deletes anything: the run's files stay as they are.
             raise WorkdirConflictError(
-                f"cannot read {self.config_path} ({error}); use a new workdir or delete this one."
+                f"cannot read {self.config_path} ({error}): it is not the run configuration zoo "
+                f"writes (a JSON object naming the entry and its overrides), so zoo cannot tell "
+                f"whether these settings are the run's. Restore the file, or use a new workdir "
+                f"(workdir=, --workdir)."
             ) from None
         current = comparable_config(self.config)
         if previous != current:
@@ -358,10 +447,13 @@ class Workdir:
                 )
             return RunState()
         try:
-            return RunState(**json.loads(self.state_path.read_text()))
-        except (OSError, json.JSONDecodeError, TypeError) as error:
+            return RunState.from_json(read_json_object(self.state_path))
+        except (OSError, ValueError) as error:
+            # Refused before `_recover` deletes the epoch files a state read wrong does not name.
             raise WorkdirConflictError(
-                f"cannot read the run state {self.state_path} ({error}); use a new workdir."
+                f"cannot read the run state {self.state_path} ({error}): it is not the record of "
+                f"completed epochs zoo writes, so zoo cannot tell which weights are the run's, "
+                f"and touches none. Restore the file, or use a new workdir (workdir=, --workdir)."
             ) from None
 
     def commit_epoch(
@@ -616,6 +708,16 @@ def _data_as_given(
     return data_options(data, validation_data, columns, class_names), arguments, reading
 
 
+def _checked_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A recorded configuration as `comparable_config` gives it, once the fields it and the
+    hints read are of their kinds (ValueError otherwise)."""
+    for name, kind, expected in (("entry", str, "an entry's name"),
+                                 ("overrides", dict, "an object of override values")):
+        if name in config and not isinstance(config[name], kind):
+            raise ValueError(f"its {name!r} is {config[name]!r:.60}, expected {expected}")
+    return comparable_config(config)
+
+
 def comparable_config(config: dict[str, Any]) -> dict[str, Any]:
     """A run's or a search's recorded configuration as it is compared: its `overrides` as
     `Workdir.recorded_overrides` gives them (defaults dropped, plain values, one width as a list).
@@ -706,6 +808,10 @@ def _hash_values(values: Any, digest: Any) -> None:
     images of several sizes one by one."""
     if isinstance(values, (pd.Series, pd.Index)):
         values = values.to_numpy()
+    if isinstance(values, (list, tuple)) and all(isinstance(v, (str, bytes)) for v in values):
+        # A list of texts as objects: np.asarray made a fixed-width array padded to the longest
+        # text, 4 bytes a character for every row. The digest below is of the texts alike.
+        values = np.asarray(values, dtype=object)
     try:
         array = np.asarray(values)
     except ValueError:  # ragged: images of several sizes

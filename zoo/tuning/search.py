@@ -226,6 +226,8 @@ def tune(
     """
     checks.tensorflow_backend("zoo.tune", checks.SEARCH_ELSEWHERE)
     _check_one_device(overrides)
+    # Before anything is read or written: `max_trial` is a misspelt argument, not an override.
+    get_spec(name).check_arguments(overrides, tune)
     checks.one_of("tuner", tuner, TUNERS)
     max_trials = checks.positive_int("max_trials", max_trials)
     callbacks = callback_list(callbacks)
