@@ -506,6 +506,28 @@ def test_a_file_error_is_one_line_naming_the_file(monkeypatch, capsys):
         "path (its permissions, the free space and file size limits)")
 
 
+@pytest.mark.parametrize("memory_error", ["tensorflow", "python"])
+def test_running_out_of_memory_is_one_line_naming_the_batch_size(monkeypatch, capsys,
+                                                                 memory_error):
+    # A GPU's out-of-memory error during fit was TensorFlow's traceback.
+    import tensorflow as tf
+
+    def failing(args):
+        if memory_error == "tensorflow":
+            raise tf.errors.ResourceExhaustedError(
+                None, None, "OOM when allocating tensor with shape[4096,4096]\nand more")
+        raise MemoryError("Unable to allocate 12.0 GiB")
+
+    monkeypatch.setitem(cli._COMMANDS, "list", failing)
+    assert main(["list"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("zoo: error: out of memory (")
+    assert "Lower the batch size (zoo train --batch-size N, zoo tune --set batch_size=N)" in error
+    monkeypatch.setitem(cli._COMMANDS, "list", lambda args: 1 / 0)  # other errors: as they are
+    with pytest.raises(ZeroDivisionError):
+        main(["list"])
+
+
 def test_home_in_path_options_is_expanded_as_the_shell_does(monkeypatch, tmp_path):
     # The shell expands `--workdir ~/runs` but not `--workdir=~/runs`.
     monkeypatch.setenv("HOME", str(tmp_path))

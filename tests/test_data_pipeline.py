@@ -262,6 +262,9 @@ def test_length_buckets_need_a_text_entry():
         zoo.InvalidValueError, match="bucket_by_length=True needs the spec of a text"
     ):
         zoo.data.load((images, labels), spec="cnn_mnist", bucket_by_length=True)
+    # "no" is truthy: it bucketed (or, here, asked for a text entry) instead of refusing.
+    with pytest.raises(zoo.InvalidValueError, match=r"bucket_by_length must be True or False"):
+        zoo.data.load((images, labels), spec="cnn_mnist", bucket_by_length="no")
 
 
 def test_augment_true_for_an_entry_without_augmentation_is_refused():

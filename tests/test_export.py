@@ -1209,3 +1209,8 @@ def test_an_npz_of_object_strings_says_how_to_save_texts(tmp_path):
                        r"loaded when allow_pickle=False\..* Save texts as a string array "
                        r"\(np\.array\(texts, dtype=str\)\), not objects\.$"):
         read_inputs(tmp_path / "texts.npz")
+    # Not a zip at all: said so, as for training data (np.load's complaint is about pickles).
+    (tmp_path / "text.npz").write_text("a fine film\n")
+    with pytest.raises(zoo.DataError, match=r"could not read .*text\.npz: it is not an \.npz "
+                       r"archive \(a zip of arrays\); it may be truncated or corrupt\. Expected"):
+        read_inputs(tmp_path / "text.npz")

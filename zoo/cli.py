@@ -680,8 +680,8 @@ def _expand_home(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `zoo` command; returns the exit status (0 ok, 2 bad input or an unusable path,
-    130 interrupted, 141 output pipe closed)."""
+    """Run the `zoo` command; returns the exit status (0 ok, 2 bad input, an unusable path or
+    out of memory, 130 interrupted, 141 output pipe closed)."""
     args = _parser().parse_args(argv)
     _expand_home(args)
     from zoo.errors import ZooError
@@ -709,7 +709,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("zoo: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:
+        if not _out_of_memory(error):
+            raise
+        from zoo.errors import first_line
+
+        print(f"zoo: error: out of memory ({first_line(error)}); expected a batch that fits the "
+              f"device. Lower the batch size (zoo train --batch-size N, zoo tune --set "
+              f"batch_size=N), or free the memory other processes hold on it.", file=sys.stderr)
+        return 2
     return 0
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """Whether `error` is running out of memory: Python's MemoryError, TensorFlow's
+    ResourceExhaustedError (a GPU's OOM), or XLA's RESOURCE_EXHAUSTED on JAX. Told apart by
+    name, so that the command line need not import TensorFlow to catch it."""
+    if isinstance(error, MemoryError):
+        return True
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return "ResourceExhaustedError" in names or (
+        "XlaRuntimeError" in names and "RESOURCE_EXHAUSTED" in str(error)
+    )
 
 
 if __name__ == "__main__":

@@ -167,6 +167,7 @@ def load(
         batch_size = checks.positive_int("batch_size", batch_size)
     elif spec is not None:
         batch_size = spec.recipe.batch_size
+    bucket_by_length = checks.boolean("bucket_by_length", bucket_by_length)  # "no" is truthy
     if bucket_by_length and (spec is None or spec.input.kind != "text" or batch_size is None):
         raise InvalidValueError(
             "bucket_by_length=True needs the spec of a text entry and a batch size: it groups "

@@ -264,6 +264,17 @@ def read_path(
     )
 
 
+def npz_read_problem(path: Path, error: Exception) -> tuple[str, str]:
+    """Why `np.load` could not read the .npz file at `path`, and the fix to add ("" for none).
+    Training data and `zoo predict` inputs share it."""
+    if path.is_file() and not zipfile.is_zipfile(path):
+        # np.load falls back to reading a pickle, and its complaint about pickles misleads.
+        return "it is not an .npz archive (a zip of arrays); it may be truncated or corrupt", ""
+    hint = (" Save texts as a string array (np.array(texts, dtype=str)), not objects."
+            if "allow_pickle" in str(error) else "")
+    return first_line(error), hint
+
+
 def read_npz(path: Path) -> Examples:
     """Read arrays `x` (images or strings) and `y` (labels) from an `.npz` file."""
     try:
@@ -271,16 +282,7 @@ def read_npz(path: Path) -> Examples:
             keys = sorted(archive.keys())
             arrays = {key: archive[key] for key in ("x", "y") if key in keys}
     except (OSError, EOFError, zipfile.BadZipFile, ValueError) as error:
-        if not zipfile.is_zipfile(path):
-            # np.load falls back to reading a pickle, and its complaint about pickles misleads.
-            cause = "it is not an .npz archive (a zip of arrays); it may be truncated or corrupt"
-        else:
-            cause = first_line(error)
-        hint = (
-            " Save texts as a string array (np.array(texts, dtype=str)), not objects."
-            if "allow_pickle" in str(error) and zipfile.is_zipfile(path)
-            else ""
-        )
+        cause, hint = npz_read_problem(path, error)
         raise DataError(
             f"could not read {path}: {cause}. Expected an .npz file written by "
             f"np.savez(path, x=inputs, y=labels).{hint}"

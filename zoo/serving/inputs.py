@@ -22,6 +22,7 @@ from zoo.data.sources import (
     example_files,
     field_count_error,
     not_utf8,
+    npz_read_problem,
     read_examples,
 )
 from zoo.data.validate import check_texts
@@ -253,12 +254,13 @@ def _read_input_file(path: Path, text_column: str | None = None) -> np.ndarray:
         raise not_utf8(path) from None
     except pd.errors.ParserError as error:  # a ragged line: named, as in training data
         raise field_count_error(path, suffix == ".tsv", error) from None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         if isinstance(error, DataError):
             raise
+        cause, hint = (npz_read_problem(path, error) if suffix == ".npz"
+                       else (first_line(error), ""))
         raise DataError(
-            f"could not read {path}: {first_line(error)}. Expected {INPUT_FORMATS}."
-            f"{_pickle_hint(path, error)}"
+            f"could not read {path}: {cause}. Expected {INPUT_FORMATS}.{hint}"
         ) from None
     raise DataError(
         f"{path.name}: unknown file extension {path.suffix!r}; expected {INPUT_FORMATS}."
@@ -276,14 +278,6 @@ def _warn_first_line_read_as_header(path: Path, header: str) -> None:
         f"--text-column {shlex.quote(header)} (read_inputs(path, text_column={header!r})) to "
         f"say so."
     )
-
-
-def _pickle_hint(path: Path, error: Exception) -> str:
-    """The fix for an .npz of object arrays (strings saved as objects), which np.load refuses
-    to unpickle; as training data's message gives it (zoo.data.sources.read_npz)."""
-    if "allow_pickle" in str(error) and path.suffix.lower() == ".npz" and zipfile.is_zipfile(path):
-        return " Save texts as a string array (np.array(texts, dtype=str)), not objects."
-    return ""
 
 
 def read_input_folder(folder: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
