@@ -31,7 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from common import SST2_TRAIN, at_least, in_memory, one_batch_per_shape  # noqa: E402
+from common import SST2_TRAIN, at_least, check_entries, in_memory, one_batch_per_shape  # noqa: E402
 
 import zoo  # noqa: E402
 from zoo.io import atomic_write_json  # noqa: E402
@@ -46,27 +46,20 @@ GENERATED_TEXT = "GENERATED sentences (no shared SST-2)"
 SYNTHETIC_IMAGES = "synthetic images"  # by design: pixel values do not change the work
 
 
-def text_description(path: str | None) -> str:
-    """Where text entries' batches come from, as printed and recorded."""
+def text_source(path: str | None) -> tuple[object, str]:
+    """The source text entries' batches come from, and its description as printed and
+    recorded: `path`, else SST-2 from the shared data, else generated sentences."""
     if path:
-        return path
+        return path, path
     if SST2_TRAIN is not None:
-        return "SST-2 train.tsv (shared)"
-    return GENERATED_TEXT
-
-
-def text_source(path: str | None) -> object:
-    if path:
-        return path
-    if SST2_TRAIN is not None:
-        return str(SST2_TRAIN)
+        return str(SST2_TRAIN), "SST-2 train.tsv (shared)"
     rng = np.random.default_rng(0)  # SST-2's phrase lengths: 1 to 52 words, median 7
     lengths = np.clip(rng.geometric(1 / 9.4, 20_000), 1, 52)
     texts = [" ".join(f"w{i}" for i in rng.integers(0, 12_000, n)) for n in lengths]
-    return texts, rng.integers(0, 2, len(texts))
+    return (texts, rng.integers(0, 2, len(texts))), GENERATED_TEXT
 
 
-def training_batches(spec: zoo.ModelSpec, steps: int, text_data: str | None) -> tf.data.Dataset:
+def training_batches(spec: zoo.ModelSpec, steps: int, text_data: object) -> tf.data.Dataset:
     """`steps` batches as the entry trains on them, materialized in memory."""
     batch_size = spec.recipe.batch_size
     if spec.input.kind == "image":
@@ -75,9 +68,7 @@ def training_batches(spec: zoo.ModelSpec, steps: int, text_data: str | None) -> 
         x = rng.normal(size=(count, *spec.input.shape)).astype("float32")
         y = rng.integers(0, spec.num_classes, size=(count,)).astype("int32")
         return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).cache()
-    dataset = zoo.data.load(
-        text_source(text_data), spec=spec, bucket_by_length=spec.recipe.bucket_by_length
-    )
+    dataset = zoo.data.load(text_data, spec=spec, bucket_by_length=spec.recipe.bucket_by_length)
     return in_memory(dataset, steps)
 
 
@@ -101,14 +92,9 @@ def main() -> None:
     parser.add_argument("--text-data", help="text source for text entries (default: SST-2)")
     parser.add_argument("--write", action="store_true", help="record the result for the policy")
     args = parser.parse_args()
-    # Checked by hand: argparse tests a positional's default list itself against `choices`.
-    unknown = [name for name in args.entries if name not in zoo.list_models()]
-    if unknown:
-        parser.error(
-            f"unknown entries {', '.join(unknown)}: choose from {', '.join(zoo.list_models())}"
-        )
+    check_entries(parser, args.entries)
     specs = {name: zoo.get_spec(name) for name in args.entries}
-    texts = text_description(args.text_data)
+    text_data, texts = text_source(args.text_data)  # made once for every text entry
     sources = {
         name: SYNTHETIC_IMAGES if spec.input.kind == "image" else texts
         for name, spec in specs.items()
@@ -132,7 +118,7 @@ def main() -> None:
     results = {}
     print(f"{'entry':22} {'default ex/s':>13} {'XLA ex/s':>10} {'speed-up':>9}  data")
     for name, spec in specs.items():
-        data = training_batches(spec, args.steps, args.text_data)
+        data = training_batches(spec, args.steps, text_data)
         default, xla = [], []
         for _ in range(args.rounds):
             default.append(examples_per_second(spec, False, data))

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import at_least
+from common import at_least, check_entries
 
 try:
     import keras
@@ -102,11 +102,7 @@ def main() -> None:
     )
     parser.add_argument("--batch-size", type=at_least(1), default=64)
     args = parser.parse_args()
-    unknown = [name for name in args.entries or [] if name not in zoo.list_models()]
-    if unknown:
-        parser.error(
-            f"unknown entries {', '.join(unknown)}: choose from {', '.join(zoo.list_models())}"
-        )
+    check_entries(parser, args.entries or [])
     backend = keras.backend.backend()
     devices = ""
     if backend == "jax":

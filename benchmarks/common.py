@@ -54,6 +54,18 @@ def at_least(minimum: int, why: str = "") -> Callable[[str], int]:
     return parse
 
 
+def check_entries(parser: argparse.ArgumentParser, names: list[str]) -> None:
+    """Refuse unknown entry names on one argparse line, listing the registered ones. Checked
+    after parsing: argparse tests a positional's default list itself against `choices`."""
+    import zoo
+
+    unknown = [name for name in names if name not in zoo.list_models()]
+    if unknown:
+        parser.error(
+            f"unknown entries {', '.join(unknown)}: choose from {', '.join(zoo.list_models())}"
+        )
+
+
 def output_file(text: str) -> Path:
     """An argparse `type` for a file the script writes at the end: its folder must exist now, so
     that a typo is reported before the run rather than after minutes of measuring."""

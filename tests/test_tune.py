@@ -344,6 +344,10 @@ def test_damaged_or_unrecorded_searches_are_refused_with_the_way_out(digits, tmp
                        r"missing \(keras_tuner/trial_0/trial\.json\)\. Restore it; .*overwrite"):
         zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, units=(8,), **SMALL)
     trial.write_text(trial_text)
+    (directory / "search.json").write_text("[]")  # JSON, but not the record's object
+    with pytest.raises(SearchConflictError, match=r"cannot read .*search\.json \(it holds a JSON "
+                       r"array, expected an object\); pass overwrite=True"):
+        zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, units=(8,), **SMALL)
     (directory / "search.json").unlink()  # as an --overwrite cut short before left it
     with pytest.raises(SearchConflictError, match=r"holds keras-tuner's trials \(keras_tuner/\) "
                        r"but not the record of what the search asked for \(search.json\)"):

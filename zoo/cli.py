@@ -417,11 +417,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if result.workdir is not None:
         print(f"\nrun saved in {result.workdir}")
     if args.export:
-        from zoo.training.policy import task_index
-
-        if result.policy is not None and result.policy.multi_worker and task_index() != 0:
+        worker = result.policy.worker if result.policy is not None else 0
+        if worker != 0:
             # Every worker holds the same model; a second export would find the chief's there.
-            print(f"\nnot exporting from worker {task_index()}: the chief (task 0) exports to "
+            print(f"\nnot exporting from worker {worker}: the chief (task 0) exports to "
                   f"{args.export}")
             return
         # Says where, and its parity check, as a progress message.
@@ -446,9 +445,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
 def _cmd_tune(args: argparse.Namespace) -> None:
     import zoo
+    from zoo.tuning.search import default_directory
 
-    # zoo.tune's default directory: tuning/NAME.
-    _check_export_target(args, args.directory or os.path.join("tuning", args.name),
+    _check_export_target(args, args.directory or default_directory(args.name),
                          "the search's --directory")
     arguments = {"tuner": args.tuner, "max_trials": args.max_trials, "epochs": args.epochs,
                  "seed": args.seed, "directory": args.directory, "overwrite": args.overwrite,

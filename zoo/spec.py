@@ -322,15 +322,11 @@ class ModelSpec:
             | {f.name for f in dataclasses.fields(Recipe)}
         )
 
-    def check_arguments(
-        self, names: Iterable[str], function: Callable[..., Any], *,
-        keywords: Sequence[str] | None = None, kind: str = "argument", hint: str = "",
-    ) -> None:
+    def check_arguments(self, names: Iterable[str], function: Callable[..., Any]) -> None:
         """Refuse the first of `names` that is neither one of this spec's overrides nor one of
-        `keywords` (by default `function`'s own arguments, `own_arguments`), naming `function`,
-        the entry point that was called, and suggesting the closest of both kinds: a misspelt
-        `work_dir=` of zoo.train is one of its own arguments, not an override. The command
-        line's --set check can share it: its options as `keywords`, "--set key" as `kind`.
+        `function`'s own arguments (`own_arguments`), naming `function`, the entry point that
+        was called, and suggesting the closest of both kinds: a misspelt `work_dir=` of
+        zoo.train is one of its own arguments, not an override.
 
         Example:
             >>> import zoo
@@ -339,12 +335,12 @@ class ModelSpec:
             ...
             zoo.errors.UnknownNameError: unknown argument 'work_dir' of zoo.train. Did you mean: ...
         """
-        keywords = own_arguments(function) if keywords is None else list(keywords)
+        keywords = own_arguments(function)
         overrides = self.valid_overrides()
         for name in names:
             if name not in overrides and name not in keywords:
                 raise unknown_argument(name, function, keywords, overrides,
-                                       entry=self.name or self.family, kind=kind, hint=hint)
+                                       entry=self.name or self.family)
 
     def with_overrides(self, **overrides: Any) -> ModelSpec:
         """Return a copy with builder arguments and recipe fields replaced.
@@ -474,7 +470,7 @@ def own_arguments(function: Callable[..., Any]) -> list[str]:
 
 def unknown_argument(
     name: str, function: Callable[..., Any], keywords: Sequence[str], overrides: Sequence[str],
-    *, entry: str, kind: str = "argument", hint: str = "",
+    *, entry: str,
 ) -> UnknownNameError:
     """The error for a keyword `name` that `function` (zoo.train, zoo.tune, zoo.build) takes
     neither as one of its own `keywords` nor as one of `entry`'s `overrides`: the closest names
@@ -491,14 +487,14 @@ def unknown_argument(
     """
     called = f"{function.__module__.split('.')[0]}.{function.__name__}"
     matches = close_matches(name, [*keywords, *overrides])
-    message = f"unknown {kind} {name!r} of {called}."
+    message = f"unknown argument {name!r} of {called}."
     if matches:
         message += " Did you mean: " + ", ".join(repr(match) for match in matches) + "?"
     message += (
         f" {called} takes its own arguments ({', '.join(keywords)}) and the overrides of "
         f"{entry} (builder arguments and recipe fields: {', '.join(sorted(overrides))})."
     )
-    return UnknownNameError(message + (" " + hint if hint else ""))
+    return UnknownNameError(message)
 
 
 def keep_spec(model: Any, spec: ModelSpec) -> None:

@@ -188,7 +188,7 @@ def _read_local(
     if isinstance(source, pd.DataFrame):
         # The size tells a training and a validation DataFrame apart in the messages.
         return from_frame(
-            source, f"the DataFrame of {_count(len(source), 'row')}", text_column=text_column,
+            source, f"the DataFrame of {count_text(len(source), 'row')}", text_column=text_column,
             label_column=label_column,
         )
     if _input_label_pairs(source):
@@ -201,7 +201,8 @@ def _read_local(
         and len(source) == 2
         and not isinstance(source[0], (str, bytes))
     ):
-        count = f" of {_count(len(source[0]), 'example')}" if hasattr(source[0], "__len__") else ""
+        count = (f" of {count_text(len(source[0]), 'example')}" if hasattr(source[0], "__len__")
+                 else "")
         return from_arrays(*source, origin=f"the (x, y) arrays{count}")
     if isinstance(source, (str, os.PathLike)):
         name = tfds_name(source) if isinstance(source, str) else None
@@ -216,8 +217,8 @@ def _read_local(
     )
 
 
-def _count(number: int, noun: str) -> str:
-    """'1 row', '6,920 rows'."""
+def count_text(number: int, noun: str) -> str:
+    """`number` of `noun`, the noun plural but for one: '1 row', '6,920 rows'."""
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
@@ -333,11 +334,11 @@ def read_frame(path: str | os.PathLike, *, label_column: str = "label") -> pd.Da
     path = Path(path)
     tab_separated = path.suffix.lower() == ".tsv"
     try:
-        frame = _read_csv(path, tab_separated, header=0)
+        frame = read_table_file(path, tab_separated, header=0)
         if not isinstance(frame.index, pd.RangeIndex):
             # pandas makes the first column(s) the index when the first data row has more fields
             # than the header, shifting every column; read without a header to find the line.
-            _read_csv(path, tab_separated, header=None)
+            read_table_file(path, tab_separated, header=None)
             raise pd.errors.ParserError("Expected as many fields as the header in line 2")
         return frame
     except pd.errors.EmptyDataError:
@@ -384,7 +385,9 @@ def not_utf8(path: Path) -> DataError:
     )
 
 
-def _read_csv(path: Path, tab_separated: bool, header: int | None) -> pd.DataFrame:
+def read_table_file(path: Path, tab_separated: bool, header: int | None = 0) -> pd.DataFrame:
+    """A .csv or .tsv file's fields as text, as training data and `zoo predict` read them: .tsv
+    unquoted (as GLUE's), .csv with quotes; every value a string, none taken as missing."""
     return pd.read_csv(
         path,
         sep="\t" if tab_separated else ",",
@@ -539,17 +542,28 @@ def from_arrays(x: Any, y: Any, origin: str = "the (x, y) arrays") -> Examples:
     return Examples(check_images(features, origin), labels, "image", class_names, origin)
 
 
+def first_shape_mismatch(items: Any) -> tuple[int, tuple[int, ...], tuple[int, ...]] | None:
+    """The first of `items` whose shape differs from item 0's, as (its index, item 0's shape,
+    its shape); None where all share one shape or an item makes no regular array (nothing to
+    compare). Names the examples NumPy refuses as "inhomogeneous" in training data and inputs
+    to predict alike."""
+    try:
+        shapes = [np.shape(item) for item in items]
+    except (ValueError, TypeError):
+        return None
+    index = next((i for i, shape in enumerate(shapes) if shape != shapes[0]), None)
+    return None if index is None else (index, shapes[0], shapes[index])
+
+
 def _ragged_error(x: Any, origin: str, error: ValueError) -> DataError:
     """The error for examples that make no array: the first two that differ in shape."""
-    try:
-        shapes = [np.shape(item) for item in x]
-        index = next(i for i, shape in enumerate(shapes) if shape != shapes[0])
-    except (ValueError, TypeError, StopIteration):  # no two whole examples to compare
+    mismatch = first_shape_mismatch(x)
+    if mismatch is None:  # no two whole examples to compare
         return DataError(
             f"{origin}: x cannot be read as one array ({first_line(error)}); expected images "
             f"of one shape, (examples, height, width[, channels]), or a list of strings."
         )
-    first, other = shapes[0], shapes[index]
+    index, first, other = mismatch
     fix = ("Convert them to one colour mode first (all grayscale or all RGB)"
            if first[:2] == other[:2]
            else "Resize them to one size first (e.g. with tf.image.resize)")

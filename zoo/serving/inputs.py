@@ -6,7 +6,6 @@ expected and what was received, before anything reaches TensorFlow.
 
 from __future__ import annotations
 
-import csv
 import os
 import shlex
 import zipfile
@@ -19,11 +18,14 @@ import pandas as pd
 from zoo.data.sources import (
     IMAGE_EXTENSIONS,
     TEXT_COLUMNS,
+    count_text,
     example_files,
     field_count_error,
+    first_shape_mismatch,
     not_utf8,
     npz_read_problem,
     read_examples,
+    read_table_file,
 )
 from zoo.data.validate import check_texts
 from zoo.errors import DataError, first_line, warn
@@ -88,11 +90,11 @@ def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
         images = images[..., np.newaxis]  # (batch, height, width) -> one channel
     if images.shape[1:] != shape:
         if images.ndim == 4 and images.shape[1:3] == shape[:2]:  # the size fits, not the channels
-            fix = (f"Convert the images to {shape[2]} channel{'s' if shape[2] > 1 else ''} "
+            fix = (f"Convert the images to {count_text(shape[2], 'channel')} "
                    f"(Image.open(f).convert({'L' if shape[2] == 1 else 'RGB'!r}) on files)")
         else:
-            fix = (f"Resize the images to {shape[0]}x{shape[1]} pixels with {shape[2]} "
-                   f"channel{'s' if shape[2] > 1 else ''}")
+            fix = (f"Resize the images to {shape[0]}x{shape[1]} pixels with "
+                   f"{count_text(shape[2], 'channel')}")
         raise DataError(
             f"expected images of shape (batch, {', '.join(map(str, shape))}), received an array "
             f"of shape {images.shape}. {fix}."
@@ -108,28 +110,20 @@ def _as_array(inputs: Any, shape: tuple[int, ...]) -> np.ndarray:
         return np.asarray(inputs)
     except ValueError as error:
         expected = f"({', '.join(map(str, shape))})"
-        shapes = [_shape(image) for image in inputs] if isinstance(inputs, (list, tuple)) else []
-        differs = next((i for i, found in enumerate(shapes) if found != shapes[0]), None)
-        if differs is not None and None not in (shapes[0], shapes[differs]):
+        mismatch = first_shape_mismatch(inputs) if isinstance(inputs, (list, tuple)) else None
+        if mismatch is not None:
+            differs, first, other = mismatch
             raise DataError(
                 f"expected images of one shape, {expected}, received a list whose image 0 has "
-                f"shape {shapes[0]} and image {differs} shape {shapes[differs]}. Resize every "
-                f"image to {shape[0]}x{shape[1]} pixels with {shape[2]} "
-                f"channel{'s' if shape[2] > 1 else ''} before passing them."
+                f"shape {first} and image {differs} shape {other}. Resize every image to "
+                f"{shape[0]}x{shape[1]} pixels with {count_text(shape[2], 'channel')} before "
+                f"passing them."
             ) from None
         raise DataError(
             f"expected uint8 images of shape {expected} in one array, received a "
             f"{type(inputs).__name__} that NumPy cannot make one array of ({first_line(error)}). "
             f"Pass a NumPy array of shape (batch, {expected[1:-1]})."
         ) from None
-
-
-def _shape(item: Any) -> tuple[int, ...] | None:
-    """The shape of `item` as an array, or None where it makes no regular array."""
-    try:
-        return np.shape(item)
-    except ValueError:
-        return None
 
 
 def as_texts(inputs: Any) -> np.ndarray:
@@ -230,14 +224,7 @@ def _read_input_file(path: Path, text_column: str | None = None) -> np.ndarray:
             return np.array([line for line in lines if line.strip()], dtype=object)
         if suffix in (".csv", ".tsv"):
             tab_separated = suffix == ".tsv"
-            frame = pd.read_csv(
-                path,
-                sep="\t" if tab_separated else ",",
-                quoting=csv.QUOTE_NONE if tab_separated else csv.QUOTE_MINIMAL,  # as GLUE's .tsv
-                dtype=str,
-                keep_default_na=False,
-                encoding="utf-8",
-            )
+            frame = read_table_file(path, tab_separated)
             column = _text_column(frame, text_column)
             if text_column is None and column is not None and column not in TEXT_COLUMNS:
                 _warn_first_line_read_as_header(path, column)

@@ -36,7 +36,7 @@ from zoo.training.callbacks import (
 from zoo.training.compile import compile_model
 from zoo.training.distributed import check_same_epoch, fit_multi_worker
 from zoo.training.feeding import batches_per_epoch, repeat_epochs
-from zoo.training.policy import DevicePolicy, resolve_policy, task_index
+from zoo.training.policy import DevicePolicy, resolve_policy
 from zoo.training.workdir import Workdir, fingerprint, seed_variables
 from zoo.values import same_value
 
@@ -357,9 +357,10 @@ def train(
     keras.utils.set_random_seed(seed)  # after the policy: a multi-worker strategy must come first
     if given_model is not None:
         _reseed(given_model)
-    if workdir is not None and policy.multi_worker and task_index() != 0:
+    worker = policy.worker
+    if workdir is not None and worker != 0:
         # Only the chief writes the run; other workers keep their copy apart so files never clash.
-        workdir = Path(workdir) / f".worker-{task_index()}"
+        workdir = Path(workdir) / f".worker-{worker}"
 
     # A text model started from a workdir's weights keeps that run's vocabulary (fine-tuning).
     preprocessor = pretrained_vocabulary(given_model) if given_model is not None else None

@@ -59,6 +59,12 @@ class DevicePolicy:
         index 0) writes the workdir and exports."""
         return isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
+    @property
+    def worker(self) -> int:
+        """This process's task index among the training workers (`task_index`); 0, the chief's,
+        outside a multi-worker run, where this process writes the workdir and the export."""
+        return task_index() if self.multi_worker else 0
+
     def describe(self) -> str:
         return (
             f"device={self.device} jit_compile={self.jit_compile} "

@@ -55,7 +55,7 @@ from zoo.spec import MONITORS, ModelSpec, keep_spec, spec_of
 from zoo.training.callbacks import callback_list, monitor_mode
 from zoo.training.loop import load_run_data, reading_options, used_data_dir
 from zoo.training.policy import check_outside_strategy_scope, resolve_policy
-from zoo.training.workdir import Workdir, comparable_config, fingerprint
+from zoo.training.workdir import Workdir, comparable_config, fingerprint, read_json_object
 from zoo.tuning.hypermodel import ZooHyperModel
 from zoo.tuning.trials import (
     TRIALS_FILE,
@@ -227,7 +227,8 @@ def tune(
     checks.tensorflow_backend("zoo.tune", checks.SEARCH_ELSEWHERE)
     _check_one_device(overrides)
     # Before anything is read or written: `max_trial` is a misspelt argument, not an override.
-    get_spec(name).check_arguments(overrides, tune)
+    entry = get_spec(name)
+    entry.check_arguments(overrides, tune)
     checks.one_of("tuner", tuner, TUNERS)
     max_trials = checks.positive_int("max_trials", max_trials)
     callbacks = callback_list(callbacks)
@@ -246,11 +247,11 @@ def tune(
     checks.one_of("verbose", verbose, ("auto", 0, 1, 2))
     reading = reading_options(text_column, label_column, class_names)
     directory = checks.writable_directory(
-        "directory", Path("tuning") / name if directory is None else directory
+        "directory", default_directory(name) if directory is None else directory
     )
     role = _distributed_role()
 
-    spec = get_spec(name).with_overrides(**recipe_overrides)
+    spec = entry.with_overrides(**recipe_overrides)
     # Trials train in float32 on one device: zoo.tune has no precision or strategy option.
     policy = resolve_policy(jit_compile, None, "default", entry=spec.name, chooser="zoo.tune")
     hypermodel = ZooHyperModel(spec, jit_compile=policy.jit_compile, seed=seed)
@@ -334,6 +335,11 @@ class _HyperbandTuner(keras_tuner.Hyperband):
     def __init__(self, oracle: keras_tuner.Oracle, **kwargs: Any):
         # Hyperband.__init__ only makes its own oracle, then calls Tuner.__init__.
         keras_tuner.Tuner.__init__(self, oracle=oracle, **kwargs)
+
+
+def default_directory(name: str) -> Path:
+    """Where `zoo.tune(name)` searches when given no directory: tuning/NAME."""
+    return Path("tuning") / name
 
 
 def _make_oracle(
@@ -511,7 +517,7 @@ def _check_only_a_search(directory: Path) -> None:
     )
 
 
-def _check_previous_search(directory: Path, record: dict[str, Any], role: str = "local") -> None:
+def _check_previous_search(directory: Path, record: dict[str, Any], role: str) -> None:
     """Refuse a directory whose search asked for something else. Writes nothing."""
     path = directory / SEARCH_FILE
     if not path.exists():
@@ -526,8 +532,8 @@ def _check_previous_search(directory: Path, record: dict[str, Any], role: str = 
             )
         return
     try:
-        previous = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
+        previous = read_json_object(path)  # `[]` failed in comparable_config, an AttributeError
+    except (OSError, ValueError) as error:
         raise SearchConflictError(
             f"cannot read {path} ({error}); pass overwrite=True (--overwrite) to start afresh "
             f"or use a new directory."
