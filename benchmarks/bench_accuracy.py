@@ -47,7 +47,7 @@ import pandas as pd  # noqa: E402
 from common import MNIST_8K, SST2_DEV, SST2_TRAIN, at_least, output_file  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo.data.sources import read_frame  # noqa: E402
+from zoo.data.tables import read_frame  # noqa: E402
 from zoo.io import atomic_write_text  # noqa: E402
 
 TARGETS = {"cnn_mnist": 0.985, "mlp_mnist": 0.965, "lstm_sst2": 0.835, "transformer_sst2": 0.835}

@@ -39,7 +39,7 @@ from common import (  # noqa: E402
 )
 
 import zoo  # noqa: E402
-from zoo.data.sources import read_frame  # noqa: E402
+from zoo.data.tables import read_frame  # noqa: E402
 from zoo.io import atomic_write_text  # noqa: E402
 from zoo.training.compile import compile_model  # noqa: E402
 from zoo.training.policy import resolve_policy  # noqa: E402

@@ -22,9 +22,9 @@ def no_tfds_downloads(monkeypatch):
     """Tests never download: zoo sees no network, whatever the machine has, so a dataset not
     prepared fails at once with its message instead of TFDS fetching or retrying for minutes.
     A test of the network check itself puts the real one back."""
-    from zoo.data import sources
+    from zoo.data import tfds_source
 
-    monkeypatch.setattr(sources, "_network_reachable", lambda *args, **kwargs: False)
+    monkeypatch.setattr(tfds_source, "_network_reachable", lambda *args, **kwargs: False)
 
 
 def _resident_bytes() -> int:

@@ -14,7 +14,7 @@ import pytest
 from helpers import write_digits_npz, write_sentiment_tsv
 
 import zoo
-from zoo import cli
+from zoo import cli, terminal
 from zoo.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +81,7 @@ def test_no_tensorflow_start_up_lines_without_a_gpu_driver():
     completed = run_zoo("info", "cnn_mnist", tf_log_level=None)
     assert completed.returncode == 0, completed.stderr
     assert "parameters: 34,826" in completed.stdout
-    if os.path.exists(cli.NVIDIA_DRIVER_NODE):
+    if os.path.exists(terminal.NVIDIA_DRIVER_NODE):
         pytest.skip("an NVIDIA driver is loaded here, so CUDA's start-up lines are shown by design")
     assert completed.stderr == ""  # before: "failed call to cuInit: ... CUDA error" on every call
 
@@ -388,9 +388,9 @@ def test_warnings_print_as_zoo_messages_without_source_lines(tmp_path, capsys):
 
 
 def test_a_librarys_warning_names_the_library(capsys):
-    from zoo.cli import _progress_messages
+    from zoo.terminal import progress_messages
 
-    with _progress_messages():
+    with progress_messages():
         keras_file = os.path.join(keras.__path__[0], "src", "trainers", "trainer.py")
         warnings.warn_explicit("Keras says this", UserWarning, keras_file, 1)
         warnings.warn_explicit("old", DeprecationWarning, keras_file, 2)

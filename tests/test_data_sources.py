@@ -13,12 +13,12 @@ import tensorflow_datasets as tfds
 from helpers import NEGATIVE, POSITIVE, digit_like_images, write_digits_npz, write_sentiment_tsv
 
 import zoo
-from zoo.data import sources
+from zoo.data import tfds_source
 from zoo.errors import DataError, DatasetUnavailableError
 
 SMALL_TEXT = {"vocab_size": 100, "sequence_length": 12, "batch_size": 4}
 # The real check, before conftest's fixture turns it off for every test.
-REAL_NETWORK_CHECK = sources._network_reachable
+REAL_NETWORK_CHECK = tfds_source._network_reachable
 
 
 def _small(name: str) -> zoo.ModelSpec:
@@ -260,8 +260,18 @@ def test_tfds_not_prepared_names_the_dataset_and_the_way_out(tmp_path):
     assert caught.value.__suppress_context__  # no TFDS traceback chained on
 
 
+def test_reaching_for_tfds_leaves_the_callers_root_logger_as_it_was(tmp_path, monkeypatch):
+    # absl calls logging.basicConfig() when the root logger has no handler: a stderr handler
+    # stayed there, and every library's warnings printed twice for the rest of the process.
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])  # as in a plain script (pytest adds its own)
+    with pytest.raises(DatasetUnavailableError):
+        zoo.data.load("mnist", spec=_small("cnn_mnist"), data_dir=tmp_path, download=False)
+    assert root.handlers == []
+
+
 def test_tfds_downloads_by_default_as_tfds_load_does(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "_network_reachable", lambda: True)
+    monkeypatch.setattr(tfds_source, "_network_reachable", lambda: True)
     calls = []
 
     def fake_load(name, **kwargs):
@@ -282,7 +292,8 @@ def test_tfds_download_without_network_fails_fast(tmp_path, monkeypatch):
     def no_network(*args, **kwargs):
         raise OSError("no route to host")
 
-    monkeypatch.setattr(sources, "_network_reachable", REAL_NETWORK_CHECK)  # (conftest's is off)
+    # the real network check, which conftest's fixture replaces
+    monkeypatch.setattr(tfds_source, "_network_reachable", REAL_NETWORK_CHECK)
     monkeypatch.setattr(socket, "create_connection", no_network)
     for variable in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(variable, raising=False)
@@ -293,7 +304,7 @@ def test_tfds_download_without_network_fails_fast(tmp_path, monkeypatch):
 
 
 def test_tfds_failed_download_is_one_short_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "_network_reachable", lambda: True)
+    monkeypatch.setattr(tfds_source, "_network_reachable", lambda: True)
     calls = []
 
     def fake_load(name, **kwargs):
@@ -948,7 +959,7 @@ def test_data_dir_with_local_data_is_not_used_and_says_so(tmp_path, caplog):
 
 
 def test_a_data_dir_that_is_a_file_is_named_as_such(tmp_path):
-    from zoo.data.sources import read_tfds
+    from zoo.data.tfds_source import read_tfds
 
     examples = write_digits_npz(tmp_path / "digits.npz", count=10)
     with pytest.raises(DataError, match=r"data_dir .*digits\.npz is a file; expected the folder "

@@ -186,16 +186,16 @@ def test_evaluate_on_a_tfds_name_reads_its_test_split(monkeypatch, fresh_keras_s
     import tensorflow_datasets as tfds
 
     import zoo
-    from zoo.data import sources
+    from zoo.data import tfds_source
 
     requested = []
-    real = sources._tfds_load
+    real = tfds_source._tfds_load
 
     def spy(module, name, split, data_dir, *, download):
         requested.append((name, split))
         return real(module, name, split, data_dir, download=download)
 
-    monkeypatch.setattr(sources, "_tfds_load", spy)
+    monkeypatch.setattr(tfds_source, "_tfds_load", spy)
     with tfds.testing.mock_data(num_examples=8):
         report = zoo.evaluate(zoo.build("mlp_mnist", units=(8,)), "mnist")
     assert requested == [("mnist", "test")] and report.num_examples == 8

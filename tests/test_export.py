@@ -116,6 +116,25 @@ def test_an_export_path_evaluated_with_a_data_dir_says_it_is_unused(exports, cap
     assert caplog.messages == ["data_dir=tfds_here is not used: an export is scored on local data."]
 
 
+def test_an_export_loads_outside_a_strategys_scope_and_predicts_inside_it(exports):
+    # Loaded inside the scope, its first call failed deep in TensorFlow ("cross-replica context
+    # in an in-replica context"), for zoo.load and zoo.evaluate of an export path alike.
+    path, inputs, expected = exports["mlp_mnist"]
+    labels = np.arange(len(inputs)) % 2
+    with tf.distribute.MirroredStrategy().scope():
+        for load in (lambda: zoo.load(path), lambda: zoo.evaluate(path, (inputs, labels))):
+            with pytest.raises(zoo.errors.InvalidValueError,
+                               match=r"cannot load the export in .* inside `with "
+                                     r"strategy.scope\(\):` of a MirroredStrategy.* Load it "
+                                     r"before the `with` block"):
+                load()
+    predictor = zoo.load(path)
+    with tf.distribute.MirroredStrategy().scope():
+        frame = predictor.predict(inputs)
+    probabilities = frame[[f"p_{name}" for name in predictor.class_names]].to_numpy()
+    np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+
+
 def test_an_export_maps_named_labels_to_its_classes_and_refuses_others(exports, tmp_path,
                                                                        capsys):
     path = exports["lstm_sst2"][0]

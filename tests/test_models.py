@@ -70,6 +70,23 @@ def test_forward_pass_under_mixed_precision(name, shrink, make_inputs):
 
 
 @pytest.mark.parametrize("name", ALL_ENTRIES)
+def test_a_global_channels_first_setting_changes_nothing(name, shrink, make_inputs):
+    # zoo's pipelines make images (height, width, channels) whatever Keras' global image layout:
+    # a CNN entry failed to build under channels_first, and Flatten reordered features.
+    spec = zoo.get_spec(name).with_overrides(**shrink(zoo.get_spec(name)))
+    reference = spec.build_model()
+    keras.config.set_image_data_format("channels_first")
+    try:
+        model = spec.build_model()
+    finally:
+        keras.config.set_image_data_format("channels_last")
+    model.set_weights(reference.get_weights())
+    inputs = make_inputs(spec)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(inputs, training=False)),
+                                  keras.ops.convert_to_numpy(reference(inputs, training=False)))
+
+
+@pytest.mark.parametrize("name", ALL_ENTRIES)
 def test_one_training_step_reaches_every_variable(name, shrink, make_inputs):
     assert keras.backend.backend() == "tensorflow"
     keras.utils.set_random_seed(0)
@@ -170,6 +187,24 @@ def test_padding_embedding_does_not_change_predictions(name, shrink, make_inputs
     table.assign(weights)
 
     np.testing.assert_allclose(model.predict(inputs, verbose=0), before, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", TEXT_ENTRIES)
+def test_ids_longer_than_sequence_length_are_read(name, shrink):
+    # The input takes any length, but the Transformer's position table ends at sequence_length:
+    # longer ids failed in a gather on TensorFlow (NaN on JAX). Positions past it share the
+    # table's last row; what comes before them reads as it did.
+    spec = zoo.get_spec(name).with_overrides(**shrink(zoo.get_spec(name)))
+    model = spec.build_model()
+    length = spec.input.sequence_length
+    ids = np.random.default_rng(0).integers(1, spec.input.vocab_size, (2, length + 7))
+    probabilities = keras.ops.convert_to_numpy(model(ids, training=False))
+    _assert_probabilities(probabilities, 2, spec.num_classes)
+    padded = np.zeros_like(ids)
+    padded[:, :length] = ids[:, :length]  # padding past the end changes nothing
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(padded, training=False)),
+                               keras.ops.convert_to_numpy(model(ids[:, :length], training=False)),
+                               atol=1e-6)
 
 
 @pytest.mark.parametrize("name", TEXT_ENTRIES)

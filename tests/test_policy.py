@@ -84,6 +84,8 @@ def test_a_model_built_beforehand_keeps_its_precision_and_refuses_another():
     with pytest.raises(InvalidValueError, match="it was built under mixed_bfloat16"):
         resolve_policy(mixed_precision="off", model=mixed)
     assert resolve_policy(model=plain).mixed_precision is None
+    assert resolve_policy(model=plain).reasons["mixed_precision"] == (
+        "the given model's own (float32)")
 
 
 def test_a_model_built_outside_a_strategys_scope_is_refused_under_it():

@@ -244,6 +244,85 @@ def test_resuming_in_another_precision_is_refused_with_the_way_on(tmp_path):
     assert "mixed_precision" not in plain.run_config
 
 
+def test_a_global_dtype_policy_of_the_callers_does_not_decide_the_runs_precision(tmp_path, caplog):
+    # It built the model under the caller's mixed_float16 while the log said float32 and the
+    # workdir recorded none: a rerun in float32 then resumed with the optimizer's state dropped.
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        with caplog.at_level(logging.INFO, logger="zoo"):
+            result = zoo.train("mlp_mnist", data, epochs=1, workdir=tmp_path / "run", verbose=0,
+                               units=(8,))
+        assert keras.config.dtype_policy().name == "mixed_float16"  # the caller's, back
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert {layer.dtype_policy.name for layer in result.model.layers} == {"float32"}
+    assert "mixed_precision" not in result.run_config
+    assert ("mixed_precision: float32 on cpu, not the global Keras policy mixed_float16 (pass "
+            "mixed_precision='mixed_float16' to train in it)") in caplog.text
+
+
+def test_resuming_with_xla_switched_is_refused_with_the_way_on(tmp_path):
+    # XLA draws other dropout masks from the same seed: a run resumed with the other setting
+    # (begun on a GPU, where "auto" turns it on, resumed on a CPU) matched neither run.
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    common = {"epochs": 2, "workdir": tmp_path / "run", "verbose": 0, "units": (8,)}
+    with pytest.raises(RuntimeError, match="stopped by the caller's callback"):
+        zoo.train("mlp_mnist", data, callbacks=[_RaiseAfterFirstEpoch()], jit_compile=True,
+                  **common)
+    with pytest.raises(WorkdirConflictError, match=r"jit_compile: was True, now None\)\..* The "
+                       r"run compiles its steps with XLA: pass jit_compile=True \(--set "
+                       r"jit_compile=True\) to resume it on this machine"):
+        zoo.train("mlp_mnist", data, **common)
+    result = zoo.train("mlp_mnist", data, jit_compile=True, **common)
+    assert list(result.history["epoch"]) == [1, 2] and result.run_config["jit_compile"] is True
+
+
+def test_steps_per_execution_never_changes_what_trains(tmp_path, caplog):
+    # 90 training digits in batches of 16: 6 batches an epoch. 4 per call did not divide them,
+    # and the same seed then trained another model from epoch 2 on.
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    common = {"epochs": 2, "verbose": 0, "units": (8,), "batch_size": 16, "seed": 3}
+    plain = zoo.train("mlp_mnist", data, **common)
+    with caplog.at_level(logging.INFO, logger="zoo"):
+        grouped = zoo.train("mlp_mnist", data, steps_per_execution=4, **common)
+    assert ("steps_per_execution=4 does not divide the epoch's 6 batches: 3 batches per call "
+            "instead") in caplog.text
+    timing = ["seconds", "examples_per_second"]
+    pd.testing.assert_frame_equal(grouped.history.drop(columns=timing, errors="ignore"),
+                                  plain.history.drop(columns=timing, errors="ignore"))
+    for left, right in zip(grouped.model.get_weights(), plain.model.get_weights(), strict=True):
+        np.testing.assert_allclose(left, right, atol=1e-6)
+
+
+@pytest.mark.parametrize("callback", [keras.callbacks.ReduceLROnPlateau(),
+                                      keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr)])
+def test_a_callback_setting_the_rate_of_a_scheduled_recipe_is_refused_before_training(
+        callback, tmp_path):
+    # Keras raised "not settable" when the callback first acted: ReduceLROnPlateau at the
+    # first plateau, maybe many epochs in. With a constant rate the callback steers it.
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    common = {"epochs": 2, "verbose": 0, "units": (8,), "callbacks": [callback]}
+    with pytest.raises(zoo.errors.InvalidValueError,
+                       match=rf"{type(callback).__name__} sets the learning rate as training "
+                             r"goes, but the recipe's rate is a schedule \(cosine\).* Pass "
+                             r"schedule='constant' and warmup_epochs=0"):
+        zoo.train("mlp_mnist", data, schedule="cosine", workdir=tmp_path / "run", **common)
+    assert not (tmp_path / "run").exists()
+    result = zoo.train("mlp_mnist", data, schedule="constant", **common)
+    assert list(result.history["epoch"]) == [1, 2]
+
+
+def test_a_model_with_nothing_to_train_is_refused(tmp_path):
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    model = zoo.build("mlp_mnist", units=(8,))
+    model.trainable = False
+    with pytest.raises(zoo.errors.InvalidValueError,
+                       match=r"the model given to zoo.train has no trainable weights "
+                             r"\(model.trainable is False"):
+        zoo.train(model, data, epochs=1, verbose=0)
+
+
 class _PoisonAtEpoch(keras.callbacks.Callback):
     def __init__(self, epoch):
         super().__init__()

@@ -898,3 +898,25 @@ def test_a_misspelt_argument_of_tune_is_suggested_before_the_directory_is_made(d
                        r"Did you mean: 'max_trials'\?.*own arguments \(.*max_trials"):
         zoo.tune("mlp_mnist", digits, max_trial=1, directory=tmp_path / "search", **SMALL)
     assert not (tmp_path / "search").exists()
+
+
+def test_the_callers_keras_state_survives_a_search_and_best_model(digits, tmp_path):
+    # keras-tuner clears the Keras session before every trial and in load_model: the caller's
+    # dtype policy and flags went back to Keras' defaults, and layer names restarted from zero.
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    keras.config.disable_flash_attention()
+    try:
+        before = keras.layers.Dense(2)
+        result = zoo.tune("mlp_mnist", digits, max_trials=1, directory=tmp_path / "mlp",
+                          units=(8,), **SMALL)
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+        assert keras.config.is_flash_attention_enabled() is False
+        after = keras.layers.Dense(2)
+        assert after.name != before.name  # the name counter went on
+
+        model = result.best_model()
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+        # The trials train in float32 (zoo.tune's choice), and so does the best model.
+        assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    finally:
+        keras.utils.clear_session()  # Keras' defaults again for the other tests

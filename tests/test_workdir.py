@@ -20,7 +20,8 @@ from zoo.checks import writable_directory
 from zoo.errors import InvalidValueError
 from zoo.io import is_temporary_name, remove_temporaries, temporary_sibling
 from zoo.training.feeding import repeat_epochs
-from zoo.training.workdir import Workdir, WorkdirConflictError, fingerprint
+from zoo.training.fingerprint import fingerprint
+from zoo.training.workdir import Workdir, WorkdirConflictError
 
 CONFIG = {"entry": "cnn_mnist", "overrides": {"epochs": 3}, "seed": 0, "data": "arrays:1:ab"}
 
@@ -405,7 +406,7 @@ def test_fingerprints_see_same_size_changes_anywhere_in_files_and_folders(tmp_pa
 def test_fingerprints_of_texts_are_the_same_in_every_process():
     # An object array's bytes are its strings' addresses: hashing them made a rerun with the
     # same (texts, labels) a "different configuration" in a new process.
-    code = ("import pandas as pd; from zoo.training.workdir import fingerprint; "
+    code = ("import pandas as pd; from zoo.training.fingerprint import fingerprint; "
             "frame = pd.DataFrame({'sentence': ['a fine film', 'so dull'], 'label': [1, 0]}); "
             "print(fingerprint((frame.sentence, frame.label)))")
     printed = {

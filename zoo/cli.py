@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import argparse
 import ast
-import contextlib
 import inspect
-import logging
 import os
 import shlex
 import sys
 import textwrap
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import Any, NoReturn
+
+from zoo.terminal import progress_messages, start_tensorflow_quietly
 
 # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise on a command line.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -567,103 +566,6 @@ _COMMANDS = {"list": _cmd_list, "info": _cmd_info, "train": _cmd_train, "evaluat
              "predict": _cmd_predict, "tune": _cmd_tune}
 
 
-# Present where an NVIDIA driver is loaded: there a CUDA error at start-up is news, elsewhere noise.
-NVIDIA_DRIVER_NODE = "/dev/nvidiactl"
-
-
-@contextlib.contextmanager
-def _native_stderr_to(file: IO[Any]) -> Iterator[None]:
-    """Point file descriptor 2, where TensorFlow's C++ code writes, at `file` for the block."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    os.dup2(file.fileno(), 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def _start_tensorflow_quietly() -> None:
-    """Import TensorFlow and let it find its devices without its native start-up lines.
-
-    TensorFlow 2.21 writes them to file descriptor 2, where TF_CPP_MIN_LOG_LEVEL does not reach:
-    CUDA probing, oneDNN and CPU flags at import, and, when it first looks for devices on a
-    machine without an NVIDIA driver, an alarming "failed call to cuInit: ... CUDA error". The
-    import's lines are dropped. The device search's lines are kept in a temporary file and shown
-    only where a driver is loaded (`NVIDIA_DRIVER_NODE`), since a GPU that fails to start must not
-    go unnoticed. A failed import still raises, after stderr is back.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    import tempfile
-
-    with open(os.devnull, "w") as devnull, _native_stderr_to(devnull):
-        import tensorflow as tf
-    with tempfile.TemporaryFile() as captured:
-        with _native_stderr_to(captured):
-            tf.config.list_physical_devices()  # the first call probes CUDA; later ones are quiet
-        captured.seek(0)
-        device_lines = captured.read().decode(errors="replace")
-    if device_lines and os.path.exists(NVIDIA_DRIVER_NODE):
-        sys.stderr.write(device_lines)
-
-
-@contextlib.contextmanager
-def _progress_messages() -> Iterator[None]:
-    """Print zoo's INFO messages (the device policy and why, the epochs a run trains or resumes
-    from, an export's parity check) among the progress bars on stdout; stderr stays for errors.
-    Library users get them through `logging` as usual: the logger is put back on the way out."""
-    logger = logging.getLogger("zoo")
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(_CommandLineFormatter())
-    level, propagate, show_warning = logger.level, logger.propagate, warnings.showwarning
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False  # printed once, even where the root logger has a handler too
-
-    def show_as_message(
-        message: Warning | str, category: type[Warning], filename: str, *_: Any, **__: Any
-    ):
-        # Python would print the warning's file and source line: zoo's, of no use to the user.
-        # A library's warning (Keras, keras-tuner) names the library, so that it is not read as
-        # zoo's own advice.
-        library = _package_of(filename)
-        source = f"from {library}: " if library else ""
-        kind = "" if category is UserWarning else f"{category.__name__}: "
-        logger.warning("%s%s%s", source, kind, message)
-
-    warnings.showwarning = show_as_message
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.propagate = propagate
-        warnings.showwarning = show_warning
-
-
-def _package_of(filename: str) -> str | None:
-    """The top-level package other than zoo whose folder holds `filename`, or None (zoo's
-    warnings name the command's own file, the first caller outside zoo)."""
-    path = os.path.abspath(filename)
-    for name, module in list(sys.modules.items()):
-        if "." in name or name == "zoo":
-            continue
-        for folder in getattr(module, "__path__", None) or ():
-            if path.startswith(os.path.join(os.path.abspath(folder), "")):
-                return name
-    return None
-
-
-class _CommandLineFormatter(logging.Formatter):
-    """ "zoo: MESSAGE", and "zoo: warning: MESSAGE" for warnings, as errors read "zoo: error:"."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        kind = "warning: " if record.levelno >= logging.WARNING else ""
-        return f"zoo: {kind}{record.getMessage()}"
-
-
 # Options and arguments that name files or folders.
 _PATH_ARGUMENTS = ("data", "validation_data", "data_dir", "workdir", "weights", "export", "output",
                    "directory", "model", "input")
@@ -686,8 +588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from zoo.errors import ZooError
 
     try:
-        with _progress_messages():
-            _start_tensorflow_quietly()
+        with progress_messages():
+            start_tensorflow_quietly()
             _COMMANDS[args.command](args)
     except ZooError as error:
         print(f"zoo: error: {error}", file=sys.stderr)

@@ -18,11 +18,25 @@ from collections.abc import Iterator
 @contextlib.contextmanager
 def quiet(logger_name: str, below: int = logging.WARNING) -> Iterator[None]:
     """Hide `logger_name`'s messages under level `below` for the block; a level set higher
-    already stays, and the previous level comes back after it."""
+    already stays, and the previous level comes back after it.
+
+    The caller's root logger is also left as it was. absl (TensorFlow, TFDS) calls
+    `logging.basicConfig()` whenever it logs and the root logger has no handler, whatever the
+    level, which left a stderr handler there for good: every library's warnings printed twice,
+    and as "WARNING:name:...", for the rest of the process. For the block, the root logger
+    holds Python's own last-resort handler (what prints warnings and errors where no handler is
+    set up), so messages that pass still print as before and absl finds a handler.
+    """
     library_logger = logging.getLogger(logger_name)
     previous = library_logger.level
     library_logger.setLevel(max(previous, below))
+    root = logging.getLogger()
+    stand_in = logging.lastResort if not root.handlers and logging.lastResort else None
+    if stand_in is not None:
+        root.addHandler(stand_in)
     try:
         yield
     finally:
         library_logger.setLevel(previous)
+        if stand_in is not None:
+            root.removeHandler(stand_in)

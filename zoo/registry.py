@@ -314,7 +314,9 @@ def build(
 
     Overrides are builder arguments (`dropout=0.3`, `num_classes=5`) or recipe fields
     (`learning_rate=3e-4`). Unless `compile=False`, the model is compiled with the recipe's
-    optimizer, loss and accuracy metric, ready for `model.fit`.
+    optimizer, loss and accuracy metric, ready for `model.fit`. The run's length is not known
+    yet, so the learning rate is the recipe's peak, constant, and there is no weight average
+    (`zoo.train` lays both out for the run it trains).
 
     `weights` starts the model from a trained `.keras` file, `.weights.h5` file, training
     workdir or `zoo.export` directory; layers that differ in shape (the classifier head, when

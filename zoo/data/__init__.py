@@ -7,8 +7,10 @@ Example:
     >>> train.num_examples, train.class_names[:3], train.element_spec[0].dtype
     (58, ('0', '1', '2'), tf.float32)
 
-Modules: `catalog` (the TFDS datasets entries train on), `sources` (TFDS, files, folders, frames,
-arrays), `labels` (labels and class names to ids), `validate` (checks before training), `images`
+Modules: `catalog` (the TFDS datasets entries train on), `sources` (`read_source`: a local
+source, `.npz` files and arrays), `tables` (`.csv`/`.tsv` files, DataFrames), `folders` (class
+folders of images or `.txt` files), `tfds_source` (TFDS datasets), `examples` (what they read
+into), `labels` (labels and class names to ids), `validate` (checks before training), `images`
 (normalization and augmentation layers), `text` (TextVectorization), `preprocess`
 (`Preprocessor`), `pipeline` (`load`).
 """
@@ -23,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 from zoo.data.catalog import DATASETS, DatasetInfo, get_dataset_info
 
 if TYPE_CHECKING:
+    from zoo.data.examples import Examples
     from zoo.data.images import ImageNormalization, RandomAffine
     from zoo.data.pipeline import load, split_examples
     from zoo.data.preprocess import Preprocessor, make_preprocessor
-    from zoo.data.sources import Examples, read_source
+    from zoo.data.sources import read_source
 
 _LAZY = {
     "load": "zoo.data.pipeline",
@@ -34,7 +37,7 @@ _LAZY = {
     "Preprocessor": "zoo.data.preprocess",
     "make_preprocessor": "zoo.data.preprocess",
     "read_source": "zoo.data.sources",
-    "Examples": "zoo.data.sources",
+    "Examples": "zoo.data.examples",
     "ImageNormalization": "zoo.data.images",
     "RandomAffine": "zoo.data.images",
 }

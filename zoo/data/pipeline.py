@@ -20,18 +20,13 @@ import tensorflow as tf
 from zoo import checks
 from zoo.data import validate
 from zoo.data.catalog import DATASETS
+from zoo.data.examples import Examples, TfdsExamples
 from zoo.data.images import make_augmentation
 from zoo.data.labels import name_positions
 from zoo.data.preprocess import Preprocessor, make_preprocessor
-from zoo.data.sources import (
-    Examples,
-    TfdsExamples,
-    read_source,
-    read_tfds,
-    tfds_name,
-    with_class_names,
-)
+from zoo.data.sources import read_source, tfds_name, with_class_names
 from zoo.data.text import TEXT_BATCH
+from zoo.data.tfds_source import read_tfds
 from zoo.errors import DataError, InvalidValueError
 from zoo.spec import ModelSpec
 

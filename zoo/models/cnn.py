@@ -12,6 +12,7 @@ from keras import layers
 
 from zoo import checks
 from zoo.models.common import (
+    IMAGE_LAYOUT,
     MNIST_8K_PROTOCOL,
     classifier_head,
     dense_block,
@@ -83,6 +84,7 @@ def build_cnn(
                 padding=padding,
                 use_bias=not batch_norm,
                 kernel_regularizer=l2_regularizer(l2),
+                data_format=IMAGE_LAYOUT,
                 name=prefix,
             )(x)
             if batch_norm:
@@ -94,13 +96,13 @@ def build_cnn(
                 f"block {block} sees {x.shape[1]}x{x.shape[2]} pixels. Use fewer filters, "
                 f"padding='same', or larger images."
             )
-        x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+        x = layers.MaxPooling2D(2, data_format=IMAGE_LAYOUT, name=f"block{block}_pool")(x)
         if block_dropout:
             x = layers.Dropout(block_dropout, name=f"block{block}_dropout")(x)
     if global_pooling:
-        x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+        x = layers.GlobalAveragePooling2D(data_format=IMAGE_LAYOUT, name="global_pool")(x)
     else:
-        x = layers.Flatten(name="flatten")(x)
+        x = layers.Flatten(data_format=IMAGE_LAYOUT, name="flatten")(x)
     x = dense_block(x, dense_units, activation=activation, dropout=0.0, l2=l2, prefix="hidden")
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)

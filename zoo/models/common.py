@@ -12,6 +12,12 @@ from zoo import checks
 from zoo.models.layers import HashedBigrams, MaskedGlobalPooling1D
 from zoo.spec import Recipe
 
+# The layout of every image zoo's pipelines make: (height, width, channels). Image layers name it
+# rather than follow keras.config.image_data_format(), which a user may have set to
+# channels_first for models of their own (a CNN entry then failed to build, and a Flatten would
+# read its weights in another order).
+IMAGE_LAYOUT = "channels_last"
+
 # How `Reference.measured` was obtained
 # (benchmarks/bench_accuracy.py; benchmarks/results/accuracy.md).
 MNIST_8K_PROTOCOL = (

@@ -16,13 +16,17 @@ class TokenAndPositionEmbedding(layers.Layer):
     """Sum of a learned token embedding and a learned position embedding.
 
     Token id 0 is padding: the layer emits a mask that later layers (attention, pooling) honour.
+    The position table has `sequence_length` rows, as many as the entry's text vectorization
+    keeps; ids past them (a longer array given to the model directly) share its last row, and
+    the model still reads every id, as a recurrent one does (they failed in a gather on
+    TensorFlow and gave NaN on JAX).
 
     Example:
         >>> import numpy as np
         >>> from zoo.models.layers import TokenAndPositionEmbedding
         >>> layer = TokenAndPositionEmbedding(vocab_size=100, sequence_length=8, embed_dim=16)
-        >>> tuple(layer(np.ones((2, 8), "int32")).shape)
-        (2, 8, 16)
+        >>> tuple(layer(np.ones((2, 8), "int32")).shape), tuple(layer(np.ones((2, 11))).shape)
+        ((2, 8, 16), (2, 11, 16))
     """
 
     def __init__(self, vocab_size: int, sequence_length: int, embed_dim: int, **kwargs: Any):
@@ -42,7 +46,7 @@ class TokenAndPositionEmbedding(layers.Layer):
         self.built = True
 
     def call(self, token_ids: Any) -> Any:
-        positions = ops.arange(ops.shape(token_ids)[-1])
+        positions = ops.minimum(ops.arange(ops.shape(token_ids)[-1]), self.sequence_length - 1)
         # (batch, seq, dim) + (seq, dim): the position table broadcasts over the batch.
         return self.token_embedding(token_ids) + self.position_embedding(positions)
 

@@ -9,6 +9,7 @@ from keras import layers
 
 from zoo import checks
 from zoo.models.common import (
+    IMAGE_LAYOUT,
     MNIST_8K_PROTOCOL,
     classifier_head,
     dense_block,
@@ -45,7 +46,7 @@ def build_mlp(
     batch_norm = checks.boolean("batch_norm", batch_norm)
     num_classes = checks.num_classes(num_classes)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = layers.Flatten(name="flatten")(inputs)
+    x = layers.Flatten(data_format=IMAGE_LAYOUT, name="flatten")(inputs)
     x = dense_block(
         x, units, activation=activation, dropout=dropout, l2=l2, batch_norm=batch_norm,
         prefix="hidden",

@@ -362,7 +362,17 @@ def load_saved_model(directory: str | os.PathLike) -> Any:
     import tensorflow as tf
 
     from zoo.serving.safety import inspect_saved_model
+    from zoo.training.policy import strategy_name
 
+    if tf.distribute.has_strategy():
+        # Its variables would be made for the strategy's replicas, and the first call failed
+        # deep in TensorFlow ("cross-replica context in an in-replica context").
+        raise InvalidValueError(
+            f"cannot load the export in {directory} inside `with strategy.scope():` of a "
+            f"{strategy_name(tf.distribute.get_strategy())}: an export's variables load outside "
+            f"any strategy. Load it before the `with` block (predictor = zoo.load(DIR)); the "
+            f"loaded model predicts and is evaluated inside the block as well."
+        )
     inspect_saved_model(directory)
     try:
         return tf.saved_model.load(str(directory))

@@ -15,18 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zoo.data.sources import (
-    IMAGE_EXTENSIONS,
-    TEXT_COLUMNS,
-    count_text,
-    example_files,
-    field_count_error,
-    first_shape_mismatch,
-    not_utf8,
-    npz_read_problem,
-    read_examples,
-    read_table_file,
-)
+from zoo.data.folders import IMAGE_EXTENSIONS, example_files, read_examples
+from zoo.data.sources import count_text, first_shape_mismatch, npz_read_problem
+from zoo.data.tables import TEXT_COLUMNS, field_count_error, not_utf8, read_table_file
 from zoo.data.validate import check_texts
 from zoo.errors import DataError, first_line, warn
 

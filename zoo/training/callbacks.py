@@ -11,6 +11,7 @@ from typing import Any
 import keras
 
 from zoo.errors import InvalidValueError
+from zoo.spec import Recipe
 from zoo.training.workdir import Workdir
 
 
@@ -42,6 +43,40 @@ def callback_list(callbacks: Any) -> list[keras.callbacks.Callback]:
                 f"(or use keras.callbacks.LambdaCallback) for code to run during training."
             )
     return items
+
+
+# Callbacks that set the optimizer's learning rate as training goes, which Keras refuses once
+# the rate is a schedule: "not settable", raised when the callback first acts (for
+# ReduceLROnPlateau, at the first plateau, maybe many epochs in).
+_RATE_SETTERS = (keras.callbacks.ReduceLROnPlateau, keras.callbacks.LearningRateScheduler)
+
+
+def check_rate_callbacks(callbacks: list[keras.callbacks.Callback], recipe: Recipe) -> None:
+    """Refuse, before training, a callback that sets the learning rate where the recipe's rate
+    is a schedule (every schedule but "constant", and any warm-up).
+
+    Example:
+        >>> import keras
+        >>> from zoo.spec import Recipe
+        >>> from zoo.training.callbacks import check_rate_callbacks
+        >>> check_rate_callbacks([keras.callbacks.ReduceLROnPlateau()], Recipe(schedule="constant"))
+        >>> check_rate_callbacks([keras.callbacks.ReduceLROnPlateau()], Recipe(schedule="cosine"))
+        Traceback (most recent call last):
+        ...
+        zoo.errors.InvalidValueError: ReduceLROnPlateau sets the learning rate as training goes, ...
+    """
+    if recipe.schedule == "constant" and not recipe.warmup_epochs:
+        return
+    for callback in callbacks:
+        if isinstance(callback, _RATE_SETTERS):
+            schedule = recipe.schedule + (" with warm-up" if recipe.warmup_epochs else "")
+            raise InvalidValueError(
+                f"{type(callback).__name__} sets the learning rate as training goes, but the "
+                f"recipe's rate is a schedule ({schedule}), which Keras lets no callback change "
+                f"(it would fail when the callback first acts). Pass schedule='constant' and "
+                f"warmup_epochs=0 (--set schedule=constant --set warmup_epochs=0) for the "
+                f"callback to steer the rate, or leave the callback out."
+            )
 
 
 def monitor_mode(monitor: str) -> str:

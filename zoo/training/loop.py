@@ -31,13 +31,15 @@ from zoo.training.callbacks import (
     WorkdirCheckpoint,
     WorkdirLogs,
     callback_list,
+    check_rate_callbacks,
     monitor_mode,
 )
 from zoo.training.compile import compile_model
 from zoo.training.distributed import check_same_epoch, fit_multi_worker
-from zoo.training.feeding import batches_per_epoch, repeat_epochs
+from zoo.training.feeding import batches_per_epoch, fitting_steps_per_execution, repeat_epochs
+from zoo.training.fingerprint import fingerprint
 from zoo.training.policy import DevicePolicy, resolve_policy
-from zoo.training.workdir import Workdir, fingerprint, seed_variables
+from zoo.training.workdir import Workdir, seed_variables
 from zoo.values import same_value
 
 logger = logging.getLogger("zoo.training")
@@ -93,10 +95,11 @@ class TrainResult:
 
 @contextlib.contextmanager
 def _precision(policy_name: str | None) -> Iterator[None]:
-    """Build under a mixed-precision policy, and restore the global policy afterwards."""
+    """Build and compile under the run's precision, `policy_name` or float32 (not whatever
+    policy the caller set globally, which the device policy's log and the workdir would not
+    show), and restore the global policy afterwards."""
     previous = keras.config.dtype_policy()
-    if policy_name:
-        keras.config.set_dtype_policy(policy_name)
+    keras.config.set_dtype_policy(policy_name or "float32")
     try:
         yield
     finally:
@@ -290,6 +293,9 @@ def train(
 
     Args:
         name_or_model: an entry name, or a model built by `zoo.build` (named after its entry).
+            A model given is compiled again by its entry's recipe (optimizer, schedule, weight
+            average, loss), whatever it was compiled with; to train with a compile of your own,
+            call `model.fit` on `zoo.data.load` datasets.
         data: training data: any source `zoo.data.load` accepts (a path to .npz/.csv/.tsv or a
             folder of class folders, a DataFrame, `(x, y)` arrays, `"tfds:NAME"`); None = the
             entry's TFDS dataset.
@@ -306,8 +312,12 @@ def train(
             rerunning with the same arguments resumes an interrupted run.
         strategy, jit_compile, mixed_precision: device policy, "auto" by default
             (see `zoo.training.policy`).
-        callbacks: extra Keras callbacks: one, or a list (as `model.fit` takes them).
-        steps_per_execution: batches per compiled call (fewer Python round trips).
+        callbacks: extra Keras callbacks: one, or a list (as `model.fit` takes them). One that
+            sets the learning rate (`ReduceLROnPlateau`) needs `schedule="constant"`. A
+            `ModelCheckpoint` saves the weights being trained; under a recipe's weight average
+            the run's best and final models, and the model returned, hold the average.
+        steps_per_execution: batches per compiled call (fewer Python round trips); lowered to a
+            divisor of the epoch's batches, so that it never changes what trains.
         augment: training-time image augmentation; None = the entry's own `Augmentation`,
             False = none (validation data is never augmented).
         verbose: Keras verbosity; "auto" = progress bar on a terminal, one line per epoch otherwise.
@@ -345,6 +355,14 @@ def train(
     checks.one_of("verbose", verbose, ("auto", 0, 1, 2))
     reading = reading_options(text_column, label_column, class_names)
     spec, given_model = _resolve_spec(name_or_model, overrides)
+    check_rate_callbacks(callbacks, spec.recipe)
+    if given_model is not None and not given_model.trainable_weights:
+        raise InvalidValueError(
+            f"the model given to zoo.train has no trainable weights (model.trainable is "
+            f"{given_model.trainable}, or every layer is frozen): training would change nothing. "
+            f"Set model.trainable = True, or freeze part of it only (zoo.build(name, weights=..., "
+            f"freeze_backbone=True) keeps the head trainable)."
+        )
     if given_model is not None:
         # What the model was built with (zoo.build's overrides) is part of the run: the workdir's
         # config and exports must describe the network that trains, not the registered entry.
@@ -431,6 +449,10 @@ def _run_config(
         # dropped the state (Keras only warns) and restarted the schedule. Recorded only when
         # on, so float32 workdirs begun before still resume.
         config["mixed_precision"] = policy.mixed_precision
+    if policy.jit_compile is True:
+        # Likewise for XLA (on where "auto" finds a GPU): from the same seed it draws other
+        # dropout masks, so a run resumed with the other setting matched neither.
+        config["jit_compile"] = True
     if augment is not None:  # recorded only when set, so older workdirs still resume
         config["augment"] = bool(augment)
     config.update(reading)  # likewise: how the data is read is part of the run
@@ -457,6 +479,12 @@ def _fit(
     final model."""
     recipe = spec.recipe
     steps_per_epoch = batches_per_epoch(train_data)
+    fitting = fitting_steps_per_execution(steps_per_epoch, steps_per_execution)
+    if fitting != steps_per_execution and not policy.multi_worker:
+        logger.info("steps_per_execution=%d does not divide the epoch's %d batches: %d batches "
+                    "per call instead, so that every epoch is one pass over the data.",
+                    steps_per_execution, steps_per_epoch, fitting)
+    steps_per_execution = fitting
     with _precision(policy.mixed_precision), policy.strategy.scope():
         compile_model(model, spec, steps_per_epoch=steps_per_epoch,
                       jit_compile=policy.jit_compile, steps_per_execution=steps_per_execution)
@@ -466,7 +494,8 @@ def _fit(
     statistics = EpochStatistics()  # before WorkdirCheckpoint, which records them
     all_callbacks: list[keras.callbacks.Callback] = [nan_guard, statistics]
     # With a weight average, validation scores the average (what the run returns and exports).
-    ema = keras.callbacks.SwapEMAWeights() if recipe.ema_momentum is not None else None
+    # (Compiled without one where the run's length is unknown: see compile.ema_momentum.)
+    ema = keras.callbacks.SwapEMAWeights() if model.optimizer.use_ema else None
     if ema is not None:
         all_callbacks.append(ema)
     stopper = None

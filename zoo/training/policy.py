@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import keras
 import tensorflow as tf
 
 from zoo import checks
@@ -156,7 +157,14 @@ def _resolve_mixed_precision(
         return "mixed_bfloat16", "bfloat16 on TPU"
     if device == "gpu" and _gpu_supports_float16():
         return "mixed_float16", "float16 on a GPU with compute capability >= 7.0"
-    return None, f"float32 on {device}"
+    reason = f"float32 on {device}"
+    global_policy = keras.config.dtype_policy().name
+    if global_policy != "float32":
+        # A policy set with keras.config.set_dtype_policy is the caller's, for their own models;
+        # zoo's run follows its own (logged and recorded) choice.
+        reason += (f", not the global Keras policy {global_policy} (pass "
+                   f"mixed_precision={global_policy!r} to train in it)")
+    return None, reason
 
 
 _TF_CONFIG_FORM = (
@@ -401,15 +409,15 @@ def _fit_to_model(
     with and its variables live where they were made, so "auto" takes what the model has and a
     choice it cannot follow is refused (rather than logged as applied and silently not)."""
     built = built_precision(model)
-    if built != policy.mixed_precision:
-        if mixed_precision != "auto":
-            raise InvalidValueError(
-                f"mixed_precision={mixed_precision!r} cannot apply to the model given to "
-                f"zoo.train: it was built {f'under {built}' if built else 'in float32'}, and a "
-                f"layer computes in the dtype it was built with. Build it under the policy "
-                f"(keras.config.set_dtype_policy(...) before zoo.build), or pass the entry name "
-                f"and zoo builds it so."
-            )
+    if built != policy.mixed_precision and mixed_precision != "auto":
+        raise InvalidValueError(
+            f"mixed_precision={mixed_precision!r} cannot apply to the model given to "
+            f"zoo.train: it was built {f'under {built}' if built else 'in float32'}, and a "
+            f"layer computes in the dtype it was built with. Build it under the policy "
+            f"(keras.config.set_dtype_policy(...) before zoo.build), or pass the entry name "
+            f"and zoo builds it so."
+        )
+    if mixed_precision == "auto":
         policy.mixed_precision = built
         policy.reasons["mixed_precision"] = (
             f"the given model's own ({f'built under {built}' if built else 'float32'})"

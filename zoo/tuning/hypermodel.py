@@ -246,7 +246,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
         # best_model) are of the average, as in zoo.train: swapped in before the tuner's
         # callbacks see the epoch's end.
         average = ([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
-                   if recipe.ema_momentum is not None else [])
+                   if getattr(model.optimizer, "use_ema", False) else [])
         callbacks = [nan_guard, *average, *(kwargs.pop("callbacks", None) or [])]
         if recipe.early_stopping_patience:
             callbacks.append(keras.callbacks.EarlyStopping(

@@ -27,7 +27,7 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,10 +52,11 @@ from zoo.io import (
 )
 from zoo.registry import get_spec
 from zoo.spec import MONITORS, ModelSpec, keep_spec, spec_of
-from zoo.training.callbacks import callback_list, monitor_mode
+from zoo.training.callbacks import callback_list, check_rate_callbacks, monitor_mode
+from zoo.training.fingerprint import fingerprint
 from zoo.training.loop import load_run_data, reading_options, used_data_dir
 from zoo.training.policy import check_outside_strategy_scope, resolve_policy
-from zoo.training.workdir import Workdir, comparable_config, fingerprint, read_json_object
+from zoo.training.workdir import Workdir, comparable_config, read_json_object
 from zoo.tuning.hypermodel import ZooHyperModel
 from zoo.tuning.trials import (
     TRIALS_FILE,
@@ -128,7 +129,8 @@ class TuneResult:
                 f"the `error` column of result.trials (or {self.directory / TRIALS_FILE}) says why."
             )
         try:
-            model = self.tuner.load_model(self.best_trial)
+            with callers_keras_state():
+                model = self.tuner.load_model(self.best_trial)
         except OSError as error:  # h5py: a checkpoint truncated by a kill or a full disk
             checkpoint = self.directory / SEARCH_PROJECT / f"trial_{self.best_trial.trial_id}"
             raise TuningError(
@@ -252,6 +254,7 @@ def tune(
     role = _distributed_role()
 
     spec = entry.with_overrides(**recipe_overrides)
+    check_rate_callbacks(callbacks, spec.recipe)
     # Trials train in float32 on one device: zoo.tune has no precision or strategy option.
     policy = resolve_policy(jit_compile, None, "default", entry=spec.name, chooser="zoo.tune")
     hypermodel = ZooHyperModel(spec, jit_compile=policy.jit_compile, seed=seed)
@@ -295,11 +298,13 @@ def tune(
                 raise _in_use_error(directory, in_use_by(directory) or 0)
             # Another process may have searched here while this one's data loaded.
             _check_directory(directory, record, overwrite=overwrite, role=role)
-        search = _run_search(
-            directory, oracle, hypermodel, tuner, training_data, validation, record,
-            max_trials=max_trials, callbacks=callbacks, verbose=verbose, overwrite=overwrite,
-            role=role, max_consecutive_failed_trials=max_consecutive_failed_trials,
-        )
+        with callers_keras_state():
+            search = _run_search(
+                directory, oracle, hypermodel, tuner, training_data, validation, record,
+                max_trials=max_trials, callbacks=callbacks, verbose=verbose,
+                overwrite=overwrite, role=role,
+                max_consecutive_failed_trials=max_consecutive_failed_trials,
+            )
     finally:
         if claimed:  # (not another process's claim)
             release(directory)
@@ -335,6 +340,45 @@ class _HyperbandTuner(keras_tuner.Hyperband):
     def __init__(self, oracle: keras_tuner.Oracle, **kwargs: Any):
         # Hyperband.__init__ only makes its own oracle, then calls Tuner.__init__.
         keras_tuner.Tuner.__init__(self, oracle=oracle, **kwargs)
+
+
+@contextlib.contextmanager
+def callers_keras_state() -> Iterator[None]:
+    """Give the caller's Keras global state back after a block in which keras-tuner works.
+
+    keras-tuner calls `keras.backend.clear_session()` before it builds a trial's model (and in
+    `load_model`), which left the caller's process with Keras' defaults: a dtype policy, flash
+    attention or unsafe-deserialization setting of theirs gone, and layer names counted from
+    zero again (a model of theirs built before and one built after then shared names, and could
+    not be joined in one model). Keras keeps that state in two thread-local trackers, which
+    `clear_session` replaces; the caller's are put back, so all of it returns. Keras has no
+    public API for this: where its layout differs, the dtype policy, the setting that changes
+    numbers, is restored instead.
+
+    Example:
+        >>> import keras
+        >>> from zoo.tuning.search import callers_keras_state
+        >>> keras.config.set_dtype_policy("mixed_bfloat16")
+        >>> with callers_keras_state():
+        ...     keras.backend.clear_session()  # as keras-tuner does before every trial
+        >>> keras.config.dtype_policy().name
+        'mixed_bfloat16'
+        >>> keras.config.set_dtype_policy("float32")
+    """
+    try:
+        from keras.src.backend.common import global_state
+
+        trackers = (global_state.GLOBAL_STATE_TRACKER, global_state.GLOBAL_SETTINGS_TRACKER)
+    except (ImportError, AttributeError):
+        global_state = None
+    policy = keras.config.dtype_policy()
+    try:
+        yield
+    finally:
+        if global_state is not None:
+            global_state.GLOBAL_STATE_TRACKER, global_state.GLOBAL_SETTINGS_TRACKER = trackers
+        else:
+            keras.config.set_dtype_policy(policy)
 
 
 def default_directory(name: str) -> Path:

@@ -1,0 +1,187 @@
+"""Folders with one sub-folder per class, holding images or `.txt` files of one text each.
+
+Images are decoded once, when the folder is read, so that a corrupt file or a stray size is
+reported before training with its file name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from zoo.data.examples import Examples
+from zoo.data.tables import not_utf8
+from zoo.data.validate import check_images, check_texts
+from zoo.errors import DataError, first_line
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")  # what tf.io.decode_image reads
+OTHER_IMAGE_EXTENSIONS = (".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2")
+
+
+def read_folder(path: Path) -> Examples:
+    """Read a folder with one sub-folder per class (sorted names = class ids): images, decoded
+    once here so that a corrupt file or a stray size is reported before training with its file
+    name (they must all have one shape), or `.txt` files of one text each, as IMDB's aclImdb
+    (`train/pos/0_9.txt`) and `keras.utils.text_dataset_from_directory` have them.
+
+    Hidden folders and macOS' `__MACOSX` (left by unzipping an archive made on a Mac) are never
+    classes.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from zoo.data.folders import read_folder
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> for label, text in (("pos", "a fine film"), ("neg", "so dull")):
+        ...     (root / label).mkdir()
+        ...     _ = (root / label / "1.txt").write_text(text)
+        >>> examples = read_folder(root)
+        >>> examples.kind, examples.features.tolist(), examples.labels.tolist()
+        ('text', ['so dull', 'a fine film'], [0, 1])
+        >>> examples.class_names
+        ('neg', 'pos')
+    """
+    classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not skipped_name(d.name))
+    if not classes:
+        raise DataError(
+            f"{path} has no sub-folders; a folder source needs one sub-folder per class, e.g. "
+            f"{path / 'cat' / '0001.png'} and {path / 'dog' / '0002.png'}, or "
+            f"{path / 'pos' / '0001.txt'} and {path / 'neg' / '0002.txt'}."
+        )
+    _check_not_a_folder_of_splits(path, classes)
+    found = [example_files(path, path / name) for name in classes]  # (images, texts) per class
+    images = [file for class_images, _ in found for file in class_images]
+    texts = [file for _, class_texts in found for file in class_texts]
+    if not images and not texts:
+        raise DataError(
+            f"{path} is empty: its class folders ({', '.join(classes)}) hold no images "
+            f"({', '.join(IMAGE_EXTENSIONS)}) and no .txt files."
+        )
+    features, kind = read_examples(path, images, texts, labelled=True)
+    per_class = [len(class_images if kind == "image" else class_texts)
+                 for class_images, class_texts in found]
+    labels = np.repeat(np.arange(len(classes), dtype=np.int32), per_class)
+    return Examples(features, labels, kind, tuple(classes), repr(path.name))
+
+
+def read_examples(
+    root: Path, images: Sequence[Path], texts: Sequence[Path], *, labelled: bool
+) -> tuple[np.ndarray, str]:
+    """The examples in files found under `root` (`example_files`) and their kind: images
+    decoded into one array ("image"), or each `.txt` file's text ("text"). Both kinds at once
+    are refused; `labelled` texts are checked as training data (see `check_texts`)."""
+    if images and texts:
+        raise DataError(
+            f"{root} holds both images ({images[0].relative_to(root)}, ...) and text files "
+            f"({texts[0].relative_to(root)}, ...); expected one kind: images or .txt files. "
+            f"Move the other kind out."
+        )
+    if texts:
+        return read_text_files(root, texts, labelled=labelled), "text"
+    return decode_images(root, images), "image"
+
+
+def read_text_files(root: Path, files: Sequence[Path], *, labelled: bool) -> np.ndarray:
+    """The UTF-8 text of each file (under `root`) as an object array, checked as texts."""
+    texts = []
+    for file in files:
+        try:
+            # utf-8-sig: a byte-order mark (Windows Notepad writes one) is not part of the text.
+            texts.append(file.read_text(encoding="utf-8-sig").strip())
+        except UnicodeDecodeError:
+            raise not_utf8(file) from None
+    return check_texts(np.array(texts, dtype=object), repr(root.name), labelled=labelled,
+                       files=[str(file.relative_to(root)) for file in files])
+
+
+def example_files(root: Path, folder: Path) -> tuple[list[Path], list[Path]]:
+    """The image files and the `.txt` files under `folder` (at any depth, sorted), skipping
+    hidden ones and `__MACOSX`; raises for images in a format zoo cannot decode, named
+    relative to `root`."""
+    images: list[Path] = []
+    texts: list[Path] = []
+    unreadable: list[Path] = []
+    for file in sorted(folder.rglob("*")):
+        if not file.is_file() or any(skipped_name(p) for p in file.relative_to(root).parts):
+            continue
+        if _is_image(file):
+            images.append(file)
+        elif _is_text(file):
+            texts.append(file)
+        elif file.suffix.lower() in OTHER_IMAGE_EXTENSIONS:
+            unreadable.append(file)
+    if unreadable:
+        # Skipping them would use part of the data without a word.
+        raise DataError(
+            f"{root} holds {len(unreadable)} image(s) in a format zoo cannot decode, e.g. "
+            f"{unreadable[0].relative_to(root)}; expected {', '.join(IMAGE_EXTENSIONS)}. Convert "
+            f"them (e.g. with Pillow: Image.open(f).save(f.with_suffix('.png'))) or remove them."
+        )
+    return images, texts
+
+
+def decode_images(root: Path, files: Sequence[Path]) -> np.ndarray:
+    """Decode `files` (under `root`) into one uint8 array (count, height, width, channels); a
+    corrupt file or one whose shape differs from the first is named in the error."""
+    images: list[np.ndarray] = []
+    for file in files:
+        try:
+            image = tf.io.decode_image(tf.io.read_file(str(file)), expand_animations=False).numpy()
+        except (tf.errors.OpError, OSError) as error:
+            raise DataError(
+                f"could not read {file}: {first_line(error)}. Expected a PNG, JPEG, BMP or GIF "
+                f"image; remove or replace the file."
+            ) from None
+        if images and image.shape != images[0].shape:
+            fix = (
+                "Convert them to one colour mode first (all grayscale or all RGB)"
+                if image.shape[:2] == images[0].shape[:2]
+                else "Resize them to one size first"
+            )
+            raise DataError(
+                f"images in {root} differ in shape: {files[0].relative_to(root)} is "
+                f"{images[0].shape} but {file.relative_to(root)} is {image.shape} (height, width, "
+                f"channels); expected one shape for all. {fix}."
+            )
+        images.append(image)
+    return check_images(np.stack(images), repr(root.name))
+
+
+def skipped_name(name: str) -> bool:
+    """Hidden files and folders, and the resource forks macOS' zip leaves in `__MACOSX`."""
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def _is_image(file: Path) -> bool:
+    return file.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _is_text(file: Path) -> bool:
+    return file.suffix.lower() == ".txt"
+
+
+def _check_not_a_folder_of_splits(path: Path, classes: list[str]) -> None:
+    """Raise for root/train/<class>/..., root/test/<class>/... given as root: the split folders
+    would become the classes, and the model would learn train-vs-test."""
+    inner: set[str] | None = None
+    for name in classes:
+        entries = [e for e in (path / name).iterdir() if not skipped_name(e.name)]
+        if any(e.is_file() and (_is_image(e) or _is_text(e)) for e in entries):
+            return  # examples at a class folder's top level: a real class folder
+        names = {e.name for e in entries if e.is_dir()}
+        if len(names) < 2 or (inner is not None and names != inner):
+            # Different sub-folders, or one (cat/images, dog/images): images nested by the
+            # user's own layout. A split holds classes, and one class trains nothing.
+            return
+        inner = names
+    split = "train" if "train" in classes else classes[0]
+    others = [name for name in classes if name != split]
+    validation = f" (and {path / others[0]} as validation data)" if others else ""
+    raise DataError(
+        f"{path} looks like a folder of splits, one level above the class folders: its "
+        f"sub-folders ({', '.join(classes)}) hold no images themselves, only the same folders "
+        f"({', '.join(sorted(inner or ()))}), which would make the split folders the classes. "
+        f"Pass the folder of one split instead, e.g. {path / split}{validation}."
+    )

@@ -1,0 +1,112 @@
+"""How the `zoo` command talks to the terminal: TensorFlow's native start-up lines kept off it,
+and zoo's messages and warnings printed among the progress bars as one line each.
+
+Library users are not affected: nothing here runs on `import zoo`, and what `progress_messages`
+changes (the "zoo" logger, `warnings.showwarning`) is put back when the command ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from typing import IO, Any
+
+# Present where an NVIDIA driver is loaded: there a CUDA error at start-up is news, elsewhere noise.
+NVIDIA_DRIVER_NODE = "/dev/nvidiactl"
+
+
+@contextlib.contextmanager
+def native_stderr_to(file: IO[Any]) -> Iterator[None]:
+    """Point file descriptor 2, where TensorFlow's C++ code writes, at `file` for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(file.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def start_tensorflow_quietly() -> None:
+    """Import TensorFlow and let it find its devices without its native start-up lines.
+
+    TensorFlow 2.21 writes them to file descriptor 2, where TF_CPP_MIN_LOG_LEVEL does not reach:
+    CUDA probing, oneDNN and CPU flags at import, and, when it first looks for devices on a
+    machine without an NVIDIA driver, an alarming "failed call to cuInit: ... CUDA error". The
+    import's lines are dropped. The device search's lines are kept in a temporary file and shown
+    only where a driver is loaded (`NVIDIA_DRIVER_NODE`), since a GPU that fails to start must not
+    go unnoticed. A failed import still raises, after stderr is back.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    with open(os.devnull, "w") as devnull, native_stderr_to(devnull):
+        import tensorflow as tf
+    with tempfile.TemporaryFile() as captured:
+        with native_stderr_to(captured):
+            tf.config.list_physical_devices()  # the first call probes CUDA; later ones are quiet
+        captured.seek(0)
+        device_lines = captured.read().decode(errors="replace")
+    if device_lines and os.path.exists(NVIDIA_DRIVER_NODE):
+        sys.stderr.write(device_lines)
+
+
+@contextlib.contextmanager
+def progress_messages() -> Iterator[None]:
+    """Print zoo's INFO messages (the device policy and why, the epochs a run trains or resumes
+    from, an export's parity check) among the progress bars on stdout; stderr stays for errors.
+    Library users get them through `logging` as usual: the logger is put back on the way out."""
+    logger = logging.getLogger("zoo")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(CommandLineFormatter())
+    level, propagate, show_warning = logger.level, logger.propagate, warnings.showwarning
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # printed once, even where the root logger has a handler too
+
+    def show_as_message(
+        message: Warning | str, category: type[Warning], filename: str, *_: Any, **__: Any
+    ):
+        # Python would print the warning's file and source line: zoo's, of no use to the user.
+        # A library's warning (Keras, keras-tuner) names the library, so that it is not read as
+        # zoo's own advice.
+        library = package_of(filename)
+        source = f"from {library}: " if library else ""
+        kind = "" if category is UserWarning else f"{category.__name__}: "
+        logger.warning("%s%s%s", source, kind, message)
+
+    warnings.showwarning = show_as_message
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+        warnings.showwarning = show_warning
+
+
+def package_of(filename: str) -> str | None:
+    """The top-level package other than zoo whose folder holds `filename`, or None (zoo's
+    warnings name the command's own file, the first caller outside zoo)."""
+    path = os.path.abspath(filename)
+    for name, module in list(sys.modules.items()):
+        if "." in name or name == "zoo":
+            continue
+        for folder in getattr(module, "__path__", None) or ():
+            if path.startswith(os.path.join(os.path.abspath(folder), "")):
+                return name
+    return None
+
+
+class CommandLineFormatter(logging.Formatter):
+    """ "zoo: MESSAGE", and "zoo: warning: MESSAGE" for warnings, as errors read "zoo: error:"."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        kind = "warning: " if record.levelno >= logging.WARNING else ""
+        return f"zoo: {kind}{record.getMessage()}"
