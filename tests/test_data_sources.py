@@ -530,6 +530,12 @@ def test_text_column_errors_list_the_columns_found(tmp_path):
     frame = pd.DataFrame({"text": ["good", None, "bad"], "label": [1, 1, 0]})
     with pytest.raises(DataError, match=r"1 texts are missing or not strings \(row 1"):
         zoo.data.load(frame, spec="lstm_sst2")
+    # Columns by position (a frame read with header=None): a missing one is named, not an
+    # AttributeError from the hint's case comparison.
+    numbered = pd.DataFrame({0: ["good", "bad"], 1: [1, 0]})
+    assert zoo.data.read_source(numbered, text_column=0, label_column=1).labels.tolist() == [1, 0]
+    with pytest.raises(DataError, match=r"no label column 2; found columns \['0', '1'\]"):
+        zoo.data.read_source(numbered, text_column=0, label_column=2)
 
 
 def test_image_folder_errors(tmp_path):

@@ -50,7 +50,7 @@ def test_public_api_modules_have_examples():
         "zoo.models.layers",
         "zoo.training.compile",
         "zoo.training.losses",
-        "zoo.tuning.hypermodel",
+        "zoo.tuning.hypermodels",
         "zoo.tuning.search",
         "zoo.tuning.trials",
         "zoo.serving.exporter",

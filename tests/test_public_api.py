@@ -38,6 +38,23 @@ def test_importing_submodules_never_shadows_a_public_function():
             )
 
 
+def test_no_subpackage_module_shares_a_name_with_its_public_objects():
+    # zoo.tuning.hypermodel was both the function and a module: `import zoo.tuning.hypermodel as
+    # m` gave the function.
+    assert _import_every_module()
+    for package in (zoo.data, zoo.models, zoo.serving, zoo.tuning):
+        modules = {info.name for info in pkgutil.iter_modules(package.__path__)}
+        shadowed = modules & {name for name in package.__all__
+                              if not isinstance(getattr(package, name), types.ModuleType)}
+        assert not shadowed, f"{package.__name__}: modules named as public objects: {shadowed}"
+
+
+def test_dir_lists_the_public_api_for_tab_completion():
+    assert set(zoo.__all__) <= set(dir(zoo))
+    assert not [name for name in dir(zoo) if not name.startswith("_") and name not in zoo.__all__
+                and not isinstance(getattr(zoo, name), types.ModuleType)]
+
+
 def test_public_functions_have_docstrings_with_examples_and_type_hints():
     for name in zoo.__all__:
         value = getattr(zoo, name)

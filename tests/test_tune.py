@@ -606,7 +606,7 @@ def test_a_tuned_model_on_named_labels_exports_their_names(digits, tmp_path):
 
 
 def test_the_same_trial_trains_on_the_same_data_whatever_ran_before(digits):
-    from zoo.tuning.hypermodel import ZooHyperModel
+    from zoo.tuning.hypermodels import ZooHyperModel
     from zoo.tuning.search import TrainingData
 
     spec = zoo.get_spec("cnn_mnist").with_overrides(filters=(4, 8), epochs=2)

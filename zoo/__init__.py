@@ -10,6 +10,8 @@ Example:
 
 __version__ = "0.1.0"
 
+from typing import Any as _Any  # private: zoo's namespace is its public API
+
 from zoo.errors import (
     DataError,
     DatasetUnavailableError,
@@ -28,8 +30,9 @@ from zoo.registry import (
 from zoo.spec import Augmentation, ImageInput, ModelSpec, Recipe, Reference, TextInput
 
 # Training, evaluation and data import TensorFlow; they load on first use so that `import zoo`
-# and `zoo list` stay fast. No module may share a name with a function here: importing
-# `zoo.evaluate` (a module) would replace the function `zoo.evaluate` on the package.
+# and `zoo --help` stay fast (listing entries imports their builders, and so TensorFlow). No
+# module may share a name with a function here: importing `zoo.evaluate` (a module) would
+# replace the function `zoo.evaluate` on the package.
 _LAZY = {
     "train": ("zoo.training.loop", "train"),
     "TrainResult": ("zoo.training.loop", "TrainResult"),
@@ -51,7 +54,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> _Any:
     if name not in _LAZY:
         raise AttributeError(f"module 'zoo' has no attribute {name!r}")
     import importlib
@@ -61,6 +64,12 @@ def __getattr__(name: str):
     value = module if attribute is None else getattr(module, attribute)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    # The lazy names too, so that a notebook's tab completion offers zoo.train.
+    return sorted(set(globals()) | set(_LAZY))
+
 
 if "keras" in __import__("sys").modules:
     # Keras is loaded already, so registering zoo's layers costs nothing, and

@@ -275,7 +275,8 @@ def _cmd_info(args: argparse.Namespace) -> None:
     print(f"  parameters: {zoo.build(args.name, compile=False).count_params():,}")
 
 
-def _check_export_target(args: argparse.Namespace, directory: str | None, what: str) -> None:
+def _check_export_target(args: argparse.Namespace, directory: str | os.PathLike | None,
+                         what: str) -> None:
     """Refuse a bad --export DIR now, not after the training or search it would end; also one
     that is, holds or lies in `directory` (the run's --workdir or the search's --directory), as
     replacing or removing either would delete the other."""

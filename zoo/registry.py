@@ -448,7 +448,9 @@ def models_frame(
     dataset: str | None = None,
     params: bool = True,
 ) -> pandas.DataFrame:
-    """One row per entry: name, family, task, dataset, input, classes, parameters, reference.
+    """One row per entry: name, family, task, dataset, input_shape, num_classes, params,
+    reference_accuracy, reference_source, measured_accuracy, batch_size, epochs, and a tag_KEY
+    column per tag entries carry.
 
     `params=False` skips building each model to count its parameters.
 

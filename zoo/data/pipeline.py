@@ -103,7 +103,7 @@ def load(
         bucket_by_length: text only: batch texts of similar length together and cut each batch's
             padding to its bucket (8, 16, 32, ... up to `sequence_length` ids), so a recurrent
             model does not step over padding. Batches then vary in length (zoo text models take
-            any length up to `sequence_length`); the number of batches stays known.
+            any length); the number of batches stays known.
         text_column, label_column: columns of a `.csv`/`.tsv` file or DataFrame.
         class_names: the class names in id order, as the training data has them
             (`train.class_names`): class names in the source (string labels, folder names) become

@@ -226,7 +226,7 @@ def from_frame(
     if str(label_column) not in by_name:
         raise DataError(
             f"{origin} has no label column {label_column!r}; found columns {columns}."
-            f"{_column_hint(columns, (label_column,), 'label_column')} Pass label_column= "
+            f"{_column_hint(columns, (str(label_column),), 'label_column')} Pass label_column= "
             f"(--label-column on the command line) naming the column that holds the labels."
         )
     label_column = by_name[str(label_column)]

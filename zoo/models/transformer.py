@@ -81,8 +81,9 @@ def build_transformer_classifier(
     num_classes = checks.num_classes(num_classes)
     pooling = checks.one_of("pooling", pooling, MaskedGlobalPooling1D.MODES)
 
-    # (batch, length) ids with length <= sequence_length: batches bucketed by length carry less
-    # padding (zoo.data.load(bucket_by_length=True)); export and serving pad to sequence_length.
+    # (batch, length) ids of any length: batches bucketed by length carry less padding
+    # (zoo.data.load(bucket_by_length=True)); export and serving pad to sequence_length, and
+    # positions past it share the last position (TokenAndPositionEmbedding).
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = TokenAndPositionEmbedding(vocab_size, sequence_length, embed_dim, name="embedding")(inputs)
     x = layers.Dropout(dropout, name="embedding_dropout")(x)

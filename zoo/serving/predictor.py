@@ -237,7 +237,9 @@ def load(path: str | os.PathLike) -> Predictor:
 
     Raises:
         DataError: a missing path, a corrupt file, or a directory that holds no model.
-        InvalidValueError: `path` is not a path (a number, a model in memory) or is empty.
+        InvalidValueError: `path` is not a path (a number, a model in memory) or is empty; an
+            export loaded inside `with strategy.scope():` (load it before the block: the
+            predictor works inside it).
         UnsafeModelError: a `.keras` file that would run code.
 
     Example:

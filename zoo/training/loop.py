@@ -309,11 +309,15 @@ def train(
             does). Like `keras.utils.set_random_seed`, which it calls, it also resets the
             global random state of Python, NumPy and TensorFlow for the rest of the process.
         workdir: directory for checkpoints, history.csv, TensorBoard logs and the final model;
-            rerunning with the same arguments resumes an interrupted run.
+            rerunning with the same arguments resumes an interrupted run (where "auto" chooses
+            the same precision and XLA setting: a run begun on a GPU resumes on a CPU when
+            given them, as its refusal says).
         strategy, jit_compile, mixed_precision: device policy, "auto" by default
             (see `zoo.training.policy`).
         callbacks: extra Keras callbacks: one, or a list (as `model.fit` takes them). One that
-            sets the learning rate (`ReduceLROnPlateau`) needs `schedule="constant"`. A
+            sets the learning rate (`ReduceLROnPlateau`, `LearningRateScheduler`) needs
+            `schedule="constant"` and `warmup_epochs=0`; otherwise it is refused before
+            training. A
             `ModelCheckpoint` saves the weights being trained; under a recipe's weight average
             the run's best and final models, and the model returned, hold the average.
         steps_per_execution: batches per compiled call (fewer Python round trips); lowered to a

@@ -57,7 +57,7 @@ from zoo.training.fingerprint import fingerprint
 from zoo.training.loop import load_run_data, reading_options, used_data_dir
 from zoo.training.policy import check_outside_strategy_scope, resolve_policy
 from zoo.training.workdir import Workdir, comparable_config, read_json_object
-from zoo.tuning.hypermodel import ZooHyperModel
+from zoo.tuning.hypermodels import ZooHyperModel
 from zoo.tuning.trials import (
     TRIALS_FILE,
     BayesianOptimizationOracle,
@@ -170,10 +170,12 @@ def tune(
     """Search the hyperparameters of a registered entry; resumable, with a trials table.
 
     Each trial samples the entry's search space (`ModelSpec.search_space`, next to its family
-    builder), builds and compiles the model as `zoo.build` would with those values, trains it on
-    `data` and scores it on `validation_data`. Rerunning with the same arguments continues the
-    search (see the module docstring); a trial that crashes or diverges is recorded as failed and
-    the search goes on, up to `max_consecutive_failed_trials` in a row.
+    builder), builds the model as `zoo.build` would with those values, compiles it with the
+    trial's recipe laid out over its run (learning-rate schedule and weight average, as
+    `zoo.train` does), trains it on `data` and scores it on `validation_data`. Rerunning with the
+    same arguments continues the search (see the module docstring); a trial that crashes or
+    diverges is recorded as failed and the search goes on, up to `max_consecutive_failed_trials`
+    in a row.
 
     Args:
         name: a registered entry name.
@@ -189,7 +191,9 @@ def tune(
             (None = 0); each trial resets the global random state of Python, NumPy and
             TensorFlow (`keras.utils.set_random_seed`).
         max_consecutive_failed_trials: stop the search after this many failed trials in a row.
-        callbacks: extra Keras callbacks for every trial: one, or a list.
+        callbacks: extra Keras callbacks for every trial: one, or a list. One that sets the
+            learning rate (`ReduceLROnPlateau`, `LearningRateScheduler`) needs
+            `schedule="constant"` and `warmup_epochs=0`; otherwise it is refused before any trial.
         jit_compile: XLA, "auto" = the device policy's choice for the entry.
         verbose: 0 silent, 1 progress bars, 2 one line per epoch; "auto" = 1 on a terminal, else 2.
             From 1 up, keras-tuner shows each trial's hyperparameters and result.
