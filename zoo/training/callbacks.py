@@ -12,6 +12,7 @@ import keras
 
 from zoo.errors import InvalidValueError
 from zoo.spec import Recipe
+from zoo.training.compile import has_schedule
 from zoo.training.workdir import Workdir
 
 
@@ -65,7 +66,7 @@ def check_rate_callbacks(callbacks: list[keras.callbacks.Callback], recipe: Reci
         ...
         zoo.errors.InvalidValueError: ReduceLROnPlateau sets the learning rate as training goes, ...
     """
-    if recipe.schedule == "constant" and not recipe.warmup_epochs:
+    if not has_schedule(recipe):
         return
     for callback in callbacks:
         if isinstance(callback, _RATE_SETTERS):

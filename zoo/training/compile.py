@@ -58,6 +58,19 @@ class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
         return cls(**config)
 
 
+def has_schedule(recipe: Recipe) -> bool:
+    """Whether the recipe's learning rate changes as a run goes (any schedule but "constant", or
+    a warm-up): a Keras `LearningRateSchedule` once the run's steps are known.
+
+    Example:
+        >>> from zoo.spec import Recipe
+        >>> from zoo.training.compile import has_schedule
+        >>> has_schedule(Recipe(schedule="cosine")), has_schedule(Recipe(schedule="constant"))
+        (True, False)
+    """
+    return recipe.schedule != "constant" or bool(recipe.warmup_epochs)
+
+
 def learning_rate(
     recipe: Recipe, steps_per_epoch: int | None = None
 ) -> float | keras.optimizers.schedules.LearningRateSchedule:
@@ -74,7 +87,7 @@ def learning_rate(
         >>> round(float(schedule(20)), 6)
         0.0
     """
-    if not steps_per_epoch or (recipe.schedule == "constant" and not recipe.warmup_epochs):
+    if not steps_per_epoch or not has_schedule(recipe):
         return recipe.learning_rate
     total_steps = recipe.epochs * steps_per_epoch
     warmup_steps = min(recipe.warmup_epochs * steps_per_epoch, total_steps - 1)

@@ -317,9 +317,9 @@ def train(
         callbacks: extra Keras callbacks: one, or a list (as `model.fit` takes them). One that
             sets the learning rate (`ReduceLROnPlateau`, `LearningRateScheduler`) needs
             `schedule="constant"` and `warmup_epochs=0`; otherwise it is refused before
-            training. A
-            `ModelCheckpoint` saves the weights being trained; under a recipe's weight average
-            the run's best and final models, and the model returned, hold the average.
+            training. A `ModelCheckpoint` saves the weights being trained; under a recipe's
+            weight average the run's best and final models, and the model returned, hold the
+            average.
         steps_per_execution: batches per compiled call (fewer Python round trips); lowered to a
             divisor of the epoch's batches, so that it never changes what trains.
         augment: training-time image augmentation; None = the entry's own `Augmentation`,

@@ -56,7 +56,8 @@ class ZooHyperModel(keras_tuner.HyperModel):
     Args:
         name_or_spec: a registered entry name, or a `ModelSpec` with a `search_space`.
         train_examples: size of the training set. With it, a recipe's learning-rate schedule
-            (cosine, warmup) is laid out over the trial's steps; without it the peak rate is used.
+            (cosine, warmup) and weight average are laid out over the trial's steps; without it
+            the peak rate is used and there is no average (`zoo.training.compile.ema_momentum`).
         jit_compile: XLA for every trial (as `zoo.training.policy` decides it in `zoo.tune`).
         seed: weights are initialized from this seed in every trial, so that trials differ by
             their hyperparameters only.
