@@ -536,6 +536,24 @@ def test_a_resumed_run_sees_the_batches_an_uninterrupted_run_sees(
     )
 
 
+def test_tied_epochs_return_the_same_epoch_with_a_workdir_or_without(tmp_path):
+    # Validation accuracy reaches 1.0 on easy data and stays tied there while training goes on:
+    # a workdir's best.keras keeps the later tied epoch; Keras' restore_best_weights kept the
+    # first, so the same seed returned another model without a workdir.
+    images, labels = digit_like_images(160, seed=0)
+    common = {"validation_data": (images[:20], labels[:20]), "epochs": 5, "seed": 0,
+              "verbose": 0, "early_stopping_patience": 3, "ema_momentum": None,
+              "units": (32,), "learning_rate": 3e-3, "monitor": "val_accuracy"}
+    with_workdir = zoo.train("mlp_mnist", (images, labels), workdir=tmp_path / "run", **common)
+    without = zoo.train("mlp_mnist", (images, labels), **common)
+    accuracy = list(with_workdir.history.val_accuracy)
+    best = max(accuracy)
+    assert accuracy.count(best) > 1 and accuracy[-1] == best  # tied, the last among them
+    for left, right in zip(with_workdir.model.get_weights(), without.model.get_weights(),
+                           strict=True):
+        np.testing.assert_array_equal(left, right)
+
+
 def test_a_run_killed_once_early_stopping_had_decided_does_not_train_on(tmp_path):
     data = str(write_digits_npz(tmp_path / "digits.npz", count=120))
     # A learning rate too small to move any weight: val_loss never improves, so patience 1

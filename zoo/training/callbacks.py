@@ -198,7 +198,10 @@ def _numbers(logs: dict[str, Any] | None) -> dict[str, float]:
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """`EarlyStopping` that picks up its patience count from the epochs of an earlier session."""
+    """`EarlyStopping` that picks up its patience count from the epochs of an earlier session,
+    and whose `restore_best_weights` keeps the later of tied epochs, as a workdir's `best.keras`
+    does (`Workdir._is_best` says why), so that a seed returns the same epoch with a workdir or
+    without. Patience still counts a tie as no improvement, as Keras does."""
 
     def __init__(self, *, previous_history: list[dict[str, Any]] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -209,6 +212,13 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         killed after deciding to (Keras checks only when an epoch ends, so one would run)."""
         self.on_train_begin()
         return bool(self.previous_history) and self.wait >= self.patience
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        super().on_epoch_end(epoch, logs)
+        current = (logs or {}).get(self.monitor)
+        if (self.restore_best_weights and current is not None and self.best_epoch != epoch
+                and epoch >= self.start_from_epoch and float(current) == self.best):
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         super().on_train_begin(logs)

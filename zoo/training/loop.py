@@ -19,6 +19,7 @@ from zoo import checks
 from zoo.data.sources import column_options
 from zoo.errors import InvalidValueError, UnknownNameError, ZooError
 from zoo.evaluation import EvalReport, evaluate
+from zoo.interrupts import RaiseLostInterrupt, interrupts_kept
 from zoo.io import atomic_write_json, save_atomically
 from zoo.models.weights import pretrained_source, pretrained_vocabulary
 from zoo.registry import get_spec, spec_for_model
@@ -57,8 +58,8 @@ class TrainResult:
         model: the trained `keras.Model`. With a workdir: the weights of the best epoch by the
             recipe's `monitor` on the validation data (the later epoch on a tie), as
             `best.keras` holds them. Without one: the last epoch's weights (the weight average,
-            for recipes with `ema_momentum`), or Keras' best epoch when the recipe stops early
-            and has no weight average.
+            for recipes with `ema_momentum`), or, when the recipe stops early and has no weight
+            average, the best epoch's (the later on a tie too).
         history: one row per completed epoch (column `epoch` is 1-based): Keras' logs, plus
             `learning_rate` (the rate after the epoch's last step: 0 at the end of a cosine
             schedule) and `seconds` (the epoch's wall-clock time).
@@ -496,7 +497,7 @@ def _fit(
 
     nan_guard = StopOnNaN()
     statistics = EpochStatistics()  # before WorkdirCheckpoint, which records them
-    all_callbacks: list[keras.callbacks.Callback] = [nan_guard, statistics]
+    all_callbacks: list[keras.callbacks.Callback] = [RaiseLostInterrupt(), nan_guard, statistics]
     # With a weight average, validation scores the average (what the run returns and exports).
     # (Compiled without one where the run's length is unknown: see compile.ema_momentum.)
     ema = keras.callbacks.SwapEMAWeights() if model.optimizer.use_ema else None
@@ -535,25 +536,27 @@ def _fit(
     if not already_done and not stopped and initial_epoch < recipe.epochs:
         logger.info("training %s from epoch %d to %d", spec.name, initial_epoch + 1,
                     recipe.epochs)
-        if policy.multi_worker:
-            keras_history = fit_multi_worker(
-                model, policy.strategy, train_data, validation, epochs=recipe.epochs,
-                initial_epoch=initial_epoch, callbacks=all_callbacks, verbose=verbose,
-            )
-        else:
-            # One iterator for all epochs: Keras' new iterator per epoch stalls (feeding.py).
-            # A resumed run continues the seeded shuffle and augmentation where it stopped.
-            repeated, steps = repeat_epochs(train_data, steps_per_execution, initial_epoch)
-            keras_history = model.fit(
-                repeated,
-                steps_per_epoch=steps,
-                validation_data=validation,
-                epochs=recipe.epochs,
-                initial_epoch=initial_epoch,
-                callbacks=all_callbacks,
-                verbose=verbose,
-                shuffle=False,  # the pipeline shuffles, seeded; Keras would only warn
-            )
+        with interrupts_kept():  # a Ctrl-C lost in a finalizer still stops the run
+            if policy.multi_worker:
+                keras_history = fit_multi_worker(
+                    model, policy.strategy, train_data, validation, epochs=recipe.epochs,
+                    initial_epoch=initial_epoch, callbacks=all_callbacks, verbose=verbose,
+                )
+            else:
+                # One iterator for all epochs: Keras' new iterator per epoch stalls
+                # (feeding.py). A resumed run continues the seeded shuffle and augmentation
+                # where it stopped.
+                repeated, steps = repeat_epochs(train_data, steps_per_execution, initial_epoch)
+                keras_history = model.fit(
+                    repeated,
+                    steps_per_epoch=steps,
+                    validation_data=validation,
+                    epochs=recipe.epochs,
+                    initial_epoch=initial_epoch,
+                    callbacks=all_callbacks,
+                    verbose=verbose,
+                    shuffle=False,  # the pipeline shuffles, seeded; Keras would only warn
+                )
     elif stopped:
         logger.info("the run in %s stopped early after %d epochs (patience used up): nothing "
                     "to train, evaluating it", run.path, len(run.state.history))

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo.errors import InvalidValueError, unknown_name, warn
+from zoo.interrupts import RaiseLostInterrupt, interrupts_kept
 from zoo.registry import get_spec
 from zoo.spec import DATA_ARGUMENTS, ModelSpec
 from zoo.training.callbacks import StopOnNaN, monitor_mode
@@ -248,13 +249,16 @@ class ZooHyperModel(keras_tuner.HyperModel):
         # callbacks see the epoch's end.
         average = ([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
                    if getattr(model.optimizer, "use_ema", False) else [])
-        callbacks = [nan_guard, *average, *(kwargs.pop("callbacks", None) or [])]
+        # (zoo.tune keeps a Ctrl-C lost in keras-tuner's clear_session: interrupts.py.)
+        callbacks = [RaiseLostInterrupt(), nan_guard, *average,
+                     *(kwargs.pop("callbacks", None) or [])]
         if recipe.early_stopping_patience:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=recipe.monitor, mode=monitor_mode(recipe.monitor),
                 patience=recipe.early_stopping_patience,
             ))
-        history = model.fit(x, *args, callbacks=callbacks, **kwargs)
+        with interrupts_kept():  # a Ctrl-C is not a failed trial, however TensorFlow reports it
+            history = model.fit(x, *args, callbacks=callbacks, **kwargs)
         _fail_if_diverged(spec, history, nan_guard)
         return history
 

@@ -39,6 +39,7 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo.errors import InvalidValueError, ZooError, first_line
+from zoo.interrupts import interrupts_kept
 from zoo.io import (
     PROCESS_FILE,
     SEARCH_FILE,
@@ -677,7 +678,7 @@ def _run_search(
         oracle.on_trial_end = lambda recorder: write_trials_csv(directory, _frame(recorder))
         write_trials_csv(directory, _frame(oracle))
     try:
-        with _trial_tracebacks(shown=verbose != 0):
+        with _trial_tracebacks(shown=verbose != 0), interrupts_kept():
             search.search(training_data, validation_data=validation,
                           callbacks=callbacks, verbose=verbose)
     except RuntimeError as error:
