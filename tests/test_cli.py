@@ -1,6 +1,8 @@
 """The `zoo` command: listing, info, train + evaluate, and one-line errors without tracebacks."""
 
+import io
 import json
+import logging
 import os
 import shlex
 import subprocess
@@ -20,11 +22,13 @@ from zoo.cli import main
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_zoo(*args: str, cwd: Path = REPO, tf_log_level: str | None = "3"
-            ) -> subprocess.CompletedProcess:
+def run_zoo(*args: str, cwd: Path = REPO, tf_log_level: str | None = "3",
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the real console entry point in a subprocess, as a user would. `tf_log_level`:
-    TF_CPP_MIN_LOG_LEVEL for it (quiet test logs), or None for none at all, as a user has."""
+    TF_CPP_MIN_LOG_LEVEL for it (quiet test logs), or None for none at all, as a user has;
+    `env`: more environment variables."""
     environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    environment.update(env or {})
     if tf_log_level is not None:
         environment["TF_CPP_MIN_LOG_LEVEL"] = tf_log_level
     return subprocess.run([sys.executable, "-m", "zoo", *args], cwd=cwd, capture_output=True,
@@ -614,3 +618,37 @@ def test_an_export_sharing_the_runs_folder_is_refused_before_training(
     # tune's default directory, tuning/NAME, is kept apart from the export too.
     assert main(["tune", "mlp_mnist", "--data", str(data), "--export", "tuning"]) == 2
     assert "it holds the search's --directory tuning/mlp_mnist" in capsys.readouterr().err
+
+
+def test_characters_the_output_encoding_lacks_are_escaped_not_fatal(monkeypatch):
+    # PYTHONIOENCODING=ascii: the arrow in cnn_mnist's description raised UnicodeEncodeError
+    # (and, in `zoo train`, a class name did so after training, before the export).
+    raw = io.BytesIO()
+    ascii_stdout = io.TextIOWrapper(raw, encoding="ascii", errors="strict")
+    monkeypatch.setattr(sys, "stdout", ascii_stdout)
+    assert main(["info", "cnn_mnist"]) == 0
+    ascii_stdout.flush()
+    assert "Conv32 \\u2192 pool" in raw.getvalue().decode("ascii")
+    assert ascii_stdout.errors == "strict"  # the stream's own setting, back
+
+
+def test_a_closed_pipe_stops_the_command_at_a_log_line_too(monkeypatch):
+    # `zoo train ... | head -1`: logging printed "--- Logging error ---" with a traceback for
+    # its line, and the run trained on; a print stopped it (exit 141) only later.
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    with pytest.raises(BrokenPipeError), terminal.progress_messages():
+        logging.getLogger("zoo").info("training cnn_mnist from epoch 1 to 40")
+
+
+def test_a_keras_backend_that_does_not_import_is_one_line():
+    done = run_zoo("list", env={"KERAS_BACKEND": "nonexistent"})
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "zoo: error: Keras cannot start its backend: KERAS_BACKEND=nonexistent does not import "
+        "(Unable to import backend : nonexistent); expected tensorflow or jax. Install that "
+        "backend, or set KERAS_BACKEND=tensorflow (zoo trains on TensorFlow; JAX builds models "
+        "and serves exports).")

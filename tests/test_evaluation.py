@@ -1,6 +1,7 @@
 """Evaluation reports: metrics against hand computations, errors, plots."""
 
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -83,7 +84,7 @@ def test_class_never_predicted_has_zero_precision_not_nan():
         ([0, 1, 1], np.full((2, 2), 0.5), "expected probabilities of shape"),
         # Cast to int64 before: "a" raised numpy's ValueError, 0.5 became class 0.
         (["a", "b"], np.full((2, 2), 0.5), r"expected integer class ids as labels, received "
-                                           r"str\d* values such as np.str_\('a'\)"),
+                                           r"str\d* values such as 'a'; map class names"),
         ([0.5, 1.0], np.full((2, 2), 0.5), "received fractional or non-finite numbers"),
     ],
 )
@@ -385,3 +386,13 @@ def test_a_dataset_with_labels_or_class_names_the_model_lacks_is_told_the_fix():
                        r"name per class in id order, such as the training dataset's "
                        r"\.class_names"):
         zoo.evaluate(model, dataset([0, 1, 1, 0]), class_names=["a", "b"])
+
+
+def test_plotting_without_matplotlib_names_the_extra(monkeypatch):
+    # It failed with a bare ModuleNotFoundError; matplotlib is the optional `plot` extra.
+    report = classification_report([0, 1], np.array([[0.9, 0.1], [0.4, 0.6]]))
+    for module in ("matplotlib", "matplotlib.figure", "matplotlib.pyplot"):
+        monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
+    with pytest.raises(zoo.InvalidValueError, match=r"EvalReport.plot\(\) needs matplotlib .*"
+                       r"pip install 'zoo\[plot\]'"):
+        report.plot()

@@ -376,6 +376,31 @@ def test_duplicate_registration_raises_and_keeps_the_original():
     assert zoo.get_spec("cnn_mnist") is original
 
 
+def test_a_cell_run_again_registers_its_entry_again(tmp_path):
+    # A notebook cell that registers an entry, run a second time (edited or not), was refused
+    # as a duplicate; a different function under the same name still is.
+    cell = textwrap.dedent("""
+        @zoo.register_model(owner="cell")
+        def mlp_cell_rerun() -> zoo.ModelSpec:
+            return zoo.ModelSpec(family="mlp", dataset="mnist", num_classes=10,
+                                 input=zoo.ImageInput((28, 28, 1)), builder=build_mlp,
+                                 hyperparameters={"units": (UNITS,)})
+    """)
+    namespace = {"zoo": zoo, "build_mlp": zoo.models.build_mlp, "__name__": "__main__"}
+    try:
+        for units in (8, 8, 16):
+            exec(cell.replace("UNITS", str(units)), namespace)
+            assert zoo.get_spec("mlp_cell_rerun").hyperparameters["units"] == (units,)
+
+        def mlp_cell_rerun() -> zoo.ModelSpec:
+            return _tiny_spec()
+
+        with pytest.raises(zoo.InvalidValueError, match="'mlp_cell_rerun' is already registered"):
+            zoo.register_model(mlp_cell_rerun)
+    finally:
+        zoo.unregister_model("mlp_cell_rerun")
+
+
 def test_third_party_entry_with_tags(temporary_entry):
     spec = zoo.get_spec(temporary_entry)
     assert spec.name == temporary_entry
@@ -535,8 +560,11 @@ def test_an_installed_plugin_importing_from_zoo_models_loads_whatever_is_importe
     (info / "entry_points.txt").write_text("[zoo.models]\nacme = acme_plug\n")
     environment = {**os.environ, "PYTHONPATH": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
     for first in ("zoo", "zoo.models.mlp", "zoo.training.loop"):
+        # Every warning is an error, but other packages' deprecations (matplotlib before 3.10.7
+        # warned about pyparsing's as Keras imported it).
         code = f"import {first}, zoo, warnings; warnings.simplefilter('error'); " \
-               f"print(zoo.list_models('*acme*'))"
+               f"warnings.filterwarnings('ignore', category=DeprecationWarning, " \
+               f"module=r'(?!zoo\\b)'); print(zoo.list_models('*acme*'))"
         done = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True,
                               text=True, timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]

@@ -1,5 +1,6 @@
 """zoo.train: learning, workdir files, resume after kill -9, config refusal, NaN handling."""
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -223,6 +224,23 @@ def test_a_run_that_raises_releases_its_workdir(tmp_path):
     assert other.stdout.strip().splitlines()[-1] == "[1, 2]"
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="lists open files through /proc")
+def test_a_run_that_raises_closes_its_tensorboard_logs(tmp_path):
+    # Keras closes them as training ends: the traceback a notebook keeps held them open.
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    workdir = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="stopped by the caller's callback") as raised:
+        zoo.train("mlp_mnist", data, callbacks=[_RaiseAfterFirstEpoch()], epochs=2,
+                  workdir=workdir, verbose=0, units=(8,))
+    kept = raised.value.__traceback__  # noqa: F841  (alive, as in sys.last_traceback)
+    opened = []
+    for descriptor in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            opened.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+    assert not [path for path in opened if path.startswith(str(workdir / "logs"))]
+    assert list((workdir / "logs").rglob("events.out.tfevents.*"))  # written, then closed
+
+
 def test_resuming_in_another_precision_is_refused_with_the_way_on(tmp_path):
     # It resumed, dropped the optimizer's state (Keras only warned) and restarted the schedule:
     # the case of a run begun on a GPU ("auto" = mixed_float16) rerun on a CPU.
@@ -260,6 +278,44 @@ def test_a_global_dtype_policy_of_the_callers_does_not_decide_the_runs_precision
     assert "mixed_precision" not in result.run_config
     assert ("mixed_precision: float32 on cpu, not the global Keras policy mixed_float16 (pass "
             "mixed_precision='mixed_float16' to train in it)") in caplog.text
+
+
+@pytest.mark.parametrize("floatx", ["float16", "float64"])
+def test_a_global_float_type_of_the_callers_does_not_change_what_the_run_computes(
+        floatx, tmp_path):
+    # keras.config.set_floatx("float16") made the loss and metrics float16 around a float32
+    # model: the loss overflowed to NaN and the run stopped as diverged.
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    common = {"epochs": 2, "seed": 0, "verbose": 0, "units": (8,), "learning_rate": 3e-3}
+    expected = zoo.train("mlp_mnist", data, **common).history
+    keras.config.set_floatx(floatx)
+    try:
+        history = zoo.train("mlp_mnist", data, **common).history
+        assert keras.config.floatx() == floatx  # the caller's, back
+    finally:
+        keras.config.set_floatx("float32")
+    timing = ["seconds", "examples_per_second"]
+    pd.testing.assert_frame_equal(history.drop(columns=timing, errors="ignore"),
+                                  expected.drop(columns=timing, errors="ignore"))
+
+
+def test_a_closed_stdout_trains_silently(tmp_path, monkeypatch):
+    # `zoo train ... >&-` (Python's sys.stdout is None): verbose="auto" asked None.isatty() and
+    # failed after the workdir's config.json was written.
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    monkeypatch.setattr(sys, "stdout", None)
+    result = zoo.train("mlp_mnist", data, epochs=1, units=(8,), workdir=tmp_path / "run")
+    assert list(result.history.epoch) == [1]
+
+
+def test_training_in_a_loop_does_not_warn_of_retracing(caplog):
+    # From the fifth run in a process TensorFlow warned that Keras' train step "triggered
+    # tf.function retracing" and told the caller to define their tf.function outside the loop.
+    images, labels = digit_like_images(64, seed=0)
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for _ in range(6):
+            zoo.train("mlp_mnist", (images, labels), epochs=1, units=(8,), verbose=0)
+    assert "retracing" not in caplog.text
 
 
 def test_resuming_with_xla_switched_is_refused_with_the_way_on(tmp_path):

@@ -920,3 +920,12 @@ def test_the_callers_keras_state_survives_a_search_and_best_model(digits, tmp_pa
         assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
     finally:
         keras.utils.clear_session()  # Keras' defaults again for the other tests
+
+
+def test_a_search_outside_a_notebook_writes_no_escape_codes(digits, tmp_path, capsys):
+    # keras-tuner takes any process where IPython is installed (the test extra installs it) for
+    # a notebook and "cleared the output" between trials: escape codes in `zoo tune > log`.
+    zoo.tune("mlp_mnist", digits, max_trials=1, directory=tmp_path / "search",
+             **{**SMALL, "verbose": "auto"})  # a line per epoch: not a terminal
+    out = capsys.readouterr().out
+    assert "Trial 1 Complete" in out and "\x1b" not in out

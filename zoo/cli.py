@@ -23,7 +23,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from zoo.terminal import progress_messages, start_tensorflow_quietly
+from zoo.terminal import (
+    progress_messages,
+    start_tensorflow_quietly,
+    unencodable_output_escaped,
+)
 
 # TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) is noise on a command line.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -589,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from zoo.errors import ZooError
 
     try:
-        with progress_messages():
+        with unencodable_output_escaped(), progress_messages():
             start_tensorflow_quietly()
             _COMMANDS[args.command](args)
     except ZooError as error:

@@ -126,9 +126,16 @@ class EvalReport:
         # The session's backend is left as it is (a notebook's inline one keeps showing figures
         # after a report is saved to a file): savefig writes a file under any backend, and
         # matplotlib falls back to a file-only one by itself on a machine without a display.
-        import matplotlib
-        import matplotlib.figure
-        import matplotlib.pyplot as plt
+        try:
+            import matplotlib
+            import matplotlib.figure
+            import matplotlib.pyplot as plt
+        except ImportError as error:  # an optional dependency: the `plot` extra
+            raise InvalidValueError(
+                f"EvalReport.plot() needs matplotlib ({error}); install it with pip install "
+                f"'zoo[plot]' (or pip install matplotlib), or read the report's DataFrames "
+                f"(per_class, confusion, history) instead."
+            ) from None
 
         panels = 2 if self.history is not None and len(self.history) else 1
         size = (6 * panels, 5)
@@ -277,7 +284,8 @@ def _class_ids(labels: Any) -> np.ndarray:
     if array.dtype.kind == "f":
         kind = "fractional or non-finite numbers"
     else:
-        kind = f"{array.dtype.name} values such as {array[0]!r}"
+        # .item(): NumPy 1 and 2 write a NumPy scalar's repr differently ('a' / np.str_('a')).
+        kind = f"{array.dtype.name} values such as {array[0].item()!r}"
     raise DataError(
         f"expected integer class ids as labels, received {kind}; map class names to their ids "
         f"(their positions in class_names) first, or use zoo.evaluate, which maps them."

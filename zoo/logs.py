@@ -40,3 +40,25 @@ def quiet(logger_name: str, below: int = logging.WARNING) -> Iterator[None]:
         library_logger.setLevel(previous)
         if stand_in is not None:
             root.removeHandler(stand_in)
+
+
+@contextlib.contextmanager
+def without_retracing_warnings() -> Iterator[None]:
+    """Hide TensorFlow's "N out of the last M calls to <function ...> triggered tf.function
+    retracing" warning for the block.
+
+    Each model Keras trains gets a train step function of its own, traced once, but TensorFlow
+    counts the traces of all of them as one function's: from the fifth `zoo.train` in a process
+    (a loop over seeds, a notebook run again) it warned of retracing and told the caller to
+    "define your @tf.function outside of the loop", which they have none of.
+    """
+    tensorflow_logger = logging.getLogger("tensorflow")
+
+    def not_retracing(record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+    tensorflow_logger.addFilter(not_retracing)
+    try:
+        yield
+    finally:
+        tensorflow_logger.removeFilter(not_retracing)

@@ -37,6 +37,13 @@ _loaded = False
 SpecFunction = Callable[[], ModelSpec]
 
 
+def _redefines(registered: SpecFunction, function: SpecFunction) -> bool:
+    """Whether `function` is `registered` defined again: the same module and qualified name, as
+    when a notebook cell that registers an entry runs a second time."""
+    return (registered.__module__, registered.__qualname__) == (
+        function.__module__, function.__qualname__)
+
+
 @overload
 def register_model(function: SpecFunction, /) -> SpecFunction: ...
 @overload
@@ -51,7 +58,8 @@ def register_model(
     The entry's name is the function's name unless `name` is given, and its description the
     function's docstring unless the spec has one; `tags` are free-form labels shown by
     `models_frame` as `tag_<key>` columns (filter them there: `frame[frame.tag_owner == "acme"]`)
-    and by `zoo info`. Registering a name twice raises.
+    and by `zoo info`. Registering a name twice raises, unless it is the same function defined
+    again (a notebook cell run again, a module reloaded): the new definition replaces the old.
 
     Example:
         >>> import zoo
@@ -77,7 +85,7 @@ def register_model(
         # The built-in entries first: a clash with one is refused here, not found later by
         # every list_models() and build() of the process.
         _ensure_loaded()
-        if entry_name in _REGISTRY:
+        if entry_name in _REGISTRY and not _redefines(_ENTRY_FUNCTIONS[entry_name], spec_function):
             raise InvalidValueError(
                 f"model {entry_name!r} is already registered (by "
                 f"{_ENTRY_FUNCTIONS[entry_name].__module__}); pick another name or call "

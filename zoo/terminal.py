@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import sys
+import traceback
 import warnings
 from collections.abc import Iterator
 from typing import IO, Any
@@ -40,14 +41,25 @@ def start_tensorflow_quietly() -> None:
     machine without an NVIDIA driver, an alarming "failed call to cuInit: ... CUDA error". The
     import's lines are dropped. The device search's lines are kept in a temporary file and shown
     only where a driver is loaded (`NVIDIA_DRIVER_NODE`), since a GPU that fails to start must not
-    go unnoticed. A failed import still raises, after stderr is back.
+    go unnoticed. A failed import still raises, after stderr is back: where Keras cannot import
+    the backend it is set to, as one error naming that setting.
     """
     if "tensorflow" in sys.modules:
         return
     import tempfile
 
+    failure = None
     with open(os.devnull, "w") as devnull, native_stderr_to(devnull):
-        import tensorflow as tf
+        try:
+            import keras  # noqa: F401  (starts Keras' backend: one that fails, fails here)
+            import tensorflow as tf
+        except (ImportError, ValueError) as error:
+            failure = error
+    if failure is not None:
+        backend_error = _backend_error(failure)
+        if backend_error is None:
+            raise failure
+        raise backend_error from None
     with tempfile.TemporaryFile() as captured:
         with native_stderr_to(captured):
             tf.config.list_physical_devices()  # the first call probes CUDA; later ones are quiet
@@ -57,13 +69,50 @@ def start_tensorflow_quietly() -> None:
         sys.stderr.write(device_lines)
 
 
+def _backend_error(error: BaseException) -> Exception | None:
+    """One error naming Keras' backend setting, where `error` is Keras failing to import the
+    backend it is set to (`KERAS_BACKEND=torch` without PyTorch ended in a 71-line traceback);
+    None for any other error."""
+    backend_module = os.path.join("keras", "src", "backend", "__init__.py")
+    frames = traceback.extract_tb(error.__traceback__)
+    if not any(frame.filename.endswith(backend_module) for frame in frames):
+        return None
+    from zoo.errors import InvalidValueError, first_line
+
+    backend = os.environ.get("KERAS_BACKEND")
+    setting = (f"KERAS_BACKEND={backend}" if backend else
+               "the backend set in keras.json (in $KERAS_HOME, or ~/.keras)")
+    return InvalidValueError(
+        f"Keras cannot start its backend: {setting} does not import ({first_line(error)}); "
+        f"expected tensorflow or jax. Install that backend, or set KERAS_BACKEND=tensorflow "
+        f"(zoo trains on TensorFlow; JAX builds models and serves exports)."
+    )
+
+
+@contextlib.contextmanager
+def unencodable_output_escaped() -> Iterator[None]:
+    """Write characters that stdout's encoding lacks (PYTHONIOENCODING=ascii, a Latin-1
+    terminal) as escapes, as Python does on stderr: a class name or an arrow in a description
+    made the command fail with UnicodeEncodeError, after training and before its export."""
+    stream = sys.stdout
+    errors = getattr(stream, "errors", None)
+    if not hasattr(stream, "reconfigure") or errors is None:
+        yield
+        return
+    stream.reconfigure(errors="backslashreplace")
+    try:
+        yield
+    finally:
+        stream.reconfigure(errors=errors)
+
+
 @contextlib.contextmanager
 def progress_messages() -> Iterator[None]:
     """Print zoo's INFO messages (the device policy and why, the epochs a run trains or resumes
     from, an export's parity check) among the progress bars on stdout; stderr stays for errors.
     Library users get them through `logging` as usual: the logger is put back on the way out."""
     logger = logging.getLogger("zoo")
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StopOnClosedPipe(sys.stdout)
     handler.setFormatter(CommandLineFormatter())
     level, propagate, show_warning = logger.level, logger.propagate, warnings.showwarning
     logger.addHandler(handler)
@@ -102,6 +151,18 @@ def package_of(filename: str) -> str | None:
             if path.startswith(os.path.join(os.path.abspath(folder), "")):
                 return name
     return None
+
+
+class _StopOnClosedPipe(logging.StreamHandler):
+    """A stream handler that lets a closed pipe (`zoo train ... | head -1`) stop the command, as
+    a print does: logging reports its handlers' write errors ("--- Logging error ---", a
+    traceback) and goes on, and the run trained on with nowhere to write."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, BrokenPipeError):
+            raise error
+        super().handleError(record)
 
 
 class CommandLineFormatter(logging.Formatter):

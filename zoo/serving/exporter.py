@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -276,7 +276,7 @@ def describe(trained: Trained, parity: dict[str, Any]) -> dict[str, Any]:
         "evaluation": trained.evaluation,
         "parity": parity,
         "versions": library_versions(),
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -80,6 +81,17 @@ def check_rate_callbacks(callbacks: list[keras.callbacks.Callback], recipe: Reci
             )
 
 
+def fit_verbosity(verbose: int | str) -> int:
+    """`verbose` for Keras' `fit`; "auto" is a progress bar on a terminal, a line per epoch
+    elsewhere (a log file, a pipe), and nothing where there is no stdout (closed: `>&-`), where
+    Keras' own writes would fail."""
+    if verbose != "auto":
+        return int(verbose)
+    if sys.stdout is None:
+        return 0
+    return 1 if sys.stdout.isatty() else 2
+
+
 def monitor_mode(monitor: str) -> str:
     """'max' for accuracy-like metrics, 'min' for losses."""
     return "min" if monitor.endswith("loss") else "max"
@@ -121,6 +133,22 @@ def averaged_weights(swapper: keras.callbacks.SwapEMAWeights | None) -> Iterator
         yield
     finally:
         swapper.on_test_end()
+
+
+@contextlib.contextmanager
+def logs_closed_on_error(tensorboard: keras.callbacks.TensorBoard | None) -> Iterator[None]:
+    """Close the TensorBoard callback's event files when the block (`fit`) raises.
+
+    Keras closes them only as training ends: after an error or a Ctrl-C, the traceback a
+    notebook keeps (`sys.last_traceback`) held them open, two descriptors per failed run.
+    """
+    try:
+        yield
+    except BaseException:
+        if tensorboard is not None:
+            with contextlib.suppress(Exception):  # the block's own error is the one to see
+                tensorboard.on_train_end()
+        raise
 
 
 class EpochStatistics(keras.callbacks.Callback):

@@ -6,7 +6,6 @@ import contextlib
 import json
 import logging
 import os
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from zoo.errors import InvalidValueError, UnknownNameError, ZooError
 from zoo.evaluation import EvalReport, evaluate
 from zoo.interrupts import RaiseLostInterrupt, interrupts_kept
 from zoo.io import atomic_write_json, save_atomically
+from zoo.logs import without_retracing_warnings
 from zoo.models.weights import pretrained_source, pretrained_vocabulary
 from zoo.registry import get_spec, spec_for_model
 from zoo.serving.safety import check_reloadable
@@ -33,6 +33,8 @@ from zoo.training.callbacks import (
     WorkdirLogs,
     callback_list,
     check_rate_callbacks,
+    fit_verbosity,
+    logs_closed_on_error,
     monitor_mode,
 )
 from zoo.training.compile import compile_model
@@ -95,15 +97,21 @@ class TrainResult:
 
 
 @contextlib.contextmanager
-def _precision(policy_name: str | None) -> Iterator[None]:
+def run_precision(policy_name: str | None) -> Iterator[None]:
     """Build and compile under the run's precision, `policy_name` or float32 (not whatever
-    policy the caller set globally, which the device policy's log and the workdir would not
-    show), and restore the global policy afterwards."""
-    previous = keras.config.dtype_policy()
+    policy or float type the caller set globally, which the device policy's log and the workdir
+    would not show), and restore the caller's settings afterwards.
+
+    `keras.config.floatx()` is pinned to float32 too: the loss and the metrics take their dtype
+    from it (metrics as `fit` builds them: run `fit` inside too), and with the caller's float16
+    a float32 model's loss overflowed to NaN."""
+    previous, previous_floatx = keras.config.dtype_policy(), keras.config.floatx()
     keras.config.set_dtype_policy(policy_name or "float32")
+    keras.config.set_floatx("float32")
     try:
         yield
     finally:
+        keras.config.set_floatx(previous_floatx)
         keras.config.set_dtype_policy(previous)
 
 
@@ -398,7 +406,7 @@ def train(
 
             preprocessor = Preprocessor.load(run.preprocessor_path, spec)
     # Build first: a bad hyperparameter (dropout=2.0) fails in a second, before any data is read.
-    with _precision(policy.mixed_precision), policy.strategy.scope():
+    with run_precision(policy.mixed_precision), policy.strategy.scope():
         model = given_model if given_model is not None else spec.build_model()
     if run is not None:
         check_reloadable(model)  # its .keras files are written as it trains and read back
@@ -490,7 +498,7 @@ def _fit(
                     "per call instead, so that every epoch is one pass over the data.",
                     steps_per_execution, steps_per_epoch, fitting)
     steps_per_execution = fitting
-    with _precision(policy.mixed_precision), policy.strategy.scope():
+    with run_precision(policy.mixed_precision), policy.strategy.scope():
         compile_model(model, spec, steps_per_epoch=steps_per_epoch,
                       jit_compile=policy.jit_compile, steps_per_execution=steps_per_execution)
         initial_epoch = run.restore(model) if run is not None else 0
@@ -520,12 +528,12 @@ def _fit(
     # The caller's callbacks run after the epoch's commit (one that stops the run keeps it);
     # TensorBoard and the history rows then record what they added to the logs.
     all_callbacks.extend(callbacks)
+    tensorboard = None
     if run is not None:
-        all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.logs_path)))
-        all_callbacks.append(WorkdirLogs(run))
+        tensorboard = keras.callbacks.TensorBoard(log_dir=str(run.logs_path))
+        all_callbacks.extend([tensorboard, WorkdirLogs(run)])
 
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 2
+    verbose = fit_verbosity(verbose)
     already_done = run is not None and run.state.status == "complete"
     # Killed after an epoch that used up the patience, before the run was marked complete: the
     # uninterrupted run stopped there, so the resumed one must not train on.
@@ -536,7 +544,10 @@ def _fit(
     if not already_done and not stopped and initial_epoch < recipe.epochs:
         logger.info("training %s from epoch %d to %d", spec.name, initial_epoch + 1,
                     recipe.epochs)
-        with interrupts_kept():  # a Ctrl-C lost in a finalizer still stops the run
+        # Under the run's precision again: Keras builds the compiled metrics at the first step.
+        # And a Ctrl-C lost in a finalizer still stops the run.
+        with run_precision(policy.mixed_precision), interrupts_kept(), \
+                without_retracing_warnings(), logs_closed_on_error(tensorboard):
             if policy.multi_worker:
                 keras_history = fit_multi_worker(
                     model, policy.strategy, train_data, validation, epochs=recipe.epochs,

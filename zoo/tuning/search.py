@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,11 +50,17 @@ from zoo.io import (
     in_use_by,
     release,
 )
+from zoo.logs import without_retracing_warnings
 from zoo.registry import get_spec
 from zoo.spec import MONITORS, ModelSpec, keep_spec, spec_of
-from zoo.training.callbacks import callback_list, check_rate_callbacks, monitor_mode
+from zoo.training.callbacks import (
+    callback_list,
+    check_rate_callbacks,
+    fit_verbosity,
+    monitor_mode,
+)
 from zoo.training.fingerprint import fingerprint
-from zoo.training.loop import load_run_data, reading_options, used_data_dir
+from zoo.training.loop import load_run_data, reading_options, run_precision, used_data_dir
 from zoo.training.policy import check_outside_strategy_scope, resolve_policy
 from zoo.training.workdir import Workdir, comparable_config, read_json_object
 from zoo.tuning.hypermodels import ZooHyperModel
@@ -303,7 +308,7 @@ def tune(
                 raise _in_use_error(directory, in_use_by(directory) or 0)
             # Another process may have searched here while this one's data loaded.
             _check_directory(directory, record, overwrite=overwrite, role=role)
-        with callers_keras_state():
+        with callers_keras_state(), run_precision(None):
             search = _run_search(
                 directory, oracle, hypermodel, tuner, training_data, validation, record,
                 max_trials=max_trials, callbacks=callbacks, verbose=verbose,
@@ -642,8 +647,7 @@ def _run_search(
 ) -> Any:
     """Make keras-tuner's tuner over `directory` (afresh with `overwrite`), record the search
     and run its trials; return the tuner."""
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 2
+    verbose = fit_verbosity(verbose)
     tuner_class = _HyperbandTuner if tuner == "hyperband" else keras_tuner.Tuner
     try:
         # keras-tuner prints "Reloading Tuner from ..." whatever the verbosity: silent means
@@ -678,7 +682,8 @@ def _run_search(
         oracle.on_trial_end = lambda recorder: write_trials_csv(directory, _frame(recorder))
         write_trials_csv(directory, _frame(oracle))
     try:
-        with _trial_tracebacks(shown=verbose != 0), interrupts_kept():
+        with _trial_tracebacks(shown=verbose != 0), _no_notebook_clearing(), \
+                interrupts_kept(), without_retracing_warnings():
             search.search(training_data, validation_data=validation,
                           callbacks=callbacks, verbose=verbose)
     except RuntimeError as error:
@@ -730,6 +735,29 @@ def _say_when_nothing_runs(oracle: Any, directory: Path, max_trials: int) -> Non
     elif held == max_trials:
         logger.info("the search in %s is complete (%d trials, max_trials=%d): none runs. Pass a "
                     "larger max_trials to run more.", directory, held, max_trials)
+
+
+@contextlib.contextmanager
+def _no_notebook_clearing() -> Iterator[None]:
+    """keras-tuner takes every process where IPython is installed for a notebook (it reads the
+    class name of `IPython.get_ipython()`, which is None outside one) and "clears the output"
+    between trials, which wrote escape codes into logs (`zoo tune ... > log`). Outside a running
+    IPython it prints as in a terminal. The flag is private: a keras-tuner without it is left as
+    it is."""
+    try:
+        import IPython
+        from keras_tuner.src import utils as tuner_utils
+    except ImportError:
+        yield
+        return
+    if getattr(tuner_utils, "IS_NOTEBOOK", False) is not True or IPython.get_ipython() is not None:
+        yield
+        return
+    tuner_utils.IS_NOTEBOOK = False
+    try:
+        yield
+    finally:
+        tuner_utils.IS_NOTEBOOK = True
 
 
 @contextlib.contextmanager
