@@ -1,6 +1,7 @@
 """Device policy: one place decides XLA, precision and strategy, from measurements."""
 
 import json
+import logging
 
 import pytest
 import tensorflow as tf
@@ -263,3 +264,18 @@ def test_zoo_train_inside_a_strategy_scope_trains_under_it():
                            r"strategy.scope\(\):` of a MirroredStrategy.*Call zoo.export outside "
                            r"the `with` block"):
             zoo.export(result, "unused")
+
+
+def test_functions_run_eagerly_is_named_as_the_run_starts(caplog):
+    # A forgotten debugging switch trained 2.3x slower, while the policy line said nothing.
+    tf.config.run_functions_eagerly(True)
+    try:
+        with caplog.at_level(logging.WARNING, logger="zoo"):
+            resolve_policy(entry="mlp_mnist")
+    finally:
+        tf.config.run_functions_eagerly(False)
+    assert "tf.config.run_functions_eagerly(True) is on in this process" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="zoo"):
+        resolve_policy(entry="mlp_mnist")
+    assert "run_functions_eagerly" not in caplog.text

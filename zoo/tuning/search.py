@@ -308,7 +308,8 @@ def tune(
                 raise _in_use_error(directory, in_use_by(directory) or 0)
             # Another process may have searched here while this one's data loaded.
             _check_directory(directory, record, overwrite=overwrite, role=role)
-        with callers_keras_state(), run_precision(None):
+        # Float32 first, then the caller's state kept: their policy comes back last.
+        with run_precision(None), callers_keras_state():
             search = _run_search(
                 directory, oracle, hypermodel, tuner, training_data, validation, record,
                 max_trials=max_trials, callbacks=callbacks, verbose=verbose,
