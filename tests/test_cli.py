@@ -652,3 +652,21 @@ def test_a_keras_backend_that_does_not_import_is_one_line():
         "(Unable to import backend : nonexistent); expected tensorflow or jax. Install that "
         "backend, or set KERAS_BACKEND=tensorflow (zoo trains on TensorFlow; JAX builds models "
         "and serves exports).")
+
+
+def test_a_tensorflow_that_fails_to_import_is_not_blamed_on_the_backend_setting(
+        tmp_path, monkeypatch):
+    # Keras imports TensorFlow where it is the backend: a broken TensorFlow was reported as a
+    # backend setting to change.
+    module = os.path.join(str(tmp_path), "keras", "src", "backend", "__init__.py")
+    try:
+        exec(compile("raise ImportError('libtensorflow_framework.so.2: cannot open')", module,
+                     "exec"))
+    except ImportError as raised:
+        error = raised
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    assert terminal._backend_error(error) is None  # the default backend: TensorFlow's own error
+    (tmp_path / "keras.json").write_text('{"backend": "torch"}')
+    assert f'"backend": "torch" in {tmp_path / "keras.json"} does not import' in str(
+        terminal._backend_error(error))

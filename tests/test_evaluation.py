@@ -86,6 +86,8 @@ def test_class_never_predicted_has_zero_precision_not_nan():
         (["a", "b"], np.full((2, 2), 0.5), r"expected integer class ids as labels, received "
                                            r"str\d* values such as 'a'; map class names"),
         ([0.5, 1.0], np.full((2, 2), 0.5), "received fractional or non-finite numbers"),
+        (np.array(["a", None], dtype=object), np.full((2, 2), 0.5),
+         r"received object values such as 'a'; map class names"),
     ],
 )
 def test_bad_inputs_are_reported(labels, probabilities, message):

@@ -3,6 +3,8 @@ in a finalizer (where Python can only report it, as keras-tuner's clear_session 
 in TensorFlow's C++ code (which turns it into a RuntimeError)."""
 
 import gc
+import sys
+import threading
 
 import keras
 import pytest
@@ -73,6 +75,35 @@ def test_other_unraisable_errors_and_other_runtime_errors_are_left_as_they_were(
         raise RuntimeError("another error")
     with pytest.raises(KeyboardInterrupt), interrupts_kept():
         raise RuntimeError(DISGUISED)
+
+
+def test_an_error_after_a_lost_interrupt_leaves_the_block_as_the_interrupt():
+    # keras-tuner records an error in a trial as a failed trial and goes on.
+    with pytest.raises(KeyboardInterrupt) as raised, interrupts_kept():
+        _lose_an_interrupt()
+        raise ValueError("after the Ctrl-C")
+    assert isinstance(raised.value.__cause__, ValueError)
+
+
+def test_blocks_in_two_threads_give_the_hook_back_whatever_order_they_end_in(monkeypatch):
+    # Each block put back the hook it found: the first to open, ending first, put back the
+    # original, and the second then put back the first's, recording interrupts for good.
+    reported = []
+    monkeypatch.setattr("sys.unraisablehook", reported.append)
+    first_open, second_open = threading.Event(), threading.Event()
+
+    def first():
+        with interrupts_kept():
+            first_open.set()
+            second_open.wait(10)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_open.wait(10)
+    with interrupts_kept():  # opened after the other thread's block, ends after it too
+        second_open.set()
+        thread.join(10)
+    assert sys.unraisablehook == reported.append
 
 
 def test_zoo_train_stops_at_an_interrupt_lost_in_a_finalizer(tmp_path):

@@ -1,5 +1,6 @@
 """zoo.registry: listing, filtering, the models frame, errors, third-party entries and plug-ins."""
 
+import functools
 import inspect
 import os
 import subprocess
@@ -397,8 +398,16 @@ def test_a_cell_run_again_registers_its_entry_again(tmp_path):
 
         with pytest.raises(zoo.InvalidValueError, match="'mlp_cell_rerun' is already registered"):
             zoo.register_model(mlp_cell_rerun)
+        for other in (lambda: _tiny_spec(), functools.partial(_tiny_spec)):  # share no name
+            with pytest.raises(zoo.InvalidValueError, match="is already registered"):
+                zoo.register_model(other, name="mlp_cell_rerun")
+        # Two lambdas share a qualified name, and so do two closures of one factory.
+        zoo.register_model(lambda: _tiny_spec(), name="mlp_lambda_entry")
+        with pytest.raises(zoo.InvalidValueError, match="'mlp_lambda_entry' is already"):
+            zoo.register_model(lambda: _tiny_spec(), name="mlp_lambda_entry")
     finally:
-        zoo.unregister_model("mlp_cell_rerun")
+        for name in zoo.list_models("mlp_cell_rerun") + zoo.list_models("mlp_lambda_entry"):
+            zoo.unregister_model(name)
 
 
 def test_third_party_entry_with_tags(temporary_entry):

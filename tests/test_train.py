@@ -20,6 +20,7 @@ import pytest
 from helpers import ClaimingProcess, digit_like_images, write_digits_npz, write_sentiment_tsv
 
 import zoo
+from zoo.logs import without_retracing_warnings
 from zoo.training.loop import TrainingDivergedError
 from zoo.training.workdir import WorkdirConflictError
 
@@ -316,6 +317,12 @@ def test_training_in_a_loop_does_not_warn_of_retracing(caplog):
         for _ in range(6):
             zoo.train("mlp_mnist", (images, labels), epochs=1, units=(8,), verbose=0)
     assert "retracing" not in caplog.text
+    # The same warning about a function of the caller's still shows.
+    with caplog.at_level(logging.WARNING, logger="tensorflow"), without_retracing_warnings():
+        logging.getLogger("tensorflow").warning(
+            "5 out of the last 5 calls to <function my_step at 0x1> triggered tf.function "
+            "retracing.")
+    assert "my_step" in caplog.text
 
 
 def test_resuming_with_xla_switched_is_refused_with_the_way_on(tmp_path):

@@ -914,11 +914,15 @@ def test_the_callers_keras_state_survives_a_search_and_best_model(digits, tmp_pa
         after = keras.layers.Dense(2)
         assert after.name != before.name  # the name counter went on
 
+        keras.config.set_floatx("float16")  # the best model loads in float32 all the same
         model = result.best_model()
         assert keras.config.dtype_policy().name == "mixed_bfloat16"
+        assert keras.config.floatx() == "float16"
+        assert {weight.dtype for weight in model.weights} == {"float32"}
         # The trials train in float32 (zoo.tune's choice), and so does the best model.
         assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
     finally:
+        keras.config.set_floatx("float32")
         keras.utils.clear_session()  # Keras' defaults again for the other tests
 
 

@@ -602,7 +602,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`zoo predict ... | head`): stop quietly, as shell tools do, and
         # keep Python from reporting the same broken pipe again when it flushes stdout at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if sys.stdout is not None:  # (closed, its log lines went to a closed stderr)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the closed pipe
     except OSError as error:
         # A path that cannot be written or read (permissions, a missing directory, a full disk,

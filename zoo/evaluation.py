@@ -284,8 +284,10 @@ def _class_ids(labels: Any) -> np.ndarray:
     if array.dtype.kind == "f":
         kind = "fractional or non-finite numbers"
     else:
-        # .item(): NumPy 1 and 2 write a NumPy scalar's repr differently ('a' / np.str_('a')).
-        kind = f"{array.dtype.name} values such as {array[0].item()!r}"
+        # The plain value: NumPy 1 and 2 write a NumPy scalar's repr differently ('a' /
+        # np.str_('a')). (An object array's items are plain already.)
+        first = array[0].item() if isinstance(array[0], np.generic) else array[0]
+        kind = f"{array.dtype.name} values such as {first!r}"
     raise DataError(
         f"expected integer class ids as labels, received {kind}; map class names to their ids "
         f"(their positions in class_names) first, or use zoo.evaluate, which maps them."

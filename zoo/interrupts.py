@@ -1,4 +1,4 @@
-"""Ctrl-C that is never lost during training and searches.
+"""Ctrl-C that is not lost while `zoo.train` fits and `zoo.tune` searches.
 
 Python raises KeyboardInterrupt wherever the main thread is when the signal arrives. When that
 is a finalizer (a `__del__`, a weakref callback), Python cannot raise it there: it prints
@@ -21,39 +21,56 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import keras
 
 _lost = False  # an interrupt a finalizer could not raise, not yet raised again
+# The hook is installed while any block is open, in any thread: blocks that overlap (two
+# threads training) take and give it back once, whatever order they end in.
+_lock = threading.Lock()
+_open_blocks = 0
+_previous_hook: Any = None
+
+
+def _record_lost_interrupts(unraisable: Any) -> None:
+    global _lost
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        _lost = True  # raised again shortly; Python's "Exception ignored" report would mislead
+        return
+    _previous_hook(unraisable)
 
 
 @contextlib.contextmanager
 def interrupts_kept() -> Iterator[None]:
     """Inside, a KeyboardInterrupt lost in a finalizer is raised again by `raise_if_lost`, at
-    the latest when the block ends, and one TensorFlow turned into another error leaves the
-    block as KeyboardInterrupt. Other errors, raisable or not, are left as they are."""
-    global _lost
-    previous_hook = sys.unraisablehook
-
-    def record_lost_interrupts(unraisable: Any) -> None:
-        global _lost
-        if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            _lost = True  # raised again shortly; Python's "Exception ignored" report would mislead
-            return
-        previous_hook(unraisable)
-
-    sys.unraisablehook = record_lost_interrupts
+    the latest when the block ends (in place of an error the block ends on), and one TensorFlow
+    turned into another error leaves the block as KeyboardInterrupt. Other errors, raisable or
+    not, are left as they are."""
+    global _lost, _open_blocks, _previous_hook
+    with _lock:
+        if _open_blocks == 0:
+            _previous_hook, _lost = sys.unraisablehook, False
+            sys.unraisablehook = _record_lost_interrupts
+        _open_blocks += 1
     try:
         yield
     except BaseException as error:
-        _lost = False  # the block ends on an error of its own, the interrupt itself maybe
-        if not isinstance(error, KeyboardInterrupt) and _disguised_interrupt(error):
+        lost, _lost = _lost, False
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        if lost:  # the error came after the Ctrl-C, which is what stopped the work
+            raise KeyboardInterrupt from error
+        if _disguised_interrupt(error):
             raise KeyboardInterrupt from None
         raise
     finally:
-        sys.unraisablehook = previous_hook
+        with _lock:
+            _open_blocks -= 1
+            if _open_blocks == 0 and sys.unraisablehook is _record_lost_interrupts:
+                sys.unraisablehook = _previous_hook
     raise_if_lost()
 
 

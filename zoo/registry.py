@@ -38,10 +38,14 @@ SpecFunction = Callable[[], ModelSpec]
 
 
 def _redefines(registered: SpecFunction, function: SpecFunction) -> bool:
-    """Whether `function` is `registered` defined again: the same module and qualified name, as
-    when a notebook cell that registers an entry runs a second time."""
-    return (registered.__module__, registered.__qualname__) == (
-        function.__module__, function.__qualname__)
+    """Whether `function` is `registered` defined again: a named function of the same module
+    and qualified name, as when a notebook cell that registers an entry runs a second time.
+    Lambdas and functions made inside functions share names while being different functions."""
+    if not (inspect.isfunction(registered) and inspect.isfunction(function)):
+        return False
+    qualname = function.__qualname__
+    return ("<lambda>" not in qualname and "<locals>" not in qualname
+            and (registered.__module__, registered.__qualname__) == (function.__module__, qualname))
 
 
 @overload

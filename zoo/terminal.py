@@ -8,6 +8,7 @@ changes (the "zoo" logger, `warnings.showwarning`) is put back when the command 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -69,19 +70,35 @@ def start_tensorflow_quietly() -> None:
         sys.stderr.write(device_lines)
 
 
+def _keras_backend_setting() -> tuple[str, str]:
+    """The backend Keras is set to, read as Keras reads it (KERAS_BACKEND, else keras.json in
+    $KERAS_HOME or ~/.keras, else tensorflow), and where that is set, for messages."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"], f"KERAS_BACKEND={os.environ['KERAS_BACKEND']}"
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    config = os.path.join(home, "keras.json")
+    try:
+        with open(config) as file:
+            backend = json.load(file).get("backend")
+    except (OSError, ValueError, AttributeError):
+        backend = None
+    if isinstance(backend, str):
+        return backend, f'"backend": "{backend}" in {config}'
+    return "tensorflow", "the default backend"
+
+
 def _backend_error(error: BaseException) -> Exception | None:
     """One error naming Keras' backend setting, where `error` is Keras failing to import the
     backend it is set to (`KERAS_BACKEND=torch` without PyTorch ended in a 71-line traceback);
     None for any other error."""
     backend_module = os.path.join("keras", "src", "backend", "__init__.py")
     frames = traceback.extract_tb(error.__traceback__)
-    if not any(frame.filename.endswith(backend_module) for frame in frames):
-        return None
+    backend, setting = _keras_backend_setting()
+    if backend == "tensorflow" or not any(
+            frame.filename.endswith(backend_module) for frame in frames):
+        return None  # TensorFlow itself failed: its own error says more
     from zoo.errors import InvalidValueError, first_line
 
-    backend = os.environ.get("KERAS_BACKEND")
-    setting = (f"KERAS_BACKEND={backend}" if backend else
-               "the backend set in keras.json (in $KERAS_HOME, or ~/.keras)")
     return InvalidValueError(
         f"Keras cannot start its backend: {setting} does not import ({first_line(error)}); "
         f"expected tensorflow or jax. Install that backend, or set KERAS_BACKEND=tensorflow "

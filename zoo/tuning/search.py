@@ -21,11 +21,13 @@ they share. The chief hands out trials and writes `search.json` and `trials.csv`
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import json
 import logging
 import os
 import shutil
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,7 +137,7 @@ class TuneResult:
                 f"the `error` column of result.trials (or {self.directory / TRIALS_FILE}) says why."
             )
         try:
-            with callers_keras_state():
+            with run_precision(None), callers_keras_state():  # float32, as the trials
                 model = self.tuner.load_model(self.best_trial)
         except OSError as error:  # h5py: a checkpoint truncated by a kill or a full disk
             checkpoint = self.directory / SEARCH_PROJECT / f"trial_{self.best_trial.trial_id}"
@@ -683,8 +685,7 @@ def _run_search(
         oracle.on_trial_end = lambda recorder: write_trials_csv(directory, _frame(recorder))
         write_trials_csv(directory, _frame(oracle))
     try:
-        with _trial_tracebacks(shown=verbose != 0), _no_notebook_clearing(), \
-                interrupts_kept(), without_retracing_warnings():
+        with _keras_tuner_output(verbose), interrupts_kept(), without_retracing_warnings():
             search.search(training_data, validation_data=validation,
                           callbacks=callbacks, verbose=verbose)
     except RuntimeError as error:
@@ -739,46 +740,41 @@ def _say_when_nothing_runs(oracle: Any, directory: Path, max_trials: int) -> Non
 
 
 @contextlib.contextmanager
-def _no_notebook_clearing() -> Iterator[None]:
-    """keras-tuner takes every process where IPython is installed for a notebook (it reads the
-    class name of `IPython.get_ipython()`, which is None outside one) and "clears the output"
-    between trials, which wrote escape codes into logs (`zoo tune ... > log`). Outside a running
-    IPython it prints as in a terminal. The flag is private: a keras-tuner without it is left as
-    it is."""
+def _tuner_flag(module_name: str, flag: str, value: bool) -> Iterator[None]:
+    """Set keras-tuner's module flag `keras_tuner.src.MODULE_NAME.FLAG` to `value` for the
+    block. The flags are private: a keras-tuner without one is left as it is."""
     try:
-        import IPython
-        from keras_tuner.src import utils as tuner_utils
+        module = importlib.import_module(f"keras_tuner.src.{module_name}")
     except ImportError:
+        module = None
+    before = getattr(module, flag, None)
+    if not isinstance(before, bool) or before == value:
         yield
         return
-    if getattr(tuner_utils, "IS_NOTEBOOK", False) is not True or IPython.get_ipython() is not None:
-        yield
-        return
-    tuner_utils.IS_NOTEBOOK = False
+    setattr(module, flag, value)
     try:
         yield
     finally:
-        tuner_utils.IS_NOTEBOOK = True
+        setattr(module, flag, before)
 
 
-@contextlib.contextmanager
-def _trial_tracebacks(shown: bool) -> Any:
-    """keras-tuner prints a failed trial's whole traceback to stderr whatever the verbosity
-    (its module flag `DEBUG`, on by default); silent means silent, and the trial's error stays in
-    the `error` column. The flag is private, so a keras-tuner without it is left as it is."""
-    try:
-        from keras_tuner.src import config as tuner_config
-    except ImportError:
-        tuner_config = None
-    before = getattr(tuner_config, "DEBUG", None)
-    if shown or before is None:
-        yield
-        return
-    tuner_config.DEBUG = False
-    try:
-        yield
-    finally:
-        tuner_config.DEBUG = before
+def _keras_tuner_output(verbose: int) -> contextlib.ExitStack:
+    """keras-tuner's output as the search's `verbose` asks, whatever its own module flags say.
+
+    - It prints a failed trial's whole traceback to stderr whatever the verbosity (`DEBUG`, on
+      by default): silent means silent, and the trial's error stays in the `error` column.
+    - It takes every process where IPython is installed for a notebook (it reads the class name
+      of `IPython.get_ipython()`, which is None outside one) and "clears the output" between
+      trials, which wrote escape codes into logs (`zoo tune ... > log`): outside a running
+      IPython it prints as in a terminal.
+    """
+    stack = contextlib.ExitStack()
+    if verbose == 0:
+        stack.enter_context(_tuner_flag("config", "DEBUG", False))
+    ipython = sys.modules.get("IPython")
+    if ipython is None or ipython.get_ipython() is None:
+        stack.enter_context(_tuner_flag("utils", "IS_NOTEBOOK", False))
+    return stack
 
 
 def _frame(oracle: Any) -> pd.DataFrame:
