@@ -41,6 +41,11 @@ class _OwnMetric(keras.callbacks.Callback):
         logs["val_own"] = 0.5 + epoch
 
 
+def assert_same_history(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    """Equal histories but for the epochs' wall-clock `seconds`."""
+    pd.testing.assert_frame_equal(left.drop(columns="seconds"), right.drop(columns="seconds"))
+
+
 def test_history_has_the_same_columns_with_or_without_a_workdir(tmp_path):
     x, y = digit_like_images(120)
     kept = zoo.train("mlp_mnist", (x, y), epochs=2, workdir=tmp_path / "run", verbose=0,
@@ -295,9 +300,7 @@ def test_a_global_float_type_of_the_callers_does_not_change_what_the_run_compute
         assert keras.config.floatx() == floatx  # the caller's, back
     finally:
         keras.config.set_floatx("float32")
-    timing = ["seconds", "examples_per_second"]
-    pd.testing.assert_frame_equal(history.drop(columns=timing, errors="ignore"),
-                                  expected.drop(columns=timing, errors="ignore"))
+    assert_same_history(history, expected)
 
 
 def test_a_closed_stdout_trains_silently(tmp_path, monkeypatch):
@@ -351,9 +354,7 @@ def test_steps_per_execution_never_changes_what_trains(tmp_path, caplog):
         grouped = zoo.train("mlp_mnist", data, steps_per_execution=4, **common)
     assert ("steps_per_execution=4 does not divide the epoch's 6 batches: 3 batches per call "
             "instead") in caplog.text
-    timing = ["seconds", "examples_per_second"]
-    pd.testing.assert_frame_equal(grouped.history.drop(columns=timing, errors="ignore"),
-                                  plain.history.drop(columns=timing, errors="ignore"))
+    assert_same_history(grouped.history, plain.history)
     for left, right in zip(grouped.model.get_weights(), plain.model.get_weights(), strict=True):
         np.testing.assert_allclose(left, right, atol=1e-6)
 
@@ -594,9 +595,7 @@ def test_a_resumed_run_sees_the_batches_an_uninterrupted_run_sees(
     seen.clear()
     resumed = zoo.train("mlp_mnist", data, workdir=tmp_path / "resumed", **common)
     assert seen[:12] == epochs[2] + epochs[3]  # epochs 3 and 4, not a replay of epochs 1 and 2
-    pd.testing.assert_frame_equal(
-        resumed.history.drop(columns="seconds"), uninterrupted.history.drop(columns="seconds")
-    )
+    assert_same_history(resumed.history, uninterrupted.history)
 
 
 def test_tied_epochs_return_the_same_epoch_with_a_workdir_or_without(tmp_path):
@@ -629,9 +628,7 @@ def test_a_run_killed_once_early_stopping_had_decided_does_not_train_on(tmp_path
         zoo.train("mlp_mnist", data, workdir=tmp_path / "resumed",
                   callbacks=[_InterruptAfterEpoch(2)], **common)
     resumed = zoo.train("mlp_mnist", data, workdir=tmp_path / "resumed", **common)
-    pd.testing.assert_frame_equal(
-        resumed.history.drop(columns="seconds"), uninterrupted.history.drop(columns="seconds")
-    )
+    assert_same_history(resumed.history, uninterrupted.history)
     assert resumed.report.accuracy == uninterrupted.report.accuracy
 
 

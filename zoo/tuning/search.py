@@ -137,7 +137,7 @@ class TuneResult:
                 f"the `error` column of result.trials (or {self.directory / TRIALS_FILE}) says why."
             )
         try:
-            with run_precision(None), callers_keras_state():  # float32, as the trials
+            with callers_keras_state(), run_precision(None):  # float32, as the trials
                 model = self.tuner.load_model(self.best_trial)
         except OSError as error:  # h5py: a checkpoint truncated by a kill or a full disk
             checkpoint = self.directory / SEARCH_PROJECT / f"trial_{self.best_trial.trial_id}"
@@ -310,8 +310,7 @@ def tune(
                 raise _in_use_error(directory, in_use_by(directory) or 0)
             # Another process may have searched here while this one's data loaded.
             _check_directory(directory, record, overwrite=overwrite, role=role)
-        # Float32 first, then the caller's state kept: their policy comes back last.
-        with run_precision(None), callers_keras_state():
+        with callers_keras_state(), run_precision(None):
             search = _run_search(
                 directory, oracle, hypermodel, tuner, training_data, validation, record,
                 max_trials=max_trials, callbacks=callbacks, verbose=verbose,
@@ -366,7 +365,7 @@ def callers_keras_state() -> Iterator[None]:
     not be joined in one model). Keras keeps that state in two thread-local trackers, which
     `clear_session` replaces; the caller's are put back, so all of it returns. Keras has no
     public API for this: where its layout differs, the dtype policy, the setting that changes
-    numbers, is restored instead.
+    numbers, is still restored (it always is, last).
 
     Example:
         >>> import keras
@@ -390,8 +389,9 @@ def callers_keras_state() -> Iterator[None]:
     finally:
         if global_state is not None:
             global_state.GLOBAL_STATE_TRACKER, global_state.GLOBAL_SETTINGS_TRACKER = trackers
-        else:
-            keras.config.set_dtype_policy(policy)
+        # Set again after the trackers: a block that changed the policy before keras-tuner first
+        # cleared the session (zoo's own float32 pin) changed it in the caller's tracker.
+        keras.config.set_dtype_policy(policy)
 
 
 def default_directory(name: str) -> Path:
