@@ -370,6 +370,14 @@ def test_cli_predict_reads_the_text_column_named(exports, tmp_path, capsys):
     assert main(["predict", str(path), str(reviews), "--text-column", "review",
                  "--output", str(tmp_path / "out.csv")]) == 0
     assert pd.read_csv(tmp_path / "out.csv")["text"].tolist() == ["a fine film", "so dull"]
+    capsys.readouterr()
+    # On screen too, each row with the start of its sentence (was: ids and scores only).
+    long = "a film so long-winded and so dull that " * 3
+    reviews.write_text(f"label,review\n1,a fine film\n0,{long}\n")
+    assert main(["predict", str(path), str(reviews), "--text-column", "review"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert "text" in rows[0].split() and "a fine film" in rows[1], rows
+    assert "a film so long-winded and so dull tha..." in rows[2], rows  # 40 characters
     assert main(["predict", str(path), str(reviews), "--text-column", "Review"]) == 2
     assert "has no column 'Review'" in capsys.readouterr().err
 

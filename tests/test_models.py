@@ -261,3 +261,16 @@ def test_padding_gets_no_gradient_but_tokens_do(name, shrink):
     assert (np.abs(gradient[[11, 12, 13, 14, 15, 16, 17, 18]]).max(axis=1) > 0).all()
     np.testing.assert_array_equal(gradient[0], 0.0)  # padding never reaches the output
     np.testing.assert_array_equal(gradient[19:], 0.0)  # nor do tokens absent from the batch
+
+
+@pytest.mark.parametrize("name", ALL_ENTRIES)
+def test_every_builder_argument_is_documented(name):
+    # Was: an entry's hyperparameters (block_dropout, bigram_buckets, pooling...) explained
+    # only in source comments, which help() and `zoo info` readers never see.
+    import inspect
+    import re
+
+    builder = zoo.get_spec(name).builder
+    documented = inspect.getdoc(builder).partition("Args:")[2]
+    for argument in inspect.signature(builder).parameters:
+        assert re.search(rf"^\s+{argument}:", documented, re.MULTILINE), (builder, argument)

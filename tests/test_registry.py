@@ -405,8 +405,13 @@ def test_a_cell_run_again_registers_its_entry_again(tmp_path):
         zoo.register_model(lambda: _tiny_spec(), name="mlp_lambda_entry")
         with pytest.raises(zoo.InvalidValueError, match="'mlp_lambda_entry' is already"):
             zoo.register_model(lambda: _tiny_spec(), name="mlp_lambda_entry")
+        # A partial is named by its function's module (was: "by functools").
+        zoo.register_model(functools.partial(_tiny_spec), name="mlp_partial_entry")
+        with pytest.raises(zoo.InvalidValueError, match=r"already registered \(by test_registry\)"):
+            zoo.register_model(lambda: _tiny_spec(), name="mlp_partial_entry")
     finally:
-        for name in zoo.list_models("mlp_cell_rerun") + zoo.list_models("mlp_lambda_entry"):
+        for name in (zoo.list_models("mlp_cell_rerun") + zoo.list_models("mlp_lambda_entry")
+                     + zoo.list_models("mlp_partial_entry")):
             zoo.unregister_model(name)
 
 

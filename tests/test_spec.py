@@ -479,3 +479,19 @@ def test_a_misspelt_keyword_is_matched_against_the_functions_own_arguments_too(
     # Both kinds are listed, apart: the function's own arguments and the entry's overrides.
     assert "takes its own arguments (" in str(raised.value)
     assert "overrides of" in str(raised.value) and "learning_rate" in str(raised.value)
+
+
+@pytest.mark.parametrize("cls", [Augmentation, ImageInput, TextInput, Recipe, zoo.Reference],
+                         ids=lambda cls: cls.__name__)
+def test_every_field_and_allowed_value_is_documented_where_help_shows_it(cls):
+    # Was: fields and their allowed values only in source comments, which help() does not show.
+    import re
+
+    from zoo.spec import MONITORS, OPTIMIZERS, SCHEDULES, STANDARDIZERS
+
+    attributes = inspect.getdoc(cls).partition("Attributes:")[2]
+    for field in dataclasses.fields(cls):
+        assert re.search(rf"^\s+(\w+, )*{field.name}\b.*:", attributes, re.MULTILINE), field.name
+    allowed = {Recipe: OPTIMIZERS + SCHEDULES + MONITORS, TextInput: STANDARDIZERS}.get(cls, ())
+    for value in allowed:
+        assert f'"{value}"' in attributes, value

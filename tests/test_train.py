@@ -662,7 +662,7 @@ def test_a_rerun_with_numpy_values_or_explicit_defaults_resumes_the_same_run(tmp
     with caplog.at_level(logging.INFO, logger="zoo"):
         zoo.train("mlp_mnist", data, epochs=1, dropout=0.3, workdir=workdir, verbose=0,
                   batch_size=zoo.get_spec("mlp_mnist").recipe.batch_size)
-    assert "is already complete (1 epochs)" in caplog.text
+    assert "is already complete (1 epoch)" in caplog.text
 
 
 def test_data_dir_reaches_tfds_only_and_unused_it_is_one_warning(tmp_path, caplog, monkeypatch):

@@ -126,9 +126,10 @@ def _parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list registered models")
     listing.add_argument("include", nargs="?", default="*", help="glob pattern, e.g. '*_mnist'")
     listing.add_argument("--exclude", default=None, help="glob pattern to leave out")
-    listing.add_argument("--family")
-    listing.add_argument("--task")
-    listing.add_argument("--dataset")
+    listing.add_argument("--family", help="only this family: mlp, cnn, lstm, transformer")
+    listing.add_argument("--task",
+                         help="only this task: image_classification or text_classification")
+    listing.add_argument("--dataset", help="only entries of this dataset, e.g. mnist, glue/sst2")
 
     info = commands.add_parser("info", help="show one entry's spec and recipe")
     info.add_argument("name", help="a registered entry (zoo list)")
@@ -138,7 +139,8 @@ def _parser() -> argparse.ArgumentParser:
     training.add_argument("--data", help="a .npz/.csv/.tsv file, a folder of class folders "
                           "(images or .txt files), or tfds:NAME")
     training.add_argument("--validation-data",
-                          help="evaluation data (default: 10%% hold-out of --data)")
+                          help="evaluation data (default: a seeded 10%% hold-out of --data; "
+                          "for a TFDS dataset, its labelled test split)")
     training.add_argument("--epochs", type=_positive_int, help="default: the recipe's")
     training.add_argument("--batch-size", type=_positive_int, help="default: the recipe's")
     training.add_argument("--seed", type=_seed, default=0,
@@ -174,7 +176,9 @@ def _parser() -> argparse.ArgumentParser:
     tuning = commands.add_parser("tune", help="search an entry's hyperparameters (resumable)")
     tuning.add_argument("name", help="a registered entry with a search space (zoo info NAME)")
     tuning.add_argument("--data", help="training data, as for train --data")
-    tuning.add_argument("--validation-data", help="scoring data (default: 10%% hold-out of --data)")
+    tuning.add_argument("--validation-data",
+                        help="scoring data (default: a seeded 10%% hold-out of --data; for a "
+                        "TFDS dataset, its labelled test split)")
     # Values are checked by zoo.tune, so a bad one reads as one line, as every other error does.
     tuning.add_argument("--tuner", default="hyperband",
                         help="random, bayesian or hyperband (default)")
@@ -496,6 +500,13 @@ def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
 
 
 PREVIEW_ROWS = 20  # rows `zoo predict --output` prints; the file holds every row
+PREVIEW_TEXT = 40  # characters of each sentence `zoo predict` prints; the file holds them whole
+
+
+def _shortened(text: str, limit: int) -> str:
+    """`text` on one line, cut to `limit` characters with "..." where longer."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
@@ -514,12 +525,13 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     frame = zoo.load(args.model).predict(inputs)
     if files is not None:
         frame.insert(0, "file", files)
+    if inputs.dtype == object:  # sentences (blank lines are skipped): each row says its own
+        frame.insert(0 if files is None else 1, "text", inputs)
     if args.output:  # written before printing: `zoo predict ... | head` must not lose it
-        table = frame.copy()
-        if inputs.dtype == object:  # sentences (blank lines are skipped): each row says its own
-            table.insert(0 if files is None else 1, "text", inputs)
-        atomic_write_text(args.output, table.to_csv(index=False))
+        atomic_write_text(args.output, frame.to_csv(index=False))
     shown = frame.head(PREVIEW_ROWS) if args.output else frame  # the file has them all
+    if "text" in shown:  # on screen, the start of each: enough to tell the rows apart
+        shown = shown.assign(text=[_shortened(str(text), PREVIEW_TEXT) for text in shown.text])
     print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
     if len(shown) < len(frame):
         print(f"... {len(frame) - len(shown)} more rows; all {len(frame)} are in {args.output}")

@@ -349,7 +349,9 @@ def evaluate(
     refused for them, and `class_names` must be their own (or name the classes of a run trained
     on integer labels). `data_dir` and `download` reach TFDS as in `zoo.data.load` (an export
     is scored on local data only); `text_column` and `label_column` name the columns of a table
-    source, as there.
+    source, as there. `batch_size` batches a source read here (default: the entry's recipe
+    batch size); a `tf.data.Dataset` keeps its own batches. It changes no score, only memory
+    and speed.
 
     Raises:
         DataError: a text source without the training `preprocessor`, or data the model's spec

@@ -92,7 +92,7 @@ def register_model(
         if entry_name in _REGISTRY and not _redefines(_ENTRY_FUNCTIONS[entry_name], spec_function):
             raise InvalidValueError(
                 f"model {entry_name!r} is already registered (by "
-                f"{_ENTRY_FUNCTIONS[entry_name].__module__}); pick another name or call "
+                f"{_defined_in(_ENTRY_FUNCTIONS[entry_name])}); pick another name or call "
                 f"zoo.unregister_model({entry_name!r}) first."
             )
         _check_takes_no_arguments(spec_function)
@@ -126,6 +126,11 @@ def register_model(
 
 
 _ENTRY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*")
+
+
+def _defined_in(function: Callable[..., Any]) -> str:
+    """The module a registered spec function comes from (a partial's, its function's)."""
+    return str(getattr(getattr(function, "func", function), "__module__", None) or "?")
 
 
 def _check_takes_no_arguments(spec_function: SpecFunction) -> None:
@@ -244,8 +249,10 @@ def list_models(
 ) -> list[str]:
     """Names of registered entries, sorted, filtered by glob patterns and fields.
 
-    No `include` (None or "") lists every entry. Filters that match nothing give [], as
-    timm's and torchvision's `list_models` do;
+    No `include` (None or "") lists every entry. `family` is a spec's family ("mlp", "cnn",
+    "lstm", "transformer" for the built-in entries), `task` "image_classification" or
+    "text_classification", `dataset` a spec's dataset ("mnist", "glue/sst2", ...).
+    Filters that match nothing give [], as timm's and torchvision's `list_models` do;
     `check_filters` says which value no entry has (`zoo list` calls it).
 
     Example:

@@ -33,6 +33,13 @@ _SPEC_ATTRIBUTE = "_zoo_spec"
 class Augmentation:
     """Training-only image augmentation, as Keras preprocessing layers in the tf.data pipeline.
 
+    Attributes:
+        rotation: largest rotation, a fraction of a full turn (`keras.layers.RandomRotation`).
+        zoom: largest zoom in or out, a fraction of the image size.
+        translation: largest shift, a fraction of height and width.
+        horizontal_flip: mirror images at random; only where a mirror image keeps its class
+            (CIFAR-10, not digits).
+
     Example:
         >>> import zoo
         >>> zoo.get_spec("cnn_mnist").input.augmentation.enabled
@@ -58,7 +65,19 @@ class Augmentation:
 
 @dataclass(frozen=True)
 class ImageInput:
-    """Images fed as uint8 pixels, scaled to [0, 1] and normalized inside the tf.data graph."""
+    """Images fed as uint8 pixels, scaled to [0, 1] and normalized inside the tf.data graph.
+
+    Attributes:
+        shape: (height, width, channels) of one example.
+        mean, std: one number, or one per channel: the pipeline computes
+            `(pixels / 255 - mean) / std`; the defaults (0, 1) keep pixels in [0, 1].
+        augmentation: the training-only `Augmentation`.
+
+    Example:
+        >>> import zoo
+        >>> zoo.ImageInput((32, 32, 3), mean=0.5, std=0.25).mean
+        (0.5,)
+    """
 
     kind: ClassVar[str] = "image"
     shape: tuple[int, int, int]  # (height, width, channels) of one example
@@ -113,7 +132,20 @@ class ImageInput:
 
 @dataclass(frozen=True)
 class TextInput:
-    """Raw strings turned into token ids by a `TextVectorization` adapted on the training split."""
+    """Raw strings turned into token ids by a `TextVectorization` adapted on the training split.
+
+    Attributes:
+        vocab_size: ids in all, counting padding (0) and the out-of-vocabulary token (1).
+        sequence_length: ids per example: longer texts are cut, shorter ones padded with 0.
+        standardize: how text is cleaned before it is split into words, one of
+            "lower_and_strip_punctuation", "lower", "strip_punctuation" (Keras'
+            `TextVectorization` options).
+
+    Example:
+        >>> import zoo
+        >>> zoo.get_spec("lstm_sst2").input.vocab_size > 1000
+        True
+    """
 
     kind: ClassVar[str] = "text"
     vocab_size: int = 20_000  # including the padding (0) and out-of-vocabulary (1) tokens
@@ -141,7 +173,28 @@ class TextInput:
 class Recipe:
     """How an entry is trained: optimizer, schedule, batch size, epochs and regularization.
 
-    Every field is also a keyword override of `zoo.build`, `zoo.train` and `zoo.tune`.
+    Every field is also a keyword override of `zoo.build`, `zoo.train` and `zoo.tune`
+    (`--set FIELD=VALUE` on the command line).
+
+    Attributes:
+        optimizer: one of "adam", "adamw", "sgd", "rmsprop", "adagrad", "nadam".
+        learning_rate: the peak learning rate.
+        schedule: "constant", "cosine" (to 0 by the last step) or "exponential" (to 1% of the
+            peak by the last step); it spans all training steps, after the warm-up.
+        warmup_epochs: epochs of linear warm-up from 0 to the peak before the schedule.
+        momentum: for sgd and rmsprop; the others ignore it.
+        weight_decay: decoupled weight decay (adamw, sgd); 0 = none.
+        clipnorm: clip each gradient to this norm; None = no clipping.
+        label_smoothing: share of each target spread evenly over all classes (as Keras').
+        ema_momentum: keep an exponential moving average of the weights (Keras' `use_ema`):
+            validation, the best checkpoint and the final model use the average; None = plain
+            weights. Runs too short for its window use a lower momentum.
+        batch_size, epochs: as for `model.fit`.
+        bucket_by_length: text only: batch examples of similar length together (less padding).
+        early_stopping_patience: epochs without improvement before training stops; None = no
+            early stopping.
+        monitor: what early stopping and the best checkpoint watch: "val_accuracy",
+            "val_loss", "accuracy" or "loss".
 
     Example:
         >>> import zoo
@@ -197,7 +250,20 @@ class Recipe:
 
 @dataclass(frozen=True)
 class Reference:
-    """The published accuracy an entry aims for, and where it comes from."""
+    """The published accuracy an entry aims for, and where it comes from.
+
+    Attributes:
+        accuracy: the published top-1 test accuracy, in [0, 1].
+        source: the paper, tutorial or example the figure is taken from.
+        note: how zoo's setting differs (data size, epochs...).
+        measured: what zoo's recipe reached, on data no choice has seen; None = not measured.
+        measured_on: the data and protocol of `measured` (benchmarks/bench_accuracy.py).
+
+    Example:
+        >>> import zoo
+        >>> zoo.get_spec("cnn_mnist").reference.accuracy > 0.9
+        True
+    """
 
     accuracy: float  # top-1 test accuracy in [0, 1]
     source: str  # paper, tutorial or example the figure is taken from

@@ -135,7 +135,7 @@ def load(
         >>> valid = zoo.data.load((x, np.arange(100) % 10), "validation", spec=spec)
         >>> train.num_examples, valid.num_examples, train.element_spec[0].shape
         (90, 10, TensorShape([None, 28, 28, 1]))
-        >>> history = zoo.build("cnn_mnist").fit(train, epochs=1, verbose=0)
+        >>> history = zoo.build("cnn_mnist").fit(train, epochs=1, verbose=0, shuffle=False)
 
         Validation data labelled by name gets the training data's ids:
 

@@ -30,22 +30,38 @@ def build_cnn(
     *,
     input_shape: tuple[int, int, int],
     num_classes: int,
-    filters: tuple[int, ...] = (32, 64),  # channels of each block; each block ends in 2x2 max-pool
+    filters: tuple[int, ...] = (32, 64),
     convs_per_block: int = 1,
     kernel_size: int = 3,
     padding: str = "valid",
     activation: str = "relu",
-    batch_norm: bool = False,  # after every convolution
-    block_dropout: float = 0.0,  # after every block's pooling
-    global_pooling: bool = False,  # global average pooling instead of Flatten
-    dense_units: tuple[int, ...] = (),  # hidden Dense layers before the head
-    dropout: float = 0.5,  # before the head
+    batch_norm: bool = False,
+    block_dropout: float = 0.0,
+    global_pooling: bool = False,
+    dense_units: tuple[int, ...] = (),
+    dropout: float = 0.5,
     l2: float = 0.0,
     name: str = "cnn",
 ) -> keras.Model:
     """Build a VGG-style convolutional classifier.
 
     With the defaults this is the classic Keras MNIST convnet (34,826 parameters on 28x28x1).
+
+    Args:
+        input_shape: (height, width, channels) of the uint8 images the pipeline feeds.
+        num_classes: units of the softmax head (`classifier`).
+        filters: channels of each block's convolutions; every block ends in a 2x2 max-pool.
+        convs_per_block: convolutions per block (2 makes VGG-style double convolutions).
+        kernel_size: side of the square convolution kernels.
+        padding: "valid" (the image shrinks by kernel_size - 1 per convolution) or "same".
+        activation: a Keras activation name, after each convolution and hidden Dense layer.
+        batch_norm: batch normalization after every convolution (before its activation).
+        block_dropout: dropout rate after every block's pooling.
+        global_pooling: global average pooling instead of Flatten before the head.
+        dense_units: widths of hidden Dense layers between the pooling and the head.
+        dropout: dropout rate just before the head.
+        l2: L2 penalty on the convolution and hidden Dense kernels.
+        name: the Keras model's name.
 
     Example:
         >>> from zoo.models.cnn import build_cnn

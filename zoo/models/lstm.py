@@ -37,15 +37,13 @@ def build_lstm_classifier(
     sequence_length: int,
     num_classes: int,
     embedding_dim: int = 128,
-    # One LSTM layer per entry; all but the last return sequences.
     lstm_units: tuple[int, ...] = (64,),
     bidirectional: bool = True,
-    embedding_dropout: float = 0.0,  # drops whole embedding channels (SpatialDropout1D)
-    token_dropout: float = 0.0,  # drops whole words (their embedding becomes zeros)
-    dropout: float = 0.5,  # before the head
+    embedding_dropout: float = 0.0,
+    token_dropout: float = 0.0,
+    dropout: float = 0.5,
     dense_units: tuple[int, ...] = (),
-    pooling: str = "last",  # "last" state, or "max" / "mean" over the last layer's outputs
-    # A bag of hashed word pairs joined to the features before the softmax (0 buckets: none).
+    pooling: str = "last",
     bigram_buckets: int = 0,
     bigram_dim: int = 32,
     bigram_dropout: float = 0.5,
@@ -57,6 +55,25 @@ def build_lstm_classifier(
     maximum or mean of its outputs over the non-padding steps (`"max"`, `"mean"`), which lets a
     word anywhere in a long sentence reach the classifier directly. With `bigram_buckets` > 0, a
     bag of the text's hashed word pairs joins that summary before the softmax (`add_bigram_bag`).
+
+    Args:
+        vocab_size: rows of the word embedding (ids 0 = padding and 1 = out-of-vocabulary
+            included), as the entry's `TextInput` gives it.
+        sequence_length: ids per example the pipeline feeds (longer inputs also run).
+        num_classes: units of the softmax head (`classifier`).
+        embedding_dim: width of the word embedding.
+        lstm_units: units of each LSTM layer, stacked (each reads the previous one's outputs).
+        bidirectional: read the text both ways (each layer's width doubles).
+        embedding_dropout: drops whole embedding channels (SpatialDropout1D).
+        token_dropout: drops whole words (their embedding becomes zeros), in training only.
+        dropout: dropout rate on the features the head reads (the pooled ones, or the last
+            hidden Dense layer's), before the bag of word pairs joins them.
+        dense_units: widths of hidden Dense layers after the pooling.
+        pooling: "last" (the final state), "max" or "mean" over the last layer's outputs.
+        bigram_buckets: hash buckets of the bag of word pairs (0: no bag).
+        bigram_dim: width of the bag's embedding.
+        bigram_dropout: dropout rate on the bag's features.
+        name: the Keras model's name.
 
     Example:
         >>> from zoo.models.lstm import build_lstm_classifier

@@ -25,14 +25,24 @@ def build_mlp(
     *,
     input_shape: tuple[int, ...],
     num_classes: int,
-    units: tuple[int, ...] = (128,),  # width of each hidden Dense layer
+    units: tuple[int, ...] = (128,),
     activation: str = "relu",
-    dropout: float = 0.0,  # after every hidden layer
-    l2: float = 0.0,  # kernel L2 penalty of the hidden layers
+    dropout: float = 0.0,
+    l2: float = 0.0,
     batch_norm: bool = False,
     name: str = "mlp",
 ) -> keras.Model:
     """Build an MLP classifier for fixed-size inputs (images are flattened).
+
+    Args:
+        input_shape: shape of one example, e.g. (28, 28, 1).
+        num_classes: units of the softmax head (`classifier`).
+        units: width of each hidden Dense layer (`hidden_0`, `hidden_1`...).
+        activation: a Keras activation name for the hidden layers.
+        dropout: dropout rate after every hidden layer.
+        l2: L2 penalty on the hidden layers' kernels.
+        batch_norm: batch normalization in every hidden layer, before its activation.
+        name: the Keras model's name.
 
     Example:
         >>> from zoo.models.mlp import build_mlp

@@ -40,14 +40,13 @@ def build_transformer_classifier(
     sequence_length: int,
     num_classes: int,
     embed_dim: int = 64,
-    num_heads: int = 4,  # must divide embed_dim: each head attends in embed_dim / num_heads dims
-    ff_dim: int = 128,  # width of the feed-forward layer inside each block
+    num_heads: int = 4,
+    ff_dim: int = 128,
     num_layers: int = 1,
-    dropout: float = 0.1,  # inside the blocks and before the head
-    token_dropout: float = 0.0,  # drops whole words (their embedding becomes zeros)
+    dropout: float = 0.1,
+    token_dropout: float = 0.0,
     dense_units: tuple[int, ...] = (),
-    pooling: str = "mean",  # "mean" or "max" over the non-padding tokens
-    # A bag of hashed word pairs joined to the features before the softmax (0 buckets: none).
+    pooling: str = "mean",
     bigram_buckets: int = 0,
     bigram_dim: int = 32,
     bigram_dropout: float = 0.5,
@@ -57,6 +56,26 @@ def build_transformer_classifier(
 
     With `bigram_buckets` > 0, a bag of the text's hashed word pairs joins the pooled tokens
     before the softmax (`add_bigram_bag`).
+
+    Args:
+        vocab_size: rows of the token embedding (ids 0 = padding and 1 = out-of-vocabulary
+            included), as the entry's `TextInput` gives it.
+        sequence_length: rows of the learned position table; positions past it share its last
+            row, so longer inputs also run.
+        num_classes: units of the softmax head (`classifier`).
+        embed_dim: width of the token and position embeddings and of every block.
+        num_heads: attention heads; must divide embed_dim (each attends in embed_dim / num_heads).
+        ff_dim: width of the feed-forward layer inside each block.
+        num_layers: encoder blocks.
+        dropout: dropout rate on the embeddings, inside the blocks, after each hidden Dense
+            layer and on the features the head reads (before the bag of word pairs joins them).
+        token_dropout: drops whole words (their embedding becomes zeros), in training only.
+        dense_units: widths of hidden Dense layers after the pooling.
+        pooling: "mean" or "max" over the non-padding tokens.
+        bigram_buckets: hash buckets of the bag of word pairs (0: no bag).
+        bigram_dim: width of the bag's embedding.
+        bigram_dropout: dropout rate on the bag's features.
+        name: the Keras model's name.
 
     Example:
         >>> from zoo.models.transformer import build_transformer_classifier

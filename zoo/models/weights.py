@@ -82,11 +82,16 @@ def _resolve_weights_path(source: str | os.PathLike) -> tuple[Path, str]:
     return path, "keras"
 
 
+def _unloaded_layers(error: ValueError) -> list[str]:
+    """The layers a failed `load_weights` names as not loaded (Keras lists them last)."""
+    return re.findall(r"<\w+ name=([^,>]+)", str(error).partition("could not be loaded:")[2])
+
+
 def _mismatch_summary(error: ValueError) -> str:
     """The layers a failed `load_weights` could not fill, and Keras' reason for the first one."""
     text = str(error)
     # Keras ends with "List of objects that could not be loaded:\n[<Dense name=classifier, ...>]".
-    names = re.findall(r"<\w+ name=([^,>]+)", text.partition("could not be loaded:")[2])
+    names = _unloaded_layers(error)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return type(error).__name__
@@ -336,7 +341,8 @@ def load_pretrained(
     # With another vocabulary, a row of these layers would stand for another word (or pair).
     keep_fresh = token_id_layers(model) if vocabulary.replaced else ()
     if kind == "weights":
-        copied, skipped = _load_weights_file(model, path, keep_fresh)
+        copied, skipped = _load_weights_file(model, path, keep_fresh,
+                                             num_classes_given=num_classes_given)
     else:
         copied, skipped = _copy_matching_layers(model, path, kind, keep_fresh,
                                                 num_classes_given=num_classes_given)
@@ -367,17 +373,47 @@ _OTHER_VOCABULARY = "indexed by token ids of another vocabulary"  # why a layer 
 
 
 def _load_weights_file(
-    model: keras.Model, path: Path, keep_fresh: tuple[str, ...]
+    model: keras.Model, path: Path, keep_fresh: tuple[str, ...], *, num_classes_given: bool
 ) -> tuple[list[str], list[str]]:
-    """Load a `.weights.h5` file whole, then put back the fresh weights of the `keep_fresh`
-    layers; return the layers copied and those left fresh (with why)."""
+    """Load a `.weights.h5` file, then put back the fresh weights of the `keep_fresh` layers;
+    return the layers copied and those left fresh (with why).
+
+    Such a file keeps weights by position (Keras names them by layer class and order, not by
+    layer name), so it must hold the model's own network: every weight at the same place with
+    the same shape. Only the classifier head may differ (another class count); it then starts
+    fresh, as from a `.keras` file. Anything else is refused with the layers that differ.
+    """
     fresh = {name: model.get_layer(name).get_weights() for name in keep_fresh}
+    left = [f"{name} ({_OTHER_VOCABULARY})" for name in fresh]
+    same_network = (
+        f"A .weights.h5 file keeps weights by position, so it needs the same network (the same "
+        f"layers and sizes; only the classifier head may differ, for num_classes); build "
+        f"{model.name} with the sizes it was trained with, or pass a .keras file (a workdir's "
+        f"model.keras), whose layers are matched by name."
+    )
     try:
-        load_weights_checked(model, path, lambda mismatch: DataError(
-            f"{path} does not fit {model.name}: {mismatch}. A .weights.h5 file needs the same "
-            f"architecture; use a .keras file (a workdir's model.keras) to fine-tune with "
-            f"another class count."
-        ))
+        own, given = _own_weights_layout(model), _weights_layout(path)
+        # Keras reads the places the model has and ignores the rest: a file of a deeper network
+        # would load its hidden layer into the head, without a word. (Where the model has places
+        # the file lacks, Keras' own check names the layers.)
+        extra = sorted({place.split("/")[0] for place in given.keys() - own.keys()})
+        if extra and own.keys() <= given.keys():
+            raise DataError(
+                f"{path} does not fit {model.name}: it holds weights {model.name} has no place "
+                f"for ({', '.join(extra)}; {len(given)} weight arrays, {model.name} has "
+                f"{len(own)}), as from a network with more layers. {same_network}"
+            )
+        trained_head = _other_head(model, own, given)
+        if trained_head is None:
+            load_weights_checked(model, path, lambda mismatch: DataError(
+                f"{path} does not fit {model.name}: {mismatch}. {same_network}"
+            ))
+        else:
+            with warnings.catch_warnings():
+                # Keras' lines on the skipped head: what the caller is told below instead (the
+                # layouts matched, so nothing else is skipped).
+                warnings.simplefilter("ignore")
+                model.load_weights(path, skip_mismatch=True)
     except OSError as error:
         if error.errno is not None:  # h5py could not open it (permissions): a path problem
             raise
@@ -389,8 +425,80 @@ def _load_weights_file(
         ) from None
     for name, weights in fresh.items():
         model.get_layer(name).set_weights(weights)
-    copied = [layer.name for layer in model.layers if layer.weights and layer.name not in fresh]
-    return copied, [f"{name} ({_OTHER_VOCABULARY})" for name in fresh]
+    kept = set(fresh)
+    if trained_head is not None:
+        kept.add(HEAD_LAYER)
+        built = _classes(model.get_layer(HEAD_LAYER).weights)
+        if trained_head == built:  # another input size before it (an image size)
+            left.append(f"{HEAD_LAYER} (shapes differ)")
+        elif not num_classes_given:  # else a new head is the point of num_classes=N
+            _warn_new_head(model, path, trained_head, built)
+    copied = [layer.name for layer in model.layers if layer.weights and layer.name not in kept]
+    return copied, left
+
+
+def _weights_layout(path: Path) -> dict[str, tuple[int, ...]]:
+    """The shape of every layer weight in a `.weights.h5` file, by its place in the file
+    ("dense_1/vars/0"); the optimizer's are left out."""
+    import h5py
+
+    layout: dict[str, tuple[int, ...]] = {}
+    with h5py.File(path, "r") as weights:
+        layers = weights.get("layers")
+        if isinstance(layers, h5py.Group):
+            layers.visititems(lambda place, item: layout.__setitem__(place, tuple(item.shape))
+                              if isinstance(item, h5py.Dataset) else None)
+    return layout
+
+
+def _own_weights_layout(model: keras.Model) -> dict[str, tuple[int, ...]]:
+    """`_weights_layout` of `model`'s own `.weights.h5` file, as Keras writes it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a scratch copy: Keras' notes on it concern no one
+        own_path = Path(scratch) / "own.weights.h5"
+        model.save_weights(own_path)
+        return _weights_layout(own_path)
+
+
+def _other_head(
+    model: keras.Model, own: dict[str, tuple[int, ...]], given: dict[str, tuple[int, ...]]
+) -> int | None:
+    """The class count of the head in a `.weights.h5` file of layout `given` that holds
+    `model`'s network (layout `own`) with only another classifier head; None for any other
+    file (the model's own network with its own head, or another network), which the strict
+    load accepts or explains."""
+    if own.keys() != given.keys():
+        return None
+    differ = {place.split("/")[0] for place in own if own[place] != given[place]}
+    if len(differ) != 1:
+        return None
+    (group,) = differ
+    head = sorted(tuple(weight.shape) for weight in model.get_layer(HEAD_LAYER).weights)
+    if sorted(shape for place, shape in own.items() if place.split("/")[0] == group) != head:
+        return None  # the one layer that differs is not the head
+    kernels = [shape for place, shape in given.items()
+               if place.split("/")[0] == group and len(shape) == 2]
+    return kernels[0][-1] if len(kernels) == 1 else None
+
+
+def _warn_new_head(model: keras.Model, path: Path, trained: int | None, built: int) -> None:
+    """Warn that a trained classifier head of another class count was left behind."""
+    if trained is None:
+        warn(
+            f"the weights in {path} end in a classifier of another class count than "
+            f"{model.name}'s {built}: its classifier head starts fresh, not from the trained "
+            f"one. To train a new {built}-class head on purpose, pass num_classes={built}."
+        )
+        return
+    warn(
+        f"the weights in {path} end in a {trained}-class classifier, and {model.name} "
+        f"is built with {built} classes: its classifier head starts fresh, not from the "
+        f"trained one. To keep the trained head, build with num_classes={trained} "
+        f"(command line: --set num_classes={trained}); to train a new {built}-class "
+        f"head on purpose, pass num_classes={built}."
+    )
 
 
 def _copy_matching_layers(
@@ -429,12 +537,5 @@ def _copy_matching_layers(
             f"zoo.models.classifier_head."
         )
     if head_classes is not None:  # said only once the rest of the weights fit
-        trained, built = head_classes
-        warn(
-            f"the weights in {path} end in a {trained}-class classifier, and {model.name} "
-            f"is built with {built} classes: its classifier head starts fresh, not from the "
-            f"trained one. To keep the trained head, build with num_classes={trained} "
-            f"(command line: --set num_classes={trained}); to train a new {built}-class "
-            f"head on purpose, pass num_classes={built}."
-        )
+        _warn_new_head(model, path, *head_classes)
     return copied, skipped

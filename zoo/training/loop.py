@@ -572,8 +572,9 @@ def _fit(
         logger.info("the run in %s stopped early after %d epochs (patience used up): nothing "
                     "to train, evaluating it", run.path, len(run.state.history))
     elif run is not None:
-        logger.info("the run in %s is already complete (%d epochs): nothing to train, "
-                    "evaluating it", run.path, len(run.state.history))
+        done = len(run.state.history)
+        logger.info("the run in %s is already complete (%d epoch%s): nothing to train, "
+                    "evaluating it", run.path, done, "" if done == 1 else "s")
     if nan_guard.diverged_at is not None:
         _diverged(spec, run, nan_guard.diverged_at)
 

@@ -188,7 +188,9 @@ def tune(
     Args:
         name: a registered entry name.
         data, validation_data: as for `zoo.train`: any source `zoo.data.load` takes; None = the
-            entry's TFDS dataset; no `validation_data` = a seeded 10% hold-out of local `data`.
+            entry's TFDS dataset; no `validation_data` = a seeded 10% hold-out of local `data`,
+            or a TFDS dataset's labelled test split (which then chooses the hyperparameters:
+            pass `validation_data` to keep it unseen).
         tuner: "hyperband" (successive halving over epochs), "random" or "bayesian".
         max_trials: trials in all, counting those of earlier runs in `directory`.
         epochs: epochs per trial (Hyperband: the most any trial trains); default: the recipe's.
