@@ -395,6 +395,9 @@ def test_plotting_without_matplotlib_names_the_extra(monkeypatch):
     report = classification_report([0, 1], np.array([[0.9, 0.1], [0.4, 0.6]]))
     for module in ("matplotlib", "matplotlib.figure", "matplotlib.pyplot"):
         monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
-    with pytest.raises(zoo.InvalidValueError, match=r"EvalReport.plot\(\) needs matplotlib .*"
-                       r"pip install 'zoo\[plot\]'"):
+    # An ImportError too (was: InvalidValueError only), as Python's own for a missing module.
+    with pytest.raises(ImportError, match=r"EvalReport.plot\(\) needs matplotlib .*"
+                       r"pip install 'zoo\[plot\]'") as caught:
         report.plot()
+    assert isinstance(caught.value, zoo.MissingDependencyError)
+    assert isinstance(caught.value, zoo.InvalidValueError)  # what it was before

@@ -637,6 +637,23 @@ def test_trials_of_a_weight_averaging_recipe_score_and_keep_the_average(digits, 
     assert trained.history.val_accuracy.max() == pytest.approx(score)
 
 
+def test_bayesian_search_without_its_optional_packages_names_them(digits, tmp_path, monkeypatch):
+    # keras-tuner's Gaussian process imports scipy and scikit-learn when the oracle is made.
+    from zoo.tuning import search
+
+    def missing(**kwargs):
+        raise ImportError("No module named 'sklearn'")
+
+    monkeypatch.setattr(search, "BayesianOptimizationOracle", missing)
+    with pytest.raises(ImportError, match=r"tuner='bayesian' needs scipy and scikit-learn "
+                       r"\(No module named 'sklearn'\); install them with pip install "
+                       r"'keras-tuner\[bayesian\]'") as caught:
+        zoo.tune("mlp_mnist", digits, max_trials=1, directory=tmp_path / "bayesian",
+                 **{**SMALL, "tuner": "bayesian"})
+    assert isinstance(caught.value, zoo.MissingDependencyError)
+    assert not (tmp_path / "bayesian").exists()
+
+
 def test_bayesian_search_runs(digits, tmp_path):
     result = zoo.tune("mlp_mnist", digits, max_trials=2, directory=tmp_path / "bayesian",
                       **{**SMALL, "tuner": "bayesian"}, units=(16,))
@@ -933,3 +950,40 @@ def test_a_search_outside_a_notebook_writes_no_escape_codes(digits, tmp_path, ca
              **{**SMALL, "verbose": "auto"})  # a line per epoch: not a terminal
     out = capsys.readouterr().out
     assert "Trial 1 Complete" in out and "\x1b" not in out
+
+
+def test_trials_on_a_tfds_dataset_are_scored_on_its_train_split_not_its_test_split(
+    tmp_path, monkeypatch
+):
+    # Was: scored on the test split, so the hyperparameters chosen had seen the split that
+    # `zoo evaluate` reports. Trials now hold out the train split's last 10%; zoo.train keeps
+    # validating on the test split (the Keras convention for a TFDS dataset).
+    import tensorflow_datasets as tfds
+
+    from zoo.data import pipeline
+
+    read, original = [], pipeline.read_tfds
+
+    def recording(name, split, **kwargs):
+        read.append(split)
+        return original(name, split, **kwargs)
+
+    monkeypatch.setattr(pipeline, "read_tfds", recording)
+    directory = tmp_path / "search"
+    with tfds.testing.mock_data(num_examples=40):
+        result = zoo.tune("mlp_mnist", max_trials=1, directory=directory, units=(8,), **SMALL)
+        assert read and set(read) == {"train[:90%]", "train[90%:]"}, read
+        assert result.trials["status"].tolist() == ["COMPLETED"]
+        read.clear()
+        zoo.train("mlp_mnist", epochs=1, verbose=0, units=(8,))
+        assert set(read) == {"train", "test"}, read
+    # A search recorded before, with trials scored on the test split, is not continued.
+    record_path = directory / "search.json"
+    record = json.loads(record_path.read_text())
+    assert record["validation_split"] == "train[90%:]"
+    del record["validation_split"]
+    record_path.write_text(json.dumps(record))
+    with tfds.testing.mock_data(num_examples=40), pytest.raises(
+        SearchConflictError, match=r"validation_split: was None, now 'train\[90%:\]'"
+    ):
+        zoo.tune("mlp_mnist", max_trials=1, directory=directory, units=(8,), **SMALL)

@@ -16,6 +16,7 @@ from zoo.errors import (
     DataError,
     DatasetUnavailableError,
     InvalidValueError,
+    MissingDependencyError,
     UnknownNameError,
     ZooError,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "ExportError",
     "ImageInput",
     "InvalidValueError",
+    "MissingDependencyError",
     "ModelSpec",
     "Predictor",
     "Recipe",

@@ -178,7 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     tuning.add_argument("--data", help="training data, as for train --data")
     tuning.add_argument("--validation-data",
                         help="scoring data (default: a seeded 10%% hold-out of --data; for a "
-                        "TFDS dataset, its labelled test split)")
+                        "TFDS dataset, the last 10%% of its train split)")
     # Values are checked by zoo.tune, so a bad one reads as one line, as every other error does.
     tuning.add_argument("--tuner", default="hyperband",
                         help="random, bayesian or hyperband (default)")

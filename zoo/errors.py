@@ -32,6 +32,11 @@ class InvalidValueError(ZooError, ValueError):
     """An argument with a value outside its allowed range or of the wrong kind."""
 
 
+class MissingDependencyError(InvalidValueError, ImportError):
+    """An optional package a feature needs is not installed (the message names the extra to
+    install); an `ImportError` too, as Python's own for a missing module."""
+
+
 class DataError(ZooError, ValueError):
     """Input data that cannot be used: empty, unreadable, wrong shape, bad labels, NaN..."""
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zoo.errors import DataError, InvalidValueError
+from zoo.errors import DataError, InvalidValueError, MissingDependencyError
 
 logger = logging.getLogger("zoo.evaluation")
 
@@ -131,7 +131,7 @@ class EvalReport:
             import matplotlib.figure
             import matplotlib.pyplot as plt
         except ImportError as error:  # an optional dependency: the `plot` extra
-            raise InvalidValueError(
+            raise MissingDependencyError(
                 f"EvalReport.plot() needs matplotlib ({error}); install it with pip install "
                 f"'zoo[plot]' (or pip install matplotlib), or read the report's DataFrames "
                 f"(per_class, confusion, history) instead."

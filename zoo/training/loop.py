@@ -205,16 +205,23 @@ def reading_options(
     return reading
 
 
+# Where zoo.tune cuts a TFDS train split when it is given no validation data: trials are scored
+# on the last 10% of it, so the test split that `zoo evaluate` reports has chosen nothing.
+TFDS_HOLD_OUT = "90%"
+
+
 def load_run_data(
     spec: ModelSpec, data: Any, validation_data: Any, seed: int, preprocessor: Any,
     augment: bool | None = None, *, with_validation: bool = True,
     data_dir: str | os.PathLike | None = None, download: bool = True,
-    reading: Mapping[str, Any] | None = None,
+    reading: Mapping[str, Any] | None = None, tfds_hold_out: bool = False,
 ) -> tuple[Any, Any]:
     """The (train, validation) datasets of a run, as `zoo.train` and `zoo.tune` read them.
 
-    TFDS sources train on the dataset's train split and validate on its labelled test split;
-    local sources without `validation_data` hold out a seeded 10% for validation. Text
+    TFDS sources train on the dataset's train split and validate on its labelled test split, or
+    with `tfds_hold_out` (zoo.tune) on the last 10% of the train split (`TFDS_HOLD_OUT`), which
+    they then do not train on; local sources without `validation_data` hold out a seeded 10%
+    for validation. Text
     validation data is vectorized with the vocabulary fitted on the training split, and class
     names in it map to the training ids. `with_validation=False` reads the training split only
     (validation is None). `data_dir` and `download` reach TFDS as in `zoo.data.load`;
@@ -248,6 +255,9 @@ def load_run_data(
         # The seeded hold-out of local `data`, or the TFDS dataset's test split.
         validation_source = data
         train_split, validation_split = splits(data) if tfds_data else ("train", "validation")
+        if tfds_data and tfds_hold_out:  # TFDS shuffles a dataset when it prepares it
+            train_split, validation_split = (f"{train_split}[:{TFDS_HOLD_OUT}]",
+                                             f"{train_split}[{TFDS_HOLD_OUT}:]")
     else:
         # The splits of the dataset given, not of the entry's (glue/sst2 has no labelled test).
         train_split = splits(data)[0] if tfds_data else "all"

@@ -39,7 +39,8 @@ import pandas as pd
 import tensorflow as tf
 
 from zoo import checks
-from zoo.errors import InvalidValueError, ZooError, first_line
+from zoo.data.sources import tfds_name
+from zoo.errors import InvalidValueError, MissingDependencyError, ZooError, first_line
 from zoo.interrupts import interrupts_kept
 from zoo.io import (
     PROCESS_FILE,
@@ -62,7 +63,13 @@ from zoo.training.callbacks import (
     monitor_mode,
 )
 from zoo.training.fingerprint import fingerprint
-from zoo.training.loop import load_run_data, reading_options, run_precision, used_data_dir
+from zoo.training.loop import (
+    TFDS_HOLD_OUT,
+    load_run_data,
+    reading_options,
+    run_precision,
+    used_data_dir,
+)
 from zoo.training.policy import check_outside_strategy_scope, resolve_policy
 from zoo.training.workdir import Workdir, comparable_config, read_json_object
 from zoo.tuning.hypermodels import ZooHyperModel
@@ -189,8 +196,9 @@ def tune(
         name: a registered entry name.
         data, validation_data: as for `zoo.train`: any source `zoo.data.load` takes; None = the
             entry's TFDS dataset; no `validation_data` = a seeded 10% hold-out of local `data`,
-            or a TFDS dataset's labelled test split (which then chooses the hyperparameters:
-            pass `validation_data` to keep it unseen).
+            or the last 10% of a TFDS dataset's train split, which trials then do not train on
+            (unlike `zoo.train`, which validates on the test split: the hyperparameters are
+            chosen on data that split's score in `zoo evaluate` never saw).
         tuner: "hyperband" (successive halving over epochs), "random" or "bayesian".
         max_trials: trials in all, counting those of earlier runs in `directory`.
         epochs: epochs per trial (Hyperband: the most any trial trains); default: the recipe's.
@@ -292,6 +300,10 @@ def tune(
         "search_space": _space_description(space),
     }
     record.update(reading)  # only what was named, so searches begun before still resume
+    if validation_data is None and (data is None or tfds_name(data) is not None):
+        # Trials scored on the train split's last 10%, no longer on the test split: a search
+        # begun before this was recorded is refused (its trials were scored on other data).
+        record["validation_split"] = f"train[{TFDS_HOLD_OUT}:]"
     _check_directory(directory, record, overwrite=overwrite, role=role)
     if role == "local":  # (in chief/worker mode the processes share the directory by design)
         _refuse_if_in_use(directory)  # before the data is read, or anything there touched
@@ -418,7 +430,7 @@ def _make_oracle(
         try:
             return BayesianOptimizationOracle(max_trials=max_trials, **common)
         except ImportError as error:  # keras-tuner's optional Gaussian-process dependencies
-            raise InvalidValueError(
+            raise MissingDependencyError(
                 f"tuner='bayesian' needs scipy and scikit-learn ({error}); install them with "
                 f"pip install 'keras-tuner[bayesian]', or use tuner='random' or 'hyperband'."
             ) from None
@@ -480,7 +492,7 @@ class TrainingData:
         self._load = lambda batch_size, fitted, with_validation=True: load_run_data(
             spec.with_overrides(batch_size=batch_size), data, validation_data, seed, fitted,
             with_validation=with_validation, data_dir=data_dir, download=download,
-            reading=reading,
+            reading=reading, tfds_hold_out=True,
         )
         preprocessor = None
         if (
