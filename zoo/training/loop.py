@@ -221,10 +221,10 @@ def load_run_data(
     TFDS sources train on the dataset's train split and validate on its labelled test split, or
     with `tfds_hold_out` (zoo.tune) on the last 10% of the train split (`TFDS_HOLD_OUT`), which
     they then do not train on; local sources without `validation_data` hold out a seeded 10%
-    for validation. Text
-    validation data is vectorized with the vocabulary fitted on the training split, and class
-    names in it map to the training ids. `with_validation=False` reads the training split only
-    (validation is None). `data_dir` and `download` reach TFDS as in `zoo.data.load`;
+    for validation. Text validation data is vectorized with the vocabulary fitted on the
+    training split, and class names in it map to the training ids. `with_validation=False`
+    reads the training split only (validation is None). `data_dir` and `download` reach TFDS
+    as in `zoo.data.load`;
     `reading` (`reading_options`) names the text and label columns of tables and numbers the
     training data's class names.
     """

@@ -196,9 +196,9 @@ def tune(
         name: a registered entry name.
         data, validation_data: as for `zoo.train`: any source `zoo.data.load` takes; None = the
             entry's TFDS dataset; no `validation_data` = a seeded 10% hold-out of local `data`,
-            or the last 10% of a TFDS dataset's train split, which trials then do not train on
-            (unlike `zoo.train`, which validates on the test split: the hyperparameters are
-            chosen on data that split's score in `zoo evaluate` never saw).
+            or the last 10% of a TFDS dataset's train split, which trials then do not train on:
+            the test split, which `zoo evaluate` reports, chooses no hyperparameter (`zoo.train`
+            validates on it).
         tuner: "hyperband" (successive halving over epochs), "random" or "bayesian".
         max_trials: trials in all, counting those of earlier runs in `directory`.
         epochs: epochs per trial (Hyperband: the most any trial trains); default: the recipe's.
