@@ -503,14 +503,9 @@ PREVIEW_ROWS = 20  # rows `zoo predict --output` prints; the file holds every ro
 PREVIEW_TEXT = 40  # characters of each sentence `zoo predict` prints; the file holds them whole
 
 
-def _shortened(text: str, limit: int) -> str:
-    """`text` on one line, cut to `limit` characters with "..." where longer."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
-
-
 def _cmd_predict(args: argparse.Namespace) -> None:
     import zoo
+    from zoo.errors import shortened
     from zoo.io import atomic_write_text
     from zoo.serving import read_input_folder, read_inputs
 
@@ -531,7 +526,8 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         atomic_write_text(args.output, frame.to_csv(index=False))
     shown = frame.head(PREVIEW_ROWS) if args.output else frame  # the file has them all
     if "text" in shown:  # on screen, the start of each: enough to tell the rows apart
-        shown = shown.assign(text=[_shortened(str(text), PREVIEW_TEXT) for text in shown.text])
+        shown = shown.assign(text=[shortened(" ".join(str(text).split()), PREVIEW_TEXT)
+                                   for text in shown.text])
     print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
     if len(shown) < len(frame):
         print(f"... {len(frame) - len(shown)} more rows; all {len(frame)} are in {args.output}")

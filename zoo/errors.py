@@ -123,3 +123,17 @@ def first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     line = _TENSORFLOW_WRAPPING.sub("", text.splitlines()[0]).strip()
     return (line or text.splitlines()[0]).rstrip(".")
+
+
+def shortened(text: str | bytes, limit: int = 60) -> str:
+    """`text` (bytes decoded) cut to `limit` characters, ending in "..." where it was longer:
+    what a message or a table quotes of a user's input.
+
+    Example:
+        >>> from zoo.errors import shortened
+        >>> shortened("a gorgeous, witty and deeply moving film", 20)
+        'a gorgeous, witty...'
+    """
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -48,10 +48,10 @@ class Augmentation:
         True
     """
 
-    rotation: float = 0.0  # max rotation, fraction of a full turn (keras.layers.RandomRotation)
-    zoom: float = 0.0  # max zoom in or out, fraction of the image size
-    translation: float = 0.0  # max shift, fraction of height and width
-    horizontal_flip: bool = False  # only where a mirror image keeps its class: CIFAR-10, not digits
+    rotation: float = 0.0
+    zoom: float = 0.0
+    translation: float = 0.0
+    horizontal_flip: bool = False
 
     def __post_init__(self) -> None:
         checks.fraction("augmentation.rotation", self.rotation)
@@ -80,8 +80,8 @@ class ImageInput:
     """
 
     kind: ClassVar[str] = "image"
-    shape: tuple[int, int, int]  # (height, width, channels) of one example
-    mean: tuple[float, ...] = (0.0,)  # per channel (or one value), on pixels scaled to [0, 1]
+    shape: tuple[int, int, int]
+    mean: tuple[float, ...] = (0.0,)
     std: tuple[float, ...] = (1.0,)
     augmentation: Augmentation = Augmentation()
 
@@ -148,9 +148,9 @@ class TextInput:
     """
 
     kind: ClassVar[str] = "text"
-    vocab_size: int = 20_000  # including the padding (0) and out-of-vocabulary (1) tokens
-    sequence_length: int = 200  # ids per example: longer texts are cut, shorter ones padded with 0
-    standardize: str = "lower_and_strip_punctuation"  # one of STANDARDIZERS
+    vocab_size: int = 20_000
+    sequence_length: int = 200
+    standardize: str = "lower_and_strip_punctuation"
 
     def __post_init__(self) -> None:
         if checks.positive_int("vocab_size", self.vocab_size) < 3:
@@ -188,7 +188,8 @@ class Recipe:
         label_smoothing: share of each target spread evenly over all classes (as Keras').
         ema_momentum: keep an exponential moving average of the weights (Keras' `use_ema`):
             validation, the best checkpoint and the final model use the average; None = plain
-            weights. Runs too short for its window use a lower momentum.
+            weights. Runs too short for its window use a lower momentum
+            (`zoo.training.compile.ema_momentum`).
         batch_size, epochs: as for `model.fit`.
         bucket_by_length: text only: batch examples of similar length together (less padding).
         early_stopping_patience: epochs without improvement before training stops; None = no
@@ -203,23 +204,20 @@ class Recipe:
         ('adam', 3, 0.001)
     """
 
-    optimizer: str = "adam"  # one of OPTIMIZERS
-    learning_rate: float = 1e-3  # peak learning rate
-    schedule: str = "constant"  # one of SCHEDULES; decays over all training steps
-    warmup_epochs: int = 0  # linear warmup before the schedule starts
-    momentum: float = 0.9  # for sgd and rmsprop; ignored by the others
-    weight_decay: float = 0.0  # decoupled weight decay (adamw, sgd)
-    clipnorm: float | None = None  # clip each gradient to this norm; None = no clipping
-    label_smoothing: float = 0.0  # share of the target spread evenly over all classes (as Keras)
-    # Keep an exponential moving average of the weights (Keras' use_ema); validation, the best
-    # checkpoint and the final model use the average. None = plain weights. Runs too short for
-    # its window use a lower momentum (zoo.training.compile.ema_momentum).
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    schedule: str = "constant"
+    warmup_epochs: int = 0
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    clipnorm: float | None = None
+    label_smoothing: float = 0.0
     ema_momentum: float | None = None
     batch_size: int = 128
     epochs: int = 10
-    bucket_by_length: bool = False  # text: batch similar lengths together, less padding per batch
-    early_stopping_patience: int | None = None  # epochs without improvement; None = no early stop
-    monitor: str = "val_accuracy"  # what early stopping and the best checkpoint watch
+    bucket_by_length: bool = False
+    early_stopping_patience: int | None = None
+    monitor: str = "val_accuracy"
 
     def __post_init__(self) -> None:
         checks.one_of("optimizer", self.optimizer, OPTIMIZERS)
@@ -265,11 +263,11 @@ class Reference:
         True
     """
 
-    accuracy: float  # top-1 test accuracy in [0, 1]
-    source: str  # paper, tutorial or example the figure is taken from
-    note: str = ""  # how our setting differs (data size, epochs...)
-    measured: float | None = None  # what zoo's recipe reached here, on data no choice has seen
-    measured_on: str = ""  # the data and protocol of `measured` (benchmarks/bench_accuracy.py)
+    accuracy: float
+    source: str
+    note: str = ""
+    measured: float | None = None
+    measured_on: str = ""
 
     def __post_init__(self) -> None:
         checks.fraction("reference accuracy", self.accuracy, inclusive_high=True)

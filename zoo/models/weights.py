@@ -82,16 +82,11 @@ def _resolve_weights_path(source: str | os.PathLike) -> tuple[Path, str]:
     return path, "keras"
 
 
-def _unloaded_layers(error: ValueError) -> list[str]:
-    """The layers a failed `load_weights` names as not loaded (Keras lists them last)."""
-    return re.findall(r"<\w+ name=([^,>]+)", str(error).partition("could not be loaded:")[2])
-
-
 def _mismatch_summary(error: ValueError) -> str:
     """The layers a failed `load_weights` could not fill, and Keras' reason for the first one."""
     text = str(error)
     # Keras ends with "List of objects that could not be loaded:\n[<Dense name=classifier, ...>]".
-    names = _unloaded_layers(error)
+    names = re.findall(r"<\w+ name=([^,>]+)", text.partition("could not be loaded:")[2])
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return type(error).__name__
@@ -396,7 +391,7 @@ def _load_weights_file(
         # Keras reads the places the model has and ignores the rest: a file of a deeper network
         # would load its hidden layer into the head, without a word. (Where the model has places
         # the file lacks, Keras' own check names the layers.)
-        extra = sorted({place.split("/")[0] for place in given.keys() - own.keys()})
+        extra = sorted({_group(place) for place in given.keys() - own.keys()})
         if extra and own.keys() <= given.keys():
             raise DataError(
                 f"{path} does not fit {model.name}: it holds weights {model.name} has no place "
@@ -439,7 +434,7 @@ def _load_weights_file(
 
 def _weights_layout(path: Path) -> dict[str, tuple[int, ...]]:
     """The shape of every layer weight in a `.weights.h5` file, by its place in the file
-    ("dense_1/vars/0"); the optimizer's are left out."""
+    ("dense_1/vars/0", in the layer group "dense_1": `_group`); the optimizer's are left out."""
     import h5py
 
     layout: dict[str, tuple[int, ...]] = {}
@@ -449,6 +444,11 @@ def _weights_layout(path: Path) -> dict[str, tuple[int, ...]]:
             layers.visititems(lambda place, item: layout.__setitem__(place, tuple(item.shape))
                               if isinstance(item, h5py.Dataset) else None)
     return layout
+
+
+def _group(place: str) -> str:
+    """The layer a weight's place in a `.weights.h5` file belongs to ("dense_1")."""
+    return place.split("/")[0]
 
 
 def _own_weights_layout(model: keras.Model) -> dict[str, tuple[int, ...]]:
@@ -471,27 +471,20 @@ def _other_head(
     load accepts or explains."""
     if own.keys() != given.keys():
         return None
-    differ = {place.split("/")[0] for place in own if own[place] != given[place]}
+    differ = {_group(place) for place in own if own[place] != given[place]}
     if len(differ) != 1:
         return None
     (group,) = differ
     head = sorted(tuple(weight.shape) for weight in model.get_layer(HEAD_LAYER).weights)
-    if sorted(shape for place, shape in own.items() if place.split("/")[0] == group) != head:
+    if sorted(shape for place, shape in own.items() if _group(place) == group) != head:
         return None  # the one layer that differs is not the head
     kernels = [shape for place, shape in given.items()
-               if place.split("/")[0] == group and len(shape) == 2]
+               if _group(place) == group and len(shape) == 2]
     return kernels[0][-1] if len(kernels) == 1 else None
 
 
-def _warn_new_head(model: keras.Model, path: Path, trained: int | None, built: int) -> None:
+def _warn_new_head(model: keras.Model, path: Path, trained: int, built: int) -> None:
     """Warn that a trained classifier head of another class count was left behind."""
-    if trained is None:
-        warn(
-            f"the weights in {path} end in a classifier of another class count than "
-            f"{model.name}'s {built}: its classifier head starts fresh, not from the trained "
-            f"one. To train a new {built}-class head on purpose, pass num_classes={built}."
-        )
-        return
     warn(
         f"the weights in {path} end in a {trained}-class classifier, and {model.name} "
         f"is built with {built} classes: its classifier head starts fresh, not from the "

@@ -25,7 +25,7 @@ import pandas as pd
 import tensorflow as tf
 
 from zoo import checks
-from zoo.errors import DataError, InvalidValueError, warn
+from zoo.errors import DataError, InvalidValueError, shortened, warn
 from zoo.serving.archive import abandoned_export, load_saved_model, read_metadata
 from zoo.serving.inputs import as_images, as_texts
 from zoo.serving.signature import SIGNATURE
@@ -170,7 +170,7 @@ class Predictor:
         read = "zoo.serving.read_inputs(PATH)"
         if self.kind == "image" and isinstance(inputs, (str, bytes, os.PathLike)):
             given = (f"the path {os.fspath(inputs)}" if isinstance(inputs, os.PathLike)
-                     else f"the string {_shortened(inputs)!r}")
+                     else f"the string {shortened(inputs)!r}")
             raise DataError(
                 f"this model classifies images: predict takes uint8 pixels of shape (batch, "
                 f"{', '.join(map(str, self.input_shape))}), not {given}. Read images from a file "
@@ -213,13 +213,6 @@ class Predictor:
         entry = self.metadata.get("entry", "?")
         classes = len(self.class_names)
         return f"Predictor({entry!r}, {self.kind}, {classes} classes, from {self.source})"
-
-
-def _shortened(text: str | bytes, limit: int = 60) -> str:
-    """`text` (bytes decoded), cut to `limit` characters with "...": a message quotes one line."""
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def load(path: str | os.PathLike) -> Predictor:

@@ -159,7 +159,7 @@ def _resolve_spec(
     )
 
 
-def _is_tfds(source: Any) -> bool:
+def is_tfds_source(source: Any) -> bool:
     """True for None (the entry's own dataset), "tfds:NAME" and bare catalog names."""
     from zoo.data.catalog import DATASETS
 
@@ -173,8 +173,8 @@ def _is_tfds(source: Any) -> bool:
 def used_data_dir(data_dir: Any, data: Any, validation_data: Any) -> Any:
     """`data_dir` when a run reads a TFDS dataset, else None after a warning that it is unused:
     a silently ignored data_dir would leave a user looking for TFDS files in it."""
-    if data_dir is None or _is_tfds(data) or (
-        validation_data is not None and _is_tfds(validation_data)
+    if data_dir is None or is_tfds_source(data) or (
+        validation_data is not None and is_tfds_source(validation_data)
     ):
         return data_dir
     logger.warning(
@@ -210,6 +210,42 @@ def reading_options(
 TFDS_HOLD_OUT = "90%"
 
 
+def run_splits(
+    spec: ModelSpec, data: Any, validation_data: Any, *, tfds_hold_out: bool = False
+) -> tuple[str, str]:
+    """The splits a run reads from `data` and from its validation source (`validation_data`,
+    else `data` again), as `load_run_data` describes them.
+
+    Example:
+        >>> import zoo
+        >>> from zoo.training.loop import run_splits
+        >>> spec = zoo.get_spec("mlp_mnist")
+        >>> run_splits(spec, None, None), run_splits(spec, None, None, tfds_hold_out=True)
+        (('train', 'test'), ('train[:90%]', 'train[90%:]'))
+        >>> run_splits(spec, "digits.npz", None), run_splits(spec, "digits.npz", "tfds:mnist")
+        (('train', 'validation'), ('all', 'test'))
+    """
+    from zoo.data.catalog import train_and_test_splits
+    from zoo.data.sources import tfds_name
+
+    def splits(source: Any) -> tuple[str, str]:  # a TFDS source's training and labelled test split
+        name = tfds_name(source) if source is not None else spec.dataset
+        return train_and_test_splits(name)
+
+    tfds_data = is_tfds_source(data)
+    if validation_data is None:
+        # The seeded hold-out of local `data`, or the TFDS dataset's test split.
+        if not tfds_data:
+            return "train", "validation"
+        train_split, test_split = splits(data)
+        if tfds_hold_out:  # TFDS shuffles a dataset when it prepares it
+            return f"{train_split}[:{TFDS_HOLD_OUT}]", f"{train_split}[{TFDS_HOLD_OUT}:]"
+        return train_split, test_split
+    # The splits of the dataset given, not of the entry's (glue/sst2 has no labelled test).
+    train_split = splits(data)[0] if tfds_data else "all"
+    return train_split, splits(validation_data)[1] if is_tfds_source(validation_data) else "all"
+
+
 def load_run_data(
     spec: ModelSpec, data: Any, validation_data: Any, seed: int, preprocessor: Any,
     augment: bool | None = None, *, with_validation: bool = True,
@@ -224,15 +260,12 @@ def load_run_data(
     for validation. Text validation data is vectorized with the vocabulary fitted on the
     training split, and class names in it map to the training ids. `with_validation=False`
     reads the training split only (validation is None). `data_dir` and `download` reach TFDS
-    as in `zoo.data.load`;
-    `reading` (`reading_options`) names the text and label columns of tables and numbers the
-    training data's class names.
+    as in `zoo.data.load`; `reading` (`reading_options`) names the text and label columns of
+    tables and numbers the training data's class names.
     """
     import tensorflow as tf
 
     from zoo import data as zoo_data
-    from zoo.data.catalog import train_and_test_splits
-    from zoo.data.sources import tfds_name
 
     for argument, source in (("data", data), ("validation_data", validation_data)):
         if isinstance(source, tf.data.Dataset):
@@ -246,26 +279,12 @@ def load_run_data(
                 f"built, use Keras directly: model = zoo.build(name); model.fit(dataset, ...)."
             )
 
-    def splits(source: Any) -> tuple[str, str]:  # a TFDS source's training and labelled test split
-        name = tfds_name(source) if source is not None else spec.dataset
-        return train_and_test_splits(name)
-
-    tfds_data = data is None or _is_tfds(data)
-    if validation_data is None:
-        # The seeded hold-out of local `data`, or the TFDS dataset's test split.
-        validation_source = data
-        train_split, validation_split = splits(data) if tfds_data else ("train", "validation")
-        if tfds_data and tfds_hold_out:  # TFDS shuffles a dataset when it prepares it
-            train_split, validation_split = (f"{train_split}[:{TFDS_HOLD_OUT}]",
-                                             f"{train_split}[{TFDS_HOLD_OUT}:]")
-    else:
-        # The splits of the dataset given, not of the entry's (glue/sst2 has no labelled test).
-        train_split = splits(data)[0] if tfds_data else "all"
-        validation_source = validation_data
-        validation_split = splits(validation_data)[1] if _is_tfds(validation_data) else "all"
+    train_split, validation_split = run_splits(spec, data, validation_data,
+                                               tfds_hold_out=tfds_hold_out)
+    validation_source = data if validation_data is None else validation_data
 
     def tfds_options(source: Any) -> dict[str, Any]:  # local sources would warn about data_dir
-        return {"data_dir": data_dir if _is_tfds(source) else None, "download": download}
+        return {"data_dir": data_dir if is_tfds_source(source) else None, "download": download}
 
     reading = reading or {}
     common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed,

@@ -39,7 +39,6 @@ import pandas as pd
 import tensorflow as tf
 
 from zoo import checks
-from zoo.data.sources import tfds_name
 from zoo.errors import InvalidValueError, MissingDependencyError, ZooError, first_line
 from zoo.interrupts import interrupts_kept
 from zoo.io import (
@@ -64,10 +63,11 @@ from zoo.training.callbacks import (
 )
 from zoo.training.fingerprint import fingerprint
 from zoo.training.loop import (
-    TFDS_HOLD_OUT,
+    is_tfds_source,
     load_run_data,
     reading_options,
     run_precision,
+    run_splits,
     used_data_dir,
 )
 from zoo.training.policy import check_outside_strategy_scope, resolve_policy
@@ -300,10 +300,10 @@ def tune(
         "search_space": _space_description(space),
     }
     record.update(reading)  # only what was named, so searches begun before still resume
-    if validation_data is None and (data is None or tfds_name(data) is not None):
+    if validation_data is None and is_tfds_source(data):
         # Trials scored on the train split's last 10%, no longer on the test split: a search
         # begun before this was recorded is refused (its trials were scored on other data).
-        record["validation_split"] = f"train[{TFDS_HOLD_OUT}:]"
+        record["validation_split"] = run_splits(spec, data, None, tfds_hold_out=True)[1]
     _check_directory(directory, record, overwrite=overwrite, role=role)
     if role == "local":  # (in chief/worker mode the processes share the directory by design)
         _refuse_if_in_use(directory)  # before the data is read, or anything there touched
