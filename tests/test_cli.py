@@ -90,7 +90,7 @@ def test_no_tensorflow_start_up_lines_without_a_gpu_driver():
     assert completed.stderr == ""  # before: "failed call to cuInit: ... CUDA error" on every call
 
 
-def test_train_then_evaluate_end_to_end(tmp_path):
+def test_train_then_evaluate_end_to_end(tmp_path, capsys):
     data = write_digits_npz(tmp_path / "digits.npz", count=300)
     workdir = tmp_path / "run"
     trained = run_zoo("train", "cnn_mnist", "--data", str(data), "--epochs", "2",
@@ -113,7 +113,12 @@ def test_train_then_evaluate_end_to_end(tmp_path):
     output = tmp_path / "reports" / "digits.json"
     assert main(["evaluate", str(workdir), "--data", str(data), "--output", str(output)]) == 0
     assert json.loads(output.read_text()) == json.loads(json.dumps(report.to_dict()))
+    capsys.readouterr()
+    # A directory for --output is refused before the evaluation, in one line that says so.
     assert main(["evaluate", str(workdir), "--data", str(data), "--output", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error == (f"zoo: error: cannot write the report to {tmp_path}: it is a directory; "
+                     f"expected a JSON file path.\n")
 
 
 @pytest.mark.parametrize(
@@ -337,6 +342,10 @@ def test_the_printed_train_command_reads_back_numpy_values_as_numbers():
     read_back = dict(_override(argument) for argument in command if "=" in argument)
     assert read_back == {"dropout": 0.25, "units": (8,), "optimizer": "adam", "batch_size": 64,
                          "nesterov": True, "filters": (8, 16)}
+    # The search's seed goes along: it chose the hold-out and initial weights the trials scored.
+    seeded = _parser().parse_args(["tune", "mlp_mnist", "--data", "d.npz", "--seed", "7"])
+    command = shlex.split(_train_command(seeded, overrides))
+    assert "--seed" in command and command[command.index("--seed"):][:2] == ["--seed", "7"]
 
 
 def test_an_unknown_set_key_lists_the_options_set_takes_too(capsys, tmp_path):
@@ -405,6 +414,25 @@ def test_a_librarys_warning_names_the_library(capsys):
         "zoo: warning: from keras: DeprecationWarning: old",
         "zoo: warning: zoo says this",
     ]
+
+
+@pytest.mark.parametrize("level, inside", [
+    (logging.NOTSET, logging.WARNING),  # a library left as it comes: warnings only
+    (logging.ERROR, logging.ERROR),  # set quieter by the caller: never louder for the block
+], ids=["unset", "already_quieter"])
+def test_quieting_a_library_never_makes_it_louder_and_puts_its_level_back(level, inside):
+    from zoo.logs import quiet
+
+    library = logging.getLogger("zoo_tests.quieted_library")
+    library.setLevel(level)
+    try:
+        with quiet(library.name):
+            assert library.level == inside
+            assert library.isEnabledFor(logging.WARNING) == (inside <= logging.WARNING)
+            assert not library.isEnabledFor(logging.INFO)
+        assert library.level == level
+    finally:
+        library.setLevel(logging.NOTSET)
 
 
 def test_columns_of_your_own_train_evaluate_and_tune(tmp_path, capsys):
@@ -508,6 +536,17 @@ def test_a_file_error_is_one_line_naming_the_file(monkeypatch, capsys):
     assert error.count("\n") == 1 and error.startswith(
         "zoo: error: Can't write data (file write failed: time = Wed , errno = 27). Check the "
         "path (its permissions, the free space and file size limits)")
+
+
+def test_ctrl_c_ends_with_one_line_and_the_shells_status(monkeypatch, capsys):
+    # 130 = 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C; scripts
+    # running zoo tell an interrupted run from a failed one (2) by it.
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli._COMMANDS, "list", interrupted)
+    assert main(["list"]) == 130
+    assert capsys.readouterr().err == "zoo: interrupted\n"
 
 
 @pytest.mark.parametrize("memory_error", ["tensorflow", "python"])

@@ -60,6 +60,15 @@ def test_hold_out_is_disjoint_complete_and_reproducible():
     assert zoo.data.load(source, "all", batch_size=64).num_examples == 300
 
 
+@pytest.mark.parametrize("fraction, held_out", [(0.01, 1), (0.99, 19)])
+def test_hold_out_is_at_least_one_example_and_never_all(fraction, held_out):
+    # 1% of 20 rounds to 0 and 99% to 20: either would leave one split empty.
+    source = digit_like_images(20)
+    train = zoo.data.load(source, "train", validation_fraction=fraction)
+    validation = zoo.data.load(source, "validation", validation_fraction=fraction)
+    assert (train.num_examples, validation.num_examples) == (20 - held_out, held_out)
+
+
 def test_shuffle_is_seeded_and_reshuffled_every_epoch():
     x, y = digit_like_images(200)
     source = (_ids(x), y)
@@ -71,6 +80,9 @@ def test_shuffle_is_seeded_and_reshuffled_every_epoch():
     assert _example_ids(zoo.data.load(source, batch_size=50, seed=2)) != epoch_one
     unshuffled = zoo.data.load(source, "validation", batch_size=50, seed=1)
     assert _example_ids(unshuffled) == sorted(_example_ids(unshuffled))
+    # train without shuffling keeps the source's order too, as evaluation reads expect
+    unshuffled_train = zoo.data.load(source, "train", batch_size=50, seed=1, shuffle=False)
+    assert _example_ids(unshuffled_train) == sorted(_example_ids(unshuffled_train))
 
 
 def test_same_seed_gives_the_same_augmented_batches():
@@ -84,17 +96,29 @@ def test_same_seed_gives_the_same_augmented_batches():
         np.testing.assert_array_equal(a, b)
     other = _batches(zoo.data.load((x, y), spec=spec, seed=6))
     assert not np.array_equal(other[0], runs[0][0])
+    # Unshuffled, the same images come first in every epoch, distorted afresh each time.
+    unshuffled = zoo.data.load((x, y), "all", spec=spec, seed=5, shuffle=False, augment=True)
+    assert not np.array_equal(_batches(unshuffled)[0], _batches(unshuffled)[0])
 
 
 def test_augmentation_only_in_training_and_eval_is_exactly_normalized():
     x, y = digit_like_images(100)
+    x = _ids(x)
     spec = zoo.get_spec("cnn_mnist").with_overrides(batch_size=100)
     normalized = (x[..., None].astype(np.float32) / 255.0 - 0.1307) / 0.3081
 
     evaluation = zoo.data.load((x, y), "all", spec=spec, shuffle=False)
     np.testing.assert_allclose(_batches(evaluation)[0], normalized, rtol=0, atol=1e-6)
-    validation = zoo.data.load((x, y), "validation", spec=spec, validation_fraction=0.2)
+    # A hold-out is never augmented, even when asked to be shuffled.
+    validation = zoo.data.load(
+        (x, y), "validation", spec=spec, validation_fraction=0.2, shuffle=True
+    )
     assert validation.num_examples == 20 and validation.element_spec[0].shape[1:] == (28, 28, 1)
+    assert not validation.augmented
+    held_out = np.sort(np.random.default_rng(0).permutation(100)[:20])  # 20% of 100, seed 0
+    shuffled = _batches(validation)[0]
+    in_id_order = shuffled[np.argsort(shuffled[:, 0, 0, 0])]  # ids < 256: pixel (0, 0) orders
+    np.testing.assert_allclose(in_id_order, normalized[held_out], rtol=0, atol=1e-6)
 
     augmented = zoo.data.load((x, y), "all", spec=spec, shuffle=False, augment=True)
     batch = _batches(augmented)[0]
@@ -242,6 +266,16 @@ def test_length_buckets_cut_padding_and_keep_every_example():
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(batches, again, strict=True))
 
 
+def test_length_buckets_with_drop_remainder_give_full_batches_only():
+    texts, labels = _lengths_texts(100)
+    spec = zoo.get_spec("lstm_sst2").with_overrides(vocab_size=60, sequence_length=32, batch_size=8)
+    bucketed = zoo.data.load((texts, labels), "all", spec=spec, bucket_by_length=True,
+                             drop_remainder=True)
+    sizes = [len(batch_labels) for _, batch_labels in bucketed]
+    # 100 // 8: the 4 examples left over are dropped, and the cardinality says so up front.
+    assert sizes == [8] * 12 and int(bucketed.cardinality()) == 12
+
+
 def test_text_models_train_on_length_buckets(tmp_path):
     source = write_sentiment_tsv(tmp_path / "train.tsv")
     for name in zoo.list_models(task="text_classification", dataset="glue/sst2"):
@@ -285,6 +319,10 @@ def test_drop_remainder_leaving_no_batch_is_refused():
         r"examples.*batch_size of at most 6, or drop_remainder=False",
     ):
         zoo.data.load((x, y), "all", spec="mlp_mnist", batch_size=32, drop_remainder=True)
+    # exactly one full batch is enough
+    one = zoo.data.load((x, y), "all", spec="mlp_mnist", batch_size=6, drop_remainder=True,
+                        shuffle=False)
+    assert [len(b) for b in _batches(one)] == [6]
 
 
 def test_cache_false_is_honoured_for_local_text(monkeypatch):

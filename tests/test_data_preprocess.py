@@ -70,6 +70,11 @@ def test_load_errors_name_the_problem(tmp_path):
         DataError, match=r"saved for text input .*'vocab_size': 30.* expects .*'vocab_size': 15000"
     ):
         Preprocessor.load(tmp_path / "text", zoo.get_spec("lstm_sst2"))
+    # Another standardization splits text into other words: the same ids would mean other words.
+    lower = replace(TEXT_SPEC, input=replace(TEXT_SPEC.input, standardize="lower"))
+    with pytest.raises(DataError, match=r"saved for text input .*'standardize': "
+                       r"'lower_and_strip_punctuation'.* expects .*'standardize': 'lower'"):
+        Preprocessor.load(tmp_path / "text", lower)
     with pytest.raises(DataError, match="holds a text preprocessor, but 'cnn_mnist' takes image"):
         Preprocessor.load(tmp_path / "text", zoo.get_spec("cnn_mnist"))
     (tmp_path / "broken").mkdir()
@@ -149,6 +154,18 @@ def test_image_preprocessor_normalizes_and_round_trips(tmp_path):
     np.testing.assert_array_equal(restored(images).numpy(), preprocessor(images).numpy())
 
 
+@pytest.mark.parametrize("change", [{"mean": (0.5,)}, {"std": (0.5,)}])
+def test_an_image_preprocessor_for_another_normalization_is_refused(change):
+    spec = zoo.get_spec("cnn_mnist")
+    other = replace(spec, input=replace(spec.input, **change))
+    preprocessor = make_preprocessor(spec)
+    assert preprocessor.compatible_with(spec) and not preprocessor.compatible_with(other)
+    images = np.zeros((4, 28, 28), np.uint8), np.arange(4)
+    with pytest.raises(DataError, match=r"the preprocessor was made for 'cnn_mnist' .*which "
+                       r"differs from what"):
+        zoo.data.load(images, "all", spec=other, preprocessor=preprocessor)
+
+
 def test_normalization_layer_saves_inside_a_model(tmp_path):
     inputs = keras.Input((28, 28, 1), dtype="uint8")
     model = keras.Model(inputs, ImageNormalization(mean=(0.1307,), std=(0.3081,))(inputs))
@@ -197,10 +214,81 @@ def test_random_affine_translation_moves_content_within_bounds():
     assert len({tuple(np.round(c, 1)) for c in centres}) > 4
 
 
+# The statistical tests below warp one batch of copies: each image of a batch draws its own warp,
+# so one fixed seed gives many draws at once (deterministic, and a fraction of a second).
+
+
+def _bar_angles(images: np.ndarray) -> np.ndarray:
+    """The angle in degrees (0-90) of each image's bright bar to the horizontal, from the
+    principal axis of its pixels weighted by brightness."""
+    angles = []
+    for image in images[..., 0]:
+        ys, xs = np.nonzero(image > 0.3)
+        weights = image[ys, xs]
+        centred = np.stack([xs - np.average(xs, weights=weights),
+                            ys - np.average(ys, weights=weights)])
+        axis = np.linalg.eigh(np.cov(centred, aweights=weights))[1][:, -1]
+        angle = np.degrees(np.arctan2(axis[1], axis[0])) % 180
+        angles.append(min(angle, 180 - angle))
+    return np.array(angles)
+
+
+def test_random_affine_rotation_is_a_fraction_of_a_full_turn():
+    # rotation=0.1 turns up to 0.1 * 360 = 36 degrees either way, as keras.layers.RandomRotation.
+    bars = np.zeros((200, 41, 41, 1), np.float32)
+    bars[:, 20, 5:36] = 1.0  # a horizontal bar through the centre
+    turned = RandomAffine(rotation=0.1)(bars, seed=tf.constant([0, 0], tf.int64)).numpy()
+    angles = _bar_angles(turned)
+    # 200 draws: the largest is near 36 (35.3 here); half a turn's fraction would stop at 18.
+    assert 30.0 < angles.max() <= 36.5
+
+
+@pytest.mark.parametrize("options, fill_value", [({}, 0.0), ({"fill_value": 0.5}, 0.5)],
+                         ids=["default", "fill_value"])
+def test_random_affine_fills_what_comes_from_outside_with_the_fill_value(options, fill_value):
+    # Constant fill, black by default, not "nearest": edge pixels repeated into the gap would
+    # invent content.
+    ones = np.ones((8, 20, 20, 1), np.float32)
+    shifted = RandomAffine(translation=0.3, **options)(
+        ones, seed=tf.constant([1, 2], tf.int64)).numpy()
+    assert shifted.min() == pytest.approx(fill_value) and shifted.max() == pytest.approx(1.0)
+
+
+def test_random_affine_shifts_by_a_fraction_of_the_width_across_and_the_height_down():
+    # A non-square image: 11 rows, 101 columns. translation=0.2 moves a dot up to 20 columns
+    # (0.2 of the width) and up to 2.2 rows (0.2 of the height), never by the other side's share.
+    dots = np.zeros((100, 11, 101, 1), np.float32)
+    dots[:, 5, 50] = 1.0
+    moved = RandomAffine(translation=0.2)(dots, seed=tf.constant([0, 1], tf.int64)).numpy()
+    rows, columns = np.unravel_index(moved[..., 0].reshape(100, -1).argmax(axis=1), (11, 101))
+    assert (moved.max(axis=(1, 2, 3)) > 0).all()  # never pushed out of the image
+    assert 10 < np.abs(columns - 50).max() <= 20
+    assert np.abs(rows - 5).max() <= 3
+
+
+def test_random_affine_zoom_scales_the_area_both_ways():
+    # zoom=0.3: scale in [0.7, 1.3] on both axes, so a square's area is 1/1.69 to 1/0.49 of its
+    # own (0.59 to 2.04).
+    squares = np.zeros((50, 40, 40, 1), np.float32)
+    squares[:, 15:25, 15:25] = 1.0
+    zoomed = RandomAffine(zoom=0.3)(squares, seed=tf.constant([0, 2], tf.int64)).numpy()
+    areas = zoomed.sum(axis=(1, 2, 3)) / 100.0
+    assert 0.5 < areas.min() < 0.8 and 1.5 < areas.max() < 2.2
+
+
 def test_random_affine_config_round_trip():
-    layer = RandomAffine(rotation=0.03, zoom=0.1, translation=0.1, seed=7)
+    layer = RandomAffine(rotation=0.03, zoom=0.1, translation=0.1, horizontal_flip=True,
+                         fill_mode="reflect", fill_value=0.25, interpolation="nearest", seed=7)
     clone = RandomAffine.from_config(layer.get_config())
-    assert (clone.rotation, clone.zoom, clone.translation, clone.seed) == (0.03, 0.1, 0.1, 7)
+    # Every field other than its default, so a field get_config leaves out shows here.
+    fields = ("rotation", "zoom", "translation", "horizontal_flip", "fill_mode", "fill_value",
+              "interpolation", "seed")
+    assert {field: getattr(clone, field) for field in fields} == {
+        "rotation": 0.03, "zoom": 0.1, "translation": 0.1, "horizontal_flip": True,
+        "fill_mode": "reflect", "fill_value": 0.25, "interpolation": "nearest", "seed": 7}
+    images = _images()
+    seed = tf.constant([3, 4], tf.int64)
+    np.testing.assert_array_equal(clone(images, seed=seed), layer(images, seed=seed))
     assert keras.saving.get_registered_name(RandomAffine) == "zoo>RandomAffine"
 
 

@@ -63,6 +63,10 @@ def test_two_workers_train_in_step(tmp_path):
         assert "strategy=MultiWorkerMirroredStrategy" in output, output[-3000:]
         assert "jit_compile=False" in output
         assert "jit_compile: off: zoo's multi-worker step runs without XLA" in output
+    # A worker waiting for its peers says so (TensorFlow's wait is silent).
+    assert "worker 0 (the chief) of 2: waiting for every worker named in TF_CONFIG" in (
+        outputs["worker0"])
+    assert "worker 1 of 2: waiting for every worker" in outputs["worker1"]
 
     chief, other = (keras.saving.load_model(path / "model.keras", compile=False)
                     for path in (run, run / ".worker-1"))

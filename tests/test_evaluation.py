@@ -65,6 +65,13 @@ def test_outputs_that_are_not_probabilities_give_no_loss_and_a_warning(caplog):
     assert "not probabilities (values from -1 to 2.5, rows summing to 0.5 to 1.5)" in caplog.text
     assert "end the model with a softmax" in caplog.text
     caplog.clear()
+    # Scores each within [0, 1] are no distribution either when a row does not sum to 1
+    # (sigmoid outputs, one per class): their "cross-entropy" would be a number without meaning.
+    with caplog.at_level("WARNING", logger="zoo.evaluation"):
+        sigmoid = classification_report([0, 1], np.array([[0.9, 0.8], [0.2, 0.9]]))
+    assert sigmoid.loss is None and sigmoid.accuracy == 1.0
+    assert "rows summing to 1.1 to 1.7" in caplog.text
+    caplog.clear()
     with caplog.at_level("WARNING", logger="zoo.evaluation"):  # float16 softmax rounding passes
         rounded = classification_report([0, 1], np.array([[0.996, 0.0], [0.25, 0.752]]))
     assert rounded.loss is not None and not caplog.text
@@ -121,6 +128,20 @@ def test_plot_writes_confusion_matrix_and_curves(tmp_path):
     assert report.to_dict()["confusion"] == [[1, 0], [1, 1]]
     report.plot(tmp_path / "new" / "folder" / "report.png")  # made, as --output's are
     assert (tmp_path / "new" / "folder" / "report.png").is_file()
+
+
+def test_the_reports_dict_names_each_class_row_and_keeps_true_classes_as_rows():
+    import json
+
+    # A cat taken for a dog, no dog taken for a cat: a matrix that reads wrong transposed.
+    report = classification_report([0, 0, 1], np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8]]),
+                                   ["cat", "dog"])
+    plain = json.loads(json.dumps(report.to_dict()))  # as report.json holds it
+    assert [row["class"] for row in plain["per_class"]] == ["cat", "dog"]
+    assert plain["per_class"][0] == {"class": "cat", "precision": 1.0, "recall": 0.5, "f1": 2 / 3,
+                                     "support": 2}
+    assert plain["confusion"] == [[1, 1], [0, 1]]  # rows: true class, columns: predicted
+    assert plain["class_names"] == ["cat", "dog"]
 
 
 def test_saved_plots_stay_out_of_pyplot_and_stay_legible(tmp_path):

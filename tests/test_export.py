@@ -106,6 +106,11 @@ def test_an_export_evaluates_as_its_model_does(name, exports):
     assert report.accuracy == in_memory.accuracy
     pd.testing.assert_frame_equal(report.confusion, in_memory.confusion)
     assert report.loss == pytest.approx(in_memory.loss, rel=1e-4)
+    # In chunks smaller than the data (5, 5 and 2 of 12), every example is still scored once.
+    chunked = zoo.load(path).evaluate((inputs, labels), batch_size=5)
+    assert chunked.num_examples == len(inputs) and chunked.accuracy == report.accuracy
+    pd.testing.assert_frame_equal(chunked.confusion, report.confusion)
+    assert chunked.loss == pytest.approx(report.loss, rel=1e-5)
 
 
 def test_an_export_path_evaluated_with_a_data_dir_says_it_is_unused(exports, caplog):
@@ -183,7 +188,14 @@ def test_round_trip_gives_identical_predictions(name, exports):
     probabilities = frame[[f"p_{c}" for c in spec.class_names]].to_numpy()
     np.testing.assert_allclose(probabilities, expected, atol=1e-6)
     assert frame["label"].tolist() == labels
+    # The probability of the class answered: the highest of each row, not one class's column.
+    np.testing.assert_allclose(frame["probability"], expected.max(axis=1), atol=1e-6)
     assert predictor.kind == spec.input.kind
+    # Chunks smaller than the input (4 + 4 + 4 and 5 + 5 + 2 of 12) fill every row, as one did.
+    for batch_size in (4, 5):
+        chunked = predictor.predict(list(inputs) if key == "text" else inputs,
+                                    batch_size=batch_size)
+        pd.testing.assert_frame_equal(chunked, frame, atol=1e-6)
 
     metadata = predictor.metadata
     assert metadata["entry"] == name and metadata["class_names"] == list(spec.class_names)
@@ -218,7 +230,6 @@ def test_exports_run_with_tensorflow_alone(exports, tmp_path):
     assert "(3, 10)" in run.stdout and ("negative" in run.stdout or "positive" in run.stdout)
 
 
-@pytest.mark.skipif(not (BIN / "saved_model_cli").exists(), reason="saved_model_cli not installed")
 def test_serving_signature_refuses_other_shapes_and_answers_empty_batches(exports):
     for name, (path, _, _) in exports.items():
         spec = zoo.get_spec(name)
@@ -234,6 +245,7 @@ def test_serving_signature_refuses_other_shapes_and_answers_empty_batches(export
             serve(**wrong)
 
 
+@pytest.mark.skipif(not (BIN / "saved_model_cli").exists(), reason="saved_model_cli not installed")
 def test_saved_model_cli_shows_and_runs_the_export(exports, tmp_path):
     image = exports["cnn_mnist"][0]
     shown = subprocess.run(
@@ -423,6 +435,21 @@ def test_parity_failure_raises_and_leaves_nothing(tmp_path, monkeypatch):
     assert not target.exists() and not staging_leftovers(target)
 
 
+def test_a_label_table_out_of_order_fails_parity_and_leaves_nothing(tmp_path, monkeypatch):
+    # Probabilities and class ids that match are not enough: an export whose `label` output names
+    # other classes (its table mixed up while tracing) would serve wrong answers with confidence.
+    model, preprocessor = small_model("mlp_mnist")
+    real_archive = exporter.serving_archive
+    monkeypatch.setattr(exporter, "serving_archive", lambda model, preprocessor, names:
+                        real_archive(model, preprocessor, list(reversed(names))))
+    target = tmp_path / "export"
+    # Said as what it is: no tolerance would make other labels right.
+    with pytest.raises(zoo.ExportError, match=r"names its classes otherwise than the model: \d+ "
+                       r"of \d+ sample inputs get another label.*Nothing was exported"):
+        zoo.export(model, target)
+    assert not target.exists() and not staging_leftovers(target)
+
+
 def test_a_model_returning_nan_is_refused_as_such(tmp_path):
     model, _ = small_model("mlp_mnist")
     kernel = model.get_layer("classifier").kernel
@@ -491,6 +518,30 @@ def test_a_failed_write_is_one_export_error_and_keeps_the_export_there(tmp_path,
     assert (target / "saved_model.pb").read_bytes() == before and not staging_leftovers(target)
 
 
+def test_an_overwrite_whose_last_rename_fails_puts_the_old_export_back(tmp_path, monkeypatch):
+    # The old export is moved aside before the new one is renamed in: a failure there (a full
+    # disk's metadata, a server holding the directory on some systems) must not leave nothing.
+    model, _ = small_model("mlp_mnist")
+    target = zoo.export(model, tmp_path / "export")
+    before = (target / "saved_model.pb").read_bytes()
+    real_replace = os.replace
+
+    def failing(source, destination):
+        if Path(source).name.startswith(".export.tmp-") and Path(destination) == target:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_replace(source, destination)
+
+    monkeypatch.setattr(archive.os, "replace", failing)
+    other, _ = small_model("cnn_mnist")
+    with pytest.raises(zoo.ExportError, match=r"could not write the export .*No space left on "
+                       r"device\. Nothing was exported \(an export already there is kept\)"):
+        zoo.export(other, target, overwrite=True)
+    monkeypatch.setattr(archive.os, "replace", real_replace)
+    assert archive.is_export(target), sorted(path.name for path in tmp_path.iterdir())
+    assert (target / "saved_model.pb").read_bytes() == before
+    assert zoo.load(target).metadata["entry"] == "mlp_mnist" and not staging_leftovers(target)
+
+
 def test_an_empty_directory_is_filled_not_replaced(tmp_path, monkeypatch):
     # Its owner, group and mode may be set up for a server; it may be the working directory.
     model, _ = small_model("mlp_mnist")
@@ -499,7 +550,19 @@ def test_an_empty_directory_is_filled_not_replaced(tmp_path, monkeypatch):
     target.chmod(0o2750)
     inode = target.stat().st_ino
     monkeypatch.chdir(target)
+    # saved_model.pb goes in last: until then the directory is not an export (a server watching
+    # it, or a crash midway, never finds a SavedModel without its variables).
+    moved_in, real_replace = [], os.replace
+
+    def recording(source, destination):
+        if Path(destination).resolve().parent == target.resolve():
+            moved_in.append(Path(destination).name)
+        real_replace(source, destination)
+
+    monkeypatch.setattr(archive.os, "replace", recording)
     zoo.export(model, ".")
+    monkeypatch.setattr(archive.os, "replace", real_replace)
+    assert moved_in[-1] == "saved_model.pb" and {"variables", "assets.extra"} <= set(moved_in)
     assert target.stat().st_ino == inode and target.stat().st_mode & 0o7777 == 0o2750
     assert Path.cwd() == target and zoo.load(".").metadata["entry"] == "mlp_mnist"
     assert not staging_leftovers(target)
@@ -522,6 +585,7 @@ def test_bad_export_arguments_are_refused_before_exporting(arguments, message, t
     ("{}", r"its format None is not one this zoo reads \(up to 1\)"),
     ("[]", r"it holds a JSON list, not an object"),
     ('{"format": 1, "num_classes": "ten"}', r"its num_classes is 'ten', not a positive integer"),
+    ('{"format": 1, "num_classes": 0}', r"its num_classes is 0, not a positive integer"),
     ('{"format": 99, "num_classes": 10}', r"its format 99 is not one this zoo reads \(up to 1\)"),
 ])
 def test_a_zoo_json_that_is_not_an_exports_is_one_clear_error(exports, tmp_path, document,
@@ -884,6 +948,24 @@ def test_exports_with_file_operations_are_refused_before_anything_runs(exports, 
             load(path)
     assert main(["predict", str(path), str(tmp_path / "in.txt")]) == 2  # before reading input
 
+    # The write in a function the serving function calls is found too: each called function is
+    # followed, however deep, not only the signature's own graph.
+    @tf.function
+    def copy_to_file(text):
+        tf.io.write_file(str(written), tf.strings.reduce_join(text))
+        return text
+
+    class CopiesInside(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def serve(self, text):
+            return {"probabilities": tf.zeros([tf.shape(copy_to_file(text))[0], 2])}
+
+    inside = CopiesInside()
+    path = _disguised_export(tmp_path / "copies_inside", exports, inside, inside.serve)
+    with pytest.raises(zoo.UnsafeModelError,
+                       match=r"it runs WriteFile \(in __inference_copy_to_file_\d+\)"):
+        zoo.load(path)
+
     at_load = tf.Module()
     at_load.resource = _WritesAtLoad(written)
     at_load.serve = tf.function(lambda text: {"probabilities": tf.zeros([1, 2])},
@@ -992,9 +1074,16 @@ def test_predict_states_expected_and_received_inputs(exports):
     with pytest.raises(zoo.DataError, match=r"integer pixels must lie in \[0, 255\], found values "
                        r"from 0 to 1020 .*rescale them to 0-255 \(a cast to uint8 would wrap"):
         image.predict(pixels * 4)
+    with pytest.raises(zoo.DataError, match=r"integer pixels must lie in \[0, 255\], found values "
+                       r"from -1 to 254 "):
+        image.predict(pixels - 1)  # -1 cast to uint8 would be a white 255
     with pytest.raises(zoo.DataError, match=r"expected uint8 pixels .*received float32.*"
                                             r"scaled to \[0, 1\] with \(x \* 255\)"):
         image.predict(np.zeros((2, 28, 28, 1), "float32"))
+    unit = np.zeros((2, 28, 28, 1), "float32")
+    unit[0, 0, 0, 0] = 1.0  # a white pixel on the [0, 1] scale: still to be multiplied by 255
+    with pytest.raises(zoo.DataError, match=r"scaled to \[0, 1\] with \(x \* 255\)"):
+        image.predict(unit)
     # floats on the 0-255 scale are not to be multiplied by 255
     with pytest.raises(zoo.DataError, match=r"on the 0-255 scale with x\.round\(\)\.clip\(0, "
                                             r"255\)\.astype\('uint8'\)"):
@@ -1013,6 +1102,9 @@ def test_predict_states_expected_and_received_inputs(exports):
     series = pd.Series(["a wonderful , moving film", "so dull"], index=["first", "second"])
     assert list(text.predict(series).index) == ["first", "second"]
     assert len(text.predict(pd.DataFrame({"sentence": series, "label": [1, 0]}))) == 2
+    # With both a sentence and a text column, the sentence column is read (as in training).
+    both = pd.DataFrame({"text": NEGATIVE[:2], "sentence": POSITIVE[:2]})
+    pd.testing.assert_frame_equal(text.predict(both), text.predict(POSITIVE[:2]))
     with pytest.raises(zoo.DataError, match="not strings"):
         text.predict(["fine", None])
     with pytest.raises(zoo.DataError, match="classifies texts.*received an array of shape"):
@@ -1087,6 +1179,31 @@ def _fake_run(workdir: Path, config: object) -> Path:
     (workdir / "config.json").write_text(json.dumps(config))
     (workdir / "model.keras").write_text("stands in: never read")
     return workdir
+
+
+def test_a_run_without_its_final_model_says_whether_it_diverged_or_has_not_finished(tmp_path):
+    run = _fake_run(tmp_path / "run", {"entry": "mlp_mnist"})
+    (run / "model.keras").unlink()
+    # Interrupted (no state.json yet, or a state without a status): resuming finishes it.
+    with pytest.raises(zoo.DataError, match=r"has not finished: it has no model\.keras yet\. "
+                       r"Rerun the same training command to resume and finish it\.$"):
+        zoo.load(run)
+    # A state.json holding JSON but no object says nothing (it was an AttributeError).
+    (run / "state.json").write_text("[1]")
+    with pytest.raises(zoo.DataError, match=r"has not finished: it has no model\.keras yet"):
+        zoo.load(run)
+    # Diverged: rerunning would diverge again; its best epoch, when one was kept, is named.
+    (run / "state.json").write_text(json.dumps({"epoch": 1, "status": "diverged"}))
+    with pytest.raises(zoo.DataError) as refused:
+        zoo.load(run)
+    assert str(refused.value).startswith(
+        f"the run in {run} diverged (its loss became NaN or infinite), so it has no final model. "
+        f"Train again in a new workdir with a lower learning rate")
+    (run / "best.keras").write_bytes(b"stands in: never read")
+    with pytest.raises(zoo.DataError) as refused:
+        zoo.load(run)
+    assert f"no final model. The best epoch before it is saved in {run / 'best.keras'}. " in str(
+        refused.value)
 
 
 def _stand_in_result(workdir: Path) -> "zoo.training.loop.TrainResult":

@@ -110,6 +110,11 @@ def test_bad_weights_are_explained(tmp_path, trained_mlp):
         warnings.simplefilter("error")  # another family: one error, no advice on class counts
         with pytest.raises(InvalidValueError, match="no layer of three.keras"):
             zoo.build("cnn_mnist", weights=tmp_path / "three.keras")
+    # The classifier head alone matching (both end in Dense(128) -> 10 classes) is no start:
+    # every layer that makes the features would stay fresh.
+    zoo.build("cnn_mnist", compile=False, dense_units=(128,)).save(tmp_path / "cnn.keras")
+    with pytest.raises(InvalidValueError, match=r"no layer of cnn.keras \(.*\) matches mlp_mnist"):
+        zoo.build("mlp_mnist", weights=tmp_path / "cnn.keras", units=(128,))
     with pytest.raises(InvalidValueError, match="needs weights=PATH"):
         zoo.build("cnn_mnist", freeze_backbone=True)
     with pytest.raises(DataError, match="holds no model.keras"):

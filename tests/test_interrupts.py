@@ -42,6 +42,20 @@ class _LoseAnInterruptAfterEpoch(keras.callbacks.Callback):
             _lose_an_interrupt()
 
 
+class _BatchesBegun(keras.callbacks.Callback):
+    """The epoch (0-based) of every training batch that began."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.epochs.append(self.epoch)
+
+
 class _InterruptInTensorFlow(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         raise RuntimeError(DISGUISED)
@@ -109,11 +123,13 @@ def test_blocks_in_two_threads_give_the_hook_back_whatever_order_they_end_in(mon
 def test_zoo_train_stops_at_an_interrupt_lost_in_a_finalizer(tmp_path):
     # Before, the run went on to its last epoch.
     data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
-    seen = keras.callbacks.History()
+    seen, begun = keras.callbacks.History(), _BatchesBegun()
     with pytest.raises(KeyboardInterrupt):
         zoo.train("mlp_mnist", data, epochs=3, units=(8,), verbose=0, workdir=tmp_path / "run",
-                  callbacks=[_LoseAnInterruptAfterEpoch(), seen])
+                  callbacks=[_LoseAnInterruptAfterEpoch(), seen, begun])
     assert seen.epoch == [0]
+    # Stopped as epoch 2 began, not after its first batch trained (90 examples: 2 batches).
+    assert begun.epochs == [0, 0]
     assert (tmp_path / "run" / "history.csv").read_text().count("\n") == 2  # header, epoch 1
 
 

@@ -100,6 +100,21 @@ def test_token_and_position_embedding_masks_padding_and_adds_positions():
     assert layer.compute_output_shape((None, 6)) == (None, 6, 8)
 
 
+def test_token_ids_past_the_sequence_length_share_the_last_position():
+    # A longer input than the layer was built for (a prediction on untruncated text) gives every
+    # extra step the last position's row, not a row that wraps round to the start.
+    layer = TokenAndPositionEmbedding(vocab_size=20, sequence_length=4, embed_dim=3)
+    vectors = keras.ops.convert_to_numpy(layer(np.full((1, 6), 5, "int32")))
+    token_table = keras.ops.convert_to_numpy(layer.token_embedding.embeddings)
+    position_table = keras.ops.convert_to_numpy(layer.position_embedding.embeddings)
+
+    assert vectors.shape == (1, 6, 3)
+    for step in (3, 4, 5):  # the last position and the two past it
+        np.testing.assert_allclose(vectors[0, step], token_table[5] + position_table[3],
+                                   atol=1e-6)
+    np.testing.assert_allclose(vectors[0, 1], token_table[5] + position_table[1], atol=1e-6)
+
+
 def test_encoder_block_ignores_padded_positions():
     block = TransformerEncoderBlock(embed_dim=8, num_heads=2, ff_dim=16, dropout=0.0)
     rng = np.random.default_rng(0)

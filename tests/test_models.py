@@ -246,6 +246,10 @@ def test_empty_text_gives_finite_probabilities(name, shrink):
 @pytest.mark.parametrize("name", TEXT_ENTRIES)
 def test_padding_gets_no_gradient_but_tokens_do(name, shrink):
     spec = zoo.get_spec(name).with_overrides(**shrink(zoo.get_spec(name)))
+    # Seeded: a shrunk head (transformer_imdb's Dense(8, relu)) can, for some initial weights,
+    # have every unit inactive on one example, so its only token has an exactly zero gradient
+    # by chance (seen once unseeded), which is not the padding leak this test looks for.
+    keras.utils.set_random_seed(0)
     model = spec.build_model()
     inputs = np.zeros((4, spec.input.sequence_length), "int32")
     inputs[:, :3] = [[11, 12, 13], [14, 15, 16], [11, 17, 0], [18, 0, 0]]  # mostly padding

@@ -33,6 +33,30 @@ def test_cpu_auto_follows_measurement(measurements):
     assert unmeasured.jit_compile is False and "no measurement" in unmeasured.reasons["jit_compile"]
 
 
+def test_cpu_auto_turns_xla_on_from_a_speed_up_of_1_1(measurements):
+    # The documented threshold, both sides of it: at least 1.1x is worth XLA's compile time.
+    measurements({"mlp_mnist": 1.09, "cnn_mnist": 1.1})
+    below = resolve_policy(entry="mlp_mnist")
+    at = resolve_policy(entry="cnn_mnist")
+    assert below.jit_compile is False and "off on CPU" in below.reasons["jit_compile"]
+    assert at.jit_compile is True and "on on CPU: measured XLA speed-up 1.10x" in (
+        at.reasons["jit_compile"])
+
+
+@pytest.mark.parametrize("float16_cores, precision", [(False, None), (True, "mixed_float16")])
+def test_gpu_auto_uses_float16_only_where_the_gpu_has_tensor_cores(
+        monkeypatch, float16_cores, precision):
+    # A GPU without tensor cores (compute capability below 7.0, older than Volta) gains little
+    # from float16, which Keras warns may run slowly there: it trains in float32. XLA is left to
+    # Keras' per-layer check on any GPU.
+    monkeypatch.setattr(policy_module, "detect_device", lambda: "gpu")
+    monkeypatch.setattr(policy_module, "_gpu_supports_float16", lambda: float16_cores)
+    chosen = resolve_policy(entry="mlp_mnist", strategy="default")
+    assert chosen.device == "gpu"
+    assert chosen.mixed_precision == precision
+    assert chosen.jit_compile == "auto"
+
+
 def test_recorded_measurements_are_well_formed():
     recorded = json.loads(policy_module.MEASUREMENTS_FILE.read_text())
     assert "cnn_mnist" in recorded["entries"]

@@ -96,6 +96,10 @@ def test_list_models_globs(include, exclude, expected):
 
 def test_list_models_default_includes_everything():
     assert zoo.list_models() == zoo.list_models("*") == sorted(zoo.registry._REGISTRY)
+    # No include pattern is every entry: an empty one (a command line's `--include ""`) too,
+    # not a pattern that matches no name.
+    assert zoo.list_models("") == zoo.list_models(None) == zoo.list_models()
+    assert zoo.list_models([""]) == zoo.list_models()
 
 
 @pytest.mark.parametrize("family", ["mlp", "cnn", "lstm", "transformer"])
@@ -405,13 +409,23 @@ def test_a_cell_run_again_registers_its_entry_again(tmp_path):
         zoo.register_model(lambda: _tiny_spec(), name="mlp_lambda_entry")
         with pytest.raises(zoo.InvalidValueError, match="'mlp_lambda_entry' is already"):
             zoo.register_model(lambda: _tiny_spec(), name="mlp_lambda_entry")
+
+        def factory(units):
+            def mlp_factory_entry() -> zoo.ModelSpec:
+                return _tiny_spec().with_overrides(units=(units,))
+            return mlp_factory_entry
+
+        zoo.register_model(factory(8))
+        with pytest.raises(zoo.InvalidValueError, match="'mlp_factory_entry' is already"):
+            zoo.register_model(factory(16))  # same module and qualified name, another function
+        assert zoo.get_spec("mlp_factory_entry").hyperparameters["units"] == (8,)
         # A partial is named by its function's module (was: "by functools").
         zoo.register_model(functools.partial(_tiny_spec), name="mlp_partial_entry")
         with pytest.raises(zoo.InvalidValueError, match=r"already registered \(by test_registry\)"):
             zoo.register_model(lambda: _tiny_spec(), name="mlp_partial_entry")
     finally:
-        for name in (zoo.list_models("mlp_cell_rerun") + zoo.list_models("mlp_lambda_entry")
-                     + zoo.list_models("mlp_partial_entry")):
+        for name in zoo.list_models(["mlp_cell_rerun", "mlp_lambda_entry", "mlp_partial_entry",
+                                     "mlp_factory_entry"]):
             zoo.unregister_model(name)
 
 

@@ -2,6 +2,8 @@
 
 import dataclasses
 import inspect
+import math
+import operator
 
 import keras
 import numpy as np
@@ -146,6 +148,22 @@ def test_model_overrides_reach_the_layers():
     ] * 3
 
 
+@pytest.mark.parametrize("entry, overrides, layer, attribute, expected", [
+    # l2 reaches the hidden Dense and the convolution kernels, at its full value
+    ("mlp_mnist", {"l2": 1e-3}, "hidden_0", "kernel_regularizer.l2", 1e-3),
+    ("cnn_mnist", {"l2": 1e-3}, "block0_conv0", "kernel_regularizer.l2", 1e-3),
+    ("cnn_mnist", {"kernel_size": 5}, "block0_conv0", "kernel_size", (5, 5)),
+    ("mlp_mnist", {"dropout": 0.3}, "hidden_0_dropout", "rate", 0.3),
+    # batch norm's beta stands in for the bias: a Dense bias before it would be wasted weights
+    ("mlp_mnist", {"batch_norm": True}, "hidden_0", "use_bias", False),
+], ids=["mlp-l2", "cnn-l2", "cnn-kernel_size", "mlp-dropout", "mlp-batch_norm"])
+def test_each_model_override_reaches_its_layer(entry, overrides, layer, attribute, expected):
+    # Every expected value differs from the entry's own (no l2, 3x3 kernels, dropout 0.2, no
+    # batch norm), so a builder that drops the argument fails here.
+    model = zoo.build(entry, compile=False, **overrides)
+    assert operator.attrgetter(attribute)(model.get_layer(layer)) == pytest.approx(expected)
+
+
 def test_recipe_overrides_change_the_recipe_only():
     spec = zoo.get_spec("transformer_sst2")
     changed = spec.with_overrides(
@@ -214,6 +232,7 @@ def test_spec_validates_classes():
         ("warmup_epochs", -1, r"warmup_epochs must be an integer >= 0"),
         ("momentum", 1.0, r"momentum must be a number in \[0, 1\)"),
         ("weight_decay", -0.1, r"weight_decay must be a finite number >= 0"),
+        ("weight_decay", math.inf, r"weight_decay must be a finite number >= 0, got inf"),
         ("clipnorm", 0.0, r"clipnorm must be a finite number > 0"),
         ("label_smoothing", -0.1, r"label_smoothing must be a number in \[0, 1\)"),
         ("batch_size", 0, r"batch_size must be a positive integer, got 0"),
@@ -250,6 +269,10 @@ def test_recipe_defaults_are_valid():
             r"augmentation\.rotation must be a number in \[0, 1\)",
         ),
         (lambda: Augmentation(zoom=-0.1), r"augmentation\.zoom must be a number in \[0, 1\)"),
+        (
+            lambda: Augmentation(translation=1.5),
+            r"augmentation\.translation must be a number in \[0, 1\), got 1\.5\.",
+        ),
     ],
 )
 def test_input_validation(make, message):
@@ -265,6 +288,20 @@ def test_input_override_is_validated_like_the_input():
         zoo.get_spec("cnn_mnist").with_overrides(vocab_size=100)  # images have no vocabulary
     with pytest.raises(zoo.UnknownNameError, match="unknown override 'input_shape'"):
         zoo.get_spec("lstm_imdb").with_overrides(input_shape=(28, 28, 1))
+
+
+def test_an_unknown_override_lists_every_valid_one():
+    # The list is longer than the 20 names other unknown-name errors stop at: cut with " ...",
+    # the overrides after 'label_smoothing' (learning_rate, momentum, weight_decay...) were hidden.
+    spec = zoo.get_spec("cnn_mnist")
+    valid = spec.valid_overrides()
+    assert len(valid) > 20 and "weight_decay" in valid
+    with pytest.raises(zoo.UnknownNameError,
+                       match=r"unknown override 'learnin_rate'\. Did you mean: 'learning_rate'\?"
+                       ) as raised:
+        spec.with_overrides(learnin_rate=1)
+    assert f"Known overrides: {', '.join(valid)}. 'cnn_mnist' takes" in str(raised.value)
+    assert " ..." not in str(raised.value)
 
 
 def test_augmentation_enabled():

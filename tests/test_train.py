@@ -21,6 +21,7 @@ from helpers import ClaimingProcess, digit_like_images, write_digits_npz, write_
 
 import zoo
 from zoo.logs import without_retracing_warnings
+from zoo.training.callbacks import ResumableEarlyStopping, monitor_mode
 from zoo.training.loop import TrainingDivergedError
 from zoo.training.workdir import WorkdirConflictError
 
@@ -55,7 +56,13 @@ def test_history_has_the_same_columns_with_or_without_a_workdir(tmp_path):
     assert list(kept.history.val_own) == [0.5, 1.5]  # the caller's own metric, in history.csv too
     assert list(pd.read_csv(tmp_path / "run" / "history.csv").val_own) == [0.5, 1.5]
     assert list(plain.history.columns)[:1] == ["epoch"]
+    assert list(plain.history.epoch) == [1, 2]  # 1-based, as history.csv numbers them
     assert {"learning_rate", "seconds"} <= set(plain.history)
+    # The rate after each epoch's last step, not as the epoch began: mlp_mnist's cosine decay
+    # is half-way down after epoch 1 of 2 and at 0 after epoch 2 (at its start: peak, half).
+    peak = zoo.get_spec("mlp_mnist").recipe.learning_rate
+    assert list(plain.history.learning_rate) == pytest.approx([peak / 2, 0.0], rel=1e-5,
+                                                               abs=1e-9)
     # The same seed and data: the same learning rates (cosine-decayed or constant) per epoch.
     np.testing.assert_allclose(plain.history.learning_rate, kept.history.learning_rate)
 
@@ -113,6 +120,17 @@ def test_rerun_of_a_finished_run_trains_nothing_and_other_settings_are_refused(t
         zoo.train("mlp_mnist", data, epochs=3, workdir=workdir, verbose=0)
     with pytest.raises(WorkdirConflictError, match="seed: was 0, now 7"):
         zoo.train("mlp_mnist", data, epochs=2, seed=7, workdir=workdir, verbose=0)
+    # Other data is another run too, be it the validation data (which chose the best epoch)
+    # or the training data (the same name, other content).
+    validation = str(write_digits_npz(tmp_path / "valid.npz", count=40, seed=1))
+    with pytest.raises(WorkdirConflictError, match=r"different configuration \(validation_data: "
+                       r"was None, now 'file:valid\.npz:"):
+        zoo.train("mlp_mnist", data, validation, epochs=2, workdir=workdir, verbose=0)
+    (tmp_path / "other").mkdir()
+    other = str(write_digits_npz(tmp_path / "other" / "digits.npz", count=200, seed=1))
+    with pytest.raises(WorkdirConflictError, match=r"different configuration \(data: was "
+                       r"'file:digits\.npz:"):
+        zoo.train("mlp_mnist", other, epochs=2, workdir=workdir, verbose=0)
 
 
 _KILLABLE_RUN = textwrap.dedent(
@@ -409,6 +427,14 @@ def test_nan_stops_with_an_error_and_keeps_the_last_good_checkpoint(tmp_path):
     assert list(pd.read_csv(workdir / "history.csv")["epoch"]) == [1]
     good = keras.saving.load_model(workdir / "best.keras")
     assert all(np.isfinite(w).all() for w in good.get_weights())
+    # Loading the run says it diverged and where its last good model is, not "rerun the same
+    # command to finish it" (which diverges again).
+    with pytest.raises(zoo.DataError) as refused:
+        zoo.load(workdir)
+    assert str(refused.value).startswith(
+        f"the run in {workdir} diverged (its loss became NaN or infinite), so it has no final "
+        f"model. The best epoch before it is saved in {workdir / 'best.keras'}. Train again in a "
+        f"new workdir with a lower learning rate")
 
 
 def test_text_entry_trains_and_its_vocabulary_is_kept(tmp_path):
@@ -465,6 +491,18 @@ def test_weight_average_is_what_validation_scores_and_the_run_keeps(tmp_path):
     )
     # Validation scored the average: the report of the kept model matches the best epoch's score.
     assert result.report.accuracy == pytest.approx(result.history["val_accuracy"].max(), abs=1e-6)
+
+
+def test_without_a_workdir_early_stopping_returns_the_weight_average():
+    # Restoring the best epoch's weights at the end brought back training weights (what
+    # EarlyStopping copies as an epoch ends), not the average that validation scored.
+    images, labels = digit_like_images(200, seed=0)
+    result = zoo.train("mlp_mnist", (images, labels), epochs=3, seed=0, verbose=0, augment=False,
+                       units=(16,), ema_momentum=0.9, early_stopping_patience=5)
+    assert result.model.optimizer.use_ema
+    # The returned model is the final average: it scores what the last epoch's validation did.
+    assert result.report.accuracy == pytest.approx(result.history.val_accuracy.iloc[-1],
+                                                   abs=1e-6)
 
 
 def test_weight_average_momentum_is_checked():
@@ -561,6 +599,9 @@ def _record_training_batches(monkeypatch):
 
     def recording(dataset, *args, **kwargs):
         fed, steps = real(dataset, *args, **kwargs)
+        # Repeated: zoo's pipelines know their length, and the steps per execution are lowered
+        # to divide it (feeding.fitting_steps_per_execution).
+        assert steps is not None
 
         def tap(inputs, labels):
             done = tf.py_function(record, [inputs, labels], tf.int32)
@@ -573,8 +614,10 @@ def _record_training_batches(monkeypatch):
     return seen
 
 
-# 180 training examples in batches of 32 are 6 batches: with 4 steps per execution the dataset
-# is not repeated (feeding.py), and Keras iterates it once per epoch instead.
+# 180 training examples in batches of 32 are 6 batches; 4 steps per execution are lowered to 3,
+# which divide them, so the resumed stream is skipped into by whole executions. (zoo.train
+# always repeats its data now; feeding._replay_epochs, for data fit cannot repeat, is checked
+# against Keras' own fit in test_workdir.py.)
 @pytest.mark.parametrize("steps_per_execution", [1, 4])
 def test_a_resumed_run_sees_the_batches_an_uninterrupted_run_sees(
     tmp_path, monkeypatch, steps_per_execution
@@ -630,6 +673,45 @@ def test_a_run_killed_once_early_stopping_had_decided_does_not_train_on(tmp_path
     resumed = zoo.train("mlp_mnist", data, workdir=tmp_path / "resumed", **common)
     assert_same_history(resumed.history, uninterrupted.history)
     assert resumed.report.accuracy == uninterrupted.report.accuracy
+
+
+def test_monitor_mode_minimises_losses_and_maximises_scores():
+    # Early stopping and best.keras take their direction from it: "val_loss" taken for a score
+    # keeps the epoch with the highest loss.
+    assert [monitor_mode(m) for m in ("val_loss", "loss")] == ["min", "min"]
+    assert [monitor_mode(m) for m in ("val_accuracy", "accuracy")] == ["max", "max"]
+
+
+def test_a_run_monitoring_val_loss_keeps_its_lowest_loss_epoch(tmp_path):
+    images, labels = digit_like_images(200, seed=0)
+    result = zoo.train("mlp_mnist", (images, labels), epochs=3, seed=0, verbose=0, augment=False,
+                       units=(16,), learning_rate=3e-3, monitor="val_loss",
+                       workdir=tmp_path / "run")
+    losses = list(result.history.val_loss)
+    assert np.argmin(losses) != np.argmax(losses)  # the loss moved: the direction matters
+    best = json.loads((tmp_path / "run" / "state.json").read_text())["best_epoch"]
+    assert best == int(np.argmin(losses)) + 1
+    assert result.report.accuracy == pytest.approx(result.history.val_accuracy[best - 1],
+                                                   abs=1e-6)  # the model returned is that epoch's
+
+
+def test_resumed_early_stopping_counts_patience_as_an_uninterrupted_run_does():
+    # An earlier session's epochs: val_loss 1.0 (best), 1.1 (worse), 0.9 (a new best, which
+    # starts the patience count again).
+    history = [{"epoch": 1, "val_loss": 1.0}, {"epoch": 2, "val_loss": 1.1},
+               {"epoch": 3, "val_loss": 0.9}]
+    resumed = ResumableEarlyStopping(monitor="val_loss", mode="min", patience=2,
+                                     previous_history=history)
+    resumed.on_train_begin()
+    uninterrupted = keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=2)
+    uninterrupted.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    uninterrupted.on_train_begin()
+    for row in history:
+        uninterrupted.on_epoch_end(row["epoch"] - 1, {"val_loss": row["val_loss"]})
+    assert (resumed.wait, resumed.best, resumed.best_epoch) == (0, 0.9, 2)
+    assert (resumed.wait, resumed.best, resumed.best_epoch) == (
+        uninterrupted.wait, uninterrupted.best, uninterrupted.best_epoch)
+    assert not resumed.patience_used_up()
 
 
 def test_seed_makes_training_a_model_built_beforehand_repeatable(tmp_path):
@@ -783,6 +865,13 @@ def test_a_workdir_missing_or_damaging_its_own_files_is_refused_untouched(tmp_pa
     finished = tmp_path / "finished"
     zoo.train("mlp_mnist", data, workdir=finished, **common)
 
+    def assert_released(workdir):
+        # Refused after claiming the workdir: the claim is let go, or every later run (in
+        # another process, or this notebook's once the files are restored) found it in use.
+        assert not (workdir / "process.json").exists()
+        with ClaimingProcess(workdir):  # another process can take it at once
+            pass
+
     # No config.json beside a run's state: resuming could mix the run with other settings.
     no_config = shutil.copytree(finished, tmp_path / "no_config")
     (no_config / "config.json").unlink()
@@ -790,6 +879,7 @@ def test_a_workdir_missing_or_damaging_its_own_files_is_refused_untouched(tmp_pa
                        r"configuration \(config\.json is missing\)"):
         zoo.train("mlp_mnist", data, workdir=no_config, dropout=0.5, **common)
     assert not (no_config / "config.json").exists()
+    assert_released(no_config)
 
     # No state.json beside a run's history and models: starting again deleted its last weights
     # and overwrote its history.
@@ -799,6 +889,7 @@ def test_a_workdir_missing_or_damaging_its_own_files_is_refused_untouched(tmp_pa
                        r"model\.keras\) but not its state \(state\.json.*Restore state\.json"):
         zoo.train("mlp_mnist", data, workdir=no_state, **common)
     assert len(list((no_state / "state").iterdir())) == 1
+    assert_released(no_state)
 
     # best.keras gone or damaged in a complete run: its final model holds the best epoch's
     # weights, so it restores best.keras (the rerun was refused, "use a new workdir").
@@ -826,6 +917,7 @@ def test_a_workdir_missing_or_damaging_its_own_files_is_refused_untouched(tmp_pa
     with pytest.raises(WorkdirConflictError, match=r"best\.keras is not a readable \.keras file"):
         zoo.train("mlp_mnist", data, workdir=both, **common)
     assert (both / "model.keras").read_bytes() == damaged_bytes  # refused untouched
+    assert_released(both)
     # ... refused before training on, not after the remaining epochs.
     cut = tmp_path / "cut"
     with pytest.raises(_Interrupt):
@@ -835,6 +927,7 @@ def test_a_workdir_missing_or_damaging_its_own_files_is_refused_untouched(tmp_pa
     with pytest.raises(WorkdirConflictError, match=r"best\.keras is not a readable"):
         zoo.train("mlp_mnist", data, workdir=cut, **common)
     assert list(pd.read_csv(cut / "history.csv").epoch) == [1]
+    assert_released(cut)
 
     # The last committed weights truncated: named, not "check the permissions".
     truncated = tmp_path / "truncated"
@@ -847,6 +940,7 @@ def test_a_workdir_missing_or_damaging_its_own_files_is_refused_untouched(tmp_pa
     with pytest.raises(WorkdirConflictError, match=r"cannot read .*epoch_0001\.weights\.h5, the "
                        r"run's last committed weights .*truncated or corrupt"):
         zoo.train("mlp_mnist", data, workdir=truncated, **common)
+    assert_released(truncated)
 
 
 def test_a_changed_builder_is_refused_on_resume_with_the_layers_named(tmp_path):

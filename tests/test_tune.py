@@ -85,6 +85,33 @@ def test_overrides_are_the_search_space_defaults():
     assert model.get_layer("block1_conv0").filters == 16
 
 
+def test_a_trials_sampled_recipe_compiles_its_model():
+    # The optimizer and learning rate a trial draws are what its model trains with: compiled
+    # from the entry's own recipe, every trial would train alike whatever the search sampled.
+    hypermodel = zoo.hypermodel("mlp_mnist", units=(8,))
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    assert hp.values["optimizer"] == "adam" and hp.values["learning_rate"] != 5e-3
+    hp.values.update(optimizer="sgd", learning_rate=5e-3)  # as the oracle samples them
+    model = hypermodel.build(hp)
+    assert type(model.optimizer) is keras.optimizers.SGD
+    assert float(model.optimizer.learning_rate) == pytest.approx(5e-3)
+
+
+def test_a_trials_schedule_counts_a_last_partial_batch_as_a_step():
+    # 100 examples in batches of 32 are 4 steps an epoch (the last of 4 examples), as zoo.train
+    # counts them: with 3, the cosine decay would reach 0 a quarter of the trial early.
+    hypermodel = zoo.hypermodel("mlp_mnist", units=(8,), train_examples=100)
+    epochs = hypermodel.spec.recipe.epochs
+    for batch_size, steps_per_epoch in ((32, 4), (64, 2)):  # the trial's batch size, if sampled
+        hp = keras_tuner.HyperParameters()
+        hypermodel.build(hp)
+        hp.values["batch_size"] = batch_size
+        schedule = hypermodel.build(hp).optimizer.get_config()["learning_rate"]
+        assert schedule["class_name"] == "CosineDecay"
+        assert schedule["config"]["decay_steps"] == epochs * steps_per_epoch, batch_size
+
+
 def test_fit_uses_the_trials_batch_size_and_passes_keywords_through(digits):
     hypermodel = zoo.hypermodel("mlp_mnist", units=(8,))
     hp = keras_tuner.HyperParameters()
@@ -132,22 +159,30 @@ def test_raw_arrays_given_to_fit_go_through_the_entry_pipeline(digits):
                           verbose=0)
     for key, values in made.history.items():  # normalized as zoo.train normalizes them
         np.testing.assert_allclose(raw.history[key], values, rtol=1e-5, err_msg=key)
-    # Keras' validation_split becomes zoo's seeded hold-out of that share.
-    held_out = hypermodel.fit(hp, hypermodel.build(hp), x, y, validation_split=0.25, epochs=1,
-                              verbose=0)
-    assert "val_accuracy" in held_out.history
-    with pytest.raises(zoo.InvalidValueError, match="validation_data= or validation_split="):
-        hypermodel.fit(hp, hypermodel.build(hp), x, y, validation_data=(x, y),
-                       validation_split=0.25)
-    with pytest.raises(zoo.InvalidValueError, match="sample_weight= is not supported"):
-        hypermodel.fit(hp, hypermodel.build(hp), x, y, sample_weight=np.ones(len(y)))
-
+    # Keras' validation_split becomes zoo's seeded hold-out of that share: trained on the other
+    # 96 of 128 (3 batches of 32), scored on those 32 alone, not on all of x (what it trained on).
     class CountBatches(keras.callbacks.Callback):
         batches = 0
 
         def on_train_batch_end(self, batch, logs=None):
             CountBatches.batches += 1
 
+    model = hypermodel.build(hp)
+    held_out = hypermodel.fit(hp, model, x, y, validation_split=0.25, epochs=1, verbose=0,
+                              callbacks=[CountBatches()])
+    assert CountBatches.batches == math.ceil(96 / spec.recipe.batch_size)
+    hold_out = zoo.data.load((x, y), "validation", spec=spec, seed=0, validation_fraction=0.25)
+    assert hold_out.num_examples == 32
+    scored = model.evaluate(hold_out, verbose=0, return_dict=True)
+    for key in ("loss", "accuracy"):
+        assert held_out.history[f"val_{key}"][-1] == pytest.approx(scored[key], rel=1e-5), key
+    with pytest.raises(zoo.InvalidValueError, match="validation_data= or validation_split="):
+        hypermodel.fit(hp, hypermodel.build(hp), x, y, validation_data=(x, y),
+                       validation_split=0.25)
+    with pytest.raises(zoo.InvalidValueError, match="sample_weight= is not supported"):
+        hypermodel.fit(hp, hypermodel.build(hp), x, y, sample_weight=np.ones(len(y)))
+
+    CountBatches.batches = 0
     hypermodel.fit(hp, hypermodel.build(hp), x, y, batch_size=32, epochs=1, verbose=0,
                    callbacks=[CountBatches()])  # the caller's batch size, as Keras takes it
     assert CountBatches.batches == math.ceil(len(x) / 32)
@@ -206,6 +241,19 @@ def test_two_trial_random_search(search, digits):
     record = json.loads((directory / "search.json").read_text())
     assert record["entry"] == "mlp_mnist" and record["tuner"] == "random"
     assert set(record["search_space"]) == set(hyperparameters)
+
+
+def test_the_trials_table_lists_trials_by_number_not_by_the_text_of_their_ids():
+    # keras-tuner pads its ids to the digits of max_trials ("09" once there are ten or more):
+    # read as text, "09", "10" and "11" would come before "1".
+    from zoo.tuning.trials import trials_frame
+
+    hp = keras_tuner.HyperParameters()
+    hp.Float("learning_rate", 1e-4, 1e-2, default=1e-3)
+    ids = [str(i) if i < 9 else f"{i:02d}" for i in range(12)]
+    trials = [keras_tuner.engine.trial.Trial(hp, trial_id=trial_id, status="COMPLETED")
+              for trial_id in reversed(ids)]  # in whatever order the oracle holds them
+    assert trials_frame(trials, {}).trial_id.tolist() == ids
 
 
 class CountTrainings(keras.callbacks.Callback):
@@ -403,6 +451,11 @@ def test_other_entry_or_settings_in_the_directory_are_refused(search, digits):
                  **{**SMALL, "tuner": "bayesian"})
     with pytest.raises(SearchConflictError, match="data: was 'arrays:128"):
         zoo.tune("mlp_mnist", digit_like_images(64), max_trials=2, directory=directory, **SMALL)
+    # Scores of another objective cannot be ranked with the ones recorded: only max_trials may
+    # change between runs of one search.
+    with pytest.raises(SearchConflictError, match="objective: was 'val_accuracy', now 'val_loss'"):
+        zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, objective="val_loss",
+                 **SMALL)
     assert (directory / "search.json").read_text() == record  # refusals write nothing
 
     # An override equal to the entry's own value, as a NumPy number, asks for the same search: it
@@ -586,6 +639,21 @@ def test_best_overrides_and_exports_describe_the_best_trial(digits, tmp_path):
     assert recorded["l2"] == 1e-4
 
 
+def test_the_best_trial_of_a_minimized_objective_is_the_one_with_the_lowest_score(digits,
+                                                                                 tmp_path):
+    # val_loss is minimized: the best trial (and the overrides and model made from it) is the
+    # lowest score, not the highest as for val_accuracy.
+    result = zoo.tune("mlp_mnist", digits, max_trials=2, directory=tmp_path / "search",
+                      objective="val_loss", **SMALL, units=(8,))
+    trials = result.trials
+    assert set(trials.status) == {"COMPLETED"} and trials.score.nunique() == 2
+    assert trials.learning_rate.nunique() == 2  # so the overrides tell the two trials apart
+    lowest = trials.loc[trials.score.idxmin()]
+    assert result.best_trial.trial_id == lowest.trial_id
+    assert result.best_trial.score == pytest.approx(trials.score.min())
+    assert result.best_overrides["learning_rate"] == lowest.learning_rate
+
+
 def test_a_tuned_model_on_named_labels_exports_their_names(digits, tmp_path):
     x, y = digits
     words = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
@@ -685,18 +753,24 @@ def test_cli_tune_prints_the_best_trials(tmp_path, capsys):
     arguments = shlex.split(command.removeprefix("train with them: zoo "))
     assert arguments[:4] == ["train", "mlp_mnist", "--data", str(data)]
     # Strings read back as they are: optimizer=adam, not optimizer="'adam'" quoting.
+    best = lowest_scoring_trial(directory)
     optimizer = next(a for a in arguments if a.startswith("optimizer="))
-    assert "'" not in optimizer and optimizer == f"optimizer={result_optimizer(directory)}"
+    assert "'" not in optimizer and optimizer == f"optimizer={best.optimizer}"
+    # The lowest val_loss's values, not the other trial's: their learning rates differ, where
+    # both trials may well share an optimizer.
+    assert pd.read_csv(directory / "trials.csv").learning_rate.nunique() == 2
+    learning_rate = next(a for a in arguments if a.startswith("learning_rate="))
+    assert float(learning_rate.removeprefix("learning_rate=")) == pytest.approx(
+        best.learning_rate, rel=1e-6)
     assert main([*arguments, "--epochs", "1"]) == 0
     assert "zoo: training mlp_mnist from epoch 1 to 1" in capsys.readouterr().out
 
 
-def result_optimizer(directory) -> str:
-    """The best trial's optimizer, as the search's trials table records it."""
-    import pandas as pd
-
+def lowest_scoring_trial(directory) -> pd.Series:
+    """The completed trial of the lowest score (the best for val_loss), as the search's trials
+    table records it."""
     trials = pd.read_csv(directory / "trials.csv")
-    return trials[trials.status == "COMPLETED"].sort_values("score").iloc[0]["optimizer"]
+    return trials[trials.status == "COMPLETED"].sort_values("score").iloc[0]
 
 
 def test_fixed_hyperparameters_hold_in_every_trial_and_the_rest_are_searched(digits, tmp_path):
@@ -732,6 +806,9 @@ def test_fixed_hyperparameters_hold_in_every_trial_and_the_rest_are_searched(dig
                           r"hyperparameters depend on it\), got 4"),
         "optimizer": (3, r"fixed\['optimizer'\] must be a string"),
         "dropout": ("0.3", r"fixed\['dropout'\] must be a finite number"),
+        # A width with a fraction is refused, not cut down to 48 and searched.
+        "units_1": (48.5, r"^fixed\['units_1'\] must be a whole number \(the search space's "
+                          r"units_1 takes \[32, 64, 128, 256, 512\]\), got 48\.5\.$"),
     }
     for name, (value, message) in refused.items():
         with pytest.raises(zoo.InvalidValueError, match=message):

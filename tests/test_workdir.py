@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -53,9 +54,10 @@ def _epoch_of(path) -> float:
     return float(values[0])
 
 
-def _commit(run: Workdir, model: keras.Model, epoch: int, val_accuracy: float) -> None:
+def _commit(run: Workdir, model: keras.Model, epoch: int, value: float,
+            monitor: str = "val_accuracy", mode: str = "max") -> None:
     _set_epoch_weights(model, epoch)
-    run.commit_epoch(model, {"epoch": epoch, "val_accuracy": val_accuracy}, "val_accuracy", "max")
+    run.commit_epoch(model, {"epoch": epoch, monitor: value}, monitor, mode)
 
 
 def _started_run(tmp_path, config=CONFIG) -> Workdir:
@@ -93,6 +95,24 @@ def test_a_failed_atomic_write_names_its_file_and_leaves_the_old_one(tmp_path, m
     assert raised.value.filename == str(target) and raised.value.errno == errno.EFBIG
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == [
         "predictions.csv"]
+
+
+def test_a_save_failing_with_any_error_leaves_no_temporary_file_and_the_old_one(tmp_path):
+    # Keras refuses a model with ValueError, a bug raises anything, Ctrl+C raises
+    # KeyboardInterrupt: the half-written temporary file goes whatever it was, not for OSError only.
+    from zoo.io import save_atomically
+
+    target = tmp_path / "best.keras"
+    target.write_text("old")
+
+    def failing(temporary):
+        temporary.write_text("half")
+        raise ZeroDivisionError("not an OSError")
+
+    with pytest.raises(ZeroDivisionError, match="not an OSError"):
+        save_atomically(failing, target)
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "best.keras"]
 
 
 def test_remove_temporaries_keeps_everything_else(tmp_path):
@@ -213,11 +233,46 @@ def test_a_tie_on_the_monitor_keeps_the_later_epoch(tmp_path):
     assert (run.state.best_epoch, run.state.best_value) == (2, 1.0)
     assert _epoch_of(run.best_model_path) == 2
 
-    _set_epoch_weights(model, 4)
-    run.commit_epoch(model, {"epoch": 4, "val_loss": 0.2}, "val_loss", "min")
-    _set_epoch_weights(model, 5)
-    run.commit_epoch(model, {"epoch": 5, "val_loss": 0.2}, "val_loss", "min")
+    _commit(run, model, 4, 0.2, "val_loss", "min")
+    _commit(run, model, 5, 0.2, "val_loss", "min")
     assert run.state.best_epoch == 5 and _epoch_of(run.best_model_path) == 5
+
+
+def test_a_nan_score_is_never_the_best_epoch(tmp_path):
+    # A validation loss that overflowed, first: no later epoch compared below NaN, so best.keras
+    # stayed on it (and state.json recorded NaN as the best value).
+    model = _model()
+    run = _started_run(tmp_path)
+    for epoch, loss in ((1, float("nan")), (2, 0.5), (3, 0.1)):
+        _commit(run, model, epoch, loss, "val_loss", "min")
+    assert (run.state.best_epoch, run.state.best_value) == (3, 0.1)
+    assert _epoch_of(run.best_model_path) == 3
+    assert json.loads(run.state_path.read_text())["best_value"] == 0.1
+
+
+def test_amending_an_epoch_adds_values_and_keeps_those_committed(tmp_path):
+    model = _model()
+    run = _started_run(tmp_path)
+    _commit(run, model, 1, 0.5)
+    run.amend_epoch(1, {"val_accuracy": 0.9, "val_own": 1.5})  # the caller's metric, logged late
+    expected = {"epoch": 1, "val_accuracy": 0.5, "val_own": 1.5}
+    assert run.state.history == [expected]
+    assert json.loads(run.state_path.read_text())["history"] == [expected]
+    assert pd.read_csv(run.history_path).to_dict("records") == [expected]
+
+
+def test_a_crash_between_the_commit_and_history_csv_is_repaired_by_the_resume(tmp_path):
+    # The last epoch's row missing from history.csv: no epoch is left to train, so the resume
+    # itself must write it.
+    model = _model()
+    run = _started_run(tmp_path)
+    _commit(run, model, 1, 0.5)
+    _commit(run, model, 2, 0.6)
+    run.history_path.write_text(run.history_path.read_text().splitlines()[0] + "\n1,0.5\n")
+    resumed = Workdir(run.path, CONFIG)
+    resumed.begin()
+    assert resumed.restore(_model()) == 2
+    assert list(pd.read_csv(run.history_path).epoch) == [1, 2]
 
 
 def _seed_state(model: keras.Model) -> np.ndarray:
@@ -320,6 +375,12 @@ def test_the_way_on_names_the_data_as_the_call_gave_it(tmp_path):
                 sources={"data": None, "validation_data": None})
     assert "zoo train cnn_mnist --text-column review" in str(error.value)
     assert "weights=" in str(error.value) and "), workdir=NEW, epochs=N" in str(error.value)
+    # A pathlib.Path names its file as a string does; it is no in-memory data to stand in for.
+    with pytest.raises(WorkdirConflictError) as error:
+        Workdir(tmp_path / "run", {**config, "overrides": {"epochs": 6}},
+                sources={"data": Path("reviews.csv"), "validation_data": None})
+    assert "zoo train cnn_mnist --data reviews.csv --text-column review" in str(error.value)
+    assert "'reviews.csv', workdir=NEW, epochs=N" in str(error.value)
 
 
 def test_one_layer_width_and_a_list_of_one_are_the_same_run(tmp_path):
@@ -365,6 +426,49 @@ def test_repeat_epochs_continues_the_stream_of_an_uninterrupted_run():
     assert _epochs(resumed, steps, 2) == uninterrupted[2:]
 
 
+def _fit_recording(unknown_length: bool, epochs: int, initial_epoch: int = 0) -> list:
+    """The batches Keras' fit trains on in epochs `initial_epoch + 1` to `epochs` of a seeded
+    pipeline reshuffled every pass, built as a new process builds it and fed through
+    `repeat_epochs`, which returns it unrepeated: 4 steps per execution do not divide its 6
+    batches, or (`unknown_length`) their number is unknown."""
+    seen = []
+
+    def record(batch):
+        seen.append(batch.numpy().astype(int).ravel().tolist())
+        return 0
+
+    def tap(batch):
+        done = tf.py_function(record, [batch], tf.int32)
+        with tf.control_dependencies([done]):
+            inputs = tf.cast(batch, tf.float32)[:, None]
+        return inputs, inputs
+
+    numbers = tf.data.Dataset.range(12).shuffle(12, seed=1, reshuffle_each_iteration=True)
+    if unknown_length:
+        numbers = numbers.filter(lambda number: True)
+    pipeline = numbers.batch(2).map(tap)  # no parallelism: recorded in the order fit reads
+    fed, steps = repeat_epochs(pipeline, steps_per_execution=4, initial_epoch=initial_epoch)
+    assert fed is pipeline and steps is None
+    seen.clear()  # the replayed passes are not training
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=4)
+    model.fit(fed, epochs=epochs, initial_epoch=initial_epoch, verbose=0, shuffle=False)
+    return seen
+
+
+# Keras' fit makes one iterator per epoch of a dataset of unknown length (the epoch ends on
+# running out of data, before its end-of-epoch iterator), two of one of known length: replaying
+# two for both resumed the first kind on another epoch's order.
+@pytest.mark.parametrize("unknown_length", [False, True])
+# Keras' way of ending an epoch of unknown length, on every epoch: expected here.
+@pytest.mark.filterwarnings("ignore:Your input ran out of data")
+def test_repeat_epochs_resumes_data_fit_cannot_repeat_where_keras_fit_would_be(unknown_length):
+    uninterrupted = _fit_recording(unknown_length, epochs=3)
+    assert len(uninterrupted) == 18 and uninterrupted[12:] != uninterrupted[6:12]
+    # A new process resuming after epoch 2: fit's first epoch there is the uninterrupted epoch 3.
+    assert _fit_recording(unknown_length, epochs=3, initial_epoch=2) == uninterrupted[12:]
+
+
 def test_a_list_of_texts_is_fingerprinted_as_its_array_without_padding_it(tmp_path):
     import tracemalloc
 
@@ -401,6 +505,13 @@ def test_fingerprints_see_same_size_changes_anywhere_in_files_and_folders(tmp_pa
     assert fingerprint(str(tmp_path / "images")) != before
     # unchanged data, the same fingerprint
     assert fingerprint(str(tmp_path / "images")) == fingerprint(str(tmp_path / "images"))
+    # A file moved to another class folder, its bytes and the files' order unchanged: a
+    # relabelled example, other data.
+    (tmp_path / "images" / "dog").mkdir()
+    (tmp_path / "images" / "dog" / "b.bmp").write_bytes(b"\x02" * 100)
+    before = fingerprint(str(tmp_path / "images"))
+    (folder / "a.bmp").rename(tmp_path / "images" / "dog" / "a.bmp")
+    assert fingerprint(str(tmp_path / "images")) != before
 
 
 def test_fingerprints_of_texts_are_the_same_in_every_process():
@@ -548,6 +659,11 @@ def test_a_claim_that_fails_half_way_holds_nothing(tmp_path, monkeypatch):
     ("state.json", b'{"epoch": 2, "weights": "state/epoch_0002.weights.h5", "history": [1]}',
      r"its 'history' is \[1\], expected a list of rows"),
     ("state.json", b"[2]", r"state\.json \(it holds a JSON array, expected an object\)"),
+    # A negative epoch was accepted, a field zoo does not write failed with a TypeError.
+    ("state.json", b'{"epoch": -1, "weights": "state/epoch_0002.weights.h5"}',
+     r"state\.json \(its 'epoch' is -1, expected an integer >= 0\)"),
+    ("state.json", b'{"epoch": 2, "weights": "state/epoch_0002.weights.h5", "epochs": 3}',
+     r"state\.json \(it has fields zoo does not write: epochs\)"),
     ("state.json", b"\xe9", r"state\.json \(it is not UTF-8 text"),
 ])
 def test_a_malformed_config_or_state_is_refused_before_anything_is_deleted(

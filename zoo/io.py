@@ -120,6 +120,13 @@ def read_json(path: str | os.PathLike) -> Any:
         return None
 
 
+def read_json_object(path: str | os.PathLike) -> dict[str, Any]:
+    """The JSON object in `path`, or {} where it is missing, unreadable or holds something else
+    (a list, a number: a damaged or foreign file): for optional files read by their keys."""
+    data = read_json(path)
+    return data if isinstance(data, dict) else {}
+
+
 def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
     """Write `data` as indented JSON to `path` atomically."""
     return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
@@ -313,7 +320,7 @@ def in_use_by(directory: str | os.PathLike) -> int | None:
     if locked != _BUSY:  # nobody holds it: a process.json left behind says nothing
         os.close(locked)
         return None
-    recorded = (read_json(directory / PROCESS_FILE) or {}).get("pid")
+    recorded = read_json_object(directory / PROCESS_FILE).get("pid")
     return recorded if isinstance(recorded, int) and recorded != os.getpid() else 0
 
 
@@ -356,7 +363,7 @@ def _lock(directory: Path) -> int | None:
 def _recorded_holder(directory: Path) -> int | None:
     """Without locks: the live process `process.json` names, unless it is this one or a later
     process given the same number (one started at another time, after a reboot)."""
-    recorded = read_json(directory / PROCESS_FILE) or {}
+    recorded = read_json_object(directory / PROCESS_FILE)
     pid, started = recorded.get("pid"), recorded.get("started")
     if not isinstance(pid, int) or pid == os.getpid() or not process_alive(pid):
         return None

@@ -179,10 +179,10 @@ class Recipe:
     Attributes:
         optimizer: one of "adam", "adamw", "sgd", "rmsprop", "adagrad", "nadam".
         learning_rate: the peak learning rate.
-        schedule: "constant", "cosine" (to 0 by the last step) or "exponential" (to 1% of the
-            peak by the last step); it spans all training steps, after the warm-up.
+        schedule: "constant", "cosine" (to 0 at the end of training) or "exponential" (to 1%
+            of the peak at the end); it spans all training steps, after the warm-up.
         warmup_epochs: epochs of linear warm-up from 0 to the peak before the schedule.
-        momentum: for sgd and rmsprop; the others ignore it.
+        momentum: for sgd (Nesterov momentum when above 0) and rmsprop; the others ignore it.
         weight_decay: decoupled weight decay (adamw, sgd); 0 = none.
         clipnorm: clip each gradient to this norm; None = no clipping.
         label_smoothing: share of each target spread evenly over all classes (as Keras').

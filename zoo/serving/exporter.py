@@ -228,8 +228,18 @@ def check_parity(trained: Trained, directory: str | os.PathLike, sample: np.ndar
     names = trained.class_names
     if names and "label" in outputs:
         labels = [label.decode("utf-8") for label in outputs["label"].numpy()]
-        if labels != [names[i] for i in class_id]:
-            result["passed"] = False
+        wrong = [(label, names[i]) for label, i in zip(labels, class_id, strict=True)
+                 if label != names[i]]
+        if wrong:
+            # Not a numerical difference: a larger tolerance would not help.
+            served, meant = wrong[0]
+            raise ExportError(
+                f"the exported {trained.spec.name} names its classes otherwise than the model: "
+                f"{len(wrong)} of {len(sample)} sample inputs get another label than their "
+                f"class id's (first: {served!r} for {meant!r}). Nothing was exported. The "
+                f"label table is built from the class names the export records, so this is a "
+                f"fault in zoo's export: please report it with the entry and class names."
+            )
     if not result["passed"]:
         raise ExportError(
             f"the exported {trained.spec.name} does not match the model: on {len(sample)} sample "

@@ -102,7 +102,7 @@ def learning_rate(
             warmup_target=recipe.learning_rate if warmup_steps else None,
             warmup_steps=warmup_steps,
         )
-    # "exponential": smooth decay to 1% of the peak by the last step.
+    # "exponential": smooth decay to 1% of the peak at the end of training.
     decay = keras.optimizers.schedules.ExponentialDecay(
         recipe.learning_rate, decay_steps=max(total_steps - warmup_steps, 1), decay_rate=0.01
     )

@@ -20,6 +20,7 @@ mirrored runs use `model.fit`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,9 @@ import tensorflow as tf
 
 from zoo.errors import InvalidValueError, ZooError, first_line
 from zoo.training.feeding import batches_per_epoch
+from zoo.training.policy import cluster_task
+
+logger = logging.getLogger("zoo.training")
 
 # What TensorFlow's collectives raise when a peer died, hung or was never reachable.
 _PEER_ERRORS = (
@@ -60,6 +64,12 @@ def check_same_epoch(strategy: tf.distribute.Strategy, initial_epoch: int) -> li
         >>> check_same_epoch(tf.distribute.get_strategy(), 3)  # one worker: nothing to compare
         [3]
     """
+    task = cluster_task()
+    if task.tasks > 1:
+        # The gather below blocks until every worker reaches it, and TensorFlow says nothing
+        # while it waits: a worker started alone would look hung.
+        logger.info("%s of %d: waiting for every worker named in TF_CONFIG to start (each runs "
+                    "the same command)", _worker_name(task.index), task.tasks)
     epochs = _gather_per_worker(strategy, int(initial_epoch))
     if len(set(epochs)) > 1:
         listed = ", ".join(f"{_worker_name(index)} after epoch {epoch}"

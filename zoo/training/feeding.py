@@ -99,11 +99,14 @@ def _replay_epochs(dataset: tf.data.Dataset, epochs: int) -> None:
     """Make the iterators `epochs` epochs of Keras' `fit` make on a finite dataset, so that the
     next one draws the order and seeds an uninterrupted run's next epoch gets.
 
-    Every iterator draws when it is made, and `fit` makes two per epoch: one it passes over,
-    and one at the epoch's end that the next epoch replaces unused
-    (`keras/src/trainers/epoch_iterator.py`; the resume tests in tests/test_train.py check it).
+    Every iterator draws when it is made. On a dataset of known length `fit` makes two per
+    epoch: one it passes over, and one at the epoch's end that the next epoch replaces unused;
+    on one of unknown length the epoch ends when the data runs out, before that second one
+    (`keras/src/trainers/epoch_iterator.py`; tests/test_workdir.py checks both against `fit`).
     """
+    known_length = batches_per_epoch(dataset) is not None
     for _ in range(epochs):
         for _ in dataset:
             pass
-        iter(dataset)  # made and dropped, as Keras drops it
+        if known_length:
+            iter(dataset)  # made and dropped, as Keras drops it

@@ -15,7 +15,7 @@ import keras
 import pandas as pd
 
 from zoo import checks
-from zoo.data.sources import column_options
+from zoo.data.sources import column_options, tfds_name
 from zoo.errors import InvalidValueError, UnknownNameError, ZooError
 from zoo.evaluation import EvalReport, evaluate
 from zoo.interrupts import RaiseLostInterrupt, interrupts_kept
@@ -161,13 +161,7 @@ def _resolve_spec(
 
 def is_tfds_source(source: Any) -> bool:
     """True for None (the entry's own dataset), "tfds:NAME" and bare catalog names."""
-    from zoo.data.catalog import DATASETS
-
-    if source is None:
-        return True
-    if isinstance(source, str):
-        return source.startswith("tfds:") or (source in DATASETS and not Path(source).exists())
-    return False
+    return source is None or tfds_name(source) is not None
 
 
 def used_data_dir(data_dir: Any, data: Any, validation_data: Any) -> Any:

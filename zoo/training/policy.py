@@ -5,9 +5,10 @@ resolves a `DevicePolicy` once, logs it, and compiles through `zoo.training.comp
 
 `jit_compile="auto"` is decided by measurement. On GPU and TPU, XLA is used when every layer
 of the model supports it (Keras' own check). On CPU, XLA is used only for entries whose
-measured speed-up on CPU is above 1.1x; the figures live in `xla_cpu_measurements.json` beside this
-module and are rewritten by `benchmarks/bench_xla.py`. An entry without a measurement runs without
-XLA on CPU (measured on this project's 2-core machine: XLA made cnn_mnist slower).
+measured speed-up on CPU is at least 1.1x; the figures live in `xla_cpu_measurements.json`
+beside this module and are rewritten by `benchmarks/bench_xla.py`. An entry without a
+measurement runs without XLA on CPU (measured on this project's 2-core machine: XLA made
+cnn_mnist slower).
 
 `strategy="auto"` is the strategy in scope when zoo is called inside `with strategy.scope():`,
 else MultiWorkerMirroredStrategy when TF_CONFIG names several tasks (checked by `cluster_task`

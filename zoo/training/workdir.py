@@ -40,6 +40,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import re
 import shlex
@@ -501,9 +502,11 @@ class Workdir:
 
         A tie goes to the later epoch: it scored as well after more training, and on a small
         validation set accuracy often stays tied (1.0 from epoch 1) while the loss keeps falling,
-        so keeping the first tied epoch would keep the least confident model.
+        so keeping the first tied epoch would keep the least confident model. A NaN score
+        (a validation loss that overflowed) is never the best: no later epoch compares above it,
+        and state.json could not hold it as JSON.
         """
-        if value is None:
+        if value is None or math.isnan(value):
             return False
         best = self.state.best_value
         return best is None or (value >= best if mode == "max" else value <= best)
