@@ -272,6 +272,25 @@ def test_tfds_not_prepared_names_the_dataset_and_the_way_out(tmp_path):
     assert caught.value.__suppress_context__  # no TFDS traceback chained on
 
 
+def test_tfds_not_prepared_names_tfds_data_dir_when_no_data_dir_is_given(tmp_path, monkeypatch):
+    # Without data_dir TFDS reads $TFDS_DATA_DIR: the message must send the user there, not to
+    # ~/tensorflow_datasets. tfds.load is faked (TFDS' "not prepared" is an AssertionError), as
+    # TFDS itself reads the variable once, at import.
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    data_dirs = []
+
+    def fake_load(name, **kwargs):
+        data_dirs.append(kwargs["data_dir"])
+        raise AssertionError("Dataset mnist: could not find data")
+
+    monkeypatch.setattr(tfds, "load", fake_load)
+    with pytest.raises(DatasetUnavailableError) as caught:
+        zoo.data.load("mnist", spec=_small("cnn_mnist"), download=False)
+    assert data_dirs == [None]  # TFDS picks its own default
+    assert f"not prepared in {tmp_path} and download=False" in str(caught.value)
+    assert "tensorflow_datasets" not in str(caught.value)
+
+
 def test_reaching_for_tfds_leaves_the_callers_root_logger_as_it_was(tmp_path, monkeypatch):
     # absl calls logging.basicConfig() when the root logger has no handler: a stderr handler
     # stayed there, and every library's warnings printed twice for the rest of the process.
@@ -287,7 +306,7 @@ def test_tfds_downloads_by_default_as_tfds_load_does(tmp_path, monkeypatch):
     calls = []
 
     def fake_load(name, **kwargs):
-        calls.append((kwargs["download"], kwargs["data_dir"]))
+        calls.append((kwargs["download"], kwargs["data_dir"], kwargs["shuffle_files"]))
         if not kwargs["download"]:
             raise AssertionError("Dataset mnist: could not find data")
         return real_load(name, **kwargs)
@@ -296,7 +315,9 @@ def test_tfds_downloads_by_default_as_tfds_load_does(tmp_path, monkeypatch):
     monkeypatch.setattr(tfds, "load", fake_load)
     with tfds.testing.mock_data(num_examples=4):
         dataset = zoo.data.load("mnist", "test", spec=_small("cnn_mnist"), data_dir=tmp_path)
-    assert calls == [(False, tmp_path), (True, tmp_path)]
+    # Files in their recorded order: zoo shuffles examples itself (shuffle=, seeded), and a test
+    # or hold-out split must read in the same order every time.
+    assert calls == [(False, tmp_path, False), (True, tmp_path, False)]
     assert dataset.num_examples == 4  # counted where mock data carries no split sizes
 
 
@@ -313,6 +334,23 @@ def test_tfds_download_without_network_fails_fast(tmp_path, monkeypatch):
         DatasetUnavailableError, match="'cifar10'.*no network to download it.*data_dir="
     ):
         zoo.data.load("tfds:cifar10", data_dir=tmp_path)
+
+
+def test_behind_a_proxy_the_network_check_leaves_the_download_to_tfds(monkeypatch):
+    # A direct connection fails behind a proxy whatever the network; TFDS goes through the
+    # proxy, so the check must not answer "no network" there.
+    def no_direct_connection(*args, **kwargs):
+        raise OSError("blocked: use the proxy")
+
+    monkeypatch.setattr(socket, "create_connection", no_direct_connection)
+    variables = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+    for variable in variables:
+        monkeypatch.delenv(variable, raising=False)
+    assert REAL_NETWORK_CHECK() is False
+    for variable in variables:
+        monkeypatch.setenv(variable, "http://proxy.invalid:3128")
+        assert REAL_NETWORK_CHECK() is True, variable
+        monkeypatch.delenv(variable)
 
 
 def test_tfds_failed_download_is_one_short_error(tmp_path, monkeypatch):
@@ -371,6 +409,17 @@ def test_tfds_unlabelled_split_and_spec_mismatch_are_refused_before_reading():
         zoo.data.load("mnist", spec="lstm_sst2")
     with pytest.raises(DataError, match=r"labels go up to 9.*num_classes=10"):
         zoo.data.load("mnist", spec=zoo.get_spec("cnn_mnist").with_overrides(num_classes=3))
+
+
+def test_a_model_with_more_classes_than_the_tfds_dataset_reads_it():
+    # Only labels past the model's outputs are refused (the test above): every one of MNIST's
+    # 10 classes is a class of a 12-class model.
+    spec = zoo.get_spec("cnn_mnist").with_overrides(num_classes=12, batch_size=4)
+    with tfds.testing.mock_data(num_examples=4):
+        dataset = zoo.data.load("mnist", "test", spec=spec)
+        _, labels = _first_batch(dataset)
+    assert dataset.num_examples == 4 and len(dataset.class_names) == 12
+    assert 0 <= labels.numpy().min() and labels.numpy().max() < 10
 
 
 def test_texts_for_an_image_entry_are_refused_with_the_way_out():
@@ -916,6 +965,24 @@ def test_other_names_as_many_as_the_classes_keep_sorted_order(tmp_path):
     )
     assert _first_batch(dataset)[1].numpy().tolist() == [1, 0, 1]
     assert dataset.class_names == ("neg", "pos")
+
+
+def test_some_of_the_entrys_class_names_given_keep_its_ids_or_are_refused():
+    # A list given numbers its classes by position: ("Sports", "World") numbered Sports 0 where
+    # transformer_ag_news numbers it 1, without a word, and named the other classes "2" and "3".
+    spec = _small("transformer_ag_news")  # World, Sports, Business, Sci/Tech
+    data = (["a b", "c d"], ["World", "Sports"])
+    first_two = zoo.data.load(data, "all", spec=spec, class_names=("World", "Sports"),
+                              shuffle=False)
+    assert _first_batch(first_two)[1].numpy().tolist() == [0, 1]
+    assert first_two.class_names == spec.class_names  # the entry's names for the rest
+    with pytest.raises(DataError, match=r"the class_names given \('Sports', 'World'\) are 2 of "
+                       r"the 4 classes of 'transformer_ag_news', which numbers them \('World', "
+                       r"'Sports', 'Business', 'Sci/Tech'\).*in the entry's order, or leave it"):
+        zoo.data.load(data, "all", spec=spec, class_names=("Sports", "World"))
+    # Without class_names, names among the entry's take its ids, in any order in the data.
+    found = zoo.data.load((["c d", "a b"], ["Sports", "World"]), "all", spec=spec, shuffle=False)
+    assert _first_batch(found)[1].numpy().tolist() == [1, 0]
 
 
 def test_a_categorical_label_column_keeps_its_category_order():

@@ -189,9 +189,10 @@ _STEP_AGAINST_FIT = textwrap.dedent(
     from zoo.training.distributed import fit_multi_worker
 
     keras.config.set_dtype_policy(sys.argv[1])
+    # l2: the loss holds the layers' regularization losses too, as model.fit's does.
     spec = zoo.get_spec("mlp_mnist").with_overrides(
         units=(16,), dropout=0.0, optimizer="sgd", momentum=0.0, learning_rate=0.5,
-        schedule="constant", batch_size=32)
+        schedule="constant", batch_size=32, l2=1e-2)
     rng = np.random.default_rng(0)
     x, y = rng.random((128, 28, 28, 1)).astype("float32"), rng.integers(0, 10, 128)
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)  # 4 global batches of 32

@@ -126,6 +126,10 @@ def test_plot_writes_confusion_matrix_and_curves(tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 1000
     assert len(figure.axes) == 3  # matrix, its colour bar, curves
     assert report.to_dict()["confusion"] == [[1, 0], [1, 1]]
+    # A history without epochs (a run resumed with nothing left to train) has no curves: no
+    # empty panel beside the matrix, only the matrix and its colour bar.
+    report.history = pd.DataFrame({"epoch": []})
+    assert len(report.plot(tmp_path / "no_epochs.png").axes) == 2
     report.plot(tmp_path / "new" / "folder" / "report.png")  # made, as --output's are
     assert (tmp_path / "new" / "folder" / "report.png").is_file()
 
@@ -267,6 +271,19 @@ def test_evaluate_maps_named_labels_to_the_given_class_names(fresh_keras_session
     assert report.per_class["support"].tolist() == [2, 0, 2]
 
 
+def test_given_class_names_name_the_rows_of_a_dataset_carrying_its_own(fresh_keras_session):
+    # The docstring: class_names names the report's rows. A zoo.data.load dataset carries
+    # names too ('0' to '9' for integer labels); those are the fallback, not the winner.
+    images, labels = _digits(8)
+    data = zoo.data.load((images, labels), "all", spec="mlp_mnist", shuffle=False,
+                         augment=False)
+    assert data.class_names == tuple(str(i) for i in range(10))
+    names = [f"digit {i}" for i in range(10)]
+    report = zoo.evaluate(zoo.build("mlp_mnist", units=(8,)), data, class_names=names)
+    assert list(report.per_class.index) == names
+    assert report.to_dict()["class_names"] == names
+
+
 @pytest.mark.usefixtures("fresh_keras_session")
 def test_datasets_that_cannot_be_scored_are_refused_with_the_way_out():
     import tensorflow as tf
@@ -300,6 +317,10 @@ def test_datasets_that_cannot_be_scored_are_refused_with_the_way_out():
     for message, dataset in cases.items():
         with pytest.raises(DataError, match=message):
             zoo.evaluate(model, dataset)
+    # (batch, 1) integer labels, as Keras' evaluate takes them: scored as (batch,) ids.
+    column = steady.map(lambda x, y: (x, y[:, None]))
+    assert column.element_spec[1].shape.as_list() == [None, 1]
+    assert zoo.evaluate(model, column).confusion.equals(zoo.evaluate(model, steady).confusion)
     # Inputs named as the model's, as Keras' evaluate takes them: scored the same.
     named = steady.map(lambda x, y: ({model.inputs[0].name: x}, y))
     with warnings.catch_warnings():

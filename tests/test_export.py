@@ -12,6 +12,7 @@ import sys
 import textwrap
 import time
 import warnings
+import zipfile
 from pathlib import Path
 
 import keras
@@ -811,6 +812,22 @@ class Outsider(keras.layers.Layer):
         return inputs
 
 
+def _with_module(source: Path, target: Path, class_name: str, module: str) -> Path:
+    """A copy of the .keras file `source` whose config.json says its `class_name` layer comes
+    from `module`: a file's configuration is whatever its maker wrote."""
+    with zipfile.ZipFile(source) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(files["config.json"])
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == class_name:
+            layer["module"] = module
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return target
+
+
 def test_unsafe_keras_files_are_refused(tmp_path):
     lambda_path = tmp_path / "lambda.keras"
     lambda_model().save(lambda_path)
@@ -824,6 +841,21 @@ def test_unsafe_keras_files_are_refused(tmp_path):
     keras.Model(inputs, outputs, name="mlp_mnist").save(outsider_path)
     with pytest.raises(zoo.UnsafeModelError, match="class 'Outsider' from module 'test_export'"):
         zoo.load(outsider_path)
+    # The file's word on a class's module is not taken: claimed to be Keras' own, the registered
+    # name still finds the code that would run, Outsider of this module, which is not trusted.
+    forged = _with_module(outsider_path, tmp_path / "forged.keras", "Outsider", "keras.layers")
+    with pytest.raises(zoo.UnsafeModelError, match=r"it needs 'outsider>Outsider', registered "
+                       r"by module 'test_export' \(at config\.config\.layers\[1\]\)"):
+        zoo.load(forged)
+    # A package is trusted by its name, not by how its name begins.
+    plain_path = tmp_path / "plain.keras"
+    zoo.build("mlp_mnist", units=(8,)).save(plain_path)
+    zoo.load(plain_path)  # as saved, it loads
+    for module in ("keras_evil.layers", "zoology.layers"):
+        forged = _with_module(plain_path, tmp_path / f"{module}.keras", "Flatten", module)
+        with pytest.raises(zoo.UnsafeModelError, match=rf"it needs class 'Flatten' from module "
+                           rf"'{module}' \(at config\.config\.layers\[\d+\]\)"):
+            zoo.load(forged)
 
     # A workdir's model.keras goes through the same checks, for load and for export.
     data = write_digits_npz(tmp_path / "digits.npz", count=60)
@@ -947,6 +979,22 @@ def test_exports_with_file_operations_are_refused_before_anything_runs(exports, 
                            r"WriteFile \(in __inference_serve_\d+\)"):
             load(path)
     assert main(["predict", str(path), str(tmp_path / "in.txt")]) == 2  # before reading input
+
+    # Printing is writing: tf.print sends every input it serves to any file it names.
+    leaked = tmp_path / "leaked.txt"
+
+    class Prints(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def serve(self, text):
+            tf.print(text, output_stream=f"file://{leaked}")
+            return {"probabilities": tf.zeros([tf.shape(text)[0], 2])}
+
+    prints = Prints()
+    path = _disguised_export(tmp_path / "prints", exports, prints, prints.serve)
+    with pytest.raises(zoo.UnsafeModelError, match=r"refusing to load .*prints: it runs "
+                       r"PrintV2 \(in __inference_serve_\d+\)"):
+        zoo.load(path)
+    assert not leaked.exists()
 
     # The write in a function the serving function calls is found too: each called function is
     # followed, however deep, not only the signature's own graph.

@@ -436,3 +436,23 @@ def test_more_epochs_of_a_fine_tuning_run_point_to_the_same_freezing(trained_mlp
     assert ("num_classes=3, units=(128, 8)); for name in ['hidden_1']: "
             "model.get_layer(name).trainable = False; then zoo.train(model, data, workdir=NEW, "
             "epochs=N).") in message, message
+
+
+def test_a_workdir_starts_a_model_from_its_final_model_else_its_best_epoch(tmp_path):
+    # model.keras is what the run ended with (and what zoo.load serves); best.keras, the only
+    # model of an interrupted run, is read only without it.
+    from zoo.models.weights import pretrained_source
+
+    def saved(name, value):
+        model = zoo.build("mlp_mnist", units=(8,), compile=False)
+        model.set_weights([np.full(w.shape, value, w.dtype) for w in model.get_weights()])
+        model.save(tmp_path / name)
+
+    saved("best.keras", 2.0)
+    started = zoo.build("mlp_mnist", units=(8,), weights=tmp_path, compile=False)
+    assert pretrained_source(started).name == "best.keras"
+    assert started.get_layer("hidden_0").get_weights()[0].flat[0] == 2.0
+    saved("model.keras", 1.0)
+    started = zoo.build("mlp_mnist", units=(8,), weights=tmp_path, compile=False)
+    assert pretrained_source(started).name == "model.keras"
+    assert started.get_layer("hidden_0").get_weights()[0].flat[0] == 1.0

@@ -134,6 +134,27 @@ def test_encoder_block_ignores_padded_positions():
     assert not np.allclose(unmasked[mask], out[mask])  # without a mask, padding leaks
 
 
+def test_encoder_block_is_two_residual_sublayers_each_normalized():
+    # Post-norm, as the docstring says: h = LN1(x + attention(x, x)), out = LN2(h + FF(h)).
+    # Both residual paths matter: without the feed-forward one the block still runs, masks and
+    # serializes, but a deep stack loses what attention made of the tokens.
+    block = TransformerEncoderBlock(embed_dim=8, num_heads=2, ff_dim=16, dropout=0.0)
+    x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+    mask = np.array([[True] * 5, [True] * 3 + [False] * 2])
+
+    def by_hand(attention_mask=None):
+        h = block.attention_norm(x + block.attention(x, x, attention_mask=attention_mask))
+        return keras.ops.convert_to_numpy(
+            block.feed_forward_norm(h + block.feed_forward_out(block.feed_forward_in(h)))
+        )
+
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(block(x)), by_hand(), atol=1e-5)
+    # With a mask, every query attends to the kept keys only: (batch, query, key).
+    keys = np.broadcast_to(mask[:, None, :], (2, 5, 5))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(block(x, mask=mask)), by_hand(keys),
+                               atol=1e-5)
+
+
 def test_encoder_block_dropout_only_in_training():
     block = TransformerEncoderBlock(embed_dim=8, num_heads=2, ff_dim=16, dropout=0.5)
     x = np.random.default_rng(0).normal(size=(2, 6, 8)).astype("float32")
@@ -167,6 +188,8 @@ def test_masked_max_pooling_ignores_padding():
     np.testing.assert_allclose(pooled[0], x[0, :3].max(axis=0), atol=1e-6)
     np.testing.assert_allclose(pooled[1], x[1, 0], atol=1e-6)
     np.testing.assert_array_equal(pooled[2], 0.0)
+    # Without a mask every step counts, the padding's 100s included: a maximum, not a mean.
+    np.testing.assert_allclose(pool(x), x.max(axis=1), atol=1e-6)
     with pytest.raises(ValueError, match="mode must be one of"):
         MaskedGlobalPooling1D("median")
 
@@ -194,6 +217,25 @@ def test_token_dropout_drops_whole_words_in_training_only(name):
     assert set(np.unique(per_word.min(axis=1))) <= {0.0, 2.0}
     assert np.array_equal(per_word.min(axis=1), per_word.max(axis=1))
     assert 0 < (per_word[:, 0] == 0).mean() < 1
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(layer(vectors, training=False)), vectors
+    )
+
+
+def test_lstm_embedding_dropout_drops_whole_channels_in_training_only():
+    # embedding_dropout is SpatialDropout1D (the builder's docstring): a dropped embedding
+    # channel is gone at every step of a text, not at scattered (text, step, channel) points.
+    keras.utils.set_random_seed(0)
+    model = zoo.build("lstm_sst2", vocab_size=200, sequence_length=16, compile=False)
+    layer = model.get_layer("embedding_dropout")
+    assert layer.rate == zoo.get_spec("lstm_sst2").hyperparameters["embedding_dropout"]
+    vectors = np.ones((2, 50, 32), "float32")
+    dropped = keras.ops.convert_to_numpy(layer(vectors, training=True)) == 0  # (text, step, ch)
+
+    whole = dropped.all(axis=1) | (~dropped).all(axis=1)  # per text: every step or none
+    assert whole.all(), f"{(~whole).sum()} of 64 (text, channel) pairs dropped at some steps"
+    assert 0 < dropped.mean() < 1
+    assert not np.array_equal(dropped[0], dropped[1])  # each text draws its own channels
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(layer(vectors, training=False)), vectors
     )
@@ -240,3 +282,22 @@ def test_bigram_bag_joins_the_features_before_the_softmax(name):
     np.testing.assert_allclose(probabilities.sum(), 1.0, atol=1e-6)
     without = zoo.build(name, bigram_buckets=0, compile=False)
     assert "bigram_embedding" not in {layer.name for layer in without.layers}
+
+
+@pytest.mark.parametrize("name", ["lstm_sst2", "transformer_sst2"])
+def test_bigram_bag_is_the_mean_of_the_pairs_embeddings(name):
+    # fastText's bag (add_bigram_bag's docstring): the average of the pairs' rows, so a long
+    # text's bag is no larger than a short one's; padding pairs are left out of the average.
+    keras.utils.set_random_seed(0)
+    model = zoo.build(name, vocab_size=200, sequence_length=16, bigram_buckets=64, bigram_dim=4,
+                      compile=False)
+    ids = np.array([[7, 8, 9, 0]], "int32")  # two pairs, (7, 8) and (8, 9), then padding
+    pairs = keras.ops.convert_to_numpy(model.get_layer("bigrams")(ids))[0]
+    assert (pairs[:2] > 0).all() and pairs[2] == 0 and pairs[0] != pairs[1]
+    table = keras.ops.convert_to_numpy(model.get_layer("bigram_embedding").embeddings)
+    features = keras.Model(model.input, model.get_layer("features_and_bigrams").output)
+
+    bag = keras.ops.convert_to_numpy(features(ids, training=False))[0, -4:]
+
+    np.testing.assert_allclose(bag, table[pairs[:2]].mean(axis=0), atol=1e-6)
+    assert model.get_layer("bigram_mean").mode == "mean"

@@ -5,12 +5,15 @@ forward pass uses each entry's real defaults; the slower tests shrink widths and
 `shrink(spec)` (see conftest.py) but keep the entry's structure.
 """
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import zoo
+from zoo.models.layers import MaskedGlobalPooling1D
 
 pytestmark = [
     pytest.mark.usefixtures("fresh_keras_session"),
@@ -267,14 +270,84 @@ def test_padding_gets_no_gradient_but_tokens_do(name, shrink):
     np.testing.assert_array_equal(gradient[19:], 0.0)  # nor do tokens absent from the batch
 
 
+# ---- structure the hyperparameters promise -------------------------------------------------------
+
+
+def _hyperparameter(spec, argument: str):
+    """The value the entry's builder receives for `argument`: the entry's, or the default."""
+    default = inspect.signature(spec.builder).parameters[argument].default
+    return spec.hyperparameters.get(argument, default)
+
+
+@pytest.mark.parametrize("name", TEXT_ENTRIES)
+def test_every_text_entry_pools_as_its_hyperparameters_say(name, shrink):
+    # A pooling the builder ignored (always mean) still builds, trains and round-trips: only
+    # the layer itself tells max from mean.
+    spec = zoo.get_spec(name).with_overrides(**shrink(zoo.get_spec(name)))
+    model = spec.build_model()
+    pooling = _hyperparameter(spec, "pooling")
+    pools = [layer for layer in model.layers
+             if isinstance(layer, MaskedGlobalPooling1D) and layer.name != "bigram_mean"]
+    if pooling == "last":  # the LSTM's final state: no pooling layer at all
+        assert pools == []
+    else:
+        assert [(layer.name, layer.mode) for layer in pools] == [(f"{pooling}_pool", pooling)]
+
+
+@pytest.mark.parametrize("pooling", ["last", "max", "mean"])
+def test_stacked_lstms_build_and_run_for_every_pooling(pooling, make_inputs):
+    # Every LSTM but the last feeds the next one its whole sequence, whatever the pooling: with
+    # pooling="last" only the last layer returns its final state alone.
+    spec = zoo.get_spec("lstm_imdb").with_overrides(
+        vocab_size=200, sequence_length=16, embedding_dim=16, lstm_units=(8, 8), pooling=pooling
+    )
+    model = spec.build_model()
+    assert model.output_shape == (None, spec.num_classes)
+    assert model.get_layer("bidirectional_0").output.shape == (None, None, 16)
+    probabilities = keras.ops.convert_to_numpy(model(make_inputs(spec), training=False))
+    _assert_probabilities(probabilities, 4, spec.num_classes)
+
+
+@pytest.mark.parametrize("name", zoo.list_models(family="transformer"))
+def test_transformer_hidden_dense_layers_keep_their_dropout(name, shrink):
+    # The builder's docstring: `dropout` also follows each hidden Dense layer. Entries without
+    # hidden layers get one here, so that every entry's rate is checked.
+    spec = zoo.get_spec(name).with_overrides(**shrink(zoo.get_spec(name)))
+    if not _hyperparameter(spec, "dense_units"):
+        spec = spec.with_overrides(dense_units=(8,))
+    model = spec.build_model()
+    dropout = _hyperparameter(spec, "dropout")
+    names = {layer.name for layer in model.layers}
+    for index in range(len(_hyperparameter(spec, "dense_units"))):
+        assert f"hidden_{index}" in names
+        if dropout:
+            assert model.get_layer(f"hidden_{index}_dropout").rate == dropout
+        else:
+            assert f"hidden_{index}_dropout" not in names
+
+
 @pytest.mark.parametrize("name", ALL_ENTRIES)
 def test_every_builder_argument_is_documented(name):
     # Was: an entry's hyperparameters (block_dropout, bigram_buckets, pooling...) explained
     # only in source comments, which help() and `zoo info` readers never see.
-    import inspect
     import re
 
     builder = zoo.get_spec(name).builder
     documented = inspect.getdoc(builder).partition("Args:")[2]
     for argument in inspect.signature(builder).parameters:
         assert re.search(rf"^\s+{argument}:", documented, re.MULTILINE), (builder, argument)
+
+
+def test_the_transformer_space_makes_embed_dim_from_heads_and_their_size():
+    # The defaults alone cannot tell: embed_dim must follow a drawn head_dim, or the searched
+    # size per head would be recorded but never built.
+    import keras_tuner
+
+    from zoo.models.transformer import search_space_transformer
+
+    spec = zoo.get_spec("transformer_imdb")
+    hp = keras_tuner.HyperParameters()
+    search_space_transformer(hp, spec)
+    hp.values.update(num_heads=8, head_dim=8)  # a draw the oracle can make
+    space = search_space_transformer(hp, spec)
+    assert (space["num_heads"], space["embed_dim"]) == (8, 64)

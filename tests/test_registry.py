@@ -9,6 +9,7 @@ import textwrap
 import types
 
 import keras
+import pandas
 import pytest
 
 import zoo
@@ -163,6 +164,18 @@ def test_models_frame_rows_and_columns():
     assert row["num_classes"] == 4
     assert row["params"] is None
     assert 0 < row["reference_accuracy"] <= 1
+    # Every entry's figures come from its own spec: measured_accuracy is zoo's own measurement
+    # (empty where there is none), not the published reference beside it.
+    for name, row in frame.set_index("name").iterrows():
+        spec = zoo.get_spec(name)
+        measured = spec.reference.measured if spec.reference else None
+        if measured is None:
+            assert pandas.isna(row["measured_accuracy"]), name
+        else:
+            assert row["measured_accuracy"] == measured, name
+        assert (row["batch_size"], row["epochs"]) == (spec.recipe.batch_size, spec.recipe.epochs)
+    sst2 = frame.set_index("name").loc["lstm_sst2"]
+    assert sst2["measured_accuracy"] != sst2["reference_accuracy"]  # both there, and different
 
 
 def test_models_frame_counts_parameters():
@@ -396,6 +409,10 @@ def test_a_cell_run_again_registers_its_entry_again(tmp_path):
         for units in (8, 8, 16):
             exec(cell.replace("UNITS", str(units)), namespace)
             assert zoo.get_spec("mlp_cell_rerun").hyperparameters["units"] == (units,)
+            # models_frame counts the new definition's parameters, not the first one's.
+            params = zoo.models_frame("mlp_cell_rerun")["params"].item()
+            assert params == zoo.build("mlp_cell_rerun", compile=False).count_params()
+            assert params == 28 * 28 * units + units + units * 10 + 10
 
         def mlp_cell_rerun() -> zoo.ModelSpec:
             return _tiny_spec()
@@ -453,6 +470,35 @@ def test_third_party_entry_with_tags(temporary_entry):
         zoo.get_spec(temporary_entry)
     with pytest.raises(zoo.UnknownNameError):
         zoo.unregister_model(temporary_entry)
+
+
+def test_register_keeps_the_specs_own_tags_and_adds_the_decorators():
+    def mlp_tagged_test() -> zoo.ModelSpec:
+        return _tiny_spec(tags={"a": 1})
+
+    zoo.register_model(b=2)(mlp_tagged_test)
+    try:
+        assert dict(zoo.get_spec("mlp_tagged_test").tags) == {"a": 1, "b": 2}
+        row = zoo.models_frame("mlp_tagged_test", params=False).set_index("name").iloc[0]
+        assert (row["tag_a"], row["tag_b"]) == (1, 2)
+    finally:
+        zoo.unregister_model("mlp_tagged_test")
+
+
+def test_an_entry_with_other_classes_than_its_catalog_dataset_gets_no_catalog_names():
+    # Three of MNIST's digits: the catalog's ten names do not fit three classes, so the entry
+    # gets none (its data names them) rather than being refused for a list it never gave.
+    def mlp_three_digits_test() -> zoo.ModelSpec:
+        return zoo.ModelSpec(family="mlp", dataset="mnist", num_classes=3,
+                             input=zoo.ImageInput((28, 28, 1)), builder=build_mlp)
+
+    zoo.register_model(mlp_three_digits_test)
+    try:
+        spec = zoo.get_spec("mlp_three_digits_test")
+        assert spec.num_classes == 3 and spec.class_names == ()
+        assert zoo.build("mlp_three_digits_test", compile=False).output_shape == (None, 3)
+    finally:
+        zoo.unregister_model("mlp_three_digits_test")
 
 
 def test_register_under_an_explicit_name():

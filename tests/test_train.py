@@ -94,6 +94,11 @@ def test_train_learns_and_writes_the_run(tmp_path):
     np.testing.assert_allclose(
         reloaded.predict(inputs, verbose=0), result.model.predict(inputs, verbose=0), atol=1e-6
     )
+    # Trained without augmentation: rerun with the entry's own (the default) it is another run,
+    # not this one resumed or "already complete".
+    with pytest.raises(WorkdirConflictError, match=r"different configuration \(augment: was "
+                       r"False, now None\)"):
+        zoo.train("mlp_mnist", str(data), epochs=4, workdir=workdir, verbose=0, seed=1)
 
 
 def test_rerun_of_a_finished_run_trains_nothing_and_other_settings_are_refused(tmp_path, caplog):
@@ -120,6 +125,9 @@ def test_rerun_of_a_finished_run_trains_nothing_and_other_settings_are_refused(t
         zoo.train("mlp_mnist", data, epochs=3, workdir=workdir, verbose=0)
     with pytest.raises(WorkdirConflictError, match="seed: was 0, now 7"):
         zoo.train("mlp_mnist", data, epochs=2, seed=7, workdir=workdir, verbose=0)
+    # mlp_mnist augments its images by default: without augmentation it is another run.
+    with pytest.raises(WorkdirConflictError, match=r"augment: was None, now False"):
+        zoo.train("mlp_mnist", data, epochs=2, augment=False, workdir=workdir, verbose=0)
     # Other data is another run too, be it the validation data (which chose the best epoch)
     # or the training data (the same name, other content).
     validation = str(write_digits_npz(tmp_path / "valid.npz", count=40, seed=1))
@@ -321,13 +329,22 @@ def test_a_global_float_type_of_the_callers_does_not_change_what_the_run_compute
     assert_same_history(history, expected)
 
 
-def test_a_closed_stdout_trains_silently(tmp_path, monkeypatch):
+def test_a_closed_stdout_trains_silently(tmp_path, monkeypatch, capfd):
     # `zoo train ... >&-` (Python's sys.stdout is None): verbose="auto" asked None.isatty() and
     # failed after the workdir's config.json was written.
     data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
     monkeypatch.setattr(sys, "stdout", None)
     result = zoo.train("mlp_mnist", data, epochs=1, units=(8,), workdir=tmp_path / "run")
     assert list(result.history.epoch) == [1]
+    monkeypatch.undo()
+    assert capfd.readouterr().out == ""  # nothing reached the process' stdout either
+    # With a stdout, verbose reaches Keras' fit: 2 is one line per epoch (as in a log file).
+    zoo.train("mlp_mnist", data, epochs=2, units=(8,), verbose=2)
+    lines = capfd.readouterr().out.splitlines()
+    assert [line for line in lines if line.startswith("Epoch ")] == ["Epoch 1/2", "Epoch 2/2"]
+    assert sum(" - loss: " in line for line in lines) == 2
+    zoo.train("mlp_mnist", data, epochs=1, units=(8,), verbose=0)  # and 0 is no line at all
+    assert "Epoch" not in capfd.readouterr().out
 
 
 def test_training_in_a_loop_does_not_warn_of_retracing(caplog):

@@ -440,6 +440,24 @@ def test_overwrite_replaces_only_an_earlier_search(digits, tmp_path):
     assert (directory / "preprocessor" / "vocabulary.txt").read_text() == "words"
 
 
+def test_overwrite_on_new_text_replaces_the_searchs_vocabulary(tmp_path):
+    # overwrite kept the earlier search's preprocessor/ (fitted on the old sentences): the new
+    # trials read with the vocabulary of the new data, and a rerun resuming them with the old.
+    directory = tmp_path / "search"
+    common = {**SMALL, "max_trials": 1, "directory": directory, "vocab_size": 50,
+              "sequence_length": 8, "embedding_dim": 4, "lstm_units": (4,)}
+    old = (["alpha beta film", "beta alpha film", "alpha alpha", "beta beta"] * 8, [1, 0, 1, 0] * 8)
+    new = (["gamma delta show", "delta gamma show", "gamma gamma", "delta delta"] * 8,
+           [1, 0, 1, 0] * 8)
+    first = zoo.tune("lstm_sst2", old, **common)
+    fresh = zoo.tune("lstm_sst2", new, overwrite=True, **common)
+    sentence = ["gamma delta"]
+    assert fresh.preprocessor(sentence).numpy().tolist() != first.preprocessor(
+        sentence).numpy().tolist()  # words only the new data has
+    resumed = zoo.tune("lstm_sst2", new, **common)  # complete: reads what the directory holds
+    np.testing.assert_array_equal(resumed.preprocessor(sentence), fresh.preprocessor(sentence))
+
+
 def test_other_entry_or_settings_in_the_directory_are_refused(search, digits):
     _, directory = search
     record = (directory / "search.json").read_text()
@@ -456,7 +474,16 @@ def test_other_entry_or_settings_in_the_directory_are_refused(search, digits):
     with pytest.raises(SearchConflictError, match="objective: was 'val_accuracy', now 'val_loss'"):
         zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, objective="val_loss",
                  **SMALL)
+    # ... nor those of the same metric ranked the other way: the best trial would be the worst.
+    with pytest.raises(SearchConflictError, match=r"objective: was 'val_accuracy', now "
+                       r"'val_accuracy \(min\)'"):
+        zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory,
+                 objective=keras_tuner.Objective("val_accuracy", "min"), **SMALL)
     assert (directory / "search.json").read_text() == record  # refusals write nothing
+    # An Objective in the metric's own direction is the objective named: the same search.
+    same = zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory,
+                    objective=keras_tuner.Objective("val_accuracy", "max"), **SMALL)
+    assert len(same.trials) == 2
 
     # An override equal to the entry's own value, as a NumPy number, asks for the same search: it
     # was recorded as the text "0.001" and refused.
@@ -654,6 +681,34 @@ def test_the_best_trial_of_a_minimized_objective_is_the_one_with_the_lowest_scor
     assert result.best_overrides["learning_rate"] == lowest.learning_rate
 
 
+def test_the_seed_alone_decides_the_values_a_search_samples():
+    # keras-tuner takes an oracle seed of 0 as "none" and draws one from Python's random module:
+    # zoo.tune(seed=0), the default, then sampled other trials in every process. Each oracle is
+    # made as zoo.tune makes it, after the process drew other random numbers before.
+    import random
+
+    from zoo.tuning.search import _make_oracle
+
+    space = zoo.hypermodel("mlp_mnist").space()
+    state = random.getstate()
+    try:
+        for tuner in ("random", "bayesian", "hyperband"):
+            oracles = []
+            for before in (1, 2):
+                random.seed(before)
+                oracles.append(_make_oracle(tuner, "val_accuracy", 4, 3, 0, 3, space))
+            assert oracles[0].seed == oracles[1].seed, tuner
+            if tuner == "random":  # and so the values drawn for its trials, one after another
+                draws = [[oracle._random_values() for _ in range(2)] for oracle in oracles]
+                assert draws[0] == draws[1] and draws[0][0] != draws[0][1]
+        # Another seed, other values.
+        seeds = [_make_oracle("random", "val_accuracy", 4, 3, seed, 3, space).seed
+                 for seed in (0, 1)]
+        assert seeds[0] != seeds[1]
+    finally:
+        random.setstate(state)
+
+
 def test_a_tuned_model_on_named_labels_exports_their_names(digits, tmp_path):
     x, y = digits
     words = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
@@ -798,19 +853,24 @@ def test_fixed_hyperparameters_hold_in_every_trial_and_the_rest_are_searched(dig
         zoo.tune("mlp_mnist", digits, directory=tmp_path / "other", fixed={"dropuot": 0.1},
                  **SMALL)
     # Values are checked against their hyperparameter before any data is read or trial runs.
-    refused = {
-        "units_0": ((8, 8), r"fixed\['units_0'\] must be a whole number \(the search space's "
+    refused = [
+        ("units_0", (8, 8), r"fixed\['units_0'\] must be a whole number \(the search space's "
                             r"units_0 takes \[32, .*held one width at a time.*units_0=..., "
                             r"units_1=...\)"),
-        "num_layers": (4, r"fixed\['num_layers'\] must be one of \[1, 2, 3\] \(other "
+        ("num_layers", 4, r"fixed\['num_layers'\] must be one of \[1, 2, 3\] \(other "
                           r"hyperparameters depend on it\), got 4"),
-        "optimizer": (3, r"fixed\['optimizer'\] must be a string"),
-        "dropout": ("0.3", r"fixed\['dropout'\] must be a finite number"),
+        ("optimizer", 3, r"fixed\['optimizer'\] must be a string"),
+        ("dropout", "0.3", r"fixed\['dropout'\] must be a finite number"),
+        # A bool is not a number here, though Python counts True as 1: refused as given, not
+        # taken for the rate 1.0 (and then refused as "got 1.0", a value never given).
+        ("dropout", True, r"^fixed\['dropout'\] must be a finite number \(the search space's "
+                          r"dropout takes \[0\.0, 0\.1, 0\.2, 0\.3, 0\.4, 0\.5\]\), got "
+                          r"True\.$"),
         # A width with a fraction is refused, not cut down to 48 and searched.
-        "units_1": (48.5, r"^fixed\['units_1'\] must be a whole number \(the search space's "
+        ("units_1", 48.5, r"^fixed\['units_1'\] must be a whole number \(the search space's "
                           r"units_1 takes \[32, 64, 128, 256, 512\]\), got 48\.5\.$"),
-    }
-    for name, (value, message) in refused.items():
+    ]
+    for name, value, message in refused:
         with pytest.raises(zoo.InvalidValueError, match=message):
             zoo.tune("mlp_mnist", digits, directory=tmp_path / "other", fixed={name: value},
                      **SMALL)
@@ -825,6 +885,22 @@ def test_fixed_hyperparameters_hold_in_every_trial_and_the_rest_are_searched(dig
     with pytest.raises(zoo.InvalidValueError, match="nothing left to search"):
         zoo.tune("mlp_mnist", digits, directory=tmp_path / "other", fixed=everything, **SMALL)
     assert not (tmp_path / "other").exists()
+
+
+def test_fixed_numpy_values_are_held_as_the_numbers_they_print_as():
+    # A value read from a trials table or np.linspace is a NumPy scalar: float(np.float32(0.003))
+    # is 0.0030000000260770321, which search.json, trials.csv and the trials' learning rate then
+    # held instead of the 0.003 asked for (and a rerun given 0.003 was "another search").
+    from zoo.tuning.fixed import fixed_space
+
+    hp = keras_tuner.HyperParameters()
+    zoo.hypermodel("mlp_mnist").build(hp)  # the space at its defaults
+    held = fixed_space(hp, {"learning_rate": np.float32(0.003), "num_layers": np.int64(2)},
+                       "mlp_mnist")
+    assert held.values["learning_rate"] == 0.003
+    assert type(held.values["learning_rate"]) is float
+    assert held.values["num_layers"] == 2 and type(held.values["num_layers"]) is int
+    assert [p.value for p in held.space if p.name == "learning_rate"] == [0.003]  # its Fixed
 
 
 def test_a_fixed_conditional_hyperparameter_holds_only_where_it_is_active(digits, tmp_path):

@@ -198,7 +198,7 @@ def load(
         if name not in DATASETS:
             validate.check_tfds_against_spec(tfds_examples.info, split, spec)
         if class_names is not None and spec is not None:
-            validate.check_class_names(class_names, spec, "the class_names given")
+            validate.check_class_names(class_names, spec, "the class_names given", given=True)
         training = bool({tfds_examples.info.train_split, "all"} & set(validate.split_names(split)))
         return _from_tfds(
             tfds_examples,
@@ -318,7 +318,7 @@ def _check_against_spec(
     if examples.kind == "image":
         validate.check_image_shape(examples.features.shape[1:], spec, examples.origin)
     if class_names is not None:
-        validate.check_class_names(class_names, spec, "the class_names given")
+        validate.check_class_names(class_names, spec, "the class_names given", given=True)
     else:
         validate.check_class_names(examples.class_names, spec, examples.origin)
     validate.check_label_range(examples.labels, spec.num_classes, examples.origin, spec)
@@ -328,8 +328,11 @@ def _class_names(
     source_names: tuple[str, ...], spec: ModelSpec | None, labels_seen: int
 ) -> tuple[str, ...]:
     """Names for every class the model (or, without a spec, the data) has."""
-    names = list(source_names) or (list(spec.class_names) if spec is not None else [])
+    entry_names = list(spec.class_names) if spec is not None else []
+    names = list(source_names) or entry_names
     count = spec.num_classes if spec is not None else max(labels_seen, len(names))
+    if names == entry_names[: len(names)]:  # the entry's first classes: its names for the rest
+        names = entry_names[:count]
     names += [str(i) for i in range(len(names), count)]
     return tuple(names)
 

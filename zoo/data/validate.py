@@ -204,12 +204,16 @@ def warn_missing_top_classes(labels: np.ndarray, spec: ModelSpec, origin: str) -
     )
 
 
-def check_class_names(names: tuple[str, ...], spec: ModelSpec, origin: str) -> None:
+def check_class_names(
+    names: tuple[str, ...], spec: ModelSpec, origin: str, *, given: bool = False
+) -> None:
     """Raise when a source's class names cannot be the classes of `spec`'s model.
 
     Names among the entry's own `class_names` take the entry's ids; other names need exactly
     `spec.num_classes` of them, or the model would train with classes the data never names (a
-    2-class folder as a 10-class model) or lack some (11 folders for 10 outputs).
+    2-class folder as a 10-class model) or lack some (11 folders for 10 outputs). A list
+    `given` as `class_names=` numbers its names by position, so fewer names than the entry's
+    must be the first of the entry's, in its order.
 
     Example:
         >>> from zoo.data.validate import check_class_names
@@ -222,6 +226,20 @@ def check_class_names(names: tuple[str, ...], spec: ModelSpec, origin: str) -> N
     if not names:
         return
     count, expected = len(names), spec.num_classes
+    if count < expected and set(names) <= set(spec.class_names) and given:
+        # A list given numbers its classes by position: some of the entry's names in another
+        # order would renumber them against the entry (and its names for the others are kept
+        # only after a list that starts as the entry's does).
+        if tuple(names) != spec.class_names[:count]:
+            raise DataError(
+                f"the class_names given {_names_text(names)} are {count} of the "
+                f"{expected} classes of {entry_name(spec)}, which numbers them "
+                f"{_names_text(spec.class_names)}; a list given numbers its classes by "
+                f"position, so these would take other ids. Pass class_names= naming every "
+                f"class in the entry's order, or leave it out: names among the entry's take its "
+                f"ids."
+            )
+        return
     if count <= expected and (set(names) <= set(spec.class_names) or count == expected):
         return
     entry_names = f" {_names_text(spec.class_names)}" if spec.class_names else ""
