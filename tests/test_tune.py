@@ -112,6 +112,17 @@ def test_a_trials_schedule_counts_a_last_partial_batch_as_a_step():
         assert schedule["config"]["decay_steps"] == epochs * steps_per_epoch, batch_size
 
 
+class _CountBatches(keras.callbacks.Callback):
+    """Counts the training batches it sees."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
 def test_fit_uses_the_trials_batch_size_and_passes_keywords_through(digits):
     hypermodel = zoo.hypermodel("mlp_mnist", units=(8,))
     hp = keras_tuner.HyperParameters()
@@ -119,16 +130,11 @@ def test_fit_uses_the_trials_batch_size_and_passes_keywords_through(digits):
     hp.values["batch_size"] = 32
     train = zoo.data.load(digits, spec=hypermodel.spec)  # batches of the recipe's 128
 
-    class CountBatches(keras.callbacks.Callback):
-        batches = 0
-
-        def on_train_batch_end(self, batch, logs=None):
-            CountBatches.batches += 1
-
+    counted = _CountBatches()
     history = hypermodel.fit(hp, hypermodel.build(hp), train, epochs=2, verbose=0,
-                             callbacks=[CountBatches()])
+                             callbacks=[counted])
     assert len(history.history["loss"]) == 2  # epochs passed through
-    assert CountBatches.batches == 2 * math.ceil(train.num_examples / 32)
+    assert counted.batches == 2 * math.ceil(train.num_examples / 32)
 
     # A dataset of another maker, batched or not: the caller's batch_size wins, and the epoch
     # ends where the data does (no Keras "ran out of data" warning, whose .repeat() is wrong).
@@ -136,12 +142,12 @@ def test_fit_uses_the_trials_batch_size_and_passes_keywords_through(digits):
     scaled = (x.astype("float32") / 255)[..., None]
     for dataset in (tf.data.Dataset.from_tensor_slices((scaled, y)),
                     tf.data.Dataset.from_tensor_slices((scaled, y)).batch(32)):
-        CountBatches.batches = 0
+        counted = _CountBatches()
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)
             hypermodel.fit(hp, hypermodel.build(hp), dataset, epochs=2, batch_size=10,
-                           verbose=0, callbacks=[CountBatches()])
-        assert CountBatches.batches == 2 * math.ceil(len(x) / 10)
+                           verbose=0, callbacks=[counted])
+        assert counted.batches == 2 * math.ceil(len(x) / 10)
 
 
 def test_raw_arrays_given_to_fit_go_through_the_entry_pipeline(digits):
@@ -161,16 +167,10 @@ def test_raw_arrays_given_to_fit_go_through_the_entry_pipeline(digits):
         np.testing.assert_allclose(raw.history[key], values, rtol=1e-5, err_msg=key)
     # Keras' validation_split becomes zoo's seeded hold-out of that share: trained on the other
     # 96 of 128 (3 batches of 32), scored on those 32 alone, not on all of x (what it trained on).
-    class CountBatches(keras.callbacks.Callback):
-        batches = 0
-
-        def on_train_batch_end(self, batch, logs=None):
-            CountBatches.batches += 1
-
-    model = hypermodel.build(hp)
+    model, counted = hypermodel.build(hp), _CountBatches()
     held_out = hypermodel.fit(hp, model, x, y, validation_split=0.25, epochs=1, verbose=0,
-                              callbacks=[CountBatches()])
-    assert CountBatches.batches == math.ceil(96 / spec.recipe.batch_size)
+                              callbacks=[counted])
+    assert counted.batches == math.ceil(96 / spec.recipe.batch_size)
     hold_out = zoo.data.load((x, y), "validation", spec=spec, seed=0, validation_fraction=0.25)
     assert hold_out.num_examples == 32
     scored = model.evaluate(hold_out, verbose=0, return_dict=True)
@@ -182,10 +182,10 @@ def test_raw_arrays_given_to_fit_go_through_the_entry_pipeline(digits):
     with pytest.raises(zoo.InvalidValueError, match="sample_weight= is not supported"):
         hypermodel.fit(hp, hypermodel.build(hp), x, y, sample_weight=np.ones(len(y)))
 
-    CountBatches.batches = 0
+    counted = _CountBatches()
     hypermodel.fit(hp, hypermodel.build(hp), x, y, batch_size=32, epochs=1, verbose=0,
-                   callbacks=[CountBatches()])  # the caller's batch size, as Keras takes it
-    assert CountBatches.batches == math.ceil(len(x) / 32)
+                   callbacks=[counted])  # the caller's batch size, as Keras takes it
+    assert counted.batches == math.ceil(len(x) / 32)
 
 
 def test_a_plain_keras_tuner_searches_raw_sentences(tmp_path):

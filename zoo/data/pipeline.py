@@ -329,9 +329,9 @@ def _class_names(
 ) -> tuple[str, ...]:
     """Names for every class the model (or, without a spec, the data) has."""
     entry_names = list(spec.class_names) if spec is not None else []
-    names = list(source_names) or entry_names
+    names = list(source_names)
     count = spec.num_classes if spec is not None else max(labels_seen, len(names))
-    if names == entry_names[: len(names)]:  # the entry's first classes: its names for the rest
+    if names == entry_names[: len(names)]:  # none, or the entry's first: its names for the rest
         names = entry_names[:count]
     names += [str(i) for i in range(len(names), count)]
     return tuple(names)

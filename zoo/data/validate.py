@@ -226,21 +226,20 @@ def check_class_names(
     if not names:
         return
     count, expected = len(names), spec.num_classes
-    if count < expected and set(names) <= set(spec.class_names) and given:
+    among_entry_names = set(names) <= set(spec.class_names)
+    if given and among_entry_names and count < expected and (
+        tuple(names) != spec.class_names[:count]
+    ):
         # A list given numbers its classes by position: some of the entry's names in another
-        # order would renumber them against the entry (and its names for the others are kept
-        # only after a list that starts as the entry's does).
-        if tuple(names) != spec.class_names[:count]:
-            raise DataError(
-                f"the class_names given {_names_text(names)} are {count} of the "
-                f"{expected} classes of {entry_name(spec)}, which numbers them "
-                f"{_names_text(spec.class_names)}; a list given numbers its classes by "
-                f"position, so these would take other ids. Pass class_names= naming every "
-                f"class in the entry's order, or leave it out: names among the entry's take its "
-                f"ids."
-            )
-        return
-    if count <= expected and (set(names) <= set(spec.class_names) or count == expected):
+        # order would renumber them against the entry.
+        raise DataError(
+            f"the class_names given {_names_text(names)} are {count} of the {expected} classes "
+            f"of {entry_name(spec)}, which numbers them {_names_text(spec.class_names)}; a list "
+            f"given numbers its classes by position, so these would take other ids. Pass "
+            f"class_names= naming every class in the entry's order, or leave it out: names "
+            f"among the entry's take its ids."
+        )
+    if count <= expected and (among_entry_names or count == expected):
         return
     entry_names = f" {_names_text(spec.class_names)}" if spec.class_names else ""
     fixes = f"build and train with num_classes={count} (command line: --set num_classes={count})"
