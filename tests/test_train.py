@@ -128,6 +128,11 @@ def test_rerun_of_a_finished_run_trains_nothing_and_other_settings_are_refused(t
     # mlp_mnist augments its images by default: without augmentation it is another run.
     with pytest.raises(WorkdirConflictError, match=r"augment: was None, now False"):
         zoo.train("mlp_mnist", data, epochs=2, augment=False, workdir=workdir, verbose=0)
+    # augment=True is what the entry does by default: the same run, already complete.
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="zoo"):
+        zoo.train("mlp_mnist", data, epochs=2, augment=True, workdir=workdir, verbose=0)
+    assert f"the run in {workdir} is already complete (2 epochs)" in caplog.text
     # Other data is another run too, be it the validation data (which chose the best epoch)
     # or the training data (the same name, other content).
     validation = str(write_digits_npz(tmp_path / "valid.npz", count=40, seed=1))

@@ -22,7 +22,7 @@ from zoo.errors import InvalidValueError
 from zoo.io import is_temporary_name, remove_temporaries, temporary_sibling
 from zoo.training.feeding import repeat_epochs
 from zoo.training.fingerprint import fingerprint
-from zoo.training.workdir import Workdir, WorkdirConflictError
+from zoo.training.workdir import Workdir, WorkdirConflictError, comparable_config
 
 CONFIG = {"entry": "cnn_mnist", "overrides": {"epochs": 3}, "seed": 0, "data": "arrays:1:ab"}
 
@@ -305,6 +305,26 @@ def test_recorded_overrides_are_plain_numbers_without_the_entrys_defaults():
     assert type(recorded["dropout"]) is float and type(recorded["dense_units"][0]) is int
     # An entry this process does not know: compared as given, still as plain values.
     assert Workdir.recorded_overrides("not_registered", {"epochs": np.int32(4)}) == {"epochs": 4}
+
+
+def test_an_augment_equal_to_the_entrys_default_compares_as_not_given():
+    augmenting = {**CONFIG, "augment": True}  # cnn_mnist augments its images by default
+    assert comparable_config(augmenting) == comparable_config(CONFIG)
+    assert "augment" not in comparable_config(augmenting)
+    assert comparable_config({**CONFIG, "augment": False})["augment"] is False
+    text = {**CONFIG, "entry": "lstm_sst2", "overrides": {}}
+    assert comparable_config({**text, "augment": False}) == comparable_config(text)
+    # An entry this process does not know: compared as given.
+    unknown = {**CONFIG, "entry": "not_registered", "augment": True}
+    assert comparable_config(unknown)["augment"] is True
+
+
+def test_a_workdir_that_recorded_the_default_augment_resumes_without_it(tmp_path):
+    _started_run(tmp_path, {**CONFIG, "augment": True})  # as zoo recorded augment=True before
+    Workdir(tmp_path / "run", CONFIG)._check_config()
+    # Compared, and named, as the default it was (None: the entry's own augmentation).
+    with pytest.raises(WorkdirConflictError, match="augment: was None, now False"):
+        Workdir(tmp_path / "run", {**CONFIG, "augment": False})._check_config()
 
 
 def test_config_json_stores_numpy_numbers_as_numbers_and_reruns_match_them(tmp_path):

@@ -364,6 +364,18 @@ class ModelSpec:
     def task(self) -> str:
         return f"{self.input.kind}_classification"
 
+    @property
+    def augments(self) -> bool:
+        """Whether training on this entry augments its images unless told otherwise: an image
+        entry whose `input.augmentation` changes something.
+
+        Example:
+            >>> import zoo
+            >>> zoo.get_spec("cnn_mnist").augments, zoo.get_spec("lstm_sst2").augments
+            (True, False)
+        """
+        return self.input.kind == "image" and self.input.augmentation.enabled
+
     def model_kwargs(self) -> dict[str, Any]:
         """The keyword arguments that `builder` is called with."""
         return {

@@ -342,13 +342,7 @@ def _defaults(
 ) -> tuple[bool, bool]:
     shuffle = training if shuffle is None else bool(shuffle)
     if augment is None:
-        augment = (
-            shuffle
-            and training
-            and spec is not None
-            and spec.input.kind == "image"
-            and spec.input.augmentation.enabled
-        )
+        augment = shuffle and training and spec is not None and spec.augments
     elif augment and (spec is None or spec.input.kind != "image"):
         raise InvalidValueError(
             "augment=True needs the spec of an image entry: augmentation applies to images."

@@ -739,13 +739,29 @@ def comparable_config(config: dict[str, Any]) -> dict[str, Any]:
     `Workdir.recorded_overrides` gives them (defaults dropped, plain values, one width as a list).
 
     Applied to both sides, so workdirs and searches that recorded overrides before zoo put them in
-    that form still resume.
+    that form still resume. Likewise an `augment` equal to what the entry does by default (True
+    where it augments its images, False otherwise) is dropped: `augment=True` on such an entry
+    asks for the run that no `augment` does, and workdirs that recorded it still resume.
     """
-    if isinstance(config.get("entry"), str) and isinstance(config.get("overrides"), dict):
-        return {
-            **config, "overrides": Workdir.recorded_overrides(config["entry"], config["overrides"])
-        }
-    return config
+    if not isinstance(config.get("entry"), str):
+        return config
+    comparable = dict(config)
+    if isinstance(config.get("overrides"), dict):
+        comparable["overrides"] = Workdir.recorded_overrides(config["entry"], config["overrides"])
+    if "augment" in config and config["augment"] == _entry_augments(config["entry"]):
+        del comparable["augment"]
+    return comparable
+
+
+def _entry_augments(entry: str) -> bool | None:
+    """Whether a run of `entry` augments its training images when `augment` is not given (as
+    zoo.data.load decides for a shuffled training stream); None for an entry this process has
+    not registered (its `augment` is then compared as given)."""
+    try:
+        spec = get_spec(entry)
+    except ZooError:
+        return None
+    return spec.augments
 
 
 def seed_variables(model: Any) -> list[Any]:
