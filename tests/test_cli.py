@@ -80,6 +80,30 @@ def test_info_shows_an_entry_of_your_own_with_its_tags(capsys):
         zoo.unregister_model("mlp_described")
 
 
+def test_info_leaves_out_the_lines_an_entry_has_nothing_for(capsys):
+    # No docstring, a dataset without catalog names, a reference without a note or a measured
+    # accuracy: no empty line or "classes: " with nothing after it where those would be.
+    from zoo.models.mlp import build_mlp
+
+    @zoo.register_model
+    def mlp_bare() -> zoo.ModelSpec:
+        return zoo.ModelSpec(family="mlp", dataset="my_digits", num_classes=10, builder=build_mlp,
+                             input=zoo.ImageInput((28, 28, 1)), hyperparameters={"units": (8,)},
+                             reference=zoo.Reference(0.9, "a notebook"))
+
+    try:
+        assert main(["info", "mlp_bare"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0] == "mlp_bare: mlp on my_digits (image_classification, 10 classes)"
+        assert lines[1].startswith("  input: {")
+        assert [line.split(":")[0] for line in lines[1:]] == [
+            "  input", "  hyperparameters", "  recipe", "  reference accuracy",
+            "  hyperparameter search", "  parameters"]
+        assert lines[4] == "  reference accuracy: 0.9 (a notebook)"
+    finally:
+        zoo.unregister_model("mlp_bare")
+
+
 def test_no_tensorflow_start_up_lines_without_a_gpu_driver():
     # As a user runs it: no TF_CPP_MIN_LOG_LEVEL of ours, so only the command's own quieting acts.
     completed = run_zoo("info", "cnn_mnist", tf_log_level=None)
@@ -292,6 +316,11 @@ def test_bad_numbers_are_refused_by_the_parser(capsys):
     # One line, as every zoo error: argparse printed its usage block first.
     assert capsys.readouterr().err == ("zoo train: error: argument --epochs: expected a positive "
                                        "integer, got 0 (see zoo train --help)\n")
+    with pytest.raises(SystemExit) as exit_info:  # a word, not Python's ValueError
+        main(["train", "cnn_mnist", "--epochs", "three"])
+    assert exit_info.value.code == 2
+    assert ("argument --epochs: expected a positive integer, got 'three' (see zoo train --help)"
+            in capsys.readouterr().err)
     # Seeds beyond what Keras seeds with ended in a traceback from deep inside training.
     for command, seed in (("train", "4294967296"), ("tune", "-1"), ("tune", "x")):
         with pytest.raises(SystemExit) as exit_info:
@@ -346,6 +375,13 @@ def test_the_printed_train_command_reads_back_numpy_values_as_numbers():
     seeded = _parser().parse_args(["tune", "mlp_mnist", "--data", "d.npz", "--seed", "7"])
     command = shlex.split(_train_command(seeded, overrides))
     assert "--seed" in command and command[command.index("--seed"):][:2] == ["--seed", "7"]
+    # So do where TFDS datasets are prepared and whether they may be downloaded.
+    prepared = _parser().parse_args(["tune", "mlp_mnist", "--data-dir", "/data/tfds",
+                                     "--no-download"])
+    command = shlex.split(_train_command(prepared, {}))
+    assert command[command.index("--data-dir"):] == ["--data-dir", "/data/tfds", "--no-download"]
+    assert "--data-dir" not in _train_command(args, {})
+    assert "--no-download" not in _train_command(args, {})
 
 
 def test_an_unknown_set_key_lists_the_options_set_takes_too(capsys, tmp_path):
@@ -361,13 +397,40 @@ def test_an_unknown_set_key_lists_the_options_set_takes_too(capsys, tmp_path):
     assert "Did you mean: 'units'?" in capsys.readouterr().err
 
 
-def test_set_reads_true_and_false_as_command_lines_spell_them():
+def test_set_reads_true_and_false_as_command_lines_spell_them(capsys):
     from zoo.cli import _override
 
     assert _override("jit_compile=true") == ("jit_compile", True)
     assert _override("augment=false") == ("augment", False)
     assert _override("jit_compile=True") == ("jit_compile", True)
     assert _override("optimizer=adam") == ("optimizer", "adam")
+    # A value without its key, or a key without "=", is refused by the parser with the form.
+    for given in ("dropout", "=0.3"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train", "cnn_mnist", "--set", given])
+        assert exit_info.value.code == 2
+        assert (f"argument --set: expected KEY=VALUE (e.g. dropout=0.3), got {given!r}"
+                in capsys.readouterr().err)
+
+
+def test_a_search_whose_trials_all_failed_prints_no_best(monkeypatch, tmp_path, capsys):
+    # zoo.tune returns such a search (the `error` column says why); there is no best trial to
+    # print or a train command to suggest, only where the search is.
+    import types
+
+    import pandas as pd
+
+    trials = pd.DataFrame({"trial_id": ["0", "1"], "status": ["FAILED", "FAILED"],
+                           "score": [np.nan, np.nan], "error": ["NaN loss", "NaN loss"]})
+    objective = types.SimpleNamespace(direction="max")
+    searched = types.SimpleNamespace(
+        trials=trials, best_overrides={}, directory=tmp_path / "search",
+        tuner=types.SimpleNamespace(oracle=types.SimpleNamespace(objective=objective)))
+    monkeypatch.setattr(zoo, "tune", lambda *args, **kwargs: searched)
+    assert main(["tune", "mlp_mnist", "--directory", str(tmp_path / "search")]) == 0
+    assert capsys.readouterr().out == (
+        f"\n2 trials, 0 completed.\nsearch saved in {tmp_path / 'search'} (trials.csv; rerun to "
+        f"continue)\n")
 
 
 def _reviews_csv(path: Path) -> Path:
@@ -681,6 +744,52 @@ def test_a_closed_pipe_stops_the_command_at_a_log_line_too(monkeypatch):
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     with pytest.raises(BrokenPipeError), terminal.progress_messages():
         logging.getLogger("zoo").info("training cnn_mnist from epoch 1 to 40")
+
+
+def test_a_stdout_that_cannot_be_reconfigured_is_written_as_it_is(monkeypatch):
+    # A notebook's or a test's stream (no reconfigure): the escaping is skipped, not fatal.
+    written = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", written)
+    assert main(["list", "cnn_mnist"]) == 0
+    assert written.getvalue().splitlines()[-1].startswith("cnn_mnist")
+
+
+def test_a_log_line_that_fails_for_another_reason_is_reported_and_the_command_goes_on(
+        monkeypatch, capsys):
+    # Only a closed pipe stops the command (above); another write error is logging's to report.
+    class FullDisk(io.StringIO):
+        def write(self, text):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", FullDisk())
+    with terminal.progress_messages():
+        logging.getLogger("zoo").info("training cnn_mnist from epoch 1 to 40")
+    reported = capsys.readouterr().err
+    assert "--- Logging error ---" in reported and "No space left on device" in reported
+
+
+def test_a_tensorflow_that_fails_to_import_raises_its_own_error_with_stderr_back(monkeypatch,
+                                                                                  tmp_path):
+    # Where TensorFlow itself fails (not the backend setting), its error is the one to see,
+    # raised after file descriptor 2 points at the terminal again.
+    import builtins
+
+    real_import = builtins.__import__
+
+    def tensorflow_fails(name, *args, **kwargs):
+        if name == "tensorflow":
+            raise ImportError("libtensorflow_framework.so.2: cannot open shared object file")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "tensorflow")  # put back by monkeypatch
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # no keras.json: the default, TensorFlow
+    monkeypatch.setattr(builtins, "__import__", tensorflow_fails)
+    before = os.fstat(2)
+    with pytest.raises(ImportError, match="libtensorflow_framework.so.2: cannot open"):
+        terminal.start_tensorflow_quietly()
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
 
 
 def test_a_keras_backend_that_does_not_import_is_one_line():

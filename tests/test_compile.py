@@ -219,6 +219,10 @@ def test_warmup_never_takes_every_step():
     assert values.max() == pytest.approx(1e-3, rel=1e-5) and values[-1] == pytest.approx(
         0, abs=1e-9
     )
+    # A single step in all: nothing to warm up, the one step takes the peak rate.
+    single = Recipe(schedule="constant", learning_rate=2e-3, warmup_epochs=1, epochs=1)
+    assert learning_rate(single, steps_per_epoch=1) == 2e-3
+    assert _rate(make_optimizer(single, steps_per_epoch=1)) == pytest.approx(2e-3)
 
 
 def test_optimizer_follows_the_schedule_during_training():

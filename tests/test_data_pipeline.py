@@ -276,6 +276,17 @@ def test_length_buckets_with_drop_remainder_give_full_batches_only():
     assert sizes == [8] * 12 and int(bucketed.cardinality()) == 12
 
 
+def test_length_buckets_without_shuffle_go_short_to_long():
+    # An unshuffled stream (evaluation) keeps the sorted order: 120 texts are one chunk of
+    # 32 batches of 8, so the longest text of each batch only grows, batch after batch.
+    texts, labels = _lengths_texts()
+    spec = zoo.get_spec("lstm_sst2").with_overrides(vocab_size=60, sequence_length=32, batch_size=8)
+    bucketed = zoo.data.load((texts, labels), "all", spec=spec, shuffle=False,
+                             bucket_by_length=True)
+    longest = [int((ids.numpy() != 0).sum(axis=1).max()) for ids, _ in bucketed]
+    assert len(longest) == 15 and longest == sorted(longest) and longest[0] < longest[-1]
+
+
 def test_text_models_train_on_length_buckets(tmp_path):
     source = write_sentiment_tsv(tmp_path / "train.tsv")
     for name in zoo.list_models(task="text_classification", dataset="glue/sst2"):
@@ -309,6 +320,12 @@ def test_augment_true_for_an_entry_without_augmentation_is_refused():
         match=r"augment=True, but 'mlp_fashion_mnist' has no augmentation.*zoo\.Augmentation",
     ):
         zoo.data.load((x, y), spec=spec, augment=True)
+    # Augmentation distorts images: asked of raw examples (no spec) or of texts, it is refused.
+    for source, entry in (((x, y), None), ((["a fine film", "dull"] * 5, [1, 0] * 5),
+                                           zoo.get_spec("lstm_sst2"))):
+        with pytest.raises(zoo.InvalidValueError, match=r"augment=True needs the spec of an image "
+                           r"entry: augmentation applies to images"):
+            zoo.data.load(source, spec=entry, augment=True)
 
 
 def test_drop_remainder_leaving_no_batch_is_refused():

@@ -44,6 +44,25 @@ def test_vocabulary_save_and_restore_gives_identical_ids(tmp_path):
     )
 
 
+def test_saving_onto_a_file_or_failing_midway_leaves_nothing_behind(tmp_path, monkeypatch):
+    fitted = make_preprocessor(TEXT_SPEC).adapt(TEXTS)
+    (tmp_path / "taken").write_text("a file")
+    with pytest.raises(zoo.InvalidValueError, match=r"cannot save the preprocessor into .*taken: "
+                       r"it is a file, not a directory"):
+        fitted.save(tmp_path / "taken")
+    assert (tmp_path / "taken").read_text() == "a file"
+
+    def full_disk(path, payload):
+        raise OSError("No space left on device")
+
+    # A write that fails in the new directory: the error comes through, and neither the target
+    # nor the half-filled staging directory beside it is left.
+    monkeypatch.setattr("zoo.data.preprocess.atomic_write_json", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        fitted.save(tmp_path / "run" / "preprocessor")
+    assert list((tmp_path / "run").iterdir()) == []
+
+
 def test_restored_vocabulary_feeds_a_loaded_dataset(tmp_path):
     train = zoo.data.load((TEXTS, [1] * 5 + [0] * 5), spec=TEXT_SPEC, validation_fraction=0.2)
     train.preprocessor.save(tmp_path / "preprocessor")
@@ -81,11 +100,20 @@ def test_load_errors_name_the_problem(tmp_path):
     (tmp_path / "broken" / "preprocessor.json").write_text("{not json")
     with pytest.raises(DataError, match="could not read .*preprocessor.json"):
         Preprocessor.load(tmp_path / "broken", TEXT_SPEC)
+    # Valid JSON of another shape (a list, another format number) is not read as a vocabulary.
+    for content in ("[]", '{"format": 0, "kind": "text"}'):
+        (tmp_path / "broken" / "preprocessor.json").write_text(content)
+        with pytest.raises(DataError, match=r"preprocessor\.json is not a zoo preprocessor file "
+                           r"\(format 1\); save it again"):
+            Preprocessor.load(tmp_path / "broken", TEXT_SPEC)
 
 
 def test_unfitted_text_preprocessor_refuses_to_work(tmp_path):
     empty = make_preprocessor(TEXT_SPEC)
     assert not empty.fitted
+    assert repr(empty) == "Preprocessor('lstm_sst2', text, not fitted)"
+    fitted = make_preprocessor(TEXT_SPEC).adapt(TEXTS)
+    assert repr(fitted) == "Preprocessor('lstm_sst2', text, fitted)"
     for action in (
         lambda: empty(["a film"]),
         lambda: empty.save(tmp_path / "p"),
@@ -152,6 +180,41 @@ def test_image_preprocessor_normalizes_and_round_trips(tmp_path):
     np.testing.assert_allclose(preprocessor(images).numpy(), expected, atol=1e-5)
     restored = Preprocessor.load(preprocessor.save(tmp_path / "image"), spec)
     np.testing.assert_array_equal(restored(images).numpy(), preprocessor(images).numpy())
+
+
+def test_an_image_preprocessor_takes_no_vocabulary_and_has_nothing_to_adapt():
+    spec = zoo.get_spec("cnn_mnist")
+    with pytest.raises(zoo.InvalidValueError, match="'cnn_mnist' takes images: a vocabulary has "
+                       "no use"):
+        Preprocessor(spec, vocabulary=["", "[UNK]", "film"])
+    images = make_preprocessor(spec)
+    with pytest.raises(zoo.InvalidValueError, match="vocabulary exists for text preprocessors "
+                       "only; this one is for images"):
+        _ = images.vocabulary
+    pixels = np.full((2, 28, 28, 1), 255, np.uint8)
+    before = images(pixels).numpy()
+    assert images.adapt(["some", "texts"]) is images  # images have nothing to adapt
+    np.testing.assert_array_equal(images(pixels).numpy(), before)
+    # A text preprocessor makes token ids, not what an image model takes.
+    assert not make_preprocessor(TEXT_SPEC).compatible_with(spec)
+    with pytest.raises(DataError, match=r"the preprocessor was made for 'lstm_sst2' .*which "
+                       r"differs from what 'cnn_mnist' takes"):
+        zoo.data.load((pixels, [0, 1]), "all", spec=spec,
+                      preprocessor=make_preprocessor(TEXT_SPEC).adapt(TEXTS))
+
+
+def test_training_texts_without_a_single_word_are_refused():
+    # Texts that standardize to nothing left the vocabulary table empty: adapt and load returned,
+    # and the first batch failed in TensorFlow with "Table not initialized".
+    preprocessor = make_preprocessor(TEXT_SPEC)
+    with pytest.raises(DataError, match=r"'lstm_sst2': no training text holds a word once "
+                       r"standardized \('lower_and_strip_punctuation'\).*text_column="):
+        preprocessor.adapt(["!!", "...", "« ? »"])
+    assert not preprocessor.fitted
+    with pytest.raises(DataError, match="no training text holds a word"):
+        zoo.data.load((["!!", "?"] * 3, [0, 1] * 3), spec=TEXT_SPEC)
+    # One word is enough for a vocabulary.
+    assert make_preprocessor(TEXT_SPEC).adapt(["!!", "film ?"]).vocabulary == ["", "[UNK]", "film"]
 
 
 @pytest.mark.parametrize("change", [{"mean": (0.5,)}, {"std": (0.5,)}])
@@ -292,6 +355,19 @@ def test_random_affine_config_round_trip():
     assert keras.saving.get_registered_name(RandomAffine) == "zoo>RandomAffine"
 
 
+def test_random_affine_without_a_seed_draws_from_its_own_seeded_stream():
+    # Called as a Keras layer is (no seed argument): each call draws new warps, in a sequence
+    # fixed by the layer's seed.
+    images = _images(16)
+    first, second = RandomAffine(rotation=0.2, seed=7), RandomAffine(rotation=0.2, seed=7)
+    draws = [first(images).numpy(), first(images).numpy()]
+    assert not np.allclose(draws[0], draws[1]) and not np.allclose(draws[0], images)
+    np.testing.assert_array_equal(second(images), draws[0])
+    np.testing.assert_array_equal(second(images), draws[1])
+    # In a functional model it keeps the shape of what it is given.
+    assert first(keras.Input((20, 30, 3))).shape == (None, 20, 30, 3)
+
+
 def test_unknown_standardize_name_is_refused_with_the_choices():
     from zoo.spec import TextInput
 
@@ -342,3 +418,7 @@ def test_a_vocabulary_from_ascii_only_lowering_is_refused_on_load(tmp_path):
     file.write_text(json.dumps(config))
     with pytest.raises(DataError, match=r"no longer produces, such as \['École', '«'\].*Fit it"):
         Preprocessor.load(directory, TEXT_SPEC)
+    from zoo.data.text import words_standardization_changes
+
+    # No words, no check: a batch of no strings would be a float tensor to TensorFlow.
+    assert words_standardization_changes([], "lower_and_strip_punctuation") == []

@@ -4,6 +4,7 @@ import csv
 import logging
 import socket
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -347,6 +348,9 @@ def test_behind_a_proxy_the_network_check_leaves_the_download_to_tfds(monkeypatc
     for variable in variables:
         monkeypatch.delenv(variable, raising=False)
     assert REAL_NETWORK_CHECK() is False
+    monkeypatch.setattr(socket, "create_connection", lambda *args, **kwargs: socket.socket())
+    assert REAL_NETWORK_CHECK() is True  # the host answers: there is network
+    monkeypatch.setattr(socket, "create_connection", no_direct_connection)
     for variable in variables:
         monkeypatch.setenv(variable, "http://proxy.invalid:3128")
         assert REAL_NETWORK_CHECK() is True, variable
@@ -372,9 +376,34 @@ def test_tfds_failed_download_is_one_short_error(tmp_path, monkeypatch):
     assert calls == [False, True] and "long traceback" not in str(caught.value)
 
 
+def test_tfds_read_and_download_value_errors_are_one_short_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(tfds_source, "_network_reachable", lambda: True)
+
+    def corrupt_records(name, **kwargs):
+        raise ValueError("Failed to parse record 3\nlong traceback text")
+
+    def not_prepared_then_corrupt(name, **kwargs):
+        if not kwargs["download"]:
+            raise AssertionError("Dataset mnist: could not find data")
+        corrupt_records(name)
+
+    for fake_load, what in ((corrupt_records, "TFDS could not read it"),
+                            (not_prepared_then_corrupt, "the download failed")):
+        monkeypatch.setattr(tfds, "load", fake_load)
+        with pytest.raises(DatasetUnavailableError, match=rf"'mnist' is not available: {what} "
+                           r"\(Failed to parse record 3\)\. Pass data_dir=") as caught:
+            zoo.data.load("mnist", data_dir=tmp_path)
+        assert "long traceback" not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     "source, message",
     [
+        (  # near no catalog name: TFDS' own names are looked at, by the dataset part alone
+            "tfds:xford_flowers102/a_much_longer_config_name",
+            r"'xford_flowers102/a_much_longer_config_name' is not available: TFDS has no dataset "
+            r"of that name\. Did you mean 'oxford_flowers102'",
+        ),
         (
             "tfds:mnsit",
             r"'mnsit' is not available: TFDS has no dataset of that name\. Did you mean 'mnist'",
@@ -387,11 +416,83 @@ def test_tfds_unknown_names_suggest_close_matches(source, message):
         zoo.data.load(source)
 
 
+def test_an_unknown_tfds_name_is_named_even_where_tfds_cannot_list_its_datasets(monkeypatch):
+    def unreadable_registry(*args, **kwargs):
+        raise OSError("cannot read the community datasets index")
+
+    monkeypatch.setattr(tfds, "list_builders", unreadable_registry)
+    with pytest.raises(DatasetUnavailableError, match=r"'oxford_flowers103' is not available: TFDS "
+                       r"has no dataset of that name\. zoo's catalog: ag_news_subset"):
+        zoo.data.load("tfds:oxford_flowers103")
+
+
+def _fake_tfds_load(examples, supervised_keys, label_names, split_size=None):
+    """A tfds.load for a dataset outside the catalog: its examples, supervised keys, label names
+    and (where given) the size of its "train" split in the metadata."""
+    info = SimpleNamespace(
+        supervised_keys=supervised_keys,
+        features={"stars": SimpleNamespace(names=label_names)},
+        splits={"train": SimpleNamespace(num_examples=split_size)} if split_size else {},
+    )
+    # filter: a stream of unknown length, as TFDS' own are where the metadata says nothing
+    dataset = tf.data.Dataset.from_tensor_slices(examples).filter(lambda example: True)
+    return lambda name, **kwargs: (dataset, info)
+
+
+def test_a_tfds_text_dataset_outside_the_catalog_reads_by_its_supervised_keys(monkeypatch):
+    examples = {"review": ["a fine film", "so dull", "fine"], "stars": [1, 0, 1]}
+    reductions = []
+    original = tf.data.Dataset.reduce
+    monkeypatch.setattr(tf.data.Dataset, "reduce",
+                        lambda self, *a, **k: reductions.append(1) or original(self, *a, **k))
+    for split_size, passes in ((3, []), (None, [1])):
+        monkeypatch.setattr(tfds, "load", _fake_tfds_load(examples, ("review", "stars"),
+                                                          ["bad", "good"], split_size))
+        reductions.clear()
+        dataset = zoo.data.load("tfds:reviews", batch_size=3, shuffle=False)
+        # The metadata's split size is taken as it is; only a stream without one is counted.
+        assert dataset.num_examples == 3 and reductions == passes
+        texts, labels = _first_batch(dataset)
+        assert texts.numpy().tolist() == [b"a fine film", b"so dull", b"fine"]
+        assert labels.numpy().tolist() == [1, 0, 1] and dataset.class_names == ("bad", "good")
+    # Read as text: a text entry takes it, as token ids.
+    ids, _ = _first_batch(zoo.data.load("tfds:reviews", spec=_small("lstm_sst2"), shuffle=False))
+    assert ids.dtype == tf.int32 and ids.shape == (3, 12)
+
+
+@pytest.mark.parametrize("examples, supervised_keys, label_names, message", [
+    ({"review": ["a film"], "stars": [1]}, None, ["bad", "good"],
+     r"TFDS dataset 'reviews' declares no \(input, label\) supervised keys.*export it to an "
+     r"\.npz or \.csv file"),
+    ({"scores": [[0.5, 0.25]], "stars": [1]}, ("scores", "stars"), ["bad", "good"],
+     r"TFDS dataset 'reviews': its input 'scores' is float32 \(2,\); zoo reads fixed-size uint8 "
+     r"images"),
+    ({"review": ["a film"], "stars": [4.5]}, ("review", "stars"), None,
+     r"TFDS dataset 'reviews': its label 'stars' is not a class label"),
+])
+def test_tfds_datasets_outside_the_catalog_that_zoo_cannot_read_are_named(
+    monkeypatch, examples, supervised_keys, label_names, message
+):
+    monkeypatch.setattr(tfds, "load", _fake_tfds_load(examples, supervised_keys, label_names))
+    with pytest.raises(DataError, match=message):
+        zoo.data.load("tfds:reviews")
+
+
 def test_unknown_bare_name_suggests_catalog_names():
     with pytest.raises(
         DataError, match=r"'fashion_mnst' is neither an existing file.*Did you mean 'fashion_mnist'"
     ):
         zoo.data.load("fashion_mnst")
+    with pytest.raises(zoo.UnknownNameError, match=r"unknown dataset 'fashion_mnst'\. Did you "
+                       r"mean: 'fashion_mnist'\?.*zoo\.train\(name, data=\.\.\.\)"):
+        zoo.data.get_dataset_info("fashion_mnst")
+
+
+def test_dir_of_zoo_data_lists_what_it_loads_on_first_use(monkeypatch):
+    # Names loaded on first use are listed before that use too (tab completion, help()).
+    monkeypatch.delitem(vars(zoo.data), "RandomAffine", raising=False)
+    assert {"RandomAffine", "load", "read_source", "DATASETS"} <= set(dir(zoo.data))
+    assert zoo.data.RandomAffine.__name__ == "RandomAffine"
 
 
 def test_tfds_unlabelled_split_and_spec_mismatch_are_refused_before_reading():
@@ -550,6 +651,26 @@ def _arrays(count=20, **changes):
             r"float pixels must be scaled to \[0, 1\].*divide by 255",
         ),
         (_arrays(x=np.zeros((20, 28), np.uint8)), r"received images of shape \(20, 28\)"),
+        (
+            _arrays(y=np.zeros((20, 1, 1))),
+            r"received labels of shape \(20, 1, 1\); expected one integer class id per example",
+        ),
+        (
+            _arrays(y=np.array(["2024-01-01"] * 20, "datetime64[D]")),
+            r"labels have dtype datetime64\[D\]; expected integer class ids",
+        ),
+        (
+            _arrays(x=np.zeros((20, 28, 28), np.complex64)),
+            r"images have dtype complex64; expected uint8 pixels \(0-255\) or floats",
+        ),
+        (
+            (np.array([["a film", "dull"]] * 20), np.zeros(20)),
+            r"received texts of shape \(20, 2\); expected one string per example",
+        ),
+        (  # not even one example has a shape (ragged inside): no two examples to name
+            ([[1, [2]], [3, 4]], [0, 1]),
+            r"x cannot be read as one array \(.*inhomogeneous.*\); expected images of one shape",
+        ),
         ((["some text"] * 20, np.zeros(20)), "'cnn_mnist' takes images of shape"),
     ],
 )
@@ -578,6 +699,11 @@ def test_file_validation_errors(tmp_path):
 
     with pytest.raises(DataError, match=r"neither an existing file or folder"):
         zoo.data.load(tmp_path / "missing.npz", spec=SPEC)
+    from zoo.data.tables import read_frame
+
+    with pytest.raises(DataError, match=r"could not read .*missing\.csv: \[Errno 2\] No such file"
+                       r".*Expected a UTF-8 comma-separated file with a header line"):
+        read_frame(tmp_path / "missing.csv")
 
     empty = tmp_path / "empty.tsv"
     empty.write_text("")
@@ -626,9 +752,22 @@ def test_text_column_errors_list_the_columns_found(tmp_path):
     assert zoo.data.read_source(numbered, text_column=0, label_column=1).labels.tolist() == [1, 0]
     with pytest.raises(DataError, match=r"no label column 2; found columns \['0', '1'\]"):
         zoo.data.read_source(numbered, text_column=0, label_column=2)
+    semicolons = tmp_path / "reviews.csv"  # as a spreadsheet in some locales saves "CSV"
+    semicolons.write_text("text;label\ngood;1\n")
+    with pytest.raises(DataError, match=r"found columns \['text;label'\]\..*The header holds ';': "
+                       r"re-save the file comma-separated \(\.csv\) or tab-separated"):
+        zoo.data.load(semicolons, spec="lstm_sst2")
 
 
 def test_image_folder_errors(tmp_path):
+    unused = tmp_path / "unused"
+    for name in ("cat", "dog"):
+        (unused / name).mkdir(parents=True)
+        (unused / name / "notes.md").write_text("to do: add images")
+    with pytest.raises(DataError, match=r"unused is empty: its class folders \(cat, dog\) hold no "
+                       r"images \(\.png, .*\) and no \.txt files"):
+        zoo.data.load(unused, spec=SPEC)
+
     flat = tmp_path / "flat"
     flat.mkdir()
     (flat / "a.png").write_bytes(b"")
@@ -689,6 +828,33 @@ def test_bad_split_and_arguments():
         zoo.data.load((x, y), "validation", spec=SPEC, validation_fraction=0.0)
     with pytest.raises(DataError, match="cannot read a source of type int"):
         zoo.data.load(42, spec=SPEC)
+    with pytest.raises(zoo.InvalidValueError, match=r"split must be a non-empty string such as "
+                       r"'train', got ' '"):
+        zoo.data.load((x, y), " ", spec=SPEC)
+    with pytest.raises(zoo.InvalidValueError, match=r"preprocessor must be a zoo\.data\."
+                       r"Preprocessor \(the \.preprocessor of a dataset.*got str"):
+        zoo.data.load((x, y), spec=SPEC, preprocessor="run/preprocessor")
+    with pytest.raises(zoo.InvalidValueError, match=r"load\(\) needs a source, or a spec whose "
+                       r"dataset to load from TFDS"):
+        zoo.data.load()
+    with pytest.raises(DataError, match=r"'tfds: ' names no dataset; expected 'tfds:NAME'"):
+        zoo.data.load("tfds: ")
+    with pytest.raises(DataError, match=r"'tfds:mnist' is a TFDS dataset, not a local source; "
+                       r"read it with zoo\.data\.load"):
+        zoo.data.read_source("tfds:mnist")
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"text_column": ""}, "text_column must be a column name (a non-empty string), got ''"),
+    ({"label_column": None}, "label_column must be a column name (a non-empty string), got None"),
+    ({"label_column": 3}, "label_column must be a column name (a non-empty string), got 3"),
+])
+def test_column_arguments_must_name_a_column(arguments, message):
+    from zoo.data.sources import column_options
+
+    with pytest.raises(zoo.InvalidValueError) as caught:
+        column_options(**arguments)
+    assert str(caught.value) == message + "."
 
 
 # ---- tables: field counts -----------------------------------------------------------------------
@@ -783,8 +949,20 @@ def test_missing_labels_in_arrays_and_frames_are_refused():
 
 
 def test_string_labels_of_another_count_than_the_texts_are_refused():
-    with pytest.raises(DataError, match=r"3 inputs but 2 labels; expected one label per input"):
-        zoo.data.read_source((["a", "b", "c"], ["x", "y"]))
+    for labels in (["x", "y"], pd.Categorical(["x", "y"]), pd.Series(pd.Categorical(["x", "y"]))):
+        with pytest.raises(DataError, match=r"3 inputs but 2 labels; expected one label per input"):
+            zoo.data.read_source((["a", "b", "c"], labels))
+
+
+def test_column_vector_boolean_and_bytes_labels_are_read_as_ids():
+    x, _ = _arrays(4)
+    column = zoo.data.read_source((x, np.array([[0], [1], [1], [0]])))  # (examples, 1)
+    assert column.labels.tolist() == [0, 1, 1, 0] and column.class_names == ()
+    flags = zoo.data.read_source((x, np.array([True, False, True, False])))
+    assert flags.labels.tolist() == [1, 0, 1, 0] and flags.labels.dtype == np.int32
+    # Bytes names (an .npz of np.array([b"pos", ...])) are the same names as strings.
+    named = zoo.data.read_source((["a", "b", "c"], np.array([b"pos", b"neg", b"pos"])))
+    assert named.class_names == ("neg", "pos") and named.labels.tolist() == [1, 0, 1]
 
 
 def test_integer_labels_written_as_floats_are_ids(tmp_path):
@@ -872,6 +1050,11 @@ def test_misspelt_labels_are_named_as_such():
     assert look_alike("postive", ["negative", "positive"]) == "positive"
     for name, others in (("class1", ["class2"]), ("neg", ["pos"]), ("0", ["1"])):
         assert look_alike(name, others) is None  # different classes by design
+    # Names of punctuation only fold to nothing: not one class written two ways.
+    assert look_alike("?", ["-", "pos"]) is None
+    with pytest.raises(DataError, match=r"labels not among the class names: '\?'; expected one "
+                                        r"of '-', 'pos'"):
+        zoo.data.read_source((["a", "b"], ["?", "pos"]), class_names=["-", "pos"])
     texts = POSITIVE + NEGATIVE
     # Training data with a typo: three names for a 2-class entry.
     with pytest.raises(DataError, match=r"'pos' and 'poss' look like one class written two ways: "

@@ -7,9 +7,11 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 from helpers import run_together, write_digits_npz
 
 
@@ -232,3 +234,131 @@ def test_the_explicit_step_trains_as_model_fit(tmp_path, precision):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"same as model.fit under {precision}" in done.stdout
+
+
+# ---- the explicit step in this process: the default strategy (one replica) stands in for the
+# cluster, for what the runs above never do (stop early, lose a worker, average the weights).
+
+
+def _compiled_mlp(strategy=None, **overrides):
+    """A small mlp_mnist compiled by its recipe (in `strategy`'s scope), and 64 examples in 4
+    batches of 16."""
+    import zoo
+    from zoo.training.compile import compile_model
+
+    spec = zoo.get_spec("mlp_mnist").with_overrides(units=(8,), dropout=0.0, batch_size=16,
+                                                    **overrides)
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 28, 28, 1)).astype("float32"), rng.integers(0, 10, 64)
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    with (strategy or tf.distribute.get_strategy()).scope():
+        return compile_model(spec.build_model(), spec, steps_per_epoch=4), data
+
+
+class _StopAtBatch(keras.callbacks.Callback):
+    """Stops training after the given training batch of the first epoch."""
+
+    def __init__(self, batch):
+        super().__init__()
+        self.batch = batch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == self.batch:
+            self.model.stop_training = True
+
+
+@pytest.mark.parametrize("validation", [False, True])
+def test_a_callback_stopping_mid_epoch_ends_the_explicit_loop_there(validation):
+    from zoo.training.distributed import fit_multi_worker
+
+    strategy = tf.distribute.MirroredStrategy()  # distributes (one device): not None's data
+    model, data = _compiled_mlp(strategy, ema_momentum=None)
+    history = fit_multi_worker(model, strategy, data, data if validation else None, epochs=3,
+                               verbose=0, callbacks=[_StopAtBatch(1)])
+    # Batches 0 and 1 of epoch 1, then no more.
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 2
+    assert history.epoch == [0]
+    assert set(history.history) == {"loss", "accuracy"}  # a stopped epoch is not validated
+
+
+def test_the_explicit_loop_validates_and_ends_on_the_weight_average_as_model_fit_does():
+    # zoo.train passes SwapEMAWeights: validation scores the average (on_test_begin puts it in
+    # place), and training ends with the average in the model.
+    from zoo.training.distributed import fit_multi_worker
+
+    recipe = {"ema_momentum": 0.5, "optimizer": "sgd", "momentum": 0.0, "learning_rate": 0.5,
+              "schedule": "constant"}
+    fitted, data = _compiled_mlp(**recipe)
+    stepped, _ = _compiled_mlp(**recipe)
+    assert stepped.optimizer.use_ema
+    start = stepped.get_weights()
+    expected = fitted.fit(data, validation_data=data, epochs=2, verbose=0, shuffle=False,
+                          callbacks=[keras.callbacks.SwapEMAWeights()]).history
+    got = fit_multi_worker(stepped, tf.distribute.get_strategy(), data, data, epochs=2,
+                           verbose=0, callbacks=[keras.callbacks.SwapEMAWeights()]).history
+    for key in ("loss", "val_loss", "accuracy", "val_accuracy"):
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-5, err_msg=key)
+    for mine, theirs, first in zip(stepped.get_weights(), fitted.get_weights(), start,
+                                   strict=True):
+        assert np.abs(theirs - first).max() > 1e-3  # both trained
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
+class _PeerLost(keras.callbacks.Callback):
+    """Raises, in the given epoch's first batch, what TensorFlow's collectives raise when a peer
+    is gone (the explicit step's collectives run inside the same `try`)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch, self.current = epoch, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch + 1
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.current == self.epoch:
+            raise tf.errors.UnavailableError(
+                None, None, "Collective ops is aborted by: Socket closed:\nAdditional GRPC error "
+                "information ...")
+
+
+def test_a_worker_lost_before_or_while_training_is_named_in_one_line():
+    from zoo.training.distributed import WorkerUnavailableError, check_same_epoch, fit_multi_worker
+
+    model, data = _compiled_mlp(ema_momentum=None)
+    with pytest.raises(WorkerUnavailableError) as lost:
+        fit_multi_worker(model, tf.distribute.get_strategy(), data, data, epochs=3, verbose=0,
+                         callbacks=[_PeerLost(2)])
+    assert str(lost.value).startswith(
+        "a worker stopped or could not be reached in epoch 2 (UnavailableError: Collective ops "
+        "is aborted by: Socket closed); a multi-worker run needs every worker until its end.")
+    assert "\n" not in str(lost.value) and "the run resumes from the last saved epoch" in str(
+        lost.value)
+
+    class Unreachable:  # a strategy whose collective never completes
+        def run(self, function, args=()):
+            raise tf.errors.DeadlineExceededError(None, None, "Deadline Exceeded")
+
+    # Eagerly: TensorFlow raises it as the gather runs, not while tracing it (which rewrites it).
+    tf.config.run_functions_eagerly(True)
+    try:
+        with pytest.raises(WorkerUnavailableError, match=r"^a worker stopped or could not be "
+                           r"reached before training \(DeadlineExceededError: Deadline "
+                           r"Exceeded\); a multi-worker run needs every worker"):
+            check_same_epoch(Unreachable(), 0)
+    finally:
+        tf.config.run_functions_eagerly(False)
+
+
+def test_per_example_losses_take_a_plain_loss_function_as_it_is():
+    from zoo.training.distributed import per_example_losses
+
+    labels, probabilities = np.array([0, 1]), np.array([[0.5, 0.5], [0.2, 0.8]], "float32")
+    plain = per_example_losses(keras.losses.sparse_categorical_crossentropy, labels,
+                               probabilities)
+    assert plain.dtype == "float32"
+    np.testing.assert_allclose(plain, [np.log(2), -np.log(0.8)], rtol=1e-6)
+    np.testing.assert_allclose(
+        plain, per_example_losses(keras.losses.SparseCategoricalCrossentropy(), labels,
+                                  probabilities))

@@ -61,6 +61,8 @@ def test_outputs_that_are_not_probabilities_give_no_loss_and_a_warning(caplog):
     with caplog.at_level("WARNING", logger="zoo.evaluation"):
         report = classification_report([0, 1, 1], logits)
     assert report.loss is None and "loss" not in str(report)
+    assert report.summary()["metric"].tolist() == [  # no loss row with nothing in it
+        "accuracy", "macro_precision", "macro_recall", "macro_f1", "examples"]
     assert report.accuracy == pytest.approx(2 / 3)  # the highest output is still the class
     assert "not probabilities (values from -1 to 2.5, rows summing to 0.5 to 1.5)" in caplog.text
     assert "end the model with a softmax" in caplog.text
@@ -132,6 +134,13 @@ def test_plot_writes_confusion_matrix_and_curves(tmp_path):
     assert len(report.plot(tmp_path / "no_epochs.png").axes) == 2
     report.plot(tmp_path / "new" / "folder" / "report.png")  # made, as --output's are
     assert (tmp_path / "new" / "folder" / "report.png").is_file()
+    # One tick per epoch up to 10; a longer run gets fewer, all of them whole epochs (18
+    # epochs had ticks at 2.5, 7.5, ...).
+    report.history = pd.DataFrame({"epoch": range(1, 19), "accuracy": np.linspace(0.5, 0.9, 18)})
+    curves = [axis for axis in report.plot(tmp_path / "long.png").axes
+              if axis.get_xlabel() == "epoch"]
+    ticks = curves[0].get_xticks()
+    assert 2 < len(ticks) < 18 and all(tick == int(tick) for tick in ticks)
 
 
 def test_the_reports_dict_names_each_class_row_and_keeps_true_classes_as_rows():
@@ -313,6 +322,8 @@ def test_datasets_that_cannot_be_scored_are_refused_with_the_way_out():
         r"received float32 labels of shape \(None,\); cast them to integers": steady.map(
             lambda x, y: (x, tf.cast(y, tf.float32))),
         r"3 part\(s\) \(sample weights are not supported\)": steady.map(lambda x, y: (x, y, y)),
+        "received dict labels; map the dataset to": steady.map(lambda x, y: (x, {"y": y})),
+        "cannot evaluate on an empty dataset: it yielded no batches": steady.take(0),
     }
     for message, dataset in cases.items():
         with pytest.raises(DataError, match=message):
@@ -326,6 +337,21 @@ def test_datasets_that_cannot_be_scored_are_refused_with_the_way_out():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # Keras on a dict for one input: not zoo's
         assert zoo.evaluate(model, named).accuracy == zoo.evaluate(model, steady).accuracy
+
+
+@pytest.mark.usefixtures("fresh_keras_session")
+def test_a_model_not_built_yet_is_built_by_its_first_batch_and_scored():
+    # A Sequential model without an input shape has no output_shape until it is called.
+    import keras
+    from helpers import digit_like_images
+
+    images, labels = digit_like_images(32)
+    steady = zoo.data.load((images, labels), "all", spec="mlp_mnist", batch_size=16,
+                           shuffle=False, augment=False)
+    model = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    assert not model.built
+    report = zoo.evaluate(model, steady)
+    assert report.num_examples == 32 and model.built
 
 
 @pytest.mark.usefixtures("fresh_keras_session")
@@ -403,6 +429,15 @@ def test_runs_and_exports_refuse_what_they_carry_and_non_models_are_named(tmp_pa
     with pytest.raises(zoo.InvalidValueError, match="cannot evaluate a int; expected a "
                        "keras.Model, the TrainResult of zoo.train, a zoo.load predictor"):
         zoo.evaluate(42, (images, labels))
+
+
+@pytest.mark.usefixtures("fresh_keras_session")
+def test_an_image_model_refuses_a_path_given_as_bytes_quoting_it_as_text(tmp_path):
+    # A path read from a binary file or os.listdir(b"."): quoted as the text it is.
+    zoo.build("mlp_mnist", units=(8,)).save(tmp_path / "mlp.keras")
+    with pytest.raises(DataError, match=r"not the string 'digits/seven\.png'\. Read images from "
+                                        r"a file or folder first"):
+        zoo.load(tmp_path / "mlp.keras").predict(b"digits/seven.png")
 
 
 def test_register_model_says_how_to_name_an_entry():

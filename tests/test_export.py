@@ -192,6 +192,8 @@ def test_round_trip_gives_identical_predictions(name, exports):
     # The probability of the class answered: the highest of each row, not one class's column.
     np.testing.assert_allclose(frame["probability"], expected.max(axis=1), atol=1e-6)
     assert predictor.kind == spec.input.kind
+    # Calling the predictor is predicting (predictor(x), as a keras.Model is called).
+    pd.testing.assert_frame_equal(predictor(list(inputs) if key == "text" else inputs), frame)
     # Chunks smaller than the input (4 + 4 + 4 and 5 + 5 + 2 of 12) fill every row, as one did.
     for batch_size in (4, 5):
         chunked = predictor.predict(list(inputs) if key == "text" else inputs,
@@ -573,12 +575,14 @@ def test_an_empty_directory_is_filled_not_replaced(tmp_path, monkeypatch):
     ({"overwrite": "no"}, r"overwrite must be one of True, False, got 'no'"),
     ({"path": None}, r"export target must be a path \(a str or pathlib\.Path\), got NoneType"),
     ({"sample": np.zeros((0, 28, 28), np.uint8)}, r"sample holds no inputs; the parity check"),
+    ({"model": np.zeros((2, 28, 28))}, r"cannot export a ndarray; expected the TrainResult of "
+                                       r"zoo\.train, a training workdir path or an image entry's"),
 ])
 def test_bad_export_arguments_are_refused_before_exporting(arguments, message, tmp_path):
     model, _ = small_model("mlp_mnist")
     arguments = {"path": tmp_path / "export", **arguments}
     with pytest.raises(zoo.InvalidValueError, match=message):
-        zoo.export(model, arguments.pop("path"), **arguments)
+        zoo.export(arguments.pop("model", model), arguments.pop("path"), **arguments)
     assert not (tmp_path / "export").exists()
 
 
@@ -588,6 +592,7 @@ def test_bad_export_arguments_are_refused_before_exporting(arguments, message, t
     ('{"format": 1, "num_classes": "ten"}', r"its num_classes is 'ten', not a positive integer"),
     ('{"format": 1, "num_classes": 0}', r"its num_classes is 0, not a positive integer"),
     ('{"format": 99, "num_classes": 10}', r"its format 99 is not one this zoo reads \(up to 1\)"),
+    ('{"format": 1, "num_classes": 2, "class_names": "ab"}', r"its class_names is not a list"),
 ])
 def test_a_zoo_json_that_is_not_an_exports_is_one_clear_error(exports, tmp_path, document,
                                                               message):
@@ -673,6 +678,79 @@ def test_an_export_published_meanwhile_by_another_process_is_not_replaced(tmp_pa
             (staging / "saved_model.pb").write_bytes(b"ours")
     assert (target / "saved_model.pb").read_bytes() == (theirs / "saved_model.pb").read_bytes()
     assert not staging_leftovers(target)
+
+
+def test_publishing_skips_a_staging_name_in_use(tmp_path, monkeypatch):
+    # Drawn twice in one process (a thread's export to the same target): the next name is drawn,
+    # and the other staging directory is left to its export.
+    tokens = iter(["aaaa0000", "bbbb1111"])
+    monkeypatch.setattr(archive.secrets, "token_hex", lambda size: next(tokens))
+    taken = tmp_path / f".export.tmp-{os.getpid()}-aaaa0000"
+    taken.mkdir()
+    (taken / "saved_model.pb").write_bytes(b"theirs")
+    with archive.publishing(tmp_path / "export") as staging:
+        assert staging.name == f".export.tmp-{os.getpid()}-bbbb1111"
+        (staging / "saved_model.pb").write_bytes(b"ours")
+    assert (tmp_path / "export" / "saved_model.pb").read_bytes() == b"ours"
+    assert (taken / "saved_model.pb").read_bytes() == b"theirs"
+
+
+def test_a_failed_publish_leaves_the_target_and_its_parents_as_they_were(tmp_path, monkeypatch):
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    # No staging directory can be made beside the target: named, and the parents made go again.
+    real_mkdir = Path.mkdir
+
+    def refused(self, *args, **kwargs):
+        if self.name.startswith(".export.tmp-"):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    with pytest.raises(zoo.ExportError, match=r"cannot write beside .*/new/export: \[Errno 13\] "
+                       r"Permission denied: .*\. Pick a writable directory\.$"):
+        with archive.publishing(tmp_path / "new" / "export"):
+            pass
+    assert not (tmp_path / "new").exists()
+    monkeypatch.undo()
+
+    # The last rename fails for another reason than an export there: that error, nothing left.
+    _fail_moves_to(monkeypatch, "rename", tmp_path / "export", full)
+    with pytest.raises(OSError, match="No space left on device"):
+        with archive.publishing(tmp_path / "export") as staging:
+            (staging / "saved_model.pb").write_bytes(b"ours")
+    assert not (tmp_path / "export").exists() and not staging_leftovers(tmp_path / "export")
+    monkeypatch.undo()
+
+    # An empty target being filled: what was moved in goes back out, and it is empty again.
+    empty = tmp_path / "served"
+    empty.mkdir()
+    _fail_moves_to(monkeypatch, "replace", empty / "saved_model.pb", full)
+    with pytest.raises(OSError, match="No space left on device"):
+        with archive.publishing(empty) as staging:
+            (staging / "variables").mkdir()
+            (staging / "saved_model.pb").write_bytes(b"ours")
+    assert list(empty.iterdir()) == [] and not staging_leftovers(empty)
+    monkeypatch.undo()
+
+    # A parent made for the export that something else wrote into meanwhile is kept, with its
+    # file; the one below it, empty, goes. The block's own error is the one raised.
+    with pytest.raises(RuntimeError, match="the export's work failed"):
+        with archive.publishing(tmp_path / "made" / "v1" / "export"):
+            (tmp_path / "made" / "notes.txt").write_text("written meanwhile")
+            raise RuntimeError("the export's work failed")
+    assert sorted(path.name for path in (tmp_path / "made").iterdir()) == ["notes.txt"]
+
+
+def _fail_moves_to(monkeypatch, function: str, target: Path, error: OSError) -> None:
+    """`archive.os.<function>` (rename or replace) raises `error` for a move onto `target`."""
+    real = getattr(archive.os, function)
+
+    def move(source, destination):
+        if Path(destination) == target:
+            raise error
+        real(source, destination)
+
+    monkeypatch.setattr(archive.os, function, move)
 
 
 def test_names_too_long_for_their_temporary_name_are_refused_before_the_work(tmp_path, capsys):
@@ -799,11 +877,52 @@ def test_text_model_without_its_preprocessor_is_refused(tmp_path):
     assert not (tmp_path / "export").exists()
 
 
+def test_a_model_its_preprocessing_does_not_fit_is_refused(tmp_path):
+    # Named after an entry but not built by zoo: its spec is the entry's, checked against it.
+    three = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(3, activation="softmax")], name="mlp_mnist")
+    with pytest.raises(zoo.InvalidValueError, match=r"model 'mlp_mnist' has 3 outputs, but its "
+                       r"spec \('mlp_mnist'\) names 10 classes, so predictions would be labelled "
+                       r"wrongly\..*with_overrides\(num_classes=3\)"):
+        zoo.export(three, tmp_path / "export",
+                   preprocessor=zoo.data.make_preprocessor(zoo.get_spec("mlp_mnist")))
+    colour = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+                               keras.layers.Dense(10, activation="softmax")], name="cnn_mnist")
+    colour.save(tmp_path / "colour.keras")
+    with pytest.raises(zoo.InvalidValueError, match=r"model 'cnn_mnist' takes inputs of shape "
+                       r"\(32, 32, 3\), but its preprocessing \('cnn_mnist'\) makes images of "
+                       r"shape \(28, 28, 1\)\. Pass the preprocessor"):
+        zoo.load(tmp_path / "colour.keras")
+    # A text preprocessor never adapted has no vocabulary to export.
+    model, adapted = small_model("lstm_sst2")
+    with pytest.raises(zoo.InvalidValueError, match=r"the text preprocessor of 'lstm_sst2' has no "
+                       r"vocabulary; pass the one adapted on the training text"):
+        zoo.export(model, tmp_path / "export",
+                   preprocessor=zoo.data.make_preprocessor(adapted.spec))
+    # The sample given is read as the model's inputs (texts), before the export's work.
+    with pytest.raises(zoo.DataError, match=r"this model classifies texts: expected one string "
+                       r"per example, received an array of shape \(2, 28, 28\)"):
+        zoo.export(model, tmp_path / "export", preprocessor=adapted,
+                   sample=np.zeros((2, 28, 28), "uint8"))
+    assert not (tmp_path / "export").exists()
+
+
 def lambda_model() -> keras.Model:
     inputs = keras.Input((28, 28, 1), name="image")
     scaled = keras.layers.Lambda(lambda x: x * 2.0)(inputs)
     outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(scaled))
     return keras.Model(inputs, outputs, name="mlp_mnist")
+
+
+def _edited_keras_file(source: Path, target: Path, edit) -> Path:
+    """A copy of the .keras file `source` with `edit` applied to its {member name: bytes}."""
+    with zipfile.ZipFile(source) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    edit(files)
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return target
 
 
 @keras.saving.register_keras_serializable(package="outsider")
@@ -1057,12 +1176,13 @@ def test_entry_without_class_names_serves_class_ids(tmp_path):
         zoo.export(three_classes, tmp_path / "bad_sample", preprocessor=preprocessor,
                    sample=np.zeros((2, 14, 14), "uint8"))
     path = zoo.export(three_classes, tmp_path / "export", preprocessor=preprocessor,
-                      sample=np.zeros((2, 28, 28), "uint8"))
+                      sample=np.zeros((2, 28, 28), "uint8"), tolerance=1e-3)
     outputs = tf.saved_model.load(str(path)).signatures["serving_default"](
         image=tf.zeros((2, 28, 28, 1), tf.uint8))
     assert sorted(outputs) == ["class_id", "probabilities"]
     predictor = zoo.load(path)
-    assert predictor.metadata["parity"]["sample_size"] == 2
+    assert predictor.metadata["parity"]["sample_size"] == 2  # the sample and tolerance given
+    assert predictor.metadata["parity"]["tolerance"] == 1e-3
     frame = predictor.predict(np.zeros((2, 28, 28), "uint8"))
     assert list(frame.columns) == ["class_id", "label", "probability", "p_0", "p_1", "p_2"]
     assert frame["label"].tolist() == [str(i) for i in frame["class_id"]]
@@ -1071,6 +1191,13 @@ def test_entry_without_class_names_serves_class_ids(tmp_path):
 def test_each_kind_of_unloadable_path_has_its_own_error(exports, tmp_path):
     with pytest.raises(zoo.DataError, match="does not exist"):
         zoo.load(tmp_path / "absent")
+    # In a missing folder, where no earlier export can have been set aside either.
+    with pytest.raises(zoo.DataError, match=r"absent/export does not exist; expected a directory "
+                       r"written by zoo\.export, a training workdir, or a \.keras file\.$"):
+        zoo.load(tmp_path / "absent" / "export")
+    with pytest.raises(zoo.DataError, match=r"absent\.keras does not exist or is not a file; "
+                       r"expected a \.keras file\."):
+        safety.load_keras_model(tmp_path / "absent.keras")
 
     corrupt = tmp_path / "corrupt.keras"
     corrupt.write_bytes(np.random.default_rng(0).bytes(2048))
@@ -1096,6 +1223,59 @@ def test_each_kind_of_unloadable_path_has_its_own_error(exports, tmp_path):
         zoo.load(damaged)
     with pytest.raises(zoo.DataError, match="could not load the SavedModel.*corrupt"):
         zoo.build(ENTRIES[0], weights=damaged)  # fine-tuning reads exports the same way
+    (damaged / "saved_model.pb").write_bytes(b"")  # cut short to nothing: it parses, as no graph
+    with pytest.raises(zoo.DataError, match=r"could not load the SavedModel in .*damaged \(not "
+                       r"enough values to unpack .*\); it may be truncated or corrupt"):
+        zoo.load(damaged)
+    # A whole graph without its variables: found by TensorFlow's loading, after zoo's check.
+    no_variables = tmp_path / "no_variables"
+    shutil.copytree(exports[ENTRIES[0]][0], no_variables)
+    shutil.rmtree(no_variables / "variables")
+    with pytest.raises(zoo.DataError, match=r"could not load the SavedModel in .*no_variables "
+                       r"\(.+\); it may be truncated or corrupt\. Export the model again\.$"):
+        zoo.load(no_variables)
+    (no_variables / "assets.extra" / "zoo.json").write_text('{"format": 1,')  # cut short
+    with pytest.raises(zoo.DataError, match=r"cannot read .*zoo\.json \(Expecting property name "
+                       r"enclosed in double quotes.*\); export the model again\.$"):
+        zoo.load(no_variables)
+    # A SavedModel with zoo.json but not the signature zoo serves.
+    module = tf.Module()
+    module.scale = tf.Variable(2.0)
+    tf.saved_model.save(module, str(tmp_path / "unsigned"))
+    shutil.copytree(no_variables / "assets.extra", tmp_path / "unsigned" / "assets.extra")
+    (tmp_path / "unsigned" / "assets.extra" / "zoo.json").write_text(
+        (exports[ENTRIES[0]][0] / "assets.extra" / "zoo.json").read_text())
+    with pytest.raises(zoo.DataError, match=r"the SavedModel in .*unsigned has no "
+                       r"'serving_default' signature; export it again\.$"):
+        zoo.load(tmp_path / "unsigned")
+
+    # .keras files: a model that is no entry's, weights cut short, a layer's configuration that
+    # Keras refuses (each was an exception from deep in Keras or h5py).
+    anonymous = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="mine")
+    anonymous.save(tmp_path / "mine.keras")
+    with pytest.raises(zoo.DataError, match=r"^mine\.keras holds model 'mine', which is not named "
+                       r"after a zoo entry, so its preprocessing is unknown\. Export it with "
+                       r"zoo\.export\(model, DIR, preprocessor=\.\.\.\)"):
+        zoo.load(tmp_path / "mine.keras")
+    small_model("mlp_mnist")[0].save(tmp_path / "mlp.keras")
+
+    def cut_weights(files):
+        files["model.weights.h5"] = files["model.weights.h5"][:500]
+
+    def unknown_units(files):
+        config = json.loads(files["config.json"])
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "Dense":
+                layer["config"]["units"] = "many"
+        files["config.json"] = json.dumps(config).encode()
+
+    with pytest.raises(zoo.DataError, match=r"could not read the weights in .*cut\.keras \(.*"
+                       r"truncated file.*\); the file may be truncated or corrupt\. Save or copy "):
+        zoo.load(_edited_keras_file(tmp_path / "mlp.keras", tmp_path / "cut.keras", cut_weights))
+    with pytest.raises(zoo.DataError, match=r"could not load .*units\.keras: .+\. Expected a model "
+                       r"saved by zoo or model\.save\('model\.keras'\) with this Keras version"):
+        zoo.load(_edited_keras_file(tmp_path / "mlp.keras", tmp_path / "units.keras",
+                                    unknown_units))
 
     text_model, _ = small_model("lstm_sst2")
     text_model.save(tmp_path / "text.keras")
@@ -1136,6 +1316,12 @@ def test_predict_states_expected_and_received_inputs(exports):
     with pytest.raises(zoo.DataError, match=r"on the 0-255 scale with x\.round\(\)\.clip\(0, "
                                             r"255\)\.astype\('uint8'\)"):
         image.predict(np.full((2, 28, 28, 1), 200.0, "float32"))
+    # Lists NumPy cannot make one array of, though no two images differ in shape at the top.
+    with pytest.raises(zoo.DataError, match=r"expected uint8 images of shape \(28, 28, 1\) in one "
+                       r"array, received a list that NumPy cannot make one array of \(setting an "
+                       r"array element with a sequence.*\)\. Pass a NumPy array of shape \(batch, "
+                       r"28, 28, 1\)\.$"):
+        image.predict([[[1, 2], [3]], [[1, 2], [3]]])
     # a dataset, and (input, label) pairs to evaluate: what to pass instead
     with pytest.raises(zoo.DataError, match=r"takes raw inputs .*not a tf\.data dataset"):
         image.predict(tf.data.Dataset.from_tensor_slices(np.zeros((2, 28, 28), "uint8")))
@@ -1153,6 +1339,11 @@ def test_predict_states_expected_and_received_inputs(exports):
     # With both a sentence and a text column, the sentence column is read (as in training).
     both = pd.DataFrame({"text": NEGATIVE[:2], "sentence": POSITIVE[:2]})
     pd.testing.assert_frame_equal(text.predict(both), text.predict(POSITIVE[:2]))
+    # Neither column, and more than one: which column is the text is not guessed.
+    with pytest.raises(zoo.DataError, match=r"expected a DataFrame with a 'sentence' or 'text' "
+                       r"column \(or a single column\), received columns \['review', 'label'\]\. "
+                       r"Pass the text column itself: frame\['my_column'\]\."):
+        text.predict(pd.DataFrame({"review": POSITIVE[:2], "label": [1, 0]}))
     with pytest.raises(zoo.DataError, match="not strings"):
         text.predict(["fine", None])
     with pytest.raises(zoo.DataError, match="classifies texts.*received an array of shape"):
@@ -1216,6 +1407,33 @@ def test_a_text_file_is_one_input_per_line_whatever_else_the_lines_hold(tmp_path
                                             r"[^\n]*Replace tabs inside the text") as caught:
         read_inputs(ragged)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("name", "content", "text_column", "message"), [
+    # A column named for a file without columns: refused, not ignored.
+    ("reviews.txt", b"a fine film\n", "review", r"text_column \(--text-column\) names a column "
+     r"of a \.csv/\.tsv file; .*reviews\.txt is not one\.$"),
+    # Several arrays, none named x: which holds the inputs is not guessed.
+    ("scans.npz", {"images": np.zeros((2, 28, 28), "uint8"), "labels": np.zeros(2)}, None,
+     r"scans\.npz holds arrays \['images', 'labels'\]; expected the inputs in an array named x "
+     r"\(np\.savez\(path, x=images\)\)\.$"),
+    # Its first line that is not UTF-8, named as in training data.
+    ("latin.txt", "a fine film\ntr\u00e8s bien\n".encode("latin-1"), None,
+     r"could not read .*latin\.txt: line 2 is not UTF-8 \(byte 0xe8 "),
+    ("reviews.parquet", b"PAR1", None,
+     r"^reviews\.parquet: unknown file extension '\.parquet'; expected "),
+])
+def test_an_input_file_that_cannot_be_read_says_why(tmp_path, name, content, text_column,
+                                                    message):
+    from zoo.serving import read_inputs
+
+    path = tmp_path / name
+    if isinstance(content, dict):
+        np.savez(path, **content)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(zoo.DataError, match=message):
+        read_inputs(path, text_column=text_column)
 
 
 # ---- found by an audit of error messages ------------------------------------------------------
@@ -1310,6 +1528,16 @@ def test_an_override_the_builder_no_longer_takes_is_the_codes_change(tmp_path):
         f"longer takes (renamed to 'units'?). Restore that argument in the builder, or train "
         f"again in a new workdir."
     )
+    # An argument it still takes, with a value its checks now refuse.
+    (run / "config.json").write_text(json.dumps(
+        {"entry": "mlp_mnist", "overrides": {"num_classes": 1}}))
+    with pytest.raises(zoo.DataError) as caught:
+        zoo.load(run)
+    assert str(caught.value).startswith(
+        f"the run in {run} was trained with overrides {{'num_classes': 1}}, which mlp_mnist no "
+        f"longer takes (num_classes must be an integer >= 2")
+    assert str(caught.value).endswith(
+        "Restore the builder as it was, or train again in a new workdir.")
 
 
 def _stand_in_predictor(kind: str):

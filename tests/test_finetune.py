@@ -62,6 +62,82 @@ def test_weights_file_of_weights_only(tmp_path):
     message = str(caught.value)
     assert "(784, 128)" in message and "(784, 8)" in message, message
     assert len(message) < 800, message
+    # An HDF5 file without Keras' "layers" group (another library's) has nothing for any layer.
+    import h5py
+
+    with h5py.File(tmp_path / "other.weights.h5", "w") as other:
+        other["weights"] = np.zeros(3)
+    with pytest.raises(DataError, match=r"other.weights.h5 does not fit mlp_mnist: layers "
+                       r"hidden_0, classifier do not match \(hidden_0: Layer 'hidden_0' expected "
+                       r"2 variables, but received 0"):
+        zoo.build("mlp_mnist", weights=tmp_path / "other.weights.h5")
+
+
+@pytest.mark.parametrize("name, other_input, layer", [
+    ("mlp_mnist", (14, 14, 1), "hidden_0"),  # its kernel has 196 rows, not 784
+    ("cnn_mnist", (28, 28, 3), "block0_conv0"),  # its kernel reads 3 channels, not 1
+], ids=["mlp", "cnn"])
+def test_a_weights_file_of_another_input_names_the_one_layer_that_differs(name, other_input,
+                                                                          layer, tmp_path):
+    # One layer differs and it is not the head: not taken for a head of another class count,
+    # the strict load names it.
+    zoo.build(name, compile=False).save_weights(tmp_path / "trained.weights.h5")
+    with pytest.raises(DataError, match=rf"does not fit {name}: layer {layer} does not match "
+                                        r"\(.*variable\.shape=\("):
+        zoo.build(name, weights=tmp_path / "trained.weights.h5", input_shape=other_input)
+
+
+def test_a_weights_file_of_another_image_size_leaves_only_the_head_fresh(tmp_path):
+    # cnn_mnist's head reads the flattened maps, whose size follows the image size: only the
+    # head differs, with the same class count, so the convolutions start trained.
+    trained = zoo.build("cnn_mnist", compile=False)
+    trained.save_weights(tmp_path / "cnn.weights.h5")
+    with pytest.warns(UserWarning) as caught:
+        larger = zoo.build("cnn_mnist", weights=tmp_path / "cnn.weights.h5",
+                           input_shape=(32, 32, 1))
+    assert [str(warning.message) for warning in caught] == [
+        f"1 layer(s) of cnn_mnist keep their fresh initialization instead of the weights in "
+        f"{tmp_path / 'cnn.weights.h5'}: classifier (shapes differ). Build with the sizes the "
+        f"weights were trained with to start from all of them."]
+    for layer in ("block0_conv0", "block1_conv0"):
+        np.testing.assert_array_equal(larger.get_layer(layer).get_weights()[0],
+                                      trained.get_layer(layer).get_weights()[0])
+
+
+def test_keras_warnings_of_a_load_that_fits_are_passed_on(tmp_path):
+    # Caught while the load could still fail; once it fits, the caller gets them, as Keras'.
+    from zoo.models.weights import load_weights_checked
+
+    x, y = np.zeros((4, 28, 28, 1), "float32"), np.zeros(4, "int64")
+    sgd = zoo.build("mlp_mnist", units=(8,), optimizer="sgd")
+    sgd.fit(x, y, verbose=0)
+    sgd.save_weights(tmp_path / "sgd.weights.h5")
+    adam = zoo.build("mlp_mnist", units=(8,), optimizer="adam")
+    adam.fit(x, y, verbose=0)
+    with pytest.warns(UserWarning, match="Skipping variable loading for optimizer") as caught:
+        load_weights_checked(adam, tmp_path / "sgd.weights.h5", DataError)
+    assert caught[0].filename.endswith("saving_lib.py")  # still Keras' own: "from keras"
+    np.testing.assert_array_equal(adam.get_layer("hidden_0").get_weights()[0],
+                                  sgd.get_layer("hidden_0").get_weights()[0])
+
+
+def test_a_weights_file_that_cannot_be_opened_is_a_path_error_not_damage(tmp_path, monkeypatch):
+    # h5py's error with an errno (permissions: tests run as root, so h5py is made to refuse)
+    # is the path's problem, which the command line words as such, not a corrupt file.
+    import h5py
+
+    locked = tmp_path / "locked.weights.h5"
+    zoo.build("mlp_mnist", units=(8,), compile=False).save_weights(locked)
+    real_file = h5py.File
+
+    def denied(name, *args, **kwargs):
+        if str(name) == str(locked):
+            raise PermissionError(13, "Unable to synchronously open file (Permission denied)")
+        return real_file(name, *args, **kwargs)
+
+    monkeypatch.setattr(h5py, "File", denied)
+    with pytest.raises(PermissionError, match="Permission denied"):
+        zoo.build("mlp_mnist", weights=locked, units=(8,))
 
 
 def test_a_weights_file_starts_a_model_with_a_new_head(tmp_path):
@@ -119,6 +195,10 @@ def test_bad_weights_are_explained(tmp_path, trained_mlp):
         zoo.build("cnn_mnist", freeze_backbone=True)
     with pytest.raises(DataError, match="holds no model.keras"):
         zoo.build("cnn_mnist", weights=tmp_path)
+    (tmp_path / "mlp.h5").write_bytes(b"")  # Keras 2's format, or another library's
+    with pytest.raises(DataError, match=r"weights must be a .keras or .weights.h5 file, got "
+                                        r"mlp.h5\."):
+        zoo.build("mlp_mnist", weights=tmp_path / "mlp.h5")
 
 
 def test_lambda_layers_are_refused(tmp_path):
@@ -190,6 +270,23 @@ def test_a_workdirs_sizes_and_input_shape_are_named_where_they_differ(tmp_path):
     assert "--set 'dense_units=(512,)' --set padding=same" in message
     assert "dropout=0.1" not in message  # the same in both
     assert "trained on inputs of shape [32, 32, 3], cnn_mnist reads [28, 28, 1]." in message
+
+
+def test_a_workdirs_input_shape_alone_or_an_entry_no_longer_registered(tmp_path):
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    zoo.build("mlp_mnist", compile=False, units=(8,)).save(workdir / "model.keras")
+    (workdir / "config.json").write_text('{"entry": "mlp_mnist", "overrides": {"units": [8]}}')
+    with pytest.raises(InvalidValueError) as raised:  # the same sizes: only the shape is told
+        zoo.build("mlp_mnist", weights=workdir, units=(8,), input_shape=(14, 14, 1))
+    assert ("same family and sizes. The weights were trained on inputs of shape [28, 28, 1], "
+            "mlp_mnist reads [14, 14, 1]. Layers are matched by name") in str(raised.value)
+    # A third party's entry that is not registered here: nothing to compare its sizes with.
+    (workdir / "config.json").write_text('{"entry": "mlp_gone", "overrides": {"units": [8]}}')
+    with pytest.raises(InvalidValueError) as raised:
+        zoo.build("mlp_mnist", weights=workdir, units=(16,))
+    assert ("weights can only start a model of the same family and sizes. Layers are matched by "
+            "name") in str(raised.value)
 
 
 def test_train_keeps_what_the_model_was_built_with(trained_mlp, tmp_path):

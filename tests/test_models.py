@@ -351,3 +351,58 @@ def test_the_transformer_space_makes_embed_dim_from_heads_and_their_size():
     hp.values.update(num_heads=8, head_dim=8)  # a draw the oracle can make
     space = search_space_transformer(hp, spec)
     assert (space["num_heads"], space["embed_dim"]) == (8, 64)
+
+
+@pytest.mark.parametrize("name, rate, layer", [
+    ("cnn_mnist", "dropout", "head_dropout"),
+    ("lstm_sst2", "dropout", "head_dropout"),
+    ("transformer_sst2", "dropout", "head_dropout"),
+    ("lstm_sst2", "bigram_dropout", "bigram_dropout"),
+])
+def test_a_zero_dropout_rate_adds_no_dropout_layer(name, rate, layer, shrink):
+    # Every entry has these rates above 0; a rate of 0 is no layer at all, not a Dropout(0).
+    spec = zoo.get_spec(name).with_overrides(**shrink(zoo.get_spec(name)))
+    assert spec.build_model().get_layer(layer).rate == spec.hyperparameters[rate] > 0
+    names = [other.name for other in spec.with_overrides(**{rate: 0.0}).build_model().layers]
+    assert layer not in names and "classifier" in names
+    if rate == "bigram_dropout":  # the bag itself stays
+        assert "features_and_bigrams" in names
+
+
+def test_global_pooling_replaces_flatten_before_the_head():
+    assert "flatten" in [layer.name for layer in zoo.build("cnn_mnist", compile=False).layers]
+    pooled = zoo.build("cnn_mnist", compile=False, global_pooling=True)
+    names = [layer.name for layer in pooled.layers]
+    assert "global_pool" in names and "flatten" not in names
+    # one value per filter of the last block (64) reaches the head, not 5 x 5 x 64 of them
+    assert pooled.get_layer("classifier").input.shape == (None, 64)
+
+
+def test_max_blocks_allows_the_blocks_build_cnn_builds():
+    # 'same' convolutions keep the size and pooling halves it: 16 -> 8 -> 4 -> 2 -> 1, so a 16 x
+    # 16 image takes 4 blocks, whatever the limit allows beyond.
+    from zoo.models.cnn import max_blocks
+
+    spec = zoo.get_spec("cnn_cifar10").with_overrides(input_shape=(16, 16, 3), filters=(4,),
+                                                      convs_per_block=1, dense_units=())
+    assert spec.hyperparameters["padding"] == "same"
+    assert max_blocks(spec, limit=8) == 4
+    assert spec.with_overrides(filters=(4,) * 4).build_model().output_shape == (None, 10)
+    with pytest.raises(zoo.InvalidValueError, match="too small for 5 conv/pool blocks"):
+        spec.with_overrides(filters=(4,) * 5).build_model()
+
+
+def test_the_cnn_space_keeps_an_entrys_several_hidden_layers():
+    # One number cannot describe two hidden layers: the entry's own are kept, not searched.
+    import keras_tuner
+
+    from zoo.models.cnn import search_space_cnn
+
+    spec = zoo.get_spec("cnn_cifar10")
+    hp = keras_tuner.HyperParameters()
+    assert search_space_cnn(hp, spec.with_overrides(dense_units=(64, 32)))["dense_units"] == (
+        64, 32)
+    assert "dense_units" not in hp.values
+    hp = keras_tuner.HyperParameters()  # one layer (or none) is searched, 0 meaning none
+    assert search_space_cnn(hp, spec)["dense_units"] == (512,)
+    assert hp.values["dense_units"] == 512

@@ -98,16 +98,24 @@ def test_a_model_built_beforehand_keeps_its_precision_and_refuses_another():
                        r"to the model given to zoo.train: it was built in float32"):
         resolve_policy(mixed_precision="mixed_bfloat16", model=plain)
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_bfloat16")
+    built = {}
     try:
-        mixed = zoo.build("mlp_mnist", units=(8,))
+        for precision in ("mixed_bfloat16", "mixed_float16"):
+            keras.config.set_dtype_policy(precision)
+            built[precision] = zoo.build("mlp_mnist", units=(8,))
     finally:
         keras.config.set_dtype_policy(previous)
+    mixed = built["mixed_bfloat16"]
     chosen = resolve_policy(model=mixed)  # "auto": what the model was built with
     assert chosen.mixed_precision == "mixed_bfloat16"
     assert chosen.reasons["mixed_precision"] == "the given model's own (built under mixed_bfloat16)"
+    assert resolve_policy(model=built["mixed_float16"]).mixed_precision == "mixed_float16"
     with pytest.raises(InvalidValueError, match="it was built under mixed_bfloat16"):
         resolve_policy(mixed_precision="off", model=mixed)
+    # Asked for the precision it was built under: the caller's choice, and said to be.
+    asked = resolve_policy(mixed_precision="mixed_bfloat16", model=mixed)
+    assert asked.mixed_precision == "mixed_bfloat16"
+    assert asked.reasons["mixed_precision"] == "set by the caller"
     assert resolve_policy(model=plain).mixed_precision is None
     assert resolve_policy(model=plain).reasons["mixed_precision"] == (
         "the given model's own (float32)")
@@ -125,6 +133,21 @@ def test_a_model_built_outside_a_strategys_scope_is_refused_under_it():
     with strategy.scope():
         inside = zoo.build("mlp_mnist", units=(8,))
     assert resolve_policy(strategy=strategy, model=inside).strategy is strategy
+
+
+def test_a_model_built_outside_the_strategy_auto_chose_trains_on_a_single_device(monkeypatch):
+    # "auto" chooses MirroredStrategy on several GPUs (stood in for here); a model built
+    # beforehand outside its scope cannot move into it, and the caller did not ask for it.
+    import zoo
+
+    plain = zoo.build("mlp_mnist", units=(8,))
+    mirrored = tf.distribute.MirroredStrategy()
+    monkeypatch.setattr(policy_module, "_resolve_strategy",
+                        lambda strategy, device, chooser: (mirrored, "2 GPUs"))
+    chosen = resolve_policy(model=plain)
+    assert chosen.strategy is tf.distribute.get_strategy()
+    assert chosen.reasons["strategy"] == (
+        "single device: the given model was built outside any strategy's scope")
 
 
 def test_cpu_defaults_are_float32_single_device():
@@ -214,6 +237,11 @@ _WORKERS = {"worker": ["a:1", "b:1"]}
         (json.dumps({"cluster": {"chief": ["a:1", "b:1"]}, "task": {"type": "chief",
                                                                      "index": 0}}),
          r"lists 2 chiefs; a cluster has at most one"),
+        (json.dumps({"cluster": {**_WORKERS, "master": ["c:1"]}, "task": {"type": "worker",
+                                                                           "index": 0}}),
+         r'names an unknown job .master. in "cluster"'),
+        (json.dumps({"cluster": {"worker": []}, "task": {"type": "worker", "index": 0}}),
+         r"TF_CONFIG names no task in its cluster"),
     ],
 )
 def test_a_malformed_tf_config_is_refused_in_one_line(monkeypatch, text, message):
@@ -303,3 +331,50 @@ def test_functions_run_eagerly_is_named_as_the_run_starts(caplog):
     with caplog.at_level(logging.WARNING, logger="zoo"):
         resolve_policy(entry="mlp_mnist")
     assert "run_functions_eagerly" not in caplog.text
+
+
+# ---- the device, as "auto" sees it (no TPU or GPU here: TensorFlow's answers are stood in for) --
+
+
+@pytest.mark.parametrize("variable, gpus, device", [
+    ("TPU_NAME", 0, "tpu"),  # a Cloud TPU VM names it before TensorFlow lists the TPU
+    ("COLAB_TPU_ADDR", 1, "tpu"),  # a TPU outranks a GPU
+    (None, 1, "gpu"),
+    (None, 0, "cpu"),
+])
+def test_the_device_is_a_tpu_named_in_the_environment_else_a_gpu_tensorflow_lists(
+        monkeypatch, variable, gpus, device):
+    for name in ("TPU_NAME", "COLAB_TPU_ADDR"):
+        monkeypatch.delenv(name, raising=False)
+    if variable:
+        monkeypatch.setenv(variable, "grpc://10.0.0.2:8470")
+    monkeypatch.setattr(policy_module.tf.config, "list_physical_devices",
+                        lambda kind=None: ["GPU:0"] * gpus if kind == "GPU" else [])
+    assert policy_module.detect_device() == device
+
+
+@pytest.mark.parametrize("capabilities, supported", [
+    ([(6, 1)], False),  # Pascal: no tensor cores
+    ([(6, 1), (7, 0)], True),  # any GPU from Volta on
+    ([None], False),  # a GPU that reports no compute capability
+    ([], False),
+])
+def test_float16_needs_a_gpu_with_compute_capability_7_or_more(
+        monkeypatch, capabilities, supported):
+    gpus = [f"GPU:{index}" for index in range(len(capabilities))]
+    details = {gpu: {"compute_capability": capability} if capability else {}
+               for gpu, capability in zip(gpus, capabilities, strict=True)}
+    monkeypatch.setattr(policy_module.tf.config, "list_physical_devices",
+                        lambda kind=None: gpus if kind == "GPU" else [])
+    monkeypatch.setattr(policy_module.tf.config.experimental, "get_device_details",
+                        lambda gpu: details[gpu])
+    assert policy_module._gpu_supports_float16() is supported
+
+
+def test_tpu_auto_trains_in_bfloat16(monkeypatch):
+    monkeypatch.setattr(policy_module, "detect_device", lambda: "tpu")
+    chosen = resolve_policy(entry="mlp_mnist", strategy="default")  # "auto" would connect to it
+    assert chosen.device == "tpu"
+    assert chosen.mixed_precision == "mixed_bfloat16"
+    assert chosen.reasons["mixed_precision"] == "bfloat16 on TPU"
+    assert chosen.jit_compile == "auto"

@@ -95,6 +95,16 @@ def test_list_models_globs(include, exclude, expected):
     assert names == sorted(names)
 
 
+def test_list_models_refuses_patterns_that_are_not_text():
+    for patterns in (3, [b"cnn_*"], ["cnn_*", None]):
+        with pytest.raises(zoo.InvalidValueError,
+                           match=r"include must be a glob pattern such as '\*_mnist', or a list "
+                                 r"of them, got "):
+            zoo.list_models(patterns)
+    with pytest.raises(zoo.InvalidValueError, match=r"exclude must be a glob pattern .* got 3\."):
+        zoo.list_models(exclude=3)
+
+
 def test_list_models_default_includes_everything():
     assert zoo.list_models() == zoo.list_models("*") == sorted(zoo.registry._REGISTRY)
     # No include pattern is every entry: an empty one (a command line's `--include ""`) too,
@@ -193,6 +203,27 @@ def test_models_frame_keeps_the_callers_keras_state():
         assert keras.mixed_precision.global_policy().name == "mixed_float16"
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_models_frame_lists_an_entry_that_cannot_be_built_without_a_count(recwarn):
+    # One third party's broken builder must not take the whole listing down: it warns, and the
+    # entry's row has no parameter count.
+    def needs_a_width(*, input_shape, num_classes, width=None):
+        raise zoo.InvalidValueError("width must be given")
+
+    def mlp_unbuildable() -> zoo.ModelSpec:
+        return zoo.ModelSpec(family="mlp", dataset="mnist", num_classes=10,
+                             input=zoo.ImageInput((28, 28, 1)), builder=needs_a_width)
+
+    zoo.register_model(mlp_unbuildable)
+    try:
+        frame = zoo.models_frame(["mlp_unbuildable", "mlp_mnist"]).set_index("name")
+    finally:
+        zoo.unregister_model("mlp_unbuildable")
+    assert pandas.isna(frame.loc["mlp_unbuildable", "params"])
+    assert frame.loc["mlp_mnist", "params"] == 101770
+    assert [str(warning.message) for warning in recwarn] == [
+        "cannot count the parameters of 'mlp_unbuildable': width must be given"]
 
 
 def test_models_frame_filters_and_empty_result():
@@ -356,6 +387,12 @@ def test_unknown_override_lists_every_valid_one():
             r"input_shape must be \(height, width, channels\)",
         ),
         ("cnn_mnist", {"input_shape": (4, 4, 1)}, r"input_shape \(4, 4, 1\) is too small"),
+        # Big enough for the first block's convolution, too small for the second's pooling.
+        ("cnn_mnist", {"input_shape": (8, 8, 1)}, r"input_shape \(8, 8, 1\) is too small for 2 "
+                                                  r"conv/pool blocks: block 1 sees 1x1 pixels\. "
+                                                  r"Use fewer filters, padding='same'"),
+        ("mlp_mnist", {"units": "8"}, r"units must be a positive integer or a list of them, "
+                                      r"got '8'"),
         ("cnn_mnist", {"padding": "full"}, r"padding must be one of 'valid', 'same'"),
     ],
 )
@@ -530,6 +567,34 @@ def test_register_refuses_a_function_that_returns_no_spec():
     assert "broken_entry" not in zoo.list_models()
 
 
+def test_register_refuses_a_function_that_needs_arguments():
+    def mlp_sized(width, depth=1):  # register_model calls it with none
+        return _tiny_spec(hyperparameters={"units": (width,) * depth})
+
+    with pytest.raises(zoo.InvalidValueError,
+                       match=r"mlp_sized takes arguments \(width\), but register_model calls it "
+                             r"with none: decorate a"):
+        zoo.register_model(mlp_sized)
+    assert "mlp_sized" not in zoo.list_models()
+    # Arguments with defaults, *args and **kwargs are fine: the call needs none of them.
+    zoo.register_model(name="mlp_sized")(lambda width=4, *more, **options: _tiny_spec())
+    zoo.unregister_model("mlp_sized")
+
+
+def test_register_calls_a_function_without_a_signature_to_see_what_it_returns():
+    # A builtin or C callable has no signature to check: it is called, and its spec kept.
+    import itertools
+
+    spec_function = functools.partial(next, itertools.repeat(_tiny_spec()))
+    with pytest.raises(ValueError):
+        inspect.signature(spec_function)
+    zoo.register_model(name="mlp_from_c")(spec_function)
+    try:
+        assert zoo.get_spec("mlp_from_c").hyperparameters["units"] == (4,)
+    finally:
+        zoo.unregister_model("mlp_from_c")
+
+
 def test_register_checks_class_names_against_classes():
     def mlp_bad_names() -> zoo.ModelSpec:
         return _tiny_spec(class_names=("a", "b"))
@@ -690,6 +755,9 @@ def test_a_rebuilt_model_with_other_hyperparameters_is_refused_not_mislabelled()
         layer.trainable = False
     rebuilt = keras.Model.from_config(head.get_config())
     assert zoo.registry.spec_for_model(rebuilt).num_classes == 3
+    # The entry's own network, rebuilt, is what it builds: kept for training and exports.
+    rebuilt = keras.Model.from_config(zoo.build("cnn_mnist", compile=False).get_config())
+    assert zoo.registry.spec_for_model(rebuilt, exact=True) == zoo.get_spec("cnn_mnist")
 
 
 def test_a_name_clash_with_a_built_in_is_refused_before_the_registry_loads(tmp_path):

@@ -261,6 +261,10 @@ def test_recipe_defaults_are_valid():
         (lambda: ImageInput((28, 0, 1)), r"input_shape\[1\] must be a positive integer, got 0"),
         (lambda: ImageInput((32, 32, 3), mean=(0.5, 0.5)), r"mean and std need 1 or 3 values"),
         (lambda: ImageInput((28, 28, 1), std=(0.0,)), r"std\[0\] must be a finite number > 0"),
+        (
+            lambda: ImageInput((28, 28, 1), mean="0.5"),
+            r"ImageInput mean must be a number or one number per channel, got '0\.5'",
+        ),
         (lambda: TextInput(vocab_size=2), r"vocab_size must be >= 3"),
         (lambda: TextInput(vocab_size=-5), r"vocab_size must be a positive integer, got -5"),
         (lambda: TextInput(sequence_length=0), r"sequence_length must be a positive integer"),
@@ -392,6 +396,10 @@ def _dense_model(input_shape, classes):
     (lambda shape, classes: (lambda inputs: keras.Model(inputs, keras.layers.Dense(
         classes, name="logits")(keras.layers.Flatten()(inputs))))(keras.Input(shape)),
      r"ending in Dense layer 'logits' without an activation \(logits\).*activation='softmax'"),
+    # A builder that fails (a third party's bug, Keras refusing a value): named, in one line.
+    (lambda shape, classes: 1 / 0,
+     r"builder failed to build the model with \{\}: ZeroDivisionError: division by zero\. "
+     r"Check these values \(overrides, --set\), or the builder\."),
 ])
 def test_what_a_builder_returns_is_checked_before_anything_uses_it(value_of, message):
     with pytest.raises(zoo.InvalidValueError, match=message):
@@ -516,6 +524,28 @@ def test_a_misspelt_keyword_is_matched_against_the_functions_own_arguments_too(
     # Both kinds are listed, apart: the function's own arguments and the entry's overrides.
     assert "takes its own arguments (" in str(raised.value)
     assert "overrides of" in str(raised.value) and "learning_rate" in str(raised.value)
+
+
+def test_a_keyword_close_to_nothing_gets_no_guess_and_both_lists():
+    with pytest.raises(zoo.UnknownNameError) as raised:
+        zoo.build("cnn_mnist", zzzz=1)
+    message = str(raised.value)
+    assert message.startswith("unknown argument 'zzzz' of zoo.build. zoo.build takes its own "
+                              "arguments (name, compile, weights, freeze_backbone) and the "
+                              "overrides of cnn_mnist (")
+    assert "Did you mean" not in message
+
+
+def test_values_json_cannot_hold_are_recorded_as_their_text():
+    # What a workdir's config.json and a search's record keep: NumPy values as the numbers
+    # they are, anything else JSON has no form for (a path) as its text.
+    from pathlib import PurePosixPath
+
+    from zoo.values import plain_json
+
+    assert plain_json({"data": PurePosixPath("runs/a"), "units": (np.int64(8),),
+                       "dropout": np.float32(0.3), "nesterov": np.bool_(True)}) == {
+        "data": "runs/a", "units": [8], "dropout": 0.3, "nesterov": True}
 
 
 @pytest.mark.parametrize("cls", [Augmentation, ImageInput, TextInput, Recipe, zoo.Reference],

@@ -261,6 +261,32 @@ def test_a_run_that_raises_releases_its_workdir(tmp_path):
     assert other.stdout.strip().splitlines()[-1] == "[1, 2]"
 
 
+def test_without_a_workdir_a_callbacks_error_reaches_the_caller():
+    # No TensorBoard logs to close then: the error itself must still come out of zoo.train.
+    x, y = digit_like_images(100)
+    with pytest.raises(RuntimeError, match="stopped by the caller's callback"):
+        zoo.train("mlp_mnist", (x, y), epochs=2, verbose=0, units=(8,),
+                  callbacks=[_RaiseAfterFirstEpoch()])
+
+
+class _NoteInLogs(keras.callbacks.Callback):
+    """A caller's callback putting a value that is no number into the epoch's logs."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["note"] = f"epoch {epoch + 1} done"
+        logs["val_own"] = 0.5 + epoch
+
+
+def test_a_logged_value_that_is_no_number_stays_out_of_the_workdirs_history(tmp_path):
+    # history.csv and state.json hold numbers; the caller's numbers beside it are kept.
+    x, y = digit_like_images(100)
+    result = zoo.train("mlp_mnist", (x, y), epochs=2, workdir=tmp_path / "run", verbose=0,
+                       units=(8,), callbacks=[_NoteInLogs()])
+    assert "note" not in result.history and list(result.history.val_own) == [0.5, 1.5]
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert all("note" not in row and "val_own" in row for row in state["history"])
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="lists open files through /proc")
 def test_a_run_that_raises_closes_its_tensorboard_logs(tmp_path):
     # Keras closes them as training ends: the traceback a notebook keeps held them open.
@@ -459,6 +485,22 @@ def test_nan_stops_with_an_error_and_keeps_the_last_good_checkpoint(tmp_path):
         f"new workdir with a lower learning rate")
 
 
+@pytest.mark.parametrize("with_workdir, kept", [
+    (False, ""),  # nothing is kept without a workdir, and the message claims nothing
+    (True, r" No epoch completed, so .*run holds no checkpoint\."),
+])
+def test_nan_in_the_first_epoch_says_no_checkpoint_is_kept(tmp_path, with_workdir, kept):
+    x, y = digit_like_images(100)
+    workdir = tmp_path / "run" if with_workdir else None
+    with pytest.raises(TrainingDivergedError, match=rf"^training mlp_mnist diverged: the loss "
+                       rf"became NaN or infinite at epoch 1, batch 1\.{kept} Lower the learning"):
+        zoo.train("mlp_mnist", (x, y), epochs=2, workdir=workdir, verbose=0, units=(8,),
+                  callbacks=[_PoisonAtEpoch(1)])
+    if with_workdir:
+        state = json.loads((workdir / "state.json").read_text())
+        assert state["status"] == "diverged" and state["epoch"] == 0
+
+
 def test_text_entry_trains_and_its_vocabulary_is_kept(tmp_path):
     data = str(write_sentiment_tsv(tmp_path / "train.tsv"))
     workdir = tmp_path / "run"
@@ -467,6 +509,14 @@ def test_text_entry_trains_and_its_vocabulary_is_kept(tmp_path):
     assert result.preprocessor(["a film"]).shape == (1, 16)
     assert result.report.confusion.shape == (2, 2)
     assert list(result.report.per_class.index) == ["negative", "positive"]
+    # Run again in the workdir, it reads the run's own vocabulary, not one fitted again (here
+    # changed by hand, so the two differ: fitted again, the ids would no longer be the weights').
+    saved = workdir / "preprocessor" / "preprocessor.json"
+    config = json.loads(saved.read_text())
+    config["vocabulary"] = config["vocabulary"][:2] + config["vocabulary"][:1:-1]
+    saved.write_text(json.dumps(config))
+    rerun = zoo.train("lstm_sst2", data, epochs=3, workdir=workdir, verbose=0, **SMALL_TEXT)
+    assert rerun.preprocessor.vocabulary == config["vocabulary"] != result.preprocessor.vocabulary
 
 
 def test_separate_validation_data_and_early_stopping(tmp_path):
@@ -488,6 +538,12 @@ def test_train_rejects_bad_arguments():
         zoo.train("cnn_mnst")
     with pytest.raises(zoo.InvalidValueError, match="not named after a zoo entry"):
         zoo.train(keras.Sequential(name="mystery"))
+    with pytest.raises(zoo.InvalidValueError, match=r"train\(\) takes an entry name or a "
+                       r"keras\.Model, got int\."):
+        zoo.train(42)
+    with pytest.raises(zoo.InvalidValueError, match=r"augment must be True, False or None, got "
+                       r"'yes'\."):
+        zoo.train("mlp_mnist", augment="yes")
     images, labels = digit_like_images(20)
     dataset = zoo.data.load((images, labels), spec="mlp_mnist")
     for arguments in ((dataset,), ((images, labels), dataset)):
@@ -559,6 +615,24 @@ def test_every_epoch_is_one_pass_over_the_data(tmp_path, steps_per_execution):
     assert len(result.history) == 3
     assert counter.per_epoch == [6 // steps_per_execution] * 3
     assert int(result.model.optimizer.iterations) == 3 * 6
+
+
+def test_under_a_multi_worker_strategy_steps_per_execution_is_said_not_to_apply(
+        tmp_path, monkeypatch, caplog):
+    # zoo's multi-worker step (distributed.py) runs one batch per call. A real cluster runs in
+    # test_distributed.py; here the policy only says multi-worker, and the loop runs on one device.
+    from zoo.training import policy as policy_module
+
+    monkeypatch.setattr(policy_module.DevicePolicy, "multi_worker", property(lambda self: True))
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=200))
+    counter = _BatchesPerEpoch()
+    with caplog.at_level("WARNING", logger="zoo.training"):
+        result = zoo.train("mlp_mnist", data, epochs=1, batch_size=32, verbose=0, augment=False,
+                           units=(8,), callbacks=[counter], steps_per_execution=2)
+    assert ("steps_per_execution=2 is not applied: zoo's multi-worker step runs one batch per "
+            "call.") in caplog.messages
+    assert counter.per_epoch == [6]  # 180 examples in batches of 32, one call each
+    assert list(result.history.epoch) == [1]
 
 
 def test_one_callback_is_taken_as_model_fit_takes_it_and_others_are_refused(tmp_path):
@@ -734,6 +808,13 @@ def test_resumed_early_stopping_counts_patience_as_an_uninterrupted_run_does():
     assert (resumed.wait, resumed.best, resumed.best_epoch) == (
         uninterrupted.wait, uninterrupted.best, uninterrupted.best_epoch)
     assert not resumed.patience_used_up()
+
+    # A row without the monitored value (not logged that epoch) neither improves nor waits.
+    gap = ResumableEarlyStopping(monitor="val_loss", mode="min", patience=1,
+                                 previous_history=[*history, {"epoch": 4, "loss": 0.5}])
+    gap.on_train_begin()
+    assert (gap.wait, gap.best, gap.best_epoch) == (0, 0.9, 2)
+    assert not gap.patience_used_up()
 
 
 def test_seed_makes_training_a_model_built_beforehand_repeatable(tmp_path):
@@ -961,6 +1042,12 @@ def test_a_workdir_missing_or_damaging_its_own_files_is_refused_untouched(tmp_pa
         handle.truncate(1000)
     with pytest.raises(WorkdirConflictError, match=r"cannot read .*epoch_0001\.weights\.h5, the "
                        r"run's last committed weights .*truncated or corrupt"):
+        zoo.train("mlp_mnist", data, workdir=truncated, **common)
+    assert_released(truncated)
+    # ... or gone.
+    weights.unlink()
+    with pytest.raises(WorkdirConflictError, match=r"state\.json points to .*epoch_0001\.weights"
+                       r"\.h5, which is missing; use a new workdir\."):
         zoo.train("mlp_mnist", data, workdir=truncated, **common)
     assert_released(truncated)
 

@@ -149,6 +149,85 @@ def test_fit_uses_the_trials_batch_size_and_passes_keywords_through(digits):
                            verbose=0, callbacks=[counted])
         assert counted.batches == 2 * math.ceil(len(x) / 10)
 
+    # The caller's steps_per_epoch is the epoch, not a pass over the data.
+    counted = _CountBatches()
+    hypermodel.fit(hp, hypermodel.build(hp), train, epochs=2, steps_per_epoch=1, verbose=0,
+                   callbacks=[counted])
+    assert counted.batches == 2
+
+    # A loader (batch_size -> data) that gives arrays: Keras batches them at the size the loader
+    # was called with. Was: at the trial's 32 whatever the caller's batch_size.
+    asked = []
+
+    def loader(batch_size):
+        asked.append(batch_size)
+        return scaled
+
+    for batch_size, trained_on in ((10, 10), (None, 32)):
+        asked.clear()
+        counted = _CountBatches()
+        hypermodel.fit(hp, hypermodel.build(hp), loader, y, epochs=1, batch_size=batch_size,
+                       verbose=0, callbacks=[counted])
+        assert asked == [trained_on] and counted.batches == math.ceil(len(x) / trained_on)
+
+
+# Keras' own notes on such datasets: a dict for a one-input model; a length found at the end.
+@pytest.mark.filterwarnings("ignore:The structure of `inputs` doesn't match")
+@pytest.mark.filterwarnings("ignore:Your input ran out of data")
+@pytest.mark.parametrize("batching", ["a dict of inputs", "batches of varying shape",
+                                      "batches of unknown number"])
+def test_fit_rebatches_a_dataset_to_the_callers_batch_size_only_where_it_can(digits, batching):
+    # Batches that cannot be cut and joined again (a dict of inputs, shapes that differ) train as
+    # their maker made them, 16 examples each; fixed-shape batches of unknown number are cut to
+    # the caller's 10 all the same.
+    x, y = digits
+    scaled = (x.astype("float32") / 255)[..., None]
+    if batching == "a dict of inputs":
+        dataset = tf.data.Dataset.from_tensor_slices(({"image": scaled}, y)).batch(16)
+    else:
+        shape = (None, None, 28, 1) if batching == "batches of varying shape" else (None, 28, 28, 1)
+        dataset = tf.data.Dataset.from_generator(
+            lambda: ((scaled[i:i + 16], y[i:i + 16]) for i in range(0, len(y), 16)),
+            output_signature=(tf.TensorSpec(shape, tf.float32), tf.TensorSpec((None,), tf.uint8)),
+        )
+    hypermodel = zoo.hypermodel("mlp_mnist", units=(8,))
+    hp = keras_tuner.HyperParameters()
+    counted = _CountBatches()
+    hypermodel.fit(hp, hypermodel.build(hp), dataset, epochs=1, batch_size=10, verbose=0,
+                   callbacks=[counted])
+    size = 10 if batching == "batches of unknown number" else 16
+    assert counted.batches == math.ceil(len(x) / size)
+
+
+def test_fit_applies_the_recipes_early_stopping(digits):
+    # A learning rate too small to change any prediction: val_accuracy (the recipe's monitor)
+    # never improves, so a patience of 1 ends the trial after its second epoch of 5.
+    x, y = digits
+    hypermodel = zoo.hypermodel("mlp_mnist", units=(8,), learning_rate=1e-9,
+                                early_stopping_patience=1)
+    hp = keras_tuner.HyperParameters()
+    history = hypermodel.fit(hp, hypermodel.build(hp), x, y, validation_data=(x[:32], y[:32]),
+                             epochs=5, verbose=0)
+    assert len(history.history["val_accuracy"]) == 2
+
+
+def test_a_trial_whose_validation_loss_is_not_finite_fails(digits):
+    # Validation examples of infinite weight: the validation loss is NaN while the training loss
+    # stays finite, so the NaN guard (training batches) never fires and the trial would be
+    # scored all the same.
+    x, y = digits
+    scaled = (x.astype("float32") / 255)[..., None]
+    train = tf.data.Dataset.from_tensor_slices((scaled, y)).batch(32)
+    broken = tf.data.Dataset.from_tensor_slices((scaled[:32], y[:32], np.full(32, np.inf)))
+    hypermodel = zoo.hypermodel("mlp_mnist", units=(8,))
+    hp = keras_tuner.HyperParameters()
+    with pytest.raises(keras_tuner.errors.FailedTrialError,
+                       match=r"^mlp_mnist: the loss became NaN or infinite \(val_loss at the "
+                             r"last epoch\) with learning_rate=0\.002, optimizer='adam', "
+                             r"batch_size=64;"):
+        hypermodel.fit(hp, hypermodel.build(hp), train, validation_data=broken.batch(32),
+                       epochs=1, verbose=0)
+
 
 def test_raw_arrays_given_to_fit_go_through_the_entry_pipeline(digits):
     # What a keras-tuner user passes to tuner.search(x, y, validation_data=...): uint8 pixels.
@@ -438,6 +517,65 @@ def test_overwrite_replaces_only_an_earlier_search(digits, tmp_path):
                        r"earlier search"):
         zoo.tune("mlp_mnist", digits, max_trials=1, directory=directory, overwrite=True, **SMALL)
     assert (directory / "preprocessor" / "vocabulary.txt").read_text() == "words"
+    # A new directory holds nothing else (once claimed, only this search's process.json): the
+    # search starts there.
+    result = zoo.tune("mlp_mnist", digits, max_trials=1, directory=tmp_path / "new",
+                      overwrite=True, units=(8,), **SMALL)
+    assert list(result.trials.status) == ["COMPLETED"]
+
+
+def test_starting_afresh_is_checked_by_the_chief_alone(tmp_path):
+    # A worker may start while the chief empties the directory to start afresh (keras_tuner/
+    # gone, preprocessor/ still there): files but no search, which is the chief's to refuse.
+    from zoo.tuning.search import _check_directory
+
+    directory = tmp_path / "search"
+    (directory / "preprocessor").mkdir(parents=True)
+    with pytest.raises(SearchConflictError, match="holds files but no search"):
+        _check_directory(directory, {}, overwrite=True, role="chief")
+    _check_directory(directory, {}, overwrite=True, role="worker")
+
+
+class _FailingSave:
+    """A preprocessor whose save fails: after another worker saved there first, or alone."""
+
+    def __init__(self, other_worker_first):
+        self.other_worker_first = other_worker_first
+
+    def save(self, path):
+        if self.other_worker_first:
+            path.mkdir()
+            (path / "vocabulary.txt").write_text("theirs")
+            raise FileExistsError(f"[Errno 17] File exists: '{path}'")
+        raise OSError("[Errno 28] No space left on device")
+
+
+def test_a_vocabulary_another_worker_saved_first_is_kept_and_other_save_errors_raised(tmp_path):
+    from zoo.tuning.search import _save_once
+
+    _save_once(_FailingSave(other_worker_first=True), tmp_path / "raced")
+    assert (tmp_path / "raced" / "vocabulary.txt").read_text() == "theirs"
+    with pytest.raises(OSError, match="No space left on device"):
+        _save_once(_FailingSave(other_worker_first=False), tmp_path / "alone")
+
+
+def test_a_worker_reads_the_trials_saved_so_far_and_skips_one_being_rewritten(tmp_path):
+    from zoo.tuning.search import _trials_on_disk
+
+    hp = keras_tuner.HyperParameters()
+    hp.Float("learning_rate", 1e-4, 1e-2, default=1e-3)
+    project = tmp_path / "keras_tuner"
+    for trial_id in ("0", "1"):
+        (project / f"trial_{trial_id}").mkdir(parents=True)
+    keras_tuner.engine.trial.Trial(hp, trial_id="0", status="COMPLETED").save(
+        str(project / "trial_0" / "trial.json"))
+    (project / "trial_1" / "trial.json").write_text('{"trial_id": "1", "hyperpa')  # mid-write
+    trials, clock = _trials_on_disk(project)  # before the chief wrote oracle.json
+    assert [trial.trial_id for trial in trials] == ["0"] and clock == {}
+    (project / "oracle.json").write_text('{"zoo_clock": {"0": {"worker": "tuner0"')
+    assert _trials_on_disk(project)[1] == {}
+    (project / "oracle.json").write_text('{"zoo_clock": {"0": {"worker": "tuner0"}}}')
+    assert _trials_on_disk(project)[1] == {"0": {"worker": "tuner0"}}
 
 
 def test_overwrite_on_new_text_replaces_the_searchs_vocabulary(tmp_path):
@@ -556,12 +694,79 @@ def test_too_many_failures_in_a_row_stop_the_search(probe, digits, tmp_path):
     assert list(resumed.trials.status) == list(failed.status)
 
 
+def test_an_error_of_the_search_itself_is_not_taken_for_failed_trials(digits, tmp_path,
+                                                                     monkeypatch):
+    # Only failed trials stop a search with TuningError; a RuntimeError from elsewhere (here
+    # keras-tuner's own start) is raised as it is, not reported as failures that did not happen.
+    def broken(tuner):
+        raise RuntimeError("keras-tuner could not start")
+
+    monkeypatch.setattr(keras_tuner.Tuner, "on_search_begin", broken)
+    with pytest.raises(RuntimeError, match="^keras-tuner could not start$"):
+        zoo.tune("mlp_mnist", digits, max_trials=1, directory=tmp_path / "search", units=(8,),
+                 **SMALL)
+
+
+def test_a_failure_too_many_is_saved_ended_and_other_workers_trials_run_on(tmp_path):
+    # keras-tuner raises before it saves the trial that was one failure too many: the oracle
+    # saves it, off the running trials, and only it: another worker's trial is still running.
+    from zoo.tuning.trials import RandomSearchOracle
+
+    hp = keras_tuner.HyperParameters()
+    hp.Float("learning_rate", 1e-4, 1e-2)
+    oracle = RandomSearchOracle(objective="val_accuracy", max_trials=4, hyperparameters=hp, seed=1,
+                                max_consecutive_failed_trials=1)  # and no on_trial_end
+    oracle._set_project_dir(str(tmp_path), "project")
+    failed, running = oracle.create_trial("tuner0"), oracle.create_trial("tuner1")
+    failed.status = "FAILED"
+    with pytest.raises(RuntimeError, match="Number of consecutive failures exceeded the limit"):
+        oracle.end_trial(failed)
+    saved = json.loads((tmp_path / "project" / "oracle.json").read_text())
+    assert saved["ongoing_trials"] == {"tuner1": running.trial_id}
+    assert saved["end_order"] == [failed.trial_id]
+    assert oracle.clock[failed.trial_id]["worker"] == "tuner0"
+    assert "ended" in oracle.clock[failed.trial_id]
+
+
+def _crashing_space(hp, spec):
+    """Builds at its defaults (as zoo.hypermodel and keras-tuner's tuner do before any trial);
+    crashes at the values a trial samples."""
+    learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, default=spec.recipe.learning_rate)
+    if learning_rate != spec.recipe.learning_rate:
+        raise RuntimeError("the probe crashed on purpose")
+    return {"learning_rate": learning_rate}
+
+
+def test_a_search_whose_every_trial_failed_has_no_best_and_stops_counting_them_all(digits,
+                                                                                   tmp_path):
+    _register_probe(_crashing_space)
+    directory = tmp_path / "probe"
+    common = {"directory": directory, **SMALL}
+    try:
+        result = zoo.tune("tune_probe", digits, max_trials=2, **common)
+        assert list(result.trials.status) == ["FAILED", "FAILED"]
+        assert result.best_trial is None
+        assert result.best_hyperparameters == {} and result.best_overrides == {}
+        with pytest.raises(TuningError, match=rf"^no trial of the search in {directory} "
+                           r"completed, so there is no best model; the `error` column of "
+                           r"result\.trials \(or .*trials\.csv\) says why\.$"):
+            result.best_model()
+        # Continued: its third failure in a row stops it, counted back to its first trial.
+        with pytest.raises(TuningError, match=r"stopped: 3 trials in a row failed "
+                           r"\(max_consecutive_failed_trials=3\); the last: RuntimeError: the "
+                           r"probe crashed on purpose\. Every trial"):
+            zoo.tune("tune_probe", digits, max_trials=4, **common)
+    finally:
+        zoo.unregister_model("tune_probe")
+
+
 def test_a_changed_search_space_is_refused(probe, digits, tmp_path):
     directory = tmp_path / "probe"
     zoo.tune(probe, digits, max_trials=1, directory=directory, **SMALL)
 
     def wider_space(hp, spec):
-        return {"units": (hp.Choice("units", [8, 32], default=8),)}
+        return {"units": (hp.Choice("units", [8, 32], default=8),),
+                "batch_norm": hp.Boolean("batch_norm", default=False)}
 
     zoo.unregister_model(probe)
     _register_probe(wider_space)
@@ -570,6 +775,7 @@ def test_a_changed_search_space_is_refused(probe, digits, tmp_path):
     message = str(error.value)
     assert "search space changed" in message
     assert "hyperparameter 'units' added: Choice([8, 32], default 8)" in message
+    assert "hyperparameter 'batch_norm' added: Boolean(default False)" in message
     assert "hyperparameter 'mode' removed" in message
     assert "overwrite=True" in message
 
@@ -585,6 +791,10 @@ def _misspelt(hp, spec):
     return {"unit": (hp.Choice("units", [8, 16], default=8),)}
 
 
+def _not_a_dict(hp, spec):
+    return [("units", (hp.Choice("units", [8, 16], default=8),))]
+
+
 def _own_defaults(hp, spec):
     return {"units": (hp.Choice("units", [8, 16], default=16),),
             "learning_rate": hp.Float("learning_rate", 1e-4, 1e-2, sampling="log",
@@ -598,8 +808,15 @@ def _own_defaults(hp, spec):
     (_misspelt, zoo.UnknownNameError,
      r"unknown override 'unit'. Did you mean: 'units'\?.*The search space of 'tune_probe' "
      r"returns it"),
+    (_not_a_dict, zoo.InvalidValueError,
+     r"the search space of 'tune_probe' must return a dict of overrides \(builder arguments and "
+     r"recipe fields\), got list\."),
+    (None, zoo.InvalidValueError,
+     r"entry 'tune_probe' declares no search space, so there is nothing to tune\. Give its "
+     r"ModelSpec a search_space: \(hp, spec\) -> overrides; an entry on zoo's mlp builder can "
+     r"use zoo\.models\.SEARCH_SPACES\['mlp'\]\."),
 ])
-def test_a_search_space_sampling_what_the_data_fixes_is_refused_before_anything_runs(
+def test_a_search_space_zoo_cannot_use_is_refused_before_anything_runs(
     space, error, message, digits, tmp_path
 ):
     _register_probe(space)
@@ -620,6 +837,12 @@ def test_a_search_space_sampling_what_the_data_fixes_is_refused_before_anything_
 def test_a_hypermodel_refuses_bad_overrides_in_the_builders_words(overrides, message):
     with pytest.raises(zoo.InvalidValueError, match=message):
         zoo.hypermodel("mlp_mnist", **overrides)
+
+
+def test_a_hypermodel_is_of_an_entry_name_or_a_spec():
+    with pytest.raises(zoo.InvalidValueError, match=r"^hypermodel\(\) takes an entry name or a "
+                       r"zoo\.ModelSpec, got int\.$"):
+        zoo.hypermodel(42)
 
 
 def test_a_search_space_not_starting_from_the_entry_is_warned_about():
@@ -869,11 +1092,20 @@ def test_fixed_hyperparameters_hold_in_every_trial_and_the_rest_are_searched(dig
         # A width with a fraction is refused, not cut down to 48 and searched.
         ("units_1", 48.5, r"^fixed\['units_1'\] must be a whole number \(the search space's "
                           r"units_1 takes \[32, 64, 128, 256, 512\]\), got 48\.5\.$"),
+        ("dropout", float("nan"), r"^fixed\['dropout'\] must be a finite number .*got nan\.$"),
+        # A Float's range, not the span of the ten samples keras-tuner lists for it (was "takes
+        # 0.0001259..0.007943").
+        ("learning_rate", "fast", r"^fixed\['learning_rate'\] must be a finite number \(the "
+                                  r"search space's learning_rate ranges over 0\.0001\.\.0\.01\), "
+                                  r"got 'fast'\.$"),
     ]
     for name, value, message in refused:
         with pytest.raises(zoo.InvalidValueError, match=message):
             zoo.tune("mlp_mnist", digits, directory=tmp_path / "other", fixed={name: value},
                      **SMALL)
+    with pytest.raises(zoo.InvalidValueError, match=r"^fixed must map hyperparameter names to "
+                       r"values \(e\.g\. \{'dropout': 0\.3\}\), got list\.$"):
+        zoo.tune("mlp_mnist", digits, directory=tmp_path / "other", fixed=["dropout"], **SMALL)
     with pytest.raises(zoo.InvalidValueError, match=r"fixed\['units_2'\] would never be used: "
                        r"units_2 is active only when num_layers is 3, but num_layers is fixed "
                        r"at 2"):
@@ -885,6 +1117,32 @@ def test_fixed_hyperparameters_hold_in_every_trial_and_the_rest_are_searched(dig
     with pytest.raises(zoo.InvalidValueError, match="nothing left to search"):
         zoo.tune("mlp_mnist", digits, directory=tmp_path / "other", fixed=everything, **SMALL)
     assert not (tmp_path / "other").exists()
+
+
+def test_fixed_values_are_checked_against_hyperparameters_of_every_kind():
+    from zoo.tuning.fixed import fixed_space
+
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("flag", True)  # a space may hold one itself (keras-tuner's Choice of bools is of ints)
+    hp.Int("width", 1, 16)
+    hp.Float("rate", 0.0, 1.0, default=0.5)
+    with hp.conditional_scope("rate", [0.5]):
+        hp.Int("extra", 1, 3)
+    refused = [
+        ("flag", 1, r"^fixed\['flag'\] must be True or False \(the search space's flag takes "
+                    r"\[True\]\), got 1\.$"),
+        ("width", 2.5, r"^fixed\['width'\] must be a whole number \(the search space's width "
+                       r"takes 1\.\.16\), got 2\.5\.$"),  # more values than are worth listing
+        ("rate", "half", r"^fixed\['rate'\] must be a finite number \(the search space's rate "
+                         r"ranges over 0\.0\.\.1\.0\), got 'half'\.$"),
+    ]
+    for name, value, message in refused:
+        with pytest.raises(zoo.InvalidValueError, match=message):
+            fixed_space(hp, {name: value}, "custom")
+    # A Float that others depend on is a range too: held at the value that activates them. Was
+    # refused as not "one of [0.05, 0.15000000000000002, ...]", keras-tuner's ten samples of it.
+    held = fixed_space(hp, {"rate": 0.5}, "custom")
+    assert held.values["rate"] == 0.5 and held.values["extra"] == 1
 
 
 def test_fixed_numpy_values_are_held_as_the_numbers_they_print_as():
@@ -1103,6 +1361,28 @@ def test_a_search_outside_a_notebook_writes_no_escape_codes(digits, tmp_path, ca
              **{**SMALL, "verbose": "auto"})  # a line per epoch: not a terminal
     out = capsys.readouterr().out
     assert "Trial 1 Complete" in out and "\x1b" not in out
+
+
+def test_keras_tuner_keeps_its_notebook_display_in_a_running_ipython(monkeypatch):
+    import types
+
+    from keras_tuner.src import config, utils
+
+    from zoo.tuning.search import _keras_tuner_output, _tuner_flag
+
+    running = types.SimpleNamespace(get_ipython=lambda: object())  # a notebook's kernel
+    monkeypatch.setitem(sys.modules, "IPython", running)
+    monkeypatch.setattr(utils, "IS_NOTEBOOK", True)
+    monkeypatch.setattr(config, "DEBUG", True)
+    with _keras_tuner_output(1):
+        assert utils.IS_NOTEBOOK is True and config.DEBUG is True
+    with _keras_tuner_output(0):  # silent: no traceback of a failed trial either
+        assert utils.IS_NOTEBOOK is True and config.DEBUG is False
+    assert config.DEBUG is True
+    # A keras-tuner without the flag is left without it.
+    with _tuner_flag("config", "NO_SUCH_FLAG", False):
+        assert not hasattr(config, "NO_SUCH_FLAG")
+    assert not hasattr(config, "NO_SUCH_FLAG")
 
 
 def test_trials_on_a_tfds_dataset_are_scored_on_its_train_split_not_its_test_split(

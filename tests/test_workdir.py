@@ -19,7 +19,7 @@ from helpers import ClaimingProcess
 import zoo.training.workdir as workdir_module
 from zoo.checks import writable_directory
 from zoo.errors import InvalidValueError
-from zoo.io import is_temporary_name, remove_temporaries, temporary_sibling
+from zoo.io import in_use_by, is_temporary_name, remove_temporaries, temporary_sibling
 from zoo.training.feeding import repeat_epochs
 from zoo.training.fingerprint import fingerprint
 from zoo.training.workdir import Workdir, WorkdirConflictError, comparable_config
@@ -290,6 +290,17 @@ def test_resume_restores_the_dropout_seed_state(tmp_path):
     fresh = _model()
     Workdir(run.path, CONFIG).restore(fresh)
     np.testing.assert_array_equal(_seed_state(fresh), _seed_state(model))
+
+    # A workdir written before zoo kept the seed states, or one whose network now has another
+    # number of random layers: the weights resume and the dropout starts its sequence again.
+    state = json.loads(run.state_path.read_text())
+    for saved in (None, [[7, 0], [8, 0]]):
+        state["seed_states"] = saved
+        run.state_path.write_text(json.dumps(state))
+        again = _model()
+        assert Workdir(run.path, CONFIG).restore(again) == 1
+        np.testing.assert_array_equal(again.get_weights()[0], model.get_weights()[0])
+        np.testing.assert_array_equal(_seed_state(again), _seed_state(_model()))
 
 
 # -- configuration --------------------------------------------------------------------------
@@ -633,6 +644,17 @@ def test_a_workdir_that_cannot_be_made_is_refused_with_the_reason(tmp_path, monk
     assert sorted(os.listdir(tmp_path)) == ["dangling", "file.txt"]
 
 
+def test_a_process_claiming_the_workdir_while_the_data_loads_refuses_the_run_and_keeps_it(
+        tmp_path):
+    # Free when the run checked it (before its data loaded), taken by the time it begins.
+    run = Workdir(tmp_path / "run", CONFIG)
+    with ClaimingProcess(run.path) as other:
+        with pytest.raises(WorkdirConflictError, match=rf"workdir .*run is in use: .*{other.pid}"):
+            run.begin()
+        assert in_use_by(run.path) == other.pid  # its claim stands: the refusal released nothing
+    assert not run.config_path.exists()
+
+
 def test_a_claim_that_fails_half_way_holds_nothing(tmp_path, monkeypatch):
     # A full disk (process.json unwritable) after the lock was taken kept the lock: every other
     # process was refused "in use" until this one exited.
@@ -671,6 +693,10 @@ def test_a_claim_that_fails_half_way_holds_nothing(tmp_path, monkeypatch):
     ("config.json", b'{"entry": "cnn_mnist", "overrides": [3]}',
      r"config\.json \(its 'overrides' is \[3\], expected an object of override values\)"),
     ("config.json", b"\xff\xfe{}", r"config\.json \(it is not UTF-8 text \(byte 0xff"),
+    ("config.json", b'{"entry": ', r"config\.json \(it is not JSON \(Expecting value"),
+    # No entry named: compared as it is (its overrides cannot be put in the entry's form).
+    ("config.json", b'{"overrides": {"epochs": 3}, "seed": 0, "data": "arrays:1:ab"}',
+     r"holds a run with a different configuration \(entry: was None, now 'cnn_mnist'\)"),
     # Were accepted: the resume deleted state/epoch_0002.weights.h5 and started at epoch 1.
     ("state.json", b'{"epoch": "x"}',
      r"state\.json \(its 'epoch' is 'x', expected an integer >= 0\).*touches none"),

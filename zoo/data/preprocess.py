@@ -99,10 +99,17 @@ class Preprocessor:
 
         Pass the training split only: words seen only in validation or test data must stay
         out-of-vocabulary, or the evaluation would be optimistic. Images have nothing to adapt.
-        Returns self.
+        Returns self; raises `DataError` when no text holds a word (an empty vocabulary).
         """
         if self.kind == "text":
             adapt_vectorization(self._layer, texts)
+            if len(vocabulary_of(self._layer)) <= 2:  # padding and [UNK] only: an empty table
+                raise DataError(
+                    f"{entry_name(self.spec)}: no training text holds a word once standardized "
+                    f"({self.spec.input.standardize!r}): they are empty or punctuation only, so "
+                    f"there is no vocabulary to learn. Check that the text column holds the "
+                    f"texts (text_column=, --text-column)."
+                )
             self._fitted = True
             _report_cut_texts(token_counts(texts, self.spec.input.standardize), self.spec)
         return self

@@ -213,6 +213,15 @@ class WorkdirLogs(keras.callbacks.Callback):
         self.workdir.amend_epoch(epoch + 1, _numbers(logs))
 
 
+class WorkdirTensorBoard(keras.callbacks.TensorBoard):
+    """The workdir's TensorBoard logs, of an epoch's values that are numbers, as its history rows
+    keep them: Keras' own writes every value as a scalar, and a caller's callback that logged
+    text failed the run ("Cast string to float is not supported")."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        super().on_epoch_end(epoch, _numbers(logs))
+
+
 def _numbers(logs: dict[str, Any] | None) -> dict[str, float]:
     """An epoch's logged values that are numbers, as floats: what a history row holds (Keras'
     `History` keeps any value; a CSV column and state.json need numbers)."""

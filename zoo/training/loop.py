@@ -31,6 +31,7 @@ from zoo.training.callbacks import (
     StopOnNaN,
     WorkdirCheckpoint,
     WorkdirLogs,
+    WorkdirTensorBoard,
     callback_list,
     check_rate_callbacks,
     fit_verbosity,
@@ -553,7 +554,7 @@ def _fit(
     all_callbacks.extend(callbacks)
     tensorboard = None
     if run is not None:
-        tensorboard = keras.callbacks.TensorBoard(log_dir=str(run.logs_path))
+        tensorboard = WorkdirTensorBoard(log_dir=str(run.logs_path))
         all_callbacks.extend([tensorboard, WorkdirLogs(run)])
 
     verbose = fit_verbosity(verbose)

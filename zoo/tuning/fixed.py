@@ -120,14 +120,11 @@ def _checked(name: Any, value: Any, declared: dict[str, Any], entry: str) -> Any
 
 
 def _listed_values(parameter: Any) -> list[Any] | None:
-    """Every value a Choice, Int or Boolean takes; None for a Float."""
-    if hasattr(parameter, "values"):
-        return list(parameter.values)
-    if hasattr(parameter, "min_value") and _kind(parameter) == "int":
-        return list(range(parameter.min_value, parameter.max_value + 1, parameter.step or 1))
-    if _kind(parameter) == "bool":
-        return [False, True]
-    return None
+    """Every value a Choice, Int or Boolean takes; None for a Float (keras-tuner gives every
+    hyperparameter `values`, but a Float's are ten samples of its range, not its values)."""
+    if _kind(parameter) == "float" and hasattr(parameter, "min_value"):
+        return None
+    return list(parameter.values)
 
 
 _KINDS = {"Int": "int", "Float": "float", "Boolean": "bool"}  # Choice and Fixed: by their values
@@ -165,15 +162,13 @@ def _as_kind(value: Any, kind: str) -> Any:
 
 
 def _domain(parameter: Any) -> str:
-    if hasattr(parameter, "values"):
-        values = list(parameter.values)
-        if len(values) > 8 and all(isinstance(v, numbers.Real) for v in values):
-            return f"the search space's {parameter.name} takes {min(values):.4g}..{max(values):.4g}"
-        return f"the search space's {parameter.name} takes {values}"
-    if hasattr(parameter, "min_value"):
+    values = _listed_values(parameter)
+    if values is None:
         return (f"the search space's {parameter.name} ranges over {parameter.min_value}.."
                 f"{parameter.max_value}")
-    return f"the search space's {parameter.name} is {type(parameter).__name__}"
+    if len(values) > 8 and all(isinstance(v, numbers.Real) for v in values):
+        return f"the search space's {parameter.name} takes {min(values):.4g}..{max(values):.4g}"
+    return f"the search space's {parameter.name} takes {values}"
 
 
 def _check_reachable(held: keras_tuner.HyperParameters, values: dict[str, Any]) -> None:

@@ -233,15 +233,17 @@ class ZooHyperModel(keras_tuner.HyperModel):
                 kwargs.pop("validation_split", None), kwargs.pop("shuffle", None),
             )
         else:
-            # The caller's batch size wins here too; Keras ignores batch_size= for a dataset.
-            x = self._batched(x, kwargs.pop("batch_size", None) or recipe.batch_size)
+            # The caller's batch size wins here too: a loader is called with it, and Keras
+            # batches a loader's arrays by it (it ignores batch_size= for a dataset).
+            batch_size = kwargs.pop("batch_size", None) or recipe.batch_size
+            x = self._batched(x, batch_size)
+            if not isinstance(x, tf.data.Dataset):
+                kwargs["batch_size"] = batch_size
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras would warn
             if kwargs.get("steps_per_epoch") is None:
                 # One iterator for all epochs, as zoo.train feeds it (zoo/training/feeding.py).
                 x, kwargs["steps_per_epoch"] = repeat_epochs(x)
-        else:
-            kwargs.setdefault("batch_size", recipe.batch_size)  # arrays: Keras batches them
         kwargs.setdefault("epochs", recipe.epochs)
         nan_guard = StopOnNaN()
         # With a weight average, validation (the trial's score) and the trial's checkpoint (its
