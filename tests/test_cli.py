@@ -18,6 +18,7 @@ from helpers import write_digits_npz, write_sentiment_tsv
 import zoo
 from zoo import cli, terminal
 from zoo.cli import main
+from zoo.models.mlp import build_mlp
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,8 +59,6 @@ def test_list_and_info(capsys):
 
 
 def test_info_shows_an_entry_of_your_own_with_its_tags(capsys):
-    from zoo.models.mlp import build_mlp
-
     @zoo.register_model(owner="docs")
     def mlp_described() -> zoo.ModelSpec:
         """A tiny MLP of our own.
@@ -83,8 +82,6 @@ def test_info_shows_an_entry_of_your_own_with_its_tags(capsys):
 def test_info_leaves_out_the_lines_an_entry_has_nothing_for(capsys):
     # No docstring, a dataset without catalog names, a reference without a note or a measured
     # accuracy: no empty line or "classes: " with nothing after it where those would be.
-    from zoo.models.mlp import build_mlp
-
     @zoo.register_model
     def mlp_bare() -> zoo.ModelSpec:
         return zoo.ModelSpec(family="mlp", dataset="my_digits", num_classes=10, builder=build_mlp,
@@ -397,14 +394,16 @@ def test_an_unknown_set_key_lists_the_options_set_takes_too(capsys, tmp_path):
     assert "Did you mean: 'units'?" in capsys.readouterr().err
 
 
-def test_set_reads_true_and_false_as_command_lines_spell_them(capsys):
+def test_set_reads_true_and_false_as_command_lines_spell_them():
     from zoo.cli import _override
 
     assert _override("jit_compile=true") == ("jit_compile", True)
     assert _override("augment=false") == ("augment", False)
     assert _override("jit_compile=True") == ("jit_compile", True)
     assert _override("optimizer=adam") == ("optimizer", "adam")
-    # A value without its key, or a key without "=", is refused by the parser with the form.
+
+
+def test_a_set_without_a_key_or_an_equals_sign_is_refused_with_the_form(capsys):
     for given in ("dropout", "=0.3"):
         with pytest.raises(SystemExit) as exit_info:
             main(["train", "cnn_mnist", "--set", given])

@@ -14,6 +14,15 @@ import pytest
 import tensorflow as tf
 from helpers import run_together, write_digits_npz
 
+import zoo
+from zoo.training.compile import compile_model
+from zoo.training.distributed import (
+    WorkerUnavailableError,
+    check_same_epoch,
+    fit_multi_worker,
+    per_example_losses,
+)
+
 
 def _free_ports(count):
     sockets = [socket.socket() for _ in range(count)]
@@ -46,10 +55,6 @@ def _run_ok(commands, environments, folder):
 def test_two_workers_train_in_step(tmp_path):
     """`zoo train` on two workers: the same model on both, logged losses as zoo.evaluate
     scores them (the loss was scaled by 1 / replicas twice), and one export, the chief's."""
-    import keras
-
-    import zoo  # noqa: F401  (registers the entries' layers for load_model)
-
     data = write_digits_npz(tmp_path / "digits.npz", count=256)
     run, export = tmp_path / "run", tmp_path / "export"
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
@@ -243,9 +248,6 @@ def test_the_explicit_step_trains_as_model_fit(tmp_path, precision):
 def _compiled_mlp(strategy=None, **overrides):
     """A small mlp_mnist compiled by its recipe (in `strategy`'s scope), and 64 examples in 4
     batches of 16."""
-    import zoo
-    from zoo.training.compile import compile_model
-
     spec = zoo.get_spec("mlp_mnist").with_overrides(units=(8,), dropout=0.0, batch_size=16,
                                                     **overrides)
     keras.utils.set_random_seed(0)
@@ -270,8 +272,6 @@ class _StopAtBatch(keras.callbacks.Callback):
 
 @pytest.mark.parametrize("validation", [False, True])
 def test_a_callback_stopping_mid_epoch_ends_the_explicit_loop_there(validation):
-    from zoo.training.distributed import fit_multi_worker
-
     strategy = tf.distribute.MirroredStrategy()  # distributes (one device): not None's data
     model, data = _compiled_mlp(strategy, ema_momentum=None)
     history = fit_multi_worker(model, strategy, data, data if validation else None, epochs=3,
@@ -285,8 +285,6 @@ def test_a_callback_stopping_mid_epoch_ends_the_explicit_loop_there(validation):
 def test_the_explicit_loop_validates_and_ends_on_the_weight_average_as_model_fit_does():
     # zoo.train passes SwapEMAWeights: validation scores the average (on_test_begin puts it in
     # place), and training ends with the average in the model.
-    from zoo.training.distributed import fit_multi_worker
-
     recipe = {"ema_momentum": 0.5, "optimizer": "sgd", "momentum": 0.0, "learning_rate": 0.5,
               "schedule": "constant"}
     fitted, data = _compiled_mlp(**recipe)
@@ -324,8 +322,6 @@ class _PeerLost(keras.callbacks.Callback):
 
 
 def test_a_worker_lost_before_or_while_training_is_named_in_one_line():
-    from zoo.training.distributed import WorkerUnavailableError, check_same_epoch, fit_multi_worker
-
     model, data = _compiled_mlp(ema_momentum=None)
     with pytest.raises(WorkerUnavailableError) as lost:
         fit_multi_worker(model, tf.distribute.get_strategy(), data, data, epochs=3, verbose=0,
@@ -352,8 +348,6 @@ def test_a_worker_lost_before_or_while_training_is_named_in_one_line():
 
 
 def test_per_example_losses_take_a_plain_loss_function_as_it_is():
-    from zoo.training.distributed import per_example_losses
-
     labels, probabilities = np.array([0, 1]), np.array([[0.5, 0.5], [0.2, 0.8]], "float32")
     plain = per_example_losses(keras.losses.sparse_categorical_crossentropy, labels,
                                probabilities)

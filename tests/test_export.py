@@ -925,6 +925,20 @@ def _edited_keras_file(source: Path, target: Path, edit) -> Path:
     return target
 
 
+def _edited_layers(source: Path, target: Path, class_name: str, edit_layer) -> Path:
+    """A copy of the .keras file `source` with `edit_layer` applied to each `class_name` layer
+    of its config.json (the layer's entry there: class_name, module, config...)."""
+
+    def edit(files):
+        config = json.loads(files["config.json"])
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == class_name:
+                edit_layer(layer)
+        files["config.json"] = json.dumps(config).encode()
+
+    return _edited_keras_file(source, target, edit)
+
+
 @keras.saving.register_keras_serializable(package="outsider")
 class Outsider(keras.layers.Layer):
     def call(self, inputs):
@@ -934,17 +948,7 @@ class Outsider(keras.layers.Layer):
 def _with_module(source: Path, target: Path, class_name: str, module: str) -> Path:
     """A copy of the .keras file `source` whose config.json says its `class_name` layer comes
     from `module`: a file's configuration is whatever its maker wrote."""
-    with zipfile.ZipFile(source) as archive:
-        files = {name: archive.read(name) for name in archive.namelist()}
-    config = json.loads(files["config.json"])
-    for layer in config["config"]["layers"]:
-        if layer["class_name"] == class_name:
-            layer["module"] = module
-    files["config.json"] = json.dumps(config).encode()
-    with zipfile.ZipFile(target, "w") as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return target
+    return _edited_layers(source, target, class_name, lambda layer: layer.update(module=module))
 
 
 def test_unsafe_keras_files_are_refused(tmp_path):
@@ -1262,20 +1266,16 @@ def test_each_kind_of_unloadable_path_has_its_own_error(exports, tmp_path):
     def cut_weights(files):
         files["model.weights.h5"] = files["model.weights.h5"][:500]
 
-    def unknown_units(files):
-        config = json.loads(files["config.json"])
-        for layer in config["config"]["layers"]:
-            if layer["class_name"] == "Dense":
-                layer["config"]["units"] = "many"
-        files["config.json"] = json.dumps(config).encode()
+    def unknown_units(layer):
+        layer["config"]["units"] = "many"
 
     with pytest.raises(zoo.DataError, match=r"could not read the weights in .*cut\.keras \(.*"
                        r"truncated file.*\); the file may be truncated or corrupt\. Save or copy "):
         zoo.load(_edited_keras_file(tmp_path / "mlp.keras", tmp_path / "cut.keras", cut_weights))
     with pytest.raises(zoo.DataError, match=r"could not load .*units\.keras: .+\. Expected a model "
                        r"saved by zoo or model\.save\('model\.keras'\) with this Keras version"):
-        zoo.load(_edited_keras_file(tmp_path / "mlp.keras", tmp_path / "units.keras",
-                                    unknown_units))
+        zoo.load(_edited_layers(tmp_path / "mlp.keras", tmp_path / "units.keras", "Dense",
+                                unknown_units))
 
     text_model, _ = small_model("lstm_sst2")
     text_model.save(tmp_path / "text.keras")

@@ -3,6 +3,7 @@
 import shutil
 import warnings
 
+import h5py
 import keras
 import numpy as np
 import pandas as pd
@@ -63,8 +64,6 @@ def test_weights_file_of_weights_only(tmp_path):
     assert "(784, 128)" in message and "(784, 8)" in message, message
     assert len(message) < 800, message
     # An HDF5 file without Keras' "layers" group (another library's) has nothing for any layer.
-    import h5py
-
     with h5py.File(tmp_path / "other.weights.h5", "w") as other:
         other["weights"] = np.zeros(3)
     with pytest.raises(DataError, match=r"other.weights.h5 does not fit mlp_mnist: layers "
@@ -124,8 +123,6 @@ def test_keras_warnings_of_a_load_that_fits_are_passed_on(tmp_path):
 def test_a_weights_file_that_cannot_be_opened_is_a_path_error_not_damage(tmp_path, monkeypatch):
     # h5py's error with an errno (permissions: tests run as root, so h5py is made to refuse)
     # is the path's problem, which the command line words as such, not a corrupt file.
-    import h5py
-
     locked = tmp_path / "locked.weights.h5"
     zoo.build("mlp_mnist", units=(8,), compile=False).save_weights(locked)
     real_file = h5py.File
@@ -272,7 +269,8 @@ def test_a_workdirs_sizes_and_input_shape_are_named_where_they_differ(tmp_path):
     assert "trained on inputs of shape [32, 32, 3], cnn_mnist reads [28, 28, 1]." in message
 
 
-def test_a_workdirs_input_shape_alone_or_an_entry_no_longer_registered(tmp_path):
+def test_a_workdirs_input_shape_alone_is_named_and_an_unregistered_entrys_sizes_are_not(
+        tmp_path):
     workdir = tmp_path / "run"
     workdir.mkdir()
     zoo.build("mlp_mnist", compile=False, units=(8,)).save(workdir / "model.keras")

@@ -2,6 +2,7 @@
 
 import functools
 import inspect
+import itertools
 import os
 import subprocess
 import sys
@@ -583,8 +584,6 @@ def test_register_refuses_a_function_that_needs_arguments():
 
 def test_register_calls_a_function_without_a_signature_to_see_what_it_returns():
     # A builtin or C callable has no signature to check: it is called, and its spec kept.
-    import itertools
-
     spec_function = functools.partial(next, itertools.repeat(_tiny_spec()))
     with pytest.raises(ValueError):
         inspect.signature(spec_function)

@@ -112,6 +112,12 @@ def test_a_trials_schedule_counts_a_last_partial_batch_as_a_step():
         assert schedule["config"]["decay_steps"] == epochs * steps_per_epoch, batch_size
 
 
+def _scaled(images: np.ndarray) -> np.ndarray:
+    """uint8 digits as a model takes them without zoo's pipeline: float32 in [0, 1], one
+    channel (what a dataset of another maker than zoo.data.load holds)."""
+    return (images.astype("float32") / 255)[..., None]
+
+
 class _CountBatches(keras.callbacks.Callback):
     """Counts the training batches it sees."""
 
@@ -139,7 +145,7 @@ def test_fit_uses_the_trials_batch_size_and_passes_keywords_through(digits):
     # A dataset of another maker, batched or not: the caller's batch_size wins, and the epoch
     # ends where the data does (no Keras "ran out of data" warning, whose .repeat() is wrong).
     x, y = digits
-    scaled = (x.astype("float32") / 255)[..., None]
+    scaled = _scaled(x)
     for dataset in (tf.data.Dataset.from_tensor_slices((scaled, y)),
                     tf.data.Dataset.from_tensor_slices((scaled, y)).batch(32)):
         counted = _CountBatches()
@@ -181,7 +187,7 @@ def test_fit_rebatches_a_dataset_to_the_callers_batch_size_only_where_it_can(dig
     # their maker made them, 16 examples each; fixed-shape batches of unknown number are cut to
     # the caller's 10 all the same.
     x, y = digits
-    scaled = (x.astype("float32") / 255)[..., None]
+    scaled = _scaled(x)
     if batching == "a dict of inputs":
         dataset = tf.data.Dataset.from_tensor_slices(({"image": scaled}, y)).batch(16)
     else:
@@ -216,7 +222,7 @@ def test_a_trial_whose_validation_loss_is_not_finite_fails(digits):
     # stays finite, so the NaN guard (training batches) never fires and the trial would be
     # scored all the same.
     x, y = digits
-    scaled = (x.astype("float32") / 255)[..., None]
+    scaled = _scaled(x)
     train = tf.data.Dataset.from_tensor_slices((scaled, y)).batch(32)
     broken = tf.data.Dataset.from_tensor_slices((scaled[:32], y[:32], np.full(32, np.inf)))
     hypermodel = zoo.hypermodel("mlp_mnist", units=(8,))
@@ -1143,6 +1149,16 @@ def test_fixed_values_are_checked_against_hyperparameters_of_every_kind():
     # refused as not "one of [0.05, 0.15000000000000002, ...]", keras-tuner's ten samples of it.
     held = fixed_space(hp, {"rate": 0.5}, "custom")
     assert held.values["rate"] == 0.5 and held.values["extra"] == 1
+    # So is an Int sampled on a log scale without a step (its `values` are samples too, which
+    # left out 100 and named 80 the largest).
+    hp = keras_tuner.HyperParameters()
+    hp.Int("units", 1, 100, sampling="log")
+    with hp.conditional_scope("units", [100]):
+        hp.Float("dropout", 0.0, 0.5)
+    with pytest.raises(zoo.InvalidValueError, match=r"the search space's units ranges over "
+                       r"1\.\.100\), got 2\.5\.$"):
+        fixed_space(hp, {"units": 2.5}, "custom")
+    assert fixed_space(hp, {"units": 100}, "custom").values["units"] == 100
 
 
 def test_fixed_numpy_values_are_held_as_the_numbers_they_print_as():

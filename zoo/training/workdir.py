@@ -75,6 +75,7 @@ from zoo.io import (
 )
 from zoo.models.weights import HEAD_LAYER, load_weights_checked
 from zoo.registry import get_spec
+from zoo.spec import ModelSpec
 from zoo.values import as_declared, data_options, keyword_arguments, plain_json, set_arguments
 
 logger = logging.getLogger("zoo.training")
@@ -602,12 +603,20 @@ class Workdir:
             variable.assign(np.asarray(value, dtype=variable.dtype))
 
 
+def _registered_spec(entry: str) -> ModelSpec | None:
+    """`entry`'s spec; None for an entry this process has not registered (a recorded run of a
+    third party's entry, read without its package)."""
+    try:
+        return get_spec(entry)
+    except ZooError:
+        return None
+
+
 def _entry_defaults(entry: str) -> dict[str, Any]:
     """An entry's builder arguments and recipe fields as JSON values; {} for an entry this
     process has not registered (its overrides are then compared as given)."""
-    try:
-        spec = get_spec(entry)
-    except ZooError:
+    spec = _registered_spec(entry)
+    if spec is None:
         return {}
     return plain_json({**spec.model_kwargs(), **dataclasses.asdict(spec.recipe)})
 
@@ -757,11 +766,8 @@ def _entry_augments(entry: str) -> bool | None:
     """Whether a run of `entry` augments its training images when `augment` is not given (as
     zoo.data.load decides for a shuffled training stream); None for an entry this process has
     not registered (its `augment` is then compared as given)."""
-    try:
-        spec = get_spec(entry)
-    except ZooError:
-        return None
-    return spec.augments
+    spec = _registered_spec(entry)
+    return None if spec is None else spec.augments
 
 
 def seed_variables(model: Any) -> list[Any]:

@@ -120,9 +120,10 @@ def _checked(name: Any, value: Any, declared: dict[str, Any], entry: str) -> Any
 
 
 def _listed_values(parameter: Any) -> list[Any] | None:
-    """Every value a Choice, Int or Boolean takes; None for a Float (keras-tuner gives every
-    hyperparameter `values`, but a Float's are ten samples of its range, not its values)."""
-    if _kind(parameter) == "float" and hasattr(parameter, "min_value"):
+    """Every value a hyperparameter takes; None for a range without a step (a Float, an Int
+    sampled on a log scale): keras-tuner gives those `values` too, but ten samples of the
+    range, not its values."""
+    if hasattr(parameter, "min_value") and parameter.step is None:
         return None
     return list(parameter.values)
 
