@@ -224,30 +224,23 @@ def test_a_crash_before_the_commit_point_keeps_the_previous_best_keras(tmp_path,
 # -- best epoch -----------------------------------------------------------------------------
 
 
-def test_a_tie_on_the_monitor_keeps_the_later_epoch(tmp_path):
-    model = _model()
-    run = _started_run(tmp_path)
-    _commit(run, model, 1, 1.0)
-    _commit(run, model, 2, 1.0)  # as good after more training: kept
-    _commit(run, model, 3, 0.9)  # worse: not kept
-    assert (run.state.best_epoch, run.state.best_value) == (2, 1.0)
-    assert _epoch_of(run.best_model_path) == 2
-
-    _commit(run, model, 4, 0.2, "val_loss", "min")
-    _commit(run, model, 5, 0.2, "val_loss", "min")
-    assert run.state.best_epoch == 5 and _epoch_of(run.best_model_path) == 5
-
-
-def test_a_nan_score_is_never_the_best_epoch(tmp_path):
+@pytest.mark.parametrize("monitor, mode, scores, best", [
+    # A tie goes to the later epoch: as good after more training.
+    ("val_accuracy", "max", [1.0, 1.0, 0.9], (2, 1.0)),
+    ("val_loss", "min", [0.3, 0.2, 0.2], (3, 0.2)),
     # A validation loss that overflowed, first: no later epoch compared below NaN, so best.keras
     # stayed on it (and state.json recorded NaN as the best value).
+    ("val_loss", "min", [float("nan"), 0.5, 0.1], (3, 0.1)),
+])
+def test_the_best_epoch_is_the_best_finite_score_and_the_later_on_a_tie(tmp_path, monitor, mode,
+                                                                         scores, best):
     model = _model()
     run = _started_run(tmp_path)
-    for epoch, loss in ((1, float("nan")), (2, 0.5), (3, 0.1)):
-        _commit(run, model, epoch, loss, "val_loss", "min")
-    assert (run.state.best_epoch, run.state.best_value) == (3, 0.1)
-    assert _epoch_of(run.best_model_path) == 3
-    assert json.loads(run.state_path.read_text())["best_value"] == 0.1
+    for epoch, score in enumerate(scores, start=1):
+        _commit(run, model, epoch, score, monitor, mode)
+    assert (run.state.best_epoch, run.state.best_value) == best
+    assert _epoch_of(run.best_model_path) == best[0]
+    assert json.loads(run.state_path.read_text())["best_value"] == best[1]
 
 
 def test_amending_an_epoch_adds_values_and_keeps_those_committed(tmp_path):

@@ -111,20 +111,47 @@ def naming(error: OSError, path: str | os.PathLike) -> OSError:
     return OSError(error.errno, error.strerror or str(error), str(path))
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """The JSON in `path`, or None where it is missing or unreadable: for optional files (a
-    workdir's report.json, state.json), whose absence says less but breaks nothing."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+def json_kind(value: Any) -> str:
+    """What JSON calls the type of `value`: 'array' for a list, 'string' for a str..."""
+    kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number",
+             type(None): "null", dict: "object"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def read_json_object(path: str | os.PathLike) -> dict[str, Any]:
-    """The JSON object in `path`, or {} where it is missing, unreadable or holds something else
-    (a list, a number: a damaged or foreign file): for optional files read by their keys."""
-    data = read_json(path)
-    return data if isinstance(data, dict) else {}
+    """The JSON object in the file at `path`; ValueError (or OSError) saying what is wrong where
+    the file is not UTF-8 JSON text or holds no object (`[]`, a number).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from zoo.io import read_json_object
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "config.json"
+        >>> _ = path.write_text("[]")
+        >>> read_json_object(path)
+        Traceback (most recent call last):
+        ...
+        ValueError: it holds a JSON array, expected an object
+    """
+    try:
+        value = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"it is not UTF-8 text (byte 0x{error.object[error.start]:02x} at "
+                         f"offset {error.start})") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"it is not JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"it holds a JSON {json_kind(value)}, expected an object")
+    return value
+
+
+def read_optional_json_object(path: str | os.PathLike) -> dict[str, Any]:
+    """`read_json_object`, but {} where the file is missing, unreadable or holds no object (a
+    damaged or foreign file): for optional files read by their keys (a workdir's report.json,
+    state.json, process.json), whose absence says less but breaks nothing."""
+    try:
+        return read_json_object(path)
+    except (OSError, ValueError):
+        return {}
 
 
 def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
@@ -320,7 +347,7 @@ def in_use_by(directory: str | os.PathLike) -> int | None:
     if locked != _BUSY:  # nobody holds it: a process.json left behind says nothing
         os.close(locked)
         return None
-    recorded = read_json_object(directory / PROCESS_FILE).get("pid")
+    recorded = read_optional_json_object(directory / PROCESS_FILE).get("pid")
     return recorded if isinstance(recorded, int) and recorded != os.getpid() else 0
 
 
@@ -363,7 +390,7 @@ def _lock(directory: Path) -> int | None:
 def _recorded_holder(directory: Path) -> int | None:
     """Without locks: the live process `process.json` names, unless it is this one or a later
     process given the same number (one started at another time, after a reboot)."""
-    recorded = read_json_object(directory / PROCESS_FILE)
+    recorded = read_optional_json_object(directory / PROCESS_FILE)
     pid, started = recorded.get("pid"), recorded.get("started")
     if not isinstance(pid, int) or pid == os.getpid() or not process_alive(pid):
         return None

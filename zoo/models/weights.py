@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import keras
 
 from zoo.errors import DataError, InvalidValueError, ZooError, first_line, warn
-from zoo.io import read_json
+from zoo.io import read_optional_json_object
 
 if TYPE_CHECKING:
     from zoo.spec import ModelSpec
@@ -248,8 +248,8 @@ def _trained_with(path: Path, kind: str) -> tuple[ModelSpec, dict[str, Any]] | N
         recorded = {**((metadata.get("training") or {}).get("overrides") or {}),
                     **(metadata.get("hyperparameters") or {})}
     else:  # a .keras file in a workdir: its config.json; elsewhere, nothing recorded
-        metadata = read_json(path.parent / "config.json")
-        recorded = metadata.get("overrides") if isinstance(metadata, dict) else None
+        metadata = read_optional_json_object(path.parent / "config.json")
+        recorded = metadata.get("overrides")
     if not isinstance(recorded, dict):
         return None
     try:

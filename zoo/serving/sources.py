@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import DataError, InvalidValueError, UnknownNameError, close_matches, first_line
-from zoo.io import read_json_object
+from zoo.io import read_optional_json_object
 from zoo.registry import get_spec, spec_for_model
 from zoo.spec import ModelSpec, spec_of
 
@@ -66,7 +66,7 @@ def read_workdir(path: str | os.PathLike) -> Trained:
             f"of a `zoo train` run (or zoo.train(..., workdir=...))."
         )
     if not model_path.is_file():
-        state = read_json_object(path / "state.json")
+        state = read_optional_json_object(path / "state.json")
         if state.get("status") == "diverged":
             best = path / "best.keras"
             saved = f" The best epoch before it is saved in {best}." if best.is_file() else ""
@@ -96,8 +96,8 @@ def read_workdir(path: str | os.PathLike) -> Trained:
         preprocessor = Preprocessor.load(path / "preprocessor", spec)
     else:
         preprocessor = make_preprocessor(spec)
-    evaluation = read_json_object(path / "report.json") or None
-    state = read_json_object(path / "state.json")
+    evaluation = read_optional_json_object(path / "report.json") or None
+    state = read_optional_json_object(path / "state.json")
     return Trained(model, spec, preprocessor, "workdir", run_config=config,
                    evaluation=evaluation, epochs_trained=state.get("epoch"))
 
@@ -303,7 +303,7 @@ def resolve(model_or_result: Any, preprocessor: Any = None) -> Trained:
     if isinstance(model_or_result, TrainResult):
         result = model_or_result
         run_config = result.run_config or (
-            read_json_object(result.workdir / "config.json") if result.workdir else None
+            read_optional_json_object(result.workdir / "config.json") if result.workdir else None
         )
         preprocessor = result.preprocessor if preprocessor is None else preprocessor
         trained = Trained(

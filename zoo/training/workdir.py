@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -69,6 +68,8 @@ from zoo.io import (
     directory_kind,
     holder,
     in_use_by,
+    json_kind,
+    read_json_object,
     release,
     remove_temporaries,
     save_atomically,
@@ -123,7 +124,7 @@ class RunState:
             ValueError: its 'epoch' is 'x', expected an integer >= 0
         """
         if not isinstance(data, dict):
-            raise ValueError(f"it holds a JSON {_json_kind(data)}, expected an object")
+            raise ValueError(f"it holds a JSON {json_kind(data)}, expected an object")
         unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ValueError(f"it has fields zoo does not write: {', '.join(unknown)}")
@@ -157,39 +158,6 @@ _STATE_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "status": (lambda value: isinstance(value, str), "a text such as 'running'"),
     "seed_states": (lambda value: value is None or isinstance(value, list), "a list, or null"),
 }
-
-
-def _json_kind(value: Any) -> str:
-    """What JSON calls the type of `value`: 'array' for a list, 'string' for a str..."""
-    kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number",
-             type(None): "null", dict: "object"}
-    return kinds.get(type(value), type(value).__name__)
-
-
-def read_json_object(path: Path) -> dict[str, Any]:
-    """The JSON object in the file at `path`; ValueError (or OSError) saying what is wrong where
-    the file is not UTF-8 JSON text or holds no object (`[]`, a number).
-
-    Example:
-        >>> import pathlib, tempfile
-        >>> from zoo.training.workdir import read_json_object
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "config.json"
-        >>> _ = path.write_text("[]")
-        >>> read_json_object(path)
-        Traceback (most recent call last):
-        ...
-        ValueError: it holds a JSON array, expected an object
-    """
-    try:
-        value = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise ValueError(f"it is not UTF-8 text (byte 0x{error.object[error.start]:02x} at "
-                         f"offset {error.start})") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(f"it is not JSON ({error})") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"it holds a JSON {_json_kind(value)}, expected an object")
-    return value
 
 
 class Workdir:

@@ -50,6 +50,7 @@ from zoo.io import (
     directory_kind,
     holder,
     in_use_by,
+    read_json_object,
     release,
 )
 from zoo.logs import without_retracing_warnings
@@ -71,7 +72,7 @@ from zoo.training.loop import (
     used_data_dir,
 )
 from zoo.training.policy import check_outside_strategy_scope, resolve_policy
-from zoo.training.workdir import Workdir, comparable_config, read_json_object
+from zoo.training.workdir import Workdir, comparable_config
 from zoo.tuning.hypermodels import ZooHyperModel
 from zoo.tuning.trials import (
     TRIALS_FILE,
