@@ -111,6 +111,22 @@ def test_no_tensorflow_start_up_lines_without_a_gpu_driver():
     assert completed.stderr == ""  # before: "failed call to cuInit: ... CUDA error" on every call
 
 
+def test_listing_entries_starts_neither_keras_nor_tensorflow():
+    """`zoo list` answers in about a second: zoo's entries register without Keras (a builder
+    imports it when it builds), and the command starts no TensorFlow. Before, every listing
+    waited 4-9 s for TensorFlow's import. A fresh process, since this one has Keras loaded."""
+    code = ("import sys, zoo; from zoo.cli import main; "
+            "specs = [zoo.get_spec(name) for name in zoo.list_models()]; "
+            "zoo.models_frame(params=False); status = main(['list']); "
+            "print(status, len(specs), sorted({'keras', 'tensorflow'} & set(sys.modules)))")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert "cnn_mnist" in completed.stdout
+    assert completed.stdout.splitlines()[-1] == f"0 {len(zoo.list_models())} []"
+    assert completed.stderr == ""
+
+
 def test_train_then_evaluate_end_to_end(tmp_path, capsys):
     data = write_digits_npz(tmp_path / "digits.npz", count=300)
     workdir = tmp_path / "run"

@@ -5,6 +5,8 @@ import inspect
 import pkgutil
 import types
 
+import pytest
+
 import zoo
 
 
@@ -47,6 +49,20 @@ def test_no_subpackage_module_shares_a_name_with_its_public_objects():
         shadowed = modules & {name for name in package.__all__
                               if not isinstance(getattr(package, name), types.ModuleType)}
         assert not shadowed, f"{package.__name__}: modules named as public objects: {shadowed}"
+
+
+def test_zoo_models_loads_its_keras_pieces_on_first_use():
+    # zoo.models imports no Keras (listing entries stays fast); its layers and classifier_head
+    # are still its public names, for plug-ins and tab completion.
+    import zoo.models
+    import zoo.models.blocks
+    import zoo.models.layers
+
+    assert zoo.models.classifier_head is zoo.models.blocks.classifier_head
+    assert zoo.models.HashedBigrams is zoo.models.layers.HashedBigrams
+    assert set(zoo.models.__all__) <= set(dir(zoo.models))
+    with pytest.raises(AttributeError, match="module 'zoo.models' has no attribute 'no_such'"):
+        zoo.models.no_such  # noqa: B018
 
 
 def test_dir_lists_the_public_api_for_tab_completion():

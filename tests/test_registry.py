@@ -17,6 +17,7 @@ import zoo
 import zoo.models
 import zoo.registry
 from zoo.models.mlp import build_mlp
+from zoo.terminal import NVIDIA_DRIVER_NODE
 
 pytestmark = pytest.mark.usefixtures("fresh_keras_session")
 
@@ -707,6 +708,16 @@ def test_an_installed_plugin_importing_from_zoo_models_loads_whatever_is_importe
                               text=True, timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.strip().splitlines()[-1] == "['mlp_acme_plug']", (first, done.stderr)
+    # `zoo list` starts no TensorFlow for zoo's own entries, but this plug-in imports Keras as it
+    # registers (classifier_head): with a plug-in installed the command starts TensorFlow first,
+    # quietly, so its start-up lines stay out of the listing (no TF_CPP_MIN_LOG_LEVEL here).
+    del environment["TF_CPP_MIN_LOG_LEVEL"]
+    listed = subprocess.run([sys.executable, "-m", "zoo", "list", "*acme*"], env=environment,
+                            capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert "mlp_acme_plug" in listed.stdout
+    if not os.path.exists(NVIDIA_DRIVER_NODE):  # where a driver is loaded CUDA's lines are shown
+        assert listed.stderr == ""
 
 
 def test_a_failed_import_of_the_built_ins_is_not_remembered(monkeypatch):

@@ -30,8 +30,8 @@ from zoo.registry import (
 )
 from zoo.spec import Augmentation, ImageInput, ModelSpec, Recipe, Reference, TextInput
 
-# Training, evaluation and data import TensorFlow; they load on first use so that `import zoo`
-# and `zoo --help` stay fast (listing entries imports their builders, and so TensorFlow). No
+# Training, evaluation and data import TensorFlow; they load on first use so that `import zoo`,
+# `zoo --help` and listing entries stay fast (the builders import Keras when they build). No
 # module may share a name with a function here: importing `zoo.evaluate` (a module) would
 # replace the function `zoo.evaluate` on the package.
 _LAZY = {

@@ -579,6 +579,25 @@ _COMMANDS = {"list": _cmd_list, "info": _cmd_info, "train": _cmd_train, "evaluat
              "predict": _cmd_predict, "tune": _cmd_tune}
 
 
+# Commands that run without TensorFlow: zoo's entries register without it (a builder imports
+# Keras when it builds), so `zoo list` answers in about a second rather than after TensorFlow's
+# start-up of several.
+_COMMANDS_WITHOUT_TENSORFLOW = frozenset({"list"})
+
+
+def _needs_tensorflow(command: str) -> bool:
+    """Whether `command` starts TensorFlow first (quietly). A plug-in's entries may import Keras
+    as they register, and that import must not print TensorFlow's start-up lines: with a plug-in
+    installed, every command starts it."""
+    if command not in _COMMANDS_WITHOUT_TENSORFLOW:
+        return True
+    from importlib.metadata import entry_points
+
+    from zoo.registry import ENTRY_POINT_GROUP
+
+    return bool(entry_points(group=ENTRY_POINT_GROUP))
+
+
 # Options and arguments that name files or folders.
 _PATH_ARGUMENTS = ("data", "validation_data", "data_dir", "workdir", "weights", "export", "output",
                    "directory", "model", "input")
@@ -602,7 +621,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         with unencodable_output_escaped(), progress_messages():
-            start_tensorflow_quietly()
+            if _needs_tensorflow(args.command):
+                start_tensorflow_quietly()
             _COMMANDS[args.command](args)
     except ZooError as error:
         print(f"zoo: error: {error}", file=sys.stderr)

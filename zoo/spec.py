@@ -706,7 +706,11 @@ def _check_hyperparameter_kinds(
         default = defaults.get(key)
         if isinstance(default, bool):
             checks.boolean(key, value)
-        elif isinstance(default, str) and (key == "activation" or key.endswith("_activation")):
+        elif (isinstance(default, str) and value != default
+              and (key == "activation" or key.endswith("_activation"))):
+            # The builder's own default is no news (the builder runs with it when nothing is
+            # given), and checking it would import Keras, and so TensorFlow, for every entry a
+            # listing registers.
             checks.activation(key, value)
 
 

@@ -1,16 +1,14 @@
 """Model families (one builder each) and the registry entries built on them.
 
-Importing this package registers the built-in entries.
+Importing this package registers the built-in entries. It does not import Keras (the builders do,
+when they build), so listing entries stays fast; the Keras pieces named here (zoo's layers and
+`classifier_head`) load on first use.
 """
 
+import importlib
+from typing import Any
+
 from zoo.models.cnn import build_cnn, cnn_cifar10, cnn_fashion_mnist, cnn_mnist, search_space_cnn
-from zoo.models.common import classifier_head
-from zoo.models.layers import (
-    HashedBigrams,
-    MaskedGlobalPooling1D,
-    TokenAndPositionEmbedding,
-    TransformerEncoderBlock,
-)
 from zoo.models.lstm import build_lstm_classifier, lstm_imdb, lstm_sst2, search_space_lstm
 from zoo.models.mlp import build_mlp, mlp_fashion_mnist, mlp_mnist, search_space_mlp
 from zoo.models.transformer import (
@@ -20,6 +18,28 @@ from zoo.models.transformer import (
     transformer_imdb,
     transformer_sst2,
 )
+
+# Names of this package that import Keras, and the module each comes from: loaded on first use.
+_KERAS_PIECES = {
+    "HashedBigrams": "zoo.models.layers",
+    "MaskedGlobalPooling1D": "zoo.models.layers",
+    "TokenAndPositionEmbedding": "zoo.models.layers",
+    "TransformerEncoderBlock": "zoo.models.layers",
+    "classifier_head": "zoo.models.blocks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _KERAS_PIECES:
+        raise AttributeError(f"module 'zoo.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_KERAS_PIECES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_KERAS_PIECES))
+
 
 # The family builders: every entry calls exactly one of these.
 BUILDERS = {

@@ -5,25 +5,22 @@ Entries at the bottom.
 
 from __future__ import annotations
 
-from typing import Any
-
-import keras
-from keras import layers
+from typing import TYPE_CHECKING, Any
 
 from zoo import checks
 from zoo.models.common import (
     IMAGE_LAYOUT,
     MNIST_8K_PROTOCOL,
-    classifier_head,
-    dense_block,
     dropout_rate,
-    l2_regularizer,
     layer_widths,
     optional_width,
     recipe_space,
 )
 from zoo.registry import register_model
 from zoo.spec import Augmentation, ImageInput, ModelSpec, Recipe, Reference
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_cnn(
@@ -69,6 +66,13 @@ def build_cnn(
         >>> model.count_params()
         34826
     """
+    # Imported here, not at the top: listing entries (`zoo list`, zoo.list_models) imports this
+    # module and must not wait for Keras and TensorFlow to import.
+    import keras
+    from keras import layers
+
+    from zoo.models.blocks import classifier_head, dense_block, l2_regularizer
+
     filters = checks.positive_ints("filters", filters)
     convs_per_block = checks.positive_int("convs_per_block", convs_per_block)
     kernel_size = checks.positive_int("kernel_size", kernel_size)

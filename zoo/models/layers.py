@@ -9,6 +9,7 @@ import keras
 from keras import layers, ops
 
 from zoo import checks
+from zoo.models.common import POOLING_MODES
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -160,7 +161,7 @@ class MaskedGlobalPooling1D(layers.Layer):
         [[3.0], [0.0]]
     """
 
-    MODES = ("mean", "max")
+    MODES = POOLING_MODES
 
     def __init__(self, mode: str = "mean", **kwargs: Any):
         super().__init__(**kwargs)

@@ -6,27 +6,22 @@ Entries at the bottom.
 
 from __future__ import annotations
 
-from typing import Any
-
-import keras
-from keras import layers
+from typing import TYPE_CHECKING, Any
 
 from zoo import checks
 from zoo.models.common import (
     BIGRAM_BUCKET_CHOICES,
     SST2_PROTOCOL,
-    add_bigram_bag,
     choice,
-    classifier_head,
-    dense_block,
-    drop_tokens,
     dropout_rate,
     layer_widths,
     recipe_space,
 )
-from zoo.models.layers import MaskedGlobalPooling1D
 from zoo.registry import register_model
 from zoo.spec import ModelSpec, Recipe, Reference, TextInput
+
+if TYPE_CHECKING:
+    import keras
 
 POOLINGS = ("last", "max", "mean")
 
@@ -81,6 +76,14 @@ def build_lstm_classifier(
         >>> model.input_shape, model.output_shape
         ((None, None), (None, 2))
     """
+    # Imported here, not at the top: listing entries (`zoo list`, zoo.list_models) imports this
+    # module and must not wait for Keras and TensorFlow to import.
+    import keras
+    from keras import layers
+
+    from zoo.models.blocks import add_bigram_bag, classifier_head, dense_block, drop_tokens
+    from zoo.models.layers import MaskedGlobalPooling1D
+
     vocab_size = checks.positive_int("vocab_size", vocab_size)
     sequence_length = checks.positive_int("sequence_length", sequence_length)
     embedding_dim = checks.positive_int("embedding_dim", embedding_dim)

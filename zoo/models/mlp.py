@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import keras
-from keras import layers
+from typing import TYPE_CHECKING, Any
 
 from zoo import checks
 from zoo.models.common import (
     IMAGE_LAYOUT,
     MNIST_8K_PROTOCOL,
-    classifier_head,
-    dense_block,
     dropout_rate,
     layer_widths,
     recipe_space,
 )
 from zoo.registry import register_model
 from zoo.spec import Augmentation, ImageInput, ModelSpec, Recipe, Reference
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_mlp(
@@ -50,6 +48,13 @@ def build_mlp(
         >>> model.output_shape
         (None, 10)
     """
+    # Imported here, not at the top: listing entries (`zoo list`, zoo.list_models) imports this
+    # module and must not wait for Keras and TensorFlow to import.
+    import keras
+    from keras import layers
+
+    from zoo.models.blocks import classifier_head, dense_block
+
     units = checks.positive_ints("units", units)
     dropout = checks.fraction("dropout", dropout)
     activation = checks.activation("activation", activation)

@@ -6,32 +6,24 @@ Entries at the bottom.
 
 from __future__ import annotations
 
-from typing import Any
-
-import keras
-from keras import layers
+from typing import TYPE_CHECKING, Any
 
 from zoo import checks
 from zoo.models.common import (
     BIGRAM_BUCKET_CHOICES,
+    POOLING_MODES,
     SST2_PROTOCOL,
-    add_bigram_bag,
     choice,
-    classifier_head,
-    dense_block,
-    drop_tokens,
     dropout_rate,
     int_range,
     optional_width,
     recipe_space,
 )
-from zoo.models.layers import (
-    MaskedGlobalPooling1D,
-    TokenAndPositionEmbedding,
-    TransformerEncoderBlock,
-)
 from zoo.registry import register_model
 from zoo.spec import ModelSpec, Recipe, Reference, TextInput
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_transformer_classifier(
@@ -83,6 +75,18 @@ def build_transformer_classifier(
         >>> model.output_shape
         (None, 4)
     """
+    # Imported here, not at the top: listing entries (`zoo list`, zoo.list_models) imports this
+    # module and must not wait for Keras and TensorFlow to import.
+    import keras
+    from keras import layers
+
+    from zoo.models.blocks import add_bigram_bag, classifier_head, dense_block, drop_tokens
+    from zoo.models.layers import (
+        MaskedGlobalPooling1D,
+        TokenAndPositionEmbedding,
+        TransformerEncoderBlock,
+    )
+
     vocab_size = checks.positive_int("vocab_size", vocab_size)
     sequence_length = checks.positive_int("sequence_length", sequence_length)
     embed_dim = checks.positive_int("embed_dim", embed_dim)
@@ -98,7 +102,7 @@ def build_transformer_classifier(
     token_dropout = checks.fraction("token_dropout", token_dropout)
     dense_units = checks.positive_ints("dense_units", dense_units, allow_empty=True)
     num_classes = checks.num_classes(num_classes)
-    pooling = checks.one_of("pooling", pooling, MaskedGlobalPooling1D.MODES)
+    pooling = checks.one_of("pooling", pooling, POOLING_MODES)
 
     # (batch, length) ids of any length: batches bucketed by length carry less padding
     # (zoo.data.load(bucket_by_length=True)); export and serving pad to sequence_length, and
@@ -147,7 +151,7 @@ def search_space_transformer(hp: Any, spec: ModelSpec) -> dict[str, Any]:
         "dropout": dropout_rate(hp, "dropout", hyperparameters["dropout"]),
         "token_dropout": dropout_rate(hp, "token_dropout", hyperparameters["token_dropout"],
                                       high=0.4),
-        "pooling": choice(hp, "pooling", MaskedGlobalPooling1D.MODES, hyperparameters["pooling"]),
+        "pooling": choice(hp, "pooling", POOLING_MODES, hyperparameters["pooling"]),
         "dense_units": optional_width(hp, "dense_units", hyperparameters["dense_units"],
                                       (16, 32, 64)),
         "bigram_buckets": choice(hp, "bigram_buckets", BIGRAM_BUCKET_CHOICES,
