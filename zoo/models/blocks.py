@@ -1,9 +1,9 @@
 """Keras building blocks every family's builder shares: the classifier head, word dropout, the
 bag of bigrams, dense blocks and L2 regularizers.
 
-Only the builders import this module, when they build: listing or describing entries
-(`zoo list`, `zoo.list_models`) reads the family modules alone and never waits for Keras and
-TensorFlow to import.
+The builders import this module when they build (and `zoo.models` when its `classifier_head` is
+first used), never at the top: listing entries (`zoo list`, `zoo.list_models`) reads the family
+modules alone and does not wait for Keras and TensorFlow to import.
 """
 
 from __future__ import annotations
