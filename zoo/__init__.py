@@ -10,8 +10,6 @@ Example:
 
 __version__ = "0.1.0"
 
-from typing import Any as _Any  # private: zoo's namespace is its public API
-
 from zoo.errors import (
     DataError,
     DatasetUnavailableError,
@@ -20,6 +18,7 @@ from zoo.errors import (
     UnknownNameError,
     ZooError,
 )
+from zoo.lazy import lazy_exports as _lazy_exports  # private: zoo's namespace is its public API
 from zoo.registry import (
     build,
     get_spec,
@@ -35,41 +34,26 @@ from zoo.spec import Augmentation, ImageInput, ModelSpec, Recipe, Reference, Tex
 # module may share a name with a function here: importing `zoo.evaluate` (a module) would
 # replace the function `zoo.evaluate` on the package.
 _LAZY = {
-    "train": ("zoo.training.loop", "train"),
-    "TrainResult": ("zoo.training.loop", "TrainResult"),
-    "TrainingDivergedError": ("zoo.training.loop", "TrainingDivergedError"),
-    "WorkdirConflictError": ("zoo.training.workdir", "WorkdirConflictError"),
-    "evaluate": ("zoo.evaluation", "evaluate"),
-    "EvalReport": ("zoo.evaluation", "EvalReport"),
-    "data": ("zoo.data", None),
-    "tune": ("zoo.tuning", "tune"),
-    "hypermodel": ("zoo.tuning", "hypermodel"),
-    "TuneResult": ("zoo.tuning", "TuneResult"),
-    "SearchConflictError": ("zoo.tuning", "SearchConflictError"),
-    "TuningError": ("zoo.tuning", "TuningError"),
-    "export": ("zoo.serving", "export"),
-    "load": ("zoo.serving", "load"),
-    "Predictor": ("zoo.serving", "Predictor"),
-    "ExportError": ("zoo.serving", "ExportError"),
-    "UnsafeModelError": ("zoo.serving", "UnsafeModelError"),
+    "train": "zoo.training.loop",
+    "TrainResult": "zoo.training.loop",
+    "TrainingDivergedError": "zoo.training.loop",
+    "WorkdirConflictError": "zoo.training.workdir",
+    "evaluate": "zoo.evaluation",
+    "EvalReport": "zoo.evaluation",
+    "data": "zoo.data",
+    "tune": "zoo.tuning",
+    "hypermodel": "zoo.tuning",
+    "TuneResult": "zoo.tuning",
+    "SearchConflictError": "zoo.tuning",
+    "TuningError": "zoo.tuning",
+    "export": "zoo.serving",
+    "load": "zoo.serving",
+    "Predictor": "zoo.serving",
+    "ExportError": "zoo.serving",
+    "UnsafeModelError": "zoo.serving",
 }
-
-
-def __getattr__(name: str) -> _Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'zoo' has no attribute {name!r}")
-    import importlib
-
-    module_name, attribute = _LAZY[name]
-    module = importlib.import_module(module_name)
-    value = module if attribute is None else getattr(module, attribute)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    # The lazy names too, so that a notebook's tab completion offers zoo.train.
-    return sorted(set(globals()) | set(_LAZY))
+# (`__dir__` lists the lazy names too, so that a notebook's tab completion offers zoo.train.)
+__getattr__, __dir__ = _lazy_exports(__name__, _LAZY)
 
 
 if "keras" in __import__("sys").modules:

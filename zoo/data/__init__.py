@@ -17,12 +17,12 @@ into), `labels` (labels and class names to ids), `validate` (checks before train
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # The catalog is plain Python and is imported by the registry; everything else imports
 # TensorFlow, so it loads on first use and `import zoo` stays fast.
 from zoo.data.catalog import DATASETS, DatasetInfo, get_dataset_info
+from zoo.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from zoo.data.examples import Examples
@@ -41,19 +41,7 @@ _LAZY = {
     "ImageNormalization": "zoo.data.images",
     "RandomAffine": "zoo.data.images",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'zoo.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
     "DATASETS",

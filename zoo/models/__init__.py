@@ -5,9 +5,7 @@ when they build), so listing entries stays fast; the Keras pieces named here (zo
 `classifier_head`) load on first use.
 """
 
-import importlib
-from typing import Any
-
+from zoo.lazy import lazy_exports
 from zoo.models.cnn import build_cnn, cnn_cifar10, cnn_fashion_mnist, cnn_mnist, search_space_cnn
 from zoo.models.lstm import build_lstm_classifier, lstm_imdb, lstm_sst2, search_space_lstm
 from zoo.models.mlp import build_mlp, mlp_fashion_mnist, mlp_mnist, search_space_mlp
@@ -27,18 +25,7 @@ _KERAS_PIECES = {
     "TransformerEncoderBlock": "zoo.models.layers",
     "classifier_head": "zoo.models.blocks",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _KERAS_PIECES:
-        raise AttributeError(f"module 'zoo.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_KERAS_PIECES[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_KERAS_PIECES))
+__getattr__, __dir__ = lazy_exports(__name__, _KERAS_PIECES)
 
 
 # The family builders: every entry calls exactly one of these.
