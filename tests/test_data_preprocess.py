@@ -34,6 +34,14 @@ def test_vocabulary_save_and_restore_gives_identical_ids(tmp_path):
 
     restored = Preprocessor.load(directory, TEXT_SPEC)
     assert restored.fitted and restored.vocabulary == fitted.vocabulary
+    # An entry's name serves as its spec (the "no fitted preprocessor" hint suggests
+    # Preprocessor.load(workdir / 'preprocessor', spec)); here the name's own sizes differ.
+    saved_for_entry = make_preprocessor("lstm_sst2").adapt(TEXTS).save(tmp_path / "entry")
+    assert Preprocessor.load(saved_for_entry, "lstm_sst2").spec == zoo.get_spec("lstm_sst2")
+    with pytest.raises(zoo.InvalidValueError, match="got int 7"):
+        Preprocessor.load(saved_for_entry, 7)
+    with pytest.raises(zoo.InvalidValueError, match="a Preprocessor needs the spec"):
+        Preprocessor(None)
     assert len(fitted.vocabulary) == 30  # capped at vocab_size, padding and [UNK] included
     np.testing.assert_array_equal(restored(probe).numpy(), fitted(probe).numpy())
     assert restored(probe).dtype == tf.int32 and restored(probe).shape == (len(probe), 8)

@@ -149,6 +149,26 @@ def test_image_folder_source(tmp_path):
     assert raw.class_names == ("cat", "dog")
 
 
+def test_class_folders_without_examples_stay_classes_with_a_warning(tmp_path):
+    # As Keras' image_dataset_from_directory, an empty class folder is a class; a stray one
+    # (notes/, a run's logs/) made a class no example has without a word.
+    root = _write_image_folder(tmp_path / "pets", shape=(8, 8, 3))
+    (root / "empty").mkdir()
+    (root / "notes").mkdir()
+    (root / "notes" / "readme.md").write_text("about the pets")
+    with pytest.warns(UserWarning) as warned:
+        dataset = zoo.data.load(root, "all", shuffle=False, batch_size=6)
+    assert [str(w.message) for w in warned] == [
+        f"{root}: 2 of its 4 class folders hold no images ('empty', 'notes'); they stay classes "
+        f"that no example has. Move them out of {root} unless the data lacks those classes on "
+        f"purpose."]
+    assert dataset.class_names == ("cat", "dog", "empty", "notes")
+    assert _first_batch(dataset)[1].numpy().tolist() == [0, 0, 0, 1, 1, 1]
+    with warnings.catch_warnings():  # every class folder holding examples: no warning
+        warnings.simplefilter("error")
+        zoo.data.load(_write_image_folder(tmp_path / "full", shape=(8, 8, 3)), "all")
+
+
 def _write_text_folder(root, per_class=6):
     for label, sentences in (("pos", POSITIVE), ("neg", NEGATIVE)):
         (root / label / "more").mkdir(parents=True)

@@ -5,6 +5,7 @@ import sys
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import zoo
@@ -267,6 +268,14 @@ def test_evaluate_a_model_not_named_after_an_entry_asks_for_its_spec(fresh_keras
         zoo.evaluate(model, (images, labels))
     report = zoo.evaluate(model, (images, labels), spec=zoo.get_spec("mlp_mnist"))
     assert report.confusion.shape == (10, 10)
+    # The entry's name serves as its spec, as in zoo.data.load (it was an AttributeError).
+    by_name = zoo.evaluate(model, (images, labels), spec="mlp_mnist")
+    pd.testing.assert_frame_equal(by_name.per_class, report.per_class)
+    with pytest.raises(zoo.InvalidValueError, match=r"^spec must be a zoo\.ModelSpec or an entry "
+                       r"name such as 'cnn_mnist', got int 3\.$"):
+        zoo.evaluate(model, (images, labels), spec=3)
+    with pytest.raises(zoo.UnknownNameError, match="Did you mean: 'mlp_mnist'"):
+        zoo.evaluate(model, (images, labels), spec="mlp_mnst")
 
 
 def test_evaluate_maps_named_labels_to_the_given_class_names(fresh_keras_session):

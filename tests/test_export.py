@@ -27,6 +27,7 @@ import zoo
 from zoo import cli
 from zoo.cli import main
 from zoo.serving import archive, exporter, safety
+from zoo.serving.inputs import as_images
 
 pytestmark = [
     pytest.mark.usefixtures("fresh_keras_session"),
@@ -875,6 +876,15 @@ def test_text_model_without_its_preprocessor_is_refused(tmp_path):
     with pytest.raises(zoo.InvalidValueError, match="'mine' is not named after a zoo entry"):
         zoo.export(anonymous, tmp_path / "export")
     assert not (tmp_path / "export").exists()
+    # Something other than a Preprocessor: one line naming what it must be (an AttributeError
+    # from deep inside before), as zoo.data.load and zoo.evaluate say it.
+    for call in (lambda: zoo.export(model, tmp_path / "export", preprocessor="lstm_sst2"),
+                 lambda: zoo.data.load(["a film"], "all", preprocessor="lstm_sst2")):
+        with pytest.raises(zoo.InvalidValueError, match=r"^preprocessor must be a "
+                           r"zoo\.data\.Preprocessor \(the \.preprocessor of a dataset from "
+                           r"zoo\.data\.load or of a zoo\.train result\), got str\.$"):
+            call()
+    assert not (tmp_path / "export").exists()
 
 
 def test_a_model_its_preprocessing_does_not_fit_is_refused(tmp_path):
@@ -1295,6 +1305,13 @@ def test_predict_states_expected_and_received_inputs(exports):
     with pytest.raises(zoo.DataError, match=r"received an array of shape \(2, 28, 28, 3\)\. "
                                             r"Convert the images to 1 channel"):
         image.predict(np.zeros((2, 28, 28, 3), "uint8"))
+    # Channels first (as PyTorch keeps images): the axis to move, not a size to change.
+    with pytest.raises(zoo.DataError, match=r"received an array of shape \(2, 1, 28, 28\)\. Put "
+                       r"the channels last: np\.moveaxis\(x, 1, -1\) \(the array is "
+                       r"channels-first\)\.$"):
+        image.predict(np.zeros((2, 1, 28, 28), "uint8"))
+    with pytest.raises(zoo.DataError, match=r"np\.moveaxis\(x, 0, -1\) \(the array is "):
+        as_images(np.zeros((3, 32, 32), "uint8"), (32, 32, 3))  # one RGB image, channels first
     # Integer pixels in 0-255 as training takes them (an .npz saved as int64); others refused,
     # without advising a cast that would wrap them around.
     pixels = np.random.default_rng(0).integers(0, 256, (2, 28, 28, 1))

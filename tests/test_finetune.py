@@ -544,10 +544,43 @@ def test_a_workdir_starts_a_model_from_its_final_model_else_its_best_epoch(tmp_p
         model.save(tmp_path / name)
 
     saved("best.keras", 2.0)
-    started = zoo.build("mlp_mnist", units=(8,), weights=tmp_path, compile=False)
+    with pytest.warns(UserWarning, match=r"holds no model\.keras \(its run has not finished\): "
+                      r"the model starts from its best\.keras, the best epoch so far\.$"):
+        started = zoo.build("mlp_mnist", units=(8,), weights=tmp_path, compile=False)
     assert pretrained_source(started).name == "best.keras"
     assert started.get_layer("hidden_0").get_weights()[0].flat[0] == 2.0
     saved("model.keras", 1.0)
-    started = zoo.build("mlp_mnist", units=(8,), weights=tmp_path, compile=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        started = zoo.build("mlp_mnist", units=(8,), weights=tmp_path, compile=False)
     assert pretrained_source(started).name == "model.keras"
     assert started.get_layer("hidden_0").get_weights()[0].flat[0] == 1.0
+
+
+def test_a_model_whose_only_weights_are_its_head_starts_from_that_head(tmp_path):
+    # A linear classifier of one's own: its head is all there is to copy. It was refused as
+    # "no layer matches ... name your layers", though it had named them.
+    def linear(*, input_shape, num_classes, name="linear_digits"):
+        inputs = keras.Input(input_shape, name="image")
+        features = keras.layers.Flatten(name="flat")(inputs)
+        return keras.Model(inputs, zoo.models.classifier_head(features, num_classes), name=name)
+
+    @zoo.register_model(owner="tests")
+    def linear_digits() -> zoo.ModelSpec:
+        return zoo.ModelSpec(family="linear", dataset="mnist", num_classes=10, builder=linear,
+                             input=zoo.ImageInput((28, 28, 1)))
+
+    try:
+        trained = zoo.build("linear_digits", compile=False)
+        trained.set_weights([np.full(w.shape, 0.5, w.dtype) for w in trained.get_weights()])
+        trained.save(tmp_path / "model.keras")
+        started = zoo.build("linear_digits", weights=tmp_path, compile=False)
+        for kept, copied in zip(trained.get_weights(), started.get_weights(), strict=True):
+            np.testing.assert_array_equal(kept, copied)
+        with pytest.raises(InvalidValueError, match=r"^the only weights of linear_digits are "
+                           r"its head \(classifier\), and the head in model\.keras \(.*\) has "
+                           r"other shapes, so nothing would start from it\. Build the model "
+                           r"with the class count it was trained with, or without weights=\.$"):
+            zoo.build("linear_digits", weights=tmp_path, num_classes=3)
+    finally:
+        zoo.unregister_model("linear_digits")

@@ -530,6 +530,21 @@ def test_overwrite_replaces_only_an_earlier_search(digits, tmp_path):
     assert list(result.trials.status) == ["COMPLETED"]
 
 
+def test_a_folder_of_other_files_is_refused_as_a_new_search_and_left_as_it_was(digits,
+                                                                              tmp_path):
+    # Without overwrite, a search among a folder's files wrote keras_tuner/, preprocessor/ and
+    # trials.csv there (in a folder of class folders: three more classes).
+    directory = tmp_path / "images"
+    (directory / "cat").mkdir(parents=True)
+    (directory / "cat" / "a.png").write_text("x")
+    with pytest.raises(SearchConflictError) as refused:
+        zoo.tune("mlp_mnist", digits, max_trials=1, directory=directory, **SMALL)
+    assert str(refused.value) == (
+        f"{directory} holds other files (cat) and no search; a search would write its files "
+        f"among them. Use a new or empty directory (directory=, --directory).")
+    assert sorted(p.name for p in directory.iterdir()) == ["cat"]
+
+
 def test_starting_afresh_is_checked_by_the_chief_alone(tmp_path):
     # A worker may start while the chief empties the directory to start afresh (keras_tuner/
     # gone, preprocessor/ still there): files but no search, which is the chief's to refuse.

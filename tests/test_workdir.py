@@ -615,6 +615,48 @@ def test_checking_a_workdir_never_creates_it_so_concurrent_checks_cannot_collide
     assert os.listdir(tmp_path) == []  # no probe left behind
 
 
+def _contents(folder: Path) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("kind", ["class folders", "an export"])
+def test_a_folder_of_other_files_is_refused_as_a_new_workdir_and_left_as_it_was(tmp_path, kind):
+    """A run wrote model.keras, logs/, state/... among a folder's files: in a folder of class
+    folders they became classes of the data (zoo.data.load listed 'logs' and 'state'), and in an
+    export a later zoo.export(..., overwrite=True) deleted the run."""
+    folder = tmp_path / "folder"
+    names = (["digit0/a.png", "digit1/b.png", "notes.txt"] if kind == "class folders"
+             else ["saved_model.pb", "variables/variables.index", "zoo_export.json",
+                   "assets/x", "fingerprint.pb"])
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("x")
+    before = _contents(folder)
+    with pytest.raises(WorkdirConflictError) as refused:
+        Workdir(folder, CONFIG)
+    listed = ("digit0, digit1, notes.txt" if kind == "class folders"
+              else "assets, fingerprint.pb, saved_model.pb, variables and 1 more")
+    assert str(refused.value) == (
+        f"workdir {folder} holds other files ({listed}) and no zoo run; a run would write its "
+        f"files among them. Use a new or empty directory (workdir=, --workdir).")
+    assert _contents(folder) == before
+
+
+def test_a_new_workdir_may_hold_what_zoo_leaves_before_a_run_begins(tmp_path):
+    # A kill between claiming the folder and recording the configuration leaves process.json
+    # (a dead process's) and perhaps a temporary file of zoo's: the rerun starts there. Once
+    # config.json is written, the run's own files are its own.
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "process.json").write_text(json.dumps({"pid": 2**22 + 1, "started": 0}))
+    (folder / ".config.json.q64giecn.tmp").write_text("{")
+    run = Workdir(folder, CONFIG)
+    run.begin()
+    run.release()
+    (folder / "logs").mkdir()  # written by the run once it began
+    assert Workdir(folder, CONFIG).state.history == []
+
+
 def test_a_workdir_that_cannot_be_made_is_refused_with_the_reason(tmp_path, monkeypatch):
     (tmp_path / "file.txt").write_text("not a folder")
     (tmp_path / "dangling").symlink_to(tmp_path / "gone")

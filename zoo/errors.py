@@ -137,3 +137,17 @@ def shortened(text: str | bytes, limit: int = 60) -> str:
     if isinstance(text, bytes):
         text = text.decode(errors="replace")
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def and_more(shown: Iterable[str], total: int) -> str:
+    """The items `shown` joined by commas, then how many of `total` are left unshown: how a
+    message lists the first few of many names or rows.
+
+    Example:
+        >>> from zoo.errors import and_more
+        >>> and_more(["a.png", "b.png"], 2), and_more(["a.png", "b.png"], 7)
+        ('a.png, b.png', 'a.png, b.png and 5 more')
+    """
+    shown = list(shown)
+    rest = total - len(shown)
+    return ", ".join(shown) + (f" and {rest} more" if rest > 0 else "")

@@ -374,6 +374,7 @@ def evaluate(
 
     from zoo.data.sources import column_options
     from zoo.models.weights import pretrained_vocabulary
+    from zoo.registry import as_spec
     from zoo.serving.predictor import Predictor
     from zoo.serving.sources import resolve
     from zoo.training.loop import TrainResult
@@ -404,6 +405,7 @@ def evaluate(
             f"of zoo.train, a zoo.load predictor, or the path of a training workdir, an export "
             f"or an image entry's .keras file."
         )
+    spec = as_spec(spec)
     outputs = _output_size(model)
     if spec is not None and outputs is not None and outputs != spec.num_classes:
         raise InvalidValueError(

@@ -273,6 +273,26 @@ def directory_kind(directory: str | os.PathLike) -> str | None:
     return None
 
 
+def foreign_entries(directory: str | os.PathLike) -> list[str]:
+    """The names in `directory` that are not a zoo process's claim (`process.json`) or the
+    temporary file of one of zoo's writes, sorted: what a new run or search would write among.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from zoo.io import foreign_entries
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "process.json").write_text("{}")
+        >>> _ = (folder / "digits.npz").write_bytes(b"")
+        >>> foreign_entries(folder), foreign_entries(folder / "missing")
+        (['digits.npz'], [])
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted(path.name for path in directory.iterdir()
+                  if path.name != PROCESS_FILE and not is_temporary_name(path.name))
+
+
 # The directories this process holds, and the open descriptor whose lock holds each.
 _HELD: dict[Path, int] = {}
 

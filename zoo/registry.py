@@ -321,6 +321,25 @@ def get_spec(name: str) -> ModelSpec:
         ) from None
 
 
+def as_spec(spec: ModelSpec | str | None, argument: str = "spec") -> ModelSpec | None:
+    """What a `spec=` argument names: a `ModelSpec` as it is, an entry name as its spec, None as
+    None; anything else is refused in one message.
+
+    Example:
+        >>> from zoo.registry import as_spec
+        >>> as_spec("cnn_mnist").num_classes, as_spec(None)
+        (10, None)
+    """
+    if spec is None or isinstance(spec, ModelSpec):
+        return spec
+    if isinstance(spec, str):
+        return get_spec(spec)
+    raise InvalidValueError(
+        f"{argument} must be a zoo.ModelSpec or an entry name such as 'cnn_mnist', got "
+        f"{type(spec).__name__} {spec!r}."
+    )
+
+
 def build(
     name: str,
     *,

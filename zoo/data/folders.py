@@ -15,7 +15,7 @@ import tensorflow as tf
 from zoo.data.examples import Examples
 from zoo.data.tables import not_utf8
 from zoo.data.validate import check_images, check_texts
-from zoo.errors import DataError, first_line
+from zoo.errors import DataError, and_more, first_line, warn
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")  # what tf.io.decode_image reads
 OTHER_IMAGE_EXTENSIONS = (".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2")
@@ -62,6 +62,16 @@ def read_folder(path: Path) -> Examples:
     features, kind = read_examples(path, images, texts, labelled=True)
     per_class = [len(class_images if kind == "image" else class_texts)
                  for class_images, class_texts in found]
+    empty = [name for name, count in zip(classes, per_class, strict=True) if not count]
+    if empty:
+        # Kept as classes, as Keras' image_dataset_from_directory keeps them (the ids of the
+        # others stay as the sorted names give them), but said: a stray folder (notes/, a run's
+        # logs/) made a class no example has, and a model with an output it never learns.
+        warn(f"{path}: {len(empty)} of its {len(classes)} class folders hold no "
+             f"{'images' if kind == 'image' else '.txt files'} "
+             f"({and_more([repr(name) for name in empty[:4]], len(empty))}); they stay classes "
+             f"that no example has. Move them out of {path} unless the data lacks those classes "
+             f"on purpose.")
     labels = np.repeat(np.arange(len(classes), dtype=np.int32), per_class)
     return Examples(features, labels, kind, tuple(classes), repr(path.name))
 

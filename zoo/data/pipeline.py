@@ -23,11 +23,12 @@ from zoo.data.catalog import DATASETS
 from zoo.data.examples import Examples, TfdsExamples
 from zoo.data.images import make_augmentation
 from zoo.data.labels import name_positions
-from zoo.data.preprocess import Preprocessor, make_preprocessor
+from zoo.data.preprocess import Preprocessor, checked_preprocessor, make_preprocessor
 from zoo.data.sources import read_source, tfds_name, with_class_names
 from zoo.data.text import TEXT_BATCH
 from zoo.data.tfds_source import read_tfds
-from zoo.errors import DataError, InvalidValueError
+from zoo.errors import DataError, InvalidValueError, and_more
+from zoo.registry import as_spec
 from zoo.spec import ModelSpec
 
 logger = logging.getLogger("zoo.data")
@@ -147,16 +148,8 @@ def load(
         >>> train.class_names, next(iter(valid))[1].numpy().tolist()
         (('meh', 'neg', 'pos'), [1, 2])
     """
-    if isinstance(spec, str):
-        from zoo.registry import get_spec
-
-        spec = get_spec(spec)
-    if preprocessor is not None:
-        if not isinstance(preprocessor, Preprocessor):
-            raise InvalidValueError(
-                f"preprocessor must be a zoo.data.Preprocessor (the .preprocessor of a dataset "
-                f"from zoo.data.load), got {type(preprocessor).__name__}."
-            )
+    spec = as_spec(spec)
+    if checked_preprocessor(preprocessor) is not None:
         spec = spec or preprocessor.spec
         preprocessor.check_fits(spec)
     if spec is not None:
@@ -297,9 +290,9 @@ def _report_class_ids(examples: Examples, class_names: Sequence[str]) -> None:
     names = [str(name) for name in class_names]
     if examples.class_names or names == [str(index) for index in range(len(names))]:
         return
-    shown = ", ".join(f"{index} = {name}" for index, name in enumerate(names[:_NAMED]))
-    more = f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
-    logger.info("%s: labels are class ids, read as %s%s", examples.origin, shown, more)
+    shown = and_more((f"{index} = {name}" for index, name in enumerate(names[:_NAMED])),
+                     len(names))
+    logger.info("%s: labels are class ids, read as %s", examples.origin, shown)
 
 
 def _in_entry_order(examples: Examples, spec: ModelSpec) -> Examples:

@@ -31,6 +31,7 @@ from zoo.data.text import (
 from zoo.data.validate import entry_name
 from zoo.errors import DataError, InvalidValueError, warn
 from zoo.io import atomic_write_json, temporary_sibling
+from zoo.registry import as_spec
 from zoo.spec import ImageInput, ModelSpec, TextInput
 
 FILENAME = "preprocessor.json"
@@ -57,8 +58,11 @@ class Preprocessor:
         np.float32(-0.4242)
     """
 
-    def __init__(self, spec: ModelSpec, *, vocabulary: list[str] | None = None):
-        self.spec = spec
+    def __init__(self, spec: ModelSpec | str, *, vocabulary: list[str] | None = None):
+        self.spec = spec = as_spec(spec)
+        if spec is None:
+            raise InvalidValueError("a Preprocessor needs the spec of the entry it reads data "
+                                    "for (a zoo.ModelSpec or an entry name), got None.")
         if isinstance(spec.input, ImageInput):
             if vocabulary is not None:
                 raise InvalidValueError(
@@ -151,12 +155,14 @@ class Preprocessor:
         return directory
 
     @classmethod
-    def load(cls, directory: str | os.PathLike, spec: ModelSpec) -> Preprocessor:
-        """Restore a saved preprocessor for `spec` without re-adapting: the same ids as before.
+    def load(cls, directory: str | os.PathLike, spec: ModelSpec | str) -> Preprocessor:
+        """Restore a saved preprocessor for `spec` (a ModelSpec or an entry name) without
+        re-adapting: the same ids as before.
 
         Raises:
             DataError: no file, an unreadable one, or one saved for different input settings.
         """
+        spec = as_spec(spec)
         path = Path(directory) / FILENAME
         try:
             config = json.loads(path.read_text(encoding="utf-8"))
@@ -296,8 +302,9 @@ def _plural(kind: str) -> str:
     return "images" if kind == "image" else kind
 
 
-def make_preprocessor(spec: ModelSpec) -> Preprocessor:
-    """A new `Preprocessor` for an entry (text ones still need `adapt`).
+def make_preprocessor(spec: ModelSpec | str) -> Preprocessor:
+    """A new `Preprocessor` for an entry, given by its spec or name (text ones still need
+    `adapt`).
 
     Example:
         >>> from zoo.data.preprocess import make_preprocessor
@@ -306,3 +313,14 @@ def make_preprocessor(spec: ModelSpec) -> Preprocessor:
         True
     """
     return Preprocessor(spec)
+
+
+def checked_preprocessor(preprocessor: Any) -> Preprocessor | None:
+    """`preprocessor` when it is a `Preprocessor` or None; anything else is refused in the one
+    message every `preprocessor=` argument gives."""
+    if preprocessor is None or isinstance(preprocessor, Preprocessor):
+        return preprocessor
+    raise InvalidValueError(
+        f"preprocessor must be a zoo.data.Preprocessor (the .preprocessor of a dataset from "
+        f"zoo.data.load or of a zoo.train result), got {type(preprocessor).__name__}."
+    )

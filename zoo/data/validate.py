@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from zoo.data.catalog import DatasetInfo
-from zoo.errors import DataError, warn
+from zoo.errors import DataError, and_more, warn
 from zoo.spec import ModelSpec
 
 _SHOWN = 5  # offending rows quoted in a message
@@ -49,9 +49,9 @@ def rows_text(
 ) -> str:
     """ "row 3", or "rows 1, 2, 3, 4, 5 and 12 more" (0-based positions in the source); with
     `names` (one per row, such as file names), "files a.txt, b.txt" instead of positions."""
-    shown = ", ".join(str(int(i)) if names is None else names[i] for i in indices[:_SHOWN])
-    more = f" and {len(indices) - _SHOWN} more" if len(indices) > _SHOWN else ""
-    return f"{noun}{'s' if len(indices) > 1 else ''} {shown}{more}"
+    shown = and_more((str(int(i)) if names is None else names[i] for i in indices[:_SHOWN]),
+                     len(indices))
+    return f"{noun}{'s' if len(indices) > 1 else ''} {shown}"
 
 
 def check_not_empty(count: int, origin: str, split: str | None = None) -> None:

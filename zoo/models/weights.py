@@ -66,9 +66,15 @@ def _resolve_weights_path(source: str | os.PathLike) -> tuple[Path, str]:
     if (path / "saved_model.pb").is_file():
         read_metadata(path)  # a SavedModel without zoo.json: raises zoo.load's explanation
     if path.is_dir():
-        for candidate in ("model.keras", "best.keras"):
-            if (path / candidate).is_file():
-                return path / candidate, "keras"
+        if (path / "model.keras").is_file():
+            return path / "model.keras", "keras"
+        if (path / "best.keras").is_file():
+            # Deliberately not refused (zoo.load, zoo.evaluate and zoo.export refuse a run
+            # without its final model): fine-tuning from an interrupted run's best epoch is a
+            # fair start, but one that should not pass for the finished run.
+            warn(f"{path} holds no model.keras (its run has not finished): the model starts "
+                 f"from its best.keras, the best epoch so far.")
+            return path / "best.keras", "keras"
         raise DataError(f"{path} holds no model.keras or best.keras; pass {WEIGHTS_KINDS}.")
     if not path.exists():
         raise DataError(
@@ -521,7 +527,16 @@ def _copy_matching_layers(
             skipped.append(f"{layer.name} (shapes differ)")
         elif not num_classes_given:  # else a new head is the point of num_classes=N
             head_classes = (_classes(found), _classes(layer.weights))
-    if not [name for name in copied if name != HEAD_LAYER]:
+    # A head alone can match by chance; the layers below it say whether the model is the same.
+    # A model whose only weights are its head (a linear classifier) starts from that head.
+    head_only = not any(layer.weights for layer in model.layers if layer.name != HEAD_LAYER)
+    if head_only and not copied:
+        raise InvalidValueError(
+            f"the only weights of {model.name} are its head ({HEAD_LAYER}), and the head in "
+            f"{path.name} ({described}) has other shapes, so nothing would start from it. "
+            f"Build the model with the class count it was trained with, or without weights=."
+        )
+    if not head_only and not [name for name in copied if name != HEAD_LAYER]:
         raise InvalidValueError(
             f"no layer of {path.name} ({described}) matches {model.name} by name and shape; "
             f"weights can only start a model of the same family and sizes."

@@ -80,7 +80,11 @@ def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
     elif shape[-1] == 1 and images.shape[1:] == shape[:-1]:
         images = images[..., np.newaxis]  # (batch, height, width) -> one channel
     if images.shape[1:] != shape:
-        if images.ndim == 4 and images.shape[1:3] == shape[:2]:  # the size fits, not the channels
+        channels_first = (shape[2], *shape[:2])  # how PyTorch and NCHW arrays keep images
+        if images.shape in (channels_first, (len(images), *channels_first)):
+            fix = (f"Put the channels last: np.moveaxis(x, {images.ndim - 3}, -1) (the array "
+                   f"is channels-first)")
+        elif images.ndim == 4 and images.shape[1:3] == shape[:2]:  # the size fits, not channels
             fix = (f"Convert the images to {count_text(shape[2], 'channel')} "
                    f"(Image.open(f).convert({'L' if shape[2] == 1 else 'RGB'!r}) on files)")
         else:

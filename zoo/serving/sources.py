@@ -215,9 +215,10 @@ def from_model(model: Any, preprocessor: Any = None) -> Trained:
     started from a run's weights (`zoo.build(name, weights=...)`) carries that run's, which is
     used when none is given.
     """
+    from zoo.data.preprocess import checked_preprocessor
     from zoo.models.weights import pretrained_vocabulary
 
-    if preprocessor is None:  # read the model's text as zoo.train does
+    if checked_preprocessor(preprocessor) is None:  # read the model's text as zoo.train does
         preprocessor = pretrained_vocabulary(model)
     built_from = spec_of(model)  # what the exported network is: its metadata must say so
     if preprocessor is not None:

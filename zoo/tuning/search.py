@@ -39,15 +39,15 @@ import pandas as pd
 import tensorflow as tf
 
 from zoo import checks
-from zoo.errors import InvalidValueError, MissingDependencyError, ZooError, first_line
+from zoo.errors import InvalidValueError, MissingDependencyError, ZooError, and_more, first_line
 from zoo.interrupts import interrupts_kept
 from zoo.io import (
-    PROCESS_FILE,
     SEARCH_FILE,
     SEARCH_PROJECT,
     atomic_write_json,
     claim,
     directory_kind,
+    foreign_entries,
     holder,
     in_use_by,
     read_json_object,
@@ -578,7 +578,7 @@ def _check_only_a_search(directory: Path) -> None:
     """Refuse to start afresh in a directory that holds something other than a search:
     overwrite deletes an earlier search's files (its vocabulary among them), never a training
     workdir's or anything else."""
-    if not directory.is_dir() or all(path.name == PROCESS_FILE for path in directory.iterdir()):
+    if not foreign_entries(directory):
         return  # empty, or holding only this search's claim
     if directory_kind(directory) == "search":
         return
@@ -601,6 +601,16 @@ def _check_previous_search(directory: Path, record: dict[str, Any], role: str) -
                 f"record of what the search asked for ({SEARCH_FILE}), so zoo cannot tell "
                 f"whether these settings are its own. Pass overwrite=True (--overwrite) to start "
                 f"afresh, or use a new directory."
+            )
+        foreign = [name for name in foreign_entries(directory)
+                   if name not in (SEARCH_PROJECT, PREPROCESSOR_DIR, TRIALS_FILE)]
+        if foreign:
+            # No search began here; a search among these files would mix its own with them (in
+            # a folder of class folders, keras_tuner/ and preprocessor/ became classes).
+            raise SearchConflictError(
+                f"{directory} holds other files ({and_more(foreign[:4], len(foreign))}) and no "
+                f"search; a search would write its files among them. Use a new or empty "
+                f"directory (directory=, --directory)."
             )
         return
     try:
