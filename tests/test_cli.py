@@ -111,6 +111,20 @@ def test_no_tensorflow_start_up_lines_without_a_gpu_driver():
     assert completed.stderr == ""  # before: "failed call to cuInit: ... CUDA error" on every call
 
 
+def test_no_tensorflow_lines_while_a_masked_lstm_trains(tmp_path):
+    # TensorFlow's oneDNN wrote "E0000 ... oneDNN supports DT_BOOL only on platforms with
+    # AVX-512" at the first masked LSTM step of every text command (on AVX-512 machines too).
+    data = write_sentiment_tsv(tmp_path / "reviews.tsv", repeats=2)
+    completed = run_zoo("train", "lstm_sst2", "--data", str(data), "--epochs", "1", "--set",
+                        "vocab_size=50", "--set", "lstm_units=(4,)", "--set", "embedding_dim=4",
+                        tf_log_level=None)
+    assert completed.returncode == 0, completed.stderr
+    assert "macro" in completed.stdout
+    if os.path.exists(terminal.NVIDIA_DRIVER_NODE):
+        pytest.skip("an NVIDIA driver is loaded here, so CUDA's start-up lines are shown by design")
+    assert completed.stderr == ""
+
+
 def test_listing_entries_starts_neither_keras_nor_tensorflow():
     """`zoo list` answers in about a second: zoo's entries register without Keras (a builder
     imports it when it builds), and the command starts no TensorFlow. Before, every listing
@@ -467,6 +481,9 @@ def test_warnings_print_as_zoo_messages_without_source_lines(tmp_path, capsys):
                  "--set", "lstm_units=(4,)"]) == 0
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
+    # Without --workdir or --export nothing is saved: the last line says so, and how to keep it.
+    assert lines[-1] == ("the model was not kept: --workdir DIR keeps the run (and resumes it), "
+                         "--export DIR serves it")
     assert ("zoo: warning: 'reviews.tsv', column 'sentence': 1 of 21 texts are empty or blank "
             "(row 20); they teach") in "\n".join(lines)
     assert captured.out.count("texts are empty or blank") == 1  # not again for the hold-out
@@ -625,6 +642,17 @@ def test_ctrl_c_ends_with_one_line_and_the_shells_status(monkeypatch, capsys):
     monkeypatch.setitem(cli._COMMANDS, "list", interrupted)
     assert main(["list"]) == 130
     assert capsys.readouterr().err == "zoo: interrupted\n"
+    # Where the work was kept, the line says how it goes on.
+    for command in ("train", "tune"):
+        monkeypatch.setitem(cli._COMMANDS, command, interrupted)
+    assert main(["train", "cnn_mnist", "--workdir", "runs/cnn"]) == 130
+    assert capsys.readouterr().err == ("zoo: interrupted; rerun the same command to resume from "
+                                       "the last completed epoch (kept in runs/cnn)\n")
+    assert main(["train", "cnn_mnist"]) == 130
+    assert capsys.readouterr().err == "zoo: interrupted\n"
+    assert main(["tune", "cnn_mnist"]) == 130
+    assert capsys.readouterr().err == ("zoo: interrupted; rerun the same command to continue the "
+                                       "search from its finished trials\n")
 
 
 @pytest.mark.parametrize("memory_error", ["tensorflow", "python"])

@@ -748,6 +748,23 @@ def test_file_validation_errors(tmp_path):
     with pytest.raises(DataError, match=r"could not read .*latin\.csv: line 2 is not UTF-8 "
                                         r"\(byte 0xe9 in \"1,caf.\"\)"):
         zoo.data.load(not_utf8, spec="lstm_sst2")
+    # Control bytes in the quoted line stay out of the one-line message (an escape sequence in a
+    # terminal, a NUL in a log).
+    garbled = tmp_path / "garbled.csv"
+    garbled.write_bytes(b"label,text\n1,\x01\x1b[31m caf\xe9\n")
+    with pytest.raises(DataError, match=r"line 2 is not UTF-8 \(byte 0xe9 in \"1,\?\?\[31m "
+                                        r"caf.\"\)"):
+        zoo.data.load(garbled, spec="lstm_sst2")
+    # A binary file under a text name: said to be binary (it was a line of control bytes, and
+    # iconv advice for a zip archive), naming the kind where its first bytes tell it.
+    archive = tmp_path / "digits.tsv"
+    np.savez(tmp_path / "digits.npz", x=np.zeros(3))
+    archive.write_bytes((tmp_path / "digits.npz").read_bytes())
+    with pytest.raises(DataError, match=r"^could not read .*digits\.tsv: it is a binary file \(a "
+                       r"zip archive, such as an \.npz\), not text; expected UTF-8 text \(\.csv, "
+                       r"\.tsv or \.txt\)\. If it holds data zoo reads, give it its own "
+                       r"extension \(an \.npz archive ends in \.npz\)\.$"):
+        zoo.data.load(archive, spec="lstm_sst2")
 
 
 def test_text_column_errors_list_the_columns_found(tmp_path):

@@ -374,6 +374,15 @@ def test_cli_predict_images_and_errors(exports, tmp_path, capsys):
     assert table["class_id"].tolist() == expected["class_id"].tolist()
     assert main(["predict", str(path), str(tmp_path / "new")]) == 2
     assert "is a folder without images" in capsys.readouterr().err
+    # One image file, named in its row (it was "unknown file extension '.png'").
+    assert main(["predict", str(path), str(folder / "more" / "2.png"), "--output",
+                 str(tmp_path / "one.csv")]) == 0
+    one = pd.read_csv(tmp_path / "one.csv")
+    assert one["file"].tolist() == ["2.png"]
+    assert one["class_id"].tolist() == expected["class_id"].tolist()[2:]
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    assert main(["predict", str(path), str(tmp_path / "broken.png")]) == 2
+    assert capsys.readouterr().err.startswith(f"zoo: error: could not read {tmp_path}/broken.png")
 
 
 def test_cli_predict_reads_the_text_column_named(exports, tmp_path, capsys):

@@ -458,6 +458,36 @@ def test_a_trial_stopped_as_it_began_runs_again_instead_of_staying_running(
     assert list(result.trials.status) == ["COMPLETED", "COMPLETED"]
 
 
+class _KillInSecondTrial(keras.callbacks.Callback):
+    trainings = 0  # a class attribute: keras-tuner deep-copies callbacks for every trial
+
+    def on_train_begin(self, logs=None):
+        _KillInSecondTrial.trainings += 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        if _KillInSecondTrial.trainings == 2:
+            raise _Kill
+
+
+def test_a_rerun_after_a_trial_cut_short_says_it_runs_again_not_that_none_runs(
+    digits, tmp_path, caplog
+):
+    # Killed mid-training, the trial stays RUNNING and keras-tuner runs it again on the rerun:
+    # the rerun said "the search ... is complete (2 trials, max_trials=2): none runs", then ran it.
+    directory = tmp_path / "search"
+    _KillInSecondTrial.trainings = 0
+    with pytest.raises(_Kill):
+        zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, units=(8,),
+                 callbacks=[_KillInSecondTrial()], **SMALL)
+    with caplog.at_level(logging.INFO, logger="zoo.tuning"):
+        result = zoo.tune("mlp_mnist", digits, max_trials=2, directory=directory, units=(8,),
+                          **SMALL)
+    assert (f"the search in {directory} resumes: trial 1 was cut short and runs again from its "
+            f"start (2 trials held, max_trials=2).") in caplog.text
+    assert "none runs" not in caplog.text
+    assert list(result.trials.status) == ["COMPLETED", "COMPLETED"]
+
+
 def test_damaged_or_unrecorded_searches_are_refused_with_the_way_out(digits, tmp_path):
     directory = tmp_path / "search"
     zoo.tune("mlp_mnist", digits, max_trials=1, directory=directory, units=(8,), **SMALL)

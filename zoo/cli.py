@@ -210,9 +210,9 @@ def _parser() -> argparse.ArgumentParser:
 
     prediction = commands.add_parser("predict", help="classify raw images or sentences")
     prediction.add_argument("model", help="a zoo export, a training workdir, or a .keras file")
-    prediction.add_argument("input", help="a folder of images or .txt files, .npz (array x of "
-                            "uint8 images), .txt (a sentence per line), or .csv/.tsv with a "
-                            "sentence or text column")
+    prediction.add_argument("input", help="an image file (PNG, JPEG, BMP, GIF), a folder of "
+                            "images or .txt files, .npz (array x of uint8 images), .txt (a "
+                            "sentence per line), or .csv/.tsv with a sentence or text column")
     prediction.add_argument("--text-column", metavar="NAME",
                             help="column of a .csv/.tsv input holding the text (default: "
                                  "sentence, else text, else the only column)")
@@ -424,6 +424,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
     print(result.report)
     if result.workdir is not None:
         print(f"\nrun saved in {result.workdir}")
+    elif not args.export:  # trained, reported, and gone when the command ends: say so
+        print("\nthe model was not kept: --workdir DIR keeps the run (and resumes it), "
+              "--export DIR serves it")
     if args.export:
         worker = result.policy.worker if result.policy is not None else 0
         if worker != 0:
@@ -505,6 +508,7 @@ PREVIEW_TEXT = 40  # characters of each sentence `zoo predict` prints; the file 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
     import zoo
+    from zoo.data.folders import IMAGE_EXTENSIONS
     from zoo.errors import shortened
     from zoo.io import atomic_write_text
     from zoo.serving import read_input_folder, read_inputs
@@ -517,6 +521,8 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         inputs, files = read_input_folder(args.input)
     else:
         inputs = read_inputs(args.input, text_column=args.text_column)
+        if Path(args.input).suffix.lower() in IMAGE_EXTENSIONS:  # one image file, named
+            files = [Path(args.input).name]
     frame = zoo.load(args.model).predict(inputs)
     if files is not None:
         frame.insert(0, "file", files)
@@ -642,7 +648,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"and file size limits), or pick another.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("zoo: interrupted", file=sys.stderr)
+        print(f"zoo: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
     except Exception as error:
         if not _out_of_memory(error):
@@ -654,6 +660,16 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"batch_size=N), or free the memory other processes hold on it.", file=sys.stderr)
         return 2
     return 0
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    """After Ctrl-C, how the work done so far goes on, where it was kept."""
+    if args.command == "train" and args.workdir:
+        return ("; rerun the same command to resume from the last completed epoch (kept in "
+                f"{args.workdir})")
+    if args.command == "tune":
+        return "; rerun the same command to continue the search from its finished trials"
+    return ""
 
 
 def _out_of_memory(error: BaseException) -> bool:

@@ -38,7 +38,8 @@ def start_tensorflow_quietly() -> None:
     """Import TensorFlow and let it find its devices without its native start-up lines.
 
     TensorFlow 2.21 writes them to file descriptor 2, where TF_CPP_MIN_LOG_LEVEL does not reach:
-    CUDA probing, oneDNN and CPU flags at import, and, when it first looks for devices on a
+    CUDA probing, oneDNN and CPU flags at import, a oneDNN line at its first boolean transpose
+    (made here, so that it is dropped), and, when it first looks for devices on a
     machine without an NVIDIA driver, an alarming "failed call to cuInit: ... CUDA error". The
     import's lines are dropped. The device search's lines are kept in a temporary file and shown
     only where a driver is loaded (`NVIDIA_DRIVER_NODE`), since a GPU that fails to start must not
@@ -56,6 +57,12 @@ def start_tensorflow_quietly() -> None:
             import tensorflow as tf
         except (ImportError, ValueError) as error:
             failure = error
+        else:
+            # TensorFlow 2.21's oneDNN writes "oneDNN supports DT_BOOL only on platforms with
+            # AVX-512" (an ERROR line, on AVX-512 machines too) the first time it transposes a
+            # boolean tensor, as every masked LSTM does (lstm_sst2, lstm_imdb). Once a process:
+            # done here, where the line goes nowhere.
+            tf.transpose(tf.zeros((2, 1), tf.bool))
     if failure is not None:
         backend_error = _backend_error(failure)
         if backend_error is None:

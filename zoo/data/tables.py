@@ -77,6 +77,12 @@ def read_frame(path: str | os.PathLike, *, label_column: str = "label") -> pd.Da
         ) from None
 
 
+# The first bytes of binary files a text source is most often confused with.
+_BINARY_MAGIC = ((b"PK\x03\x04", "a zip archive, such as an .npz"),
+                 (b"\x93NUMPY", "a NumPy .npy array"), (b"\x89PNG", "a PNG image"),
+                 (b"\x89HDF", "an HDF5 file, such as .h5"), (b"\x1f\x8b", "gzip-compressed"))
+
+
 def not_utf8(path: Path) -> DataError:
     """The error for a text file that is not UTF-8, naming its first bad line and byte.
 
@@ -89,6 +95,13 @@ def not_utf8(path: Path) -> DataError:
         could not read .../reviews.csv: line 3 is not UTF-8 (byte 0xe8 in ...); expected UTF-8 ...
     """
     data = path.read_bytes()
+    if b"\0" in data[:8192]:  # text never holds NUL bytes; binary formats do
+        kind = next((name for magic, name in _BINARY_MAGIC if data.startswith(magic)), None)
+        return DataError(
+            f"could not read {path}: it is a binary file{f' ({kind})' if kind else ''}, not "
+            f"text; expected UTF-8 text (.csv, .tsv or .txt). If it holds data zoo "
+            f"reads, give it its own extension (an .npz archive ends in .npz)."
+        )
     try:
         data.decode("utf-8")
         where = "it is not UTF-8"
@@ -97,7 +110,9 @@ def not_utf8(path: Path) -> DataError:
         end = data.find(b"\n", error.start)
         line = data[start:end if end >= 0 else len(data)].decode("utf-8", "replace").strip()
         number = data.count(b"\n", 0, error.start) + 1
-        where = f"line {number} is not UTF-8 (byte 0x{data[error.start]:02x} in \"{line[:60]}\")"
+        # (Control characters of a stray byte sequence would garble the one-line message.)
+        shown = "".join(c if c.isprintable() else "?" for c in line[:60])
+        where = f"line {number} is not UTF-8 (byte 0x{data[error.start]:02x} in \"{shown}\")"
     return DataError(
         f"could not read {path}: {where}; expected UTF-8 text. Convert the file, e.g. "
         f"iconv -f latin1 -t utf-8 {path.name} > utf8_{path.name} (latin1: the usual encoding "

@@ -22,7 +22,8 @@ from zoo.data.validate import check_texts
 from zoo.errors import DataError, first_line, warn
 
 INPUT_FORMATS = (
-    "a folder of images or .txt files, .npz with an array x of uint8 images, .txt with one "
+    "an image file, a folder of images or .txt files, .npz with an array x of uint8 images, "
+    ".txt with one "
     f"sentence per line, or .csv/.tsv with a {' or '.join(repr(c) for c in TEXT_COLUMNS)} column"
 )
 
@@ -169,9 +170,10 @@ def _text_column(frame: pd.DataFrame, text_column: str | None = None) -> Any:
 
 
 def read_inputs(path: str | os.PathLike, *, text_column: str | None = None) -> np.ndarray:
-    """Unlabelled inputs from a file or folder: images from an .npz, sentences from
-    .txt/.csv/.tsv (the `text_column`, by default `sentence`, else `text`, else the only
-    column), and either kind from a folder of image or .txt files (`read_input_folder`).
+    """Unlabelled inputs from a file or folder: one image from an image file (PNG, JPEG, BMP or
+    GIF), images from an .npz, sentences from .txt/.csv/.tsv (the `text_column`, by default
+    `sentence`, else `text`, else the only column), and either kind from a folder of image or
+    .txt files (`read_input_folder`).
 
     Example:
         >>> import tempfile, pathlib
@@ -202,6 +204,8 @@ def read_inputs(path: str | os.PathLike, *, text_column: str | None = None) -> n
 def _read_input_file(path: Path, text_column: str | None = None) -> np.ndarray:
     suffix = path.suffix.lower()
     try:
+        if suffix in IMAGE_EXTENSIONS:  # one image: a batch of one
+            return read_examples(path.parent, [path], [], labelled=False)[0]
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as archive:
                 names = list(archive.keys())

@@ -753,9 +753,16 @@ def _forget_unrecorded_trials(oracle: Any, project: Path) -> None:
 
 def _say_when_nothing_runs(oracle: Any, directory: Path, max_trials: int) -> None:
     """A rerun whose max_trials the search already holds runs no trial: say so, rather than
-    return the earlier trials as if searched again."""
+    return the earlier trials as if searched again. A trial cut short (by Ctrl-C or a kill) is
+    still RUNNING in keras-tuner's record, and it runs again from its start: said instead."""
     held = len(oracle.trials)
-    if held > max_trials:
+    cut_short = sorted(trial_id for trial_id, trial in oracle.trials.items()
+                       if trial.status == "RUNNING")
+    if cut_short:
+        logger.info("the search in %s resumes: trial %s was cut short and runs again from its "
+                    "start (%d trials held, max_trials=%d).", directory, ", ".join(cut_short),
+                    held, max_trials)
+    elif held > max_trials:
         logger.warning("the search in %s already holds %d trials, more than max_trials=%d: none "
                        "runs, and all %d are listed. Pass max_trials above %d to run more.",
                        directory, held, max_trials, held, held)
