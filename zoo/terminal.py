@@ -61,8 +61,11 @@ def start_tensorflow_quietly() -> None:
             # TensorFlow 2.21's oneDNN writes "oneDNN supports DT_BOOL only on platforms with
             # AVX-512" (an ERROR line, on AVX-512 machines too) the first time it transposes a
             # boolean tensor, as every masked LSTM does (lstm_sst2, lstm_imdb). Once a process:
-            # done here, where the line goes nowhere.
-            tf.transpose(tf.zeros((2, 1), tf.bool))
+            # done here, where the line goes nowhere. Not in a multi-worker cluster (TF_CONFIG):
+            # an op now starts TensorFlow's runtime, and MultiWorkerMirroredStrategy must
+            # configure its collective ops before that.
+            if not os.environ.get("TF_CONFIG"):
+                tf.transpose(tf.zeros((2, 1), tf.bool))
     if failure is not None:
         backend_error = _backend_error(failure)
         if backend_error is None:
