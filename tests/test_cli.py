@@ -652,7 +652,8 @@ def test_ctrl_c_ends_with_one_line_and_the_shells_status(monkeypatch, capsys):
     assert capsys.readouterr().err == "zoo: interrupted\n"
     assert main(["tune", "cnn_mnist"]) == 130
     assert capsys.readouterr().err == ("zoo: interrupted; rerun the same command to continue the "
-                                       "search from its finished trials\n")
+                                       "search from its finished trials (kept in "
+                                       "tuning/cnn_mnist)\n")
 
 
 @pytest.mark.parametrize("memory_error", ["tensorflow", "python"])

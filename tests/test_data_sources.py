@@ -765,6 +765,13 @@ def test_file_validation_errors(tmp_path):
                        r"\.tsv or \.txt\)\. If it holds data zoo reads, give it its own "
                        r"extension \(an \.npz archive ends in \.npz\)\.$"):
         zoo.data.load(archive, spec="lstm_sst2")
+    # UTF-16 (Excel's "Unicode Text") holds NUL bytes too, but is text: the conversion is named.
+    wide = tmp_path / "excel.tsv"
+    wide.write_text("sentence\tlabel\nfine\t1\n", encoding="utf-16")
+    with pytest.raises(DataError, match=r"^could not read .*excel\.tsv: it is UTF-16 text; "
+                       r"expected UTF-8\. Convert the file, e\.g\. iconv -f utf-16 -t utf-8 "
+                       r"excel\.tsv > utf8_excel\.tsv, or save it as UTF-8\.$"):
+        zoo.data.load(wide, spec="lstm_sst2")
 
 
 def test_text_column_errors_list_the_columns_found(tmp_path):

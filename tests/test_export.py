@@ -383,6 +383,10 @@ def test_cli_predict_images_and_errors(exports, tmp_path, capsys):
     (tmp_path / "broken.png").write_bytes(b"not a png")
     assert main(["predict", str(path), str(tmp_path / "broken.png")]) == 2
     assert capsys.readouterr().err.startswith(f"zoo: error: could not read {tmp_path}/broken.png")
+    (tmp_path / "photo.webp").write_bytes(b"RIFF")  # an image TensorFlow cannot decode
+    assert main(["predict", str(path), str(tmp_path / "photo.webp")]) == 2
+    assert ("holds 1 image(s) in a format zoo cannot decode, e.g. photo.webp; expected .png, "
+            ".jpg, .jpeg, .bmp, .gif. Convert them") in capsys.readouterr().err
 
 
 def test_cli_predict_reads_the_text_column_named(exports, tmp_path, capsys):
@@ -507,7 +511,7 @@ def test_nan_for_the_empty_text_alone_is_named_and_predictions_do_not_label_nan(
                           kind="text", input_shape=(None,), class_names=("negative", "positive"),
                           metadata={}, source="test")
     with pytest.warns(UserWarning, match=r"NaN or infinite probabilities for 1 of 2 inputs "
-                      r"\(positions \[1\]\): their class_id and label are missing"):
+                      r"\(positions 1\): their class_id and label are missing"):
         frame = predictor.predict(["a fine film", ""])
     assert frame["class_id"].isna().tolist() == [False, True] and frame["class_id"][0] == 1
     assert frame["label"][0] == "positive" and frame["label"].isna().tolist() == [False, True]
@@ -1319,8 +1323,10 @@ def test_predict_states_expected_and_received_inputs(exports):
                        r"the channels last: np\.moveaxis\(x, 1, -1\) \(the array is "
                        r"channels-first\)\.$"):
         image.predict(np.zeros((2, 1, 28, 28), "uint8"))
-    with pytest.raises(zoo.DataError, match=r"np\.moveaxis\(x, 0, -1\) \(the array is "):
-        as_images(np.zeros((3, 32, 32), "uint8"), (32, 32, 3))  # one RGB image, channels first
+    with pytest.raises(zoo.DataError, match=r"\. If it is one channels-first image, put the "
+                       r"channels last: np\.moveaxis\(x, 0, -1\); if it is 3 images of one "
+                       r"channel, convert them to 3 channels\.$"):
+        as_images(np.zeros((3, 32, 32), "uint8"), (32, 32, 3))  # which of the two is not known
     # Integer pixels in 0-255 as training takes them (an .npz saved as int64); others refused,
     # without advising a cast that would wrap them around.
     pixels = np.random.default_rng(0).integers(0, 256, (2, 28, 28, 1))

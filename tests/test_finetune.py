@@ -578,9 +578,14 @@ def test_a_model_whose_only_weights_are_its_head_starts_from_that_head(tmp_path)
         for kept, copied in zip(trained.get_weights(), started.get_weights(), strict=True):
             np.testing.assert_array_equal(kept, copied)
         with pytest.raises(InvalidValueError, match=r"^the only weights of linear_digits are "
-                           r"its head \(classifier\), and the head in model\.keras \(.*\) has "
-                           r"other shapes, so nothing would start from it\. Build the model "
-                           r"with the class count it was trained with, or without weights=\.$"):
+                           r"its head, and model\.keras \(.*\) has none that fit it: classifier "
+                           r"\(trained for another class count\)\. Build the model with the "
+                           r"class count it was trained with, or build it without weights=\.$"):
             zoo.build("linear_digits", weights=tmp_path, num_classes=3)
+        # Another input size: the head's shapes differ, and the class count is not the fix.
+        with pytest.raises(InvalidValueError, match=r"none that fit it: classifier \(shapes "
+                           r"differ\)\. Start it from weights of the same model \(its run, "
+                           r"export or \.keras file\), or build it without weights=\.$"):
+            zoo.build("linear_digits", weights=tmp_path, input_shape=(14, 14, 1))
     finally:
         zoo.unregister_model("linear_digits")

@@ -51,9 +51,10 @@ def test_no_subpackage_module_shares_a_name_with_its_public_objects():
         assert not shadowed, f"{package.__name__}: modules named as public objects: {shadowed}"
 
 
-def test_zoo_models_loads_its_keras_pieces_on_first_use():
-    # zoo.models imports no Keras (listing entries stays fast); its layers and classifier_head
-    # are still its public names, for plug-ins and tab completion.
+def test_zoo_models_still_names_its_keras_pieces():
+    # zoo.models imports no Keras (listing entries stays fast: test_cli checks it in a fresh
+    # process); its layers and classifier_head are still its public names, for plug-ins and tab
+    # completion.
     import zoo.models
     import zoo.models.blocks
     import zoo.models.layers

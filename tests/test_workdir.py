@@ -644,10 +644,13 @@ def test_a_folder_of_other_files_is_refused_as_a_new_workdir_and_left_as_it_was(
 
 def test_a_new_workdir_may_hold_what_zoo_leaves_before_a_run_begins(tmp_path):
     # A kill between claiming the folder and recording the configuration leaves process.json
-    # (a dead process's) and perhaps a temporary file of zoo's: the rerun starts there. Once
-    # config.json is written, the run's own files are its own.
+    # (a dead process's) and perhaps a temporary file of zoo's: the rerun starts there. So do a
+    # multi-worker run's .worker-N folders, which the other workers claim while the chief's data
+    # loads, and hidden files a user's tools leave. Once config.json is written, the run's own
+    # files are its own.
     folder = tmp_path / "run"
-    folder.mkdir()
+    (folder / ".worker-1").mkdir(parents=True)
+    (folder / ".DS_Store").write_text("x")
     (folder / "process.json").write_text(json.dumps({"pid": 2**22 + 1, "started": 0}))
     (folder / ".config.json.q64giecn.tmp").write_text("{")
     run = Workdir(folder, CONFIG)

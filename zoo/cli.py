@@ -456,9 +456,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
 
 def _cmd_tune(args: argparse.Namespace) -> None:
     import zoo
-    from zoo.tuning.search import default_directory
+    from zoo.io import default_search_directory
 
-    _check_export_target(args, args.directory or default_directory(args.name),
+    _check_export_target(args, args.directory or default_search_directory(args.name),
                          "the search's --directory")
     arguments = {"tuner": args.tuner, "max_trials": args.max_trials, "epochs": args.epochs,
                  "seed": args.seed, "directory": args.directory, "overwrite": args.overwrite,
@@ -597,11 +597,9 @@ def _needs_tensorflow(command: str) -> bool:
     installed, every command starts it."""
     if command not in _COMMANDS_WITHOUT_TENSORFLOW:
         return True
-    from importlib.metadata import entry_points
+    from zoo.registry import plugin_entry_points
 
-    from zoo.registry import ENTRY_POINT_GROUP
-
-    return bool(entry_points(group=ENTRY_POINT_GROUP))
+    return bool(plugin_entry_points())
 
 
 # Options and arguments that name files or folders.
@@ -668,7 +666,10 @@ def _resume_hint(args: argparse.Namespace) -> str:
         return ("; rerun the same command to resume from the last completed epoch (kept in "
                 f"{args.workdir})")
     if args.command == "tune":
-        return "; rerun the same command to continue the search from its finished trials"
+        from zoo.io import default_search_directory
+
+        return ("; rerun the same command to continue the search from its finished trials "
+                f"(kept in {args.directory or default_search_directory(args.name)})")
     return ""
 
 

@@ -12,9 +12,11 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from zoo.errors import and_more
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -252,6 +254,17 @@ RUN_MARKERS = (CONFIG_FILE, STATE_FILE, STATE_DIR)
 SEARCH_MARKERS = (SEARCH_FILE, SEARCH_PROJECT)
 
 
+def default_search_directory(name: str) -> Path:
+    """Where `zoo.tune(name)` (`zoo tune NAME`) searches when given no directory: tuning/NAME.
+
+    Example:
+        >>> from zoo.io import default_search_directory
+        >>> str(default_search_directory("cnn_mnist"))
+        'tuning/cnn_mnist'
+    """
+    return Path("tuning") / name
+
+
 def directory_kind(directory: str | os.PathLike) -> str | None:
     """`"run"` for a training workdir, `"search"` for a search directory, else None.
 
@@ -273,24 +286,31 @@ def directory_kind(directory: str | os.PathLike) -> str | None:
     return None
 
 
-def foreign_entries(directory: str | os.PathLike) -> list[str]:
-    """The names in `directory` that are not a zoo process's claim (`process.json`) or the
-    temporary file of one of zoo's writes, sorted: what a new run or search would write among.
+def other_files(directory: str | os.PathLike, own: Iterable[str] = ()) -> str | None:
+    """The entries of `directory` that a new run or search would write among, named for a
+    message ("a.png, b.png and 3 more"); None where there are none. Left out: hidden names (zoo's
+    temporary files, a multi-worker run's `.worker-N` folders, `.DS_Store`), the claim zoo
+    leaves (`process.json`) and the names in `own`.
 
     Example:
         >>> import tempfile, pathlib
-        >>> from zoo.io import foreign_entries
+        >>> from zoo.io import other_files
         >>> folder = pathlib.Path(tempfile.mkdtemp())
         >>> _ = (folder / "process.json").write_text("{}")
+        >>> _ = (folder / ".worker-1").mkdir()
+        >>> other_files(folder) is None
+        True
         >>> _ = (folder / "digits.npz").write_bytes(b"")
-        >>> foreign_entries(folder), foreign_entries(folder / "missing")
-        (['digits.npz'], [])
+        >>> other_files(folder), other_files(folder / "missing")
+        ('digits.npz', None)
     """
     directory = Path(directory)
     if not directory.is_dir():
-        return []
-    return sorted(path.name for path in directory.iterdir()
-                  if path.name != PROCESS_FILE and not is_temporary_name(path.name))
+        return None
+    skipped = {PROCESS_FILE, *own}
+    names = sorted(path.name for path in directory.iterdir()
+                   if not path.name.startswith(".") and path.name not in skipped)
+    return and_more(names[:4], len(names)) if names else None
 
 
 # The directories this process holds, and the open descriptor whose lock holds each.

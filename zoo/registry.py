@@ -213,7 +213,7 @@ def _ensure_loaded() -> None:
         # zoo.models, would find it half-made. They load on the next call, once it is whole.
         _loaded = False
         return
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in plugin_entry_points():
         try:
             loaded = entry_point.load()
             if callable(loaded) and not isinstance(loaded, type):
@@ -222,6 +222,18 @@ def _ensure_loaded() -> None:
             warn(
                 f"could not load zoo plug-in {entry_point.name!r} ({entry_point.value}): {error}",
             )
+
+
+def plugin_entry_points() -> list[Any]:
+    """The installed plug-ins' entry points (group `zoo.models`), each registering entries when
+    loaded.
+
+    Example:
+        >>> from zoo.registry import plugin_entry_points
+        >>> isinstance(plugin_entry_points(), list)
+        True
+    """
+    return list(entry_points(group=ENTRY_POINT_GROUP))
 
 
 def _as_patterns(patterns: str | Iterable[str] | None, argument: str) -> list[str]:

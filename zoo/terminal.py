@@ -39,7 +39,7 @@ def start_tensorflow_quietly() -> None:
 
     TensorFlow 2.21 writes them to file descriptor 2, where TF_CPP_MIN_LOG_LEVEL does not reach:
     CUDA probing, oneDNN and CPU flags at import, a oneDNN line at its first boolean transpose
-    (made here, so that it is dropped), and, when it first looks for devices on a
+    on a CPU (made here, so that it is dropped), and, when it first looks for devices on a
     machine without an NVIDIA driver, an alarming "failed call to cuInit: ... CUDA error". The
     import's lines are dropped. The device search's lines are kept in a temporary file and shown
     only where a driver is loaded (`NVIDIA_DRIVER_NODE`), since a GPU that fails to start must not
@@ -57,15 +57,6 @@ def start_tensorflow_quietly() -> None:
             import tensorflow as tf
         except (ImportError, ValueError) as error:
             failure = error
-        else:
-            # TensorFlow 2.21's oneDNN writes "oneDNN supports DT_BOOL only on platforms with
-            # AVX-512" (an ERROR line, on AVX-512 machines too) the first time it transposes a
-            # boolean tensor, as every masked LSTM does (lstm_sst2, lstm_imdb). Once a process:
-            # done here, where the line goes nowhere. Not in a multi-worker cluster (TF_CONFIG):
-            # an op now starts TensorFlow's runtime, and MultiWorkerMirroredStrategy must
-            # configure its collective ops before that.
-            if not os.environ.get("TF_CONFIG"):
-                tf.transpose(tf.zeros((2, 1), tf.bool))
     if failure is not None:
         backend_error = _backend_error(failure)
         if backend_error is None:
@@ -73,11 +64,20 @@ def start_tensorflow_quietly() -> None:
         raise backend_error from None
     with tempfile.TemporaryFile() as captured:
         with native_stderr_to(captured):
-            tf.config.list_physical_devices()  # the first call probes CUDA; later ones are quiet
+            devices = tf.config.list_physical_devices()  # probes CUDA; later calls are quiet
         captured.seek(0)
         device_lines = captured.read().decode(errors="replace")
     if device_lines and os.path.exists(NVIDIA_DRIVER_NODE):
         sys.stderr.write(device_lines)
+    # TensorFlow 2.21's oneDNN writes "oneDNN supports DT_BOOL only on platforms with AVX-512"
+    # (an ERROR line, on AVX-512 machines too) the first time it transposes a boolean tensor on
+    # the CPU, as every masked LSTM does (lstm_sst2, lstm_imdb). Once a process: done here, where
+    # the line goes nowhere, on a machine training on its CPU. Not in a multi-worker cluster
+    # (TF_CONFIG): an op starts TensorFlow's runtime, and MultiWorkerMirroredStrategy must
+    # configure its collective ops before that.
+    if not os.environ.get("TF_CONFIG") and all(d.device_type == "CPU" for d in devices):
+        with open(os.devnull, "w") as devnull, native_stderr_to(devnull):
+            tf.transpose(tf.zeros((2, 1), tf.bool))
 
 
 def _keras_backend_setting() -> tuple[str, str]:

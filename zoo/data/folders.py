@@ -122,14 +122,18 @@ def example_files(root: Path, folder: Path) -> tuple[list[Path], list[Path]]:
             texts.append(file)
         elif file.suffix.lower() in OTHER_IMAGE_EXTENSIONS:
             unreadable.append(file)
-    if unreadable:
-        # Skipping them would use part of the data without a word.
-        raise DataError(
-            f"{root} holds {len(unreadable)} image(s) in a format zoo cannot decode, e.g. "
-            f"{unreadable[0].relative_to(root)}; expected {', '.join(IMAGE_EXTENSIONS)}. Convert "
-            f"them (e.g. with Pillow: Image.open(f).save(f.with_suffix('.png'))) or remove them."
-        )
+    if unreadable:  # skipping them would use part of the data without a word
+        raise unreadable_images(root, unreadable)
     return images, texts
+
+
+def unreadable_images(root: Path, files: Sequence[Path]) -> DataError:
+    """The error for image `files` (under `root`) in a format TensorFlow cannot decode."""
+    return DataError(
+        f"{root} holds {len(files)} image(s) in a format zoo cannot decode, e.g. "
+        f"{files[0].relative_to(root)}; expected {', '.join(IMAGE_EXTENSIONS)}. Convert "
+        f"them (e.g. with Pillow: Image.open(f).save(f.with_suffix('.png'))) or remove them."
+    )
 
 
 def decode_images(root: Path, files: Sequence[Path]) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from zoo.data.validate import check_labels, look_alike, rows_text
-from zoo.errors import DataError
+from zoo.errors import DataError, and_more
 
 # A written number: "3", "-1", "2.0", "1e3". Not "nan" or "inf", which are names in a column of
 # names and are refused as non-integral by `check_labels` in a column of numbers.
@@ -121,8 +121,7 @@ def class_ids(
                  for n in unknown[:_SHOWN]]
         raise DataError(
             f"{origin}: labels not among the class names: "
-            f"{', '.join(shown)}"
-            f"{' and more' if len(unknown) > _SHOWN else ''}; expected one of "
+            f"{and_more(shown, len(unknown))}; expected one of "
             f"{', '.join(repr(str(n)) for n in class_names)} (the class names that fix the "
             f"ids: class_names= or --class-names where given, else the training data's). Rename "
             f"or drop those examples, or correct the class names if the typo is theirs."

@@ -62,7 +62,8 @@ class Preprocessor:
         self.spec = spec = as_spec(spec)
         if spec is None:
             raise InvalidValueError("a Preprocessor needs the spec of the entry it reads data "
-                                    "for (a zoo.ModelSpec or an entry name), got None.")
+                                    "for, got None; pass the entry's name or its zoo.ModelSpec "
+                                    "(zoo.get_spec(name).with_overrides(...)).")
         if isinstance(spec.input, ImageInput):
             if vocabulary is not None:
                 raise InvalidValueError(

@@ -95,7 +95,12 @@ def not_utf8(path: Path) -> DataError:
         could not read .../reviews.csv: line 3 is not UTF-8 (byte 0xe8 in ...); expected UTF-8 ...
     """
     data = path.read_bytes()
-    if b"\0" in data[:8192]:  # text never holds NUL bytes; binary formats do
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16's byte-order mark (Excel's "Unicode Text")
+        return DataError(
+            f"could not read {path}: it is UTF-16 text; expected UTF-8. Convert the file, e.g. "
+            f"iconv -f utf-16 -t utf-8 {path.name} > utf8_{path.name}, or save it as UTF-8."
+        )
+    if b"\0" in data[:8192]:  # UTF-8 text never holds NUL bytes; binary formats do
         kind = next((name for magic, name in _BINARY_MAGIC if data.startswith(magic)), None)
         return DataError(
             f"could not read {path}: it is a binary file{f' ({kind})' if kind else ''}, not "

@@ -22,7 +22,7 @@ from zoo.io import read_optional_json_object
 if TYPE_CHECKING:
     from zoo.spec import ModelSpec
 
-HEAD_LAYER = "classifier"  # every family names its output layer so (zoo.models.common)
+HEAD_LAYER = "classifier"  # every family names its output layer so (zoo.models.blocks)
 VOCABULARY_ATTRIBUTE = "_zoo_pretrained_vocabulary"  # see pretrained_vocabulary
 SOURCE_ATTRIBUTE = "_zoo_pretrained_source"  # see pretrained_source
 WEIGHTS_KINDS = "a training workdir, a zoo.export directory, a .keras file or a .weights.h5 file"
@@ -531,10 +531,13 @@ def _copy_matching_layers(
     # A model whose only weights are its head (a linear classifier) starts from that head.
     head_only = not any(layer.weights for layer in model.layers if layer.name != HEAD_LAYER)
     if head_only and not copied:
+        why = next((reason for reason in skipped if reason.split(" ")[0] == HEAD_LAYER), None)
+        fix = ("Start it from weights of the same model (its run, export or .keras file)"
+               if why else "Build the model with the class count it was trained with")
         raise InvalidValueError(
-            f"the only weights of {model.name} are its head ({HEAD_LAYER}), and the head in "
-            f"{path.name} ({described}) has other shapes, so nothing would start from it. "
-            f"Build the model with the class count it was trained with, or without weights=."
+            f"the only weights of {model.name} are its head, and {path.name} ({described}) has "
+            f"none that fit it: {why or f'{HEAD_LAYER} (trained for another class count)'}. "
+            f"{fix}, or build it without weights=."
         )
     if not head_only and not [name for name in copied if name != HEAD_LAYER]:
         raise InvalidValueError(

@@ -15,16 +15,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zoo.data.folders import IMAGE_EXTENSIONS, example_files, read_examples
+from zoo.data.folders import (
+    IMAGE_EXTENSIONS,
+    OTHER_IMAGE_EXTENSIONS,
+    example_files,
+    read_examples,
+    unreadable_images,
+)
 from zoo.data.sources import count_text, first_shape_mismatch, npz_read_problem
 from zoo.data.tables import TEXT_COLUMNS, field_count_error, not_utf8, read_table_file
 from zoo.data.validate import check_texts
 from zoo.errors import DataError, first_line, warn
 
 INPUT_FORMATS = (
-    "an image file, a folder of images or .txt files, .npz with an array x of uint8 images, "
-    ".txt with one "
-    f"sentence per line, or .csv/.tsv with a {' or '.join(repr(c) for c in TEXT_COLUMNS)} column"
+    f"an image file ({', '.join(IMAGE_EXTENSIONS)}), a folder of images or .txt files, .npz with "
+    f"an array x of uint8 images, .txt with one sentence per line, or .csv/.tsv with a "
+    f"{' or '.join(repr(c) for c in TEXT_COLUMNS)} column"
 )
 
 
@@ -82,9 +88,12 @@ def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
         images = images[..., np.newaxis]  # (batch, height, width) -> one channel
     if images.shape[1:] != shape:
         channels_first = (shape[2], *shape[:2])  # how PyTorch and NCHW arrays keep images
-        if images.shape in (channels_first, (len(images), *channels_first)):
-            fix = (f"Put the channels last: np.moveaxis(x, {images.ndim - 3}, -1) (the array "
-                   f"is channels-first)")
+        if images.shape == (len(images), *channels_first):
+            fix = "Put the channels last: np.moveaxis(x, 1, -1) (the array is channels-first)"
+        elif images.shape == channels_first:  # one image channels-first, or single-channel ones
+            fix = (f"If it is one channels-first image, put the channels last: "
+                   f"np.moveaxis(x, 0, -1); if it is {shape[2]} images of one channel, convert "
+                   f"them to {count_text(shape[2], 'channel')}")
         elif images.ndim == 4 and images.shape[1:3] == shape[:2]:  # the size fits, not channels
             fix = (f"Convert the images to {count_text(shape[2], 'channel')} "
                    f"(Image.open(f).convert({'L' if shape[2] == 1 else 'RGB'!r}) on files)")
@@ -248,6 +257,8 @@ def _read_input_file(path: Path, text_column: str | None = None) -> np.ndarray:
         raise DataError(
             f"could not read {path}: {cause}. Expected {INPUT_FORMATS}.{hint}"
         ) from None
+    if suffix in OTHER_IMAGE_EXTENSIONS:  # an image, in a format TensorFlow cannot decode
+        raise unreadable_images(path.parent, [path])
     raise DataError(
         f"{path.name}: unknown file extension {path.suffix!r}; expected {INPUT_FORMATS}."
     )

@@ -25,7 +25,7 @@ import pandas as pd
 import tensorflow as tf
 
 from zoo import checks
-from zoo.errors import DataError, InvalidValueError, shortened, warn
+from zoo.errors import DataError, InvalidValueError, and_more, shortened, warn
 from zoo.serving.archive import abandoned_export, load_saved_model, read_metadata
 from zoo.serving.inputs import as_images, as_texts
 from zoo.serving.signature import SIGNATURE
@@ -106,7 +106,7 @@ class Predictor:
             frame["class_id"] = frame["class_id"].astype("Int64").mask(broken)
             frame.loc[broken, "label"] = None
             rows = np.flatnonzero(broken).tolist()
-            shown = f"{rows[:5]}{' and more' if len(rows) > 5 else ''}"
+            shown = and_more(map(str, rows[:5]), len(rows))
             warn(f"the model returned NaN or infinite probabilities for {len(rows)} of "
                  f"{len(frame)} inputs (positions {shown}): their class_id and label are "
                  f"missing. Empty texts do this with a pooling that divides by the "

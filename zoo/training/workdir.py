@@ -56,7 +56,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from zoo.errors import ZooError, and_more, first_line
+from zoo.errors import ZooError, first_line
 from zoo.io import (
     CONFIG_FILE,
     PROCESS_FILE,
@@ -66,10 +66,10 @@ from zoo.io import (
     atomic_write_text,
     claim,
     directory_kind,
-    foreign_entries,
     holder,
     in_use_by,
     json_kind,
+    other_files,
     read_json_object,
     release,
     remove_temporaries,
@@ -415,16 +415,16 @@ class Workdir:
                     f"tell where it stopped. Restore {self.state_path.name} to resume it, or use "
                     f"a new workdir (workdir=, --workdir)."
                 )
-            foreign = [] if self.config_path.exists() else foreign_entries(self.path)
-            if foreign:
+            other = None if self.config_path.exists() else other_files(self.path)
+            if other:
                 # No run began here (begin records the configuration before anything else), so
                 # these are someone else's files. A run among them wrote model.keras, logs/,
                 # state/...: in a folder of class folders they became classes of the data, and
                 # in an export a later zoo.export(..., overwrite=True) deleted the run.
                 raise WorkdirConflictError(
-                    f"workdir {self.path} holds other files "
-                    f"({and_more(foreign[:4], len(foreign))}) and no zoo run; a run would write "
-                    f"its files among them. Use a new or empty directory (workdir=, --workdir)."
+                    f"workdir {self.path} holds other files ({other}) and no zoo run; a run "
+                    f"would write its files among them. Use a new or empty directory "
+                    f"(workdir=, --workdir)."
                 )
             return RunState()
         try:

@@ -39,17 +39,18 @@ import pandas as pd
 import tensorflow as tf
 
 from zoo import checks
-from zoo.errors import InvalidValueError, MissingDependencyError, ZooError, and_more, first_line
+from zoo.errors import InvalidValueError, MissingDependencyError, ZooError, first_line
 from zoo.interrupts import interrupts_kept
 from zoo.io import (
     SEARCH_FILE,
     SEARCH_PROJECT,
     atomic_write_json,
     claim,
+    default_search_directory,
     directory_kind,
-    foreign_entries,
     holder,
     in_use_by,
+    other_files,
     read_json_object,
     release,
 )
@@ -272,7 +273,7 @@ def tune(
     checks.one_of("verbose", verbose, ("auto", 0, 1, 2))
     reading = reading_options(text_column, label_column, class_names)
     directory = checks.writable_directory(
-        "directory", default_directory(name) if directory is None else directory
+        "directory", default_search_directory(name) if directory is None else directory
     )
     role = _distributed_role()
 
@@ -407,11 +408,6 @@ def callers_keras_state() -> Iterator[None]:
         # Set again after the trackers: a block that changed the policy before keras-tuner first
         # cleared the session (zoo's own float32 pin) changed it in the caller's tracker.
         keras.config.set_dtype_policy(policy)
-
-
-def default_directory(name: str) -> Path:
-    """Where `zoo.tune(name)` searches when given no directory: tuning/NAME."""
-    return Path("tuning") / name
 
 
 def _make_oracle(
@@ -578,7 +574,7 @@ def _check_only_a_search(directory: Path) -> None:
     """Refuse to start afresh in a directory that holds something other than a search:
     overwrite deletes an earlier search's files (its vocabulary among them), never a training
     workdir's or anything else."""
-    if not foreign_entries(directory):
+    if not other_files(directory):
         return  # empty, or holding only this search's claim
     if directory_kind(directory) == "search":
         return
@@ -602,15 +598,14 @@ def _check_previous_search(directory: Path, record: dict[str, Any], role: str) -
                 f"whether these settings are its own. Pass overwrite=True (--overwrite) to start "
                 f"afresh, or use a new directory."
             )
-        foreign = [name for name in foreign_entries(directory)
-                   if name not in (SEARCH_PROJECT, PREPROCESSOR_DIR, TRIALS_FILE)]
-        if foreign:
+        other = other_files(directory, own=(SEARCH_PROJECT, PREPROCESSOR_DIR, TRIALS_FILE))
+        if other:
             # No search began here; a search among these files would mix its own with them (in
             # a folder of class folders, keras_tuner/ and preprocessor/ became classes).
             raise SearchConflictError(
-                f"{directory} holds other files ({and_more(foreign[:4], len(foreign))}) and no "
-                f"search; a search would write its files among them. Use a new or empty "
-                f"directory (directory=, --directory)."
+                f"{directory} holds other files ({other}) and no search; a search would "
+                f"write its files among them. Use a new or empty directory (directory=, "
+                f"--directory)."
             )
         return
     try:
