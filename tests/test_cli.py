@@ -141,6 +141,19 @@ def test_listing_entries_starts_neither_keras_nor_tensorflow():
     assert completed.stderr == ""
 
 
+def test_a_missing_data_path_is_refused_before_tensorflow_starts(tmp_path):
+    # It was said after TensorFlow's start-up (about 7 s) and the device policy's line.
+    code = ("import sys; from zoo.cli import main; "
+            "status = main(['tune', 'cnn_mnist', '--data', 'digits.npz', '--validation-data', "
+            "'mnits']); print(status, 'tensorflow' in sys.modules)")
+    (tmp_path / "digits.npz").write_bytes(b"")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=120, cwd=tmp_path)
+    assert completed.stdout.splitlines()[-1] == "2 False", completed.stderr
+    assert completed.stderr.startswith("zoo: error: 'mnits' is neither an existing file or "
+                                       "folder nor a known dataset name. Did you mean 'mnist'?")
+
+
 def test_train_then_evaluate_end_to_end(tmp_path, capsys):
     data = write_digits_npz(tmp_path / "digits.npz", count=300)
     workdir = tmp_path / "run"
@@ -202,7 +215,10 @@ def test_train_then_evaluate_end_to_end(tmp_path, capsys):
         ),
     ],
 )
-def test_errors_are_one_clear_line(args, message, capsys):
+def test_errors_are_one_clear_line(args, message, capsys, tmp_path, monkeypatch):
+    # x.npz exists but is never read: each of these is refused before the data loads.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.npz").write_bytes(b"")
     assert main(args) == 2
     error = capsys.readouterr().err
     assert error.startswith("zoo: error: ")

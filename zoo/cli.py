@@ -591,6 +591,17 @@ _COMMANDS = {"list": _cmd_list, "info": _cmd_info, "train": _cmd_train, "evaluat
 _COMMANDS_WITHOUT_TENSORFLOW = frozenset({"list"})
 
 
+def _check_local_sources(args: argparse.Namespace) -> None:
+    """Refuse a --data or --validation-data naming neither an existing path nor a dataset now,
+    in the words zoo.data.load would use, rather than after TensorFlow's start-up of seconds."""
+    from zoo.data.catalog import missing_local_source
+
+    for source in (getattr(args, "data", None), getattr(args, "validation_data", None)):
+        missing = missing_local_source(source)
+        if missing is not None:
+            raise missing
+
+
 def _needs_tensorflow(command: str) -> bool:
     """Whether `command` starts TensorFlow first (quietly). A plug-in's entries may import Keras
     as they register, and that import must not print TensorFlow's start-up lines: with a plug-in
@@ -625,6 +636,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         with unencodable_output_escaped(), progress_messages():
+            _check_local_sources(args)
             if _needs_tensorflow(args.command):
                 start_tensorflow_quietly()
             _COMMANDS[args.command](args)

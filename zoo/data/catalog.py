@@ -5,9 +5,18 @@ One record per dataset, so that entries, pipelines and exports agree on what a d
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from zoo.errors import unknown_name
+from zoo.errors import DataError, close_matches, unknown_name
+
+TFDS_PREFIX = "tfds:"
+LOCAL_FORMATS = (
+    ".npz with arrays x and y, .csv or .tsv with a text and a label column, or a folder with one "
+    "sub-folder per class holding images or .txt files"
+)
 
 
 @dataclass(frozen=True)
@@ -99,3 +108,54 @@ def train_and_test_splits(name: str) -> tuple[str, str]:
     """
     info = DATASETS.get(name)
     return (info.train_split, info.test_split) if info is not None else ("train", "test")
+
+
+def tfds_name(source: Any) -> str | None:
+    """The TFDS name a source refers to ("tfds:NAME[/CONFIG]" or a catalog name), else None.
+
+    A catalog name that is also an existing path is read as the path.
+
+    Example:
+        >>> from zoo.data.catalog import tfds_name
+        >>> tfds_name("tfds:glue/sst2"), tfds_name("mnist"), tfds_name("digits.npz")
+        ('glue/sst2', 'mnist', None)
+    """
+    if not isinstance(source, str):
+        return None
+    if source.startswith(TFDS_PREFIX):
+        name = source[len(TFDS_PREFIX) :].strip()
+        if not name:
+            raise DataError(
+                f"{source!r} names no dataset; expected 'tfds:NAME' or 'tfds:NAME/CONFIG'."
+            )
+        return name
+    if source in DATASETS and not Path(source).exists():
+        return source
+    return None
+
+
+def missing_local_source(source: Any) -> DataError | None:
+    """The error for a source naming a path that does not exist and no dataset; None for
+    anything else. Plain Python, so that the command line says it before TensorFlow starts.
+
+    Example:
+        >>> from zoo.data.catalog import missing_local_source
+        >>> missing_local_source("mnist") is None, missing_local_source("tfds:imdb_reviews") is None
+        (True, True)
+        >>> print(missing_local_source("mnits"))  # doctest: +ELLIPSIS
+        'mnits' is neither an existing file or folder nor a known dataset name. Did you mean...
+    """
+    if not isinstance(source, (str, os.PathLike)) or tfds_name(source) is not None:
+        return None
+    path = Path(source)
+    if path.exists():
+        return None
+    hint = ""
+    if not path.suffix and os.sep not in str(path):
+        matches = close_matches(str(path), DATASETS)
+        hint = f" Did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
+        hint += f" Known datasets: {', '.join(sorted(DATASETS))}; use 'tfds:NAME' for others."
+    return DataError(
+        f"{str(path)!r} is neither an existing file or folder nor a known dataset name.{hint} "
+        f"Local sources are {LOCAL_FORMATS}."
+    )

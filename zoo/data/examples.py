@@ -13,11 +13,6 @@ import tensorflow as tf
 
 from zoo.data.catalog import DatasetInfo
 
-LOCAL_FORMATS = (
-    ".npz with arrays x and y, .csv or .tsv with a text and a label column, or a folder with one "
-    "sub-folder per class holding images or .txt files"
-)
-
 
 @dataclass(frozen=True)
 class Examples:

@@ -17,39 +17,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zoo.data.catalog import DATASETS
-from zoo.data.examples import LOCAL_FORMATS, Examples
+from zoo.data.catalog import (
+    LOCAL_FORMATS,
+    missing_local_source,
+    tfds_name,
+)
+from zoo.data.examples import Examples
 from zoo.data.folders import read_folder
 from zoo.data.labels import class_ids, encode_labels
 from zoo.data.tables import from_frame, read_table
 from zoo.data.validate import check_images, check_not_empty, check_texts
-from zoo.errors import DataError, InvalidValueError, close_matches, first_line
-
-TFDS_PREFIX = "tfds:"
-
-
-def tfds_name(source: Any) -> str | None:
-    """The TFDS name a source refers to ("tfds:NAME[/CONFIG]" or a catalog name), else None.
-
-    A catalog name that is also an existing path is read as the path.
-
-    Example:
-        >>> from zoo.data.sources import tfds_name
-        >>> tfds_name("tfds:glue/sst2"), tfds_name("mnist"), tfds_name("digits.npz")
-        ('glue/sst2', 'mnist', None)
-    """
-    if not isinstance(source, str):
-        return None
-    if source.startswith(TFDS_PREFIX):
-        name = source[len(TFDS_PREFIX) :].strip()
-        if not name:
-            raise DataError(
-                f"{source!r} names no dataset; expected 'tfds:NAME' or 'tfds:NAME/CONFIG'."
-            )
-        return name
-    if source in DATASETS and not Path(source).exists():
-        return source
-    return None
+from zoo.errors import DataError, InvalidValueError, first_line
 
 
 def column_options(text_column: str | None = None, label_column: str = "label") -> dict[str, str]:
@@ -182,16 +160,9 @@ def read_path(
     path: Path, *, text_column: str | None = None, label_column: str = "label"
 ) -> Examples:
     """Read an `.npz`, `.csv`, `.tsv` file or a folder of class folders (see `read_source`)."""
-    if not path.exists():
-        hint = ""
-        if not path.suffix and os.sep not in str(path):
-            matches = close_matches(str(path), DATASETS)
-            hint = f" Did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
-            hint += f" Known datasets: {', '.join(sorted(DATASETS))}; use 'tfds:NAME' for others."
-        raise DataError(
-            f"{str(path)!r} is neither an existing file or folder nor a known dataset name.{hint} "
-            f"Local sources are {LOCAL_FORMATS}."
-        )
+    missing = missing_local_source(path)
+    if missing is not None:
+        raise missing
     if path.is_dir():
         return read_folder(path)
     suffix = path.suffix.lower()

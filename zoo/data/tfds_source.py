@@ -12,8 +12,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from zoo.data.catalog import DATASETS, DatasetInfo
-from zoo.data.examples import LOCAL_FORMATS, TfdsExamples
+from zoo.data.catalog import DATASETS, LOCAL_FORMATS, DatasetInfo
+from zoo.data.examples import TfdsExamples
 from zoo.errors import DataError, DatasetUnavailableError, close_matches, first_line
 from zoo.logs import quiet
 
