@@ -508,21 +508,14 @@ PREVIEW_TEXT = 40  # characters of each sentence `zoo predict` prints; the file 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
     import zoo
-    from zoo.data.folders import IMAGE_EXTENSIONS
     from zoo.errors import shortened
     from zoo.io import atomic_write_text
-    from zoo.serving import read_input_folder, read_inputs
+    from zoo.serving.inputs import read_named_inputs
 
     if args.output:
         _check_output_file(args.output, "predictions", "CSV",  # before the work it would end
                            {"INPUT": args.input, "MODEL": args.model})
-    files = None
-    if os.path.isdir(args.input) and args.text_column is None:  # each row names its file
-        inputs, files = read_input_folder(args.input)
-    else:
-        inputs = read_inputs(args.input, text_column=args.text_column)
-        if Path(args.input).suffix.lower() in IMAGE_EXTENSIONS:  # one image file, named
-            files = [Path(args.input).name]
+    inputs, files = read_named_inputs(args.input, text_column=args.text_column)
     frame = zoo.load(args.model).predict(inputs)
     if files is not None:
         frame.insert(0, "file", files)

@@ -277,6 +277,19 @@ def _warn_first_line_read_as_header(path: Path, header: str) -> None:
     )
 
 
+def read_named_inputs(
+    path: str | os.PathLike, *, text_column: str | None = None
+) -> tuple[np.ndarray, list[str] | None]:
+    """The inputs of `path` as `read_inputs` reads them, with the file each came from where the
+    files are the inputs (a folder's, relative to it; one image file's name), else None (the
+    rows of one .npz, .txt, .csv or .tsv file): what `zoo predict` names its rows by."""
+    path = Path(path)
+    if path.is_dir() and text_column is None:
+        return read_input_folder(path)
+    inputs = read_inputs(path, text_column=text_column)
+    return inputs, ([path.name] if path.suffix.lower() in IMAGE_EXTENSIONS else None)
+
+
 def read_input_folder(folder: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
     """The inputs of a folder, with each file's path relative to it: its images (PNG, JPEG, BMP
     or GIF) as one uint8 array, or its `.txt` files (one text each) as sentences. Files at any
