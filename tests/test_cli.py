@@ -141,17 +141,36 @@ def test_listing_entries_starts_neither_keras_nor_tensorflow():
     assert completed.stderr == ""
 
 
-def test_a_missing_data_path_is_refused_before_tensorflow_starts(tmp_path):
-    # It was said after TensorFlow's start-up (about 7 s) and the device policy's line.
-    code = ("import sys; from zoo.cli import main; "
-            "status = main(['tune', 'cnn_mnist', '--data', 'digits.npz', '--validation-data', "
-            "'mnits']); print(status, 'tensorflow' in sys.modules)")
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["tune", "cnn_mnist", "--data", "digits.npz", "--validation-data", "mnits"],
+         "'mnits' is neither an existing file or folder nor a known dataset name. Did you mean "
+         "'mnist'?"),
+        (["evaluate", "runs/cnn", "--data", "digits.npz"],
+         "runs/cnn does not exist; expected a directory written by zoo.export, a training "
+         "workdir, or a .keras file."),
+        (["predict", "digits.npz", "reviews.txt"],
+         "input file reviews.txt does not exist; expected an image file (.png, .jpg, .jpeg, "
+         ".bmp, .gif), a folder of images or .txt files, .npz with an array x of uint8 images, "
+         ".txt with one sentence per line, or .csv/.tsv with a 'sentence' or 'text' column."),
+        (["train", "cnn_mnist", "--data", "digits.npz", "--weights", "old.keras"],
+         "old.keras does not exist; expected weights as a training workdir, a zoo.export "
+         "directory, a .keras file or a .weights.h5 file."),
+    ],
+    ids=["data", "model", "input", "weights"],
+)
+def test_a_missing_path_is_refused_before_tensorflow_starts(tmp_path, args, message):
+    # It was said after TensorFlow's start-up (about 7 s) and the device policy's line, in the
+    # same words (the library's checks are these functions).
+    code = (f"import sys; from zoo.cli import main; status = main({args!r}); "
+            f"print(status, 'tensorflow' in sys.modules)")
     (tmp_path / "digits.npz").write_bytes(b"")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                timeout=120, cwd=tmp_path)
     assert completed.stdout.splitlines()[-1] == "2 False", completed.stderr
-    assert completed.stderr.startswith("zoo: error: 'mnits' is neither an existing file or "
-                                       "folder nor a known dataset name. Did you mean 'mnist'?")
+    assert completed.stderr.startswith(f"zoo: error: {message}"), completed.stderr
+    assert completed.stderr.count("\n") == 1  # one line
 
 
 def test_train_then_evaluate_end_to_end(tmp_path, capsys):
@@ -197,8 +216,8 @@ def test_train_then_evaluate_end_to_end(tmp_path, capsys):
         ),
         (
             ["evaluate", "no-such-dir", "--data", "x.npz"],
-            "no-such-dir does not exist; expected a training workdir, a zoo export or a .keras "
-            "file",
+            "no-such-dir does not exist; expected a directory written by zoo.export, a training "
+            "workdir, or a .keras file",
         ),
         (["train", "cnn_mnist", "--set", "seed=3"], "--set seed=3 is not an override: use --seed"),
         (

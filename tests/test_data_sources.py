@@ -545,7 +545,8 @@ def test_a_model_with_more_classes_than_the_tfds_dataset_reads_it():
 
 def test_texts_for_an_image_entry_are_refused_with_the_way_out():
     frame = pd.DataFrame({"sentence": ["a fine film", "dull"], "label": [1, 0]})
-    expected = r"holds texts\. Pass an image source.*task='text_classification'"
+    expected = (r"holds texts\. Pass an image source, or pick an entry for texts \(`zoo list "
+                r"--task text_classification`, or zoo\.list_models\(task='text_classification'\)\)")
     with pytest.raises(DataError, match=expected):
         zoo.data.load(frame, spec="cnn_mnist")
 

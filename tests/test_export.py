@@ -866,7 +866,8 @@ def test_missing_parents_are_made_and_unusable_ones_are_a_clear_error(tmp_path, 
 
 
 def test_export_reads_paths_as_zoo_load_does(exports, tmp_path):
-    with pytest.raises(zoo.DataError, match="absent does not exist; expected a training workdir"):
+    with pytest.raises(zoo.DataError, match="absent does not exist; expected a directory written by "
+                       "zoo.export, a training workdir, or a .keras file"):
         zoo.export(tmp_path / "absent", tmp_path / "export")
     image_export = export_of_kind(exports, "image")
     with pytest.raises(zoo.DataError, match=r"is already a zoo export; zoo\.load\(.*\) serves it"):

@@ -174,7 +174,8 @@ def test_a_weights_file_starts_a_model_with_a_new_head(tmp_path):
 def test_bad_weights_are_explained(tmp_path, trained_mlp):
     _, path = trained_mlp
     with pytest.raises(DataError, match="absent.keras does not exist; expected weights as a "
-                       "training workdir, a zoo export, or a .keras or .weights.h5 file"):
+                       "training workdir, a zoo.export directory, a .keras file or a "
+                       r"\.weights\.h5 file\.$"):
         zoo.build("mlp_mnist", weights=tmp_path / "absent.keras")
     with pytest.raises(InvalidValueError, match="no layer of mlp.keras"):
         zoo.build("cnn_mnist", weights=path)

@@ -584,15 +584,24 @@ _COMMANDS = {"list": _cmd_list, "info": _cmd_info, "train": _cmd_train, "evaluat
 _COMMANDS_WITHOUT_TENSORFLOW = frozenset({"list"})
 
 
-def _check_local_sources(args: argparse.Namespace) -> None:
-    """Refuse a --data or --validation-data naming neither an existing path nor a dataset now,
-    in the words zoo.data.load would use, rather than after TensorFlow's start-up of seconds."""
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse a path the command reads that does not exist (--data, --validation-data, MODEL,
+    INPUT, --weights) now, in the words the library would use, rather than after TensorFlow's
+    start-up of seconds."""
     from zoo.data.catalog import missing_local_source
+    from zoo.serving.paths import WEIGHTS_KINDS, missing_input, missing_model
 
-    for source in (getattr(args, "data", None), getattr(args, "validation_data", None)):
-        missing = missing_local_source(source)
-        if missing is not None:
-            raise missing
+    checks = [missing_local_source(getattr(args, "data", None)),
+              missing_local_source(getattr(args, "validation_data", None))]
+    if getattr(args, "model", None) is not None:
+        checks.append(missing_model(args.model))
+    if getattr(args, "input", None) is not None:
+        checks.append(missing_input(args.input))
+    if getattr(args, "weights", None):  # an empty --weights is refused by its own check
+        checks.append(missing_model(args.weights, f"weights as {WEIGHTS_KINDS}"))
+    missing = next((error for error in checks if error is not None), None)
+    if missing is not None:
+        raise missing
 
 
 def _needs_tensorflow(command: str) -> bool:
@@ -629,7 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         with unencodable_output_escaped(), progress_messages():
-            _check_local_sources(args)
+            _check_paths(args)
             if _needs_tensorflow(args.command):
                 start_tensorflow_quietly()
             _COMMANDS[args.command](args)

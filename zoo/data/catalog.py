@@ -13,6 +13,8 @@ from typing import Any
 from zoo.errors import DataError, close_matches, unknown_name
 
 TFDS_PREFIX = "tfds:"
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")  # what tf.io.decode_image reads
+TEXT_COLUMNS = ("sentence", "text")  # looked for, in this order, when text_column is not given
 LOCAL_FORMATS = (
     ".npz with arrays x and y, .csv or .tsv with a text and a label column, or a folder with one "
     "sub-folder per class holding images or .txt files"

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from zoo.data.catalog import IMAGE_EXTENSIONS
 from zoo.data.examples import Examples
 from zoo.data.tables import not_utf8
 from zoo.data.validate import check_images, check_texts
 from zoo.errors import DataError, and_more, first_line, warn
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")  # what tf.io.decode_image reads
 OTHER_IMAGE_EXTENSIONS = (".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2")
 
 

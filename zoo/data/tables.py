@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from zoo.data.catalog import TEXT_COLUMNS
 from zoo.data.examples import Examples
 from zoo.data.labels import encode_labels
 from zoo.data.validate import check_not_empty, check_texts
 from zoo.errors import DataError, first_line
-
-TEXT_COLUMNS = ("sentence", "text")  # looked for, in this order, when text_column is not given
 
 
 def read_table(

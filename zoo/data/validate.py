@@ -435,7 +435,8 @@ def check_kind(kind: str, spec: ModelSpec, origin: str) -> None:
             takes, source = "text", "a text source"
         raise DataError(
             f"{entry_name(spec)} takes {takes}, but {origin} holds {kind}s. Pass {source}, or pick "
-            f"an entry for {kind}s (zoo.list_models(task='{kind}_classification'))."
+            f"an entry for {kind}s (`zoo list --task {kind}_classification`, or "
+            f"zoo.list_models(task='{kind}_classification'))."
         )
 
 

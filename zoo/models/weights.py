@@ -18,6 +18,7 @@ import keras
 
 from zoo.errors import DataError, InvalidValueError, ZooError, first_line, warn
 from zoo.io import read_optional_json_object
+from zoo.serving.paths import WEIGHTS_KINDS, missing_model
 
 if TYPE_CHECKING:
     from zoo.spec import ModelSpec
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 HEAD_LAYER = "classifier"  # every family names its output layer so (zoo.models.blocks)
 VOCABULARY_ATTRIBUTE = "_zoo_pretrained_vocabulary"  # see pretrained_vocabulary
 SOURCE_ATTRIBUTE = "_zoo_pretrained_source"  # see pretrained_source
-WEIGHTS_KINDS = "a training workdir, a zoo.export directory, a .keras file or a .weights.h5 file"
 
 
 def token_id_layers(model: keras.Model) -> tuple[str, ...]:
@@ -76,11 +76,9 @@ def _resolve_weights_path(source: str | os.PathLike) -> tuple[Path, str]:
                  f"from its best.keras, the best epoch so far.")
             return path / "best.keras", "keras"
         raise DataError(f"{path} holds no model.keras or best.keras; pass {WEIGHTS_KINDS}.")
-    if not path.exists():
-        raise DataError(
-            f"{path} does not exist; expected weights as a training workdir, a zoo export, or "
-            f"a .keras or .weights.h5 file."
-        )
+    missing = missing_model(path, f"weights as {WEIGHTS_KINDS}")
+    if missing is not None:
+        raise missing
     if path.name.endswith(".weights.h5"):
         return path, "weights"
     if not path.name.endswith(".keras"):

@@ -26,12 +26,7 @@ from zoo.data.sources import count_text, first_shape_mismatch, npz_read_problem
 from zoo.data.tables import TEXT_COLUMNS, field_count_error, not_utf8, read_table_file
 from zoo.data.validate import check_texts
 from zoo.errors import DataError, first_line, warn
-
-INPUT_FORMATS = (
-    f"an image file ({', '.join(IMAGE_EXTENSIONS)}), a folder of images or .txt files, .npz with "
-    f"an array x of uint8 images, .txt with one sentence per line, or .csv/.tsv with a "
-    f"{' or '.join(repr(c) for c in TEXT_COLUMNS)} column"
-)
+from zoo.serving.paths import INPUT_FORMATS, missing_input
 
 
 def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
@@ -199,8 +194,9 @@ def read_inputs(path: str | os.PathLike, *, text_column: str | None = None) -> n
         )
     if path.is_dir():
         return read_input_folder(path)[0]
-    if not path.is_file():
-        raise DataError(f"input file {path} does not exist; expected {INPUT_FORMATS}.")
+    missing = missing_input(path)
+    if missing is not None:
+        raise missing
     inputs = _read_input_file(path, text_column)
     if not len(inputs):
         raise DataError(

@@ -26,8 +26,9 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo.errors import DataError, InvalidValueError, and_more, shortened, warn
-from zoo.serving.archive import abandoned_export, load_saved_model, read_metadata
+from zoo.serving.archive import load_saved_model, read_metadata
 from zoo.serving.inputs import as_images, as_texts
+from zoo.serving.paths import missing_model
 from zoo.serving.signature import SIGNATURE
 from zoo.serving.sources import Trained, read_keras_file, read_workdir
 
@@ -248,16 +249,9 @@ def load(path: str | os.PathLike) -> Predictor:
     """
     _check_load_argument(path)
     path = Path(path)
-    if not path.exists():
-        previous = abandoned_export(path)
-        aside = (
-            f" An export interrupted while replacing it left the previous one at {previous}: "
-            f"rename it back, or export again (which puts it back first)." if previous else ""
-        )
-        raise DataError(
-            f"{path} does not exist; expected a directory written by zoo.export, a training "
-            f"workdir, or a .keras file.{aside}"
-        )
+    missing = missing_model(path)
+    if missing is not None:
+        raise missing
     if path.is_dir():
         if (path / "saved_model.pb").is_file():
             return _saved_model_predictor(path)

@@ -15,6 +15,7 @@ from typing import Any
 from zoo.errors import DataError, InvalidValueError, UnknownNameError, close_matches, first_line
 from zoo.io import read_optional_json_object
 from zoo.registry import get_spec, spec_for_model
+from zoo.serving.paths import missing_model
 from zoo.spec import ModelSpec, spec_of
 
 
@@ -200,10 +201,9 @@ def read_trained(path: str | os.PathLike) -> Trained:
     path = Path(path)
     if path.is_dir():
         return read_workdir(path)
-    if not path.exists():
-        raise DataError(
-            f"{path} does not exist; expected a training workdir, a zoo export or a .keras file."
-        )
+    missing = missing_model(path)
+    if missing is not None:
+        raise missing
     return read_keras_file(path)
 
 

@@ -1,0 +1,56 @@
+"""The paths `zoo.load`, `zoo.evaluate`, fine-tuning weights and `zoo predict` read, refused in one
+line when they do not exist. Plain Python, so that the command line says it before TensorFlow
+starts (several seconds) in the words the library would use after."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from zoo.data.catalog import IMAGE_EXTENSIONS, TEXT_COLUMNS
+from zoo.errors import DataError
+from zoo.serving.archive import abandoned_export
+
+MODEL_KINDS = "a directory written by zoo.export, a training workdir, or a .keras file"
+WEIGHTS_KINDS = "a training workdir, a zoo.export directory, a .keras file or a .weights.h5 file"
+INPUT_FORMATS = (
+    f"an image file ({', '.join(IMAGE_EXTENSIONS)}), a folder of images or .txt files, .npz with "
+    f"an array x of uint8 images, .txt with one sentence per line, or .csv/.tsv with a "
+    f"{' or '.join(repr(c) for c in TEXT_COLUMNS)} column"
+)
+
+
+def missing_model(path: str | os.PathLike, kinds: str = MODEL_KINDS) -> DataError | None:
+    """The error for a model path (`kinds` says what it may be) that does not exist, naming the
+    previous export an interrupted `zoo.export` left beside it; None when it exists.
+
+    Example:
+        >>> from zoo.serving.paths import missing_model
+        >>> print(missing_model("/no/such/run"))  # doctest: +ELLIPSIS
+        /no/such/run does not exist; expected a directory written by zoo.export, a training ...
+        >>> missing_model(".") is None
+        True
+    """
+    if Path(path).exists():
+        return None
+    previous = abandoned_export(path)
+    aside = (
+        f" An export interrupted while replacing it left the previous one at {previous}: "
+        f"rename it back, or export again (which puts it back first)." if previous else ""
+    )
+    return DataError(f"{path} does not exist; expected {kinds}.{aside}")
+
+
+def missing_input(path: str | os.PathLike) -> DataError | None:
+    """The error for inputs to predict at a path that is neither a file nor a folder; None
+    otherwise.
+
+    Example:
+        >>> from zoo.serving.paths import missing_input
+        >>> print(missing_input("reviews.txt"))  # doctest: +ELLIPSIS
+        input file reviews.txt does not exist; expected an image file (.png, .jpg, ...
+    """
+    path = Path(path)
+    if path.is_dir() or path.is_file():
+        return None
+    return DataError(f"input file {path} does not exist; expected {INPUT_FORMATS}.")
