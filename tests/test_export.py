@@ -143,15 +143,20 @@ def test_an_export_loads_outside_a_strategys_scope_and_predicts_inside_it(export
 
 
 def test_an_export_maps_named_labels_to_its_classes_and_refuses_others(exports, tmp_path,
-                                                                       capsys):
+                                                                       capsys, caplog):
     path = exports["lstm_sst2"][0]
     names = zoo.get_spec("lstm_sst2").class_names  # ('negative', 'positive')
     frame = pd.DataFrame({"sentence": [*POSITIVE, *NEGATIVE],
                           "label": [names[1]] * len(POSITIVE) + [names[0]] * len(NEGATIVE)})
-    named = zoo.load(path).evaluate(frame)
-    ids = [1] * len(POSITIVE) + [0] * len(NEGATIVE)
-    numbered = zoo.load(path).evaluate(frame.assign(label=ids))
+    with caplog.at_level("INFO", logger="zoo.data"):
+        named = zoo.load(path).evaluate(frame)
+        assert caplog.messages == []  # labels that are names need no reading
+        ids = [1] * len(POSITIVE) + [0] * len(NEGATIVE)
+        numbered = zoo.load(path).evaluate(frame.assign(label=ids))
     pd.testing.assert_frame_equal(named.confusion, numbered.confusion)
+    # Ids are read as the export's classes, said as zoo.evaluate says it for a run (it was not).
+    assert caplog.messages == [f"the DataFrame of {len(frame)} rows: labels are class ids, read "
+                               f"as 0 = negative, 1 = positive"]
     with pytest.raises(zoo.DataError, match="labels not among the class names: 'good'"):
         zoo.load(path).evaluate(frame.assign(label="good"))
     # Images with labels beyond its two classes: the kind is named, not the labels.
@@ -162,7 +167,10 @@ def test_an_export_maps_named_labels_to_its_classes_and_refuses_others(exports, 
     # the command line takes exports too
     tsv = write_sentiment_tsv(tmp_path / "sentences.tsv", repeats=1)
     assert main(["evaluate", str(path), "--data", str(tsv)]) == 0
-    assert capsys.readouterr().out == f"{zoo.load(path).evaluate(str(tsv))}\n"
+    assert capsys.readouterr().out == (
+        f"zoo: 'sentences.tsv': labels are class ids, read as 0 = negative, 1 = positive\n"
+        f"{zoo.load(path).evaluate(str(tsv))}\n"
+    )
     # A TFDS name: the way to score the run on it, not an API hint about zoo.data.load.
     assert main(["evaluate", str(path), "--data", "glue/sst2", "--no-download"]) == 2
     error = capsys.readouterr().err
@@ -866,8 +874,8 @@ def test_missing_parents_are_made_and_unusable_ones_are_a_clear_error(tmp_path, 
 
 
 def test_export_reads_paths_as_zoo_load_does(exports, tmp_path):
-    with pytest.raises(zoo.DataError, match="absent does not exist; expected a directory written by "
-                       "zoo.export, a training workdir, or a .keras file"):
+    with pytest.raises(zoo.DataError, match="absent does not exist; expected a directory "
+                       "written by zoo.export, a training workdir, or a .keras file"):
         zoo.export(tmp_path / "absent", tmp_path / "export")
     image_export = export_of_kind(exports, "image")
     with pytest.raises(zoo.DataError, match=r"is already a zoo export; zoo\.load\(.*\) serves it"):

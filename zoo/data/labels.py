@@ -8,6 +8,7 @@ refused rather than guessed at: reading it as names would silently renumber ever
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from zoo.data.examples import Examples
 from zoo.data.validate import check_labels, look_alike, rows_text
 from zoo.errors import DataError, and_more
 
@@ -22,6 +24,9 @@ from zoo.errors import DataError, and_more
 # names and are refused as non-integral by `check_labels` in a column of numbers.
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _SHOWN = 5  # offending values quoted in a message
+_NAMED = 10  # class names listed in the class-ids line
+
+logger = logging.getLogger("zoo.data")  # zoo.data.load's: the command line shows its lines
 
 
 def encode_labels(
@@ -178,3 +183,18 @@ def _mixed_labels(text: np.ndarray, written_numbers: np.ndarray, origin: str) ->
         f"where the other labels are {others}; expected integer class ids throughout, or class "
         f"names throughout. Correct or drop those rows."
     )
+
+
+def report_class_ids(examples: Examples, class_names: Sequence[str]) -> None:
+    """Log what the integer labels of `examples` stand for, where the model names its classes.
+
+    Ids are taken as they are; naming what each stands for lets data numbered otherwise
+    (1 = negative) be caught by eye instead of scored silently inverted. Classes named by their
+    own ids (digits "0".."9") need no such line.
+    """
+    names = [str(name) for name in class_names]
+    if examples.class_names or names == [str(index) for index in range(len(names))]:
+        return
+    shown = and_more((f"{index} = {name}" for index, name in enumerate(names[:_NAMED])),
+                     len(names))
+    logger.info("%s: labels are class ids, read as %s", examples.origin, shown)

@@ -22,17 +22,16 @@ from zoo.data import validate
 from zoo.data.catalog import DATASETS
 from zoo.data.examples import Examples, TfdsExamples
 from zoo.data.images import make_augmentation
-from zoo.data.labels import name_positions
+from zoo.data.labels import name_positions, report_class_ids
 from zoo.data.preprocess import Preprocessor, checked_preprocessor, make_preprocessor
 from zoo.data.sources import read_source, tfds_name, with_class_names
 from zoo.data.text import TEXT_BATCH
 from zoo.data.tfds_source import read_tfds
-from zoo.errors import DataError, InvalidValueError, and_more
+from zoo.errors import DataError, InvalidValueError
 from zoo.registry import as_spec
 from zoo.spec import ModelSpec
 
 logger = logging.getLogger("zoo.data")
-_NAMED = 10  # class names listed in a message
 
 LOCAL_SPLITS = ("train", "validation", "all")
 MAX_SHUFFLE_BUFFER = 100_000  # a full shuffle for every catalog dataset but ag_news (120k)
@@ -228,7 +227,7 @@ def load(
         _check_against_spec(examples, spec, class_names)
     if split != "validation":  # a hold-out is of a source read, and reported, as "train"
         names = class_names if class_names is not None else (spec.class_names if spec else ())
-        _report_class_ids(examples, names)
+        report_class_ids(examples, names)
         if spec is not None and not examples.class_names and shuffle is not False:
             # Training data (evaluation reads without shuffling): a test set may lack classes.
             validate.warn_missing_top_classes(examples.labels, spec, examples.origin)
@@ -278,21 +277,6 @@ def split_examples(
     part = examples.take(validation_indices if split == "validation" else train_indices)
     validate.check_not_empty(len(part), examples.origin, split)
     return part
-
-
-def _report_class_ids(examples: Examples, class_names: Sequence[str]) -> None:
-    """Log what the integer labels of `examples` stand for, where the model names its classes.
-
-    Ids are taken as they are; naming what each stands for lets data numbered otherwise
-    (1 = negative) be caught by eye instead of scored silently inverted. Classes named by their
-    own ids (digits "0".."9") need no such line.
-    """
-    names = [str(name) for name in class_names]
-    if examples.class_names or names == [str(index) for index in range(len(names))]:
-        return
-    shown = and_more((f"{index} = {name}" for index, name in enumerate(names[:_NAMED])),
-                     len(names))
-    logger.info("%s: labels are class ids, read as %s", examples.origin, shown)
 
 
 def _in_entry_order(examples: Examples, spec: ModelSpec) -> Examples:

@@ -140,6 +140,7 @@ class Predictor:
             (4, (10, 10))
         """
         from zoo.data import validate
+        from zoo.data.labels import report_class_ids
         from zoo.data.sources import column_options, read_source, tfds_name
         from zoo.evaluation import classification_report
 
@@ -161,6 +162,7 @@ class Predictor:
         with validate.for_trained_model():  # named by its source, with the way out
             validate.check_label_range(examples.labels, len(self.class_names), examples.origin,
                                        None)
+        report_class_ids(examples, self.class_names)  # as zoo.evaluate says it for a run
         probabilities, _ = self._classify(examples.features, batch_size)
         return classification_report(examples.labels, probabilities, self.class_names)
 
