@@ -37,6 +37,10 @@ def test_metrics_match_hand_computation():
     assert str(report).endswith(f"columns: predicted)\n{report.confusion}")
     many = classification_report(np.arange(20) % 13, np.eye(13)[np.arange(20) % 13])
     assert "confusion matrix" not in str(many)
+    # repr is one line (a report in a list or a TrainResult; a notebook cell's value): the
+    # dataclass repr printed its DataFrames whole.
+    assert repr(report) == ("<EvalReport: accuracy 0.6667 on 6 examples, 3 classes, macro f1 "
+                            "0.6556; print() it for the tables>")
 
 
 def test_macro_averages_match_scikit_learn_when_classes_are_absent():

@@ -78,6 +78,8 @@ def test_train_learns_and_writes_the_run(tmp_path):
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"} <= set(result.history)
     assert result.report.accuracy > 0.9  # the generated classes are easy: training must learn them
     assert result.report.num_examples == 40  # the seeded 10% hold-out
+    assert repr(result) == (f"<TrainResult: mlp_mnist, 4 epochs, validation accuracy "
+                            f"{result.report.accuracy:.4f} on 40 examples, workdir {workdir}>")
     for name in (
         "config.json", "state.json", "history.csv", "best.keras", "model.keras", "report.json"
     ):

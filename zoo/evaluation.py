@@ -94,6 +94,13 @@ class EvalReport:
             "class_names": [str(c) for c in self.confusion.index],
         }
 
+    def __repr__(self) -> str:
+        # One line where a report is a value inside another (a list, a TrainResult) or a
+        # notebook cell's result; print() gives the tables.
+        f1 = f", macro f1 {self.macro['f1']:.4f}" if "f1" in self.macro else ""
+        return (f"<EvalReport: accuracy {self.accuracy:.4f} on {self.num_examples} examples, "
+                f"{len(self.confusion)} classes{f1}; print() it for the tables>")
+
     def __str__(self) -> str:
         table = self.per_class.to_string(float_format=lambda v: f"{v:.4f}")
         macro = "  ".join(f"{k} {v:.4f}" for k, v in self.macro.items())

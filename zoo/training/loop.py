@@ -96,6 +96,13 @@ class TrainResult:
     workdir: Path | None = None
     run_config: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # One line: the dataclass's own repr printed every field, DataFrames included (~3.5 KB).
+        where = f"workdir {self.workdir}" if self.workdir is not None else "no workdir"
+        epochs = f"{len(self.history)} epoch{'' if len(self.history) == 1 else 's'}"
+        return (f"<TrainResult: {self.spec.name}, {epochs}, validation accuracy "
+                f"{self.report.accuracy:.4f} on {self.report.num_examples} examples, {where}>")
+
 
 @contextlib.contextmanager
 def run_precision(policy_name: str | None) -> Iterator[None]:
