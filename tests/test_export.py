@@ -807,7 +807,14 @@ def test_existing_target_is_refused_unless_overwrite(exports, tmp_path):
     not_an_export = tmp_path / "notes"
     not_an_export.mkdir()
     (not_an_export / "keep.txt").write_text("precious")
-    with pytest.raises(zoo.ExportError, match="not a zoo export.*even with overwrite=True"):
+    with pytest.raises(zoo.ExportError, match=r"not a zoo export \(no saved_model.pb and no "
+                       r"assets.extra/zoo.json\); zoo will not replace it, even with "
+                       r"overwrite=True"):
+        zoo.export(model, not_an_export, overwrite=True)
+    # What an export killed mid-way could leave: what it lacks is named, not what it has.
+    (not_an_export / "assets.extra").mkdir()
+    (not_an_export / "assets.extra" / "zoo.json").write_text("{}")
+    with pytest.raises(zoo.ExportError, match=r"not a zoo export \(no saved_model.pb\);"):
         zoo.export(model, not_an_export, overwrite=True)
     # Without overwrite too: the message must not suggest an overwrite that would be refused.
     with pytest.raises(zoo.ExportError, match="not a zoo export") as refused:
@@ -815,7 +822,8 @@ def test_existing_target_is_refused_unless_overwrite(exports, tmp_path):
     assert "pass overwrite=True" not in str(refused.value)
     a_file = tmp_path / "model.txt"
     a_file.write_text("precious")
-    with pytest.raises(zoo.ExportError, match=f"{a_file} exists and is not a zoo export"):
+    with pytest.raises(zoo.ExportError, match=f"{a_file} exists and is not a zoo export "
+                       r"\(a file, not a directory\)"):
         zoo.export(model, a_file)
     assert a_file.read_text() == "precious"
     assert (not_an_export / "keep.txt").read_text() == "precious"
@@ -874,8 +882,9 @@ def test_missing_parents_are_made_and_unusable_ones_are_a_clear_error(tmp_path, 
 
 
 def test_export_reads_paths_as_zoo_load_does(exports, tmp_path):
-    with pytest.raises(zoo.DataError, match="absent does not exist; expected a directory "
-                       "written by zoo.export, a training workdir, or a .keras file"):
+    # An export is not what zoo.export takes, so the message does not offer one.
+    with pytest.raises(zoo.DataError, match=r"absent does not exist; expected a training "
+                       r"workdir or a \.keras file\.$"):
         zoo.export(tmp_path / "absent", tmp_path / "export")
     image_export = export_of_kind(exports, "image")
     with pytest.raises(zoo.DataError, match=r"is already a zoo export; zoo\.load\(.*\) serves it"):
@@ -1676,3 +1685,22 @@ def test_an_npz_of_object_strings_says_how_to_save_texts(tmp_path):
     with pytest.raises(zoo.DataError, match=r"could not read .*text\.npz: it is not an \.npz "
                        r"archive \(a zip of arrays\); it may be truncated or corrupt\. Expected"):
         read_inputs(tmp_path / "text.npz")
+
+
+def test_no_inputs_predict_as_no_rows_and_unordered_texts_are_named(exports):
+    # [] reached an image model as float64 with advice to convert floats to uint8; a text
+    # model's rows answered it already.
+    for name, (path, _, _) in exports.items():
+        predictor = zoo.load(path)
+        frame = predictor.predict([])
+        assert len(frame) == 0, name
+        assert list(frame.columns) == ["class_id", "label", "probability",
+                                       *(f"p_{c}" for c in predictor.class_names)], name
+    text = zoo.load(export_of_kind(exports, "text"))
+    # A set, a generator or a number was "texts of shape ()".
+    for given, kind in (({"a", "b"}, "set"), ((t for t in ["a"]), "generator"), (1.5, "float")):
+        with pytest.raises(zoo.DataError, match=rf"expected a string, or a list, array or Series "
+                           rf"of strings, received {kind}\. Pass the sentences as a list"):
+            text.predict(given)
+    with pytest.raises(zoo.DataError, match=r"a set has no order for the rows to follow"):
+        text.predict({"a"})

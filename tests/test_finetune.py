@@ -14,6 +14,7 @@ from helpers import digit_like_images, write_sentiment_tsv
 import zoo
 from zoo.errors import DataError, InvalidValueError
 from zoo.serving.safety import UnsafeModelError
+from zoo.spec import spec_of
 
 
 @pytest.fixture
@@ -590,3 +591,32 @@ def test_a_model_whose_only_weights_are_its_head_starts_from_that_head(tmp_path)
             zoo.build("linear_digits", weights=tmp_path, input_shape=(14, 14, 1))
     finally:
         zoo.unregister_model("linear_digits")
+
+
+def test_a_run_on_named_labels_keeps_its_class_names_through_its_files(tmp_path):
+    """A digit entry trained on word labels numbers its classes in sorted order ("eight" is
+    class 0). Its best.keras, and models built from its weights, were labelled with the entry's
+    own names ("0".."9"): predictions said "0" for "eight", and an export served the wrong
+    labels without a word."""
+    words = np.array("zero one two three four five six seven eight nine".split())
+    x, y = digit_like_images(120)
+    run = tmp_path / "run"
+    zoo.train("mlp_mnist", (x, words[y]), epochs=1, workdir=run, verbose=0, units=(8,))
+    named = tuple(sorted(words))
+    assert zoo.load(run).class_names == named
+    for source in (run / "best.keras", run / "model.keras"):
+        assert zoo.load(source).class_names == named
+        report = zoo.evaluate(source, (x[:20], words[y[:20]]))  # word labels map as the run's
+        assert report.accuracy == zoo.evaluate(run, (x[:20], words[y[:20]])).accuracy
+    built = zoo.build("mlp_mnist", weights=run, units=(8,))
+    export = zoo.export(built, tmp_path / "export")
+    assert zoo.load(export).class_names == named
+    assert zoo.load(export).predict(x[:5]).label.tolist() == (
+        zoo.load(run).predict(x[:5]).label.tolist())
+    assert spec_of(zoo.build("mlp_mnist", weights=export, units=(8,))).class_names == named
+    # A new head is the caller's to name; a weights-only file records no names.
+    fresh = zoo.build("mlp_mnist", weights=run, units=(8,), num_classes=3)
+    assert spec_of(fresh).class_names == ()
+    built.save_weights(tmp_path / "w.weights.h5")
+    assert spec_of(zoo.build("mlp_mnist", weights=tmp_path / "w.weights.h5",
+                                 units=(8,))).class_names == tuple(map(str, range(10)))

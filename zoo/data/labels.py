@@ -128,7 +128,8 @@ def class_ids(
             f"{origin}: labels not among the class names: "
             f"{and_more(shown, len(unknown))}; expected one of "
             f"{', '.join(repr(str(n)) for n in class_names)} (the class names that fix the "
-            f"ids: class_names= or --class-names where given, else the training data's). Rename "
+            f"ids: class_names= or --class-names where given, else the training data's, or the "
+            f"trained model's when scoring it). Rename "
             f"or drop those examples, or correct the class names if the typo is theirs."
         )
     return np.array([position[name] for name in names], np.int32)[ids]

@@ -358,6 +358,7 @@ def load_pretrained(
         )
     if vocabulary.preprocessor is not None:
         setattr(model, VOCABULARY_ATTRIBUTE, vocabulary.preprocessor)
+    _keep_class_names(model, path, copied)
     # zoo.train records it: a rerun in the workdir must start from the same weights to resume.
     setattr(model, SOURCE_ATTRIBUTE, path)
     if freeze_backbone:
@@ -366,6 +367,19 @@ def load_pretrained(
         for layer in model.layers:
             layer.trainable = layer.name == HEAD_LAYER or layer.name not in copied
     return copied
+
+
+def _keep_class_names(model: keras.Model, path: Path, copied: list[str]) -> None:
+    """Label `model` with the class names of the run its head came from (a model trained on
+    named labels: class 0 may be "eight"), so that its exports and evaluations name its classes
+    as the run's did; a new head's classes are the caller's to name."""
+    from zoo.serving.sources import recorded_class_names
+    from zoo.spec import keep_spec, spec_of
+
+    spec = spec_of(model)
+    names = recorded_class_names(path)
+    if spec is not None and names and HEAD_LAYER in copied:
+        keep_spec(model, spec.with_data_class_names(names))
 
 
 _OTHER_VOCABULARY = "indexed by token ids of another vocabulary"  # why a layer is left fresh

@@ -88,8 +88,9 @@ def check_target(target: str | os.PathLike, *, overwrite: bool = False) -> Path:
         # Only an earlier export may be replaced, so suggest overwrite only for one of those.
         if not is_export(target):
             raise ExportError(
-                f"{target} exists and is not a zoo export (no {METADATA}); zoo will not replace "
-                f"it, even with overwrite=True. Remove it yourself or pick another path."
+                f"{target} exists and is not a zoo export ({_not_an_export(target)}); zoo will "
+                f"not replace it, even with overwrite=True. Remove it yourself or pick another "
+                f"path."
             )
         if not overwrite:
             raise ExportError(
@@ -130,6 +131,14 @@ def check_apart(target: str | os.PathLike, source: str | os.PathLike, what: str)
         f"cannot export to {target}: it {relation} {what} {source}, and replacing or removing "
         f"one would delete the other. Expected an export path apart from it, e.g. {suggestion}."
     )
+
+
+def _not_an_export(path: Path) -> str:
+    """What `path`, which exists, lacks to be an export (`is_export`)."""
+    if not path.is_dir():
+        return "a file, not a directory"
+    missing = [name for name in ("saved_model.pb", METADATA) if not (path / name).is_file()]
+    return f"no {' and no '.join(map(str, missing))}"
 
 
 def is_export(path: str | os.PathLike) -> bool:

@@ -47,6 +47,10 @@ def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
         zoo.errors.DataError: expected uint8 pixels (0-255), received float32 ...
     """
     shape = tuple(shape)
+    if isinstance(inputs, (list, tuple)) and not inputs:
+        # No images: an empty batch, as [] is no sentences for a text model (NumPy reads [] as
+        # float64, which was refused with advice to convert floats to uint8).
+        return np.zeros((0, *shape), np.uint8)
     images = _as_array(inputs, shape)
     if images.dtype.kind in "USO":
         raise DataError(
@@ -154,6 +158,13 @@ def as_texts(inputs: Any) -> np.ndarray:
     if isinstance(inputs, pd.Series):
         inputs = inputs.to_numpy(dtype=object)
     array = np.asarray(inputs, dtype=object)
+    if array.ndim == 0:  # a number, a set, a generator: NumPy wraps it whole
+        unordered = " (a set has no order for the rows to follow)" if isinstance(
+            inputs, (set, frozenset)) else ""
+        raise DataError(
+            f"this model classifies texts: expected a string, or a list, array or Series of "
+            f"strings, received {type(inputs).__name__}. Pass the sentences as a list{unordered}."
+        )
     if array.ndim > 1:
         raise DataError(
             f"this model classifies texts: expected one string per example, received an array of "

@@ -15,7 +15,7 @@ from typing import Any
 from zoo.errors import DataError, InvalidValueError, UnknownNameError, close_matches, first_line
 from zoo.io import read_optional_json_object
 from zoo.registry import get_spec, spec_for_model
-from zoo.serving.paths import missing_model
+from zoo.serving.paths import MODEL_KINDS, missing_model
 from zoo.spec import ModelSpec, spec_of
 
 
@@ -186,12 +186,40 @@ def read_keras_file(path: str | os.PathLike) -> Trained:
             f"{path.name} holds the text model {spec.name}, but a .keras file has no vocabulary. "
             f"Load its training workdir or an export (zoo.export) instead."
         )
+    # A run's best.keras or model.keras labels its classes as the run does: trained on named
+    # labels, a digit entry's class 0 may be "eight", which the entry's names would call "0".
+    spec = spec.with_data_class_names(recorded_class_names(path))
     trained = from_model(model, make_preprocessor(spec))
     check_compatible(trained)
     return trained
 
 
-def read_trained(path: str | os.PathLike) -> Trained:
+def recorded_class_names(path: str | os.PathLike) -> tuple[str, ...]:
+    """The class names of the data a model was trained on, in id order, where its files record
+    them: an export's zoo.json, a finished training workdir's report.json, or the report of the
+    workdir a `.keras` file lies in; () elsewhere (a `.keras` file alone keeps only the network,
+    and a run records its names when it finishes).
+
+    Example:
+        >>> import tempfile
+        >>> from zoo.serving.sources import recorded_class_names
+        >>> recorded_class_names(tempfile.mkdtemp() + "/model.keras")
+        ()
+    """
+    from zoo.serving.archive import is_export, read_metadata
+
+    path = Path(path)
+    if is_export(path):
+        names = read_metadata(path).get("class_names")
+    else:
+        run = path if path.is_dir() else path.parent
+        if not (run / "config.json").is_file():  # not a workdir's file
+            return ()
+        names = read_optional_json_object(run / "report.json").get("class_names")
+    return tuple(str(name) for name in names) if isinstance(names, list) else ()
+
+
+def read_trained(path: str | os.PathLike, kinds: str = MODEL_KINDS) -> Trained:
     """A training workdir or an image entry's `.keras` file, as a `Trained` (model, spec,
     fitted preprocessor), loaded safely. `zoo evaluate` and `zoo.load` read models this way.
 
@@ -201,7 +229,7 @@ def read_trained(path: str | os.PathLike) -> Trained:
     path = Path(path)
     if path.is_dir():
         return read_workdir(path)
-    missing = missing_model(path)
+    missing = missing_model(path, kinds)  # `kinds`: what the caller takes, said if missing
     if missing is not None:
         raise missing
     return read_keras_file(path)
@@ -321,7 +349,8 @@ def resolve(model_or_result: Any, preprocessor: Any = None) -> Trained:
                 f"{model_or_result} is already a zoo export; zoo.load({str(model_or_result)!r}) "
                 f"serves it. To export again, pass the training workdir or the TrainResult."
             )
-        trained = read_trained(model_or_result)  # a workdir, or an image entry's .keras file
+        # a workdir, or an image entry's .keras file: what can be exported (not an export)
+        trained = read_trained(model_or_result, kinds="a training workdir or a .keras file")
     elif isinstance(model_or_result, keras.Model):
         trained = from_model(model_or_result, preprocessor)
     else:
