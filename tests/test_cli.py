@@ -55,7 +55,17 @@ def test_list_and_info(capsys):
     assert "parameters: 34,826" in info and "reference accuracy: 0.99" in info
     # what the entry is (its spec function's docstring), its classes, whether it can be tuned
     assert "The Keras 'Simple MNIST convnet'" in info and "classes: 0, 1, 2" in info
-    assert "hyperparameter search: yes (zoo tune)" in info
+    # The search space, whose names --fix takes (they were only learnt from an error or a
+    # finished search's trials.csv): one row per hyperparameter, aligned left.
+    space = info.split("  hyperparameter search (zoo tune; hold one with --fix NAME=VALUE):\n")[1]
+    rows = space.splitlines()
+    assert rows[0].split() == ["hyperparameter", "kind", "values", "default", "searched", "when"]
+    assert rows[1].split() == ["num_blocks", "Int", "1", "..", "3", "(linear)", "2"]
+    assert rows[4].split() == ["filters_2", "Choice", "16,", "32,", "64,", "128,", "256", "64",
+                               "num_blocks", "=", "3"]
+    assert rows[7].split() == ["learning_rate", "Float", "0.0001", "..", "0.01", "(log)", "0.003"]
+    assert len(rows) == 1 + len(zoo.hypermodel("cnn_mnist").space().space)
+    assert all(row.startswith("    ") and row[4] != " " for row in rows)
 
 
 def test_info_shows_an_entry_of_your_own_with_its_tags(capsys):
@@ -95,7 +105,7 @@ def test_info_leaves_out_the_lines_an_entry_has_nothing_for(capsys):
         assert lines[1].startswith("  input: {")
         assert [line.split(":")[0] for line in lines[1:]] == [
             "  input", "  hyperparameters", "  recipe", "  reference accuracy",
-            "  hyperparameter search", "  parameters"]
+            "  parameters", "  hyperparameter search"]
         assert lines[4] == "  reference accuracy: 0.9 (a notebook)"
     finally:
         zoo.unregister_model("mlp_bare")
@@ -441,7 +451,8 @@ def test_the_printed_train_command_reads_back_numpy_values_as_numbers():
     prepared = _parser().parse_args(["tune", "mlp_mnist", "--data-dir", "/data/tfds",
                                      "--no-download"])
     command = shlex.split(_train_command(prepared, {}))
-    assert command[command.index("--data-dir"):] == ["--data-dir", "/data/tfds", "--no-download"]
+    assert command[command.index("--data-dir"):] == ["--data-dir", "/data/tfds", "--no-download",
+                                                     "--workdir", "runs/mlp_mnist_best"]
     assert "--data-dir" not in _train_command(args, {})
     assert "--no-download" not in _train_command(args, {})
 

@@ -1057,7 +1057,7 @@ def test_bayesian_search_runs(digits, tmp_path):
     assert list(result.trials.status) == ["COMPLETED", "COMPLETED"]
 
 
-def test_cli_tune_prints_the_best_trials(tmp_path, capsys):
+def test_cli_tune_prints_the_best_trials(tmp_path, capsys, monkeypatch):
     data = write_digits_npz(tmp_path / "digits.npz", count=128)
     directory = tmp_path / "search"
     export = ["--export", str(tmp_path / "export")] if hasattr(zoo, "export") else []
@@ -1091,8 +1091,17 @@ def test_cli_tune_prints_the_best_trials(tmp_path, capsys):
     learning_rate = next(a for a in arguments if a.startswith("learning_rate="))
     assert float(learning_rate.removeprefix("learning_rate=")) == pytest.approx(
         best.learning_rate, rel=1e-6)
+    # It keeps what it trains, and says how to train as the trials did (the recipe's epochs
+    # otherwise: best_overrides leave the search's epochs out).
+    assert arguments[-2:] == ["--workdir", "runs/mlp_mnist_best"]
+    recipe = zoo.get_spec("mlp_mnist").recipe.epochs
+    assert output.splitlines()[output.splitlines().index(command) + 1] == (
+        f"  (for the recipe's {recipe} epochs; the trials trained 1: add --epochs 1 to repeat the "
+        f"best trial)")
+    monkeypatch.chdir(tmp_path)
     assert main([*arguments, "--epochs", "1"]) == 0
     assert "zoo: training mlp_mnist from epoch 1 to 1" in capsys.readouterr().out
+    assert (tmp_path / "runs" / "mlp_mnist_best" / "model.keras").is_file()
 
 
 def lowest_scoring_trial(directory) -> pd.Series:

@@ -21,7 +21,10 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from zoo.terminal import (
     progress_messages,
@@ -278,9 +281,26 @@ def _cmd_info(args: argparse.Namespace) -> None:
         if spec.reference.measured is not None:
             print(f"  measured with this recipe: {spec.reference.measured} "
                   f"({spec.reference.measured_on})")
-    searchable = "yes (zoo tune)" if spec.search_space else "no search space"
-    print(f"  hyperparameter search: {searchable}")
     print(f"  parameters: {zoo.build(args.name, compile=False).count_params():,}")
+    if not spec.search_space:
+        print("  hyperparameter search: no search space")
+        return
+    # The names --fix and --set take, and what zoo tune draws from.
+    print("  hyperparameter search (zoo tune; hold one with --fix NAME=VALUE):")
+    frame = zoo.hypermodel(args.name).space_frame()
+    if not frame["searched when"].any():
+        frame = frame.drop(columns="searched when")
+    print(textwrap.indent(_left_aligned(frame), "    "))
+
+
+def _left_aligned(frame: pd.DataFrame) -> str:
+    """`frame` as text with every column aligned left (pandas aligns text right), index left out."""
+    text = frame.astype(str)
+    widths = {column: max([len(str(column)), *text[column].str.len()]) for column in text}
+    lines = ["  ".join(str(column).ljust(widths[column]) for column in text).rstrip()]
+    lines += ["  ".join(value.ljust(widths[column]) for column, value in row.items()).rstrip()
+              for _, row in text.iterrows()]
+    return "\n".join(lines)
 
 
 def _check_export_target(args: argparse.Namespace, directory: str | os.PathLike | None,
@@ -476,6 +496,11 @@ def _cmd_tune(args: argparse.Namespace) -> None:
             index=False, float_format=lambda v: f"{v:.4g}"))
         print(f"\nbest overrides: {result.best_overrides}")
         print(f"train with them: {_train_command(args, result.best_overrides)}")
+        searched, recipe = result.spec.recipe.epochs, zoo.get_spec(args.name).recipe.epochs
+        if searched != recipe:  # best_overrides leave epochs out: the recipe's train then
+            most = " at most" if args.tuner == "hyperband" else ""
+            print(f"  (for the recipe's {recipe} epochs; the trials trained {searched}{most}: "
+                  f"add --epochs {searched} to repeat the best trial)")
     print(f"search saved in {result.directory} (trials.csv; rerun to continue)")
     if args.export:
         zoo.export(result.best_model(), args.export, preprocessor=result.preprocessor,
@@ -499,6 +524,8 @@ def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
         command += ["--seed", str(args.seed)]
     for key, value in sorted(overrides.items()):
         command += ["--set", override_text(key, value)]
+    # Kept, and resumable: without a workdir the trained model ends with the command.
+    command += ["--workdir", f"runs/{args.name}_best"]
     return shlex.join(command)
 
 

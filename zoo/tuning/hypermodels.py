@@ -16,6 +16,7 @@ from typing import Any
 import keras
 import keras_tuner
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from zoo import checks
@@ -46,7 +47,10 @@ class ZooHyperModel(keras_tuner.HyperModel):
     batch size (or `batch_size=` when given); `validation_split` holds out a seeded share of it,
     `shuffle=False` keeps its order. The model it trains takes what the pipeline makes
     (normalized pixels, token ids), not raw data: score raw data with `zoo.evaluate(model, (x,
-    y))`, or export it (`zoo.export(model, DIR, preprocessor=...)`) to serve raw inputs.
+    y))`, or export it (`zoo.export(model, DIR, preprocessor=...)`) to serve raw inputs. A text
+    entry's model needs the vocabulary its trial fitted on `x`, which the model does not hold:
+    fit it again with `zoo.data.load((x, y), split="all", spec=hypermodel.trial_spec(
+    best_hp)).preprocessor` and pass it as `preprocessor=` (`zoo.tune` returns it ready).
     A `tf.data` dataset is taken as made for the model and given the trial's batch size by
     batching it again (not one whose batches differ in shape: it is used as it is); a function
     `batch_size -> dataset` (what `zoo.tune` passes) is called with it. It trains for the
@@ -192,6 +196,37 @@ class ZooHyperModel(keras_tuner.HyperModel):
         if fixed is None:
             return hp
         return fixed_space(hp, fixed, self.spec.name or self.spec.family)
+
+    def space_frame(self) -> pd.DataFrame:
+        """The search space as a table: one row per hyperparameter, its kind, the values it
+        takes (a list, or a range with its sampling), its default, and the values of its parent
+        under which it is searched (a layer's width exists only up to the layer count).
+
+        Example:
+            >>> import zoo
+            >>> frame = zoo.hypermodel("cnn_mnist").space_frame()
+            >>> frame.set_index("hyperparameter").loc["learning_rate", "values"]
+            '0.0001 .. 0.01 (log)'
+            >>> frame.set_index("hyperparameter").loc["filters_2", "searched when"]
+            'num_blocks = 3'
+        """
+        rows = []
+        for parameter in self.space().space:
+            if hasattr(parameter, "min_value"):  # Int and Float: a range
+                values = (f"{parameter.min_value:g} .. {parameter.max_value:g} "
+                          f"({parameter.sampling})")
+            elif hasattr(parameter, "values"):  # Choice
+                values = ", ".join(map(str, parameter.values))
+            elif hasattr(parameter, "value"):  # Fixed
+                values = str(parameter.value)
+            else:  # Boolean
+                values = "True, False"
+            when = "; ".join(f"{condition.name} = {', '.join(map(str, condition.values))}"
+                             for condition in parameter.conditions)
+            rows.append({"hyperparameter": parameter.name, "kind": type(parameter).__name__,
+                         "values": values, "default": parameter.default, "searched when": when})
+        return pd.DataFrame(rows, columns=["hyperparameter", "kind", "values", "default",
+                                           "searched when"])
 
     def trial_spec(self, hp: keras_tuner.HyperParameters) -> ModelSpec:
         """The entry's spec with `hp`'s values applied: what one trial builds and trains."""
