@@ -1490,3 +1490,23 @@ def test_trials_on_a_tfds_dataset_are_scored_on_its_train_split_not_its_test_spl
         SearchConflictError, match=r"validation_split: was None, now 'train\[90%:\]'"
     ):
         zoo.tune("mlp_mnist", max_trials=1, directory=directory, units=(8,), **SMALL)
+
+
+def test_a_search_that_runs_out_of_values_says_so(digits, tmp_path, caplog):
+    # keras-tuner stops when no untried values are left: 2 of max_trials=4 ran without a word.
+    def two_values(hp, spec):
+        return {"units": (hp.Choice("units", [8, 16], default=8),)}
+
+    _register_probe(two_values)
+    try:
+        with pytest.warns(UserWarning, match=r"the search ran 2 of max_trials=4 trials: "
+                          r"keras-tuner found no values left in the search space"):
+            result = zoo.tune("tune_probe", digits, max_trials=4, directory=tmp_path / "two",
+                              **SMALL)
+        assert sorted(result.trials.units) == [8, 16]
+        with warnings.catch_warnings(record=True) as caught:  # all it was asked: no word
+            warnings.simplefilter("always")
+            zoo.tune("tune_probe", digits, max_trials=2, directory=tmp_path / "full", **SMALL)
+        assert not [w for w in caught if "max_trials" in str(w.message)]
+    finally:
+        zoo.unregister_model("tune_probe")

@@ -39,7 +39,7 @@ import pandas as pd
 import tensorflow as tf
 
 from zoo import checks
-from zoo.errors import InvalidValueError, MissingDependencyError, ZooError, first_line
+from zoo.errors import InvalidValueError, MissingDependencyError, ZooError, first_line, warn
 from zoo.interrupts import interrupts_kept
 from zoo.io import (
     SEARCH_FILE,
@@ -343,6 +343,13 @@ def tune(
     else:
         trials, frame = list(oracle.trials.values()), _frame(oracle)
         write_trials_csv(directory, frame)
+        if tuner != "hyperband" and len(trials) < max_trials:
+            # keras-tuner ends a search whose space has no untried values left without a word
+            # (Hyperband's own schedule sets its trial count, not max_trials).
+            warn(f"the search ran {len(trials)} of max_trials={max_trials} trials: keras-tuner "
+                 f"found no values left in the search space that it had not tried, and "
+                 f"stopped. A space of few values (or one held mostly by fixed=) has no more "
+                 f"to try.")
     best = _best_trial(trials, oracle.objective.direction)
     return TuneResult(
         trials=frame,
