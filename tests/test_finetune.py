@@ -617,6 +617,9 @@ def test_a_run_on_named_labels_keeps_its_class_names_through_its_files(tmp_path)
     # A new head is the caller's to name; a weights-only file records no names.
     fresh = zoo.build("mlp_mnist", weights=run, units=(8,), num_classes=3)
     assert spec_of(fresh).class_names == ()
+    with pytest.warns(UserWarning, match="classifier"):  # a head of other sizes starts fresh
+        other_sizes = zoo.build("mlp_mnist", weights=run, units=(8, 16))
+    assert spec_of(other_sizes).class_names == tuple(map(str, range(10)))
     built.save_weights(tmp_path / "w.weights.h5")
     assert spec_of(zoo.build("mlp_mnist", weights=tmp_path / "w.weights.h5",
                                  units=(8,))).class_names == tuple(map(str, range(10)))
