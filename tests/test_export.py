@@ -368,6 +368,14 @@ def test_cli_predict_images_and_errors(exports, tmp_path, capsys):
     assert main(["predict", str(path), str(tmp_path / "images.npz"), "--output",
                  str(nested)]) == 0
     assert len(pd.read_csv(nested)) == 5
+    assert "warning" not in capsys.readouterr().out
+    # A name of another format is written as CSV still, and said to be (it was silent).
+    named_json = tmp_path / "predictions.json"
+    assert main(["predict", str(path), str(tmp_path / "images.npz"), "--output",
+                 str(named_json)]) == 0
+    assert (f"zoo: warning: --output {named_json}: predictions will be written as CSV, whatever "
+            f"the name's .json; name it .csv to say so.\n") in capsys.readouterr().out
+    assert len(pd.read_csv(named_json)) == 5
 
     # A folder of image files: each row names its file.
     folder = tmp_path / "scans"
@@ -1651,6 +1659,12 @@ def test_load_of_what_is_not_a_path_says_what_it_takes():
         zoo.load(3)
     with pytest.raises(zoo.InvalidValueError, match="zoo.load got an empty path"):
         zoo.load("")
+    # zoo.export's target too: "" named the current folder ("cannot export to : ...").
+    model, _ = small_model("mlp_mnist")
+    for empty in ("", "  "):
+        with pytest.raises(zoo.InvalidValueError, match=r"^zoo\.export got an empty path; "
+                           r"expected the new export's directory, e\.g\. exports/my_model\.$"):
+            zoo.export(model, empty)
 
 
 def test_a_one_column_table_warns_that_its_first_line_is_the_header(tmp_path):

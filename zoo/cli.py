@@ -575,6 +575,12 @@ def _check_output_file(path: str, what: str, kind: str, inputs: dict[str, str | 
     _refuse_output_over_input(target, what, kind, inputs)
     check_name_room(target, "--output")
     checks.writable_directory("the directory of --output", target.parent)
+    if target.suffix and target.suffix.lower() != f".{kind.lower()}":
+        from zoo.errors import warn
+
+        # pred.json held CSV without a word (and report.csv JSON).
+        warn(f"--output {path}: {what} will be written as {kind}, whatever the name's "
+             f"{target.suffix}; name it .{kind.lower()} to say so.")
 
 
 def _refuse_output_over_input(target: Path, what: str, kind: str,

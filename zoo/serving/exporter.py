@@ -116,6 +116,10 @@ def export(
     if tolerance is not None:
         tolerance = checks.non_negative("tolerance", tolerance)
     checks.one_of("overwrite", overwrite, (True, False))  # "no" would replace an export
+    if isinstance(path, (str, os.PathLike)) and not os.fspath(path).strip():
+        # It would name the current folder: "cannot export to : it holds the training workdir".
+        raise InvalidValueError("zoo.export got an empty path; expected the new export's "
+                                "directory, e.g. exports/my_model.")
     check_apart_from_source(path, model_or_result)  # before check_target's "remove it" advice
     target = check_target(path, overwrite=overwrite)  # before the slow part: fail in a second
     trained = resolve(model_or_result, preprocessor)
