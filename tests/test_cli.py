@@ -167,8 +167,14 @@ def test_listing_entries_starts_neither_keras_nor_tensorflow():
         (["train", "cnn_mnist", "--data", "digits.npz", "--weights", "old.keras"],
          "old.keras does not exist; expected weights as a training workdir, a zoo.export "
          "directory, a .keras file or a .weights.h5 file."),
+        # Blank: "" named the current folder ("'.' is not a zoo training workdir", after
+        # TensorFlow's start-up); spaces, a path no one can see in the message.
+        (["evaluate", "", "--data", "digits.npz"],
+         "the model's path is empty; expected a directory written by zoo.export, a training "
+         "workdir, or a .keras file."),
+        (["predict", "digits.npz", "  "], "the inputs' path is empty; expected an image file"),
     ],
-    ids=["data", "model", "input", "weights"],
+    ids=["data", "model", "input", "weights", "blank-model", "blank-input"],
 )
 def test_a_missing_path_is_refused_before_tensorflow_starts(tmp_path, args, message):
     # It was said after TensorFlow's start-up (about 7 s) and the device policy's line, in the
@@ -783,7 +789,8 @@ def test_an_output_naming_the_commands_input_is_refused_before_the_work(tmp_path
     assert {path: path.read_bytes() for path in kept} == kept
     # Another file is checked as before: this one gets as far as reading the stand-in model.
     assert main(["evaluate", "model.keras", "--data", str(data), "--output", "report.json"]) == 2
-    assert "model.keras" in capsys.readouterr().err and not (tmp_path / "report.json").exists()
+    assert "model.keras is not a readable .keras file" in capsys.readouterr().err
+    assert not (tmp_path / "report.json").exists()
 
 
 @pytest.mark.parametrize("export, workdir, relation", [

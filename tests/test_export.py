@@ -1710,6 +1710,7 @@ def test_no_inputs_predict_as_no_rows_and_unordered_texts_are_named(exports):
         predictor = zoo.load(path)
         frame = predictor.predict([])
         assert len(frame) == 0, name
+        assert len(predictor.predict(np.array([]))) == 0, name
         assert list(frame.columns) == ["class_id", "label", "probability",
                                        *(f"p_{c}" for c in predictor.class_names)], name
     text = zoo.load(export_of_kind(exports, "text"))

@@ -620,6 +620,20 @@ def test_a_run_on_named_labels_keeps_its_class_names_through_its_files(tmp_path)
     with pytest.warns(UserWarning, match="classifier"):  # a head of other sizes starts fresh
         other_sizes = zoo.build("mlp_mnist", weights=run, units=(8, 16))
     assert spec_of(other_sizes).class_names == tuple(map(str, range(10)))
+    digits = tuple(map(str, range(10)))
     built.save_weights(tmp_path / "w.weights.h5")
     assert spec_of(zoo.build("mlp_mnist", weights=tmp_path / "w.weights.h5",
-                                 units=(8,))).class_names == tuple(map(str, range(10)))
+                             units=(8,))).class_names == digits
+    # Only the run's own model files carry its names, a link to one too; a file of one's own
+    # saved into the workdir is not what the run trained.
+    built.save_weights(run / "mine.weights.h5")
+    assert spec_of(zoo.build("mlp_mnist", weights=run / "mine.weights.h5",
+                             units=(8,))).class_names == digits
+    (tmp_path / "linked.keras").symlink_to(run / "best.keras")
+    assert zoo.load(tmp_path / "linked.keras").class_names == named
+    # A run's names that are its entry's own are no data's: another entry built from its
+    # weights keeps its own (fashion_mnist's clothes did not become mnist's digits).
+    clothes = tmp_path / "clothes"
+    zoo.train("mlp_fashion_mnist", (x, y), epochs=1, workdir=clothes, verbose=0, units=(8,))
+    assert zoo.load(clothes).class_names[0] == "T-shirt/top"
+    assert spec_of(zoo.build("mlp_mnist", weights=clothes, units=(8,))).class_names == digits

@@ -283,6 +283,13 @@ def test_a_plain_keras_tuner_searches_raw_sentences(tmp_path):
                  verbose=0)
     trial = tuner.oracle.get_best_trials(1)[0]
     assert trial.status == "COMPLETED" and trial.score is not None
+    # The best model scores raw sentences with the vocabulary its trial fitted, fitted again.
+    best = tuner.get_best_models(1)[0]
+    preprocessor = hypermodel.trial_preprocessor(trial.hyperparameters, sentences, labels)
+    report = zoo.evaluate(best, (sentences[:8], labels[:8]), preprocessor=preprocessor)
+    assert report.accuracy == pytest.approx(trial.score)
+    with pytest.raises(zoo.DataError, match="needs the vocabulary it was trained with"):
+        zoo.evaluate(best, (sentences[:8], labels[:8]))
 
 
 @pytest.fixture(scope="module")
@@ -1093,7 +1100,7 @@ def test_cli_tune_prints_the_best_trials(tmp_path, capsys, monkeypatch):
         best.learning_rate, rel=1e-6)
     # It keeps what it trains, and says how to train as the trials did (the recipe's epochs
     # otherwise: best_overrides leave the search's epochs out).
-    assert arguments[-2:] == ["--workdir", "runs/mlp_mnist_best"]
+    assert arguments[-2:] == ["--workdir", "runs/search_best"]  # named after --directory
     recipe = zoo.get_spec("mlp_mnist").recipe.epochs
     assert output.splitlines()[output.splitlines().index(command) + 1] == (
         f"  (for the recipe's {recipe} epochs; the trials trained 1: add --epochs 1 to repeat the "
@@ -1101,7 +1108,7 @@ def test_cli_tune_prints_the_best_trials(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main([*arguments, "--epochs", "1"]) == 0
     assert "zoo: training mlp_mnist from epoch 1 to 1" in capsys.readouterr().out
-    assert (tmp_path / "runs" / "mlp_mnist_best" / "model.keras").is_file()
+    assert (tmp_path / "runs" / "search_best" / "model.keras").is_file()
 
 
 def lowest_scoring_trial(directory) -> pd.Series:
@@ -1492,21 +1499,59 @@ def test_trials_on_a_tfds_dataset_are_scored_on_its_train_split_not_its_test_spl
         zoo.tune("mlp_mnist", max_trials=1, directory=directory, units=(8,), **SMALL)
 
 
-def test_a_search_that_runs_out_of_values_says_so(digits, tmp_path, caplog):
+@pytest.mark.parametrize("tuner", ["random", "hyperband"])
+def test_a_search_that_runs_out_of_values_says_so(digits, tmp_path, tuner):
     # keras-tuner stops when no untried values are left: 2 of max_trials=4 ran without a word.
     def two_values(hp, spec):
         return {"units": (hp.Choice("units", [8, 16], default=8),)}
 
     _register_probe(two_values)
     try:
-        with pytest.warns(UserWarning, match=r"the search ran 2 of max_trials=4 trials: "
-                          r"keras-tuner found no values left in the search space"):
+        with pytest.warns(UserWarning, match=r"the search ran 2 of max_trials=4 \(--max-trials\) "
+                          r"trials: keras-tuner could not draw values it had not tried yet"):
             result = zoo.tune("tune_probe", digits, max_trials=4, directory=tmp_path / "two",
-                              **SMALL)
+                              **{**SMALL, "tuner": tuner})
         assert sorted(result.trials.units) == [8, 16]
         with warnings.catch_warnings(record=True) as caught:  # all it was asked: no word
             warnings.simplefilter("always")
             zoo.tune("tune_probe", digits, max_trials=2, directory=tmp_path / "full", **SMALL)
         assert not [w for w in caught if "max_trials" in str(w.message)]
+    finally:
+        zoo.unregister_model("tune_probe")
+
+
+def test_the_search_space_table_names_every_kind_of_hyperparameter(capsys):
+    def every_kind(hp, spec):
+        hp.Fixed("seed_offset", 3)
+        units = hp.Int("units", 16, 64, step=16, default=16)
+        hp.Float("dropout", 0.1, 0.5, step=0.1, default=0.1)
+        hp.Int("depth", 1, 3, default=1)
+        hp.Boolean("batch_norm", default=False)
+        return {"units": (units,)}
+
+    _register_probe(every_kind)
+    try:
+        frame = zoo.hypermodel("tune_probe").space_frame()
+        assert frame.to_dict("list") == {
+            "hyperparameter": ["seed_offset", "units", "dropout", "depth", "batch_norm"],
+            "kind": ["Fixed", "Int", "Float", "Int", "Boolean"],
+            "values": ["3", "16 .. 64 step 16 (linear)", "0.1 .. 0.5 step 0.1 (linear)",
+                       "1 .. 3 (linear)", "True, False"],
+            "default": [3, 16, 0.1, 1, False],
+            "searched when": ["", "", "", "", ""],
+        }
+        assert main(["info", "tune_probe"]) == 0
+        shown = capsys.readouterr().out.split("--fix NAME=VALUE):\n")[1].splitlines()
+        assert shown[0].split() == ["hyperparameter", "kind", "values", "default"]  # no parents
+        assert shown[2].split() == ["units", "Int", "16", "..", "64", "step", "16", "(linear)",
+                                    "16"]
+    finally:
+        zoo.unregister_model("tune_probe")
+    _register_probe(lambda hp, spec: {})
+    try:
+        assert zoo.hypermodel("tune_probe").space_frame().empty
+        assert main(["info", "tune_probe"]) == 0
+        assert capsys.readouterr().out.splitlines()[-1] == (
+            "  hyperparameter search: a search space without hyperparameters")
     finally:
         zoo.unregister_model("tune_probe")

@@ -285,9 +285,12 @@ def _cmd_info(args: argparse.Namespace) -> None:
     if not spec.search_space:
         print("  hyperparameter search: no search space")
         return
+    frame = zoo.hypermodel(args.name).space_frame()
+    if frame.empty:
+        print("  hyperparameter search: a search space without hyperparameters")
+        return
     # The names --fix and --set take, and what zoo tune draws from.
     print("  hyperparameter search (zoo tune; hold one with --fix NAME=VALUE):")
-    frame = zoo.hypermodel(args.name).space_frame()
     if not frame["searched when"].any():
         frame = frame.drop(columns="searched when")
     print(textwrap.indent(_left_aligned(frame), "    "))
@@ -511,6 +514,7 @@ def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
     """The `zoo train` command line that trains the entry on the search's data with
     `overrides`, quoted for a POSIX shell."""
     from zoo.data.sources import column_options
+    from zoo.io import default_search_directory
     from zoo.values import data_options, override_text
 
     columns = column_options(args.text_column, args.label_column)
@@ -524,8 +528,10 @@ def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
         command += ["--seed", str(args.seed)]
     for key, value in sorted(overrides.items()):
         command += ["--set", override_text(key, value)]
-    # Kept, and resumable: without a workdir the trained model ends with the command.
-    command += ["--workdir", f"runs/{args.name}_best"]
+    # Kept, and resumable: without a workdir the trained model ends with the command. Named
+    # after the search, so that another search's best does not meet this one's run.
+    search = Path(args.directory or default_search_directory(args.name)).name
+    command += ["--workdir", f"runs/{search}_best"]
     return shlex.join(command)
 
 
@@ -630,7 +636,7 @@ def _check_paths(args: argparse.Namespace) -> None:
         checks.append(missing_model(args.model))
     if getattr(args, "input", None) is not None:
         checks.append(missing_input(args.input))
-    if getattr(args, "weights", None):  # an empty --weights is refused by its own check
+    if getattr(args, "weights", None) and args.weights.strip():  # blank: zoo.build's words
         checks.append(missing_model(args.weights, f"weights as {WEIGHTS_KINDS}"))
     missing = next((error for error in checks if error is not None), None)
     if missing is not None:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from zoo.data.examples import Examples
 from zoo.data.validate import check_labels, look_alike, rows_text
 from zoo.errors import DataError, and_more
+
+if TYPE_CHECKING:  # (examples imports TensorFlow; reading labels does not need it)
+    from zoo.data.examples import Examples
 
 # A written number: "3", "-1", "2.0", "1e3". Not "nan" or "inf", which are names in a column of
 # names and are refused as non-integral by `check_labels` in a column of numbers.

@@ -47,7 +47,8 @@ def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
         zoo.errors.DataError: expected uint8 pixels (0-255), received float32 ...
     """
     shape = tuple(shape)
-    if isinstance(inputs, (list, tuple)) and not inputs:
+    if (isinstance(inputs, (list, tuple)) and not inputs) or (
+            isinstance(inputs, np.ndarray) and inputs.shape == (0,)):
         # No images: an empty batch, as [] is no sentences for a text model (NumPy reads [] as
         # float64, which was refused with advice to convert floats to uint8).
         return np.zeros((0, *shape), np.uint8)

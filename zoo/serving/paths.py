@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from zoo.data.catalog import IMAGE_EXTENSIONS, TEXT_COLUMNS
-from zoo.errors import DataError
+from zoo.errors import DataError, InvalidValueError, ZooError
 from zoo.serving.archive import abandoned_export
 
 MODEL_KINDS = "a directory written by zoo.export, a training workdir, or a .keras file"
@@ -20,9 +20,11 @@ INPUT_FORMATS = (
 )
 
 
-def missing_model(path: str | os.PathLike, kinds: str = MODEL_KINDS) -> DataError | None:
-    """The error for a model path (`kinds` says what it may be) that does not exist, naming the
-    previous export an interrupted `zoo.export` left beside it; None when it exists.
+def missing_model(path: str | os.PathLike, kinds: str = MODEL_KINDS, *,
+                  exports: bool = True) -> ZooError | None:
+    """The error for a model path (`kinds` says what it may be) that is blank or does not
+    exist, naming the previous export an interrupted `zoo.export` left beside it where
+    `exports` are among the kinds; None when it exists.
 
     Example:
         >>> from zoo.serving.paths import missing_model
@@ -31,9 +33,11 @@ def missing_model(path: str | os.PathLike, kinds: str = MODEL_KINDS) -> DataErro
         >>> missing_model(".") is None
         True
     """
+    if not os.fspath(path).strip():  # Path("") is the current folder
+        return InvalidValueError(f"the model's path is empty; expected {kinds}.")
     if Path(path).exists():
         return None
-    previous = abandoned_export(path)
+    previous = abandoned_export(path) if exports else None
     aside = (
         f" An export interrupted while replacing it left the previous one at {previous}: "
         f"rename it back, or export again (which puts it back first)." if previous else ""
@@ -41,15 +45,17 @@ def missing_model(path: str | os.PathLike, kinds: str = MODEL_KINDS) -> DataErro
     return DataError(f"{path} does not exist; expected {kinds}.{aside}")
 
 
-def missing_input(path: str | os.PathLike) -> DataError | None:
-    """The error for inputs to predict at a path that is neither a file nor a folder; None
-    otherwise.
+def missing_input(path: str | os.PathLike) -> ZooError | None:
+    """The error for inputs to predict at a path that is blank, or neither a file nor a folder;
+    None otherwise.
 
     Example:
         >>> from zoo.serving.paths import missing_input
         >>> print(missing_input("reviews.txt"))  # doctest: +ELLIPSIS
         input file reviews.txt does not exist; expected an image file (.png, .jpg, ...
     """
+    if not os.fspath(path).strip():
+        return InvalidValueError(f"the inputs' path is empty; expected {INPUT_FORMATS}.")
     path = Path(path)
     if path.is_dir() or path.is_file():
         return None

@@ -194,11 +194,16 @@ def read_keras_file(path: str | os.PathLike) -> Trained:
     return trained
 
 
+RUN_MODEL_FILES = ("model.keras", "best.keras")  # the models a training workdir holds
+
+
 def recorded_class_names(path: str | os.PathLike) -> tuple[str, ...]:
-    """The class names of the data a model was trained on, in id order, where its files record
-    them: an export's zoo.json, a finished training workdir's report.json, or the report of the
-    workdir a `.keras` file lies in; () elsewhere (a `.keras` file alone keeps only the network,
-    and a run records its names when it finishes).
+    """The class names a model's training data gave its classes (string labels, folder names),
+    in id order, where its files record them: an export's zoo.json, a finished training
+    workdir's report.json, or that of the workdir whose `model.keras` / `best.keras` the path
+    is (links followed); () elsewhere, and where the names are the entry's own (a `.keras` or
+    `.weights.h5` file alone keeps only the network, and a run records its names when it
+    finishes).
 
     Example:
         >>> import tempfile
@@ -210,28 +215,44 @@ def recorded_class_names(path: str | os.PathLike) -> tuple[str, ...]:
 
     path = Path(path)
     if is_export(path):
-        names = read_metadata(path).get("class_names")
+        record = read_metadata(path)
     else:
+        path = path.resolve()
         run = path if path.is_dir() else path.parent
-        if not (run / "config.json").is_file():  # not a workdir's file
+        if not path.is_dir() and path.name not in RUN_MODEL_FILES:
+            return ()  # a file of one's own saved there: not what the run trained
+        if not (run / "config.json").is_file():  # not a workdir
             return ()
-        names = read_optional_json_object(run / "report.json").get("class_names")
-    return tuple(str(name) for name in names) if isinstance(names, list) else ()
+        record = {"class_names": read_optional_json_object(run / "report.json").get("class_names"),
+                  "entry": read_optional_json_object(run / "config.json").get("entry")}
+    names = record.get("class_names")
+    if not isinstance(names, list):
+        return ()
+    names = tuple(str(name) for name in names)
+    try:  # the entry's own names (fashion_mnist's "T-shirt/top"...) are no data's
+        own = get_spec(str(record.get("entry"))).class_names
+    except UnknownNameError:
+        own = ()
+    return () if names == tuple(own) else names
 
 
-def read_trained(path: str | os.PathLike, kinds: str = MODEL_KINDS) -> Trained:
+def read_trained(path: str | os.PathLike, kinds: str = MODEL_KINDS, *,
+                 exports: bool = True) -> Trained:
     """A training workdir or an image entry's `.keras` file, as a `Trained` (model, spec,
     fitted preprocessor), loaded safely. `zoo evaluate` and `zoo.load` read models this way.
+    `kinds`: what the caller takes, said when the path is missing; `exports`: whether those
+    include exports (then an interrupted export's previous one is named).
 
     Raises:
         DataError: a missing path, or neither a workdir nor a `.keras` file.
+        InvalidValueError: an empty path.
     """
+    missing = missing_model(path, kinds, exports=exports)  # `kinds`: what the caller takes
+    if missing is not None:
+        raise missing
     path = Path(path)
     if path.is_dir():
         return read_workdir(path)
-    missing = missing_model(path, kinds)  # `kinds`: what the caller takes, said if missing
-    if missing is not None:
-        raise missing
     return read_keras_file(path)
 
 
@@ -350,7 +371,8 @@ def resolve(model_or_result: Any, preprocessor: Any = None) -> Trained:
                 f"serves it. To export again, pass the training workdir or the TrainResult."
             )
         # a workdir, or an image entry's .keras file: what can be exported (not an export)
-        trained = read_trained(model_or_result, kinds="a training workdir or a .keras file")
+        trained = read_trained(model_or_result, kinds="a training workdir or a .keras file",
+                               exports=False)
     elif isinstance(model_or_result, keras.Model):
         trained = from_model(model_or_result, preprocessor)
     else:

@@ -49,8 +49,8 @@ class ZooHyperModel(keras_tuner.HyperModel):
     (normalized pixels, token ids), not raw data: score raw data with `zoo.evaluate(model, (x,
     y))`, or export it (`zoo.export(model, DIR, preprocessor=...)`) to serve raw inputs. A text
     entry's model needs the vocabulary its trial fitted on `x`, which the model does not hold:
-    fit it again with `zoo.data.load((x, y), split="all", spec=hypermodel.trial_spec(
-    best_hp)).preprocessor` and pass it as `preprocessor=` (`zoo.tune` returns it ready).
+    `hypermodel.trial_preprocessor(best_hp, x, y, validation_split=...)` fits it again as the
+    trial did, for `preprocessor=` (`zoo.tune` returns it ready).
     A `tf.data` dataset is taken as made for the model and given the trial's batch size by
     batching it again (not one whose batches differ in shape: it is used as it is); a function
     `batch_size -> dataset` (what `zoo.tune` passes) is called with it. It trains for the
@@ -213,7 +213,10 @@ class ZooHyperModel(keras_tuner.HyperModel):
         rows = []
         for parameter in self.space().space:
             if hasattr(parameter, "min_value"):  # Int and Float: a range
-                values = (f"{parameter.min_value:g} .. {parameter.max_value:g} "
+                step = parameter.step  # an Int's step of 1 goes without saying
+                plain = step is None or (step == 1 and type(parameter).__name__ == "Int")
+                every = "" if plain else f" step {step:g}"
+                values = (f"{parameter.min_value:g} .. {parameter.max_value:g}{every} "
                           f"({parameter.sampling})")
             elif hasattr(parameter, "values"):  # Choice
                 values = ", ".join(map(str, parameter.values))
@@ -227,6 +230,26 @@ class ZooHyperModel(keras_tuner.HyperModel):
                          "values": values, "default": parameter.default, "searched when": when})
         return pd.DataFrame(rows, columns=["hyperparameter", "kind", "values", "default",
                                            "searched when"])
+
+    def trial_preprocessor(self, hp: keras_tuner.HyperParameters, x: Any, y: Any = None, *,
+                           validation_split: float | None = None) -> Any:
+        """The input preprocessor the trial of `hp` fitted on raw `x` (and `y`) passed to
+        `tuner.search` (give the same `validation_split`: the vocabulary is fitted on the
+        training part only), for `zoo.evaluate(model, data, preprocessor=...)` and
+        `zoo.export(model, DIR, preprocessor=...)` of a model from `tuner.get_best_models()`.
+
+        Example:
+            >>> import keras_tuner, zoo
+            >>> hypermodel = zoo.hypermodel("lstm_sst2", vocab_size=50)
+            >>> texts, labels = ["a fine film", "dull and long"] * 10, [1, 0] * 10
+            >>> preprocessor = hypermodel.trial_preprocessor(keras_tuner.HyperParameters(),
+            ...                                              texts, labels)
+            >>> preprocessor.fitted, "film" in preprocessor.vocabulary
+            (True, True)
+        """
+        train, _ = self._loaded(self.trial_spec(hp), x if y is None else (x, y), None,
+                                validation_split)
+        return train.preprocessor
 
     def trial_spec(self, hp: keras_tuner.HyperParameters) -> ModelSpec:
         """The entry's spec with `hp`'s values applied: what one trial builds and trains."""

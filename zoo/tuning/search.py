@@ -343,13 +343,14 @@ def tune(
     else:
         trials, frame = list(oracle.trials.values()), _frame(oracle)
         write_trials_csv(directory, frame)
-        if tuner != "hyperband" and len(trials) < max_trials:
-            # keras-tuner ends a search whose space has no untried values left without a word
-            # (Hyperband's own schedule sets its trial count, not max_trials).
-            warn(f"the search ran {len(trials)} of max_trials={max_trials} trials: keras-tuner "
-                 f"found no values left in the search space that it had not tried, and "
-                 f"stopped. A space of few values (or one held mostly by fixed=) has no more "
-                 f"to try.")
+        if len(trials) < max_trials:
+            # keras-tuner ends a search without a word when its draws keep repeating values
+            # already tried (max_trials is every tuner's limit here: zoo's Hyperband runs
+            # brackets until it).
+            warn(f"the search ran {len(trials)} of max_trials={max_trials} (--max-trials) "
+                 f"trials: keras-tuner could not draw values it had not tried yet, and stopped. "
+                 f"A space of few values, or one held mostly by fixed= (--fix), has no more to "
+                 f"try.")
     best = _best_trial(trials, oracle.objective.direction)
     return TuneResult(
         trials=frame,
