@@ -892,10 +892,15 @@ def test_missing_parents_are_made_and_unusable_ones_are_a_clear_error(tmp_path, 
 
 
 def test_export_reads_paths_as_zoo_load_does(exports, tmp_path):
-    # An export is not what zoo.export takes, so the message does not offer one.
+    # An export is not what zoo.export takes, so the message does not offer one, nor the
+    # previous export that an interrupted export left beside the path (zoo.load names it).
+    (tmp_path / ".absent.old-999999999-0").mkdir()  # of a process that is gone
     with pytest.raises(zoo.DataError, match=r"absent does not exist; expected a training "
                        r"workdir or a \.keras file\.$"):
         zoo.export(tmp_path / "absent", tmp_path / "export")
+    with pytest.raises(zoo.DataError, match=r"An export interrupted while replacing it left "
+                       r"the previous one at .*\.absent\.old-999999999-0"):
+        zoo.evaluate(tmp_path / "absent", (np.zeros((2, 28, 28), "uint8"), [0, 1]))
     image_export = export_of_kind(exports, "image")
     with pytest.raises(zoo.DataError, match=r"is already a zoo export; zoo\.load\(.*\) serves it"):
         zoo.export(image_export, tmp_path / "export")
