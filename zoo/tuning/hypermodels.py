@@ -218,10 +218,8 @@ class ZooHyperModel(keras_tuner.HyperModel):
                 every = "" if plain else f" step {step:g}"
                 values = (f"{parameter.min_value:g} .. {parameter.max_value:g}{every} "
                           f"({parameter.sampling})")
-            elif hasattr(parameter, "values"):  # Choice
+            elif hasattr(parameter, "values"):  # Choice, and Fixed (its one value)
                 values = ", ".join(map(str, parameter.values))
-            elif hasattr(parameter, "value"):  # Fixed
-                values = str(parameter.value)
             else:  # Boolean
                 values = "True, False"
             when = "; ".join(f"{condition.name} = {', '.join(map(str, condition.values))}"
