@@ -1,5 +1,6 @@
 """Fine-tuning: build(name, weights=PATH, num_classes=N, freeze_backbone=...)."""
 
+import json
 import shutil
 import warnings
 
@@ -631,6 +632,18 @@ def test_a_run_on_named_labels_keeps_its_class_names_through_its_files(tmp_path)
                              units=(8,))).class_names == digits
     (tmp_path / "linked.keras").symlink_to(run / "best.keras")
     assert zoo.load(tmp_path / "linked.keras").class_names == named
+    # Recorded when the run begins: an interrupted run (no model.keras or report.json yet)
+    # reads so too; a run of an older zoo, without classes.json, from its report.json.
+    assert json.loads((run / "classes.json").read_text()) == {"class_names": list(named)}
+    unfinished = shutil.copytree(run, tmp_path / "unfinished")
+    (unfinished / "model.keras").unlink()
+    (unfinished / "report.json").unlink()
+    assert zoo.load(unfinished / "best.keras").class_names == named
+    with pytest.warns(UserWarning, match="has not finished"):
+        started = zoo.build("mlp_mnist", weights=unfinished, units=(8,))
+    assert spec_of(started).class_names == named
+    (run / "classes.json").unlink()
+    assert zoo.load(run / "best.keras").class_names == named
     # A run's names that are its entry's own are no data's: another entry built from its
     # weights keeps its own (fashion_mnist's clothes did not become mnist's digits).
     clothes = tmp_path / "clothes"

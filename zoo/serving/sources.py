@@ -199,11 +199,11 @@ RUN_MODEL_FILES = ("model.keras", "best.keras")  # the models a training workdir
 
 def recorded_class_names(path: str | os.PathLike) -> tuple[str, ...]:
     """The class names a model's training data gave its classes (string labels, folder names),
-    in id order, where its files record them: an export's zoo.json, a finished training
-    workdir's report.json, or that of the workdir whose `model.keras` / `best.keras` the path
-    is (links followed); () elsewhere, and where the names are the entry's own (a `.keras` or
-    `.weights.h5` file alone keeps only the network, and a run records its names when it
-    finishes).
+    in id order, where its files record them: an export's zoo.json, a training workdir's
+    classes.json (written when the run begins; report.json for runs of older zoos, once they
+    finished), or those of the workdir whose `model.keras` / `best.keras` the path is (links
+    followed); () elsewhere, and where the names are the entry's own (a `.keras` or
+    `.weights.h5` file alone keeps only the network).
 
     Example:
         >>> import tempfile
@@ -223,7 +223,12 @@ def recorded_class_names(path: str | os.PathLike) -> tuple[str, ...]:
             return ()  # a file of one's own saved there: not what the run trained
         if not (run / "config.json").is_file():  # not a workdir
             return ()
-        record = {"class_names": read_optional_json_object(run / "report.json").get("class_names"),
+        from zoo.training.workdir import CLASSES_FILE
+
+        # Written when the run began (report.json, when it finished, for runs of older zoos).
+        names = (read_optional_json_object(run / CLASSES_FILE).get("class_names")
+                 or read_optional_json_object(run / "report.json").get("class_names"))
+        record = {"class_names": names,
                   "entry": read_optional_json_object(run / "config.json").get("entry")}
     names = record.get("class_names")
     if not isinstance(names, list):

@@ -451,6 +451,8 @@ def train(
     keep_spec(model, spec)
     if run is not None:
         run.begin()  # only now that the data loaded: bad input leaves no directory behind
+        # Before any model file: an interrupted run's best.keras is read with its names too.
+        atomic_write_json(run.classes_path, {"class_names": list(spec.class_names)})
     try:  # (after begin: a refused workdir's claim is another process's, not to release)
         if run is not None and spec.input.kind == "text" and not run.preprocessor_path.exists():
             preprocessor.save(run.preprocessor_path)

@@ -11,6 +11,8 @@ Layout of WORKDIR:
     best.keras         the best model so far by the recipe's monitor (the later epoch on a tie)
     model.keras        the final model, written when training ends
     preprocessor/      the fitted text vocabulary (text entries)
+    classes.json       the class names the model's ids stand for (the data's, else the
+                       entry's), written when the run begins: best.keras is read with them
     logs/              TensorBoard event files
     report.json        evaluation of the final model
     process.json       the process training here (removed when the run ends): while it lives,
@@ -82,6 +84,7 @@ from zoo.values import as_declared, data_options, keyword_arguments, plain_json,
 
 logger = logging.getLogger("zoo.training")
 
+CLASSES_FILE = "classes.json"  # {"class_names": [...]}: what the run's class ids stand for
 _EPOCH_WEIGHTS = re.compile(r"epoch_\d+\.weights\.h5")
 _PENDING_BEST = re.compile(r"best_epoch_\d+\.keras")
 
@@ -226,6 +229,10 @@ class Workdir:
     @property
     def report_path(self) -> Path:
         return self.path / "report.json"
+
+    @property
+    def classes_path(self) -> Path:
+        return self.path / CLASSES_FILE
 
     # -- configuration ----------------------------------------------------------------------
     @staticmethod
