@@ -477,12 +477,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         print(f"\nreport written to {args.output}")
 
 
-def _cmd_tune(args: argparse.Namespace) -> None:
-    import zoo
+def _search_directory(args: argparse.Namespace) -> Path:
+    """Where `zoo tune` searches: --directory, else zoo.tune's default for the entry."""
     from zoo.io import default_search_directory
 
-    _check_export_target(args, args.directory or default_search_directory(args.name),
-                         "the search's --directory")
+    return Path(args.directory) if args.directory else default_search_directory(args.name)
+
+
+def _cmd_tune(args: argparse.Namespace) -> None:
+    import zoo
+
+    _check_export_target(args, _search_directory(args), "the search's --directory")
     arguments = {"tuner": args.tuner, "max_trials": args.max_trials, "epochs": args.epochs,
                  "seed": args.seed, "directory": args.directory, "overwrite": args.overwrite,
                  "objective": args.objective, "fixed": dict(args.fixed) or None,
@@ -514,7 +519,6 @@ def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
     """The `zoo train` command line that trains the entry on the search's data with
     `overrides`, quoted for a POSIX shell."""
     from zoo.data.sources import column_options
-    from zoo.io import default_search_directory
     from zoo.values import data_options, override_text
 
     columns = column_options(args.text_column, args.label_column)
@@ -530,8 +534,7 @@ def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
         command += ["--set", override_text(key, value)]
     # Kept, and resumable: without a workdir the trained model ends with the command. Named
     # after the search, so that another search's best does not meet this one's run.
-    search = Path(args.directory or default_search_directory(args.name)).name
-    command += ["--workdir", f"runs/{search}_best"]
+    command += ["--workdir", f"runs/{_search_directory(args).name}_best"]
     return shlex.join(command)
 
 
@@ -719,10 +722,8 @@ def _resume_hint(args: argparse.Namespace) -> str:
         return ("; rerun the same command to resume from the last completed epoch (kept in "
                 f"{args.workdir})")
     if args.command == "tune":
-        from zoo.io import default_search_directory
-
         return ("; rerun the same command to continue the search from its finished trials "
-                f"(kept in {args.directory or default_search_directory(args.name)})")
+                f"(kept in {_search_directory(args)})")
     return ""
 
 

@@ -249,6 +249,7 @@ PROCESS_FILE = "process.json"  # in a workdir or search directory: the process w
 # preprocessor/ (one would silently reuse the other's, fitted on other data) and their files
 # would mix.
 CONFIG_FILE, STATE_FILE, STATE_DIR = "config.json", "state.json", "state"  # a workdir's
+CLASSES_FILE = "classes.json"  # a workdir's {"class_names": [...]}: what its class ids stand for
 SEARCH_FILE, SEARCH_PROJECT = "search.json", "keras_tuner"  # a search's, and keras-tuner's folder
 RUN_MARKERS = (CONFIG_FILE, STATE_FILE, STATE_DIR)
 SEARCH_MARKERS = (SEARCH_FILE, SEARCH_PROJECT)

@@ -377,9 +377,8 @@ def _keep_class_names(model: keras.Model, path: Path, copied: list[str]) -> None
     from zoo.spec import keep_spec, spec_of
 
     spec = spec_of(model)
-    names = recorded_class_names(path)
-    if spec is not None and names and HEAD_LAYER in copied:
-        keep_spec(model, spec.with_data_class_names(names))
+    if spec is not None and HEAD_LAYER in copied:
+        keep_spec(model, spec.with_data_class_names(recorded_class_names(path)))
 
 
 _OTHER_VOCABULARY = "indexed by token ids of another vocabulary"  # why a layer is left fresh

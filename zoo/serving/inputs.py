@@ -15,15 +15,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from zoo.data.catalog import IMAGE_EXTENSIONS, TEXT_COLUMNS
 from zoo.data.folders import (
-    IMAGE_EXTENSIONS,
     OTHER_IMAGE_EXTENSIONS,
     example_files,
     read_examples,
     unreadable_images,
 )
 from zoo.data.sources import count_text, first_shape_mismatch, npz_read_problem
-from zoo.data.tables import TEXT_COLUMNS, field_count_error, not_utf8, read_table_file
+from zoo.data.tables import field_count_error, not_utf8, read_table_file
 from zoo.data.validate import check_texts
 from zoo.errors import DataError, first_line, warn
 from zoo.serving.paths import INPUT_FORMATS, missing_input

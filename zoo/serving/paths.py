@@ -12,6 +12,7 @@ from zoo.errors import DataError, InvalidValueError, ZooError
 from zoo.serving.archive import abandoned_export
 
 MODEL_KINDS = "a directory written by zoo.export, a training workdir, or a .keras file"
+EXPORTABLE_KINDS = "a training workdir or a .keras file"  # what zoo.export reads from a path
 WEIGHTS_KINDS = "a training workdir, a zoo.export directory, a .keras file or a .weights.h5 file"
 INPUT_FORMATS = (
     f"an image file ({', '.join(IMAGE_EXTENSIONS)}), a folder of images or .txt files, .npz with "

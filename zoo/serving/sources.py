@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import DataError, InvalidValueError, UnknownNameError, close_matches, first_line
-from zoo.io import read_optional_json_object
+from zoo.io import CLASSES_FILE, CONFIG_FILE, read_optional_json_object
 from zoo.registry import get_spec, spec_for_model
-from zoo.serving.paths import MODEL_KINDS, missing_model
+from zoo.serving.paths import EXPORTABLE_KINDS, MODEL_KINDS, missing_model
 from zoo.spec import ModelSpec, spec_of
 
 
@@ -35,11 +35,9 @@ class Trained:
     @property
     def class_names(self) -> tuple[str, ...]:
         """The training data's class names (string labels, folder names) when it had its own,
-        else the entry's; () when neither names its classes."""
-        if self.data_class_names:
-            return self.data_class_names
-        evaluated = (self.evaluation or {}).get("class_names") or ()
-        return tuple(self.spec.with_data_class_names(evaluated).class_names)
+        else the entry's; () when neither names its classes. Every source labels `spec` with
+        the data's names (`recorded_class_names` for files, zoo.train for a TrainResult)."""
+        return self.data_class_names or tuple(self.spec.class_names)
 
 
 def read_workdir(path: str | os.PathLike) -> Trained:
@@ -92,6 +90,7 @@ def read_workdir(path: str | os.PathLike) -> Trained:
             f"plug-in packages' entries are loaded by zoo itself. ({error})"
         ) from None
     spec = _spec_as_trained(spec, config.get("overrides") or {}, path)
+    spec = spec.with_data_class_names(recorded_class_names(path))
     model = load_keras_model(model_path)
     if spec.input.kind == "text":
         preprocessor = Preprocessor.load(path / "preprocessor", spec)
@@ -215,30 +214,27 @@ def recorded_class_names(path: str | os.PathLike) -> tuple[str, ...]:
 
     path = Path(path)
     if is_export(path):
-        record = read_metadata(path)
+        metadata = read_metadata(path)
+        names, entry = metadata.get("class_names"), metadata.get("entry")
     else:
         path = path.resolve()
-        run = path if path.is_dir() else path.parent
         if not path.is_dir() and path.name not in RUN_MODEL_FILES:
-            return ()  # a file of one's own saved there: not what the run trained
-        if not (run / "config.json").is_file():  # not a workdir
+            return ()  # a file of one's own saved into a workdir: not what the run trained
+        run = path if path.is_dir() else path.parent
+        if not (run / CONFIG_FILE).is_file():  # not a workdir
             return ()
-        from zoo.training.workdir import CLASSES_FILE
-
+        entry = read_optional_json_object(run / CONFIG_FILE).get("entry")
         # Written when the run began (report.json, when it finished, for runs of older zoos).
         names = (read_optional_json_object(run / CLASSES_FILE).get("class_names")
                  or read_optional_json_object(run / "report.json").get("class_names"))
-        record = {"class_names": names,
-                  "entry": read_optional_json_object(run / "config.json").get("entry")}
-    names = record.get("class_names")
     if not isinstance(names, list):
         return ()
     names = tuple(str(name) for name in names)
     try:  # the entry's own names (fashion_mnist's "T-shirt/top"...) are no data's
-        own = get_spec(str(record.get("entry"))).class_names
+        own = tuple(get_spec(str(entry)).class_names)
     except UnknownNameError:
         own = ()
-    return () if names == tuple(own) else names
+    return () if names == own else names
 
 
 def read_trained(path: str | os.PathLike, kinds: str = MODEL_KINDS, *,
@@ -376,8 +372,7 @@ def resolve(model_or_result: Any, preprocessor: Any = None) -> Trained:
                 f"serves it. To export again, pass the training workdir or the TrainResult."
             )
         # a workdir, or an image entry's .keras file: what can be exported (not an export)
-        trained = read_trained(model_or_result, kinds="a training workdir or a .keras file",
-                               exports=False)
+        trained = read_trained(model_or_result, kinds=EXPORTABLE_KINDS, exports=False)
     elif isinstance(model_or_result, keras.Model):
         trained = from_model(model_or_result, preprocessor)
     else:

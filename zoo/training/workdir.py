@@ -60,6 +60,7 @@ import pandas as pd
 
 from zoo.errors import ZooError, first_line
 from zoo.io import (
+    CLASSES_FILE,
     CONFIG_FILE,
     PROCESS_FILE,
     STATE_DIR,
@@ -84,7 +85,6 @@ from zoo.values import as_declared, data_options, keyword_arguments, plain_json,
 
 logger = logging.getLogger("zoo.training")
 
-CLASSES_FILE = "classes.json"  # {"class_names": [...]}: what the run's class ids stand for
 _EPOCH_WEIGHTS = re.compile(r"epoch_\d+\.weights\.h5")
 _PENDING_BEST = re.compile(r"best_epoch_\d+\.keras")
 
