@@ -7,6 +7,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]  # the checkout: where subprocesses run `zoo`
+
+
+def history_rows(workdir: Path) -> int:
+    """The epochs a run in `workdir` has committed to history.csv so far (0 before the first)."""
+    try:
+        return len(pd.read_csv(workdir / "history.csv"))
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return 0
 
 
 def digit_like_images(

@@ -13,14 +13,12 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from helpers import write_digits_npz, write_sentiment_tsv
+from helpers import REPO, write_digits_npz, write_sentiment_tsv
 
 import zoo
 from zoo import cli, terminal
 from zoo.cli import main
 from zoo.models.mlp import build_mlp
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def run_zoo(*args: str, cwd: Path = REPO, tf_log_level: str | None = "3",
@@ -173,8 +171,11 @@ def test_listing_entries_starts_neither_keras_nor_tensorflow():
          "the model's path is empty; expected a directory written by zoo.export, a training "
          "workdir, or a .keras file."),
         (["predict", "digits.npz", "  "], "the inputs' path is empty; expected an image file"),
+        # (It was said not to exist.)
+        (["predict", "digits.npz", "pipe.txt"], "input pipe.txt is neither a file nor a folder "
+         "(a named pipe or a device): zoo reads the inputs to predict from files"),
     ],
-    ids=["data", "model", "input", "weights", "blank-model", "blank-input"],
+    ids=["data", "model", "input", "weights", "blank-model", "blank-input", "fifo-input"],
 )
 def test_a_missing_path_is_refused_before_tensorflow_starts(tmp_path, args, message):
     # It was said after TensorFlow's start-up (about 7 s) and the device policy's line, in the
@@ -182,6 +183,10 @@ def test_a_missing_path_is_refused_before_tensorflow_starts(tmp_path, args, mess
     code = (f"import sys; from zoo.cli import main; status = main({args!r}); "
             f"print(status, 'tensorflow' in sys.modules)")
     (tmp_path / "digits.npz").write_bytes(b"")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.txt")
+    elif "pipe.txt" in args:
+        pytest.skip("no named pipes here")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                timeout=120, cwd=tmp_path)
     assert completed.stdout.splitlines()[-1] == "2 False", completed.stderr

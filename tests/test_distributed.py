@@ -2,6 +2,7 @@
 
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -116,6 +117,28 @@ _RESUMING_WORKER = textwrap.dedent(
     result.history.drop(columns="seconds").to_csv(history, index=False)
     """
 )
+
+
+@pytest.mark.slow
+def test_a_worker_started_alone_says_it_waits_for_the_others(tmp_path):
+    # TensorFlow builds MultiWorkerMirroredStrategy only once every task has started, silently:
+    # a lone worker printed nothing at all, not even the device policy.
+    data = write_digits_npz(tmp_path / "digits.npz", count=64)
+    environment = _cluster_environments(
+        ["alone"], {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]},
+        [("worker", 1)])["alone"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "train", "mlp_mnist", "--data", str(data), "--workdir",
+         str(tmp_path / "run")], env=environment, cwd=tmp_path, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:  # the worker's other task never starts: within a minute, or never
+        ready, _, _ = select.select([process.stdout], [], [], 60)
+        first = process.stdout.readline() if ready else "(nothing in 60 s)"
+    finally:
+        process.kill()
+        process.wait()
+    assert first == ("zoo: worker 1 of 2: waiting for every worker named in TF_CONFIG to start "
+                     "(each runs the same command)\n")
 
 
 @pytest.mark.slow

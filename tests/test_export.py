@@ -21,7 +21,14 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 from conftest import small_overrides
-from helpers import NEGATIVE, POSITIVE, digit_like_images, write_digits_npz, write_sentiment_tsv
+from helpers import (
+    NEGATIVE,
+    POSITIVE,
+    REPO,
+    digit_like_images,
+    write_digits_npz,
+    write_sentiment_tsv,
+)
 
 import zoo
 from zoo import cli
@@ -34,7 +41,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword"),
 ]
 
-REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # The entries on the smallest inputs: one or more per family (test_every_family_is_covered).
 ENTRIES = [name for dataset in ("mnist", "glue/sst2") for name in zoo.list_models(dataset=dataset)]
@@ -414,14 +420,23 @@ def test_cli_predict_reads_the_text_column_named(exports, tmp_path, capsys):
             "Name the column holding the text: --text-column NAME") in capsys.readouterr().err
     assert main(["predict", str(path), str(reviews), "--text-column", "review",
                  "--output", str(tmp_path / "out.csv")]) == 0
-    assert pd.read_csv(tmp_path / "out.csv")["text"].tolist() == ["a fine film", "so dull"]
+    # Under the column's own name (was "text"), so that the rows read as the table's.
+    written = pd.read_csv(tmp_path / "out.csv")
+    assert written["review"].tolist() == ["a fine film", "so dull"] and "text" not in written
+    # A name the predictions give a column of their own: the texts stay "text".
+    (tmp_path / "labels.csv").write_text("label\nsuch fun\n")
+    assert main(["predict", str(path), str(tmp_path / "labels.csv"), "--text-column", "label",
+                 "--output", str(tmp_path / "labels_out.csv")]) == 0
+    written = pd.read_csv(tmp_path / "labels_out.csv")
+    assert written.columns[:3].tolist() == ["text", "class_id", "label"]
+    assert written["text"].tolist() == ["such fun"]
     capsys.readouterr()
     # On screen too, each row with the start of its sentence (was: ids and scores only).
     long = "a film so long-winded and so dull that " * 3
     reviews.write_text(f"label,review\n1,a fine film\n0,{long}\n")
     assert main(["predict", str(path), str(reviews), "--text-column", "review"]) == 0
     rows = capsys.readouterr().out.strip().splitlines()
-    assert "text" in rows[0].split() and "a fine film" in rows[1], rows
+    assert "review" in rows[0].split() and "a fine film" in rows[1], rows
     assert "a film so long-winded and so dull tha..." in rows[2], rows  # 40 characters
     assert main(["predict", str(path), str(reviews), "--text-column", "Review"]) == 2
     assert "has no column 'Review'" in capsys.readouterr().err
@@ -1659,8 +1674,9 @@ def test_images_of_different_sizes_name_the_first_two_shapes():
 
 
 def test_load_of_what_is_not_a_path_says_what_it_takes():
-    with pytest.raises(zoo.InvalidValueError, match=r"zoo\.load takes the path of a zoo export, a "
-                       r"training workdir or a \.keras file \(a str or pathlib\.Path\), got int 3"):
+    with pytest.raises(zoo.InvalidValueError, match=r"zoo\.load takes the path of a directory "
+                       r"written by zoo\.export, a training workdir, or a \.keras file \(a str or "
+                       r"pathlib\.Path\), got int 3"):
         zoo.load(3)
     with pytest.raises(zoo.InvalidValueError, match="zoo.load got an empty path"):
         zoo.load("")

@@ -3,6 +3,7 @@
 import json
 import shutil
 import warnings
+from pathlib import Path
 
 import h5py
 import keras
@@ -396,8 +397,9 @@ def test_weights_that_are_not_a_path_or_an_export_without_zoo_json_are_explained
     with pytest.raises(InvalidValueError, match="weights must be the path of a training workdir, "
                        "a zoo.export directory, a .keras file or a .weights.h5 file, got int 123"):
         zoo.build("mlp_mnist", weights=123)
-    with pytest.raises(InvalidValueError, match=r"weights \(--weights\) is an empty path"):
-        zoo.build("mlp_mnist", weights="")
+    for empty in ("", "  ", Path("  ")):  # as Path(""), they would name the current folder
+        with pytest.raises(InvalidValueError, match=r"weights \(--weights\) is an empty path"):
+            zoo.build("mlp_mnist", weights=empty)
     # A SavedModel without zoo.json: said as zoo.load says it, not "holds no model.keras".
     (tmp_path / "saved").mkdir()
     (tmp_path / "saved" / "saved_model.pb").write_bytes(b"")

@@ -11,13 +11,19 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ClaimingProcess, digit_like_images, write_digits_npz, write_sentiment_tsv
+from helpers import (
+    REPO,
+    ClaimingProcess,
+    digit_like_images,
+    history_rows,
+    write_digits_npz,
+    write_sentiment_tsv,
+)
 
 import zoo
 from zoo.logs import without_retracing_warnings
@@ -25,7 +31,6 @@ from zoo.training.callbacks import ResumableEarlyStopping, monitor_mode
 from zoo.training.loop import TrainingDivergedError
 from zoo.training.workdir import WorkdirConflictError
 
-REPO = Path(__file__).resolve().parents[1]
 SMALL_TEXT = {"vocab_size": 200, "sequence_length": 16, "embedding_dim": 16, "lstm_units": (8,)}
 
 
@@ -162,13 +167,6 @@ _KILLABLE_RUN = textwrap.dedent(
 )
 
 
-def _history_rows(workdir: Path) -> int:
-    try:
-        return len(pd.read_csv(workdir / "history.csv"))
-    except (FileNotFoundError, pd.errors.EmptyDataError):
-        return 0
-
-
 def test_resume_after_kill_loses_and_repeats_no_epoch(tmp_path):
     data = str(write_digits_npz(tmp_path / "digits.npz", count=300))
     workdir = tmp_path / "run"
@@ -176,7 +174,7 @@ def test_resume_after_kill_loses_and_repeats_no_epoch(tmp_path):
     script.write_text(_KILLABLE_RUN)
     process = subprocess.Popen([sys.executable, str(script), data, str(workdir)], cwd=REPO)
     deadline = time.time() + 120
-    while _history_rows(workdir) < 2 and time.time() < deadline and process.poll() is None:
+    while history_rows(workdir) < 2 and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()

@@ -555,14 +555,17 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     frame = zoo.load(args.model).predict(inputs)
     if files is not None:
         frame.insert(0, "file", files)
-    if inputs.dtype == object:  # sentences (blank lines are skipped): each row says its own
-        frame.insert(0 if files is None else 1, "text", inputs)
+    text = None
+    if inputs.dtype == object:  # sentences (blank lines are skipped): each row says its own,
+        # under the table's own column name where one was named (--text-column review)
+        text = args.text_column if args.text_column not in (None, *frame.columns) else "text"
+        frame.insert(0 if files is None else 1, text, inputs)
     if args.output:  # written before printing: `zoo predict ... | head` must not lose it
         atomic_write_text(args.output, frame.to_csv(index=False))
     shown = frame.head(PREVIEW_ROWS) if args.output else frame  # the file has them all
-    if "text" in shown:  # on screen, the start of each: enough to tell the rows apart
-        shown = shown.assign(text=[shortened(" ".join(str(text).split()), PREVIEW_TEXT)
-                                   for text in shown.text])
+    if text is not None:  # on screen, the start of each: enough to tell the rows apart
+        shown = shown.assign(**{text: [shortened(" ".join(str(each).split()), PREVIEW_TEXT)
+                                       for each in shown[text]]})
     print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
     if len(shown) < len(frame):
         print(f"... {len(frame) - len(shown)} more rows; all {len(frame)} are in {args.output}")
@@ -631,7 +634,7 @@ def _check_paths(args: argparse.Namespace) -> None:
     INPUT, --weights) now, in the words the library would use, rather than after TensorFlow's
     start-up of seconds."""
     from zoo.data.catalog import missing_local_source
-    from zoo.serving.paths import WEIGHTS_KINDS, missing_input, missing_model
+    from zoo.serving.paths import WEIGHTS_KINDS, blank, missing_input, missing_model
 
     checks = [missing_local_source(getattr(args, "data", None)),
               missing_local_source(getattr(args, "validation_data", None))]
@@ -639,7 +642,7 @@ def _check_paths(args: argparse.Namespace) -> None:
         checks.append(missing_model(args.model))
     if getattr(args, "input", None) is not None:
         checks.append(missing_input(args.input))
-    if getattr(args, "weights", None) and args.weights.strip():  # blank: zoo.build's words
+    if getattr(args, "weights", None) and not blank(args.weights):  # blank: zoo.build's words
         checks.append(missing_model(args.weights, f"weights as {WEIGHTS_KINDS}"))
     missing = next((error for error in checks if error is not None), None)
     if missing is not None:
@@ -673,13 +676,14 @@ def _expand_home(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `zoo` command; returns the exit status (0 ok, 2 bad input, an unusable path or
-    out of memory, 130 interrupted, 141 output pipe closed)."""
+    out of memory, 130 interrupted, 141 output pipe closed, 143 terminated by SIGTERM)."""
     args = _parser().parse_args(argv)
     _expand_home(args)
     from zoo.errors import ZooError
+    from zoo.termination import TERMINATED_STATUS, Terminated, terminate_as_interrupt
 
     try:
-        with unencodable_output_escaped(), progress_messages():
+        with unencodable_output_escaped(), progress_messages(), terminate_as_interrupt():
             _check_paths(args)
             if _needs_tensorflow(args.command):
                 start_tensorflow_quietly()
@@ -701,6 +705,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"zoo: error: {message}{where}. Check the path (its permissions, the free space "
               f"and file size limits), or pick another.", file=sys.stderr)
         return 2
+    except Terminated:  # SIGTERM: a scheduler's stop, `kill PID`
+        print(f"zoo: terminated{_resume_hint(args)}", file=sys.stderr)
+        return TERMINATED_STATUS
     except KeyboardInterrupt:
         print(f"zoo: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
@@ -717,7 +724,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _resume_hint(args: argparse.Namespace) -> str:
-    """After Ctrl-C, how the work done so far goes on, where it was kept."""
+    """After Ctrl-C or SIGTERM, how the work done so far goes on, where it was kept."""
     if args.command == "train" and args.workdir:
         return ("; rerun the same command to resume from the last completed epoch (kept in "
                 f"{args.workdir})")

@@ -27,7 +27,9 @@ from typing import Any
 
 import keras
 
-_lost = False  # an interrupt a finalizer could not raise, not yet raised again
+# The interrupt a finalizer could not raise, not yet raised again: KeyboardInterrupt, or its
+# subclass zoo.termination.Terminated (SIGTERM on the command line), raised again as it was.
+_lost: type[KeyboardInterrupt] | None = None
 # The hook is installed while any block is open, in any thread: blocks that overlap (two
 # threads training) take and give it back once, whatever order they end in.
 _lock = threading.Lock()
@@ -38,7 +40,8 @@ _previous_hook: Any = None
 def _record_lost_interrupts(unraisable: Any) -> None:
     global _lost
     if isinstance(unraisable.exc_value, KeyboardInterrupt):
-        _lost = True  # raised again shortly; Python's "Exception ignored" report would mislead
+        # Raised again shortly; Python's "Exception ignored" report would mislead.
+        _lost = type(unraisable.exc_value)
         return
     _previous_hook(unraisable)
 
@@ -52,17 +55,17 @@ def interrupts_kept() -> Iterator[None]:
     global _lost, _open_blocks, _previous_hook
     with _lock:
         if _open_blocks == 0:
-            _previous_hook, _lost = sys.unraisablehook, False
+            _previous_hook, _lost = sys.unraisablehook, None
             sys.unraisablehook = _record_lost_interrupts
         _open_blocks += 1
     try:
         yield
     except BaseException as error:
-        lost, _lost = _lost, False
+        lost, _lost = _lost, None
         if isinstance(error, KeyboardInterrupt):
             raise
-        if lost:  # the error came after the Ctrl-C, which is what stopped the work
-            raise KeyboardInterrupt from error
+        if lost is not None:  # the error came after the Ctrl-C, which is what stopped the work
+            raise lost from error
         if _disguised_interrupt(error):
             raise KeyboardInterrupt from None
         raise
@@ -83,9 +86,9 @@ def _disguised_interrupt(error: BaseException) -> bool:
 def raise_if_lost() -> None:
     """Raise KeyboardInterrupt if one was lost in a finalizer inside `interrupts_kept()`."""
     global _lost
-    if _lost:
-        _lost = False
-        raise KeyboardInterrupt
+    if _lost is not None:
+        lost, _lost = _lost, None
+        raise lost
 
 
 class RaiseLostInterrupt(keras.callbacks.Callback):

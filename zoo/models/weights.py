@@ -18,7 +18,7 @@ import keras
 
 from zoo.errors import DataError, InvalidValueError, ZooError, first_line, warn
 from zoo.io import read_optional_json_object
-from zoo.serving.paths import WEIGHTS_KINDS, missing_model
+from zoo.serving.paths import WEIGHTS_KINDS, blank, missing_model
 
 if TYPE_CHECKING:
     from zoo.spec import ModelSpec
@@ -47,7 +47,7 @@ def _check_weights_argument(source: Any) -> None:
             f"{source!r:.60}; pass it as a string or a pathlib.Path (or leave weights out to "
             f"start from a fresh initialization)."
         )
-    if isinstance(source, str) and not source.strip():
+    if blank(source):
         raise InvalidValueError(
             f"weights (--weights) is an empty path; expected {WEIGHTS_KINDS}. Pass the path, or "
             f"leave weights out to start from a fresh initialization."

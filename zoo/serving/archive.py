@@ -80,7 +80,7 @@ def check_target(target: str | os.PathLike, *, overwrite: bool = False) -> Path:
         raise ExportError(
             f"{target} holds a zoo export, moved aside to {previous.name} by an export that was "
             f"interrupted while replacing it (the next export puts it back); pass "
-            f"overwrite=True (zoo command: --overwrite-export) to replace it, or pick a new path."
+            f"overwrite=True (command line: --overwrite-export) to replace it, or pick a new path."
         )
     if target.exists() or target.is_symlink():
         if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
@@ -94,7 +94,7 @@ def check_target(target: str | os.PathLike, *, overwrite: bool = False) -> Path:
             )
         if not overwrite:
             raise ExportError(
-                f"{target} already holds a zoo export; pass overwrite=True (zoo command: "
+                f"{target} already holds a zoo export; pass overwrite=True (command line: "
                 f"--overwrite-export) to replace it, or pick a new path."
             )
     return target

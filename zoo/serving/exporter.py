@@ -33,6 +33,7 @@ from zoo.serving.archive import (
     write_metadata,
 )
 from zoo.serving.inputs import as_images, as_texts
+from zoo.serving.paths import blank
 from zoo.serving.signature import SIGNATURE, input_signature, serving_archive
 from zoo.serving.sources import Trained, check_apart_from_source, resolve
 from zoo.training.policy import built_precision, check_outside_strategy_scope
@@ -116,7 +117,7 @@ def export(
     if tolerance is not None:
         tolerance = checks.non_negative("tolerance", tolerance)
     checks.one_of("overwrite", overwrite, (True, False))  # "no" would replace an export
-    if isinstance(path, (str, os.PathLike)) and not os.fspath(path).strip():
+    if blank(path):
         # It would name the current folder: "cannot export to : it holds the training workdir".
         raise InvalidValueError("zoo.export got an empty path; expected the new export's "
                                 "directory, e.g. exports/my_model.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from zoo.data.catalog import IMAGE_EXTENSIONS, TEXT_COLUMNS
 from zoo.errors import DataError, InvalidValueError, ZooError
@@ -21,6 +22,19 @@ INPUT_FORMATS = (
 )
 
 
+def blank(path: Any) -> bool:
+    """Whether `path` is a str or path-like that is empty or spaces only: `Path("")` names the
+    current folder, so such a path is refused where it is given, never read or written.
+
+    Example:
+        >>> from pathlib import Path
+        >>> from zoo.serving.paths import blank
+        >>> blank(""), blank(Path("  ")), blank("runs/cnn"), blank(None)
+        (True, True, False, False)
+    """
+    return isinstance(path, (str, os.PathLike)) and not os.fspath(path).strip()
+
+
 def missing_model(path: str | os.PathLike, kinds: str = MODEL_KINDS, *,
                   exports: bool = True) -> ZooError | None:
     """The error for a model path (`kinds` says what it may be) that is blank or does not
@@ -34,7 +48,7 @@ def missing_model(path: str | os.PathLike, kinds: str = MODEL_KINDS, *,
         >>> missing_model(".") is None
         True
     """
-    if not os.fspath(path).strip():  # Path("") is the current folder
+    if blank(path):
         return InvalidValueError(f"the model's path is empty; expected {kinds}.")
     if Path(path).exists():
         return None
@@ -47,17 +61,23 @@ def missing_model(path: str | os.PathLike, kinds: str = MODEL_KINDS, *,
 
 
 def missing_input(path: str | os.PathLike) -> ZooError | None:
-    """The error for inputs to predict at a path that is blank, or neither a file nor a folder;
-    None otherwise.
+    """The error for inputs to predict at a path that is blank, missing, or neither a file nor a
+    folder (a named pipe, a device); None otherwise.
 
     Example:
         >>> from zoo.serving.paths import missing_input
         >>> print(missing_input("reviews.txt"))  # doctest: +ELLIPSIS
         input file reviews.txt does not exist; expected an image file (.png, .jpg, ...
     """
-    if not os.fspath(path).strip():
+    if blank(path):
         return InvalidValueError(f"the inputs' path is empty; expected {INPUT_FORMATS}.")
     path = Path(path)
     if path.is_dir() or path.is_file():
         return None
+    if path.exists():  # a FIFO was said not to exist
+        return DataError(
+            f"input {path} is neither a file nor a folder (a named pipe or a device): zoo reads "
+            f"the inputs to predict from files, by their names' suffix. Save them to a file "
+            f"first; expected {INPUT_FORMATS}."
+        )
     return DataError(f"input file {path} does not exist; expected {INPUT_FORMATS}.")

@@ -28,7 +28,7 @@ from zoo import checks
 from zoo.errors import DataError, InvalidValueError, and_more, shortened, warn
 from zoo.serving.archive import load_saved_model, read_metadata
 from zoo.serving.inputs import as_images, as_texts
-from zoo.serving.paths import missing_model
+from zoo.serving.paths import MODEL_KINDS, blank, missing_model
 from zoo.serving.signature import SIGNATURE
 from zoo.serving.sources import Trained, read_keras_file, read_workdir
 
@@ -269,14 +269,14 @@ def load(path: str | os.PathLike) -> Predictor:
 def _check_load_argument(path: Any) -> None:
     """Refuse what is not a path before Path() raises a bare TypeError: a number, a model, a
     TrainResult. An empty string would name the current folder."""
-    takes = "the path of a zoo export, a training workdir or a .keras file"
+    takes = f"the path of {MODEL_KINDS}"  # as a missing path's message says it
     if not isinstance(path, (str, os.PathLike)):
         raise InvalidValueError(
             f"zoo.load takes {takes} (a str or pathlib.Path), got {type(path).__name__} "
             f"{path!r:.60}. A model or TrainResult in memory predicts once exported: "
             f"zoo.load(zoo.export(model_or_result, DIR))."
         )
-    if not os.fspath(path).strip():
+    if blank(path):
         raise InvalidValueError(f"zoo.load got an empty path; expected {takes}.")
 
 

@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from zoo.errors import InvalidValueError, ZooError, first_line
 from zoo.training.feeding import batches_per_epoch
-from zoo.training.policy import cluster_task
+from zoo.training.policy import worker_name
 
 logger = logging.getLogger("zoo.training")
 
@@ -46,10 +46,6 @@ class WorkerUnavailableError(ZooError):
     """A worker of a multi-worker run stopped or could not be reached while training."""
 
 
-def _worker_name(index: int) -> str:
-    return "worker 0 (the chief)" if index == 0 else f"worker {index}"
-
-
 def check_same_epoch(strategy: tf.distribute.Strategy, initial_epoch: int) -> list[int]:
     """Every worker's `initial_epoch`, gathered with a collective; raises `InvalidValueError` on
     every worker when they differ. Each worker must call it (it waits for the others).
@@ -64,15 +60,11 @@ def check_same_epoch(strategy: tf.distribute.Strategy, initial_epoch: int) -> li
         >>> check_same_epoch(tf.distribute.get_strategy(), 3)  # one worker: nothing to compare
         [3]
     """
-    task = cluster_task()
-    if task.tasks > 1:
-        # The gather below blocks until every worker reaches it, and TensorFlow says nothing
-        # while it waits: a worker started alone would look hung.
-        logger.info("%s of %d: waiting for every worker named in TF_CONFIG to start (each runs "
-                    "the same command)", _worker_name(task.index), task.tasks)
+    # The gather waits for every worker to reach it; they have all started by now (the
+    # strategy waited for that, and said so: `policy._resolve_strategy`).
     epochs = _gather_per_worker(strategy, int(initial_epoch))
     if len(set(epochs)) > 1:
-        listed = ", ".join(f"{_worker_name(index)} after epoch {epoch}"
+        listed = ", ".join(f"{worker_name(index)} after epoch {epoch}"
                            for index, epoch in enumerate(epochs))
         raise InvalidValueError(
             f"the workers would resume from different epochs ({listed}): each resumes from its "

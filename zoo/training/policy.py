@@ -218,6 +218,17 @@ def cluster_task() -> ClusterTask:
     return _task_position(config.get("task"), jobs)
 
 
+def worker_name(index: int) -> str:
+    """How messages name task `index` of a cluster (`cluster_task().index`).
+
+    Example:
+        >>> from zoo.training.policy import worker_name
+        >>> worker_name(0), worker_name(2)
+        ('worker 0 (the chief)', 'worker 2')
+    """
+    return "worker 0 (the chief)" if index == 0 else f"worker {index}"
+
+
 def _tf_config_error(problem: str) -> InvalidValueError:
     return InvalidValueError(
         f"TF_CONFIG {problem}; {_TF_CONFIG_FORM}. Fix or unset the TF_CONFIG environment "
@@ -359,8 +370,14 @@ def _resolve_strategy(strategy: Any, device: str, chooser: str) -> tuple[Any, st
         return tf.distribute.TPUStrategy(resolver), "TPU found"
     chosen = f"set by {chooser}" if strategy != "auto" else None
     # Checked here, before MultiWorkerMirroredStrategy reads it (its errors are tracebacks).
-    tasks = cluster_task().tasks if strategy in ("auto", "multi_worker") else 0
+    task = cluster_task() if strategy in ("auto", "multi_worker") else ClusterTask(0, 0)
+    tasks = task.tasks
     if strategy == "multi_worker" or (strategy == "auto" and tasks > 1):
+        if tasks > 1:
+            # Building the strategy blocks until every task has started, and TensorFlow says
+            # nothing while it waits: a worker started alone looked hung, without a line.
+            logger.info("%s of %d: waiting for every worker named in TF_CONFIG to start (each "
+                        "runs the same command)", worker_name(task.index), tasks)
         return (
             tf.distribute.MultiWorkerMirroredStrategy(),
             chosen or f"TF_CONFIG names {tasks} tasks",
