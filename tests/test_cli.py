@@ -19,6 +19,7 @@ import zoo
 from zoo import cli, terminal
 from zoo.cli import main
 from zoo.models.mlp import build_mlp
+from zoo.termination import Terminated
 
 
 def run_zoo(*args: str, cwd: Path = REPO, tf_log_level: str | None = "3",
@@ -711,6 +712,14 @@ def test_ctrl_c_ends_with_one_line_and_the_shells_status(monkeypatch, capsys):
     assert capsys.readouterr().err == ("zoo: interrupted; rerun the same command to continue the "
                                        "search from its finished trials (kept in "
                                        "tuning/cnn_mnist)\n")
+    # SIGTERM (tests/test_termination.py): 143 = 128 + SIGTERM, in the same words.
+    def terminated(args):
+        raise Terminated
+
+    monkeypatch.setitem(cli._COMMANDS, "tune", terminated)
+    assert main(["tune", "cnn_mnist", "--directory", "tuning/cnn"]) == 143
+    assert capsys.readouterr().err == ("zoo: terminated; rerun the same command to continue the "
+                                       "search from its finished trials (kept in tuning/cnn)\n")
 
 
 @pytest.mark.parametrize("memory_error", ["tensorflow", "python"])

@@ -564,8 +564,8 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         atomic_write_text(args.output, frame.to_csv(index=False))
     shown = frame.head(PREVIEW_ROWS) if args.output else frame  # the file has them all
     if text is not None:  # on screen, the start of each: enough to tell the rows apart
-        shown = shown.assign(**{text: [shortened(" ".join(str(each).split()), PREVIEW_TEXT)
-                                       for each in shown[text]]})
+        shown = shown.copy()  # (not assign(): a column may be named "self")
+        shown[text] = [shortened(" ".join(str(each).split()), PREVIEW_TEXT) for each in shown[text]]
     print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
     if len(shown) < len(frame):
         print(f"... {len(frame) - len(shown)} more rows; all {len(frame)} are in {args.output}")

@@ -27,6 +27,8 @@ from typing import Any
 
 import keras
 
+from zoo.termination import Terminated
+
 # The interrupt a finalizer could not raise, not yet raised again: KeyboardInterrupt, or its
 # subclass zoo.termination.Terminated (SIGTERM on the command line), raised again as it was.
 _lost: type[KeyboardInterrupt] | None = None
@@ -66,8 +68,9 @@ def interrupts_kept() -> Iterator[None]:
             raise
         if lost is not None:  # the error came after the Ctrl-C, which is what stopped the work
             raise lost from error
-        if _disguised_interrupt(error):
-            raise KeyboardInterrupt from None
+        disguised = _disguised_interrupt(error)
+        if disguised is not None:
+            raise disguised from None
         raise
     finally:
         with _lock:
@@ -77,10 +80,15 @@ def interrupts_kept() -> Iterator[None]:
     raise_if_lost()
 
 
-def _disguised_interrupt(error: BaseException) -> bool:
-    """Whether `error` is pybind11's report of a KeyboardInterrupt raised while TensorFlow's C++
-    code was handling another error."""
-    return "REPLACED BY KeyboardInterrupt" in str(error)
+def _disguised_interrupt(error: BaseException) -> type[KeyboardInterrupt] | None:
+    """The interrupt `error` reports, where it is pybind11's report of a KeyboardInterrupt (or a
+    SIGTERM's `Terminated`, which pybind11 names by its class name) raised while TensorFlow's C++
+    code was handling another error; else None."""
+    text = str(error)
+    for kind in (KeyboardInterrupt, Terminated):
+        if f"REPLACED BY {kind.__name__}" in text:
+            return kind
+    return None
 
 
 def raise_if_lost() -> None:

@@ -8,11 +8,13 @@ KeyboardInterrupt, so the same clean-up runs as for Ctrl-C and the command exits
 SIGTERM, what a shell reports for a process ended by it).
 
 Python runs a signal handler only when the main thread is back in Python. A main thread held in
-TensorFlow's C++ code (a worker waiting for the others of a cluster, one long operation) would
-leave the SIGTERM unanswered, where Python's default would have ended the process: a watcher
-thread, woken by the signal itself (`signal.set_wakeup_fd`), ends the process after a grace
-period if the main thread has not finished by then. Plain-Python and TensorFlow-free, so that
-`zoo list` stays fast.
+C code that releases the interpreter (one long TensorFlow operation, a blocking call) would leave
+the SIGTERM unanswered, where Python's default would have ended the process: a watcher thread,
+woken by the signal itself (`signal.set_wakeup_fd`), ends the process after a grace period if the
+main thread has not finished by then. In a `TF_CONFIG` cluster TensorFlow installs a SIGTERM
+handler of its own (for its preemption handling) once the strategy connects, which replaces this
+one: there SIGTERM is TensorFlow's, as without zoo. POSIX only. Plain-Python and
+TensorFlow-free, so that `zoo list` stays fast.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -53,7 +54,8 @@ def terminate_as_interrupt(grace: float = GRACE_SECONDS) -> Iterator[None]:
         >>> signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
         True
     """
-    if (threading.current_thread() is not threading.main_thread()
+    if (os.name != "posix"  # no SIGTERM from other processes (and no os.set_blocking in 3.11)
+            or threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
         yield
         return
@@ -63,10 +65,30 @@ def terminate_as_interrupt(grace: float = GRACE_SECONDS) -> Iterator[None]:
     try:
         yield
     finally:
-        left.set()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        if watcher is not None:
-            watcher()
+        try:
+            # A SIGTERM pending as the block ends is raised here, from within this call: the
+            # watcher must be stopped all the same, or it would end the process later.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        finally:
+            left.set()
+            if watcher is not None:
+                watcher()
+
+
+def _say_and_exit(message: str) -> None:
+    """Write `message` to stderr if it can be within a second, then end the process with 143
+    whatever happens: a closed stderr (`zoo ... 2>&1 | head`) or a full, unread pipe must not
+    keep a terminated process alive."""
+    def write() -> None:
+        with contextlib.suppress(OSError):
+            os.write(2, message.encode("utf-8", "replace"))
+
+    try:
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        writer.join(timeout=1)
+    finally:
+        os._exit(TERMINATED_STATUS)
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
@@ -100,9 +122,8 @@ def _start_watcher(grace: float, left: threading.Event) -> Any:
             if not received:  # the write end closed: the block is over
                 return
             if signal.SIGTERM in received and not left.wait(grace):
-                print(f"zoo: terminated: the work did not stop within {grace:g} s of SIGTERM, "
-                      f"so the process ends without its clean-up.", file=sys.stderr, flush=True)
-                os._exit(TERMINATED_STATUS)
+                _say_and_exit(f"zoo: terminated: the work did not stop within {grace:g} s of "
+                              f"SIGTERM, so the process ends without its clean-up.\n")
 
     thread = threading.Thread(target=watch, name="zoo-sigterm-watcher", daemon=True)
     thread.start()
