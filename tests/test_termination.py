@@ -29,6 +29,10 @@ pytestmark = [
 ]
 
 
+def _watchers():
+    return [thread for thread in threading.enumerate() if thread.name == "zoo-sigterm-watcher"]
+
+
 def test_sigterm_in_the_block_is_an_interrupt_and_the_default_comes_back():
     assert threading.current_thread() is threading.main_thread()  # else the kill below is real
     seen = {}
@@ -44,8 +48,7 @@ def test_sigterm_in_the_block_is_an_interrupt_and_the_default_comes_back():
     assert seen["during clean-up"] is signal.SIG_DFL
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     assert signal.set_wakeup_fd(-1) == -1  # the watcher's descriptor was given back
-    assert not [thread for thread in threading.enumerate()
-                if thread.name == "zoo-sigterm-watcher"]
+    assert not _watchers()
 
 
 def test_a_handler_or_wakeup_descriptor_of_someone_else_is_left_alone():
@@ -68,8 +71,7 @@ def test_a_handler_or_wakeup_descriptor_of_someone_else_is_left_alone():
     signal.set_wakeup_fd(write_end)
     try:
         with pytest.raises(Terminated), terminate_as_interrupt():
-            assert not [thread for thread in threading.enumerate()
-                        if thread.name == "zoo-sigterm-watcher"]
+            assert not _watchers()
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)
         assert signal.set_wakeup_fd(-1) == write_end

@@ -250,6 +250,9 @@ PROCESS_FILE = "process.json"  # in a workdir or search directory: the process w
 # would mix.
 CONFIG_FILE, STATE_FILE, STATE_DIR = "config.json", "state.json", "state"  # a workdir's
 CLASSES_FILE = "classes.json"  # a workdir's {"class_names": [...]}: what its class ids stand for
+MODEL_FILE, BEST_FILE = "model.keras", "best.keras"  # a workdir's final and best-epoch models
+RUN_MODEL_FILES = (MODEL_FILE, BEST_FILE)
+REPORT_FILE = "report.json"  # a workdir's evaluation of its final model
 SEARCH_FILE, SEARCH_PROJECT = "search.json", "keras_tuner"  # a search's, and keras-tuner's folder
 RUN_MARKERS = (CONFIG_FILE, STATE_FILE, STATE_DIR)
 SEARCH_MARKERS = (SEARCH_FILE, SEARCH_PROJECT)

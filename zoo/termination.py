@@ -23,7 +23,7 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 TERMINATED_STATUS = 128 + signal.SIGTERM  # 143
@@ -96,7 +96,7 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated
 
 
-def _start_watcher(grace: float, left: threading.Event) -> Any:
+def _start_watcher(grace: float, left: threading.Event) -> Callable[[], None] | None:
     """Start the thread that ends the process `grace` seconds after a SIGTERM unless `left` is
     set by then; returns the function that stops it, or None where the process's signal wake-up
     descriptor is someone else's (an event loop's), which is left alone."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import keras
 
 from zoo.errors import DataError, InvalidValueError, ZooError, first_line, warn
-from zoo.io import read_optional_json_object
+from zoo.io import BEST_FILE, CONFIG_FILE, MODEL_FILE, read_optional_json_object
 from zoo.serving.paths import WEIGHTS_KINDS, blank, missing_model
 
 if TYPE_CHECKING:
@@ -66,15 +66,15 @@ def _resolve_weights_path(source: str | os.PathLike) -> tuple[Path, str]:
     if (path / "saved_model.pb").is_file():
         read_metadata(path)  # a SavedModel without zoo.json: raises zoo.load's explanation
     if path.is_dir():
-        if (path / "model.keras").is_file():
-            return path / "model.keras", "keras"
-        if (path / "best.keras").is_file():
+        if (path / MODEL_FILE).is_file():
+            return path / MODEL_FILE, "keras"
+        if (path / BEST_FILE).is_file():
             # Deliberately not refused (zoo.load, zoo.evaluate and zoo.export refuse a run
             # without its final model): fine-tuning from an interrupted run's best epoch is a
             # fair start, but one that should not pass for the finished run.
             warn(f"{path} holds no model.keras (its run has not finished): the model starts "
                  f"from its best.keras, the best epoch so far.")
-            return path / "best.keras", "keras"
+            return path / BEST_FILE, "keras"
         raise DataError(f"{path} holds no model.keras or best.keras; pass {WEIGHTS_KINDS}.")
     missing = missing_model(path, f"weights as {WEIGHTS_KINDS}")
     if missing is not None:
@@ -252,7 +252,7 @@ def _trained_with(path: Path, kind: str) -> tuple[ModelSpec, dict[str, Any]] | N
         recorded = {**((metadata.get("training") or {}).get("overrides") or {}),
                     **(metadata.get("hyperparameters") or {})}
     else:  # a .keras file in a workdir: its config.json; elsewhere, nothing recorded
-        metadata = read_optional_json_object(path.parent / "config.json")
+        metadata = read_optional_json_object(path.parent / CONFIG_FILE)
         recorded = metadata.get("overrides")
     if not isinstance(recorded, dict):
         return None

@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import DataError, InvalidValueError, UnknownNameError, close_matches, first_line
-from zoo.io import CLASSES_FILE, CONFIG_FILE, read_optional_json_object
+from zoo.io import (
+    BEST_FILE,
+    CLASSES_FILE,
+    CONFIG_FILE,
+    MODEL_FILE,
+    REPORT_FILE,
+    RUN_MODEL_FILES,
+    STATE_FILE,
+    read_optional_json_object,
+)
 from zoo.registry import get_spec, spec_for_model
 from zoo.serving.paths import EXPORTABLE_KINDS, MODEL_KINDS, missing_model
 from zoo.spec import ModelSpec, spec_of
@@ -58,16 +67,16 @@ def read_workdir(path: str | os.PathLike) -> Trained:
     from zoo.serving.safety import load_keras_model
 
     path = Path(path)
-    config_path, model_path = path / "config.json", path / "model.keras"
+    config_path, model_path = path / CONFIG_FILE, path / MODEL_FILE
     if not config_path.is_file():
         raise DataError(
             f"{path} is not a zoo training workdir: it has no config.json. Pass the --workdir "
             f"of a `zoo train` run (or zoo.train(..., workdir=...))."
         )
     if not model_path.is_file():
-        state = read_optional_json_object(path / "state.json")
+        state = read_optional_json_object(path / STATE_FILE)
         if state.get("status") == "diverged":
-            best = path / "best.keras"
+            best = path / BEST_FILE
             saved = f" The best epoch before it is saved in {best}." if best.is_file() else ""
             raise DataError(
                 f"the run in {path} diverged (its loss became NaN or infinite), so it has no "
@@ -96,8 +105,8 @@ def read_workdir(path: str | os.PathLike) -> Trained:
         preprocessor = Preprocessor.load(path / "preprocessor", spec)
     else:
         preprocessor = make_preprocessor(spec)
-    evaluation = read_optional_json_object(path / "report.json") or None
-    state = read_optional_json_object(path / "state.json")
+    evaluation = read_optional_json_object(path / REPORT_FILE) or None
+    state = read_optional_json_object(path / STATE_FILE)
     return Trained(model, spec, preprocessor, "workdir", run_config=config,
                    evaluation=evaluation, epochs_trained=state.get("epoch"))
 
@@ -193,9 +202,6 @@ def read_keras_file(path: str | os.PathLike) -> Trained:
     return trained
 
 
-RUN_MODEL_FILES = ("model.keras", "best.keras")  # the models a training workdir holds
-
-
 def recorded_class_names(path: str | os.PathLike) -> tuple[str, ...]:
     """The class names a model's training data gave its classes (string labels, folder names),
     in id order, where its files record them: an export's zoo.json, a training workdir's
@@ -226,7 +232,7 @@ def recorded_class_names(path: str | os.PathLike) -> tuple[str, ...]:
         entry = read_optional_json_object(run / CONFIG_FILE).get("entry")
         # Written when the run began (report.json, when it finished, for runs of older zoos).
         names = (read_optional_json_object(run / CLASSES_FILE).get("class_names")
-                 or read_optional_json_object(run / "report.json").get("class_names"))
+                 or read_optional_json_object(run / REPORT_FILE).get("class_names"))
     if not isinstance(names, list):
         return ()
     names = tuple(str(name) for name in names)
@@ -354,7 +360,7 @@ def resolve(model_or_result: Any, preprocessor: Any = None) -> Trained:
     if isinstance(model_or_result, TrainResult):
         result = model_or_result
         run_config = result.run_config or (
-            read_optional_json_object(result.workdir / "config.json") if result.workdir else None
+            read_optional_json_object(result.workdir / CONFIG_FILE) if result.workdir else None
         )
         preprocessor = result.preprocessor if preprocessor is None else preprocessor
         trained = Trained(

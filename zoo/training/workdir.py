@@ -60,9 +60,12 @@ import pandas as pd
 
 from zoo.errors import ZooError, first_line
 from zoo.io import (
+    BEST_FILE,
     CLASSES_FILE,
     CONFIG_FILE,
+    MODEL_FILE,
     PROCESS_FILE,
+    REPORT_FILE,
     STATE_DIR,
     STATE_FILE,
     atomic_write_json,
@@ -208,7 +211,7 @@ class Workdir:
 
     @property
     def best_model_path(self) -> Path:
-        return self.path / "best.keras"
+        return self.path / BEST_FILE
 
     def _pending_best_path(self, epoch: int) -> Path:
         """Where epoch `epoch`'s best model waits for the commit before it becomes best.keras."""
@@ -216,7 +219,7 @@ class Workdir:
 
     @property
     def final_model_path(self) -> Path:
-        return self.path / "model.keras"
+        return self.path / MODEL_FILE
 
     @property
     def preprocessor_path(self) -> Path:
@@ -228,7 +231,7 @@ class Workdir:
 
     @property
     def report_path(self) -> Path:
-        return self.path / "report.json"
+        return self.path / REPORT_FILE
 
     @property
     def classes_path(self) -> Path:
