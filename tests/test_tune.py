@@ -1304,8 +1304,9 @@ def test_callbacks_that_are_not_keras_callbacks_are_refused_before_any_trial(dig
         (["--set", "filters=3"], "unknown --set key 'filters'. Known --set keys: activation, "
          "batch_norm, batch_size, bucket_by_length, clipnorm, dropout, early_stopping_patience, "
          "ema_momentum, epochs, input_shape, jit_compile, l2, label_smoothing, learning_rate, "
-         "max_consecutive_failed_trials, momentum, monitor, num_classes, optimizer, schedule, "
-         "units, verbose, warmup_epochs, weight_decay. --set takes mlp_mnist's builder arguments "
+         "max_consecutive_failed_trials, momentum, monitor, num_classes, optimizer, "
+         "resize_images, schedule, units, verbose, warmup_epochs, weight_decay. --set takes "
+         "mlp_mnist's builder arguments "
          "and recipe fields (zoo info mlp_mnist) and these zoo.tune options: jit_compile, "
          "max_consecutive_failed_trials, verbose"),
     ],

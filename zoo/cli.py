@@ -212,7 +212,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_reading_options(tuning)
 
     prediction = commands.add_parser("predict", help="classify raw images or sentences")
-    prediction.add_argument("model", help="a zoo export, a training workdir, or a .keras file")
+    prediction.add_argument("model", help="a zoo export, a training workdir, or a .keras file "
+                            "of an image entry")
     prediction.add_argument("input", help="an image file (PNG, JPEG, BMP, GIF), a folder of "
                             "images or .txt files, .npz (array x of uint8 images), .txt (a "
                             "sentence per line), or .csv/.tsv with a sentence or text column")
@@ -551,8 +552,12 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     if args.output:
         _check_output_file(args.output, "predictions", "CSV",  # before the work it would end
                            {"INPUT": args.input, "MODEL": args.model})
-    inputs, files = read_named_inputs(args.input, text_column=args.text_column)
-    frame = zoo.load(args.model).predict(inputs)
+    predictor = zoo.load(args.model)
+    # A model trained with resize_images fits a folder's photos to its input as they are read.
+    fit_to = predictor.input_shape if predictor.resize_images else None
+    inputs, files = read_named_inputs(args.input, text_column=args.text_column,
+                                      image_shape=fit_to)
+    frame = predictor.predict(inputs)
     if files is not None:
         frame.insert(0, "file", files)
     text = None

@@ -681,4 +681,5 @@ def _load_for_evaluation(
     with validate.for_trained_model():
         return zoo_data.load(data, split=split, spec=spec, batch_size=batch_size,
                              preprocessor=preprocessor, shuffle=False, augment=False,
-                             class_names=class_names, **read_options)
+                             class_names=class_names, resize_images=spec.recipe.resize_images,
+                             **read_options)

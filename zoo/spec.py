@@ -192,6 +192,11 @@ class Recipe:
             (`zoo.training.compile.ema_momentum`).
         batch_size, epochs: as for `model.fit`.
         bucket_by_length: text only: batch examples of similar length together (less padding).
+        resize_images: images only: fit the images of local sources (folders, image files,
+            arrays) to the model's input shape as they are read, for training, evaluation and
+            prediction alike: resized to its height and width (bilinear, antialiased), alpha
+            dropped, grayscale <-> RGB converted (`zoo.data.resizing`). Off, images of another
+            shape are refused with the shapes named. TFDS datasets are not resized.
         early_stopping_patience: epochs without improvement before training stops; None = no
             early stopping.
         monitor: what early stopping and the best checkpoint watch: "val_accuracy",
@@ -216,6 +221,7 @@ class Recipe:
     batch_size: int = 128
     epochs: int = 10
     bucket_by_length: bool = False
+    resize_images: bool = False
     early_stopping_patience: int | None = None
     monitor: str = "val_accuracy"
 
@@ -236,6 +242,7 @@ class Recipe:
         checks.positive_int("batch_size", self.batch_size)
         checks.positive_int("epochs", self.epochs)
         checks.boolean("bucket_by_length", self.bucket_by_length)
+        checks.boolean("resize_images", self.resize_images)
         if self.early_stopping_patience is not None:
             checks.positive_int(
                 "early_stopping_patience", self.early_stopping_patience,
@@ -342,6 +349,11 @@ class ModelSpec:
             raise checks.InvalidValueError(
                 f"class_names lists {len(self.class_names)} names but num_classes is "
                 f"{self.num_classes}; give one name per class or none."
+            )
+        if self.recipe.resize_images and self.input.kind != "image":
+            raise checks.InvalidValueError(
+                f"resize_images=True fits images to the model's input shape, but "
+                f"{self.name or self.family!r} reads {self.input.kind}; leave resize_images off."
             )
         data_arguments = sorted(set(self.hyperparameters) & set(DATA_ARGUMENTS))
         if data_arguments:

@@ -1,7 +1,8 @@
 """Folders with one sub-folder per class, holding images or `.txt` files of one text each.
 
 Images are decoded once, when the folder is read, so that a corrupt file or a stray size is
-reported before training with its file name.
+reported before training with its file name; or, for a recipe with `resize_images`, fitted to
+the model's input shape one by one as they are decoded.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import tensorflow as tf
 
 from zoo.data.catalog import IMAGE_EXTENSIONS
 from zoo.data.examples import Examples
+from zoo.data.resizing import fit_images
 from zoo.data.tables import not_utf8
 from zoo.data.validate import check_images, check_texts
 from zoo.errors import DataError, and_more, first_line, warn
@@ -21,11 +23,13 @@ from zoo.errors import DataError, and_more, first_line, warn
 OTHER_IMAGE_EXTENSIONS = (".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2")
 
 
-def read_folder(path: Path) -> Examples:
+def read_folder(path: Path, image_shape: Sequence[int] | None = None) -> Examples:
     """Read a folder with one sub-folder per class (sorted names = class ids): images, decoded
     once here so that a corrupt file or a stray size is reported before training with its file
-    name (they must all have one shape), or `.txt` files of one text each, as IMDB's aclImdb
-    (`train/pos/0_9.txt`) and `keras.utils.text_dataset_from_directory` have them.
+    name (they must all have one shape, or each is fitted to `image_shape` (height, width,
+    channels) when one is given: `zoo.data.resizing.fit_images`), or `.txt` files of one text
+    each, as IMDB's aclImdb (`train/pos/0_9.txt`) and `keras.utils.text_dataset_from_directory`
+    have them.
 
     Hidden folders and macOS' `__MACOSX` (left by unzipping an archive made on a Mac) are never
     classes.
@@ -59,7 +63,7 @@ def read_folder(path: Path) -> Examples:
             f"{path} is empty: its class folders ({', '.join(classes)}) hold no images "
             f"({', '.join(IMAGE_EXTENSIONS)}) and no .txt files."
         )
-    features, kind = read_examples(path, images, texts, labelled=True)
+    features, kind = read_examples(path, images, texts, labelled=True, image_shape=image_shape)
     per_class = [len(class_images if kind == "image" else class_texts)
                  for class_images, class_texts in found]
     empty = [name for name, count in zip(classes, per_class, strict=True) if not count]
@@ -77,11 +81,13 @@ def read_folder(path: Path) -> Examples:
 
 
 def read_examples(
-    root: Path, images: Sequence[Path], texts: Sequence[Path], *, labelled: bool
+    root: Path, images: Sequence[Path], texts: Sequence[Path], *, labelled: bool,
+    image_shape: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, str]:
     """The examples in files found under `root` (`example_files`) and their kind: images
-    decoded into one array ("image"), or each `.txt` file's text ("text"). Both kinds at once
-    are refused; `labelled` texts are checked as training data (see `check_texts`)."""
+    decoded into one array ("image"; each fitted to `image_shape` when given), or each `.txt`
+    file's text ("text"). Both kinds at once are refused; `labelled` texts are checked as
+    training data (see `check_texts`)."""
     if images and texts:
         raise DataError(
             f"{root} holds both images ({images[0].relative_to(root)}, ...) and text files "
@@ -90,7 +96,7 @@ def read_examples(
         )
     if texts:
         return read_text_files(root, texts, labelled=labelled), "text"
-    return decode_images(root, images), "image"
+    return decode_images(root, images, image_shape), "image"
 
 
 def read_text_files(root: Path, files: Sequence[Path], *, labelled: bool) -> np.ndarray:
@@ -136,9 +142,12 @@ def unreadable_images(root: Path, files: Sequence[Path]) -> DataError:
     )
 
 
-def decode_images(root: Path, files: Sequence[Path]) -> np.ndarray:
-    """Decode `files` (under `root`) into one uint8 array (count, height, width, channels); a
-    corrupt file or one whose shape differs from the first is named in the error."""
+def decode_images(
+    root: Path, files: Sequence[Path], image_shape: Sequence[int] | None = None
+) -> np.ndarray:
+    """Decode `files` (under `root`) into one uint8 array (count, height, width, channels),
+    each fitted to `image_shape` (height, width, channels) when given; a corrupt file, or
+    without `image_shape` one whose shape differs from the first, is named in the error."""
     images: list[np.ndarray] = []
     for file in files:
         try:
@@ -148,19 +157,31 @@ def decode_images(root: Path, files: Sequence[Path]) -> np.ndarray:
                 f"could not read {file}: {first_line(error)}. Expected a PNG, JPEG, BMP or GIF "
                 f"image; remove or replace the file."
             ) from None
-        if images and image.shape != images[0].shape:
-            fix = (
-                "Convert them to one colour mode first (all grayscale or all RGB)"
-                if image.shape[:2] == images[0].shape[:2]
-                else "Resize them to one size first"
-            )
-            raise DataError(
-                f"images in {root} differ in shape: {files[0].relative_to(root)} is "
-                f"{images[0].shape} but {file.relative_to(root)} is {image.shape} (height, width, "
-                f"channels); expected one shape for all. {fix}."
-            )
+        if image_shape is not None:
+            image = fit_images(image, image_shape)
+        elif images and image.shape != images[0].shape:
+            raise _shapes_differ(root, files[0], images[0].shape, file, image.shape)
         images.append(image)
     return check_images(np.stack(images), repr(root.name))
+
+
+def _shapes_differ(root: Path, first: Path, first_shape: tuple[int, ...], file: Path,
+                   shape: tuple[int, ...]) -> DataError:
+    """The error for images of two shapes in one folder, with the way to convert them."""
+    if shape[:2] != first_shape[:2]:
+        fix = "Resize them to one size first"
+    elif {shape[2], first_shape[2]} & {2, 4}:  # grayscale or RGB with an alpha channel
+        fix = ("Convert them to one colour mode first (drop the alpha channel: all grayscale or "
+               "all RGB)")
+    else:
+        fix = "Convert them to one colour mode first (all grayscale or all RGB)"
+    return DataError(
+        f"images in {root} differ in shape: {first.relative_to(root)} is {first_shape} but "
+        f"{file.relative_to(root)} is {shape} (height, width, channels); expected one shape for "
+        f"all. {fix}, or train with resize_images=True (command line: --set "
+        f"resize_images=true): zoo then fits each image to the model's input shape as it reads "
+        f"it, for training and prediction alike."
+    )
 
 
 def skipped_name(name: str) -> bool:

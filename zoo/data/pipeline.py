@@ -59,6 +59,7 @@ def load(
     text_column: str | None = None,
     label_column: str = "label",
     class_names: Sequence[str] | None = None,
+    resize_images: bool = False,
 ) -> tf.data.Dataset:
     """Load a dataset as batched `(inputs, labels)` ready for `model.fit` of `spec`'s model.
 
@@ -114,6 +115,11 @@ def load(
             validation or test data, so that its ids follow training's even when it lacks a
             class. Without it, names map to the spec's `class_names` order when the spec names
             them all, else to sorted order. Integer labels are ids and stay as they are.
+        resize_images: image entries, local sources: fit each image to the spec's input shape
+            as it is read (resized to its height and width, bilinear and antialiased; alpha
+            dropped; grayscale <-> RGB), so that a folder of photos of many sizes and colour
+            modes trains; `zoo.train` passes its recipe's `resize_images`. Without it, images of
+            another shape are refused. TFDS datasets are not resized.
 
     Returns:
         A `tf.data.Dataset` of `(inputs, labels)`: images (batch, H, W, C) float32, normalized;
@@ -162,6 +168,12 @@ def load(
         raise InvalidValueError(
             "bucket_by_length=True needs the spec of a text entry and a batch size: it groups "
             "token-id sequences of similar length into batches."
+        )
+    if checks.boolean("resize_images", resize_images) and (
+            spec is None or spec.input.kind != "image"):
+        raise InvalidValueError(
+            "resize_images=True needs the spec of an image entry: it fits images to the spec's "
+            "input shape."
         )
     seed = checks.seed("seed", seed)
     checks.one_of("download", download, (True, False))
@@ -219,7 +231,8 @@ def load(
             # pixels): Keras resets Python's once-per-place memory of warnings between the two.
             warnings.simplefilter("ignore", UserWarning)
         examples = read_source(
-            source, text_column=text_column, label_column=label_column, class_names=class_names
+            source, text_column=text_column, label_column=label_column, class_names=class_names,
+            image_shape=spec.input.shape if resize_images else None,
         )
     if class_names is None and spec is not None:
         examples = _in_entry_order(examples, spec)

@@ -25,6 +25,7 @@ from zoo.data.catalog import (
 from zoo.data.examples import Examples
 from zoo.data.folders import read_folder
 from zoo.data.labels import class_ids, encode_labels
+from zoo.data.resizing import fit_images
 from zoo.data.tables import from_frame, read_table
 from zoo.data.validate import check_images, check_not_empty, check_texts
 from zoo.errors import DataError, InvalidValueError, first_line
@@ -62,6 +63,7 @@ def read_source(
     text_column: str | None = None,
     label_column: str = "label",
     class_names: Sequence[str] | None = None,
+    image_shape: Sequence[int] | None = None,
 ) -> Examples:
     """Read a local source into memory, checked, without splitting or preprocessing it.
 
@@ -77,6 +79,9 @@ def read_source(
         class_names: map class names (string labels, folder names) to their positions in this
             list instead of sorting them; a name not in it is an error. Integer labels are ids
             already and are kept.
+        image_shape: fit images to this (height, width, channels) as they are read
+            (`zoo.data.resizing.fit_images`: resized, colour mode converted), so that a
+            folder of photos of many sizes reads as one array. Texts are not changed.
 
     Returns:
         `Examples` with images as (examples, height, width, channels) and int32 labels.
@@ -95,12 +100,16 @@ def read_source(
         >>> read_source(texts, class_names=["neg", "neutral", "pos"]).labels.tolist()
         [2, 0, 1]
     """
-    examples = _read_local(source, text_column=text_column, label_column=label_column)
+    examples = _read_local(source, text_column=text_column, label_column=label_column,
+                           image_shape=image_shape)
+    if image_shape is not None and examples.kind == "image":  # arrays; folders are fitted already
+        examples = replace(examples, features=fit_images(examples.features, image_shape))
     return examples if class_names is None else with_class_names(examples, class_names)
 
 
 def _read_local(
-    source: Any, *, text_column: str | None = None, label_column: str = "label"
+    source: Any, *, text_column: str | None = None, label_column: str = "label",
+    image_shape: Sequence[int] | None = None,
 ) -> Examples:
     if isinstance(source, pd.DataFrame):
         # The size tells a training and a validation DataFrame apart in the messages.
@@ -127,7 +136,8 @@ def _read_local(
             raise DataError(
                 f"{source!r} is a TFDS dataset, not a local source; read it with zoo.data.load."
             )
-        return read_path(Path(source), text_column=text_column, label_column=label_column)
+        return read_path(Path(source), text_column=text_column, label_column=label_column,
+                         image_shape=image_shape)
     raise DataError(
         f"cannot read a source of type {type(source).__name__}; expected a path ({LOCAL_FORMATS}), "
         f"'tfds:NAME', a pandas DataFrame, or a tuple (x, y) of arrays."
@@ -157,14 +167,16 @@ def _input_label_pairs(source: Any) -> bool:
 
 
 def read_path(
-    path: Path, *, text_column: str | None = None, label_column: str = "label"
+    path: Path, *, text_column: str | None = None, label_column: str = "label",
+    image_shape: Sequence[int] | None = None,
 ) -> Examples:
-    """Read an `.npz`, `.csv`, `.tsv` file or a folder of class folders (see `read_source`)."""
+    """Read an `.npz`, `.csv`, `.tsv` file or a folder of class folders (see `read_source`);
+    a folder's images are fitted to `image_shape` one by one when it is given."""
     missing = missing_local_source(path)
     if missing is not None:
         raise missing
     if path.is_dir():
-        return read_folder(path)
+        return read_folder(path, image_shape)
     suffix = path.suffix.lower()
     if suffix == ".npz":
         return read_npz(path)

@@ -440,8 +440,11 @@ def check_kind(kind: str, spec: ModelSpec, origin: str) -> None:
         )
 
 
-def check_image_shape(shape: tuple[int, ...], spec: ModelSpec, origin: str) -> None:
-    """Raise when one image's (height, width, channels) differs from the spec's input shape."""
+def check_image_shape(
+    shape: tuple[int, ...], spec: ModelSpec, origin: str, *, resizable: bool = True
+) -> None:
+    """Raise when one image's (height, width, channels) differs from the spec's input shape;
+    the advice names `resize_images` where it would fit them (`resizable`: local sources)."""
     expected = tuple(spec.input.shape)
     received = tuple(int(d) for d in shape)
     if received == expected:
@@ -464,6 +467,10 @@ def check_image_shape(shape: tuple[int, ...], spec: ModelSpec, origin: str) -> N
         fix = "resize the images"
     if _FOR_TRAINED_MODEL.get():  # trained on that shape: the images must change
         advice = fix[0].upper() + fix[1:]
+    elif resizable and received[2] in (1, 2, 3, 4) and expected[2] in (1, 3):
+        advice = (f"Either {fix}, or let zoo fit them to {expected} as it reads them: "
+                  f"resize_images=True (command line: --set resize_images=true), or build the "
+                  f"model with input_shape={received}")
     else:
         advice = f"Either {fix}, or build the model with input_shape={received}"
     raise DataError(
@@ -489,7 +496,7 @@ def check_tfds_against_spec(info: DatasetInfo, split: str, spec: ModelSpec | Non
         return
     check_kind(info.kind, spec, origin)
     if info.kind == "image" and info.image_shape is not None:
-        check_image_shape(info.image_shape, spec, origin)
+        check_image_shape(info.image_shape, spec, origin, resizable=False)
     if info.num_classes > spec.num_classes:
         raise DataError(
             f"{origin}: labels go up to {info.num_classes - 1} ({info.num_classes} classes), but "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from zoo.data.folders import (
     read_examples,
     unreadable_images,
 )
+from zoo.data.resizing import fit_images
 from zoo.data.sources import count_text, first_shape_mismatch, npz_read_problem
 from zoo.data.tables import field_count_error, not_utf8, read_table_file
 from zoo.data.validate import check_texts
@@ -29,18 +31,23 @@ from zoo.errors import DataError, first_line, warn
 from zoo.serving.paths import INPUT_FORMATS, missing_input
 
 
-def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
+def as_images(inputs: Any, shape: tuple[int, int, int], *, fit: bool = False) -> np.ndarray:
     """A uint8 batch (batch, height, width, channels) of images of `shape`, or a clear error.
     Integer pixels of another dtype in 0-255 are taken as uint8.
 
     Also takes one image (`shape`, or (height, width) when there is one channel) and a batch
-    without the channel axis.
+    without the channel axis. With `fit` (a model trained with `resize_images`), images of
+    another size or colour mode, and lists of images of different sizes, are fitted to `shape`
+    (`zoo.data.resizing.fit_images`) instead of refused.
 
     Example:
         >>> import numpy as np
         >>> from zoo.serving.inputs import as_images
         >>> as_images(np.zeros((5, 28, 28), "uint8"), (28, 28, 1)).shape
         (5, 28, 28, 1)
+        >>> as_images([np.zeros((40, 30, 3), "uint8"), np.zeros((20, 20), "uint8")],
+        ...           (28, 28, 1), fit=True).shape
+        (2, 28, 28, 1)
         >>> as_images(np.zeros((5, 28, 28), "float32"), (28, 28, 1))
         Traceback (most recent call last):
         ...
@@ -52,7 +59,39 @@ def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
         # No images: an empty batch, as [] is no sentences for a text model (NumPy reads [] as
         # float64, which was refused with advice to convert floats to uint8).
         return np.zeros((0, *shape), np.uint8)
-    images = _as_array(inputs, shape)
+    if fit and isinstance(inputs, (list, tuple)) and _shapes_differ(inputs):
+        # Images of several sizes (photos): each is fitted, then they make one batch.
+        return np.concatenate([as_images(image, shape, fit=True) for image in inputs])
+    images = _uint8_pixels(_as_array(inputs, shape), shape)
+    if fit:
+        images = _fitted(images, shape)
+    if images.shape == shape or (shape[-1] == 1 and images.shape == shape[:-1]):
+        images = images.reshape((1, *shape))  # one image
+    elif shape[-1] == 1 and images.shape[1:] == shape[:-1]:
+        images = images[..., np.newaxis]  # (batch, height, width) -> one channel
+    if images.shape[1:] != shape:
+        channels_first = (shape[2], *shape[:2])  # how PyTorch and NCHW arrays keep images
+        if images.shape == (len(images), *channels_first):
+            fix = "Put the channels last: np.moveaxis(x, 1, -1) (the array is channels-first)"
+        elif images.shape == channels_first:  # one image channels-first, or single-channel ones
+            fix = (f"If it is one channels-first image, put the channels last: "
+                   f"np.moveaxis(x, 0, -1); if it is {shape[2]} images of one channel, convert "
+                   f"them to {count_text(shape[2], 'channel')}")
+        elif images.ndim == 4 and images.shape[1:3] == shape[:2]:  # the size fits, not channels
+            fix = (f"Convert the images to {count_text(shape[2], 'channel')} "
+                   f"(Image.open(f).convert({'L' if shape[2] == 1 else 'RGB'!r}) on files)")
+        else:
+            fix = (f"Resize the images to {shape[0]}x{shape[1]} pixels with "
+                   f"{count_text(shape[2], 'channel')}")
+        raise DataError(
+            f"expected images of shape (batch, {', '.join(map(str, shape))}), received an array "
+            f"of shape {images.shape}. {fix}."
+        )
+    return images
+
+
+def _uint8_pixels(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """`images` as uint8 pixels, or the error that says how to convert them."""
     if images.dtype.kind in "USO":
         raise DataError(
             f"this model classifies images: expected uint8 pixels of shape (batch, "
@@ -82,29 +121,26 @@ def as_images(inputs: Any, shape: tuple[int, int, int]) -> np.ndarray:
             f"expected uint8 pixels (0-255), received {images.dtype} (array of shape "
             f"{images.shape}). {conversion}."
         )
-    if images.shape == shape or (shape[-1] == 1 and images.shape == shape[:-1]):
-        images = images.reshape((1, *shape))  # one image
-    elif shape[-1] == 1 and images.shape[1:] == shape[:-1]:
-        images = images[..., np.newaxis]  # (batch, height, width) -> one channel
-    if images.shape[1:] != shape:
-        channels_first = (shape[2], *shape[:2])  # how PyTorch and NCHW arrays keep images
-        if images.shape == (len(images), *channels_first):
-            fix = "Put the channels last: np.moveaxis(x, 1, -1) (the array is channels-first)"
-        elif images.shape == channels_first:  # one image channels-first, or single-channel ones
-            fix = (f"If it is one channels-first image, put the channels last: "
-                   f"np.moveaxis(x, 0, -1); if it is {shape[2]} images of one channel, convert "
-                   f"them to {count_text(shape[2], 'channel')}")
-        elif images.ndim == 4 and images.shape[1:3] == shape[:2]:  # the size fits, not channels
-            fix = (f"Convert the images to {count_text(shape[2], 'channel')} "
-                   f"(Image.open(f).convert({'L' if shape[2] == 1 else 'RGB'!r}) on files)")
-        else:
-            fix = (f"Resize the images to {shape[0]}x{shape[1]} pixels with "
-                   f"{count_text(shape[2], 'channel')}")
-        raise DataError(
-            f"expected images of shape (batch, {', '.join(map(str, shape))}), received an array "
-            f"of shape {images.shape}. {fix}."
-        )
     return images
+
+
+def _shapes_differ(inputs: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether the items of a list of images have different shapes (NumPy cannot stack them)."""
+    shapes = {np.shape(item) for item in inputs}
+    return len(shapes) > 1
+
+
+def _fitted(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """uint8 `images` (one image, or a batch, with or without the channel axis) as a batch
+    fitted to `shape`. A 3-D array whose last axis could be channels (1-4) is one image; other
+    3-D arrays are a batch of grayscale images."""
+    if images.ndim == 2:  # one grayscale image
+        images = images[np.newaxis, ..., np.newaxis]
+    elif images.ndim == 3:
+        images = images[np.newaxis] if images.shape[-1] <= 4 else images[..., np.newaxis]
+    if images.ndim != 4 or images.shape[1:] == shape or images.shape[-1] > 4:
+        return images  # the shape check after this names what is wrong (channels first...)
+    return fit_images(images, shape)
 
 
 def _as_array(inputs: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -185,11 +221,16 @@ def _text_column(frame: pd.DataFrame, text_column: str | None = None) -> Any:
     return frame.columns[0] if len(frame.columns) == 1 else None
 
 
-def read_inputs(path: str | os.PathLike, *, text_column: str | None = None) -> np.ndarray:
+def read_inputs(
+    path: str | os.PathLike, *, text_column: str | None = None,
+    image_shape: Sequence[int] | None = None,
+) -> np.ndarray:
     """Unlabelled inputs from a file or folder: one image from an image file (PNG, JPEG, BMP or
     GIF), images from an .npz, sentences from .txt/.csv/.tsv (the `text_column`, by default
     `sentence`, else `text`, else the only column), and either kind from a folder of image or
-    .txt files (`read_input_folder`).
+    .txt files (`read_input_folder`; with `image_shape`, a folder's images are fitted to it as
+    they are read, so that photos of several sizes make one array: pass a predictor's
+    `input_shape` where its `resize_images` is true).
 
     Example:
         >>> import tempfile, pathlib
@@ -205,7 +246,7 @@ def read_inputs(path: str | os.PathLike, *, text_column: str | None = None) -> n
             f"text_column (--text-column) names a column of a .csv/.tsv file; {path} is not one."
         )
     if path.is_dir():
-        return read_input_folder(path)[0]
+        return read_input_folder(path, image_shape)[0]
     missing = missing_input(path)
     if missing is not None:
         raise missing
@@ -286,22 +327,25 @@ def _warn_first_line_read_as_header(path: Path, header: str) -> None:
 
 
 def read_named_inputs(
-    path: str | os.PathLike, *, text_column: str | None = None
+    path: str | os.PathLike, *, text_column: str | None = None,
+    image_shape: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, list[str] | None]:
     """The inputs of `path` as `read_inputs` reads them, with the file each came from where the
     files are the inputs (a folder's, relative to it; one image file's name), else None (the
     rows of one .npz, .txt, .csv or .tsv file): what `zoo predict` names its rows by."""
     path = Path(path)
     if path.is_dir() and text_column is None:
-        return read_input_folder(path)
-    inputs = read_inputs(path, text_column=text_column)
+        return read_input_folder(path, image_shape)
+    inputs = read_inputs(path, text_column=text_column, image_shape=image_shape)
     return inputs, ([path.name] if path.suffix.lower() in IMAGE_EXTENSIONS else None)
 
 
-def read_input_folder(folder: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
+def read_input_folder(
+    folder: str | os.PathLike, image_shape: Sequence[int] | None = None
+) -> tuple[np.ndarray, list[str]]:
     """The inputs of a folder, with each file's path relative to it: its images (PNG, JPEG, BMP
-    or GIF) as one uint8 array, or its `.txt` files (one text each) as sentences. Files at any
-    depth, sorted by path; hidden ones skipped.
+    or GIF) as one uint8 array (each fitted to `image_shape` when given), or its `.txt` files
+    (one text each) as sentences. Files at any depth, sorted by path; hidden ones skipped.
 
     Example:
         >>> import pathlib, tempfile, numpy as np, tensorflow as tf
@@ -322,6 +366,6 @@ def read_input_folder(folder: str | os.PathLike) -> tuple[np.ndarray, list[str]]
             f"expected {INPUT_FORMATS}."
         )
     # Unlabelled: an empty text is an input like any other, not a mistake to warn about.
-    inputs, kind = read_examples(folder, images, texts, labelled=False)
+    inputs, kind = read_examples(folder, images, texts, labelled=False, image_shape=image_shape)
     files = images if kind == "image" else texts
     return inputs, [file.relative_to(folder).as_posix() for file in files]

@@ -45,6 +45,9 @@ class Predictor:
             names and hyperparameters, and the workdir's training configuration).
         kind: "image" or "text".
         input_shape: one image's (height, width, channels); () for text.
+        resize_images: whether images of another shape are fitted to `input_shape` (resized,
+            colour mode converted) before the model sees them: the recipe's `resize_images` of
+            a model trained so (`zoo.data.resizing`). Otherwise they are refused.
         class_names: one name per class.
 
     Example:
@@ -57,10 +60,12 @@ class Predictor:
     """
 
     def __init__(self, forward: Forward, *, kind: str, input_shape: tuple[int, ...],
-                 class_names: Sequence[str], metadata: dict[str, Any], source: str):
+                 class_names: Sequence[str], metadata: dict[str, Any], source: str,
+                 resize_images: bool = False):
         self._forward = forward
         self.kind = kind
         self.input_shape = tuple(input_shape)
+        self.resize_images = bool(resize_images) and kind == "image"
         self.class_names = tuple(str(name) for name in class_names)
         self.metadata = metadata
         self.source = source
@@ -69,7 +74,9 @@ class Predictor:
         """Classify `inputs`; one row per input (see the module docstring for the columns).
 
         Args:
-            inputs: images: a uint8 array (batch, height, width[, channels]) or one image.
+            inputs: images: a uint8 array (batch, height, width[, channels]) or one image; for
+                a model trained with `resize_images`, also of another size or colour mode, or a
+                list of images of different sizes, each fitted to `input_shape`.
                 Text: a string, a list/array of strings, a pandas Series (its index is kept) or
                 a DataFrame with a `sentence` or `text` column.
             batch_size: inputs per call of the model.
@@ -152,6 +159,7 @@ class Predictor:
                 f"(arrays x and y) and score the export on that."
             )
         examples = read_source(data, class_names=self.class_names,
+                               image_shape=self.input_shape if self.resize_images else None,
                                **column_options(text_column, label_column))
         if examples.kind != self.kind:  # before the labels: theirs is not the problem then
             raise DataError(
@@ -201,7 +209,8 @@ class Predictor:
                 "tf.data dataset; pass the raw inputs it was made from, or collect them: "
                 "np.concatenate(list(dataset.as_numpy_iterator()))."
             )
-        batch = as_images(inputs, self.input_shape) if self.kind == "image" else as_texts(inputs)
+        batch = (as_images(inputs, self.input_shape, fit=self.resize_images)
+                 if self.kind == "image" else as_texts(inputs))
         probabilities = np.zeros((len(batch), len(self.class_names)), np.float32)
         class_ids = np.zeros(len(batch), np.int64)
         for start in range(0, len(batch), batch_size):
@@ -296,8 +305,11 @@ def _saved_model_predictor(path: Path) -> Predictor:
         return outputs["probabilities"].numpy(), outputs["class_id"].numpy()
 
     class_names = metadata.get("class_names") or [str(i) for i in range(metadata["num_classes"])]
+    # Exports made before the recipe had resize_images lack it: they were trained without.
+    recipe = metadata.get("recipe")
+    resize = isinstance(recipe, dict) and recipe.get("resize_images") is True
     return Predictor(forward, kind=kind, input_shape=tuple(spec.shape[1:]), class_names=class_names,
-                     metadata=metadata, source=str(path))
+                     metadata=metadata, source=str(path), resize_images=resize)
 
 
 def _keras_predictor(trained: Trained, source: str) -> Predictor:
@@ -327,7 +339,8 @@ def _keras_predictor(trained: Trained, source: str) -> Predictor:
     class_names = trained.class_names or [str(i) for i in range(spec.num_classes)]
     input_shape = spec.input.shape if spec.input.kind == "image" else ()
     return Predictor(forward, kind=spec.input.kind, input_shape=input_shape,
-                     class_names=class_names, metadata=metadata, source=source)
+                     class_names=class_names, metadata=metadata, source=source,
+                     resize_images=spec.recipe.resize_images)
 
 
 def _serve_raw(model: Any, preprocessor: Any, batch: Any) -> Any:

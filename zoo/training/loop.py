@@ -290,7 +290,7 @@ def load_run_data(
 
     reading = reading or {}
     common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed,
-              **reading.get("columns", {})}
+              "resize_images": spec.recipe.resize_images, **reading.get("columns", {})}
     # Augmentation and length bucketing for training only: evaluation keeps one padded shape and
     # the source order.
     train = zoo_data.load(data, split=train_split, preprocessor=preprocessor, augment=augment,

@@ -329,7 +329,8 @@ class ZooHyperModel(keras_tuner.HyperModel):
         vocabulary fitted on the training part only."""
         from zoo import data as zoo_data
 
-        common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": self.seed}
+        common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": self.seed,
+                  "resize_images": spec.recipe.resize_images}
         split = "all"
         if validation_split:  # Keras' argument, as zoo's seeded hold-out
             if validation is not None:

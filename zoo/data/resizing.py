@@ -1,0 +1,88 @@
+"""Fitting images to a model's input shape: resizing and colour-mode conversion.
+
+Used where a recipe asks for it (`Recipe.resize_images`): photos come in many sizes and colour
+modes, and a model takes one shape. Images are converted as they are read (a folder's files one
+by one, since images of different sizes cannot share an array), so that the checks, the pipeline
+and the model all see images of the model's shape. As Keras'
+`image_dataset_from_directory` does, an alpha channel is dropped, grayscale is repeated to RGB,
+and the resize is bilinear; antialiased, so that a large photo shrunk to 32x32 keeps its average
+colours instead of aliasing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from zoo.errors import DataError
+
+# ITU-R BT.601 luma, as tf.image.rgb_to_grayscale and Pillow's convert("L") weigh the channels.
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def fit_images(images: Any, shape: Sequence[int]) -> np.ndarray:
+    """Images converted to `shape` = (height, width, channels): one image (height, width,
+    channels) or a batch of them (batch, height, width, channels), uint8 pixels or floats in
+    [0, 1], which keep their dtype. Their alpha channel is dropped, grayscale becomes RGB
+    (repeated) and RGB grayscale (luma), and they are resized to `shape`'s height and width
+    (bilinear, antialiased). Images that have `shape` come back unchanged.
+
+    Raises:
+        DataError: images whose channels are not grayscale, RGB, or either with alpha (1-4).
+
+    Example:
+        >>> import numpy as np
+        >>> from zoo.data.resizing import fit_images
+        >>> photo = np.full((48, 64, 4), 200, "uint8")  # RGBA
+        >>> fitted = fit_images(photo, (32, 32, 1))
+        >>> fitted.shape, fitted.dtype, int(fitted.min()), int(fitted.max())
+        ((32, 32, 1), dtype('uint8'), 200, 200)
+    """
+    images = np.asarray(images)
+    height, width, channels = (int(d) for d in shape)
+    if images.ndim not in (3, 4):
+        raise DataError(
+            f"cannot resize an array of shape {images.shape}; expected images (height, width, "
+            f"channels) or a batch of them (batch, height, width, channels)."
+        )
+    images = _with_channels(images, channels)
+    if images.shape[-3:-1] != (height, width):
+        images = _resized(images, height, width)
+    return images
+
+
+def _with_channels(images: np.ndarray, channels: int) -> np.ndarray:
+    """`images` with `channels` channels: alpha dropped, then grayscale <-> RGB."""
+    have = images.shape[-1]
+    if have not in (1, 2, 3, 4) or channels not in (1, 3):
+        raise DataError(
+            f"cannot convert images of {have} channels to {channels}; expected grayscale (1), "
+            f"RGB (3), or either with an alpha channel (2, 4), converted to 1 or 3 channels."
+        )
+    if have in (2, 4):  # the colour without its alpha channel
+        images = images[..., : have - 1]
+        have -= 1
+    if have == channels:
+        return images
+    if channels == 3:  # grayscale to RGB: the same value in each channel
+        return np.repeat(images, 3, axis=-1)
+    luma = images.astype(np.float32) @ LUMA
+    return _like(luma[..., np.newaxis], images.dtype)
+
+
+def _resized(images: np.ndarray, height: int, width: int) -> np.ndarray:
+    import tensorflow as tf
+
+    resized = tf.image.resize(images.astype(np.float32), (height, width), method="bilinear",
+                              antialias=True).numpy()
+    return _like(resized, images.dtype)
+
+
+def _like(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float `values` back in `dtype`: integer pixels rounded to uint8 (the pipeline and the
+    export take uint8, as files give them), floats as they are."""
+    if np.issubdtype(dtype, np.integer):
+        return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    return values.astype(dtype)
