@@ -179,6 +179,25 @@ def test_a_model_trained_on_photos_evaluates_exports_and_predicts_photos(tmp_pat
     assert "dark/0.jpg" in printed and "light/3.png" in printed
 
 
+def test_the_export_signature_takes_any_size_and_resizes_as_training_did(tmp_path):
+    spec = zoo.get_spec("cnn_mnist").with_overrides(resize_images=True)
+    model = spec.build_model()
+    export = zoo.export(model, tmp_path / "export")
+    metadata = zoo.load(export).metadata
+    assert metadata["signature"]["input"]["shape"] == [None, None, None, 1]
+    assert metadata["parity"]["passed"]  # also on images of another size (resized in-graph)
+    serve = tf.saved_model.load(str(export)).signatures["serving_default"]
+    photos = np.random.default_rng(0).integers(0, 256, (3, 45, 61, 1), dtype=np.uint8)
+    served = serve(image=tf.constant(photos))["probabilities"].numpy()
+    preprocessor = zoo.data.make_preprocessor(spec)
+    expected = model(preprocessor(fit_images(photos, (28, 28, 1))), training=False).numpy()
+    assert np.abs(served - expected).max() < 1e-5
+    # An image of the model's size passes unchanged.
+    digits = photos[:, :28, :28]
+    served = serve(image=tf.constant(digits))["probabilities"].numpy()
+    assert np.abs(served - model(preprocessor(digits), training=False).numpy()).max() < 1e-5
+
+
 def test_a_model_trained_without_it_still_refuses_other_sizes(tmp_path):
     predictor = zoo.load(zoo.export(zoo.build("mlp_mnist"), tmp_path / "export"))
     assert not predictor.resize_images

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import checks
+from zoo.data.resizing import fit_images
 from zoo.errors import InvalidValueError, first_line
 from zoo.logs import quiet
 from zoo.serving.archive import (
@@ -177,7 +178,8 @@ def default_sample(trained: Trained, size: int = SAMPLE_SIZE) -> np.ndarray:
 
 def _as_raw(trained: Trained, sample: Any) -> np.ndarray:
     if trained.spec.input.kind == "image":
-        return as_images(sample, trained.spec.input.shape)
+        return as_images(sample, trained.spec.input.shape,
+                         fit=trained.spec.recipe.resize_images)
     return as_texts(sample)
 
 
@@ -222,6 +224,8 @@ def check_parity(trained: Trained, directory: str | os.PathLike, sample: np.ndar
             f"for a batch of {len(sample)}, expected {expected.shape}; nothing was exported."
         )
     difference = float(np.max(np.abs(received - expected))) if expected.size else 0.0
+    if trained.spec.input.kind == "image" and trained.spec.recipe.resize_images:
+        difference = max(difference, _resized_difference(trained, serve, sample))
     class_id = outputs["class_id"].numpy()
     result = {
         "passed": bool(difference <= tolerance),  # False for NaN too
@@ -254,6 +258,18 @@ def check_parity(trained: Trained, directory: str | os.PathLike, sample: np.ndar
             f"tolerance= if the difference is expected (custom numerics)."
         )
     return result
+
+
+def _resized_difference(trained: Trained, serve: Any, sample: np.ndarray) -> float:
+    """For a model trained with resize_images, whose signature takes any size: the largest
+    difference between the export's own resizing and training's (`fit_images`), on the sample
+    enlarged to another size and aspect."""
+    enlarged = np.repeat(np.repeat(sample, 2, axis=1), 3, axis=2)
+    fitted = fit_images(enlarged, trained.spec.input.shape)
+    expected = np.asarray(trained.model(trained.preprocessor(fitted), training=False), np.float32)
+    image = input_signature(trained.spec).name
+    received = serve(**{image: tf.constant(enlarged)})["probabilities"].numpy()
+    return float(np.max(np.abs(received - expected))) if expected.size else 0.0
 
 
 def describe(trained: Trained, parity: dict[str, Any]) -> dict[str, Any]:

@@ -308,8 +308,26 @@ def _saved_model_predictor(path: Path) -> Predictor:
     # Exports made before the recipe had resize_images lack it: they were trained without.
     recipe = metadata.get("recipe")
     resize = isinstance(recipe, dict) and recipe.get("resize_images") is True
-    return Predictor(forward, kind=kind, input_shape=tuple(spec.shape[1:]), class_names=class_names,
+    input_shape = tuple(spec.shape[1:])
+    if kind == "image" and None in input_shape:  # takes any size: the model's is in zoo.json
+        input_shape = _model_image_shape(metadata, path)
+    return Predictor(forward, kind=kind, input_shape=input_shape, class_names=class_names,
                      metadata=metadata, source=str(path), resize_images=resize)
+
+
+def _model_image_shape(metadata: dict[str, Any], path: Path) -> tuple[int, int, int]:
+    """The (height, width, channels) an export's model takes, from its zoo.json, for a
+    signature that takes images of any size (a model trained with resize_images)."""
+    preprocessing = metadata.get("preprocessing")
+    shape = preprocessing.get("shape") if isinstance(preprocessing, dict) else None
+    if (isinstance(shape, list) and len(shape) == 3
+            and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
+        return (shape[0], shape[1], shape[2])
+    raise DataError(
+        f"{path}/assets.extra/zoo.json does not say the image shape its model takes "
+        f"(preprocessing.shape: [height, width, channels]), and its signature takes any size; "
+        f"export the model again."
+    )
 
 
 def _keras_predictor(trained: Trained, source: str) -> Predictor:

@@ -2,7 +2,9 @@
 
 `serving_default` takes what a user has, not what the model takes:
 
-    image entries: `image`, uint8 (batch, height, width, channels)
+    image entries: `image`, uint8 (batch, height, width, channels); for a model trained with
+                   `resize_images`, (batch, any height, any width, channels), resized in the
+                   graph as `zoo.data.resizing` resizes them for training
     text entries:  `text`, a tf.string vector (batch,) of raw sentences
 
 and returns `probabilities` (float32, (batch, classes)), `class_id` (int64, (batch,)) and, when
@@ -42,7 +44,11 @@ def input_signature(spec: ModelSpec) -> tf.TensorSpec:
         TensorSpec(shape=(None, 28, 28, 1), dtype=tf.uint8, name='image')
         >>> input_signature(zoo.get_spec("lstm_sst2"))
         TensorSpec(shape=(None,), dtype=tf.string, name='text')
+        >>> input_signature(zoo.get_spec("cnn_mnist").with_overrides(resize_images=True))
+        TensorSpec(shape=(None, None, None, 1), dtype=tf.uint8, name='image')
     """
+    if spec.input.kind == "image" and spec.recipe.resize_images:  # any size; its channels
+        return tf.TensorSpec((None, None, None, spec.input.shape[2]), tf.uint8, name=IMAGE_INPUT)
     if spec.input.kind == "image":
         return tf.TensorSpec((None, *spec.input.shape), tf.uint8, name=IMAGE_INPUT)
     return tf.TensorSpec((None,), tf.string, name=TEXT_INPUT)
@@ -68,9 +74,10 @@ def serving_archive(
         >>> sorted(outputs), outputs["probabilities"].shape
         (['class_id', 'label', 'probabilities'], TensorShape([2, 10]))
     """
-    signature = input_signature(preprocessor.spec)
+    spec = preprocessor.spec
+    signature = input_signature(spec)
     # Layers are built on first call; the archive can only track built ones.
-    preprocessor(_placeholder_batch(signature))
+    preprocessor(_placeholder_batch(spec))
     labels = tf.constant([str(name) for name in class_names]) if class_names else None
 
     classes = int(model.output_shape[-1])
@@ -79,6 +86,8 @@ def serving_archive(
         # A SavedModel checks only the dtype of what it is fed. A request of another shape must
         # be refused by name here: some CPU kernels abort the whole serving process on it.
         inputs = tf.ensure_shape(inputs, signature.shape)
+        if spec.input.kind == "image" and spec.recipe.resize_images:
+            inputs = fitted_size(inputs, spec.input.shape)
         features = preprocessor(inputs)  # (batch, H, W, C) float32 or (batch, length) int32
         # An empty batch answers empty outputs (convolution kernels fail on zero images).
         probabilities = tf.cond(
@@ -99,7 +108,22 @@ def serving_archive(
     return archive
 
 
-def _placeholder_batch(signature: tf.TensorSpec) -> np.ndarray:
-    if signature.dtype == tf.string:
+def fitted_size(images: tf.Tensor, shape: Sequence[int]) -> tf.Tensor:
+    """uint8 `images` (batch, any height, any width, channels) resized to `shape`'s height and
+    width in the graph, exactly as `zoo.data.resizing.fit_images` resizes them for training
+    (bilinear, antialiased, rounded half to even); images of that size pass unchanged."""
+    height, width, channels = (int(d) for d in shape)
+
+    def resize() -> tf.Tensor:
+        resized = tf.image.resize(tf.cast(images, tf.float32), (height, width),
+                                  method="bilinear", antialias=True)
+        return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+
+    same = tf.reduce_all(tf.equal(tf.shape(images)[1:3], [height, width]))
+    return tf.ensure_shape(tf.cond(same, lambda: images, resize), (None, height, width, channels))
+
+
+def _placeholder_batch(spec: ModelSpec) -> np.ndarray:
+    if spec.input.kind == "text":
         return np.array([""], dtype=object)
-    return np.zeros((1, *signature.shape[1:]), dtype=signature.dtype.as_numpy_dtype)
+    return np.zeros((1, *spec.input.shape), dtype=np.uint8)
