@@ -92,6 +92,7 @@ def test_a_batch_is_fitted_and_float_images_keep_their_dtype_and_scale():
 
 @pytest.mark.parametrize(("shape", "target", "message"), [
     ((4, 4, 5), (4, 4, 3), "cannot convert images of 5 channels to 3"),
+    ((0, 4, 3), (4, 4, 3), "cannot resize images of shape (0, 4, 3): they have no pixels"),
     ((4, 4, 3), (4, 4, 4), "cannot convert images of 3 channels to 4"),
     ((4, 4), (4, 4, 1), "cannot resize an array of shape (4, 4)"),
 ])
@@ -146,6 +147,34 @@ def test_a_tfds_shape_mismatch_does_not_offer_resize_images():
     with pytest.raises(DataError, match="expects images of shape") as raised:
         zoo.data.load("mnist", "test", spec=spec)
     assert "resize_images" not in str(raised.value)
+
+
+def test_a_list_of_images_of_several_sizes_is_fitted_one_by_one():
+    photos = [np.zeros((50, 40, 3), np.uint8), np.full((9, 9), 255, np.uint8)]
+    dataset = zoo.data.load((photos, [0, 1]), "all", spec="cnn_cifar10", resize_images=True,
+                            shuffle=False, augment=False)
+    images = next(iter(dataset))[0].numpy()
+    assert images.shape == (2, 32, 32, 3) and images[0].max() < images[1].min()
+    with pytest.raises(DataError, match="Or train with resize_images=True"):
+        zoo.data.load((photos, [0, 1]), spec="cnn_cifar10")
+    with pytest.raises(DataError, match=r"image 1: integer pixels must lie in \[0, 255\]"):
+        zoo.data.load(([photos[0], np.full((9, 9), 300)], [0, 1]), spec="cnn_cifar10",
+                      resize_images=True)
+
+
+def test_a_trained_model_reading_photos_of_several_sizes_is_told_what_fits_them(tmp_path,
+                                                                                capsys):
+    # Training advice ("train with resize_images=True") is no fix for a model trained already.
+    photos = write_photos(tmp_path / "photos", per_class=4)
+    export = zoo.export(zoo.build("mlp_mnist", num_classes=2), tmp_path / "export")
+    for score in (lambda: zoo.evaluate(export, photos), lambda: zoo.load(export).evaluate(photos)):
+        with pytest.raises(DataError, match="differ in shape") as raised:
+            score()
+        assert "A model trained with resize_images=True fits images itself when loaded from its " \
+               "workdir or export (a .keras file does not record it)." in str(raised.value)
+        assert "Or train with" not in str(raised.value)
+    assert main(["predict", str(export), str(photos)]) == 2
+    assert "fits images itself when loaded from its workdir" in capsys.readouterr().err
 
 
 def test_resize_images_is_for_image_entries_only():
@@ -218,6 +247,28 @@ def test_the_export_signature_takes_any_size_and_resizes_as_training_did(tmp_pat
     digits = photos[:, :28, :28]
     served = serve(image=tf.constant(digits))["probabilities"].numpy()
     assert np.abs(served - model(preprocessor(digits), training=False).numpy()).max() < 1e-5
+
+
+def test_the_parity_check_covers_the_export_s_own_resizing(tmp_path, monkeypatch):
+    from zoo.serving import signature
+
+    def unrounded(images, shape):  # a graph resize that truncates where training rounds
+        resized = tf.image.resize(tf.cast(images, tf.float32), shape[:2], antialias=False)
+        return tf.cast(resized, tf.uint8)
+
+    monkeypatch.setattr(signature, "fitted_size", unrounded)
+    model = zoo.get_spec("cnn_mnist").with_overrides(resize_images=True).build_model()
+    with pytest.raises(zoo.ExportError, match="does not match the model"):
+        zoo.export(model, tmp_path / "export", tolerance=1e-6)
+    assert not (tmp_path / "export").exists()
+
+
+def test_one_channels_first_image_is_refused_as_ambiguous(tmp_path):
+    spec = zoo.get_spec("cnn_cifar10").with_overrides(resize_images=True)
+    predictor = zoo.load(zoo.export(spec.build_model(), tmp_path / "export"))
+    with pytest.raises(DataError, match=r"one channels-first image, or 3 grayscale images\?"):
+        predictor.predict(np.zeros((3, 40, 40), np.uint8))
+    assert len(predictor.predict(np.zeros((3, 40, 40, 3), np.uint8))) == 3
 
 
 def test_a_model_trained_without_it_still_refuses_other_sizes(tmp_path):

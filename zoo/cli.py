@@ -545,6 +545,7 @@ PREVIEW_TEXT = 40  # characters of each sentence `zoo predict` prints; the file 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
     import zoo
+    from zoo.data.validate import for_trained_model
     from zoo.errors import shortened
     from zoo.io import atomic_write_text
     from zoo.serving.inputs import read_named_inputs
@@ -555,8 +556,9 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     predictor = zoo.load(args.model)
     # A model trained with resize_images fits a folder's photos to its input as they are read.
     fit_to = predictor.input_shape if predictor.resize_images else None
-    inputs, files = read_named_inputs(args.input, text_column=args.text_column,
-                                      image_shape=fit_to)
+    with for_trained_model():  # images of several shapes: the model's own advice
+        inputs, files = read_named_inputs(args.input, text_column=args.text_column,
+                                          image_shape=fit_to)
     frame = predictor.predict(inputs)
     if files is not None:
         frame.insert(0, "file", files)

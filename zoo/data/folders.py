@@ -17,7 +17,7 @@ from zoo.data.catalog import IMAGE_EXTENSIONS
 from zoo.data.examples import Examples
 from zoo.data.resizing import fit_images
 from zoo.data.tables import not_utf8
-from zoo.data.validate import check_images, check_texts
+from zoo.data.validate import check_images, check_texts, resize_advice
 from zoo.errors import DataError, and_more, first_line, warn
 
 OTHER_IMAGE_EXTENSIONS = (".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2")
@@ -160,13 +160,13 @@ def decode_images(
         if image_shape is not None:
             image = fit_images(image, image_shape)
         elif images and image.shape != images[0].shape:
-            raise _shapes_differ(root, files[0], images[0].shape, file, image.shape)
+            raise _differing_shapes_error(root, files[0], images[0].shape, file, image.shape)
         images.append(image)
     return check_images(np.stack(images), repr(root.name))
 
 
-def _shapes_differ(root: Path, first: Path, first_shape: tuple[int, ...], file: Path,
-                   shape: tuple[int, ...]) -> DataError:
+def _differing_shapes_error(root: Path, first: Path, first_shape: tuple[int, ...], file: Path,
+                           shape: tuple[int, ...]) -> DataError:
     """The error for images of two shapes in one folder, with the way to convert them."""
     if shape[:2] != first_shape[:2]:
         fix = "Resize them to one size first"
@@ -178,9 +178,7 @@ def _shapes_differ(root: Path, first: Path, first_shape: tuple[int, ...], file: 
     return DataError(
         f"images in {root} differ in shape: {first.relative_to(root)} is {first_shape} but "
         f"{file.relative_to(root)} is {shape} (height, width, channels); expected one shape for "
-        f"all. {fix}, or train with resize_images=True (command line: --set "
-        f"resize_images=true): zoo then fits each image to the model's input shape as it reads "
-        f"it, for training and prediction alike."
+        f"all. {fix}.{resize_advice()}"
     )
 
 

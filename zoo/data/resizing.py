@@ -47,10 +47,49 @@ def fit_images(images: Any, shape: Sequence[int]) -> np.ndarray:
             f"cannot resize an array of shape {images.shape}; expected images (height, width, "
             f"channels) or a batch of them (batch, height, width, channels)."
         )
+    if 0 in images.shape[-3:-1]:
+        raise DataError(
+            f"cannot resize images of shape {images.shape}: they have no pixels; expected at "
+            f"least 1x1 pixels."
+        )
     images = _with_channels(images, channels)
     if images.shape[-3:-1] != (height, width):
         images = _resized(images, height, width)
     return images
+
+
+def fit_each(images: Sequence[Any], shape: Sequence[int]) -> np.ndarray:
+    """A list of images of several sizes (each (height, width) or (height, width, channels),
+    uint8 or floats in [0, 1]) as one batch: each fitted to `shape` (`fit_images`).
+
+    Raises:
+        DataError: an image that is not 2-D or 3-D, or integer pixels outside [0, 255] (which
+            fitting would clip without a word).
+
+    Example:
+        >>> import numpy as np
+        >>> from zoo.data.resizing import fit_each
+        >>> photos = [np.zeros((40, 30, 3), "uint8"), np.zeros((20, 20), "uint8")]
+        >>> fit_each(photos, (28, 28, 1)).shape
+        (2, 28, 28, 1)
+    """
+    fitted = []
+    for index, image in enumerate(images):
+        image = np.asarray(image)
+        if image.ndim == 2:  # grayscale without its channel axis
+            image = image[..., np.newaxis]
+        if image.ndim != 3:
+            raise DataError(
+                f"image {index} has shape {image.shape}; expected (height, width) or (height, "
+                f"width, channels) for each image of a list."
+            )
+        if image.dtype.kind in "iu" and image.size and (image.min() < 0 or image.max() > 255):
+            raise DataError(
+                f"image {index}: integer pixels must lie in [0, 255], found values from "
+                f"{image.min()} to {image.max()}. Pass uint8 pixels, or floats scaled to [0, 1]."
+            )
+        fitted.append(fit_images(image, shape))
+    return np.stack(fitted)
 
 
 def _with_channels(images: np.ndarray, channels: int) -> np.ndarray:

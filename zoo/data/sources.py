@@ -25,9 +25,9 @@ from zoo.data.catalog import (
 from zoo.data.examples import Examples
 from zoo.data.folders import read_folder
 from zoo.data.labels import class_ids, encode_labels
-from zoo.data.resizing import fit_images
+from zoo.data.resizing import fit_each, fit_images
 from zoo.data.tables import from_frame, read_table
-from zoo.data.validate import check_images, check_not_empty, check_texts
+from zoo.data.validate import check_images, check_not_empty, check_texts, resize_advice
 from zoo.errors import DataError, InvalidValueError, first_line
 
 
@@ -129,7 +129,10 @@ def _read_local(
     ):
         count = (f" of {count_text(len(source[0]), 'example')}" if hasattr(source[0], "__len__")
                  else "")
-        return from_arrays(*source, origin=f"the (x, y) arrays{count}")
+        x = source[0]
+        if image_shape is not None and isinstance(x, (list, tuple)) and first_shape_mismatch(x):
+            x = fit_each(x, image_shape)  # photos of several sizes: one array once fitted
+        return from_arrays(x, source[1], origin=f"the (x, y) arrays{count}")
     if isinstance(source, (str, os.PathLike)):
         name = tfds_name(source) if isinstance(source, str) else None
         if name is not None:
@@ -275,7 +278,7 @@ def _ragged_error(x: Any, origin: str, error: ValueError) -> DataError:
     return DataError(
         f"{origin}: x holds examples of different shapes: example 0 is {first} but example "
         f"{index} is {other}; expected one shape for all, (height, width) or (height, width, "
-        f"channels). {fix}."
+        f"channels). {fix}.{resize_advice()}"
     )
 
 

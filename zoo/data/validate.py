@@ -39,6 +39,17 @@ def for_trained_model() -> Iterator[None]:
         _FOR_TRAINED_MODEL.reset(token)
 
 
+def resize_advice() -> str:
+    """The sentence that ends a refusal of images of several shapes: how zoo fits them itself
+    (`Recipe.resize_images`), for data read to train, or to score a model trained already."""
+    if _FOR_TRAINED_MODEL.get():
+        return (" A model trained with resize_images=True fits images itself when loaded from "
+                "its workdir or export (a .keras file does not record it).")
+    return (" Or train with resize_images=True (command line: --set resize_images=true): zoo "
+            "then fits each image to the model's input shape as it reads it, for training and "
+            "prediction alike.")
+
+
 def entry_name(spec: ModelSpec | None) -> str:
     """How messages name the model a pipeline is built for."""
     return repr(spec.name) if spec is not None and spec.name else "the model"

@@ -136,6 +136,15 @@ def _fitted(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     3-D arrays are a batch of grayscale images."""
     if images.ndim == 2:  # one grayscale image
         images = images[np.newaxis, ..., np.newaxis]
+    elif images.ndim == 3 and images.shape[-1] > 4 and images.shape[0] == shape[2] > 1:
+        # (3, H, W) for an RGB model: one channels-first (PyTorch) image, or three grayscale
+        # images? Read as either, the other would give wrong answers without a word.
+        raise DataError(
+            f"received an array of shape {images.shape}: one channels-first image, or "
+            f"{images.shape[0]} grayscale images? For one image put the channels last "
+            f"(np.moveaxis(x, 0, -1)); for grayscale images add their channel axis "
+            f"(x[..., np.newaxis])."
+        )
     elif images.ndim == 3:
         images = images[np.newaxis] if images.shape[-1] <= 4 else images[..., np.newaxis]
     if images.ndim != 4 or images.shape[1:] == shape or images.shape[-1] > 4:

@@ -158,9 +158,10 @@ class Predictor:
                 f"{data!r}); zoo evaluate RUN --data {data}), or save the split to an .npz file "
                 f"(arrays x and y) and score the export on that."
             )
-        examples = read_source(data, class_names=self.class_names,
-                               image_shape=self.input_shape if self.resize_images else None,
-                               **column_options(text_column, label_column))
+        with validate.for_trained_model():  # images of several shapes: the model's own advice
+            examples = read_source(data, class_names=self.class_names,
+                                   image_shape=self.input_shape if self.resize_images else None,
+                                   **column_options(text_column, label_column))
         if examples.kind != self.kind:  # before the labels: theirs is not the problem then
             raise DataError(
                 f"this model classifies {self.kind}s, but received {examples.kind}s "

@@ -111,8 +111,18 @@ def serving_archive(
 def fitted_size(images: tf.Tensor, shape: Sequence[int]) -> tf.Tensor:
     """uint8 `images` (batch, any height, any width, channels) resized to `shape`'s height and
     width in the graph, exactly as `zoo.data.resizing.fit_images` resizes them for training
-    (bilinear, antialiased, rounded half to even); images of that size pass unchanged."""
+    (bilinear, antialiased, rounded half to even); images of that size pass unchanged.
+
+    Example:
+        >>> import numpy as np, tensorflow as tf
+        >>> from zoo.serving.signature import fitted_size
+        >>> fitted_size(tf.fill((2, 45, 60, 1), tf.constant(7, tf.uint8)), (28, 28, 1)).shape
+        TensorShape([2, 28, 28, 1])
+    """
     height, width, channels = (int(d) for d in shape)
+    # An image without pixels is refused by name, not deep inside the resize kernel.
+    tf.debugging.assert_positive(tf.shape(images)[1:3],
+                                 message="images must have at least 1x1 pixels")
 
     def resize() -> tf.Tensor:
         resized = tf.image.resize(tf.cast(images, tf.float32), (height, width),
