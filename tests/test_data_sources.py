@@ -207,6 +207,27 @@ def test_text_folder_source(tmp_path):
         zoo.data.read_source(root)
 
 
+def test_class_names_pick_the_class_folders_to_read_as_keras_does(tmp_path):
+    # aclImdb's train/ also holds unsup/, 50,000 reviews without a label: a third "class".
+    root = _write_text_folder(tmp_path / "train")
+    (root / "unsup").mkdir()
+    (root / "unsup" / "0.txt").write_text("a film with no label")
+    with pytest.raises(DataError, match=r"names 3 classes \('neg', 'pos', 'unsup'\).*, or, for "
+                       r"a folder of class folders, read only some of them: class_names= naming "
+                       r"those \(command line: --class-names\)"):
+        zoo.data.load(root, spec="lstm_imdb")
+    with pytest.warns(UserWarning, match=r"train: reading the class folders named in "
+                                         r"class_names only; skipping 'unsup'"):
+        dataset = zoo.data.load(root, "all", spec="lstm_imdb", class_names=["neg", "pos"])
+    assert dataset.num_examples == 12 and dataset.class_names == ("neg", "pos")
+    # Their order is the ids', as for any source; a name without a folder is a class it lacks.
+    examples = zoo.data.read_source(root, class_names=["pos", "neg", "meh"])
+    assert examples.labels.tolist() == [1] * 6 + [0] * 6
+    with pytest.raises(DataError, match=r"has no class folder named in class_names \(good, bad\); "
+                                        r"its folders are 'neg', 'pos', 'unsup'"):
+        zoo.data.read_source(root, class_names=["good", "bad"])
+
+
 def test_empty_texts_in_labelled_data_are_warned_about(tmp_path):
     path = tmp_path / "gaps.csv"
     path.write_text("sentence,label\nfine film,1\n,0\n   ,1\ndull,0\n")

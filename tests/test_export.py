@@ -407,8 +407,9 @@ def test_cli_predict_images_and_errors(exports, tmp_path, capsys):
     assert capsys.readouterr().err.startswith(f"zoo: error: could not read {tmp_path}/broken.png")
     (tmp_path / "photo.webp").write_bytes(b"RIFF")  # an image TensorFlow cannot decode
     assert main(["predict", str(path), str(tmp_path / "photo.webp")]) == 2
-    assert ("holds 1 image(s) in a format zoo cannot decode, e.g. photo.webp; expected .png, "
-            ".jpg, .jpeg, .bmp, .gif. Convert them") in capsys.readouterr().err
+    # Named as the file given, not as its folder holding "1 image(s)".
+    assert (f"zoo: error: {tmp_path}/photo.webp is an image in a format zoo cannot decode; "
+            f"expected .png, .jpg, .jpeg, .bmp, .gif. Convert it") in capsys.readouterr().err
 
 
 def test_cli_predict_reads_the_text_column_named(exports, tmp_path, capsys):

@@ -765,3 +765,25 @@ def test_a_malformed_config_or_state_is_refused_before_anything_is_deleted(
         Workdir(run.path, CONFIG).begin()
 
     assert {path: path.read_bytes() for path in run.path.rglob("*") if path.is_file()} == files
+
+
+def test_a_renamed_copy_of_the_data_is_said_to_be_one(tmp_path):
+    # The name is part of a file's fingerprint; a copy under another name (scratch space) is
+    # refused as other data, and the message says that only the name differs.
+    from helpers import write_digits_npz
+
+    import zoo
+
+    data = write_digits_npz(tmp_path / "digits.npz", count=64)
+    zoo.train("mlp_mnist", data, epochs=1, batch_size=32, workdir=tmp_path / "run")
+    copy = tmp_path / "scratch_copy.npz"
+    shutil.copy(data, copy)
+    with pytest.raises(WorkdirConflictError) as raised:
+        zoo.train("mlp_mnist", copy, epochs=1, batch_size=32, workdir=tmp_path / "run")
+    assert ("data holds the same contents as the run's under another name ('digits.npz', now "
+            "'scratch_copy.npz'): the name is part of the run's data, so give the run's name to "
+            "resume.") in str(raised.value)
+    np.savez(copy, x=np.zeros((64, 28, 28), np.uint8), y=np.arange(64) % 10)  # other data
+    with pytest.raises(WorkdirConflictError) as raised:
+        zoo.train("mlp_mnist", copy, epochs=1, batch_size=32, workdir=tmp_path / "run")
+    assert "same contents" not in str(raised.value)

@@ -672,7 +672,8 @@ def _load_for_evaluation(
             raise DataError(
                 "evaluating a text model on a text source needs the vocabulary it was trained "
                 "with, but no fitted preprocessor was given; pass the training preprocessor: "
-                "preprocessor=result.preprocessor (a zoo.train result), or "
+                "preprocessor=result.preprocessor (a zoo.train result), train.preprocessor "
+                "(the zoo.data.load dataset it was fitted on), or "
                 "zoo.data.Preprocessor.load(workdir / 'preprocessor', spec) (a saved run); a "
                 "model built with zoo.build(name, weights=WORKDIR) and the run's text settings "
                 "brings the run's along."

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from zoo.data.catalog import IMAGE_EXTENSIONS
 from zoo.data.examples import Examples
+from zoo.data.labels import name_positions
 from zoo.data.resizing import fit_images
 from zoo.data.tables import not_utf8
 from zoo.data.validate import check_images, check_texts, resize_advice
@@ -23,7 +24,8 @@ from zoo.errors import DataError, and_more, first_line, warn
 OTHER_IMAGE_EXTENSIONS = (".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2")
 
 
-def read_folder(path: Path, image_shape: Sequence[int] | None = None) -> Examples:
+def read_folder(path: Path, image_shape: Sequence[int] | None = None,
+                class_names: Sequence[str] | None = None) -> Examples:
     """Read a folder with one sub-folder per class (sorted names = class ids): images, decoded
     once here so that a corrupt file or a stray size is reported before training with its file
     name (they must all have one shape, or each is fitted to `image_shape` (height, width,
@@ -32,7 +34,9 @@ def read_folder(path: Path, image_shape: Sequence[int] | None = None) -> Example
     have them.
 
     Hidden folders and macOS' `__MACOSX` (left by unzipping an archive made on a Mac) are never
-    classes.
+    classes. With `class_names`, only the class folders it names are read (as Keras'
+    `class_names=` selects them), with a warning naming the others: aclImdb's `train/` also
+    holds `unsup/`, reviews without a label.
 
     Example:
         >>> import pathlib, tempfile
@@ -48,6 +52,8 @@ def read_folder(path: Path, image_shape: Sequence[int] | None = None) -> Example
         ('neg', 'pos')
     """
     classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not skipped_name(d.name))
+    if class_names is not None and classes:
+        classes = _named_classes(path, classes, class_names)
     if not classes:
         raise DataError(
             f"{path} has no sub-folders; a folder source needs one sub-folder per class, e.g. "
@@ -78,6 +84,24 @@ def read_folder(path: Path, image_shape: Sequence[int] | None = None) -> Example
              f"on purpose.")
     labels = np.repeat(np.arange(len(classes), dtype=np.int32), per_class)
     return Examples(features, labels, kind, tuple(classes), repr(path.name))
+
+
+def _named_classes(path: Path, classes: list[str], class_names: Sequence[str]) -> list[str]:
+    """The class folders of `path` that `class_names` names (a folder may spell "T-shirt/top"
+    as "T-shirt_top"); the others are said to be skipped, and none at all is an error."""
+    known = name_positions(class_names)
+    named = [name for name in classes if name in known]
+    others = [name for name in classes if name not in known]
+    if not named:
+        raise DataError(
+            f"{path} has no class folder named in class_names ({', '.join(class_names)}); its "
+            f"folders are {and_more([repr(name) for name in others[:6]], len(others))}. Name the "
+            f"folders to read in class_names (command line: --class-names)."
+        )
+    if others:
+        warn(f"{path}: reading the class folders named in class_names only; skipping "
+             f"{and_more([repr(name) for name in others[:4]], len(others))}.")
+    return named
 
 
 def read_examples(
@@ -135,6 +159,12 @@ def example_files(root: Path, folder: Path) -> tuple[list[Path], list[Path]]:
 
 def unreadable_images(root: Path, files: Sequence[Path]) -> DataError:
     """The error for image `files` (under `root`) in a format TensorFlow cannot decode."""
+    if len(files) == 1 and files[0].parent == root:  # one file, as zoo predict takes one
+        return DataError(
+            f"{files[0]} is an image in a format zoo cannot decode; expected "
+            f"{', '.join(IMAGE_EXTENSIONS)}. Convert it (e.g. with Pillow: "
+            f"Image.open(f).save(f.with_suffix('.png')))."
+        )
     return DataError(
         f"{root} holds {len(files)} image(s) in a format zoo cannot decode, e.g. "
         f"{files[0].relative_to(root)}; expected {', '.join(IMAGE_EXTENSIONS)}. Convert "

@@ -77,8 +77,9 @@ def read_source(
         label_column: the column holding the labels (integer ids, or names mapped to ids in
             sorted order).
         class_names: map class names (string labels, folder names) to their positions in this
-            list instead of sorting them; a name not in it is an error. Integer labels are ids
-            already and are kept.
+            list instead of sorting them; a name not in it is an error, but for a folder's
+            class folders: those it does not name are skipped, with a warning (as Keras'
+            `class_names=` selects folders). Integer labels are ids already and are kept.
         image_shape: fit images to this (height, width, channels) as they are read
             (`zoo.data.resizing.fit_images`: resized, colour mode converted), so that a
             folder of photos of many sizes reads as one array. Texts are not changed.
@@ -101,7 +102,7 @@ def read_source(
         [2, 0, 1]
     """
     examples = _read_local(source, text_column=text_column, label_column=label_column,
-                           image_shape=image_shape)
+                           image_shape=image_shape, class_names=class_names)
     if image_shape is not None and examples.kind == "image":  # arrays; folders are fitted already
         examples = replace(examples, features=fit_images(examples.features, image_shape))
     return examples if class_names is None else with_class_names(examples, class_names)
@@ -109,7 +110,7 @@ def read_source(
 
 def _read_local(
     source: Any, *, text_column: str | None = None, label_column: str = "label",
-    image_shape: Sequence[int] | None = None,
+    image_shape: Sequence[int] | None = None, class_names: Sequence[str] | None = None,
 ) -> Examples:
     if isinstance(source, pd.DataFrame):
         # The size tells a training and a validation DataFrame apart in the messages.
@@ -140,7 +141,7 @@ def _read_local(
                 f"{source!r} is a TFDS dataset, not a local source; read it with zoo.data.load."
             )
         return read_path(Path(source), text_column=text_column, label_column=label_column,
-                         image_shape=image_shape)
+                         image_shape=image_shape, class_names=class_names)
     raise DataError(
         f"cannot read a source of type {type(source).__name__}; expected a path ({LOCAL_FORMATS}), "
         f"'tfds:NAME', a pandas DataFrame, or a tuple (x, y) of arrays."
@@ -171,15 +172,16 @@ def _input_label_pairs(source: Any) -> bool:
 
 def read_path(
     path: Path, *, text_column: str | None = None, label_column: str = "label",
-    image_shape: Sequence[int] | None = None,
+    image_shape: Sequence[int] | None = None, class_names: Sequence[str] | None = None,
 ) -> Examples:
     """Read an `.npz`, `.csv`, `.tsv` file or a folder of class folders (see `read_source`);
-    a folder's images are fitted to `image_shape` one by one when it is given."""
+    a folder's images are fitted to `image_shape` one by one when it is given, and only the
+    class folders `class_names` names are read when it is given."""
     missing = missing_local_source(path)
     if missing is not None:
         raise missing
     if path.is_dir():
-        return read_folder(path, image_shape)
+        return read_folder(path, image_shape, class_names)
     suffix = path.suffix.lower()
     if suffix == ".npz":
         return read_npz(path)

@@ -277,6 +277,9 @@ def check_class_names(
         fixes += ", or name the classes as the entry does"
     lacking = ("pass class_names= naming every class in id order (command line: --class-names; "
                "for validation data: class_names=train.class_names)")
+    if count > expected:  # aclImdb's train/ holds unsup/, reviews without a label
+        fixes += (", or, for a folder of class folders, read only some of them: class_names= "
+                  "naming those (command line: --class-names)")
     if count == 1:  # num_classes=1 is no classifier
         fixes = f"a classifier needs two classes or more: check the labels, or {lacking}"
     elif count < expected:

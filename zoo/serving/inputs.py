@@ -300,7 +300,7 @@ def _read_input_file(path: Path, text_column: str | None = None) -> np.ndarray:
                 raise DataError(
                     f"{path.name} has no {wanted}; found columns {list(frame.columns)}. "
                     f"Name the column holding the text: --text-column NAME "
-                    f"(read_inputs(path, text_column=NAME))."
+                    f"(zoo.serving.read_inputs(path, text_column=NAME))."
                 )
             return as_texts(frame[column])
     except UnicodeDecodeError:
@@ -330,7 +330,8 @@ def _warn_first_line_read_as_header(path: Path, header: str) -> None:
         f"{path.name} has one column, and its first line {header!r} was read as the column's "
         f"name, not predicted. If it is a sentence, add a header line 'sentence' to the file, or "
         f"save the sentences as a .txt file (one per line); if it is the name, pass "
-        f"--text-column {shlex.quote(header)} (read_inputs(path, text_column={header!r})) to "
+        f"--text-column {shlex.quote(header)} (zoo.serving.read_inputs(path, "
+        f"text_column={header!r})) to "
         f"say so."
     )
 

@@ -402,7 +402,7 @@ class Workdir:
                 f"Rerun with the same settings to resume it, or use another workdir "
                 f"(workdir=, --workdir)."
                 f"{_more_epochs_hint(previous, current, self.path, self.sources)}"
-                f"{_device_hint(previous, current)}"
+                f"{_device_hint(previous, current)}{_renamed_data_hint(previous, current)}"
             )
 
     # -- state ------------------------------------------------------------------------------
@@ -614,6 +614,32 @@ def _entry_defaults(entry: str) -> dict[str, Any]:
 # The device policy's choices a run records (only where not the CPU's, so older workdirs still
 # resume), with the value that means "not recorded": "auto" chooses them per machine.
 _DEVICE_SETTINGS = {"mixed_precision": "off", "jit_compile": False}
+
+
+def _renamed_data_hint(previous: dict[str, Any], current: dict[str, Any]) -> str:
+    """Where a data file or folder differs from the run's by its name only (a copy on scratch
+    space): that the contents are the same, and how to resume. The name is part of a source's
+    fingerprint (`zoo.training.fingerprint`), so that two files are never taken for one."""
+    hints = []
+    for key in ("data", "validation_data"):
+        before, now = _named_contents(previous.get(key)), _named_contents(current.get(key))
+        if before and now and before[1] == now[1] and before[0] != now[0]:
+            hints.append(f" {key} holds the same contents as the run's under another name "
+                         f"({before[0]!r}, now {now[0]!r}): the name is part of the run's data, "
+                         f"so give the run's name to resume.")
+    return "".join(hints)
+
+
+def _named_contents(recorded: Any) -> tuple[str, str] | None:
+    """A recorded file or folder fingerprint ("file:NAME:SIZE:DIGEST", "dir:NAME:DIGEST") as
+    (its name, the rest); None for other sources."""
+    if not isinstance(recorded, str):
+        return None
+    kind, _, rest = recorded.partition(":")
+    parts = rest.rsplit(":", {"file": 2, "dir": 1}.get(kind, 0))
+    if kind not in ("file", "dir") or len(parts) < 2:
+        return None
+    return parts[0], ":".join([kind, *parts[1:]])
 
 
 def _device_hint(previous: dict[str, Any], current: dict[str, Any]) -> str:
