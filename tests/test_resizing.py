@@ -166,7 +166,8 @@ def test_a_trained_model_reading_photos_of_several_sizes_is_told_what_fits_them(
                                                                                 capsys):
     # Training advice ("train with resize_images=True") is no fix for a model trained already.
     photos = write_photos(tmp_path / "photos", per_class=4)
-    export = zoo.export(zoo.build("mlp_mnist", num_classes=2), tmp_path / "export")
+    export = zoo.export(zoo.build("mlp_mnist", num_classes=2), tmp_path / "export",
+                        class_names=["dark", "light"])
     for score in (lambda: zoo.evaluate(export, photos), lambda: zoo.load(export).evaluate(photos)):
         with pytest.raises(DataError, match="differ in shape") as raised:
             score()
