@@ -226,6 +226,12 @@ def test_class_names_pick_the_class_folders_to_read_as_keras_does(tmp_path):
     with pytest.raises(DataError, match=r"has no class folder named in class_names \(good, bad\); "
                                         r"its folders are 'neg', 'pos', 'unsup'"):
         zoo.data.read_source(root, class_names=["good", "bad"])
+    # Scoring a trained model, its class names are no choice of folders: one it does not know
+    # (a misspelt test folder) is refused, not left out of the score.
+    from zoo.data.validate import for_trained_model
+
+    with for_trained_model(), pytest.raises(DataError, match="unsup"):
+        zoo.data.read_source(root, class_names=["neg", "pos"])
 
 
 def test_empty_texts_in_labelled_data_are_warned_about(tmp_path):

@@ -18,7 +18,7 @@ from zoo.data.examples import Examples
 from zoo.data.labels import name_positions
 from zoo.data.resizing import fit_images
 from zoo.data.tables import not_utf8
-from zoo.data.validate import check_images, check_texts, resize_advice
+from zoo.data.validate import check_images, check_texts, resize_advice, scoring_trained_model
 from zoo.errors import DataError, and_more, first_line, warn
 
 OTHER_IMAGE_EXTENSIONS = (".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2")
@@ -36,7 +36,8 @@ def read_folder(path: Path, image_shape: Sequence[int] | None = None,
     Hidden folders and macOS' `__MACOSX` (left by unzipping an archive made on a Mac) are never
     classes. With `class_names`, only the class folders it names are read (as Keras'
     `class_names=` selects them), with a warning naming the others: aclImdb's `train/` also
-    holds `unsup/`, reviews without a label.
+    holds `unsup/`, reviews without a label. Not so when a trained model is scored
+    (`validate.for_trained_model`): its class names are not a choice.
 
     Example:
         >>> import pathlib, tempfile
@@ -52,7 +53,9 @@ def read_folder(path: Path, image_shape: Sequence[int] | None = None,
         ('neg', 'pos')
     """
     classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not skipped_name(d.name))
-    if class_names is not None and classes:
+    if class_names is not None and classes and not scoring_trained_model():
+        # A trained model's class names are not a choice of folders: a test folder it does not
+        # know (a misspelt "Cat") is refused below rather than left out of the score.
         classes = _named_classes(path, classes, class_names)
     if not classes:
         raise DataError(

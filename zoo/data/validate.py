@@ -39,10 +39,15 @@ def for_trained_model() -> Iterator[None]:
         _FOR_TRAINED_MODEL.reset(token)
 
 
+def scoring_trained_model() -> bool:
+    """Whether data is being read for a model that exists already (see `for_trained_model`)."""
+    return _FOR_TRAINED_MODEL.get()
+
+
 def resize_advice() -> str:
     """The sentence that ends a refusal of images of several shapes: how zoo fits them itself
     (`Recipe.resize_images`), for data read to train, or to score a model trained already."""
-    if _FOR_TRAINED_MODEL.get():
+    if scoring_trained_model():
         return (" A model trained with resize_images=True fits images itself when loaded from "
                 "its workdir or export (a .keras file does not record it).")
     return (" Or train with resize_images=True (command line: --set resize_images=true): zoo "
