@@ -236,7 +236,7 @@ def test_the_export_signature_takes_any_size_and_resizes_as_training_did(tmp_pat
     sample = [np.zeros((30, 40, 3), np.uint8), np.full((10, 10), 200, np.uint8)]
     export = zoo.export(model, tmp_path / "export", sample=sample)
     metadata = zoo.load(export).metadata
-    assert metadata["signature"]["input"]["shape"] == [None, None, None, 1]
+    assert metadata["signature"]["input"]["shape"] == [None, None, None, None]
     assert metadata["parity"]["passed"]  # also on images of another size (resized in-graph)
     serve = tf.saved_model.load(str(export)).signatures["serving_default"]
     photos = np.random.default_rng(0).integers(0, 256, (3, 45, 61, 1), dtype=np.uint8)
@@ -244,20 +244,39 @@ def test_the_export_signature_takes_any_size_and_resizes_as_training_did(tmp_pat
     preprocessor = zoo.data.make_preprocessor(spec)
     expected = model(preprocessor(fit_images(photos, (28, 28, 1))), training=False).numpy()
     assert np.abs(served - expected).max() < 1e-5
+    # Any colour mode: RGB by luma, alpha dropped, as training converts them.
+    rgba = np.random.default_rng(1).integers(0, 256, (2, 30, 20, 4), dtype=np.uint8)
+    for images in (rgba, rgba[..., :3], rgba[..., :2]):
+        served = serve(image=tf.constant(images))["probabilities"].numpy()
+        inputs = preprocessor(fit_images(images, (28, 28, 1)))
+        assert np.abs(served - model(inputs, training=False).numpy()).max() < 1e-5
+    with pytest.raises(tf.errors.InvalidArgumentError, match="images must have 1-4 channels"):
+        serve(image=tf.zeros((1, 8, 8, 5), tf.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at least 1x1 pixels"):
+        serve(image=tf.zeros((1, 0, 8, 1), tf.uint8))
     # An image of the model's size passes unchanged.
     digits = photos[:, :28, :28]
     served = serve(image=tf.constant(digits))["probabilities"].numpy()
     assert np.abs(served - model(preprocessor(digits), training=False).numpy()).max() < 1e-5
 
 
-def test_the_parity_check_covers_the_export_s_own_resizing(tmp_path, monkeypatch):
+def _unrounded(images, shape):  # a graph resize that truncates where training rounds
+    resized = tf.image.resize(tf.cast(images, tf.float32), shape[:2], antialias=False)
+    return tf.cast(resized, tf.uint8)
+
+
+def _first_channel(images, channels):  # grayscale from red alone, where training weighs all
+    return images[..., :channels]
+
+
+@pytest.mark.parametrize(("step", "broken"), [("fitted_size", _unrounded),
+                                              ("fitted_channels", _first_channel)])
+def test_the_parity_check_covers_the_export_s_own_fitting(step, broken, tmp_path, monkeypatch):
+    # Images of the model's shape pass both steps unchanged: only the parity check's photos of
+    # another size (and, for the channels, another colour mode) can tell.
     from zoo.serving import signature
 
-    def unrounded(images, shape):  # a graph resize that truncates where training rounds
-        resized = tf.image.resize(tf.cast(images, tf.float32), shape[:2], antialias=False)
-        return tf.cast(resized, tf.uint8)
-
-    monkeypatch.setattr(signature, "fitted_size", unrounded)
+    monkeypatch.setattr(signature, step, broken)
     model = zoo.get_spec("cnn_mnist").with_overrides(resize_images=True).build_model()
     with pytest.raises(zoo.ExportError, match="does not match the model"):
         zoo.export(model, tmp_path / "export", tolerance=1e-6)

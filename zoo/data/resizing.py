@@ -107,8 +107,13 @@ def _with_channels(images: np.ndarray, channels: int) -> np.ndarray:
         return images
     if channels == 3:  # grayscale to RGB: the same value in each channel
         return np.repeat(images, 3, axis=-1)
-    luma = images.astype(np.float32) @ LUMA
-    return _like(luma[..., np.newaxis], images.dtype)
+    return _like(luma(images.astype(np.float32))[..., np.newaxis], images.dtype)
+
+
+def luma(rgb: Any) -> Any:
+    """The grayscale of float RGB pixels (..., 3), weighed channel by channel in one order, so
+    that NumPy arrays and TensorFlow tensors (the export's graph) get the same bits."""
+    return rgb[..., 0] * LUMA[0] + rgb[..., 1] * LUMA[1] + rgb[..., 2] * LUMA[2]
 
 
 def _resized(images: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -261,15 +261,25 @@ def check_parity(trained: Trained, directory: str | os.PathLike, sample: np.ndar
 
 
 def _resized_difference(trained: Trained, serve: Any, sample: np.ndarray) -> float:
-    """For a model trained with resize_images, whose signature takes any size: the largest
-    difference between the export's own resizing and training's (`fit_images`), on the sample
-    enlarged to another size and aspect."""
+    """For a model trained with resize_images, whose signature takes any size and colour mode:
+    the largest difference between the export's own fitting and training's (`fit_images`), on
+    the sample enlarged to another size and aspect, in its colour mode and in the other one
+    (grayscale for an RGB model, RGB with alpha for a grayscale one)."""
     enlarged = np.repeat(np.repeat(sample, 2, axis=1), 3, axis=2)
-    fitted = fit_images(enlarged, trained.spec.input.shape)
-    expected = np.asarray(trained.model(trained.preprocessor(fitted), training=False), np.float32)
+    # RGBA whose channels differ (a grey repeated would be its own luma, whatever the weights).
+    recoloured = (enlarged[..., :1] if enlarged.shape[-1] == 3
+                  else np.concatenate([enlarged, 255 - enlarged, enlarged // 2,
+                                       np.full_like(enlarged, 255)], axis=-1))
     image = input_signature(trained.spec).name
-    received = serve(**{image: tf.constant(enlarged)})["probabilities"].numpy()
-    return float(np.max(np.abs(received - expected))) if expected.size else 0.0
+    difference = 0.0
+    for images in (enlarged, recoloured):
+        fitted = fit_images(images, trained.spec.input.shape)
+        expected = np.asarray(trained.model(trained.preprocessor(fitted), training=False),
+                              np.float32)
+        received = serve(**{image: tf.constant(images)})["probabilities"].numpy()
+        if expected.size:
+            difference = max(difference, float(np.max(np.abs(received - expected))))
+    return difference
 
 
 def describe(trained: Trained, parity: dict[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 `serving_default` takes what a user has, not what the model takes:
 
     image entries: `image`, uint8 (batch, height, width, channels); for a model trained with
-                   `resize_images`, (batch, any height, any width, channels), resized in the
-                   graph as `zoo.data.resizing` resizes them for training
+                   `resize_images`, (batch, any height, any width, 1-4 channels), converted
+                   and resized in the graph as `zoo.data.resizing` fits them for training
     text entries:  `text`, a tf.string vector (batch,) of raw sentences
 
 and returns `probabilities` (float32, (batch, classes)), `class_id` (int64, (batch,)) and, when
@@ -27,6 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.data.resizing import luma
 from zoo.spec import ModelSpec
 
 SIGNATURE = "serving_default"
@@ -45,10 +46,10 @@ def input_signature(spec: ModelSpec) -> tf.TensorSpec:
         >>> input_signature(zoo.get_spec("lstm_sst2"))
         TensorSpec(shape=(None,), dtype=tf.string, name='text')
         >>> input_signature(zoo.get_spec("cnn_mnist").with_overrides(resize_images=True))
-        TensorSpec(shape=(None, None, None, 1), dtype=tf.uint8, name='image')
+        TensorSpec(shape=(None, None, None, None), dtype=tf.uint8, name='image')
     """
-    if spec.input.kind == "image" and spec.recipe.resize_images:  # any size; its channels
-        return tf.TensorSpec((None, None, None, spec.input.shape[2]), tf.uint8, name=IMAGE_INPUT)
+    if spec.input.kind == "image" and spec.recipe.resize_images:  # any size and colour mode
+        return tf.TensorSpec((None, None, None, None), tf.uint8, name=IMAGE_INPUT)
     if spec.input.kind == "image":
         return tf.TensorSpec((None, *spec.input.shape), tf.uint8, name=IMAGE_INPUT)
     return tf.TensorSpec((None,), tf.string, name=TEXT_INPUT)
@@ -87,7 +88,7 @@ def serving_archive(
         # be refused by name here: some CPU kernels abort the whole serving process on it.
         inputs = tf.ensure_shape(inputs, signature.shape)
         if spec.input.kind == "image" and spec.recipe.resize_images:
-            inputs = fitted_size(inputs, spec.input.shape)
+            inputs = fitted_size(fitted_channels(inputs, spec.input.shape[2]), spec.input.shape)
         features = preprocessor(inputs)  # (batch, H, W, C) float32 or (batch, length) int32
         # An empty batch answers empty outputs (convolution kernels fail on zero images).
         probabilities = tf.cond(
@@ -108,6 +109,37 @@ def serving_archive(
     return archive
 
 
+def fitted_channels(images: tf.Tensor, channels: int) -> tf.Tensor:
+    """uint8 `images` (batch, height, width, 1-4 channels) with `channels` (1 or 3) in the
+    graph, as `zoo.data.resizing.fit_images` converts them for training: alpha dropped,
+    grayscale repeated to RGB, RGB to grayscale by luma.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> from zoo.serving.signature import fitted_channels
+        >>> fitted_channels(tf.zeros((2, 5, 5, 4), tf.uint8), 1).shape
+        TensorShape([2, 5, 5, 1])
+    """
+    have = tf.shape(images)[-1]
+    checks = [tf.debugging.assert_less_equal(have, 4, message="images must have 1-4 channels: "
+                                             "grayscale or RGB, with or without alpha"),
+              tf.debugging.assert_positive(have, message="images must have 1-4 channels")]
+    with tf.control_dependencies(checks):  # before the shape checks below, which say less
+        images = tf.identity(images)
+    # Without its alpha channel (2 -> 1, 4 -> 3): the colour, as Keras reads such files.
+    images = tf.cond(have % 2 == 0, lambda: images[..., :-1], lambda: images)
+    colours = tf.shape(images)[-1]
+    if channels == 3:
+        images = tf.cond(colours == 1, lambda: tf.tile(images, [1, 1, 1, 3]), lambda: images)
+    else:
+        def grayscale() -> tf.Tensor:
+            weighted = luma(tf.cast(images, tf.float32))[..., tf.newaxis]
+            return tf.cast(tf.clip_by_value(tf.round(weighted), 0.0, 255.0), tf.uint8)
+
+        images = tf.cond(colours == 3, grayscale, lambda: images)
+    return tf.ensure_shape(images, (None, None, None, channels))
+
+
 def fitted_size(images: tf.Tensor, shape: Sequence[int]) -> tf.Tensor:
     """uint8 `images` (batch, any height, any width, channels) resized to `shape`'s height and
     width in the graph, exactly as `zoo.data.resizing.fit_images` resizes them for training
@@ -121,8 +153,10 @@ def fitted_size(images: tf.Tensor, shape: Sequence[int]) -> tf.Tensor:
     """
     height, width, channels = (int(d) for d in shape)
     # An image without pixels is refused by name, not deep inside the resize kernel.
-    tf.debugging.assert_positive(tf.shape(images)[1:3],
-                                 message="images must have at least 1x1 pixels")
+    check = tf.debugging.assert_positive(tf.shape(images)[1:3],
+                                         message="images must have at least 1x1 pixels")
+    with tf.control_dependencies([check]):
+        images = tf.identity(images)
 
     def resize() -> tf.Tensor:
         resized = tf.image.resize(tf.cast(images, tf.float32), (height, width),
