@@ -183,6 +183,8 @@ def test_resize_images_is_for_image_entries_only():
         zoo.get_spec("lstm_sst2").with_overrides(resize_images=True)
     with pytest.raises(InvalidValueError, match="needs the spec of an image entry"):
         zoo.data.load((np.zeros((4, 8, 8), np.uint8), [0, 1, 0, 1]), resize_images=True)
+    with pytest.raises(InvalidValueError, match=r"takes 4 channels \(input_shape=\(32, 32, 4\)\)"):
+        zoo.get_spec("cnn_cifar10").with_overrides(input_shape=(32, 32, 4), resize_images=True)
     with pytest.raises(InvalidValueError, match="resize_images must be True or False"):
         zoo.get_spec("cnn_mnist").with_overrides(resize_images="yes")
 

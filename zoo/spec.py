@@ -355,6 +355,13 @@ class ModelSpec:
                 f"resize_images=True fits images to the model's input shape, but "
                 f"{self.name or self.family!r} reads {self.input.kind}; leave resize_images off."
             )
+        if self.recipe.resize_images and self.input.shape[2] not in (1, 3):
+            # Found here, not as the first image is read: images convert to gray or RGB only.
+            raise checks.InvalidValueError(
+                f"resize_images=True converts images to grayscale (1 channel) or RGB (3), but "
+                f"{self.name or self.family!r} takes {self.input.shape[2]} channels "
+                f"(input_shape={self.input.shape}); leave resize_images off, or take 1 or 3."
+            )
         data_arguments = sorted(set(self.hyperparameters) & set(DATA_ARGUMENTS))
         if data_arguments:
             # model_kwargs() takes these from `input` and `num_classes`, so a value here would be

@@ -18,7 +18,12 @@ from zoo.data.examples import Examples
 from zoo.data.labels import name_positions
 from zoo.data.resizing import fit_images
 from zoo.data.tables import not_utf8
-from zoo.data.validate import check_images, check_texts, resize_advice, scoring_trained_model
+from zoo.data.validate import (
+    check_images,
+    check_texts,
+    differing_shapes_fix,
+    scoring_trained_model,
+)
 from zoo.errors import DataError, and_more, first_line, warn
 
 OTHER_IMAGE_EXTENSIONS = (".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2")
@@ -201,17 +206,10 @@ def decode_images(
 def _differing_shapes_error(root: Path, first: Path, first_shape: tuple[int, ...], file: Path,
                            shape: tuple[int, ...]) -> DataError:
     """The error for images of two shapes in one folder, with the way to convert them."""
-    if shape[:2] != first_shape[:2]:
-        fix = "Resize them to one size first"
-    elif {shape[2], first_shape[2]} & {2, 4}:  # grayscale or RGB with an alpha channel
-        fix = ("Convert them to one colour mode first (drop the alpha channel: all grayscale or "
-               "all RGB)")
-    else:
-        fix = "Convert them to one colour mode first (all grayscale or all RGB)"
     return DataError(
         f"images in {root} differ in shape: {first.relative_to(root)} is {first_shape} but "
         f"{file.relative_to(root)} is {shape} (height, width, channels); expected one shape for "
-        f"all. {fix}.{resize_advice()}"
+        f"all. {differing_shapes_fix(first_shape, shape)}"
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.data.validate import check_images
 from zoo.errors import DataError
 
 # ITU-R BT.601 luma, as tf.image.rgb_to_grayscale and Pillow's convert("L") weigh the channels.
@@ -63,8 +64,9 @@ def fit_each(images: Sequence[Any], shape: Sequence[int]) -> np.ndarray:
     uint8 or floats in [0, 1]) as one batch: each fitted to `shape` (`fit_images`).
 
     Raises:
-        DataError: an image that is not 2-D or 3-D, or integer pixels outside [0, 255] (which
-            fitting would clip without a word).
+        DataError: an image that is not 2-D or 3-D, or pixels training data refuses
+            (`zoo.data.validate.check_images`: integers outside [0, 255], which fitting would
+            clip without a word).
 
     Example:
         >>> import numpy as np
@@ -83,11 +85,7 @@ def fit_each(images: Sequence[Any], shape: Sequence[int]) -> np.ndarray:
                 f"image {index} has shape {image.shape}; expected (height, width) or (height, "
                 f"width, channels) for each image of a list."
             )
-        if image.dtype.kind in "iu" and image.size and (image.min() < 0 or image.max() > 255):
-            raise DataError(
-                f"image {index}: integer pixels must lie in [0, 255], found values from "
-                f"{image.min()} to {image.max()}. Pass uint8 pixels, or floats scaled to [0, 1]."
-            )
+        image = check_images(image[np.newaxis], f"image {index}")[0]
         fitted.append(fit_images(image, shape))
     return np.stack(fitted)
 

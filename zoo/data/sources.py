@@ -27,7 +27,7 @@ from zoo.data.folders import read_folder
 from zoo.data.labels import class_ids, encode_labels
 from zoo.data.resizing import fit_each, fit_images
 from zoo.data.tables import from_frame, read_table
-from zoo.data.validate import check_images, check_not_empty, check_texts, resize_advice
+from zoo.data.validate import check_images, check_not_empty, check_texts, differing_shapes_fix
 from zoo.errors import DataError, InvalidValueError, first_line
 
 
@@ -274,13 +274,10 @@ def _ragged_error(x: Any, origin: str, error: ValueError) -> DataError:
             f"of one shape, (examples, height, width[, channels]), or a list of strings."
         )
     index, first, other = mismatch
-    fix = ("Convert them to one colour mode first (all grayscale or all RGB)"
-           if first[:2] == other[:2]
-           else "Resize them to one size first (e.g. with tf.image.resize)")
     return DataError(
         f"{origin}: x holds examples of different shapes: example 0 is {first} but example "
         f"{index} is {other}; expected one shape for all, (height, width) or (height, width, "
-        f"channels). {fix}.{resize_advice()}"
+        f"channels). {differing_shapes_fix(first, other)}"
     )
 
 

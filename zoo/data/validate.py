@@ -44,6 +44,24 @@ def scoring_trained_model() -> bool:
     return _FOR_TRAINED_MODEL.get()
 
 
+def differing_shapes_fix(first: tuple[int, ...], other: tuple[int, ...]) -> str:
+    """How to make images of shapes `first` and `other` (height, width[, channels]) one shape,
+    ending with how zoo fits them itself (`resize_advice`): the fix that ends a refusal of a
+    folder's or a list's images of several shapes.
+
+    Example:
+        >>> from zoo.data.validate import differing_shapes_fix
+        >>> differing_shapes_fix((28, 28, 3), (28, 28, 4)).split(".")[0]
+        'Convert them to one colour mode first (drop the alpha channel: all grayscale or all RGB)'
+    """
+    if first[:2] != other[:2]:
+        fix = "Resize them to one size first"
+    else:
+        alpha = "drop the alpha channel: " if {*first[2:], *other[2:]} & {2, 4} else ""
+        fix = f"Convert them to one colour mode first ({alpha}all grayscale or all RGB)"
+    return f"{fix}.{resize_advice()}"
+
+
 def resize_advice() -> str:
     """The sentence that ends a refusal of images of several shapes: how zoo fits them itself
     (`Recipe.resize_images`), for data read to train, or to score a model trained already."""

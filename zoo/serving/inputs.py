@@ -59,7 +59,7 @@ def as_images(inputs: Any, shape: tuple[int, int, int], *, fit: bool = False) ->
         # No images: an empty batch, as [] is no sentences for a text model (NumPy reads [] as
         # float64, which was refused with advice to convert floats to uint8).
         return np.zeros((0, *shape), np.uint8)
-    if fit and isinstance(inputs, (list, tuple)) and _shapes_differ(inputs):
+    if fit and isinstance(inputs, (list, tuple)) and first_shape_mismatch(inputs) is not None:
         # Images of several sizes (photos): each is fitted, then they make one batch.
         return np.concatenate([as_images(image, shape, fit=True) for image in inputs])
     images = _uint8_pixels(_as_array(inputs, shape), shape)
@@ -122,12 +122,6 @@ def _uint8_pixels(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
             f"{images.shape}). {conversion}."
         )
     return images
-
-
-def _shapes_differ(inputs: list[Any] | tuple[Any, ...]) -> bool:
-    """Whether the items of a list of images have different shapes (NumPy cannot stack them)."""
-    shapes = {np.shape(item) for item in inputs}
-    return len(shapes) > 1
 
 
 def _fitted(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -133,8 +133,7 @@ def fitted_channels(images: tf.Tensor, channels: int) -> tf.Tensor:
         images = tf.cond(colours == 1, lambda: tf.tile(images, [1, 1, 1, 3]), lambda: images)
     else:
         def grayscale() -> tf.Tensor:
-            weighted = luma(tf.cast(images, tf.float32))[..., tf.newaxis]
-            return tf.cast(tf.clip_by_value(tf.round(weighted), 0.0, 255.0), tf.uint8)
+            return _pixels(luma(tf.cast(images, tf.float32))[..., tf.newaxis])
 
         images = tf.cond(colours == 3, grayscale, lambda: images)
     return tf.ensure_shape(images, (None, None, None, channels))
@@ -159,12 +158,17 @@ def fitted_size(images: tf.Tensor, shape: Sequence[int]) -> tf.Tensor:
         images = tf.identity(images)
 
     def resize() -> tf.Tensor:
-        resized = tf.image.resize(tf.cast(images, tf.float32), (height, width),
-                                  method="bilinear", antialias=True)
-        return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+        return _pixels(tf.image.resize(tf.cast(images, tf.float32), (height, width),
+                                       method="bilinear", antialias=True))
 
     same = tf.reduce_all(tf.equal(tf.shape(images)[1:3], [height, width]))
     return tf.ensure_shape(tf.cond(same, lambda: images, resize), (None, height, width, channels))
+
+
+def _pixels(values: tf.Tensor) -> tf.Tensor:
+    """Float pixel values back to uint8, rounded half to even as NumPy's rint rounds them in
+    `zoo.data.resizing`."""
+    return tf.cast(tf.clip_by_value(tf.round(values), 0.0, 255.0), tf.uint8)
 
 
 def _placeholder_batch(spec: ModelSpec) -> np.ndarray:

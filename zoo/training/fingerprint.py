@@ -62,6 +62,26 @@ def fingerprint(source: Any) -> str:
     return f"object:{type(source).__name__}"
 
 
+def named_contents(recorded: Any) -> tuple[str, str] | None:
+    """A recorded file or folder `fingerprint` ("file:NAME:SIZE:DIGEST", "dir:NAME:DIGEST") as
+    (its name, the rest: what its contents give); None for other sources.
+
+    Example:
+        >>> from zoo.training.fingerprint import named_contents
+        >>> named_contents("file:a:b.npz:120:9a84f0"), named_contents("tfds:mnist")
+        (('a:b.npz', 'file:120:9a84f0'), None)
+    """
+    if not isinstance(recorded, str):
+        return None
+    kind, _, rest = recorded.partition(":")
+    if kind not in ("file", "dir"):
+        return None
+    parts = rest.rsplit(":", 2 if kind == "file" else 1)  # a name may hold colons itself
+    if len(parts) < 2:
+        return None
+    return parts[0], ":".join([kind, *parts[1:]])
+
+
 def _files_under(path: Path) -> list[Path]:
     """The files under `path` that the loader reads from, sorted: sub-folders that are links are
     followed at the top level, as `read_folder` follows class folders that are links, and hidden

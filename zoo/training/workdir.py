@@ -620,26 +620,17 @@ def _renamed_data_hint(previous: dict[str, Any], current: dict[str, Any]) -> str
     """Where a data file or folder differs from the run's by its name only (a copy on scratch
     space): that the contents are the same, and how to resume. The name is part of a source's
     fingerprint (`zoo.training.fingerprint`), so that two files are never taken for one."""
+    # Only on this refusal's path: the module reads folders, and its imports start TensorFlow.
+    from zoo.training.fingerprint import named_contents
+
     hints = []
     for key in ("data", "validation_data"):
-        before, now = _named_contents(previous.get(key)), _named_contents(current.get(key))
+        before, now = named_contents(previous.get(key)), named_contents(current.get(key))
         if before and now and before[1] == now[1] and before[0] != now[0]:
             hints.append(f" {key} holds the same contents as the run's under another name "
                          f"({before[0]!r}, now {now[0]!r}): the name is part of the run's data, "
                          f"so give the run's name to resume.")
     return "".join(hints)
-
-
-def _named_contents(recorded: Any) -> tuple[str, str] | None:
-    """A recorded file or folder fingerprint ("file:NAME:SIZE:DIGEST", "dir:NAME:DIGEST") as
-    (its name, the rest); None for other sources."""
-    if not isinstance(recorded, str):
-        return None
-    kind, _, rest = recorded.partition(":")
-    parts = rest.rsplit(":", {"file": 2, "dir": 1}.get(kind, 0))
-    if kind not in ("file", "dir") or len(parts) < 2:
-        return None
-    return parts[0], ":".join([kind, *parts[1:]])
 
 
 def _device_hint(previous: dict[str, Any], current: dict[str, Any]) -> str:
