@@ -5,13 +5,16 @@ pipelines stay tf.data). This script checks that on whatever backend `KERAS_BACK
 whatever device it finds, without TensorFlow if the backend needs none:
 
     KERAS_BACKEND=jax python benchmarks/check_backend.py [--steps 20] [--batch-size 64]
+        [--dtype-policy mixed_float16]
 
 For each entry it builds the model compiled with its recipe (`jit_compile=True`: XLA, which is
 all JAX has), trains `--steps` steps on random inputs of the entry's shape, reports the median
 step time after the first (compiling) step, the loss on that batch before and after (inference
 mode both times; it must fall), and checks that a `.keras` save and reload gives the same
-predictions. It prints a table; it exits non-zero if any entry fails, so it doubles as a
-portability check.
+predictions. With `--dtype-policy mixed_float16` or `mixed_bfloat16` the models are built and
+trained under that Keras policy (as `zoo.train(mixed_precision=...)` does), and each must keep
+its classifier's output in float32. It prints a table; it exits non-zero if any entry fails, so
+it doubles as a portability check.
 """
 
 from __future__ import annotations
@@ -80,6 +83,9 @@ def check(name: str, steps: int, batch_size: int) -> dict[str, object]:
             atol=1e-5,
         )
     loss = inference_loss()
+    # zoo keeps every classifier head in float32 under a mixed policy: probabilities and the loss
+    # stay float32 while the layers below compute in float16 or bfloat16.
+    output_float32 = keras.backend.standardize_dtype(model.outputs[0].dtype) == "float32"
     return {
         "name": name,
         "params": model.count_params(),
@@ -88,7 +94,8 @@ def check(name: str, steps: int, batch_size: int) -> dict[str, object]:
         "loss_before": first_loss,
         "loss_after": loss,
         "reload_same": same,
-        "ok": same and np.isfinite(loss) and loss < first_loss,
+        "output_float32": output_float32,
+        "ok": same and output_float32 and np.isfinite(loss) and loss < first_loss,
     }
 
 
@@ -101,15 +108,19 @@ def main() -> None:
         type=at_least(2, "the first step compiles; the median of the others is the step time"),
     )
     parser.add_argument("--batch-size", type=at_least(1), default=64)
+    parser.add_argument("--dtype-policy", default="float32",
+                        choices=("float32", "mixed_float16", "mixed_bfloat16"),
+                        help="the Keras dtype policy the models are built and trained under")
     args = parser.parse_args()
     check_entries(parser, args.entries or [])
+    keras.config.set_dtype_policy(args.dtype_policy)
     backend = keras.backend.backend()
     devices = ""
     if backend == "jax":
         import jax
 
         devices = ", ".join(str(d) for d in jax.devices())
-    print(f"keras {keras.__version__}, backend {backend} {devices}")
+    print(f"keras {keras.__version__}, backend {backend} {devices}, policy {args.dtype_policy}")
     print(
         f"{'entry':22} {'params':>10} {'1st step ms':>12} {'step ms':>9} {'loss before':>12} "
         f"{'after':>8} {'reload':>7}"
@@ -124,10 +135,11 @@ def main() -> None:
             flush=True,
         )
         if not row["ok"]:
-            failed.append(name)
+            failed.append(name if row["output_float32"] else f"{name} (output not float32)")
     if failed:
         sys.exit(f"failed: {', '.join(failed)}")
-    print("all entries train under XLA and reload identically")
+    print("all entries train under XLA and reload identically"
+          + (", their outputs in float32" if args.dtype_policy != "float32" else ""))
 
 
 if __name__ == "__main__":

@@ -329,7 +329,7 @@ def test_cli_train_export_then_predict(tmp_path, capsys):
     assert archive.is_export(export)
 
     sentences = tmp_path / "sentences.txt"
-    sentences.write_text("a wonderful , moving film\nthe worst film of the year\n")
+    sentences.write_text("a wonderful , moving film\n\n  \nthe worst film of the year\n")
     predictions = tmp_path / "predictions.csv"
     assert main(["predict", str(export), str(sentences), "--output", str(predictions)]) == 0
     printed = capsys.readouterr().out
@@ -337,6 +337,9 @@ def test_cli_train_export_then_predict(tmp_path, capsys):
     frame = pd.read_csv(predictions)
     assert len(frame) == 2 and set(frame["label"]) <= {"negative", "positive"}
     assert frame["text"].tolist() == ["a wonderful , moving film", "the worst film of the year"]
+    # Blank lines are skipped, so each row says its line in the file (rows joined back by it).
+    assert frame.columns[:3].tolist() == ["line", "text", "class_id"]
+    assert frame["line"].tolist() == [1, 4]
 
     # The export target is checked before training: an existing one fails in a second.
     assert main(["train", "transformer_sst2", "--data", str(data), "--export", str(export)]) == 2
@@ -357,7 +360,13 @@ def test_cli_predict_images_and_errors(exports, tmp_path, capsys):
     assert main(["predict", str(path), str(tmp_path / "images.npz")]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 6  # header + 5 rows
 
-    np.savez(tmp_path / "floats.npz", x=images.astype("float32") / 255)
+    np.savez(tmp_path / "floats.npz", x=images.astype("float32") / 255)  # as training takes
+    assert main(["predict", str(path), str(tmp_path / "floats.npz"), "--output",
+                 str(tmp_path / "floats.csv")]) == 0
+    expected = zoo.load(path).predict(images)
+    assert pd.read_csv(tmp_path / "floats.csv")["class_id"].tolist() == expected[
+        "class_id"].tolist()
+    np.savez(tmp_path / "floats.npz", x=images.astype("float32"))  # 0-255: not the scale
     assert main(["predict", str(path), str(tmp_path / "floats.npz")]) == 2
     error = capsys.readouterr().err
     assert error.startswith("zoo: error: expected uint8 pixels") and "received float32" in error
@@ -424,21 +433,47 @@ def test_cli_predict_reads_the_text_column_named(exports, tmp_path, capsys):
     # Under the column's own name (was "text"), so that the rows read as the table's.
     written = pd.read_csv(tmp_path / "out.csv")
     assert written["review"].tolist() == ["a fine film", "so dull"] and "text" not in written
-    # A name the predictions give a column of their own: the texts stay "text".
+    # The table's other columns are kept, so that each prediction joins back to its row's id;
+    # a column named as a prediction's (the table's true label) is kept as input_<name>.
+    assert written.columns[:4].tolist() == ["input_label", "review", "class_id", "label"]
+    assert written["input_label"].tolist() == [1, 0]
+    (tmp_path / "ids.tsv").write_text("id\tlabel\tinput_label\tsentence\n"
+                                      "a7\tpos\tx\tgreat fun\nb9\tneg\ty\tawful\n")
+    assert main(["predict", str(path), str(tmp_path / "ids.tsv"),
+                 "--output", str(tmp_path / "ids_out.csv")]) == 0
+    written = pd.read_csv(tmp_path / "ids_out.csv")
+    assert written.columns[:6].tolist() == ["id", "input_input_label", "input_label", "sentence",
+                                            "class_id", "label"]
+    assert written["id"].tolist() == ["a7", "b9"]
+    assert written["input_input_label"].tolist() == ["pos", "neg"]
+    assert written["class_id"].tolist() == zoo.load(path).predict(
+        ["great fun", "awful"])["class_id"].tolist()
+    # A name the predictions give a column of their own, used as the text column.
     (tmp_path / "labels.csv").write_text("label\nsuch fun\n")
     assert main(["predict", str(path), str(tmp_path / "labels.csv"), "--text-column", "label",
                  "--output", str(tmp_path / "labels_out.csv")]) == 0
     written = pd.read_csv(tmp_path / "labels_out.csv")
-    assert written.columns[:3].tolist() == ["text", "class_id", "label"]
-    assert written["text"].tolist() == ["such fun"]
+    assert written.columns[:3].tolist() == ["input_label", "class_id", "label"]
+    assert written["input_label"].tolist() == ["such fun"]
+    # A folder of .txt files: each row names its file and its text.
+    (tmp_path / "notes" / "more").mkdir(parents=True)
+    (tmp_path / "notes" / "b.txt").write_text("so dull")
+    (tmp_path / "notes" / "more" / "a.txt").write_text("a fine film")
+    assert main(["predict", str(path), str(tmp_path / "notes"),
+                 "--output", str(tmp_path / "notes.csv")]) == 0
+    written = pd.read_csv(tmp_path / "notes.csv")
+    assert written.columns[:3].tolist() == ["file", "text", "class_id"]
+    assert written[["file", "text"]].values.tolist() == [["b.txt", "so dull"],
+                                                         ["more/a.txt", "a fine film"]]
     capsys.readouterr()
     # On screen too, each row with the start of its sentence (was: ids and scores only).
     long = "a film so long-winded and so dull that " * 3
-    reviews.write_text(f"label,review\n1,a fine film\n0,{long}\n")
+    reviews.write_text(f"label,review,note\n1,a fine film,ok\n0,{long},{long}\n")
     assert main(["predict", str(path), str(reviews), "--text-column", "review"]) == 0
     rows = capsys.readouterr().out.strip().splitlines()
     assert "review" in rows[0].split() and "a fine film" in rows[1], rows
-    assert "a film so long-winded and so dull tha..." in rows[2], rows  # 40 characters
+    # 40 characters of each text column, the table's other ones too.
+    assert rows[2].count("a film so long-winded and so dull tha...") == 2, rows
     assert main(["predict", str(path), str(reviews), "--text-column", "Review"]) == 2
     assert "has no column 'Review'" in capsys.readouterr().err
 
@@ -1256,8 +1291,14 @@ def test_entry_without_class_names_serves_class_ids(tmp_path):
                       sample=np.zeros((2, 28, 28), "uint8"), tolerance=1e-3)
     outputs = tf.saved_model.load(str(path)).signatures["serving_default"](
         image=tf.zeros((2, 28, 28, 1), tf.uint8))
-    assert sorted(outputs) == ["class_id", "probabilities"]
+    # The same outputs as every export, the label being the id as text (there was no label, so
+    # a serving client written for one export broke on another).
+    assert sorted(outputs) == ["class_id", "label", "probabilities"]
+    assert [label.decode() for label in outputs["label"].numpy()] == [
+        str(i) for i in outputs["class_id"].numpy()]
     predictor = zoo.load(path)
+    assert predictor.metadata["signature"]["outputs"] == ["probabilities", "class_id", "label"]
+    assert predictor.metadata["class_names"] == []  # none known: the ids stand for them
     assert predictor.metadata["parity"]["sample_size"] == 2  # the sample and tolerance given
     assert predictor.metadata["parity"]["tolerance"] == 1e-3
     frame = predictor.predict(np.zeros((2, 28, 28), "uint8"))
@@ -1387,17 +1428,24 @@ def test_predict_states_expected_and_received_inputs(exports):
     with pytest.raises(zoo.DataError, match=r"integer pixels must lie in \[0, 255\], found values "
                        r"from -1 to 254 "):
         image.predict(pixels - 1)  # -1 cast to uint8 would be a white 255
-    with pytest.raises(zoo.DataError, match=r"expected uint8 pixels .*received float32.*"
-                                            r"scaled to \[0, 1\] with \(x \* 255\)"):
-        image.predict(np.zeros((2, 28, 28, 1), "float32"))
-    unit = np.zeros((2, 28, 28, 1), "float32")
-    unit[0, 0, 0, 0] = 1.0  # a white pixel on the [0, 1] scale: still to be multiplied by 255
-    with pytest.raises(zoo.DataError, match=r"scaled to \[0, 1\] with \(x \* 255\)"):
-        image.predict(unit)
+    # Floats in [0, 1], as training and evaluation take them, are the pixels they stand for
+    # (they were refused, with advice to multiply by 255).
+    pd.testing.assert_frame_equal(image.predict(pixels / 255.0),
+                                  image.predict(pixels.astype("uint8")))
+    pd.testing.assert_frame_equal(image.predict((pixels / 255.0).astype("float32")),
+                                  image.predict(pixels.astype("uint8")))
     # floats on the 0-255 scale are not to be multiplied by 255
-    with pytest.raises(zoo.DataError, match=r"on the 0-255 scale with x\.round\(\)\.clip\(0, "
-                                            r"255\)\.astype\('uint8'\)"):
+    with pytest.raises(zoo.DataError, match=r"expected uint8 pixels \(0-255\) or floats scaled to "
+                       r"\[0, 1\], received float32 .*on the 0-255 scale with x\.round\(\)\.clip"
+                       r"\(0, 255\)\.astype\('uint8'\)"):
         image.predict(np.full((2, 28, 28, 1), 200.0, "float32"))
+    with pytest.raises(zoo.DataError, match=r"Rescale them to \[0, 1\] \(the values lie from -1 "
+                                            r"to 1\)"):
+        image.predict(np.linspace(-1, 1, 2 * 28 * 28).reshape(2, 28, 28, 1))  # normalized
+    nan = np.zeros((2, 28, 28, 1), "float32")
+    nan[0, 0, 0, 0] = np.nan
+    with pytest.raises(zoo.DataError, match=r"Replace the NaN or infinite values\.$"):
+        image.predict(nan)
     # Lists NumPy cannot make one array of, though no two images differ in shape at the top.
     with pytest.raises(zoo.DataError, match=r"expected uint8 images of shape \(28, 28, 1\) in one "
                        r"array, received a list that NumPy cannot make one array of \(setting an "

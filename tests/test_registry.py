@@ -233,6 +233,12 @@ def test_models_frame_filters_and_empty_result():
     empty = zoo.models_frame("no_such_*", params=False)
     assert empty.empty
     assert set(FRAME_COLUMNS) <= set(empty.columns)
+    # Accuracies are numbers whichever entries a filter leaves: none measured is NaN, not None.
+    for frame in (zoo.models_frame("*_imdb", params=False), zoo.models_frame(params=False), empty):
+        assert frame["measured_accuracy"].dtype == "float64"
+        assert frame["reference_accuracy"].dtype == "float64"
+    unmeasured = zoo.models_frame("*_imdb", params=False)["measured_accuracy"]
+    assert len(unmeasured) and unmeasured.isna().all()
 
 
 # ---- built-in entries ---------------------------------------------------------------------------
@@ -498,7 +504,7 @@ def test_third_party_entry_with_tags(temporary_entry):
     row = frame.set_index("name").loc[temporary_entry]
     assert row["tag_owner"] == "tests" and row["tag_stage"] == "alpha"
     assert row["params"] == 28 * 28 * 4 + 4 + 4 * 10 + 10
-    assert row["reference_accuracy"] is None
+    assert pandas.isna(row["reference_accuracy"])  # no reference: NaN, as pandas marks a missing number
 
     model = zoo.build(temporary_entry, units=(6,))
     assert model.name == temporary_entry and model.count_params() == 28 * 28 * 6 + 6 + 6 * 10 + 10

@@ -903,6 +903,60 @@ def test_a_hypermodel_is_of_an_entry_name_or_a_spec():
         zoo.hypermodel(42)
 
 
+def _plain_choice(hp, spec):  # as an entry of one's own may declare it: hp.Choice itself
+    return {"units": (hp.Choice("units", [8, 16], default=spec.hyperparameters["units"][0]),),
+            "learning_rate": hp.Float("learning_rate", 1e-4, 1e-2, sampling="log",
+                                      default=spec.recipe.learning_rate)}
+
+
+def _misread(hp, spec):
+    return {"units": (spec.hyperparameters["unitz"],)}
+
+
+def test_a_search_space_that_raises_is_named_with_the_way_out(tmp_path, capsys):
+    images, labels = digit_like_images(40)
+    np.savez(tmp_path / "digits.npz", x=images, y=labels)
+    _register_probe(_plain_choice)
+    try:
+        # An override outside a plain hp.Choice's values: keras-tuner's ValueError, and a
+        # traceback from `zoo tune --set`; now the fix (zoo.models.choice widens, as zoo's own).
+        with pytest.raises(zoo.InvalidValueError) as raised:
+            zoo.hypermodel("tune_probe", units=(32,))
+        assert isinstance(raised.value.__cause__, ValueError)  # its line in the chained traceback
+        assert str(raised.value).startswith(
+            "the search space of 'tune_probe' (_plain_choice) raised ValueError: The default "
+            "value should be one of the choices.")
+        assert "declare it with zoo.models.choice(hp, name, values, default)" in str(raised.value)
+        assert main(["tune", "tune_probe", "--data", str(tmp_path / "digits.npz"), "--set",
+                     "units=(32,)", "--directory", str(tmp_path / "search")]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith("zoo: error: the search space of 'tune_probe'")
+        assert "Traceback" not in error and "--fix NAME=VALUE" in error
+        assert not (tmp_path / "search").exists()
+        # The way out it names: held at the value, outside the choices.
+        held = zoo.hypermodel("tune_probe").space(fixed={"units": 32})
+        assert held.get("units") == 32
+    finally:
+        zoo.unregister_model("tune_probe")
+    _register_probe(_misread)
+    try:
+        with pytest.raises(zoo.InvalidValueError, match=(
+                r"^the search space of 'tune_probe' \(_misread\) raised KeyError: 'unitz'\. A "
+                r"search space is a function \(hp, spec\) -> overrides")):
+            zoo.hypermodel("tune_probe")
+        # `zoo info` still shows the entry, and says what fails (was a KeyError traceback).
+        assert main(["info", "tune_probe"]) == 0
+        shown = capsys.readouterr().out
+        assert shown.startswith("tune_probe: mlp on mnist")
+        assert ("  hyperparameter search: the search space fails: the search space of "
+                "'tune_probe' (_misread) raised KeyError") in shown
+    finally:
+        zoo.unregister_model("tune_probe")
+    # zoo's helpers, public for entries of one's own: a default outside the values joins them.
+    hp = keras_tuner.HyperParameters()
+    assert zoo.models.choice(hp, "units", [8, 16], 32) == 32 and hp.space[0].values == [8, 16, 32]
+
+
 def test_a_search_space_not_starting_from_the_entry_is_warned_about():
     _register_probe(_own_defaults)
     try:
@@ -1546,6 +1600,15 @@ def test_the_search_space_table_names_every_kind_of_hyperparameter(capsys):
         assert shown[0].split() == ["hyperparameter", "kind", "values", "default"]  # no parents
         assert shown[2].split() == ["units", "Int", "16", "..", "64", "step", "16", "(linear)",
                                     "16"]
+    finally:
+        zoo.unregister_model("tune_probe")
+    _register_probe(lambda hp, spec: {"units": (hp.Int("units", 8, 64, default=8),),
+                                      "dropout": hp.Float("dropout", 0.0, 0.5, default=0.0)})
+    try:  # an Int's default stays an integer beside a Float's (it was shown as 8.0)
+        assert zoo.hypermodel("tune_probe").space_frame()["default"].tolist() == [8, 0.0]
+        assert main(["info", "tune_probe"]) == 0
+        rows = capsys.readouterr().out.split("--fix NAME=VALUE):\n")[1].splitlines()
+        assert rows[1].split()[-1] == "8" and rows[2].split()[-1] == "0.0"
     finally:
         zoo.unregister_model("tune_probe")
     _register_probe(lambda hp, spec: {})

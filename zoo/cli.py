@@ -215,12 +215,17 @@ def _parser() -> argparse.ArgumentParser:
     prediction.add_argument("model", help="a zoo export, a training workdir, or a .keras file "
                             "of an image entry")
     prediction.add_argument("input", help="an image file (PNG, JPEG, BMP, GIF), a folder of "
-                            "images or .txt files, .npz (array x of uint8 images), .txt (a "
-                            "sentence per line), or .csv/.tsv with a sentence or text column")
+                            "images or .txt files, .npz (array x of uint8 images, or floats in "
+                            "[0, 1]), .txt (a sentence per line), or .csv/.tsv with a sentence "
+                            "or text column")
     prediction.add_argument("--text-column", metavar="NAME",
                             help="column of a .csv/.tsv input holding the text (default: "
                                  "sentence, else text, else the only column)")
-    prediction.add_argument("--output", metavar="CSV", help="also write the predictions here")
+    prediction.add_argument("--output", metavar="CSV",
+                            help="also write the predictions here, each beside its input's "
+                                 "file, .txt line number or .csv/.tsv row (every column kept; "
+                                 "one named as a prediction column, such as label, becomes "
+                                 "input_label)")
     return parser
 
 
@@ -237,7 +242,8 @@ def _cmd_list(args: argparse.Namespace) -> None:
         return
     columns = ["name", "family", "dataset", "input_shape", "num_classes", "reference_accuracy",
                "measured_accuracy"]
-    print(frame[columns].to_string(index=False))
+    # One format whatever the filter leaves; "-": not measured (NaN means nothing to a reader).
+    print(frame[columns].to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4f}"))
 
 
 def _no_match_hint(pattern: str) -> str:
@@ -286,7 +292,11 @@ def _cmd_info(args: argparse.Namespace) -> None:
     if not spec.search_space:
         print("  hyperparameter search: no search space")
         return
-    frame = zoo.hypermodel(args.name).space_frame()
+    try:
+        frame = zoo.hypermodel(args.name).space_frame()
+    except zoo.InvalidValueError as error:  # an entry's own space that fails: the rest is shown
+        print(f"  hyperparameter search: the search space fails: {error}")
+        return
     if frame.empty:
         print("  hyperparameter search: a search space without hyperparameters")
         return
@@ -557,25 +567,43 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     # A model trained with resize_images fits a folder's photos to its input as they are read.
     fit_to = predictor.input_shape if predictor.resize_images else None
     with for_trained_model():  # images of several shapes: the model's own advice
-        inputs, files = read_named_inputs(args.input, text_column=args.text_column,
-                                          image_shape=fit_to)
-    frame = predictor.predict(inputs)
-    if files is not None:
-        frame.insert(0, "file", files)
-    text = None
-    if inputs.dtype == object:  # sentences (blank lines are skipped): each row says its own,
-        # under the table's own column name where one was named (--text-column review)
-        text = args.text_column if args.text_column not in (None, *frame.columns) else "text"
-        frame.insert(0 if files is None else 1, text, inputs)
+        named = read_named_inputs(args.input, text_column=args.text_column, image_shape=fit_to)
+    from pandas.api.types import is_string_dtype
+
+    frame = predictor.predict(named.inputs)
+    if named.rows is not None:  # each prediction beside what names its input: file, line, id...
+        frame = _beside_inputs(named.rows, frame)
     if args.output:  # written before printing: `zoo predict ... | head` must not lose it
         atomic_write_text(args.output, frame.to_csv(index=False))
     shown = frame.head(PREVIEW_ROWS) if args.output else frame  # the file has them all
-    if text is not None:  # on screen, the start of each: enough to tell the rows apart
+    texts = [column for column, kind in shown.dtypes.items() if is_string_dtype(kind)]
+    if texts:  # on screen, the start of each text: enough to tell the rows apart
         shown = shown.copy()  # (not assign(): a column may be named "self")
-        shown[text] = [shortened(" ".join(str(each).split()), PREVIEW_TEXT) for each in shown[text]]
+        for column in texts:
+            shown[column] = [value if not isinstance(value, str)
+                             else shortened(" ".join(value.split()), PREVIEW_TEXT)
+                             for value in shown[column]]
     print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
     if len(shown) < len(frame):
         print(f"... {len(frame) - len(shown)} more rows; all {len(frame)} are in {args.output}")
+
+
+def _beside_inputs(rows: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """`rows` (the input's own columns) then `predictions`, row by row; an input column named as
+    a prediction's (a table's true `label`, say) is kept as `input_<name>`."""
+    import pandas as pd
+
+    taken = {str(column) for column in (*rows.columns, *predictions.columns)}
+    names = {}
+    for column in rows.columns:
+        if column in predictions.columns:  # renamed to a name neither table has
+            name = f"input_{column}"
+            while name in taken:
+                name = f"input_{name}"
+            taken.add(name)
+            names[column] = name
+    return pd.concat([rows.rename(columns=names).reset_index(drop=True),
+                      predictions.reset_index(drop=True)], axis="columns")
 
 
 def _check_output_file(path: str, what: str, kind: str, inputs: dict[str, str | None]) -> None:

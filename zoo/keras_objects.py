@@ -7,10 +7,18 @@ Example:
     >>> import keras, zoo.keras_objects
     >>> "zoo>HashedBigrams" in keras.saving.get_custom_objects()
     True
+
+Without TensorFlow (Keras on JAX), the models' own objects are registered and the text
+standardization functions are not: only the tf.data text preprocessing uses them.
 """
 
+import importlib.util
+
 import zoo.data.images  # noqa: F401
-import zoo.data.text  # noqa: F401
 import zoo.models.layers  # noqa: F401
 import zoo.training.compile  # noqa: F401
 import zoo.training.losses  # noqa: F401
+
+if importlib.util.find_spec("tensorflow") is not None:
+    import zoo.data.text  # noqa: F401
+

@@ -536,4 +536,7 @@ def models_frame(
     columns = ["name", "family", "task", "dataset", "input_shape", "num_classes", "params",
                "reference_accuracy", "reference_source", "measured_accuracy", "batch_size",
                "epochs"]
-    return pandas.DataFrame(rows, columns=None if rows else columns)
+    frame = pandas.DataFrame(rows, columns=None if rows else columns)
+    # Numbers, a missing one NaN, whichever entries a filter leaves: where none had a measured
+    # accuracy, the column held None (object) where the full listing held NaN.
+    return frame.astype({"reference_accuracy": "float64", "measured_accuracy": "float64"})

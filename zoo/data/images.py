@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
-import tensorflow as tf
 
 from zoo.spec import Augmentation
 
@@ -125,6 +124,10 @@ class RandomAffine(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, images: Any, training: bool = True, seed: Any = None) -> Any:
+        # The warp runs in the tf.data pipeline; imported here so that the models' own layer
+        # (ImageNormalization) loads on Keras' JAX backend without TensorFlow.
+        import tensorflow as tf
+
         if not training:
             return images
         if seed is None:

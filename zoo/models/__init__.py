@@ -7,6 +7,7 @@ when they build), so listing entries stays fast; the Keras pieces named here (zo
 
 from zoo.lazy import lazy_exports
 from zoo.models.cnn import build_cnn, cnn_cifar10, cnn_fashion_mnist, cnn_mnist, search_space_cnn
+from zoo.models.common import choice, float_range, int_range
 from zoo.models.lstm import build_lstm_classifier, lstm_imdb, lstm_sst2, search_space_lstm
 from zoo.models.mlp import build_mlp, mlp_fashion_mnist, mlp_mnist, search_space_mlp
 from zoo.models.transformer import (
@@ -66,7 +67,10 @@ __all__ = [
     "build_lstm_classifier",
     "build_mlp",
     "build_transformer_classifier",
+    "choice",
     "classifier_head",
+    "float_range",
+    "int_range",
     "search_space_cnn",
     "search_space_lstm",
     "search_space_mlp",

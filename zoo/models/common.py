@@ -41,12 +41,32 @@ BIGRAM_BUCKET_CHOICES = (0, 2**16, 2**17)
 
 
 def choice(hp: Any, name: str, values: Sequence[Any], default: Any) -> Any:
-    """`hp.Choice` over `values` and `default`, sorted, defaulting to `default`."""
+    """`hp.Choice` over `values` and `default`, sorted, defaulting to `default`: a search space
+    declared so takes an override outside `values` (`zoo.tune(name, filters=48)`) as one more
+    choice, where a plain `hp.Choice` refuses a default that is not among its values.
+
+    Example:
+        >>> import keras_tuner
+        >>> from zoo.models import choice
+        >>> hp = keras_tuner.HyperParameters()
+        >>> choice(hp, "filters", (16, 32, 64), default=48)
+        48
+        >>> hp.space[0].values
+        [16, 32, 48, 64]
+    """
     return hp.Choice(name, sorted({*values, default}), default=default)
 
 
 def int_range(hp: Any, name: str, low: int, high: int, default: int) -> int:
-    """`hp.Int` over [low, high], widened to contain `default`."""
+    """`hp.Int` over [low, high], widened to contain `default` (see `choice`).
+
+    Example:
+        >>> import keras_tuner
+        >>> from zoo.models import int_range
+        >>> hp = keras_tuner.HyperParameters()
+        >>> int_range(hp, "units", 32, 256, default=512), hp.space[0].max_value
+        (512, 512)
+    """
     return hp.Int(name, min(low, default), max(high, default), default=default)
 
 
@@ -54,7 +74,15 @@ def float_range(
     hp: Any, name: str, low: float, high: float, default: float, **kwargs: Any
 ) -> float:
     """`hp.Float` over [low, high], widened to contain `default` (`step`, `sampling` as
-    keras-tuner)."""
+    keras-tuner; see `choice`).
+
+    Example:
+        >>> import keras_tuner
+        >>> from zoo.models import float_range
+        >>> hp = keras_tuner.HyperParameters()
+        >>> float_range(hp, "dropout", 0.0, 0.5, default=0.7), hp.space[0].max_value
+        (0.7, 0.7)
+    """
     return hp.Float(name, min(low, default), max(high, default), default=default, **kwargs)
 
 

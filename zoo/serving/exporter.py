@@ -299,7 +299,7 @@ def describe(trained: Trained, parity: dict[str, Any]) -> dict[str, Any]:
             "name": SIGNATURE,
             "input": {"name": signature.name, "dtype": signature.dtype.name,
                       "shape": [None, *signature.shape[1:]]},
-            "outputs": ["probabilities", "class_id"] + (["label"] if trained.class_names else []),
+            "outputs": ["probabilities", "class_id", "label"],
         },
         "preprocessing": {"kind": spec.input.kind, **preprocessing},
         "num_classes": spec.num_classes,

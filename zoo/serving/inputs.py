@@ -11,7 +11,7 @@ import shlex
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,8 @@ from zoo.serving.paths import INPUT_FORMATS, missing_input
 
 def as_images(inputs: Any, shape: tuple[int, int, int], *, fit: bool = False) -> np.ndarray:
     """A uint8 batch (batch, height, width, channels) of images of `shape`, or a clear error.
-    Integer pixels of another dtype in 0-255 are taken as uint8.
+    Integer pixels of another dtype in 0-255 are taken as uint8, and floats in [0, 1] (as
+    training takes them) as the pixels they stand for.
 
     Also takes one image (`shape`, or (height, width) when there is one channel) and a batch
     without the channel axis. With `fit` (a model trained with `resize_images`), images of
@@ -48,10 +49,12 @@ def as_images(inputs: Any, shape: tuple[int, int, int], *, fit: bool = False) ->
         >>> as_images([np.zeros((40, 30, 3), "uint8"), np.zeros((20, 20), "uint8")],
         ...           (28, 28, 1), fit=True).shape
         (2, 28, 28, 1)
-        >>> as_images(np.zeros((5, 28, 28), "float32"), (28, 28, 1))
+        >>> as_images(np.full((1, 28, 28), 0.5, "float32"), (28, 28, 1))[0, 0, 0]
+        array([128], dtype=uint8)
+        >>> as_images(np.full((5, 28, 28), 200.0, "float32"), (28, 28, 1))
         Traceback (most recent call last):
         ...
-        zoo.errors.DataError: expected uint8 pixels (0-255), received float32 ...
+        zoo.errors.DataError: expected uint8 pixels (0-255) or floats scaled to [0, 1], ...
     """
     shape = tuple(shape)
     if (isinstance(inputs, (list, tuple)) and not inputs) or (
@@ -109,17 +112,30 @@ def _uint8_pixels(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
                 f"would wrap them around)."
             )
         images = images.astype(np.uint8)
-    if images.dtype != np.uint8:
+    if images.dtype.kind == "f" and (not images.size or (
+            np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1)):
+        # Floats scaled to [0, 1], as training and evaluation take them: the pixels they stand
+        # for (exact for floats made as uint8 / 255), which is what an export is fed.
+        return (images * 255).round().astype(np.uint8)
+    if images.dtype.kind == "f":
         # The conversion that fits the values: floats already on the 0-255 scale need no * 255.
-        high = float(np.nanmax(images)) if images.size and images.dtype.kind == "f" else 0.0
-        conversion = (
-            "Convert images on the 0-255 scale with x.round().clip(0, 255).astype('uint8')"
-            if high > 1 else
-            "Convert images scaled to [0, 1] with (x * 255).round().astype('uint8')"
-        )
+        finite = images[np.isfinite(images)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        if finite.size < images.size:
+            conversion = "Replace the NaN or infinite values"
+        elif high > 1 and low >= 0:
+            conversion = ("Convert images on the 0-255 scale with "
+                          "x.round().clip(0, 255).astype('uint8')")
+        else:
+            conversion = f"Rescale them to [0, 1] (the values lie from {low:g} to {high:g})"
         raise DataError(
-            f"expected uint8 pixels (0-255), received {images.dtype} (array of shape "
-            f"{images.shape}). {conversion}."
+            f"expected uint8 pixels (0-255) or floats scaled to [0, 1], received {images.dtype} "
+            f"(array of shape {images.shape}). {conversion}."
+        )
+    if images.dtype != np.uint8:
+        raise DataError(
+            f"expected uint8 pixels (0-255) or floats scaled to [0, 1], received {images.dtype} "
+            f"(array of shape {images.shape})."
         )
     return images
 
@@ -243,30 +259,44 @@ def read_inputs(
         >>> read_inputs(path).tolist()
         ['a great film', 'so dull']
     """
-    path = Path(path)
+    return _read_with_rows(Path(path), text_column, image_shape)[0]
+
+
+def _read_with_rows(
+    path: Path, text_column: str | None, image_shape: Sequence[int] | None
+) -> tuple[np.ndarray, pd.DataFrame | None]:
+    """`read_inputs`' inputs, and a table naming each (`read_named_inputs`)."""
     if text_column is not None and path.suffix.lower() not in (".csv", ".tsv"):
         raise DataError(
             f"text_column (--text-column) names a column of a .csv/.tsv file; {path} is not one."
         )
     if path.is_dir():
-        return read_input_folder(path, image_shape)[0]
+        inputs, files = read_input_folder(path, image_shape)
+        rows = pd.DataFrame({"file": files})
+        if inputs.dtype == object:  # a folder of .txt files: each text beside its file's name
+            rows["text"] = inputs
+        return inputs, rows
     missing = missing_input(path)
     if missing is not None:
         raise missing
-    inputs = _read_input_file(path, text_column)
+    inputs, rows = _read_input_file(path, text_column)
     if not len(inputs):
         raise DataError(
             f"{path} holds no inputs to predict (an empty file, blank lines only, or a header "
             f"without rows); expected {INPUT_FORMATS}."
         )
-    return inputs
+    return inputs, rows
 
 
-def _read_input_file(path: Path, text_column: str | None = None) -> np.ndarray:
+def _read_input_file(
+    path: Path, text_column: str | None = None
+) -> tuple[np.ndarray, pd.DataFrame | None]:
+    """The inputs of one file, and a table naming each (`read_named_inputs`)."""
     suffix = path.suffix.lower()
     try:
         if suffix in IMAGE_EXTENSIONS:  # one image: a batch of one
-            return read_examples(path.parent, [path], [], labelled=False)[0]
+            images = read_examples(path.parent, [path], [], labelled=False)[0]
+            return images, pd.DataFrame({"file": [path.name]})
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as archive:
                 names = list(archive.keys())
@@ -275,13 +305,16 @@ def _read_input_file(path: Path, text_column: str | None = None) -> np.ndarray:
                         f"{path.name} holds arrays {names}; expected the inputs in an array "
                         f"named x (np.savez(path, x=images))."
                     )
-                return archive["x" if "x" in names else names[0]]
+                return archive["x" if "x" in names else names[0]], None  # rows: by position
         if suffix == ".txt":
             # utf-8-sig: a byte-order mark (Windows Notepad writes one) is not part of the text.
             # Lines end at \n, \r\n or \r only (read_text reads them all as \n):
             # str.splitlines would also split a sentence at a form feed, U+0085 or U+2028.
             lines = path.read_text(encoding="utf-8-sig").split("\n")
-            return np.array([line for line in lines if line.strip()], dtype=object)
+            kept = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+            # Blank lines are skipped, so rows are named by their line in the file.
+            rows = pd.DataFrame(kept, columns=["line", "text"]).astype({"text": object})
+            return rows["text"].to_numpy(dtype=object), rows
         if suffix in (".csv", ".tsv"):
             tab_separated = suffix == ".tsv"
             frame = read_table_file(path, tab_separated)
@@ -296,7 +329,7 @@ def _read_input_file(path: Path, text_column: str | None = None) -> np.ndarray:
                     f"Name the column holding the text: --text-column NAME "
                     f"(zoo.serving.read_inputs(path, text_column=NAME))."
                 )
-            return as_texts(frame[column])
+            return as_texts(frame[column]), frame
     except UnicodeDecodeError:
         raise not_utf8(path) from None
     except pd.errors.ParserError as error:  # a ragged line: named, as in training data
@@ -330,18 +363,27 @@ def _warn_first_line_read_as_header(path: Path, header: str) -> None:
     )
 
 
+class NamedInputs(NamedTuple):
+    """What `read_named_inputs` returns: the inputs, a table naming each row (None where only
+    their order does), and the column of `rows` holding the texts (None for images)."""
+
+    inputs: np.ndarray
+    rows: pd.DataFrame | None
+    text_column: str | None
+
+
 def read_named_inputs(
     path: str | os.PathLike, *, text_column: str | None = None,
     image_shape: Sequence[int] | None = None,
-) -> tuple[np.ndarray, list[str] | None]:
-    """The inputs of `path` as `read_inputs` reads them, with the file each came from where the
-    files are the inputs (a folder's, relative to it; one image file's name), else None (the
-    rows of one .npz, .txt, .csv or .tsv file): what `zoo predict` names its rows by."""
-    path = Path(path)
-    if path.is_dir() and text_column is None:
-        return read_input_folder(path, image_shape)
-    inputs = read_inputs(path, text_column=text_column, image_shape=image_shape)
-    return inputs, ([path.name] if path.suffix.lower() in IMAGE_EXTENSIONS else None)
+) -> NamedInputs:
+    """The inputs of `path` as `read_inputs` reads them, with what `zoo predict` writes beside
+    each prediction so that it joins back to its input: the file (`file`, relative to a folder;
+    with its text for .txt files), the line of a .txt file (`line`, counted from 1: blank lines
+    are skipped) with its text, or every column of a .csv/.tsv file (an id column too); nothing
+    for an .npz, whose rows keep their order."""
+    inputs, rows = _read_with_rows(Path(path), text_column, image_shape)
+    texts = _text_column(rows, text_column) if rows is not None and inputs.dtype == object else None
+    return NamedInputs(inputs, rows, texts)
 
 
 def read_input_folder(

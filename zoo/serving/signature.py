@@ -7,8 +7,9 @@
                    and resized in the graph as `zoo.data.resizing` fits them for training
     text entries:  `text`, a tf.string vector (batch,) of raw sentences
 
-and returns `probabilities` (float32, (batch, classes)), `class_id` (int64, (batch,)) and, when
-the entry has class names, `label` (tf.string, (batch,)).
+and returns `probabilities` (float32, (batch, classes)), `class_id` (int64, (batch,)) and
+`label` (tf.string, (batch,)): the class's name, or its id as text ("3") for a model without
+class names, so that one client reads every zoo export.
 
 The entry's preprocessing (`ImageNormalization`, or the fitted `TextVectorization` with its
 vocabulary as graph constants) and the model are traced into one graph with
@@ -79,9 +80,10 @@ def serving_archive(
     signature = input_signature(spec)
     # Layers are built on first call; the archive can only track built ones.
     preprocessor(_placeholder_batch(spec))
-    labels = tf.constant([str(name) for name in class_names]) if class_names else None
-
     classes = int(model.output_shape[-1])
+    # Ids as text where there are no names: the outputs are the same for every export (a model
+    # trained on integer labels served no `label`, so a client of one export broke on another).
+    labels = tf.constant([str(name) for name in class_names or range(classes)])
 
     def serve(inputs: tf.Tensor) -> dict[str, tf.Tensor]:
         # A SavedModel checks only the dtype of what it is fed. A request of another shape must
@@ -97,10 +99,8 @@ def serving_archive(
             lambda: tf.zeros((0, classes), tf.float32),
         )  # (batch, classes)
         class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)  # (batch,)
-        outputs = {"probabilities": probabilities, "class_id": class_id}
-        if labels is not None:
-            outputs["label"] = tf.gather(labels, class_id)
-        return outputs
+        return {"probabilities": probabilities, "class_id": class_id,
+                "label": tf.gather(labels, class_id)}
 
     archive = keras.export.ExportArchive()
     archive.track(model)

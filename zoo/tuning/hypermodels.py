@@ -20,7 +20,7 @@ import pandas as pd
 import tensorflow as tf
 
 from zoo import checks
-from zoo.errors import InvalidValueError, unknown_name, warn
+from zoo.errors import InvalidValueError, ZooError, first_line, unknown_name, warn
 from zoo.interrupts import RaiseLostInterrupt, interrupts_kept
 from zoo.registry import get_spec
 from zoo.spec import DATA_ARGUMENTS, ModelSpec
@@ -30,6 +30,24 @@ from zoo.training.feeding import repeat_epochs
 from zoo.tuning.fixed import fixed_space
 from zoo.values import same_value
 
+
+def search_space_failure(spec: ModelSpec, error: Exception) -> InvalidValueError:
+    """The error of an entry's search space that raised `error`, with the way out where one is
+    known: a plain `hp.Choice` refuses a default outside its values, which an override is."""
+    entry = spec.name or spec.family
+    space = getattr(spec.search_space, "__qualname__", "search_space")
+    if "default value should be one of the choices" in str(error):
+        hint = (" An override (zoo.tune(..., NAME=VALUE), --set) becomes a hyperparameter's "
+                "default: declare it with zoo.models.choice(hp, name, values, default), which "
+                "adds the default to the values (zoo.models.int_range and float_range widen a "
+                "range so), or hold it at the value with fixed= (--fix NAME=VALUE) instead.")
+    else:
+        hint = (" A search space is a function (hp, spec) -> overrides that reads each default "
+                "from spec (spec.hyperparameters, spec.recipe).")
+    return InvalidValueError(
+        f"the search space of {entry!r} ({space}) raised {type(error).__name__}: "
+        f"{first_line(error)}.{hint}"
+    )
 
 class ZooHyperModel(keras_tuner.HyperModel):
     """Search an entry's hyperparameters with keras-tuner.
@@ -131,7 +149,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
         """Refuse a search space that samples what the data fixes, or a name that is no
         override; warn when its defaults are not the entry (with the caller's overrides), which
         a search space reading them from `spec` never is."""
-        sampled = self.overrides(keras_tuner.HyperParameters())
+        sampled = self._at_defaults(keras_tuner.HyperParameters())
         entry = self.spec.name or self.spec.family
         fixed_by_data = [key for key in DATA_ARGUMENTS if key in sampled]
         if fixed_by_data:
@@ -161,6 +179,16 @@ class ZooHyperModel(keras_tuner.HyperModel):
                 f"default from `spec`, e.g. hp.Float('dropout', 0.0, 0.5, "
                 f"default=spec.hyperparameters['dropout']).",
             )
+
+    def _at_defaults(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
+        """`overrides(hp)` of the space at its defaults, where an entry's function that raises is
+        one error naming it (a trial's own values that raise fail that trial, with their error)."""
+        try:
+            return self.overrides(hp)
+        except ZooError:
+            raise
+        except Exception as error:  # an entry's own space: its line is in the chained traceback
+            raise search_space_failure(self.spec, error) from error
 
     def overrides(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
         """The builder arguments and recipe fields that `hp` stands for (declaring them in `hp`)."""
@@ -192,7 +220,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
             0.1
         """
         hp = keras_tuner.HyperParameters()
-        self.overrides(hp)
+        self._at_defaults(hp)
         if fixed is None:
             return hp
         return fixed_space(hp, fixed, self.spec.name or self.spec.family)
@@ -226,8 +254,9 @@ class ZooHyperModel(keras_tuner.HyperModel):
                              for condition in parameter.conditions)
             rows.append({"hyperparameter": parameter.name, "kind": type(parameter).__name__,
                          "values": values, "default": parameter.default, "searched when": when})
+        # object: each default as declared (an Int's 8 beside a Float's 0.5 was shown as 8.0)
         return pd.DataFrame(rows, columns=["hyperparameter", "kind", "values", "default",
-                                           "searched when"])
+                                           "searched when"], dtype=object)
 
     def trial_preprocessor(self, hp: keras_tuner.HyperParameters, x: Any, y: Any = None, *,
                            validation_split: float | None = None) -> Any:
