@@ -280,6 +280,21 @@ def test_evaluate_a_model_not_named_after_an_entry_asks_for_its_spec(fresh_keras
         zoo.evaluate(model, (images, labels), spec=3)
     with pytest.raises(zoo.UnknownNameError, match="Did you mean: 'mlp_mnist'"):
         zoo.evaluate(model, (images, labels), spec="mlp_mnst")
+    # A model of another input shape than the spec reads: refused, not scored on other inputs.
+    # (It was scored on the entry's inputs, normalized as the entry's, without a word; and the
+    # same model evaluated on its own dataset afterwards failed deep in Keras, its traced pass
+    # relaxed to an unknown rank.)
+    import tensorflow as tf
+
+    flat = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                             keras.layers.Dense(10, activation="softmax")], name="flat")
+    own = tf.data.Dataset.from_tensor_slices((images.astype("float32") / 255, labels)).batch(8)
+    before = zoo.evaluate(flat, own)
+    with pytest.raises(zoo.DataError, match=re.escape(
+            "the model takes batches of shape (None, 28, 28), but spec 'mlp_mnist' reads the data "
+            "as (None, 28, 28, 1): a spec brings its entry's input shape and preprocessing")):
+        zoo.evaluate(flat, (images, labels), spec="mlp_mnist")
+    assert zoo.evaluate(flat, own).accuracy == before.accuracy
 
 
 def test_evaluate_maps_named_labels_to_the_given_class_names(fresh_keras_session):

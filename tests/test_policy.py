@@ -77,6 +77,22 @@ def test_explicit_choices_win():
     assert "mixed_precision: off, set by zoo.tune" in tuning.describe()
     # Keras' name for the float32 policy is "off" too.
     assert resolve_policy(mixed_precision="float32").mixed_precision is None
+    # None is no distribution, as mixed_precision=None is float32 (it was refused).
+    plain = resolve_policy(strategy=None)
+    assert plain.strategy is tf.distribute.get_strategy()
+    assert plain.reasons["strategy"] == "set by the caller"
+
+
+def test_float16_on_a_cpu_is_warned_about(caplog):
+    with caplog.at_level(logging.WARNING, logger="zoo"):
+        chosen = resolve_policy(mixed_precision="mixed_float16")
+    assert chosen.mixed_precision == "mixed_float16"  # the caller's choice stands
+    assert ("mixed_precision='mixed_float16' on a CPU: float16 is a GPU setting, and CPUs compute "
+            "it slower than float32. Use 'mixed_bfloat16'") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="zoo"):
+        resolve_policy(mixed_precision="mixed_bfloat16")
+    assert "mixed_precision" not in caplog.text
 
 
 def test_a_strategy_the_caller_chose_says_so():

@@ -504,7 +504,7 @@ def test_third_party_entry_with_tags(temporary_entry):
     row = frame.set_index("name").loc[temporary_entry]
     assert row["tag_owner"] == "tests" and row["tag_stage"] == "alpha"
     assert row["params"] == 28 * 28 * 4 + 4 + 4 * 10 + 10
-    assert pandas.isna(row["reference_accuracy"])  # no reference: NaN, as pandas marks a missing number
+    assert pandas.isna(row["reference_accuracy"])  # none: NaN, as pandas marks a missing number
 
     model = zoo.build(temporary_entry, units=(6,))
     assert model.name == temporary_entry and model.count_params() == 28 * 28 * 6 + 6 + 6 * 10 + 10

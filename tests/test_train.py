@@ -453,6 +453,31 @@ def test_a_model_with_nothing_to_train_is_refused(tmp_path):
         zoo.train(model, data, epochs=1, verbose=0)
 
 
+def test_a_model_compiled_by_its_user_is_said_to_be_compiled_again(tmp_path, caplog):
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    model = zoo.build("mlp_mnist", units=(8,), compile=False)
+    model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
+    with caplog.at_level(logging.WARNING, logger="zoo"):
+        result = zoo.train(model, data, epochs=1, verbose=0)
+    assert ("the model given was compiled by its user (optimizer SGD); zoo.train compiles it "
+            "again by the recipe of 'mlp_mnist' (adam, learning rate 0.002, its loss). To train "
+            "with your own compile, call model.fit on zoo.data.load datasets.") in caplog.text
+    assert type(result.model.optimizer).__name__ == "Adam"
+    caplog.clear()
+    # zoo's own compile (zoo.build's, or the last run's) is not the user's: nothing to say.
+    with caplog.at_level(logging.WARNING, logger="zoo"):
+        zoo.train(model, data, epochs=1, verbose=0)
+        zoo.train(zoo.build("mlp_mnist", units=(8,)), data, epochs=1, verbose=0)
+    assert "compiled by its user" not in caplog.text
+    # A network of one's own: the refusal names the ways to train it.
+    mine = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                             keras.layers.Dense(10, activation="softmax")], name="mine")
+    with pytest.raises(zoo.errors.InvalidValueError, match=r"'mine' is not named after a zoo "
+                       r"entry.*register it as an entry \(@zoo.register_model.*or call model\.fit "
+                       r"on datasets from zoo\.data\.load\(source, spec=ENTRY\)"):
+        zoo.train(mine, data, epochs=1, verbose=0)
+
+
 class _PoisonAtEpoch(keras.callbacks.Callback):
     def __init__(self, epoch):
         super().__init__()

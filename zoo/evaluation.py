@@ -428,6 +428,7 @@ def evaluate(
         spec = spec or _model_spec(model, preprocessor)
         data = _load_for_evaluation(data, spec, preprocessor, batch_size, class_names,
                                     data_dir=data_dir, download=download, **columns)
+        _check_read_for(model, spec, data.element_spec[0])
     else:
         _check_dataset(data, model)
     class_names = (
@@ -573,6 +574,23 @@ def _check_dataset(data: Any, model: Any) -> None:
         )
 
 
+def _check_read_for(model: Any, spec: Any, inputs: Any) -> None:
+    """Refuse a source read by `spec` into inputs of a shape the model does not take (a model of
+    one's own given an entry's spec: its scores would be of other inputs, or a deep error)."""
+    import tensorflow as tf
+
+    expected = getattr(model, "input_shape", None)
+    if (isinstance(expected, tuple) and isinstance(inputs, tf.TensorSpec)
+            and not inputs.shape.is_compatible_with(expected)):
+        raise DataError(
+            f"the model takes batches of shape {expected}, but spec {spec.name or spec.family!r} "
+            f"reads the data as {tuple(inputs.shape)}: a spec brings its entry's input shape and "
+            f"preprocessing (pixel normalization, vocabulary). Pass the spec the model was built "
+            f"with, or evaluate on a tf.data.Dataset of (inputs, labels) prepared as the model "
+            f"was trained."
+        )
+
+
 def _check_inputs(inputs: Any, model: Any) -> None:
     """Refuse inputs the model cannot take: unbatched, of another shape, or still raw."""
     import tensorflow as tf
@@ -640,8 +658,9 @@ def _model_spec(model: Any, preprocessor: Any) -> Any:
         raise InvalidValueError(
             f"model {getattr(model, 'name', type(model).__name__)!r} is not named after a zoo "
             f"entry, so zoo cannot tell how to read data for it; pass spec= (the ModelSpec it was "
-            f"built with, e.g. zoo.get_spec(entry).with_overrides(...)), or a tf.data.Dataset "
-            f"from zoo.data.load."
+            f"built with, e.g. zoo.get_spec(entry).with_overrides(...): it brings that entry's "
+            f"input shape and preprocessing), or a tf.data.Dataset of (inputs, labels) prepared "
+            f"as the model was trained (zoo.data.load gives one for an entry)."
         ) from None
 
 

@@ -6,6 +6,7 @@ thing in a notebook and in the training loop.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import keras
@@ -174,6 +175,17 @@ def make_loss(recipe: Recipe) -> keras.losses.Loss:
     return keras.losses.SparseCategoricalCrossentropy()
 
 
+# The optimizer compile_model gave each model, while the model lives: a model compiled since by
+# its user (with an optimizer of their own) is told apart from one zoo compiled.
+_RECIPE_OPTIMIZERS: weakref.WeakKeyDictionary[keras.Model, Any] = weakref.WeakKeyDictionary()
+
+
+def compiled_by_its_user(model: keras.Model) -> bool:
+    """Whether `model` was compiled other than by `compile_model` (its recipe's compile)."""
+    optimizer = getattr(model, "optimizer", None)
+    return optimizer is not None and optimizer is not _RECIPE_OPTIMIZERS.get(model)
+
+
 def compile_model(
     model: keras.Model,
     spec: ModelSpec,
@@ -198,8 +210,10 @@ def compile_model(
     """
     if jit_compile is None:
         jit_compile = False if keras.backend.backend() == "tensorflow" else "auto"
+    optimizer = make_optimizer(spec.recipe, steps_per_epoch)
+    _RECIPE_OPTIMIZERS[model] = optimizer
     model.compile(
-        optimizer=make_optimizer(spec.recipe, steps_per_epoch),
+        optimizer=optimizer,
         loss=make_loss(spec.recipe),
         metrics=["accuracy"],
         jit_compile=jit_compile,

@@ -38,7 +38,7 @@ from zoo.training.callbacks import (
     logs_closed_on_error,
     monitor_mode,
 )
-from zoo.training.compile import compile_model
+from zoo.training.compile import compile_model, compiled_by_its_user
 from zoo.training.distributed import check_same_epoch, fit_multi_worker
 from zoo.training.feeding import batches_per_epoch, fitting_steps_per_execution, repeat_epochs
 from zoo.training.fingerprint import fingerprint
@@ -148,9 +148,19 @@ def _resolve_spec(
             raise InvalidValueError(
                 f"model {name_or_model.name!r} is not named after a zoo entry, so its data "
                 f"pipeline and recipe are unknown; pass an entry name such as 'cnn_mnist' "
-                f"instead."
+                f"instead. For a network of your own, register it as an entry "
+                f"(@zoo.register_model, README: Registering your own entry), or call "
+                f"model.fit on datasets from zoo.data.load(source, spec=ENTRY) of the entry "
+                f"whose input it takes."
             ) from None
         spec.check_arguments(overrides, train)
+        if compiled_by_its_user(name_or_model):  # the docstring says so; a log line did not
+            optimizer = type(name_or_model.optimizer).__name__
+            logger.warning(
+                "the model given was compiled by its user (optimizer %s); zoo.train compiles it "
+                "again by the recipe of %r (%s, learning rate %g, its loss). To train with your "
+                "own compile, call model.fit on zoo.data.load datasets.", optimizer, spec.name,
+                spec.recipe.optimizer, spec.recipe.learning_rate)
         built_with = spec.model_kwargs()
         changed = sorted(k for k, v in overrides.items()
                          if k in built_with and not same_value(v, built_with[k]))
