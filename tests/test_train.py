@@ -478,6 +478,27 @@ def test_a_model_compiled_by_its_user_is_said_to_be_compiled_again(tmp_path, cap
         zoo.train(mine, data, epochs=1, verbose=0)
 
 
+def test_an_early_stopping_restore_a_workdir_overrules_is_warned_about(tmp_path, caplog):
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    stopping = keras.callbacks.EarlyStopping(monitor="val_loss", restore_best_weights=True)
+    with caplog.at_level(logging.WARNING, logger="zoo"):
+        zoo.train("mlp_mnist", data, epochs=1, verbose=0, units=(8,), callbacks=[stopping])
+    assert "EarlyStopping" not in caplog.text  # without a workdir, its restore stands
+    with caplog.at_level(logging.WARNING, logger="zoo"):
+        zoo.train("mlp_mnist", data, epochs=1, verbose=0, units=(8,), callbacks=[stopping],
+                  workdir=tmp_path / "run")
+    assert ("EarlyStopping(monitor='val_loss', restore_best_weights=True) restores its best "
+            "epoch, but with a workdir the run ends with its best epoch by the recipe's monitor "
+            "('val_accuracy'), as best.keras holds it: the model returned and exported. Pass "
+            "monitor='val_loss' (--set monitor=val_loss) for the run to choose by the "
+            "callback's.") in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="zoo"):  # the same monitor: they agree
+        zoo.train("mlp_mnist", data, epochs=1, verbose=0, units=(8,), monitor="val_loss",
+                  callbacks=[stopping], workdir=tmp_path / "by_loss")
+    assert "EarlyStopping" not in caplog.text
+
+
 class _PoisonAtEpoch(keras.callbacks.Callback):
     def __init__(self, epoch):
         super().__init__()

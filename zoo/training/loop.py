@@ -24,7 +24,7 @@ from zoo.logs import without_retracing_warnings
 from zoo.models.weights import pretrained_source, pretrained_vocabulary
 from zoo.registry import get_spec, spec_for_model
 from zoo.serving.safety import check_reloadable
-from zoo.spec import ModelSpec, keep_spec
+from zoo.spec import MONITORS, ModelSpec, keep_spec
 from zoo.training.callbacks import (
     EpochStatistics,
     ResumableEarlyStopping,
@@ -60,9 +60,11 @@ class TrainResult:
     Attributes:
         model: the trained `keras.Model`. With a workdir: the weights of the best epoch by the
             recipe's `monitor` on the validation data (the later epoch on a tie), as
-            `best.keras` holds them. Without one: the last epoch's weights (the weight average,
-            for recipes with `ema_momentum`), or, when the recipe stops early and has no weight
-            average, the best epoch's (the later on a tie too).
+            `best.keras` holds them (an `EarlyStopping(restore_best_weights=True)` of yours
+            watching something else is overruled, with a warning). Without one: the last
+            epoch's weights (the weight average, for recipes with `ema_momentum`), or, when the
+            recipe stops early and has no weight average, the best epoch's (the later on a tie
+            too), or what a callback of yours restored.
         history: one row per completed epoch (column `epoch` is 1-based): Keras' logs, plus
             `learning_rate` (the rate after the epoch's last step: 0 at the end of a cosine
             schedule) and `seconds` (the epoch's wall-clock time).
@@ -175,6 +177,23 @@ def _resolve_spec(
     raise InvalidValueError(
         f"train() takes an entry name or a keras.Model, got {type(name_or_model).__name__}."
     )
+
+
+def _warn_of_overruled_restores(callbacks: list[keras.callbacks.Callback], recipe: Any) -> None:
+    """Say where a run with a workdir overrules an EarlyStopping's restore of its best weights:
+    the run ends with its best epoch by the recipe's monitor (best.keras), whatever the
+    callback restored, and a callback watching something else would pick another epoch."""
+    for callback in callbacks:
+        if (isinstance(callback, keras.callbacks.EarlyStopping) and callback.restore_best_weights
+                and callback.monitor != recipe.monitor):
+            way = (f"Pass monitor={callback.monitor!r} (--set monitor={callback.monitor}) for "
+                   f"the run to choose by the callback's" if callback.monitor in MONITORS else
+                   f"The recipe's monitor is one of {', '.join(map(repr, MONITORS))}")
+            logger.warning(
+                "EarlyStopping(monitor=%r, restore_best_weights=True) restores its best epoch, "
+                "but with a workdir the run ends with its best epoch by the recipe's monitor "
+                "(%r), as best.keras holds it: the model returned and exported. %s.",
+                callback.monitor, recipe.monitor, way)
 
 
 def is_tfds_source(source: Any) -> bool:
@@ -410,6 +429,8 @@ def train(
     reading = reading_options(text_column, label_column, class_names)
     spec, given_model = _resolve_spec(name_or_model, overrides)
     check_rate_callbacks(callbacks, spec.recipe)
+    if workdir is not None:
+        _warn_of_overruled_restores(callbacks, spec.recipe)
     if given_model is not None and not given_model.trainable_weights:
         raise InvalidValueError(
             f"the model given to zoo.train has no trainable weights (model.trainable is "
