@@ -403,6 +403,15 @@ def test_cli_predict_images_and_errors(exports, tmp_path, capsys):
     assert table["file"].tolist() == ["0.png", "1.png", "more/2.png"]
     expected = zoo.load(path).predict(images[:3])
     assert table["class_id"].tolist() == expected["class_id"].tolist()
+    # On screen, file names stay whole: alike in their first 40 characters, they read as one.
+    long = folder / "a_session_of_the_morning_on_the_first_camera"
+    long.mkdir()
+    for side in ("left", "right"):
+        (long / f"digit_{side}.png").write_bytes(tf.io.encode_png(images[0][..., None]).numpy())
+    capsys.readouterr()
+    assert main(["predict", str(path), str(long)]) == 0
+    shown = capsys.readouterr().out
+    assert "digit_left.png" in shown and "digit_right.png" in shown
     assert main(["predict", str(path), str(tmp_path / "new")]) == 2
     assert "is a folder without images" in capsys.readouterr().err
     # One image file, named in its row (it was "unknown file extension '.png'").
@@ -532,6 +541,14 @@ def test_a_label_table_out_of_order_fails_parity_and_leaves_nothing(tmp_path, mo
                        r"of \d+ sample inputs get another label.*Nothing was exported"):
         zoo.export(model, target)
     assert not target.exists() and not staging_leftovers(target)
+    # A model without class names serves its ids as labels: checked as well.
+    unnamed = preprocessor.spec.with_overrides(num_classes=3)
+    monkeypatch.setattr(exporter, "serving_archive", lambda model, preprocessor, names:
+                        real_archive(model, preprocessor, ["a", "b", "c"]))
+    with pytest.raises(zoo.ExportError, match=r"names its classes otherwise than the model"):
+        zoo.export(unnamed.build_model(), target, preprocessor=zoo.data.make_preprocessor(unnamed),
+                   sample=np.random.default_rng(0).integers(0, 256, (64, 28, 28), "uint8"))
+    assert not target.exists()
 
 
 def test_a_model_returning_nan_is_refused_as_such(tmp_path):
@@ -1446,6 +1463,14 @@ def test_predict_states_expected_and_received_inputs(exports):
     nan[0, 0, 0, 0] = np.nan
     with pytest.raises(zoo.DataError, match=r"Replace the NaN or infinite values\.$"):
         image.predict(nan)
+    overshot = np.zeros((2, 28, 28, 1))
+    overshot[0, 0, 0, 0] = 1.03  # a resize's ringing: clipped, not taken for the 0-255 scale
+    with pytest.raises(zoo.DataError, match=r"Clip them to \[0, 1\] with np\.clip\(x, 0, 1\) \(the "
+                                            r"values lie from 0 to 1\.03\)\.$"):
+        image.predict(overshot)
+    with pytest.raises(zoo.DataError, match=r"received bool .*Convert black-and-white images with "
+                                            r"x\.astype\('uint8'\) \* 255\.$"):
+        image.predict(np.ones((2, 28, 28, 1), bool))
     # Lists NumPy cannot make one array of, though no two images differ in shape at the top.
     with pytest.raises(zoo.DataError, match=r"expected uint8 images of shape \(28, 28, 1\) in one "
                        r"array, received a list that NumPy cannot make one array of \(setting an "

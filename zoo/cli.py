@@ -292,10 +292,12 @@ def _cmd_info(args: argparse.Namespace) -> None:
     if not spec.search_space:
         print("  hyperparameter search: no search space")
         return
+    from zoo.tuning.hypermodels import SearchSpaceError
+
     try:
         frame = zoo.hypermodel(args.name).space_frame()
-    except zoo.InvalidValueError as error:  # an entry's own space that fails: the rest is shown
-        print(f"  hyperparameter search: the search space fails: {error}")
+    except SearchSpaceError as error:  # an entry's own space that fails: the rest is shown
+        print(f"  hyperparameter search: {error}")
         return
     if frame.empty:
         print("  hyperparameter search: a search space without hyperparameters")
@@ -550,10 +552,12 @@ def _train_command(args: argparse.Namespace, overrides: dict[str, Any]) -> str:
 
 
 PREVIEW_ROWS = 20  # rows `zoo predict --output` prints; the file holds every row
-PREVIEW_TEXT = 40  # characters of each sentence `zoo predict` prints; the file holds them whole
+PREVIEW_TEXT = 40  # characters of each text `zoo predict` prints; the file holds them whole
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
+    from pandas.api.types import is_string_dtype
+
     import zoo
     from zoo.data.validate import for_trained_model
     from zoo.errors import shortened
@@ -568,15 +572,15 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     fit_to = predictor.input_shape if predictor.resize_images else None
     with for_trained_model():  # images of several shapes: the model's own advice
         named = read_named_inputs(args.input, text_column=args.text_column, image_shape=fit_to)
-    from pandas.api.types import is_string_dtype
-
     frame = predictor.predict(named.inputs)
     if named.rows is not None:  # each prediction beside what names its input: file, line, id...
         frame = _beside_inputs(named.rows, frame)
     if args.output:  # written before printing: `zoo predict ... | head` must not lose it
         atomic_write_text(args.output, frame.to_csv(index=False))
     shown = frame.head(PREVIEW_ROWS) if args.output else frame  # the file has them all
-    texts = [column for column, kind in shown.dtypes.items() if is_string_dtype(kind)]
+    # Files stay whole: two paths alike in their first 40 characters would read as one.
+    texts = [column for column, kind in shown.dtypes.items()
+             if is_string_dtype(kind) and column != "file"]
     if texts:  # on screen, the start of each text: enough to tell the rows apart
         shown = shown.copy()  # (not assign(): a column may be named "self")
         for column in texts:

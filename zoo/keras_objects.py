@@ -21,4 +21,3 @@ import zoo.training.losses  # noqa: F401
 
 if importlib.util.find_spec("tensorflow") is not None:
     import zoo.data.text  # noqa: F401
-

@@ -124,12 +124,12 @@ class RandomAffine(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, images: Any, training: bool = True, seed: Any = None) -> Any:
+        if not training:
+            return images
         # The warp runs in the tf.data pipeline; imported here so that the models' own layer
         # (ImageNormalization) loads on Keras' JAX backend without TensorFlow.
         import tensorflow as tf
 
-        if not training:
-            return images
         if seed is None:
             seed = self.seed_generator.next()
         seed = tf.cast(seed, tf.int64)

@@ -35,7 +35,7 @@ from zoo.serving.archive import (
 )
 from zoo.serving.inputs import as_images, as_texts
 from zoo.serving.paths import blank
-from zoo.serving.signature import SIGNATURE, input_signature, serving_archive
+from zoo.serving.signature import SIGNATURE, class_labels, input_signature, serving_archive
 from zoo.serving.sources import Trained, check_apart_from_source, resolve
 from zoo.training.policy import built_precision, check_outside_strategy_scope
 
@@ -234,21 +234,20 @@ def check_parity(trained: Trained, directory: str | os.PathLike, sample: np.ndar
         "sample_size": int(len(sample)),
         "class_id_agreement": float(np.mean(class_id == expected.argmax(axis=-1))),
     }
-    names = trained.class_names
-    if names and "label" in outputs:
-        labels = [label.decode("utf-8") for label in outputs["label"].numpy()]
-        wrong = [(label, names[i]) for label, i in zip(labels, class_id, strict=True)
-                 if label != names[i]]
-        if wrong:
-            # Not a numerical difference: a larger tolerance would not help.
-            served, meant = wrong[0]
-            raise ExportError(
-                f"the exported {trained.spec.name} names its classes otherwise than the model: "
-                f"{len(wrong)} of {len(sample)} sample inputs get another label than their "
-                f"class id's (first: {served!r} for {meant!r}). Nothing was exported. The "
-                f"label table is built from the class names the export records, so this is a "
-                f"fault in zoo's export: please report it with the entry and class names."
-            )
+    names = class_labels(trained.class_names, trained.spec.num_classes)
+    labels = [label.decode("utf-8") for label in outputs["label"].numpy()]
+    wrong = [(label, names[i]) for label, i in zip(labels, class_id, strict=True)
+             if label != names[i]]
+    if wrong:
+        # Not a numerical difference: a larger tolerance would not help.
+        served, meant = wrong[0]
+        raise ExportError(
+            f"the exported {trained.spec.name} names its classes otherwise than the model: "
+            f"{len(wrong)} of {len(sample)} sample inputs get another label than their "
+            f"class id's (first: {served!r} for {meant!r}). Nothing was exported. The "
+            f"label table is built from the class names the export records, so this is a "
+            f"fault in zoo's export: please report it with the entry and class names."
+        )
     if not result["passed"]:
         raise ExportError(
             f"the exported {trained.spec.name} does not match the model: on {len(sample)} sample "

@@ -112,32 +112,35 @@ def _uint8_pixels(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
                 f"would wrap them around)."
             )
         images = images.astype(np.uint8)
-    if images.dtype.kind == "f" and (not images.size or (
-            np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1)):
+    if images.dtype.kind == "f" and (not images.size or (images.min() >= 0 and images.max() <= 1)):
         # Floats scaled to [0, 1], as training and evaluation take them: the pixels they stand
-        # for (exact for floats made as uint8 / 255), which is what an export is fed.
+        # for (exact for floats made as uint8 / 255), which is what an export is fed. (NaN and
+        # infinities fail the test.)
         return (images * 255).round().astype(np.uint8)
-    if images.dtype.kind == "f":
-        # The conversion that fits the values: floats already on the 0-255 scale need no * 255.
-        finite = images[np.isfinite(images)]
-        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-        if finite.size < images.size:
-            conversion = "Replace the NaN or infinite values"
-        elif high > 1 and low >= 0:
-            conversion = ("Convert images on the 0-255 scale with "
-                          "x.round().clip(0, 255).astype('uint8')")
-        else:
-            conversion = f"Rescale them to [0, 1] (the values lie from {low:g} to {high:g})"
-        raise DataError(
-            f"expected uint8 pixels (0-255) or floats scaled to [0, 1], received {images.dtype} "
-            f"(array of shape {images.shape}). {conversion}."
-        )
     if images.dtype != np.uint8:
         raise DataError(
             f"expected uint8 pixels (0-255) or floats scaled to [0, 1], received {images.dtype} "
-            f"(array of shape {images.shape})."
+            f"(array of shape {images.shape}). {_pixel_conversion(images)}."
         )
     return images
+
+
+def _pixel_conversion(images: np.ndarray) -> str:
+    """How to make pixels of `images` (neither uint8 nor floats in [0, 1]) that a model takes."""
+    if images.dtype.kind == "b":
+        return "Convert black-and-white images with x.astype('uint8') * 255"
+    if images.dtype.kind != "f":
+        return "Pass real-valued pixels"
+    finite = images[np.isfinite(images)]
+    if finite.size < images.size:
+        return "Replace the NaN or infinite values"
+    low, high = float(finite.min()), float(finite.max())
+    if low >= -0.5 and high <= 1.5:  # [0, 1] overshot a little (a resize's ringing, rounding)
+        return (f"Clip them to [0, 1] with np.clip(x, 0, 1) (the values lie from {low:.8g} to "
+                f"{high:.8g})")
+    if low >= 0:  # on the 0-255 scale: no * 255
+        return "Convert images on the 0-255 scale with x.round().clip(0, 255).astype('uint8')"
+    return f"Rescale them to [0, 1] (the values lie from {low:g} to {high:g})"
 
 
 def _fitted(images: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -364,12 +367,11 @@ def _warn_first_line_read_as_header(path: Path, header: str) -> None:
 
 
 class NamedInputs(NamedTuple):
-    """What `read_named_inputs` returns: the inputs, a table naming each row (None where only
-    their order does), and the column of `rows` holding the texts (None for images)."""
+    """What `read_named_inputs` returns: the inputs, and a table naming each row (None where
+    only their order does)."""
 
     inputs: np.ndarray
     rows: pd.DataFrame | None
-    text_column: str | None
 
 
 def read_named_inputs(
@@ -381,9 +383,7 @@ def read_named_inputs(
     with its text for .txt files), the line of a .txt file (`line`, counted from 1: blank lines
     are skipped) with its text, or every column of a .csv/.tsv file (an id column too); nothing
     for an .npz, whose rows keep their order."""
-    inputs, rows = _read_with_rows(Path(path), text_column, image_shape)
-    texts = _text_column(rows, text_column) if rows is not None and inputs.dtype == object else None
-    return NamedInputs(inputs, rows, texts)
+    return NamedInputs(*_read_with_rows(Path(path), text_column, image_shape))
 
 
 def read_input_folder(

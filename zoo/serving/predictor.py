@@ -29,7 +29,7 @@ from zoo.errors import DataError, InvalidValueError, and_more, shortened, warn
 from zoo.serving.archive import load_saved_model, read_metadata
 from zoo.serving.inputs import as_images, as_texts
 from zoo.serving.paths import MODEL_KINDS, blank, missing_model
-from zoo.serving.signature import SIGNATURE
+from zoo.serving.signature import SIGNATURE, class_labels
 from zoo.serving.sources import Trained, read_keras_file, read_workdir
 
 BATCH_SIZE = 256  # inputs per call: bounds memory on large inputs
@@ -38,7 +38,8 @@ Forward = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 class Predictor:
-    """Predicts classes of raw inputs: uint8 images or strings. Made by `zoo.load`.
+    """Predicts classes of raw inputs: images (uint8 pixels, or floats in [0, 1]) or strings.
+    Made by `zoo.load`.
 
     Attributes:
         metadata: the export's `zoo.json` (for workdirs and `.keras` files: the entry, its class
@@ -74,7 +75,8 @@ class Predictor:
         """Classify `inputs`; one row per input (see the module docstring for the columns).
 
         Args:
-            inputs: images: a uint8 array (batch, height, width[, channels]) or one image; for
+            inputs: images: a uint8 array (batch, height, width[, channels]) or one image
+                (floats in [0, 1], as training takes them, are the pixels they stand for); for
                 a model trained with `resize_images`, also of another size or colour mode, or a
                 list of images of different sizes, each fitted to `input_shape`.
                 Text: a string, a list/array of strings, a pandas Series (its index is kept) or
@@ -305,7 +307,7 @@ def _saved_model_predictor(path: Path) -> Predictor:
         outputs = serve(**{name: tf.constant(batch, dtype=spec.dtype)})
         return outputs["probabilities"].numpy(), outputs["class_id"].numpy()
 
-    class_names = metadata.get("class_names") or [str(i) for i in range(metadata["num_classes"])]
+    class_names = class_labels(metadata.get("class_names"), metadata["num_classes"])
     # Exports made before the recipe had resize_images lack it: they were trained without.
     recipe = metadata.get("recipe")
     resize = isinstance(recipe, dict) and recipe.get("resize_images") is True
@@ -355,7 +357,7 @@ def _keras_predictor(trained: Trained, source: str) -> Predictor:
         "training": trained.run_config,
         "evaluation": trained.evaluation,
     }
-    class_names = trained.class_names or [str(i) for i in range(spec.num_classes)]
+    class_names = class_labels(trained.class_names, spec.num_classes)
     input_shape = spec.input.shape if spec.input.kind == "image" else ()
     return Predictor(forward, kind=spec.input.kind, input_shape=input_shape,
                      class_names=class_names, metadata=metadata, source=source,

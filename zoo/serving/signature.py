@@ -56,6 +56,20 @@ def input_signature(spec: ModelSpec) -> tf.TensorSpec:
     return tf.TensorSpec((None,), tf.string, name=TEXT_INPUT)
 
 
+def class_labels(class_names: Sequence[str], num_classes: int) -> list[str]:
+    """The label of each class id: its name, or the id as text for a model without names, so
+    that every export serves a `label` (one trained on integer labels served none, and a client
+    written for one export broke on another).
+
+    Example:
+        >>> from zoo.serving.signature import class_labels
+        >>> class_labels(("cat", "dog"), 2), class_labels((), 3)
+        (['cat', 'dog'], ['0', '1', '2'])
+    """
+    return [str(name) for name in class_names] if class_names else [
+        str(i) for i in range(num_classes)]
+
+
 def serving_archive(
     model: keras.Model, preprocessor: Any, class_names: Sequence[str] = ()
 ) -> keras.export.ExportArchive:
@@ -81,9 +95,7 @@ def serving_archive(
     # Layers are built on first call; the archive can only track built ones.
     preprocessor(_placeholder_batch(spec))
     classes = int(model.output_shape[-1])
-    # Ids as text where there are no names: the outputs are the same for every export (a model
-    # trained on integer labels served no `label`, so a client of one export broke on another).
-    labels = tf.constant([str(name) for name in class_names or range(classes)])
+    labels = tf.constant(class_labels(class_names, classes))
 
     def serve(inputs: tf.Tensor) -> dict[str, tf.Tensor]:
         # A SavedModel checks only the dtype of what it is fed. A request of another shape must

@@ -31,7 +31,11 @@ from zoo.tuning.fixed import fixed_space
 from zoo.values import same_value
 
 
-def search_space_failure(spec: ModelSpec, error: Exception) -> InvalidValueError:
+class SearchSpaceError(InvalidValueError):
+    """An entry's search space raised at its defaults: the entry and its function named."""
+
+
+def search_space_failure(spec: ModelSpec, error: Exception) -> SearchSpaceError:
     """The error of an entry's search space that raised `error`, with the way out where one is
     known: a plain `hp.Choice` refuses a default outside its values, which an override is."""
     entry = spec.name or spec.family
@@ -44,10 +48,11 @@ def search_space_failure(spec: ModelSpec, error: Exception) -> InvalidValueError
     else:
         hint = (" A search space is a function (hp, spec) -> overrides that reads each default "
                 "from spec (spec.hyperparameters, spec.recipe).")
-    return InvalidValueError(
+    return SearchSpaceError(
         f"the search space of {entry!r} ({space}) raised {type(error).__name__}: "
         f"{first_line(error)}.{hint}"
     )
+
 
 class ZooHyperModel(keras_tuner.HyperModel):
     """Search an entry's hyperparameters with keras-tuner.
