@@ -626,6 +626,16 @@ def test_columns_of_your_own_train_evaluate_and_tune(tmp_path, capsys):
     # --set does not stand in for the options.
     assert main(["train", "lstm_sst2", "--data", str(data), "--set", "text_column=review"]) == 2
     assert "use --text-column" in capsys.readouterr().err
+    # Validation data of other column names: its own fix, not "pass --text-column" (which would
+    # break the training data that has them).
+    dev = write_sentiment_tsv(tmp_path / "dev.tsv", repeats=1)
+    assert main(["train", "lstm_sst2", "--data", str(data), "--validation-data", str(dev),
+                 "--epochs", "1", *columns, *small]) == 2
+    error = capsys.readouterr().err
+    assert ("'dev.tsv' has no text column 'review'; found columns ['label', 'sentence']. The "
+            "columns named (text_column=, label_column=; --text-column, --label-column) are read "
+            "from the training and the validation data alike") in error
+    assert "Pass text_column=" not in error
 
     search = tmp_path / "search"
     assert main(["tune", "lstm_sst2", "--data", str(data), "--tuner", "random", "--max-trials",

@@ -21,6 +21,15 @@ from zoo.data.validate import check_not_empty, check_texts
 from zoo.errors import DataError, first_line
 
 
+class MissingColumnError(DataError):
+    """A table lacks the text or label column it is read by; `summary` says which, and which
+    columns it has, without the fix (which depends on who named the column)."""
+
+    def __init__(self, summary: str, fix: str = "") -> None:
+        super().__init__(f"{summary}{fix}")
+        self.summary = summary
+
+
 def read_table(
     path: Path, *, text_column: str | None = None, label_column: str = "label"
 ) -> Examples:
@@ -235,16 +244,16 @@ def from_frame(
     if found is None:
         wanted = (repr(text_column) if text_column is not None
                   else " or ".join(repr(c) for c in TEXT_COLUMNS))
-        raise DataError(
-            f"{origin} has no text column {wanted}; found columns {columns}."
+        raise MissingColumnError(
+            f"{origin} has no text column {wanted}; found columns {columns}.",
             f"{_column_hint(columns, candidates, 'text_column')} Pass text_column= "
             f"(--text-column on the command line) naming the column that holds the text (tables "
             f"are read as text; images come as a tuple (x, y) of arrays, an .npz file or an "
             f"image folder)."
         )
     if str(label_column) not in by_name:
-        raise DataError(
-            f"{origin} has no label column {label_column!r}; found columns {columns}."
+        raise MissingColumnError(
+            f"{origin} has no label column {label_column!r}; found columns {columns}.",
             f"{_column_hint(columns, (str(label_column),), 'label_column')} Pass label_column= "
             f"(--label-column on the command line) naming the column that holds the labels."
         )

@@ -16,6 +16,7 @@ import pandas as pd
 
 from zoo import checks
 from zoo.data.sources import column_options, tfds_name
+from zoo.data.tables import MissingColumnError
 from zoo.errors import InvalidValueError, UnknownNameError, ZooError
 from zoo.evaluation import EvalReport, evaluate
 from zoo.interrupts import RaiseLostInterrupt, interrupts_kept
@@ -328,10 +329,24 @@ def load_run_data(
                           **common, **tfds_options(data))
     if not with_validation:
         return train, None
-    validation = zoo_data.load(validation_source, split=validation_split,
-                               preprocessor=train.preprocessor, class_names=train.class_names,
-                               shuffle=False, augment=False, **common,
-                               **tfds_options(validation_source))
+    try:
+        validation = zoo_data.load(validation_source, split=validation_split,
+                                   preprocessor=train.preprocessor, class_names=train.class_names,
+                                   shuffle=False, augment=False, **common,
+                                   **tfds_options(validation_source))
+    except MissingColumnError as error:
+        if validation_data is None or not reading.get("columns"):
+            raise
+        # The columns named for the training table: its fix ("pass text_column=") would break
+        # the training data, which has them.
+        raise MissingColumnError(
+            error.summary,
+            f" The columns named (text_column=, label_column=; --text-column, "
+            f"--label-column) are read from the training and the validation data alike: give "
+            f"the validation table the same column names (frame.rename(columns=...), passed as "
+            f"a DataFrame), or leave validation_data (--validation-data) out to hold out 10% of "
+            f"the training data."
+        ) from None
     return train, validation
 
 
