@@ -341,11 +341,11 @@ def load_run_data(
         # the training data, which has them.
         raise MissingColumnError(
             error.summary,
-            f" The columns named (text_column=, label_column=; --text-column, "
-            f"--label-column) are read from the training and the validation data alike: give "
-            f"the validation table the same column names (frame.rename(columns=...), passed as "
-            f"a DataFrame), or leave validation_data (--validation-data) out to hold out 10% of "
-            f"the training data."
+            " The columns named (text_column=, label_column=; --text-column, "
+            "--label-column) are read from the training and the validation data alike: give "
+            "the validation table the same column names (frame.rename(columns=...), passed as "
+            "a DataFrame), or leave validation_data (--validation-data) out to hold out 10% of "
+            "the training data."
         ) from None
     return train, validation
 
