@@ -133,6 +133,23 @@ def test_zoo_train_stops_at_an_interrupt_lost_in_a_finalizer(tmp_path):
     assert (tmp_path / "run" / "history.csv").read_text().count("\n") == 2  # header, epoch 1
 
 
+def test_zoo_export_stops_at_an_interrupt_lost_in_a_finalizer(tmp_path, monkeypatch):
+    # A user's Ctrl-C, once in 16, was reported by Python and the export published anyway.
+    from zoo.serving import exporter
+
+    real_parity = exporter.check_parity
+
+    def parity_losing_an_interrupt(*args, **kwargs):
+        _lose_an_interrupt()
+        return real_parity(*args, **kwargs)
+
+    monkeypatch.setattr(exporter, "check_parity", parity_losing_an_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        zoo.export(zoo.build("mlp_mnist", units=(8,)), tmp_path / "export")
+    assert not (tmp_path / "export").exists()
+    assert not [path for path in tmp_path.iterdir()]  # no staging directory left either
+
+
 @pytest.mark.parametrize("callback", [_LoseAnInterruptAfterEpoch, _InterruptInTensorFlow])
 def test_zoo_tune_stops_at_an_interrupt_however_it_arrived(callback, tmp_path):
     # Before, a lost interrupt let the search go on, and a disguised one failed the trial and

@@ -24,6 +24,7 @@ import tensorflow as tf
 from zoo import checks
 from zoo.data.resizing import fit_images
 from zoo.errors import InvalidValueError, first_line
+from zoo.interrupts import interrupts_kept
 from zoo.logs import quiet
 from zoo.serving.archive import (
     VOCABULARY,
@@ -137,7 +138,9 @@ def export(
         mixed = built_precision(trained.model) is not None
         tolerance = MIXED_PRECISION_TOLERANCE if mixed else TOLERANCE
     try:
-        with publishing(target, overwrite=overwrite) as staging:
+        # A Ctrl-C lost in a finalizer while tracing (Python only reports it there) is raised
+        # again as the block ends, before the export is published: it went on to publish.
+        with publishing(target, overwrite=overwrite) as staging, interrupts_kept():
             archive = serving_archive(trained.model, trained.preprocessor, trained.class_names)
             with quiet("tensorflow"):  # "Assets written to: <staging dir>" is noise to the caller
                 archive.write_out(str(staging), verbose=False)
