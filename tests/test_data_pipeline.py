@@ -274,6 +274,15 @@ def test_length_buckets_with_drop_remainder_give_full_batches_only():
     sizes = [len(batch_labels) for _, batch_labels in bucketed]
     # 100 // 8: the 4 examples left over are dropped, and the cardinality says so up front.
     assert sizes == [8] * 12 and int(bucketed.cardinality()) == 12
+    # Those left over are the last of the stream, not the longest: they were the longest of
+    # the sorted chunk, so the same longest texts were never trained on, epoch after epoch.
+    lengths = np.array([len(text.split()) for text in texts])
+    in_order = zoo.data.load((texts, labels), "all", spec=spec, bucket_by_length=True,
+                             drop_remainder=True, shuffle=False, preprocessor=bucketed.preprocessor)
+    seen = sorted(int(n) for ids, _ in in_order for n in (ids.numpy() != 0).sum(axis=1))
+    assert seen == sorted(np.minimum(lengths[:96], 32).tolist())
+    assert max(seen) == 32 and np.minimum(lengths, 32)[-4:].tolist() != sorted(
+        np.minimum(lengths, 32).tolist())[-4:]
 
 
 def test_length_buckets_without_shuffle_go_short_to_long():
@@ -418,7 +427,8 @@ def test_integer_labels_short_of_the_models_classes_warn_for_training_only():
     spec = zoo.get_spec("mlp_mnist")
     with pytest.warns(UserWarning, match=r"arrays of 30 examples: the labels are 0 to 2 "
                       r"\(3 classes\), but 'mlp_mnist' has 10: a model trained on them learns "
-                      r"never to pick outputs 3 to 9\. For a 3-class model .*--set num_classes=3"):
+                      r"never to pick outputs 3 to 9\. For a model of 3 classes "
+                      r".*--set num_classes=3"):
         zoo.data.load((x, y), split="train", spec=spec)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -431,7 +441,20 @@ def test_integer_labels_short_of_the_models_classes_warn_for_training_only():
                       r"\(3 of ids 0 to 8 occur\), but 'mlp_mnist' has 10: .* never to pick "
                       r"output 9\."):
         zoo.data.load((x, np.array([3, 8, 1])[y]), split="train", spec=spec)
-    with pytest.warns(UserWarning, match=r"arrays of \d+ examples: every label is 0, but "
-                      "'mlp_mnist' has 10 classes: a model trained on them learns to pick "
-                      "class 0 only"):
-        zoo.data.load((x, np.zeros_like(y)), split="train", spec=spec)
+    # One class, whichever: said as such (for 7 it advised a model of 8 classes).
+    for label in (0, 7):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            zoo.data.load((x, np.full_like(y, label)), split="train", spec=spec)
+        assert [str(w.message).split(": ", 1)[1] for w in caught] == [
+            f"every example is of one class, '{label}': a model trained on them learns to pick "
+            f"it whatever the input. Check the labels (a folder of class folders needs one "
+            f"sub-folder per class)."]
+    texts = pd.DataFrame({"sentence": ["good", "fine"] * 10, "label": ["positive"] * 20})
+    with pytest.warns(UserWarning, match=r"every example is of one class, 'positive'"):
+        zoo.data.load(texts, split="train", spec="lstm_sst2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # evaluation data may hold one class
+        zoo.data.load(texts, split="all", spec="lstm_sst2", shuffle=False,
+                      preprocessor=zoo.data.make_preprocessor(zoo.get_spec("lstm_sst2")).adapt(
+                          texts["sentence"]))

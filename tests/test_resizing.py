@@ -149,6 +149,15 @@ def test_a_tfds_shape_mismatch_does_not_offer_resize_images():
     assert "resize_images" not in str(raised.value)
 
 
+def test_resize_images_given_for_a_tfds_dataset_is_said_not_to_apply(caplog):
+    # Asked for, and ignored without a word before the shape refusal (a user test).
+    spec = zoo.get_spec("cnn_mnist").with_overrides(input_shape=(32, 32, 1))
+    with caplog.at_level("WARNING", logger="zoo"), pytest.raises(DataError):
+        zoo.data.load("mnist", "test", spec=spec, resize_images=True)
+    assert ("resize_images=True is not applied to the TFDS dataset 'mnist': its images are read "
+            "as TFDS stores them (the option fits the images of local sources).") in caplog.text
+
+
 def test_a_list_of_images_of_several_sizes_is_fitted_one_by_one():
     photos = [np.zeros((50, 40, 3), np.uint8), np.full((9, 9), 255, np.uint8)]
     dataset = zoo.data.load((photos, [0, 1]), "all", spec="cnn_cifar10", resize_images=True,

@@ -108,6 +108,19 @@ def unknown_name(
 _TENSORFLOW_WRAPPING = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\].*$")
 
 
+def count_text(number: int, noun: str) -> str:
+    """`number` of `noun`, the noun plural but for one.
+
+    Example:
+        >>> from zoo.errors import count_text
+        >>> count_text(1, "row"), count_text(6920, "row"), count_text(2, "class")
+        ('1 row', '6,920 rows', '2 classes')
+    """
+    if number == 1:
+        return f"1 {noun}"
+    return f"{number:,} {noun}{'es' if noun.endswith(('s', 'x', 'ch', 'sh')) else 's'}"
+
+
 def first_line(error: BaseException) -> str:
     """The first line of an error's message, without a final period or TensorFlow's op wrapping,
     for one-line messages.

@@ -196,6 +196,10 @@ def load(
             "local data.", data_dir
         )
     if name is not None:
+        if resize_images:  # said before a shape refusal that would otherwise leave it unexplained
+            logger.warning(
+                "resize_images=True is not applied to the TFDS dataset %r: its images are read as "
+                "TFDS stores them (the option fits the images of local sources).", name)
         if name in DATASETS:  # catalog metadata: check before touching TFDS
             validate.check_tfds_against_spec(DATASETS[name], split, spec)
         tfds_examples = read_tfds(name, split, data_dir=data_dir, download=download)
@@ -241,9 +245,12 @@ def load(
     if split != "validation":  # a hold-out is of a source read, and reported, as "train"
         names = class_names if class_names is not None else (spec.class_names if spec else ())
         report_class_ids(examples, names)
-        if spec is not None and not examples.class_names and shuffle is not False:
+        if spec is not None and shuffle is not False:
             # Training data (evaluation reads without shuffling): a test set may lack classes.
-            validate.warn_missing_top_classes(examples.labels, spec, examples.origin)
+            names = examples.class_names or spec.class_names
+            if (not validate.warn_one_class(examples.labels, names, examples.origin)
+                    and not examples.class_names):
+                validate.warn_missing_top_classes(examples.labels, spec, examples.origin)
     examples = split_examples(examples, split, validation_fraction=validation_fraction, seed=seed)
     return _from_examples(
         examples,
@@ -576,6 +583,9 @@ def _batch_by_length(
     chunk = batch_size * BATCHES_PER_CHUNK
 
     def sort_chunk(ids: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        if drop_remainder:  # before sorting: the (shuffled) last ones, not the longest
+            whole = tf.shape(ids)[0] // batch_size * batch_size
+            ids, labels = ids[:whole], labels[:whole]
         counts = _token_count(ids)  # counted once here; the batches carry them on
         order = tf.argsort(counts, stable=True)
         return tf.gather(ids, order), tf.gather(labels, order), tf.gather(counts, order)

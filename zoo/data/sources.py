@@ -28,7 +28,7 @@ from zoo.data.labels import class_ids, encode_labels
 from zoo.data.resizing import fit_each, fit_images
 from zoo.data.tables import from_frame, read_table
 from zoo.data.validate import check_images, check_not_empty, check_texts, differing_shapes_fix
-from zoo.errors import DataError, InvalidValueError, first_line
+from zoo.errors import DataError, InvalidValueError, count_text, first_line
 
 
 def column_options(text_column: str | None = None, label_column: str = "label") -> dict[str, str]:
@@ -146,11 +146,6 @@ def _read_local(
         f"cannot read a source of type {type(source).__name__}; expected a path ({LOCAL_FORMATS}), "
         f"'tfds:NAME', a pandas DataFrame, or a tuple (x, y) of arrays."
     )
-
-
-def count_text(number: int, noun: str) -> str:
-    """`number` of `noun`, the noun plural but for one: '1 row', '6,920 rows'."""
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _input_label_pairs(source: Any) -> bool:

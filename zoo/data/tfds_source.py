@@ -134,7 +134,8 @@ def _unknown_tfds_name(tfds: Any, name: str, cause: str | None = None) -> Datase
     return DatasetUnavailableError(
         f"dataset {name!r} is not available: {cause or 'TFDS has no dataset of that name'}."
         f"{did_you_mean} zoo's catalog: {', '.join(sorted(DATASETS))} (any other TFDS name works "
-        f"as 'tfds:NAME'). Or load a local file instead: {LOCAL_FORMATS}."
+        f"as 'tfds:NAME'). Or load a local file instead (--data PATH on the command line): "
+        f"{LOCAL_FORMATS}."
     )
 
 
@@ -143,7 +144,7 @@ def _unavailable(name: str, cause: str) -> DatasetUnavailableError:
         f"dataset {name!r} is not available: {cause}. Pass data_dir= (zoo.data.load, zoo.train, "
         f"zoo.tune, zoo.evaluate; --data-dir on the command line) a folder where it is prepared "
         f"(on a machine with network: `tfds build {name} --data_dir DIR`, then copy DIR), "
-        f"or load a local file instead: {LOCAL_FORMATS}."
+        f"or load a local file instead (--data PATH on the command line): {LOCAL_FORMATS}."
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from zoo.data.catalog import DatasetInfo
-from zoo.errors import DataError, and_more, warn
+from zoo.errors import DataError, and_more, count_text, warn
 from zoo.spec import ModelSpec
 
 _SHOWN = 5  # offending rows quoted in a message
@@ -198,6 +198,32 @@ def check_label_range(
         )
 
 
+def warn_one_class(labels: np.ndarray, names: Sequence[str], origin: str) -> bool:
+    """Warn when every training label is of one class, and say whether it is: a model trained
+    on them learns to pick that class whatever the input (a folder with one class folder, a
+    label column copied down). `names`: the class names by id, where known.
+
+    Example:
+        >>> import numpy as np, warnings
+        >>> from zoo.data.validate import warn_one_class
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_one_class(np.array([7, 7]), (), "'a.npz'")
+        True
+        >>> print(str(caught[0].message)[:54])
+        'a.npz': every example is of one class, 7: a model tra
+    """
+    present = np.unique(labels)
+    if len(present) != 1:
+        return False
+    only = int(present[0])
+    name = repr(names[only]) if only < len(names) else str(only)
+    warn(f"{origin}: every example is of one class, {name}: a model trained on them learns to "
+         f"pick it whatever the input. Check the labels (a folder of class folders needs one "
+         f"sub-folder per class).")
+    return True
+
+
 def warn_missing_top_classes(labels: np.ndarray, spec: ModelSpec, origin: str) -> None:
     """Warn when integer labels stop short of the model's classes (0 to 2 for a 10-class model).
 
@@ -220,10 +246,6 @@ def warn_missing_top_classes(labels: np.ndarray, spec: ModelSpec, origin: str) -
     count = int(labels.max()) + 1
     if count >= spec.num_classes:
         return
-    if count == 1:  # no classifier has one class: the labels, not the model, need a look
-        warn(f"{origin}: every label is 0, but {entry_name(spec)} has {spec.num_classes} "
-             f"classes: a model trained on them learns to pick class 0 only. Check the labels.")
-        return
     unused = (f"output {count}" if count == spec.num_classes - 1
               else f"outputs {count} to {spec.num_classes - 1}")
     seen = len(np.unique(labels))
@@ -232,9 +254,9 @@ def warn_missing_top_classes(labels: np.ndarray, spec: ModelSpec, origin: str) -
     warn(
         f"{origin}: {labelled}, but {entry_name(spec)} "
         f"has {spec.num_classes}: a model trained on them learns never to pick {unused}. For a "
-        f"{count}-class model (fine-tuning included), build it with num_classes={count} (command "
-        f"line: --set num_classes={count}); data that lacks those classes on purpose trains as "
-        f"it is."
+        f"model of {count} classes (fine-tuning included), build it with num_classes={count} "
+        f"(command line: --set num_classes={count}); data that lacks those classes on purpose "
+        f"trains as it is."
     )
 
 
@@ -292,7 +314,8 @@ def check_class_names(
                  "(command line: --text-column, --label-column)")
     elif _FOR_TRAINED_MODEL.get():  # scoring: the model's classes are what it was trained on
         raise DataError(
-            f"{origin} names {count} classes {_names_text(names)}, and the model was trained on "
+            f"{origin} names {count_text(count, 'class')} {_names_text(names)}, and the model was "
+            f"trained on "
             f"{expected} classes{entry_names}: pass class_names= naming them in id order "
             f"(command line: --class-names), so that the names in the data map to its ids."
         )
@@ -308,7 +331,8 @@ def check_class_names(
     elif count < expected:
         fixes += f", or, for data that lacks some classes, {lacking}"
     raise DataError(
-        f"{origin} names {count} classes {_names_text(names)} but {entry_name(spec)} has "
+        f"{origin} names {count_text(count, 'class')} {_names_text(names)} but "
+        f"{entry_name(spec)} has "
         f"{expected}{entry_names}: {fixes}."
     )
 
@@ -432,7 +456,8 @@ def check_texts(
     not_text = np.flatnonzero([not isinstance(t, (str, bytes)) for t in texts])
     if len(not_text):
         raise DataError(
-            f"{origin}: {len(not_text)} texts are missing or not strings ({rows_text(not_text)}, "
+            f"{origin}: {count_text(len(not_text), 'text')} missing or not strings "
+            f"({rows_text(not_text)}, "
             f"e.g. {texts[not_text[0]]!r}); expected one string per example. Drop or fill those "
             f"rows."
         )

@@ -24,10 +24,10 @@ from zoo.data.folders import (
     unreadable_images,
 )
 from zoo.data.resizing import fit_images
-from zoo.data.sources import count_text, first_shape_mismatch, npz_read_problem
+from zoo.data.sources import first_shape_mismatch, npz_read_problem
 from zoo.data.tables import field_count_error, not_utf8, read_table_file
 from zoo.data.validate import check_texts
-from zoo.errors import DataError, first_line, warn
+from zoo.errors import DataError, count_text, first_line, warn
 from zoo.serving.paths import INPUT_FORMATS, missing_input
 
 
