@@ -88,9 +88,10 @@ def load(
         augment: default: True when the stream is a shuffled training split and the entry has
             an augmentation; never applied to evaluation streams unless asked for. True for an
             entry without an augmentation raises.
-        seed: seeds the hold-out, the shuffle order and the augmentation. tf.data combines a
-            shuffle's seed with TensorFlow's global seed, so the order (not the hold-out) also
-            depends on that: set it first (`keras.utils.set_random_seed(n)`, which `zoo.train`
+        seed: seeds the hold-out, the shuffle order and the augmentation: load a local
+            source's "train" and "validation" splits with the same seed, or they overlap (each
+            seed holds out other examples). tf.data combines a shuffle's seed with
+            TensorFlow's global seed, so the order (not the hold-out) also depends on that: set it first (`keras.utils.set_random_seed(n)`, which `zoo.train`
             calls with its own seed) for the same order in every process and after any call.
         preprocessor: a fitted `Preprocessor` to reuse (the training dataset's `.preprocessor`);
             required for text splits other than `"train"`/`"all"`, whose vocabulary must come
