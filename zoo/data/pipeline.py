@@ -91,8 +91,9 @@ def load(
         seed: seeds the hold-out, the shuffle order and the augmentation: load a local
             source's "train" and "validation" splits with the same seed, or they overlap (each
             seed holds out other examples). tf.data combines a shuffle's seed with
-            TensorFlow's global seed, so the order (not the hold-out) also depends on that: set it first (`keras.utils.set_random_seed(n)`, which `zoo.train`
-            calls with its own seed) for the same order in every process and after any call.
+            TensorFlow's global seed, so the order (not the hold-out) also depends on that: set
+            it first (`keras.utils.set_random_seed(n)`, which `zoo.train` calls with its own
+            seed) for the same order in every process and after any call.
         preprocessor: a fitted `Preprocessor` to reuse (the training dataset's `.preprocessor`);
             required for text splits other than `"train"`/`"all"`, whose vocabulary must come
             from training text. Without one, text training splits adapt a new one.
