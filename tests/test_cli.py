@@ -633,8 +633,9 @@ def test_columns_of_your_own_train_evaluate_and_tune(tmp_path, capsys):
                  "--epochs", "1", *columns, *small]) == 2
     error = capsys.readouterr().err
     assert ("'dev.tsv' has no text column 'review'; found columns ['label', 'sentence']. The "
-            "columns named (text_column=, label_column=; --text-column, --label-column) are read "
-            "from the training and the validation data alike") in error
+            "columns (named with text_column= and label_column=, --text-column and "
+            "--label-column, else the defaults: sentence or text, and label) are read from the "
+            "training and the validation data alike") in error
     assert "Pass text_column=" not in error
 
     search = tmp_path / "search"

@@ -450,6 +450,9 @@ def test_integer_labels_short_of_the_models_classes_warn_for_training_only():
             f"every example is of one class, '{label}': a model trained on them learns to pick "
             f"it whatever the input. Check the labels (a folder of class folders needs one "
             f"sub-folder per class)."]
+    with pytest.warns(UserWarning, match=r"every example is of one class, 'dog'"):  # named
+        zoo.data.load((x, np.ones_like(y)), split="train", class_names=["cat", "dog"],
+                      spec=spec.with_overrides(num_classes=2))
     texts = pd.DataFrame({"sentence": ["good", "fine"] * 10, "label": ["positive"] * 20})
     with pytest.warns(UserWarning, match=r"every example is of one class, 'positive'"):
         zoo.data.load(texts, split="train", spec="lstm_sst2")

@@ -816,7 +816,7 @@ def test_text_column_errors_list_the_columns_found(tmp_path):
     ):
         zoo.data.load(path, spec="lstm_sst2", text_column="review", label_column="stars")
     frame = pd.DataFrame({"text": ["good", None, "bad"], "label": [1, 1, 0]})
-    with pytest.raises(DataError, match=r"1 text missing or not strings \(row 1"):
+    with pytest.raises(DataError, match=r"1 text is missing or not a string \(row 1"):
         zoo.data.load(frame, spec="lstm_sst2")
     # Columns by position (a frame read with header=None): a missing one is named, not an
     # AttributeError from the hint's case comparison.

@@ -459,16 +459,28 @@ def test_a_model_compiled_by_its_user_is_said_to_be_compiled_again(tmp_path, cap
     model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
     with caplog.at_level(logging.WARNING, logger="zoo"):
         result = zoo.train(model, data, epochs=1, verbose=0)
-    assert ("the model given was compiled by its user (optimizer SGD); zoo.train compiles it "
-            "again by the recipe of 'mlp_mnist' (adam, learning rate 0.002, its loss). To train "
-            "with your own compile, call model.fit on zoo.data.load datasets.") in caplog.text
+    assert ("the model given comes compiled with an optimizer of its own (SGD), not by zoo; "
+            "zoo.train compiles it again by the recipe of 'mlp_mnist' (adam, learning rate 0.002, "
+            "its loss). To train with your own compile, call model.fit on zoo.data.load "
+            "datasets.") in caplog.text
     assert type(result.model.optimizer).__name__ == "Adam"
     caplog.clear()
     # zoo's own compile (zoo.build's, or the last run's) is not the user's: nothing to say.
     with caplog.at_level(logging.WARNING, logger="zoo"):
         zoo.train(model, data, epochs=1, verbose=0)
         zoo.train(zoo.build("mlp_mnist", units=(8,)), data, epochs=1, verbose=0)
-    assert "compiled by its user" not in caplog.text
+    assert "optimizer of its own" not in caplog.text
+    # zoo's compile under mixed_float16, whose optimizer Keras wraps for loss scaling, is zoo's.
+    from zoo.training.compile import compiled_by_its_user
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        mixed = zoo.build("mlp_mnist", units=(8,))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert type(mixed.optimizer).__name__ == "LossScaleOptimizer"
+    assert not compiled_by_its_user(mixed)
     # A network of one's own: the refusal names the ways to train it.
     mine = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
                              keras.layers.Dense(10, activation="softmax")], name="mine")
@@ -493,10 +505,28 @@ def test_an_early_stopping_restore_a_workdir_overrules_is_warned_about(tmp_path,
             "monitor='val_loss' (--set monitor=val_loss) for the run to choose by the "
             "callback's.") in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="zoo"):  # the same monitor: they agree
+    # The same monitor: no warning (on a tie of two epochs the callback restores the first, the
+    # run keeps the later, as best.keras says).
+    with caplog.at_level(logging.WARNING, logger="zoo"):
         zoo.train("mlp_mnist", data, epochs=1, verbose=0, units=(8,), monitor="val_loss",
                   callbacks=[stopping], workdir=tmp_path / "by_loss")
     assert "EarlyStopping" not in caplog.text
+
+
+def test_validation_data_of_other_columns_than_the_training_data_is_told_both_read_alike():
+    # The training table has the default columns; the fix for the validation table is not
+    # "pass text_column='review'", which would break the training table.
+    train = pd.DataFrame({"sentence": ["a fine film", "so dull"] * 10, "label": [1, 0] * 10})
+    dev = pd.DataFrame({"review": ["great", "awful"], "label": [1, 0]})
+    with pytest.raises(zoo.DataError) as raised:
+        zoo.train("lstm_sst2", train, validation_data=dev, epochs=1, verbose=0,
+                  vocab_size=50, sequence_length=8, embedding_dim=4, lstm_units=(4,))
+    message = str(raised.value)
+    assert message.startswith("the DataFrame of 2 rows has no text column 'sentence' or 'text'; "
+                              "found columns ['review', 'label']. The columns (named with "
+                              "text_column= and label_column=")
+    assert "read from the training and the validation data alike" in message
+    assert "Pass text_column=" not in message
 
 
 class _PoisonAtEpoch(keras.callbacks.Callback):

@@ -673,6 +673,7 @@ def _load_for_evaluation(
     from zoo import data as zoo_data
     from zoo.data import validate
     from zoo.data.catalog import train_and_test_splits
+    from zoo.data.pipeline import resizes
     from zoo.data.sources import tfds_name
 
     # Named for what was called: zoo.data.load's own check named zoo.data.load.
@@ -701,5 +702,5 @@ def _load_for_evaluation(
     with validate.for_trained_model():
         return zoo_data.load(data, split=split, spec=spec, batch_size=batch_size,
                              preprocessor=preprocessor, shuffle=False, augment=False,
-                             class_names=class_names, resize_images=spec.recipe.resize_images,
+                             class_names=class_names, resize_images=resizes(data, spec),
                              **read_options)

@@ -40,6 +40,24 @@ MAX_SHUFFLE_BUFFER = 100_000  # a full shuffle for every catalog dataset but ag_
 BATCHES_PER_CHUNK = 32
 
 
+def resizes(source: Any, spec: ModelSpec) -> bool:
+    """Whether a run of `spec` reads `source` with `resize_images`: its recipe asks for it and
+    the source is local (TFDS datasets are read as TFDS stores them; None is the entry's TFDS
+    dataset). What zoo.train, zoo.tune and zoo.evaluate pass to `load`, so that only a caller's
+    own `resize_images=True` for a TFDS dataset is warned about.
+
+    Example:
+        >>> import zoo
+        >>> from zoo.data.pipeline import resizes
+        >>> spec = zoo.get_spec("cnn_cifar10").with_overrides(resize_images=True)
+        >>> resizes("photos/", spec), resizes("tfds:cifar10", spec), resizes(None, spec)
+        (True, False, False)
+    """
+    if not spec.recipe.resize_images or source is None:
+        return False
+    return not (isinstance(source, str) and tfds_name(source) is not None)
+
+
 def load(
     source: Any = None,
     split: str = "train",
@@ -249,8 +267,8 @@ def load(
         report_class_ids(examples, names)
         if spec is not None and shuffle is not False:
             # Training data (evaluation reads without shuffling): a test set may lack classes.
-            names = examples.class_names or spec.class_names
-            if (not validate.warn_one_class(examples.labels, names, examples.origin)
+            if (not validate.warn_one_class(examples.labels, examples.class_names or names,
+                                            examples.origin)
                     and not examples.class_names):
                 validate.warn_missing_top_classes(examples.labels, spec, examples.origin)
     examples = split_examples(examples, split, validation_fraction=validation_fraction, seed=seed)

@@ -455,9 +455,10 @@ def check_texts(
         )
     not_text = np.flatnonzero([not isinstance(t, (str, bytes)) for t in texts])
     if len(not_text):
+        missing = ("1 text is missing or not a string" if len(not_text) == 1 else
+                   f"{len(not_text):,} texts are missing or not strings")
         raise DataError(
-            f"{origin}: {count_text(len(not_text), 'text')} missing or not strings "
-            f"({rows_text(not_text)}, "
+            f"{origin}: {missing} ({rows_text(not_text)}, "
             f"e.g. {texts[not_text[0]]!r}); expected one string per example. Drop or fill those "
             f"rows."
         )

@@ -210,13 +210,14 @@ def compile_model(
     """
     if jit_compile is None:
         jit_compile = False if keras.backend.backend() == "tensorflow" else "auto"
-    optimizer = make_optimizer(spec.recipe, steps_per_epoch)
-    _RECIPE_OPTIMIZERS[model] = optimizer
     model.compile(
-        optimizer=optimizer,
+        optimizer=make_optimizer(spec.recipe, steps_per_epoch),
         loss=make_loss(spec.recipe),
         metrics=["accuracy"],
         jit_compile=jit_compile,
         steps_per_execution=steps_per_execution,
     )
+    # The model's own, as compile left it: under mixed_float16 Keras wraps the optimizer given
+    # in a LossScaleOptimizer.
+    _RECIPE_OPTIMIZERS[model] = model.optimizer
     return model

@@ -160,9 +160,10 @@ def _resolve_spec(
         if compiled_by_its_user(name_or_model):  # the docstring says so; a log line did not
             optimizer = type(name_or_model.optimizer).__name__
             logger.warning(
-                "the model given was compiled by its user (optimizer %s); zoo.train compiles it "
-                "again by the recipe of %r (%s, learning rate %g, its loss). To train with your "
-                "own compile, call model.fit on zoo.data.load datasets.", optimizer, spec.name,
+                "the model given comes compiled with an optimizer of its own (%s), not by zoo; "
+                "zoo.train compiles it again by the recipe of %r (%s, learning rate %g, its "
+                "loss). To train with your own compile, call model.fit on zoo.data.load "
+                "datasets.", optimizer, spec.name,
                 spec.recipe.optimizer, spec.recipe.learning_rate)
         built_with = spec.model_kwargs()
         changed = sorted(k for k, v in overrides.items()
@@ -298,6 +299,7 @@ def load_run_data(
     import tensorflow as tf
 
     from zoo import data as zoo_data
+    from zoo.data.pipeline import resizes
 
     for argument, source in (("data", data), ("validation_data", validation_data)):
         if isinstance(source, tf.data.Dataset):
@@ -320,29 +322,30 @@ def load_run_data(
 
     reading = reading or {}
     common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed,
-              "resize_images": spec.recipe.resize_images, **reading.get("columns", {})}
+              **reading.get("columns", {})}
     # Augmentation and length bucketing for training only: evaluation keeps one padded shape and
     # the source order.
     train = zoo_data.load(data, split=train_split, preprocessor=preprocessor, augment=augment,
                           bucket_by_length=spec.recipe.bucket_by_length,
                           class_names=reading.get("class_names"),
-                          **common, **tfds_options(data))
+                          resize_images=resizes(data, spec), **common, **tfds_options(data))
     if not with_validation:
         return train, None
     try:
         validation = zoo_data.load(validation_source, split=validation_split,
                                    preprocessor=train.preprocessor, class_names=train.class_names,
-                                   shuffle=False, augment=False, **common,
+                                   shuffle=False, augment=False,
+                                   resize_images=resizes(validation_source, spec), **common,
                                    **tfds_options(validation_source))
     except MissingColumnError as error:
-        if validation_data is None or not reading.get("columns"):
+        if validation_data is None:
             raise
-        # The columns named for the training table: its fix ("pass text_column=") would break
-        # the training data, which has them.
+        # The training table has the columns: its fix ("pass text_column=") would break it.
         raise MissingColumnError(
             error.summary,
-            " The columns named (text_column=, label_column=; --text-column, "
-            "--label-column) are read from the training and the validation data alike: give "
+            " The columns (named with text_column= and label_column=, --text-column and "
+            "--label-column, else the defaults: sentence or text, and label) are read from "
+            "the training and the validation data alike: give "
             "the validation table the same column names (frame.rename(columns=...), passed as "
             "a DataFrame), or leave validation_data (--validation-data) out to hold out 10% of "
             "the training data."

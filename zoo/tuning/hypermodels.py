@@ -362,9 +362,9 @@ class ZooHyperModel(keras_tuner.HyperModel):
         reads them for this trial: preprocessed, shuffled and augmented with the seed; a text
         vocabulary fitted on the training part only."""
         from zoo import data as zoo_data
+        from zoo.data.pipeline import resizes
 
-        common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": self.seed,
-                  "resize_images": spec.recipe.resize_images}
+        common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": self.seed}
         split = "all"
         if validation_split:  # Keras' argument, as zoo's seeded hold-out
             if validation is not None:
@@ -375,12 +375,12 @@ class ZooHyperModel(keras_tuner.HyperModel):
             common["validation_fraction"] = validation_split
             split, validation = "train", source
         train = zoo_data.load(source, split=split, bucket_by_length=spec.recipe.bucket_by_length,
-                              shuffle=shuffle, **common)
+                              shuffle=shuffle, resize_images=resizes(source, spec), **common)
         if validation is not None and not isinstance(validation, tf.data.Dataset):
             validation = zoo_data.load(
                 validation, split="validation" if validation_split else "all",
                 preprocessor=train.preprocessor, class_names=train.class_names, shuffle=False,
-                augment=False, **common,
+                augment=False, resize_images=resizes(validation, spec), **common,
             )
         return train, validation
 
