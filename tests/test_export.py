@@ -1499,7 +1499,7 @@ def test_predict_states_expected_and_received_inputs(exports):
                        r"column \(or a single column\), received columns \['review', 'label'\]\. "
                        r"Pass the text column itself: frame\['my_column'\]\."):
         text.predict(pd.DataFrame({"review": POSITIVE[:2], "label": [1, 0]}))
-    with pytest.raises(zoo.DataError, match="not strings"):
+    with pytest.raises(zoo.DataError, match="1 text is missing or not a string"):
         text.predict(["fine", None])
     with pytest.raises(zoo.DataError, match="classifies texts.*received an array of shape"):
         text.predict(np.zeros((2, 28, 28), "uint8"))
