@@ -112,6 +112,17 @@ def train_and_test_splits(name: str) -> tuple[str, str]:
     return (info.train_split, info.test_split) if info is not None else ("train", "test")
 
 
+def is_tfds_source(source: Any) -> bool:
+    """True for None (an entry's own dataset), "tfds:NAME" and bare catalog names.
+
+    Example:
+        >>> from zoo.data.catalog import is_tfds_source
+        >>> is_tfds_source(None), is_tfds_source("tfds:mnist"), is_tfds_source("digits.npz")
+        (True, True, False)
+    """
+    return source is None or tfds_name(source) is not None
+
+
 def tfds_name(source: Any) -> str | None:
     """The TFDS name a source refers to ("tfds:NAME[/CONFIG]" or a catalog name), else None.
 

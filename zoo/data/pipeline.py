@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo.data import validate
-from zoo.data.catalog import DATASETS
+from zoo.data.catalog import DATASETS, is_tfds_source
 from zoo.data.examples import Examples, TfdsExamples
 from zoo.data.images import make_augmentation
 from zoo.data.labels import name_positions, report_class_ids
@@ -53,9 +53,7 @@ def resizes(source: Any, spec: ModelSpec) -> bool:
         >>> resizes("photos/", spec), resizes("tfds:cifar10", spec), resizes(None, spec)
         (True, False, False)
     """
-    if not spec.recipe.resize_images or source is None:
-        return False
-    return not (isinstance(source, str) and tfds_name(source) is not None)
+    return spec.recipe.resize_images and not is_tfds_source(source)
 
 
 def load(

@@ -15,7 +15,8 @@ import keras
 import pandas as pd
 
 from zoo import checks
-from zoo.data.sources import column_options, tfds_name
+from zoo.data.catalog import is_tfds_source
+from zoo.data.sources import column_options
 from zoo.data.tables import MissingColumnError
 from zoo.errors import InvalidValueError, UnknownNameError, ZooError
 from zoo.evaluation import EvalReport, evaluate
@@ -198,11 +199,6 @@ def _warn_of_overruled_restores(callbacks: list[keras.callbacks.Callback], recip
                 callback.monitor, recipe.monitor, way)
 
 
-def is_tfds_source(source: Any) -> bool:
-    """True for None (the entry's own dataset), "tfds:NAME" and bare catalog names."""
-    return source is None or tfds_name(source) is not None
-
-
 def used_data_dir(data_dir: Any, data: Any, validation_data: Any) -> Any:
     """`data_dir` when a run reads a TFDS dataset, else None after a warning that it is unused:
     a silently ignored data_dir would leave a user looking for TFDS files in it."""
@@ -317,8 +313,10 @@ def load_run_data(
                                                tfds_hold_out=tfds_hold_out)
     validation_source = data if validation_data is None else validation_data
 
-    def tfds_options(source: Any) -> dict[str, Any]:  # local sources would warn about data_dir
-        return {"data_dir": data_dir if is_tfds_source(source) else None, "download": download}
+    def source_options(source: Any) -> dict[str, Any]:
+        # TFDS only: local sources would warn about data_dir; TFDS images are not resized.
+        return {"data_dir": data_dir if is_tfds_source(source) else None, "download": download,
+                "resize_images": resizes(source, spec)}
 
     reading = reading or {}
     common = {"spec": spec, "batch_size": spec.recipe.batch_size, "seed": seed,
@@ -328,15 +326,14 @@ def load_run_data(
     train = zoo_data.load(data, split=train_split, preprocessor=preprocessor, augment=augment,
                           bucket_by_length=spec.recipe.bucket_by_length,
                           class_names=reading.get("class_names"),
-                          resize_images=resizes(data, spec), **common, **tfds_options(data))
+                          **common, **source_options(data))
     if not with_validation:
         return train, None
     try:
         validation = zoo_data.load(validation_source, split=validation_split,
                                    preprocessor=train.preprocessor, class_names=train.class_names,
-                                   shuffle=False, augment=False,
-                                   resize_images=resizes(validation_source, spec), **common,
-                                   **tfds_options(validation_source))
+                                   shuffle=False, augment=False, **common,
+                                   **source_options(validation_source))
     except MissingColumnError as error:
         if validation_data is None:
             raise

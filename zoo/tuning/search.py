@@ -39,6 +39,7 @@ import pandas as pd
 import tensorflow as tf
 
 from zoo import checks
+from zoo.data.catalog import is_tfds_source
 from zoo.errors import InvalidValueError, MissingDependencyError, ZooError, first_line, warn
 from zoo.interrupts import interrupts_kept
 from zoo.io import (
@@ -65,7 +66,6 @@ from zoo.training.callbacks import (
 )
 from zoo.training.fingerprint import fingerprint
 from zoo.training.loop import (
-    is_tfds_source,
     load_run_data,
     reading_options,
     run_precision,
