@@ -1816,3 +1816,26 @@ def test_no_inputs_predict_as_no_rows_and_unordered_texts_are_named(exports):
             text.predict(given)
     with pytest.raises(zoo.DataError, match=r"a set has no order for the rows to follow"):
         text.predict({"a"})
+
+
+def test_paths_from_python_may_start_with_the_home_directory(tmp_path, monkeypatch):
+    # As pandas and TFDS read them: "~/digits.npz" was read as a folder named "~" in the
+    # current directory, which does not exist.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    write_digits_npz(tmp_path / "digits.npz", count=100)
+    assert sum(len(y) for _, y in zoo.data.load("~/digits.npz", spec="mlp_mnist")) == 90
+    result = zoo.train("mlp_mnist", "~/digits.npz", validation_data=Path("~/digits.npz"),
+                       epochs=1, workdir="~/run", verbose=0, units=(8,))
+    assert (tmp_path / "run" / "history.csv").is_file()
+    zoo.export(result, Path("~/export"))
+    assert zoo.load("~/export").predict(np.zeros((1, 28, 28), np.uint8)).shape[0] == 1
+    started = zoo.build("mlp_mnist", weights="~/run", units=(8,))
+    assert np.array_equal(started.get_weights()[0], result.model.get_weights()[0])
+    report = zoo.evaluate("~/run", "~/digits.npz")
+    assert report.accuracy == pytest.approx(
+        zoo.evaluate(result.model, str(tmp_path / "digits.npz"), spec="mlp_mnist",
+                     preprocessor=result.preprocessor).accuracy)
+    assert not list(elsewhere.iterdir())  # no "~" folder made here

@@ -27,6 +27,7 @@ from helpers import (
 
 import zoo
 from zoo.logs import without_retracing_warnings
+from zoo.termination import Terminated
 from zoo.training.callbacks import ResumableEarlyStopping, monitor_mode
 from zoo.training.loop import TrainingDivergedError
 from zoo.training.workdir import WorkdirConflictError
@@ -746,13 +747,33 @@ class _Interrupt(Exception):
 
 
 class _InterruptAfterEpoch(keras.callbacks.Callback):
-    def __init__(self, epoch):
+    def __init__(self, epoch, kind=_Interrupt):
         super().__init__()
-        self.epoch = epoch
+        self.epoch, self.kind = epoch, kind
 
     def on_epoch_end(self, epoch, logs=None):
         if epoch + 1 == self.epoch:  # user callbacks run after the workdir's commit
-            raise _Interrupt()
+            raise self.kind()
+
+
+@pytest.mark.parametrize("kind", [KeyboardInterrupt, Terminated])
+def test_an_interrupted_run_tells_from_python_what_was_kept_and_how_to_resume(tmp_path, kind):
+    # The command line printed the way on; a notebook showed a bare KeyboardInterrupt.
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=100))
+    workdir = tmp_path / "run"
+    common = {"epochs": 3, "workdir": workdir, "verbose": 0, "units": (8,)}
+    with pytest.raises(kind) as raised:
+        zoo.train("mlp_mnist", data, callbacks=[_InterruptAfterEpoch(2, kind)], **common)
+    assert type(raised.value) is kind  # a SIGTERM stays one (its exit status differs)
+    assert str(raised.value) == (
+        f"training interrupted after 2 completed epochs, kept in {workdir}: call zoo.train "
+        f"again with the same arguments to resume from there.")
+    assert list(zoo.train("mlp_mnist", data, **common).history["epoch"]) == [1, 2, 3]
+    # Without a workdir nothing is kept, and nothing is claimed.
+    with pytest.raises(KeyboardInterrupt) as bare:
+        zoo.train("mlp_mnist", data, epochs=2, verbose=0, units=(8,),
+                  callbacks=[_InterruptAfterEpoch(1, KeyboardInterrupt)])
+    assert bare.value.args == ()
 
 
 def _record_training_batches(monkeypatch):

@@ -707,10 +707,11 @@ _PATH_ARGUMENTS = ("data", "validation_data", "data_dir", "workdir", "weights", 
 def _expand_home(args: argparse.Namespace) -> None:
     """`~` in a path, as the shell expands it in `--workdir ~/runs` but not in
     `--workdir=~/runs` (which made a folder named "~" in the current one)."""
+    from zoo.io import expand_user
+
     for name in _PATH_ARGUMENTS:
-        value = getattr(args, name, None)
-        if isinstance(value, str) and value.startswith("~"):
-            setattr(args, name, os.path.expanduser(value))
+        if getattr(args, name, None) is not None:
+            setattr(args, name, expand_user(getattr(args, name)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -115,10 +115,14 @@ def count_text(number: int, noun: str) -> str:
         >>> from zoo.errors import count_text
         >>> count_text(1, "row"), count_text(6920, "row"), count_text(2, "class")
         ('1 row', '6,920 rows', '2 classes')
+        >>> count_text(3, "batch"), count_text(3, "epoch")
+        ('3 batches', '3 epochs')
     """
     if number == 1:
         return f"1 {noun}"
-    return f"{number:,} {noun}{'es' if noun.endswith(('s', 'x', 'ch', 'sh')) else 's'}"
+    # "epoch" ends in a hard "ch", which takes a plain "s".
+    sibilant = noun.endswith(("s", "x", "ch", "sh")) and not noun.endswith("och")
+    return f"{number:,} {noun}{'es' if sibilant else 's'}"
 
 
 def first_line(error: BaseException) -> str:

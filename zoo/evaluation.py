@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from zoo.errors import DataError, InvalidValueError, MissingDependencyError
+from zoo.io import expand_user
 
 logger = logging.getLogger("zoo.evaluation")
 
@@ -376,6 +377,7 @@ def evaluate(
         >>> report.confusion.shape
         (10, 10)
     """
+    model, data, data_dir = expand_user(model), expand_user(data), expand_user(data_dir)
     import keras
     import tensorflow as tf
 

@@ -478,3 +478,24 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True  # someone else's process
     return True
+
+
+def expand_user(value: Any) -> Any:
+    """`value` with a leading `~` made the home directory where it is a path (a str or
+    path-like), as pandas and TFDS read paths; anything else (arrays, DataFrames, datasets,
+    TFDS names, None) as it is.
+
+    Example:
+        >>> import os
+        >>> from zoo.io import expand_user
+        >>> expand_user("~/digits.npz") == os.path.join(os.path.expanduser("~"), "digits.npz")
+        True
+        >>> expand_user("tfds:mnist"), expand_user(None)
+        ('tfds:mnist', None)
+    """
+    if isinstance(value, os.PathLike):
+        text = os.fspath(value)
+        return Path(os.path.expanduser(text)) if str(text).startswith("~") else value
+    if isinstance(value, str) and value.startswith("~"):
+        return os.path.expanduser(value)
+    return value

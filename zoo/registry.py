@@ -20,6 +20,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, overload
 
 from zoo.errors import InvalidValueError, ZooError, unknown_name, warn
+from zoo.io import expand_user
 from zoo.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -384,6 +385,7 @@ def build(
         >>> zoo.build("cnn_mnist", num_classes=3, compile=False).output_shape
         (None, 3)
     """
+    weights = expand_user(weights)
     spec = get_spec(name)
     spec.check_arguments(overrides, build)  # a misspelt `weights` is no override either
     spec = spec.with_overrides(**overrides)

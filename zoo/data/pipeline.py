@@ -28,6 +28,7 @@ from zoo.data.sources import read_source, tfds_name, with_class_names
 from zoo.data.text import TEXT_BATCH
 from zoo.data.tfds_source import read_tfds
 from zoo.errors import DataError, InvalidValueError
+from zoo.io import expand_user
 from zoo.registry import as_spec
 from zoo.spec import ModelSpec
 
@@ -171,6 +172,7 @@ def load(
         >>> train.class_names, next(iter(valid))[1].numpy().tolist()
         (('meh', 'neg', 'pos'), [1, 2])
     """
+    source, data_dir = expand_user(source), expand_user(data_dir)
     spec = as_spec(spec)
     if checked_preprocessor(preprocessor) is not None:
         spec = spec or preprocessor.spec

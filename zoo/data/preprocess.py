@@ -89,7 +89,11 @@ class Preprocessor:
 
     @property
     def layer(self) -> Any:
-        """The Keras layer that does the work (normalization or vectorization), for export."""
+        """The Keras layer that does the work (normalization or vectorization), for export.
+
+        A text entry's layer is Keras' TextVectorization, which gives int64 ids; calling the
+        preprocessor itself gives the int32 ids the pipelines and models use.
+        """
         return self._layer
 
     @property

@@ -25,6 +25,7 @@ from zoo import checks
 from zoo.data.resizing import fit_images
 from zoo.errors import InvalidValueError, first_line
 from zoo.interrupts import interrupts_kept
+from zoo.io import expand_user
 from zoo.logs import quiet
 from zoo.serving.archive import (
     VOCABULARY,
@@ -109,6 +110,7 @@ def export(
         >>> zoo.load(path).metadata["parity"]["passed"]
         True
     """
+    model_or_result, path = expand_user(model_or_result), expand_user(path)
     started = time.perf_counter()
     checks.tensorflow_backend("zoo.export", checks.EXPORT_ELSEWHERE)
     # Tracing there makes the SavedModel's variables the strategy's, and writing it then fails

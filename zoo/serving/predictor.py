@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo.errors import DataError, InvalidValueError, and_more, shortened, warn
+from zoo.io import expand_user
 from zoo.serving.archive import load_saved_model, read_metadata
 from zoo.serving.inputs import as_images, as_texts
 from zoo.serving.paths import MODEL_KINDS, blank, missing_model
@@ -261,6 +262,7 @@ def load(path: str | os.PathLike) -> Predictor:
         ...
         zoo.errors.DataError: ... holds no model: expected a zoo export ...
     """
+    path = expand_user(path)
     _check_load_argument(path)
     path = Path(path)
     missing = missing_model(path)

@@ -18,10 +18,10 @@ from zoo import checks
 from zoo.data.catalog import is_tfds_source
 from zoo.data.sources import column_options
 from zoo.data.tables import MissingColumnError
-from zoo.errors import InvalidValueError, UnknownNameError, ZooError
+from zoo.errors import InvalidValueError, UnknownNameError, ZooError, count_text
 from zoo.evaluation import EvalReport, evaluate
 from zoo.interrupts import RaiseLostInterrupt, interrupts_kept
-from zoo.io import atomic_write_json, save_atomically
+from zoo.io import atomic_write_json, expand_user, save_atomically
 from zoo.logs import without_retracing_warnings
 from zoo.models.weights import pretrained_source, pretrained_vocabulary
 from zoo.registry import get_spec, spec_for_model
@@ -428,6 +428,8 @@ def train(
         >>> list(result.history.epoch), result.report.num_examples
         ([1], 26)
     """
+    data, validation_data = expand_user(data), expand_user(validation_data)
+    workdir, data_dir = expand_user(workdir), expand_user(data_dir)
     checks.tensorflow_backend("zoo.train")
     if epochs is not None:
         overrides["epochs"] = checks.positive_int("epochs", epochs)
@@ -625,7 +627,7 @@ def _fit(
                     recipe.epochs)
         # Under the run's precision again: Keras builds the compiled metrics at the first step.
         # And a Ctrl-C lost in a finalizer still stops the run.
-        with run_precision(policy.mixed_precision), interrupts_kept(), \
+        with resume_told(run), run_precision(policy.mixed_precision), interrupts_kept(), \
                 without_retracing_warnings(), logs_closed_on_error(tensorboard):
             if policy.multi_worker:
                 keras_history = fit_multi_worker(
@@ -668,6 +670,27 @@ def _fit(
         save_atomically(model.save, run.final_model_path)
     run.mark("complete")
     return run.history_frame()
+
+
+@contextlib.contextmanager
+def resume_told(run: Workdir | None) -> Iterator[None]:
+    """Inside, a Ctrl-C (or SIGTERM's `Terminated`) that stops a run with a workdir leaves as
+    the same kind of interrupt, telling what the workdir kept and how to resume.
+
+    The command line says it itself; this is for zoo.train called from Python, where a notebook
+    shows only the interrupt's traceback.
+    """
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        if run is None or interrupt.args:  # told already (a nested run), or nothing kept
+            raise
+        done = len(run.state.history)
+        told = type(interrupt)(
+            f"training interrupted after {count_text(done, 'completed epoch')}, kept in "
+            f"{run.path}: call zoo.train again with the same arguments to resume from there."
+        )
+        raise told.with_traceback(interrupt.__traceback__) from None
 
 
 def _diverged(spec: ModelSpec, run: Workdir | None, at: tuple[int, int]) -> None:

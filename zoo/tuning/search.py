@@ -49,6 +49,7 @@ from zoo.io import (
     claim,
     default_search_directory,
     directory_kind,
+    expand_user,
     holder,
     in_use_by,
     other_files,
@@ -250,6 +251,8 @@ def tune(
         >>> model.name, model.compiled
         ('mlp_mnist', True)
     """
+    data, validation_data = expand_user(data), expand_user(validation_data)
+    directory, data_dir = expand_user(directory), expand_user(data_dir)
     checks.tensorflow_backend("zoo.tune", checks.SEARCH_ELSEWHERE)
     _check_one_device(overrides)
     # Before anything is read or written: `max_trial` is a misspelt argument, not an override.
