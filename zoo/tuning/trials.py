@@ -104,6 +104,10 @@ def trials_frame(
     at the best epoch), `best_epoch` (1-based), `duration_s`, `worker` (the tuner id that ran it)
     and `error` (the last line of a failed trial's error).
 
+    A missing value is NaN in a float column (`score`, `duration_s`, a learning rate) and `<NA>`
+    in an integer or text one (`best_epoch`, a layer width some trials lack, `error`): pandas'
+    nullable integers keep a width 64 rather than 64.0; `frame.isna()` finds both.
+
     Example:
         >>> import keras_tuner
         >>> from zoo.tuning.trials import trials_frame
