@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
+import json
 import os
 import shlex
 import sys
@@ -173,7 +174,8 @@ def _parser() -> argparse.ArgumentParser:
                             "an image entry")
     evaluation.add_argument("--data", required=True, help="labelled data, as for train --data")
     evaluation.add_argument("--output", metavar="JSON",
-                            help="also write the report here (as a workdir's report.json)")
+                            help="also write the report here (as a workdir's report.json); "
+                                 "- prints the JSON alone instead of the table")
     _add_reading_options(evaluation)
 
     tuning = commands.add_parser("tune", help="search an entry's hyperparameters (resumable)")
@@ -221,11 +223,13 @@ def _parser() -> argparse.ArgumentParser:
     prediction.add_argument("--text-column", metavar="NAME",
                             help="column of a .csv/.tsv input holding the text (default: "
                                  "sentence, else text, else the only column)")
-    prediction.add_argument("--output", metavar="CSV",
+    prediction.add_argument("--output", metavar="FILE",
                             help="also write the predictions here, each beside its input's "
                                  "file, .txt line number or .csv/.tsv row (every column kept; "
                                  "one named as a prediction column, such as label, becomes "
-                                 "input_label)")
+                                 "input_label), as the ending says: .csv, .tsv, .json (a list "
+                                 "of records) or .jsonl (a record per line); - prints them "
+                                 "alone as CSV instead of the table")
     return parser
 
 
@@ -479,10 +483,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     from zoo.io import atomic_write_json
 
     if args.output:
-        _check_output_file(args.output, "the report", "JSON",  # before the evaluation
+        _check_output_file(args.output, "the report", (".json",),  # before the evaluation
                            {"--data": args.data, "MODEL": args.model})
     # A workdir, an export or a .keras file.
     report = zoo.evaluate(args.model, args.data, **_reading_arguments(args))
+    if args.output == STDOUT:  # the JSON alone, for jq and the like
+        print(json.dumps(report.to_dict(), indent=2, sort_keys=True, default=str))
+        return
     if args.output:  # written before printing, as predict's: a closed pipe must not lose it
         atomic_write_json(args.output, report.to_dict())
     print(report)
@@ -565,8 +572,8 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     from zoo.serving.inputs import read_named_inputs
 
     if args.output:
-        _check_output_file(args.output, "predictions", "CSV",  # before the work it would end
-                           {"INPUT": args.input, "MODEL": args.model})
+        _check_output_file(args.output, "predictions", tuple(PREDICTION_FORMATS),  # before
+                           {"INPUT": args.input, "MODEL": args.model})  # the work it would end
     predictor = zoo.load(args.model)
     # A model trained with resize_images fits a folder's photos to its input as they are read.
     fit_to = predictor.input_shape if predictor.resize_images else None
@@ -575,8 +582,11 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     frame = predictor.predict(named.inputs)
     if named.rows is not None:  # each prediction beside what names its input: file, line, id...
         frame = _beside_inputs(named.rows, frame)
+    if args.output == STDOUT:  # the table alone, for other tools to read
+        sys.stdout.write(predictions_text(frame, ".csv"))
+        return
     if args.output:  # written before printing: `zoo predict ... | head` must not lose it
-        atomic_write_text(args.output, frame.to_csv(index=False))
+        atomic_write_text(args.output, predictions_text(frame, Path(args.output).suffix))
     shown = frame.head(PREVIEW_ROWS) if args.output else frame  # the file has them all
     # Files stay whole: two paths alike in their first 40 characters would read as one.
     texts = [column for column, kind in shown.dtypes.items()
@@ -590,6 +600,21 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
     if len(shown) < len(frame):
         print(f"... {len(frame) - len(shown)} more rows; all {len(frame)} are in {args.output}")
+
+
+# --output's formats by the file's ending; another ending gets CSV, with a warning.
+PREDICTION_FORMATS = {
+    ".csv": lambda frame: frame.to_csv(index=False),
+    ".tsv": lambda frame: frame.to_csv(index=False, sep="\t"),
+    ".json": lambda frame: frame.to_json(orient="records", force_ascii=False, indent=1) + "\n",
+    ".jsonl": lambda frame: frame.to_json(orient="records", force_ascii=False, lines=True),
+}
+STDOUT = "-"  # --output -: the predictions (or the report) alone on standard output
+
+
+def predictions_text(frame: pd.DataFrame, suffix: str) -> str:
+    """`frame` as the file ending `suffix` says (`PREDICTION_FORMATS`), else as CSV."""
+    return PREDICTION_FORMATS.get(suffix.lower(), PREDICTION_FORMATS[".csv"])(frame)
 
 
 def _beside_inputs(rows: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
@@ -610,28 +635,36 @@ def _beside_inputs(rows: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFram
                       predictions.reset_index(drop=True)], axis="columns")
 
 
-def _check_output_file(path: str, what: str, kind: str, inputs: dict[str, str | None]) -> None:
+def _check_output_file(path: str, what: str, endings: tuple[str, ...],
+                       inputs: dict[str, str | None]) -> None:
     """Refuse an --output that cannot be written before the work that ends in it; a missing
-    directory is fine (the file's directories are created, as --workdir's are). `inputs`: the
-    command's files by option (--data, INPUT...), which --output must not replace."""
+    directory is fine (the file's directories are created, as --workdir's are). `endings`: the
+    file endings it writes by, the first one for any other (said in a warning). `inputs`: the
+    command's files by option (--data, INPUT...), which --output must not replace. `-`
+    (standard output), a FIFO or a device (`/dev/stdout`) is written to as it is."""
     from zoo import checks
     from zoo.errors import InvalidValueError
-    from zoo.io import check_name_room
+    from zoo.io import check_name_room, special_file
 
+    kind = endings[0].lstrip(".").upper()
+    if path == STDOUT or special_file(path):
+        return
     target = Path(path)
     if target.is_dir():
         raise InvalidValueError(
             f"cannot write {what} to {path}: it is a directory; expected a {kind} file path."
         )
     _refuse_output_over_input(target, what, kind, inputs)
+    if target.is_symlink():  # the file it points to is written
+        target = Path(os.path.realpath(target))
     check_name_room(target, "--output")
     checks.writable_directory("the directory of --output", target.parent)
-    if target.suffix and target.suffix.lower() != f".{kind.lower()}":
+    if target.suffix and target.suffix.lower() not in endings:
         from zoo.errors import warn
 
         # pred.json held CSV without a word (and report.csv JSON).
         warn(f"--output {path}: {what} will be written as {kind}, whatever the name's "
-             f"{target.suffix}; name it .{kind.lower()} to say so.")
+             f"{target.suffix}; name it {' or '.join(endings)} to say so.")
 
 
 def _refuse_output_over_input(target: Path, what: str, kind: str,
@@ -714,16 +747,33 @@ def _expand_home(args: argparse.Namespace) -> None:
             setattr(args, name, expand_user(getattr(args, name)))
 
 
+def _is_standard_output(path: str | None) -> bool:
+    """Whether `path` names this process' standard output (`/dev/stdout`, `/dev/fd/1`, or the
+    file or pipe it goes to), which `--output -` writes to without the table."""
+    if path is None or path == STDOUT:
+        return False
+    try:
+        named, ours = os.stat(path), os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError):  # missing; or stdout is no file (captured in a test)
+        return False
+    return (named.st_dev, named.st_ino) == (ours.st_dev, ours.st_ino)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `zoo` command; returns the exit status (0 ok, 2 bad input, an unusable path or
     out of memory, 130 interrupted, 141 output pipe closed, 143 terminated by SIGTERM)."""
     args = _parser().parse_args(argv)
     _expand_home(args)
+    if _is_standard_output(getattr(args, "output", None)):
+        args.output = STDOUT  # `--output /dev/stdout`: the data alone, not over the table
     from zoo.errors import ZooError
     from zoo.termination import TERMINATED_STATUS, Terminated, terminate_as_interrupt
 
     try:
-        with unencodable_output_escaped(), progress_messages(), terminate_as_interrupt():
+        # With `--output -` stdout carries the predictions or the report alone.
+        messages = sys.stderr if getattr(args, "output", None) == STDOUT else None
+        with unencodable_output_escaped(), progress_messages(messages), \
+                terminate_as_interrupt():
             _check_paths(args)
             if _needs_tensorflow(args.command):
                 start_tensorflow_quietly()

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -22,6 +23,10 @@ from zoo.errors import and_more
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write `text` to `path` atomically (UTF-8). Returns the path.
 
+    A symbolic link is written through: the file it points to is replaced, the link kept. A
+    path that is no regular file (a FIFO, `/dev/stdout`, a terminal, a process substitution's
+    `/dev/fd/N`) has no file to replace, so it is written to directly.
+
     Example:
         >>> import tempfile, pathlib
         >>> from zoo.io import atomic_write_text
@@ -29,6 +34,10 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
         >>> atomic_write_text(target, "hello").read_text()
         'hello'
     """
+    if special_file(path):
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return Path(path)
 
     def write(temporary: Path) -> None:
         # A plain open() ("x": the name is fresh), so the file gets the mode the umask gives.
@@ -55,7 +64,9 @@ def save_atomically(
         >>> save_atomically(zoo.build("mlp_mnist").save_weights, path).is_file()
         True
     """
-    path = Path(path)
+    given = path = Path(path)
+    if path.is_symlink():  # replace the file it points to; renaming onto it would drop the link
+        path = Path(os.path.realpath(path))
     if suffix is None:
         suffix = ".weights.h5" if path.name.endswith(".weights.h5") else path.suffix
     temporary = temporary_sibling(path, suffix=suffix)
@@ -65,9 +76,29 @@ def save_atomically(
     except BaseException as error:
         temporary.unlink(missing_ok=True)
         if isinstance(error, OSError):
-            raise naming(error, path) from None
+            raise naming(error, given) from None
         raise
-    return path
+    return given
+
+
+def special_file(path: str | os.PathLike) -> bool:
+    """Whether `path` (its links followed) exists and is no regular file or folder: a FIFO, a
+    device such as `/dev/stdout`'s terminal or pipe, a socket.
+
+    Example:
+        >>> import tempfile
+        >>> from zoo.io import special_file
+        >>> special_file("/dev/null"), special_file(tempfile.gettempdir()), special_file("no/such")
+        (True, False, False)
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):  # missing, a link loop; ValueError: a NUL in the path
+        return False
+    # /dev/stdout, /dev/fd/N and /proc/self/fd/N name a descriptor, which may be a regular
+    # file the shell opened (`> out.csv`): written as the descriptor, never replaced.
+    descriptor = os.path.abspath(path).startswith(("/dev/", "/proc/"))
+    return descriptor or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 # A file name's limit on Linux and macOS file systems, in bytes, and what zoo's temporary names

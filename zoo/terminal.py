@@ -134,12 +134,13 @@ def unencodable_output_escaped() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def progress_messages() -> Iterator[None]:
+def progress_messages(stream: IO[str] | None = None) -> Iterator[None]:
     """Print zoo's INFO messages (the device policy and why, the epochs a run trains or resumes
-    from, an export's parity check) among the progress bars on stdout; stderr stays for errors.
-    Library users get them through `logging` as usual: the logger is put back on the way out."""
+    from, an export's parity check) among the progress bars on stdout, or on `stream` (stderr
+    where stdout carries the command's data: `--output -`); stderr stays for errors. Library
+    users get them through `logging` as usual: the logger is put back on the way out."""
     logger = logging.getLogger("zoo")
-    handler = _StopOnClosedPipe(sys.stdout)
+    handler = _StopOnClosedPipe(sys.stdout if stream is None else stream)
     handler.setFormatter(CommandLineFormatter())
     level, propagate, show_warning = logger.level, logger.propagate, warnings.showwarning
     logger.addHandler(handler)

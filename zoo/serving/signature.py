@@ -115,9 +115,20 @@ def serving_archive(
                 "label": tf.gather(labels, class_id)}
 
     archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(preprocessor.layer)  # the vectorization's lookup table travels with it
-    archive.add_endpoint(SIGNATURE, serve, input_signature=[signature])
+    # Not `archive.track(layer)`: on the TensorFlow backend that lists Keras' wrappers of the
+    # variables, which the SavedModel then stores a second time beside the tf.Variables the
+    # endpoint captures: every weight twice on disk and in a server's memory
+    # (keras-team/keras#23553). A plain module holding the preprocessing layer brings its
+    # lookup table (text entries) and nothing else; the archive's variable lists then get the
+    # captured variables themselves, so `tf.saved_model.load(DIR).variables` still has them.
+    tables = tf.Module()
+    tables.preprocessing = preprocessor.layer
+    archive.track(tables)
+    endpoint = archive.add_endpoint(SIGNATURE, serve, input_signature=[signature])
+    captured = endpoint.get_concrete_function()
+    archive.variables.extend(captured.variables)
+    archive.trainable_variables.extend(captured.trainable_variables)
+    archive.non_trainable_variables.extend(v for v in captured.variables if not v.trainable)
     return archive
 
 
