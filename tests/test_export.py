@@ -5,6 +5,7 @@ import errno
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -708,6 +709,8 @@ def test_bad_export_arguments_are_refused_before_exporting(arguments, message, t
     ('{"format": 1, "num_classes": 0}', r"its num_classes is 0, not a positive integer"),
     ('{"format": 99, "num_classes": 10}', r"its format 99 is not one this zoo reads \(up to 1\)"),
     ('{"format": 1, "num_classes": 2, "class_names": "ab"}', r"its class_names is not a list"),
+    ('{"format": 1, "num_classes": 10, "class_names": ["a", "b", "c"]}',
+     r"it names 3 classes in class_names but its num_classes is 10"),
 ])
 def test_a_zoo_json_that_is_not_an_exports_is_one_clear_error(exports, tmp_path, document,
                                                               message):
@@ -716,6 +719,26 @@ def test_a_zoo_json_that_is_not_an_exports_is_one_clear_error(exports, tmp_path,
     (damaged / "assets.extra" / "zoo.json").write_text(document)
     with pytest.raises(zoo.DataError, match=rf"cannot read .*zoo\.json: {message}\. Export the "):
         zoo.load(damaged)
+
+
+def test_a_zoo_json_of_another_class_count_than_the_graph_is_refused_on_load(exports, tmp_path,
+                                                                             capsys):
+    # It loaded, then every prediction failed deep in NumPy ("could not broadcast ... (1,10)
+    # into shape (1,3)"), and `zoo predict` printed that traceback with status 1.
+    edited = tmp_path / "edited"
+    shutil.copytree(export_of_kind(exports, "image"), edited)
+    metadata_path = edited / "assets.extra" / "zoo.json"
+    metadata = json.loads(metadata_path.read_text())
+    metadata.update(num_classes=3, class_names=["a", "b", "c"])
+    metadata_path.write_text(json.dumps(metadata))
+    message = (f"{metadata_path} says 3 classes, but the SavedModel beside it gives 10 "
+               f"probabilities: they come from different exports, or zoo.json was edited.")
+    with pytest.raises(zoo.DataError, match=re.escape(message)):
+        zoo.load(edited)
+    images, _ = digit_like_images(2)
+    np.savez(tmp_path / "images.npz", x=images)
+    assert main(["predict", str(edited), str(tmp_path / "images.npz")]) == 2
+    assert capsys.readouterr().err.startswith(f"zoo: error: {message}")
 
 
 def test_killed_export_leaves_nothing_at_the_target(tmp_path):

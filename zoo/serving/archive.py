@@ -355,6 +355,9 @@ def read_metadata(directory: str | os.PathLike) -> dict[str, Any]:
         problem = f"its num_classes is {metadata.get('num_classes')!r}, not a positive integer"
     elif not isinstance(metadata.get("class_names") or [], list):
         problem = "its class_names is not a list"
+    elif metadata.get("class_names") and len(metadata["class_names"]) != metadata["num_classes"]:
+        problem = (f"it names {len(metadata['class_names'])} classes in class_names but its "
+                   f"num_classes is {metadata['num_classes']}")
     if problem is not None:
         raise DataError(
             f"cannot read {path}: {problem}. Export the model again with this zoo (or load "

@@ -27,7 +27,7 @@ import tensorflow as tf
 from zoo import checks
 from zoo.errors import DataError, InvalidValueError, and_more, shortened, warn
 from zoo.io import expand_user
-from zoo.serving.archive import load_saved_model, read_metadata
+from zoo.serving.archive import METADATA, load_saved_model, read_metadata
 from zoo.serving.inputs import as_images, as_texts
 from zoo.serving.paths import MODEL_KINDS, blank, missing_model
 from zoo.serving.signature import SIGNATURE, class_labels
@@ -304,6 +304,15 @@ def _saved_model_predictor(path: Path) -> Predictor:
         ) from None
     (name, spec), = serve.structured_input_signature[1].items()
     kind = "text" if spec.dtype == tf.string else "image"
+    outputs = serve.structured_outputs["probabilities"].shape[-1]
+    if outputs is not None and outputs != metadata["num_classes"]:
+        # An edited or mismatched zoo.json: its labels would be wrong, or fail on every call.
+        raise DataError(
+            f"{path / METADATA} says {metadata['num_classes']} classes, but the "
+            f"SavedModel beside it gives {outputs} probabilities: they come from different "
+            f"exports, or zoo.json was edited. Export the model again (or restore the export's "
+            f"own zoo.json)."
+        )
 
     def forward(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         outputs = serve(**{name: tf.constant(batch, dtype=spec.dtype)})
