@@ -825,6 +825,49 @@ def test_an_output_naming_the_commands_input_is_refused_before_the_work(tmp_path
     assert not (tmp_path / "report.json").exists()
 
 
+def test_an_output_replaces_only_an_earlier_output_and_no_file_of_zoos_folders(
+        tmp_path, capsys, monkeypatch):
+    # `zoo evaluate runs/x --output runs/x/config.json` replaced the run's configuration (the run
+    # was then unreadable), and `--output script.py` a script, without a word.
+    data = write_digits_npz(tmp_path / "digits.npz", count=10)
+    model = tmp_path / "model.keras"
+    model.write_text("stands in: the refusal comes before the model is read")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"entry": "mlp_mnist"}')
+    (run / "report.json").write_text('{"accuracy": 1, "confusion": [], "per_class": []}')
+    script = tmp_path / "script.py"
+    script.write_text("print('mine')\n")
+    monkeypatch.chdir(tmp_path)
+    evaluate = ["evaluate", "model.keras", "--data", str(data), "--output"]
+    predict = ["predict", "model.keras", str(data), "--output"]
+    for command, output, message in [
+        (evaluate, "run/config.json", "--output run/config.json is a file of a training "
+         "workdir (run), which zoo keeps for its own use; expected a JSON file path outside it, "
+         "e.g. --output run_config.report.json."),
+        (evaluate, "run/report.json", "--output run/report.json is a file of a training workdir"),
+        (evaluate, "script.py", "--output script.py exists and does not hold the report zoo "
+         "wrote; zoo will not replace it. Expected a new file path, or an earlier output of "
+         "this command: remove the file first if it is to go, or pick another name."),
+        (predict, "script.py", "--output script.py exists and does not hold predictions zoo "
+         "wrote; zoo will not replace it."),
+    ]:
+        assert main([*command, output]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith(f"zoo: error: {message}"), error
+        assert len(error.splitlines()) == 1
+    assert script.read_text() == "print('mine')\n"
+    assert (run / "config.json").read_text() == '{"entry": "mlp_mnist"}'
+    # An earlier output of the same kind, or an empty file, is checked as before: these get as
+    # far as reading the stand-in model.
+    (tmp_path / "old.json").write_text('{"accuracy": 1, "confusion": [], "per_class": []}')
+    (tmp_path / "old.csv").write_text("class_id,label,probability\n3,3,0.9\n")
+    (tmp_path / "empty.csv").touch()
+    for command, output in [(evaluate, "old.json"), (predict, "old.csv"), (predict, "empty.csv")]:
+        assert main([*command, output]) == 2
+        assert "model.keras is not a readable .keras file" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("export, workdir, relation", [
     ("D", "D", "is"), ("D/export", "D", "lies in"), ("E", "E/run", "holds"),
 ])

@@ -1906,7 +1906,7 @@ def test_predict_output_is_written_as_its_ending_says_through_links_and_to_pipes
     assert len(out.splitlines()) == 5 and not (tmp_path / "-").exists()
 
     # A symbolic link stays one: the file it points to gets the predictions.
-    (tmp_path / "target.csv").write_text("old\n")
+    (tmp_path / "target.csv").write_text("class_id,label,probability\n")  # earlier output
     (tmp_path / "link.csv").symlink_to("target.csv")
     assert main([*command, str(tmp_path / "link.csv")]) == 0
     assert (tmp_path / "link.csv").is_symlink()

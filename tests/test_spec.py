@@ -465,6 +465,9 @@ def test_a_yes_no_override_must_be_true_or_false(entry, overrides, name):
 def test_a_yes_no_field_of_a_recipe_or_a_spec_of_your_own_is_checked_when_made():
     with pytest.raises(zoo.InvalidValueError, match="bucket_by_length must be True or False"):
         Recipe(bucket_by_length="yes")
+    with pytest.raises(zoo.InvalidValueError,
+                       match="augmentation.horizontal_flip must be True or False"):
+        zoo.Augmentation(horizontal_flip="no")  # mirrored digits
     with pytest.raises(zoo.InvalidValueError, match="batch_norm must be True or False"):
         _spec(hyperparameters={"batch_norm": "no"})
 
@@ -562,3 +565,24 @@ def test_every_field_and_allowed_value_is_documented_where_help_shows_it(cls):
     allowed = {Recipe: OPTIMIZERS + SCHEDULES + MONITORS, TextInput: STANDARDIZERS}.get(cls, ())
     for value in allowed:
         assert f'"{value}"' in attributes, value
+
+
+@pytest.mark.parametrize("call, name, allowed", [
+    # Each read with `if`, where "no" is true: compile="no" compiled, overwrite="no" deleted
+    # the search it was to resume, shuffle="no" shuffled.
+    (lambda: zoo.build("mlp_mnist", compile="no"), "compile", "True, False"),
+    (lambda: zoo.build("mlp_mnist", freeze_backbone="no"), "freeze_backbone", "True, False"),
+    (lambda: zoo.models_frame(params="no"), "params", "True, False"),
+    (lambda: zoo.tune("mlp_mnist", overwrite="no"), "overwrite", "True, False"),
+    (lambda: zoo.data.load(_DIGITS, shuffle="no"), "shuffle", "True, False, None"),
+    (lambda: zoo.data.load(_DIGITS, augment="no"), "augment", "True, False, None"),
+    (lambda: zoo.data.load(_DIGITS, cache="no"), "cache", "True, False"),
+    (lambda: zoo.data.load(_DIGITS, drop_remainder="no"), "drop_remainder", "True, False"),
+])
+def test_a_yes_no_argument_must_be_true_or_false(call, name, allowed):
+    with pytest.raises(zoo.InvalidValueError, match=rf"^{name} must be one of {allowed}, got "
+                                                    rf"'no'\.$"):
+        call()
+
+
+_DIGITS = (np.zeros((4, 28, 28), np.uint8), np.arange(4))

@@ -657,6 +657,7 @@ def _check_output_file(path: str, what: str, endings: tuple[str, ...],
     _refuse_output_over_input(target, what, kind, inputs)
     if target.is_symlink():  # the file it points to is written
         target = Path(os.path.realpath(target))
+    _refuse_replacing_other_files(target, path, what, kind)
     check_name_room(target, "--output")
     checks.writable_directory("the directory of --output", target.parent)
     if target.suffix and target.suffix.lower() not in endings:
@@ -665,6 +666,61 @@ def _check_output_file(path: str, what: str, endings: tuple[str, ...],
         # pred.json held CSV without a word (and report.csv JSON).
         warn(f"--output {path}: {what} will be written as {kind}, whatever the name's "
              f"{target.suffix}; name it {' or '.join(endings)} to say so.")
+
+
+# What a file --output may replace holds: an earlier report (JSON with these keys) or earlier
+# predictions (these columns, in any of PREDICTION_FORMATS).
+_REPORT_KEYS = ("accuracy", "confusion", "per_class")
+_PREDICTION_COLUMNS = ("class_id", "probability")
+
+
+def _refuse_replacing_other_files(target: Path, given: str, what: str, kind: str) -> None:
+    """Refuse an --output naming an existing file that is not an earlier output of the same
+    kind (a report, predictions), or one among a training workdir's, a search's or an export's
+    own files: `--output runs/x/config.json` replaced the run's configuration, and any other
+    file (a script, a dataset) was replaced without a word."""
+    from zoo.errors import InvalidValueError
+    from zoo.io import directory_kind
+
+    if not target.is_file():
+        return
+    owner = directory_kind(target.parent)
+    owner = owner or next(("export" for folder in (target.parent, target.parent.parent)
+                           if (folder / "saved_model.pb").is_file()), None)
+    if owner is not None:
+        names = {"run": "a training workdir", "search": "a hyperparameter search",
+                 "export": "an export"}
+        raise InvalidValueError(
+            f"--output {given} is a file of {names[owner]} ({target.parent}), which zoo keeps "
+            f"for its own use; expected a {kind} file path outside it, e.g. --output "
+            f"{target.parent.name}_{target.stem}.{what.split()[-1]}.{kind.lower()}."
+        )
+    if not _earlier_output(target, what):
+        raise InvalidValueError(
+            f"--output {given} exists and does not hold {what} zoo wrote; zoo will not replace "
+            f"it. Expected a new file path, or an earlier output of this command: remove the "
+            f"file first if it is to go, or pick another name."
+        )
+
+
+def _earlier_output(target: Path, what: str) -> bool:
+    """Whether `target` holds what an earlier `--output` wrote: the report's JSON, or
+    predictions (their header line or first record names their columns)."""
+    try:
+        with open(target, encoding="utf-8") as handle:
+            text = handle.read(1 << 20)
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not text.strip():  # made empty beforehand (`touch`): nothing to lose
+        return True
+    if what == "the report":
+        try:
+            report = json.loads(text)
+        except ValueError:
+            return False
+        return isinstance(report, dict) and all(key in report for key in _REPORT_KEYS)
+    head = text[:4096]
+    return all(column in head for column in _PREDICTION_COLUMNS)
 
 
 def _refuse_output_over_input(target: Path, what: str, kind: str,

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, overload
 
+from zoo import checks
 from zoo.errors import InvalidValueError, ZooError, unknown_name, warn
 from zoo.io import expand_user
 from zoo.spec import ModelSpec
@@ -386,6 +387,9 @@ def build(
         (None, 3)
     """
     weights = expand_user(weights)
+    # `if compile:` took any text for True: compile="no" compiled.
+    checks.one_of("compile", compile, (True, False))
+    checks.one_of("freeze_backbone", freeze_backbone, (True, False))
     spec = get_spec(name)
     spec.check_arguments(overrides, build)  # a misspelt `weights` is no override either
     spec = spec.with_overrides(**overrides)
@@ -514,6 +518,7 @@ def models_frame(
     """
     import pandas
 
+    checks.one_of("params", params, (True, False))
     rows = []
     for name in list_models(include, exclude, family=family, task=task, dataset=dataset):
         spec = _REGISTRY[name]

@@ -57,6 +57,8 @@ class Augmentation:
         checks.fraction("augmentation.rotation", self.rotation)
         checks.fraction("augmentation.zoom", self.zoom)
         checks.fraction("augmentation.translation", self.translation)
+        object.__setattr__(self, "horizontal_flip",
+                           checks.boolean("augmentation.horizontal_flip", self.horizontal_flip))
 
     @property
     def enabled(self) -> bool:

@@ -197,6 +197,11 @@ def load(
         )
     seed = checks.seed("seed", seed)
     checks.one_of("download", download, (True, False))
+    for name, value, allowed in (("shuffle", shuffle, (True, False, None)),
+                                 ("augment", augment, (True, False, None)),
+                                 ("cache", cache, (True, False)),
+                                 ("drop_remainder", drop_remainder, (True, False))):
+        checks.one_of(name, value, allowed)  # "no" is truthy
     if class_names is not None:
         class_names = checks.class_names(class_names)
     validation_fraction = checks.fraction("validation_fraction", validation_fraction)

@@ -254,6 +254,8 @@ def tune(
     data, validation_data = expand_user(data), expand_user(validation_data)
     directory, data_dir = expand_user(directory), expand_user(data_dir)
     checks.tensorflow_backend("zoo.tune", checks.SEARCH_ELSEWHERE)
+    # `if overwrite:` took overwrite="no" for True, and deleted the search it was to keep.
+    checks.one_of("overwrite", overwrite, (True, False))
     _check_one_device(overrides)
     # Before anything is read or written: `max_trial` is a misspelt argument, not an override.
     entry = get_spec(name)
