@@ -5,6 +5,7 @@ import json
 import logging
 import math
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -58,6 +59,20 @@ def assert_same_table(left: pd.DataFrame, right: pd.DataFrame) -> None:
 def _architecture(model: keras.Model) -> list:
     """Every layer's class and configuration: equal lists build equal models."""
     return [(type(layer).__name__, layer.get_config()) for layer in model.layers]
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_a_single_width_is_one_layer_in_the_search_space_as_in_the_builders(name):
+    # zoo.build("mlp_mnist", units=128) builds one layer of 128; zoo.tune with the same
+    # override failed in the search space ("object of type 'int' has no len()").
+    widths = {key: value[0] if value else 64  # an optional layer, none by default
+              for key, value in zoo.get_spec(name).hyperparameters.items()
+              if isinstance(value, tuple) and all(isinstance(v, int) for v in value)}
+    assert widths  # every family has layer widths
+    for key, width in widths.items():
+        one, as_tuple = zoo.hypermodel(name, **{key: width}), zoo.hypermodel(
+            name, **{key: (width,)})
+        assert one.space().values == as_tuple.space().values, key
 
 
 @pytest.mark.usefixtures("fresh_keras_session")
@@ -1238,6 +1253,21 @@ def test_fixed_hyperparameters_hold_in_every_trial_and_the_rest_are_searched(dig
     with pytest.raises(zoo.InvalidValueError, match="nothing left to search"):
         zoo.tune("mlp_mnist", digits, directory=tmp_path / "other", fixed=everything, **SMALL)
     assert not (tmp_path / "other").exists()
+
+
+@pytest.mark.parametrize("fixed, message", [
+    ({"optimizer": "adamm"}, "optimizer must be one of 'adam', 'adamw'"),
+    ({"units_0": -5}, r"units\[0\] must be a positive integer, got -5\."),
+])
+def test_a_fixed_value_the_entry_refuses_is_said_before_the_search_writes_anything(
+        tmp_path, digits, fixed, message):
+    # The space took them (a Choice's value is the entry's to check), the first trial failed
+    # on them, and an empty keras_tuner/ folder was left that refused the corrected command.
+    with pytest.raises(zoo.InvalidValueError,
+                       match=rf"^fixed= \(--fix\) {re.escape(str(fixed))}: {message}"):
+        zoo.tune("mlp_mnist", digits, directory=tmp_path / "search",
+                 fixed=fixed, **SMALL)
+    assert not (tmp_path / "search").exists()
 
 
 def test_fixed_values_are_checked_against_hyperparameters_of_every_kind():

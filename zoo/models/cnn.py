@@ -142,17 +142,18 @@ def max_blocks(spec: ModelSpec, limit: int = 4) -> int:
         3
     """
     hyperparameters = spec.hyperparameters
+    own = len(checks.positive_ints("filters", hyperparameters["filters"]))  # 64 is (64,)
     size, blocks = min(spec.input.shape[:2]), 0
     while blocks < limit:
         for _ in range(hyperparameters["convs_per_block"]):
             if hyperparameters["padding"] == "valid":
                 if size < hyperparameters["kernel_size"]:
-                    return max(blocks, len(hyperparameters["filters"]))
+                    return max(blocks, own)
                 size -= hyperparameters["kernel_size"] - 1
         if size < 2:
             break
         size, blocks = size // 2, blocks + 1
-    return max(blocks, len(hyperparameters["filters"]))
+    return max(blocks, own)
 
 
 def search_space_cnn(hp: Any, spec: ModelSpec) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from zoo import checks
 from zoo.spec import Recipe
 
 # The layout of every image zoo's pipelines make: (height, width, channels). Image layers name it
@@ -112,6 +113,8 @@ def layer_widths(
         >>> hp.values
         {'blocks': 2, 'filters_0': 32, 'filters_1': 64}
     """
+    # One width is one layer, as the builders take it (units=128 is units=(128,)).
+    widths = checks.positive_ints(name, widths)
     count = int_range(hp, count_name, 1, max_layers, len(widths))
     most = max(max_layers, len(widths))
     sampled = []
@@ -132,8 +135,9 @@ def optional_width(
 
     An entry with more than one such layer keeps its own: one number cannot describe it.
     """
+    widths = checks.positive_ints(name, widths, allow_empty=True)  # 128 is (128,)
     if len(widths) > 1:
-        return tuple(widths)
+        return widths
     width = choice(hp, name, (0, *choices), widths[0] if widths else 0)
     return (width,) if width else ()
 

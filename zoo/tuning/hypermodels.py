@@ -228,7 +228,14 @@ class ZooHyperModel(keras_tuner.HyperModel):
         self._at_defaults(hp)
         if fixed is None:
             return hp
-        return fixed_space(hp, fixed, self.spec.name or self.spec.family)
+        held = fixed_space(hp, fixed, self.spec.name or self.spec.family)
+        # A value the entry itself refuses (optimizer="adamm", a width of -5) failed the first
+        # trial, after zoo.tune had made the search directory: said now, before any is made.
+        try:
+            self.trial_spec(held.copy()).build_model()
+        except ZooError as error:
+            raise InvalidValueError(f"fixed= (--fix) {dict(fixed)}: {error}") from None
+        return held
 
     def space_frame(self) -> pd.DataFrame:
         """The search space as a table: one row per hyperparameter, its kind, the values it
