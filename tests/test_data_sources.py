@@ -1069,6 +1069,13 @@ def test_labels_counted_from_one_are_named_as_such():
         zoo.data.load((texts, [2] * 5 + [1] * 5), spec=_small("lstm_sst2"))
     with pytest.raises(DataError, match=r"num_classes=4 if they are real classes"):
         zoo.data.load((texts, [3] * 5 + [0] * 5), spec=_small("lstm_sst2"))
+    # A slice of a larger label set (fine-tuning a 2-class head on digits 5 and 6): numbered
+    # from 5, told to subtract it. Was "found 6 at rows ...", as though every row held a 6.
+    with pytest.raises(DataError, match=r"found 5, 6 at rows 0, 1, 2, 3, 4 and 5 more "
+                       r"\(values from 5 to 6\)\. They look like 2 classes numbered from 5 \(5 to "
+                       r"6\): subtract 5 \(y - 5\) so that they are class ids 0 to 1, or build the "
+                       r"model with num_classes=7 if classes 0 to 4 are real too\."):
+        zoo.data.load((texts, [6] * 5 + [5] * 5), spec=_small("lstm_sst2"))
     # No class count makes -1 a class id: the advice is about the rows, not num_classes.
     with pytest.raises(DataError, match=r"found -1 at row 9 \(values from -1 to 1\)\. Class ids "
                        r"start at 0 \(-1 often marks an unlabelled row.*drop those rows"):

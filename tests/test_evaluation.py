@@ -443,7 +443,7 @@ def test_runs_and_exports_refuse_what_they_carry_and_non_models_are_named(tmp_pa
     # Scoring a trained model, the advice is about the data, never about building the model.
     wrong_labels = (images, np.arange(40) % 5)
     for model in (run, export, zoo.load(export)):
-        with pytest.raises(zoo.DataError, match=r"labels must lie in \[0, 3\).*found 3 at rows"
+        with pytest.raises(zoo.DataError, match=r"labels must lie in \[0, 3\).*found 3, 4 at rows"
                            r".*The model was trained on classes 0 to 2: drop those rows") as error:
             zoo.evaluate(model, wrong_labels)
         assert "num_classes" not in str(error.value)
@@ -485,7 +485,8 @@ def test_a_dataset_with_labels_or_class_names_the_model_lacks_is_told_the_fix():
 
     # Was "labels must lie in [0, 10) for a 10-class model, found values from 10 to 19.": no fix.
     with pytest.raises(DataError, match=r"labels must lie in \[0, 10\) for the model \(10 "
-                       r"classes\), found 10 at rows 0, 1, 2, 3 \(values from 10 to 19\)\. The "
+                       r"classes\), found 10, 11, 12, 19 at rows 0, 1, 2, 3 \(values from 10 to 19\)\. "
+                       r"The "
                        r"model was trained on classes 0 to 9: drop those rows"):
         zoo.evaluate(model, dataset([10, 11, 12, 19]))
     # Was "class_names has 2 names for 10 classes.": no fix.

@@ -191,9 +191,18 @@ def check_label_range(
             # 1..N: counted from 1 (star ratings, R, MATLAB), not N+1 classes of which 0 is unused.
             fix = (f"They look counted from 1 (1 to {num_classes}): subtract 1 (y - 1) so that "
                    f"they are class ids 0 to {num_classes - 1}.")
+        elif low > 1 and high - low + 1 == num_classes:
+            # K..K+N-1: a slice of a larger label set (digits 5-9 for a 5-class head when
+            # fine-tuning), whose ids must start at 0 again.
+            fix = (f"They look like {num_classes} classes numbered from {low} ({low} to {high}): "
+                   f"subtract {low} (y - {low}) so that they are class ids 0 to "
+                   f"{num_classes - 1}, or build the model with num_classes={high + 1} if "
+                   f"classes 0 to {low - 1} are real too.")
+        shown = and_more([str(int(value)) for value in np.unique(labels[bad])[:_SHOWN]],
+                         len(np.unique(labels[bad])))
         raise DataError(
             f"{origin}: labels must lie in [0, {num_classes}) for {entry_name(spec)} "
-            f"({num_classes} classes), found {int(labels[bad[0]])} at {rows_text(bad)} "
+            f"({num_classes} classes), found {shown} at {rows_text(bad)} "
             f"(values from {low} to {high}). {fix}"
         )
 
