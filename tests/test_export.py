@@ -1928,3 +1928,13 @@ def test_predict_output_is_written_as_its_ending_says_through_links_and_to_pipes
     assert main(["evaluate", str(path), "--data", str(tmp_path / "labelled.npz"),
                  "--output", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["num_examples"] == 4
+
+
+def test_a_tf_serving_model_folder_is_told_which_version_to_load(exports, tmp_path):
+    # TF Serving's model_base_path/<version>/ layout: "holds no model", without the way in.
+    served = tmp_path / "served" / "cnn_mnist"
+    shutil.copytree(export_of_kind(exports, "image"), served / "1")
+    with pytest.raises(zoo.DataError, match=re.escape(
+            f"It holds TF Serving's version folders 1: pass {served / '1'}, the latest.")):
+        zoo.load(served)
+    assert zoo.load(served / "1").kind == "image"

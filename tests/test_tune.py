@@ -370,6 +370,17 @@ class CountTrainings(keras.callbacks.Callback):
         CountTrainings.runs += 1
 
 
+def test_a_search_directory_given_for_a_run_names_the_way_to_its_best_model(search):
+    # `zoo evaluate SEARCH_DIR` and weights=SEARCH_DIR said only "not a workdir".
+    hint = ("It is a hyperparameter search: rerun its `zoo tune` command with --export DIR to "
+            "export the best trial's model")
+    _, directory = search
+    for call in (lambda: zoo.evaluate(directory, digit_like_images(4)),
+                 lambda: zoo.build("mlp_mnist", weights=directory)):
+        with pytest.raises(zoo.DataError, match=re.escape(hint)):
+            call()
+
+
 def test_rerun_continues_and_a_larger_budget_runs_only_new_trials(search, digits, tmp_path,
                                                                   capsys, caplog):
     _, original = search

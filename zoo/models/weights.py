@@ -75,7 +75,10 @@ def _resolve_weights_path(source: str | os.PathLike) -> tuple[Path, str]:
             warn(f"{path} holds no model.keras (its run has not finished): the model starts "
                  f"from its best.keras, the best epoch so far.")
             return path / BEST_FILE, "keras"
-        raise DataError(f"{path} holds no model.keras or best.keras; pass {WEIGHTS_KINDS}.")
+        from zoo.serving.paths import what_it_holds
+
+        raise DataError(f"{path} holds no model.keras or best.keras; pass {WEIGHTS_KINDS}."
+                        f"{what_it_holds(path)}")
     missing = missing_model(path, f"weights as {WEIGHTS_KINDS}")
     if missing is not None:
         raise missing

@@ -60,6 +60,38 @@ def missing_model(path: str | os.PathLike, kinds: str = MODEL_KINDS, *,
     return DataError(f"{path} does not exist; expected {kinds}.{aside}")
 
 
+def what_it_holds(directory: str | os.PathLike) -> str:
+    """A sentence for the error about a directory that holds no model where one was expected:
+    what it holds instead, and the way to the model, where zoo can tell; else "".
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from zoo.serving.paths import what_it_holds
+        >>> served = pathlib.Path(tempfile.mkdtemp())
+        >>> for version in ("1", "2"):
+        ...     (served / version).mkdir()
+        ...     _ = (served / version / "saved_model.pb").write_bytes(b"")
+        >>> print(what_it_holds(served))  # doctest: +ELLIPSIS
+         It holds TF Serving's version folders 1, 2: pass .../2, the latest.
+    """
+    from zoo.io import directory_kind
+
+    directory = Path(directory)
+    if directory_kind(directory) == "search":
+        return (" It is a hyperparameter search: rerun its `zoo tune` command with --export DIR "
+                "to export the best trial's model (nothing is trained again), or from Python "
+                "zoo.tune(...).best_model().")
+    try:
+        versions = sorted(int(child.name) for child in directory.iterdir()
+                           if child.name.isdigit() and (child / "saved_model.pb").is_file())
+    except OSError:
+        return ""
+    if not versions:
+        return ""
+    return (f" It holds TF Serving's version folders {', '.join(map(str, versions))}: pass "
+            f"{directory / str(versions[-1])}, the latest.")
+
+
 def missing_input(path: str | os.PathLike) -> ZooError | None:
     """The error for inputs to predict at a path that is blank, missing, or neither a file nor a
     folder (a named pipe, a device); None otherwise.

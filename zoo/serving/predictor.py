@@ -29,7 +29,7 @@ from zoo.errors import DataError, InvalidValueError, and_more, shortened, warn
 from zoo.io import expand_user
 from zoo.serving.archive import METADATA, load_saved_model, read_metadata
 from zoo.serving.inputs import as_images, as_texts
-from zoo.serving.paths import MODEL_KINDS, blank, missing_model
+from zoo.serving.paths import MODEL_KINDS, blank, missing_model, what_it_holds
 from zoo.serving.signature import SIGNATURE, class_labels
 from zoo.serving.sources import Trained, read_keras_file, read_workdir
 
@@ -275,7 +275,8 @@ def load(path: str | os.PathLike) -> Predictor:
             return _keras_predictor(read_workdir(path), str(path))
         raise DataError(
             f"{path} holds no model: expected a zoo export (saved_model.pb and "
-            f"assets.extra/zoo.json) or a training workdir (config.json and model.keras)."
+            f"assets.extra/zoo.json) or a training workdir (config.json and "
+            f"model.keras).{what_it_holds(path)}"
         )
     return _keras_predictor(read_keras_file(path), str(path))
 

@@ -24,7 +24,7 @@ from zoo.io import (
     read_optional_json_object,
 )
 from zoo.registry import get_spec, spec_for_model
-from zoo.serving.paths import EXPORTABLE_KINDS, MODEL_KINDS, missing_model
+from zoo.serving.paths import EXPORTABLE_KINDS, MODEL_KINDS, missing_model, what_it_holds
 from zoo.spec import ModelSpec, spec_of
 
 
@@ -71,7 +71,7 @@ def read_workdir(path: str | os.PathLike) -> Trained:
     if not config_path.is_file():
         raise DataError(
             f"{path} is not a zoo training workdir: it has no config.json. Pass the --workdir "
-            f"of a `zoo train` run (or zoo.train(..., workdir=...))."
+            f"of a `zoo train` run (or zoo.train(..., workdir=...)).{what_it_holds(path)}"
         )
     if not model_path.is_file():
         state = read_optional_json_object(path / STATE_FILE)
