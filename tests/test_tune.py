@@ -678,6 +678,11 @@ def test_overwrite_on_new_text_replaces_the_searchs_vocabulary(tmp_path):
         sentence).numpy().tolist()  # words only the new data has
     resumed = zoo.tune("lstm_sst2", new, **common)  # complete: reads what the directory holds
     np.testing.assert_array_equal(resumed.preprocessor(sentence), fresh.preprocessor(sentence))
+    # The best model carries that vocabulary: it scores raw sentences without being given it
+    # (zoo.evaluate asked for preprocessor=, naming a zoo.train result only).
+    best = resumed.best_model()
+    assert zoo.evaluate(best, new).accuracy == pytest.approx(
+        zoo.evaluate(best, new, preprocessor=resumed.preprocessor).accuracy)
 
 
 def test_other_entry_or_settings_in_the_directory_are_refused(search, digits):

@@ -697,8 +697,8 @@ def _load_for_evaluation(
                 "preprocessor=result.preprocessor (a zoo.train result), train.preprocessor "
                 "(the zoo.data.load dataset it was fitted on), or "
                 "zoo.data.Preprocessor.load(workdir / 'preprocessor', spec) (a saved run); a "
-                "model built with zoo.build(name, weights=WORKDIR) and the run's text settings "
-                "brings the run's along."
+                "model built with zoo.build(name, weights=WORKDIR) and the run's text settings, "
+                "or a search's result.best_model(), brings its own along."
             )
     # The model exists: checks advise fixing the data, not building the model otherwise.
     with validate.for_trained_model():

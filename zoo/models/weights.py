@@ -193,6 +193,15 @@ def pretrained_vocabulary(model: keras.Model) -> Any:
     return getattr(model, VOCABULARY_ATTRIBUTE, None)
 
 
+def carry_vocabulary(model: keras.Model, preprocessor: Any) -> keras.Model:
+    """Give `model` the fitted text `preprocessor` it was trained with, read back by
+    `pretrained_vocabulary` (as `zoo.build(weights=...)` gives a run's); returns the model.
+    Nothing for an image preprocessor or None."""
+    if preprocessor is not None and getattr(preprocessor, "kind", None) == "text":
+        setattr(model, VOCABULARY_ATTRIBUTE, preprocessor)
+    return model
+
+
 def pretrained_source(model: keras.Model) -> Path | None:
     """The file a model's weights were started from by `zoo.build(weights=)`, else None."""
     return getattr(model, SOURCE_ATTRIBUTE, None)

@@ -57,6 +57,7 @@ from zoo.io import (
     release,
 )
 from zoo.logs import without_retracing_warnings
+from zoo.models.weights import carry_vocabulary
 from zoo.registry import get_spec
 from zoo.spec import MONITORS, ModelSpec, keep_spec, spec_of
 from zoo.training.callbacks import (
@@ -158,7 +159,9 @@ class TuneResult:
             ) from None
         # Exports of it label classes as the training data named them (see ModelSpec).
         keep_spec(model, spec_of(model).with_data_class_names(self.class_names))
-        return model
+        # A text model reads raw text with the search's vocabulary in zoo.evaluate, zoo.export
+        # and zoo.train without being given it (it was "pass preprocessor=...").
+        return carry_vocabulary(model, self.preprocessor)
 
 
 def tune(
