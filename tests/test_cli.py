@@ -237,6 +237,9 @@ def test_train_then_evaluate_end_to_end(tmp_path, capsys):
     "args, message",
     [
         (["train", "cnn_mnst"], "Did you mean: 'cnn_mnist'"),
+        (["tune", "tiny_digits"], "An entry registered with @zoo.register_model in a script is "
+                                  "known to that script only: for the command line, ship it in "
+                                  "a package's `zoo.models` entry-point group"),
         (["info", "lstm_sst"], "Did you mean: 'lstm_sst2'"),
         (["train", "cnn_mnist", "--data", "missing.npz"], "missing.npz"),
         (

@@ -138,6 +138,11 @@ def test_plot_writes_confusion_matrix_and_curves(tmp_path):
     report.history = pd.DataFrame({"epoch": []})
     assert len(report.plot(tmp_path / "no_epochs.png").axes) == 2
     report.plot(tmp_path / "new" / "folder" / "report.png")  # made, as --output's are
+    # A file where a folder should be: zoo's message, not mkdir's FileExistsError.
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(zoo.InvalidValueError, match=r"the plot's directory .*notes\.txt"):
+        report.plot(tmp_path / "notes.txt" / "report.png")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
     assert (tmp_path / "new" / "folder" / "report.png").is_file()
     # One tick per epoch up to 10; a longer run gets fewer, all of them whole epochs (18
     # epochs had ticks at 2.5, 7.5, ...).

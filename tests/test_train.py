@@ -1184,3 +1184,9 @@ def test_a_misspelt_argument_of_train_is_suggested_among_its_own_arguments(tmp_p
                                                    r"'class_names'"):
         zoo.train(model, (images, labels), classnames=["a", "b"])
     assert not (tmp_path / "run").exists()
+    # zoo.build's fine-tuning arguments: the way there, not "Did you mean: 'weight_decay'?".
+    for name in ("weights", "freeze_backbone"):
+        with pytest.raises(zoo.UnknownNameError, match=rf"'{name}' of zoo\.train\. {name} is an "
+                           r"argument of zoo\.build: .*model = zoo\.build\('mlp_mnist', "
+                           r"weights=PATH, freeze_backbone=True\); zoo\.train\(model, data"):
+            zoo.train("mlp_mnist", (images, labels), **{name: True})

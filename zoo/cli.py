@@ -835,7 +835,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 start_tensorflow_quietly()
             _COMMANDS[args.command](args)
     except ZooError as error:
-        print(f"zoo: error: {error}", file=sys.stderr)
+        hint = ""
+        if str(error).startswith("unknown model "):
+            # `@zoo.register_model` in a script or notebook registers in that process only.
+            hint = (" An entry registered with @zoo.register_model in a script is known to that "
+                    "script only: for the command line, ship it in a package's `zoo.models` "
+                    "entry-point group (README: Registering your own entry).")
+        print(f"zoo: error: {error}{hint}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader went away (`zoo predict ... | head`): stop quietly, as shell tools do, and

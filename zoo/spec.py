@@ -565,6 +565,10 @@ def own_arguments(function: Callable[..., Any]) -> list[str]:
             if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
 
 
+# zoo.build's own arguments for starting a model, which zoo.train takes from the model built.
+_BUILD_ARGUMENTS = ("weights", "freeze_backbone")
+
+
 def unknown_argument(
     name: str, function: Callable[..., Any], keywords: Sequence[str], overrides: Sequence[str],
     *, entry: str,
@@ -585,6 +589,14 @@ def unknown_argument(
     called = f"{function.__module__.split('.')[0]}.{function.__name__}"
     matches = close_matches(name, [*keywords, *overrides])
     message = f"unknown argument {name!r} of {called}."
+    if name in _BUILD_ARGUMENTS and called == "zoo.train":
+        # Fine-tuning starts from a built model: the way there, rather than weight_decay.
+        return UnknownNameError(
+            f"{message} {name} is an argument of zoo.build: build the model to train first, "
+            f"then train it: model = zoo.build({entry!r}, weights=PATH, freeze_backbone=True); "
+            f"zoo.train(model, data, ...) (command line: zoo train {entry} --weights PATH "
+            f"--freeze-backbone)."
+        )
     if matches:
         message += " Did you mean: " + ", ".join(repr(match) for match in matches) + "?"
     message += (
