@@ -1002,6 +1002,29 @@ def test_a_search_space_not_starting_from_the_entry_is_warned_about():
         zoo.unregister_model("tune_probe")
 
 
+def _plain_float(hp, spec):  # as an entry of one's own may declare it: hp.Float itself
+    return {"learning_rate": hp.Float("learning_rate", 1e-3, 1e-2, sampling="log",
+                                      default=spec.recipe.learning_rate)}
+
+
+def test_an_override_outside_a_plain_range_is_warned_to_be_never_tried():
+    # keras-tuner keeps a Float's range whatever its default: learning_rate=0.05 given to the
+    # search was never tried, and the trials used values within 1e-3..1e-2, without a word.
+    _register_probe(_plain_float)
+    try:
+        with pytest.warns(UserWarning, match=r"the search space of 'tune_probe' never tries "
+                          r"learning_rate=0\.05, its default here \(an override given to the "
+                          r"search\): its hp\.Float ranges over 0\.001\.\.0\.01, which "
+                          r"keras-tuner keeps\. Widen the range to take it \(zoo\.models\."
+                          r"float_range\(hp, 'learning_rate', low, high, default\) does\)"):
+            zoo.hypermodel("tune_probe", learning_rate=0.05)
+        with warnings.catch_warnings():  # within the range: nothing to say
+            warnings.simplefilter("error")
+            zoo.hypermodel("tune_probe", learning_rate=0.005)
+    finally:
+        zoo.unregister_model("tune_probe")
+
+
 def test_hyperband_promotes_trials_from_their_parents_weights(digits, tmp_path):
     # max_epochs 3, factor 3: three 1-epoch trials, then the best goes on to epoch 3.
     result = zoo.tune("mlp_mnist", digits, tuner="hyperband", max_trials=4, epochs=3, seed=0,

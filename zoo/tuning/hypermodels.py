@@ -54,6 +54,24 @@ def search_space_failure(spec: ModelSpec, error: Exception) -> SearchSpaceError:
     )
 
 
+def _warn_of_defaults_out_of_range(space: keras_tuner.HyperParameters, entry: str) -> None:
+    """Warn of a range (a plain `hp.Float` or `hp.Int`) whose default, an override given to
+    zoo.tune (learning_rate=0.05 against 1e-3..1e-2), lies outside it: keras-tuner keeps the
+    range, so the value asked for is never tried, and nothing said so."""
+    for parameter in space.space:
+        low, high = getattr(parameter, "min_value", None), getattr(parameter, "max_value", None)
+        if low is None or high is None or low <= parameter.default <= high:
+            continue
+        kind = type(parameter).__name__
+        helper = "float_range" if kind == "Float" else "int_range"
+        warn(f"the search space of {entry!r} never tries {parameter.name}="
+             f"{parameter.default!r}, its default here (an override given to the search): its "
+             f"hp.{kind} ranges over {low:g}..{high:g}, which keras-tuner keeps. Widen the range "
+             f"to take it (zoo.models.{helper}(hp, {parameter.name!r}, low, high, default) "
+             f"does), or train with that value instead (zoo.train(..., "
+             f"{parameter.name}=...)).")
+
+
 class ZooHyperModel(keras_tuner.HyperModel):
     """Search an entry's hyperparameters with keras-tuner.
 
@@ -154,8 +172,10 @@ class ZooHyperModel(keras_tuner.HyperModel):
         """Refuse a search space that samples what the data fixes, or a name that is no
         override; warn when its defaults are not the entry (with the caller's overrides), which
         a search space reading them from `spec` never is."""
-        sampled = self._at_defaults(keras_tuner.HyperParameters())
+        declared = keras_tuner.HyperParameters()
+        sampled = self._at_defaults(declared)
         entry = self.spec.name or self.spec.family
+        _warn_of_defaults_out_of_range(declared, entry)
         fixed_by_data = [key for key in DATA_ARGUMENTS if key in sampled]
         if fixed_by_data:
             raise InvalidValueError(
