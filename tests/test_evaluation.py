@@ -490,9 +490,8 @@ def test_a_dataset_with_labels_or_class_names_the_model_lacks_is_told_the_fix():
 
     # Was "labels must lie in [0, 10) for a 10-class model, found values from 10 to 19.": no fix.
     with pytest.raises(DataError, match=r"labels must lie in \[0, 10\) for the model \(10 "
-                       r"classes\), found 10, 11, 12, 19 at rows 0, 1, 2, 3 \(values from 10 to 19\)\. "
-                       r"The "
-                       r"model was trained on classes 0 to 9: drop those rows"):
+                       r"classes\), found 10, 11, 12, 19 at rows 0, 1, 2, 3 \(values from 10 "
+                       r"to 19\)\. The model was trained on classes 0 to 9: drop those rows"):
         zoo.evaluate(model, dataset([10, 11, 12, 19]))
     # Was "class_names has 2 names for 10 classes.": no fix.
     with pytest.raises(InvalidValueError, match=r"class_names has 2 names for 10 classes.*one "

@@ -1181,10 +1181,11 @@ def test_cli_tune_prints_the_best_trials(tmp_path, capsys, monkeypatch):
                  "--directory", str(directory), *export])
     output = capsys.readouterr().out
     assert code == 0
-    assert "2 trials, 2 completed; the best:" in output and "learning_rate" in output
+    assert ("2 trials, 2 completed; the best (score: val_loss at the best epoch, lowest "
+            "first):") in output and "learning_rate" in output
     assert "best overrides: {'l2': 0.0001, 'units'" in output  # --set is part of the model
     # The best first: val_loss is minimized, so the lowest score heads the table.
-    table = output.split("the best:\n")[1].split("\n\n")[0].splitlines()
+    table = output.split("lowest first):\n")[1].split("\n\n")[0].splitlines()
     scores = [float(line.split()[table[0].split().index("score")]) for line in table[1:]]
     assert scores == sorted(scores) and len(scores) == 2
     assert (directory / "trials.csv").is_file()

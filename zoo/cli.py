@@ -518,7 +518,10 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     # Best first: the lowest score for an objective minimized (val_loss), else the highest.
     minimized = result.tuner.oracle.objective.direction == "min"
     best = trials[trials.status == "COMPLETED"].sort_values("score", ascending=minimized)
-    print(f"\n{len(trials)} trials, {len(best)} completed" + ("; the best:" if len(best) else "."))
+    objective = result.tuner.oracle.objective.name
+    print(f"\n{len(trials)} trials, {len(best)} completed" + (
+        f"; the best (score: {objective} at the best epoch, "
+        f"{'lowest' if minimized else 'highest'} first):" if len(best) else "."))
     if len(best):
         print(best.head(5).dropna(axis="columns", how="all").to_string(
             index=False, float_format=lambda v: f"{v:.4g}"))

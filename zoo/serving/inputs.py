@@ -134,7 +134,7 @@ def _pixel_conversion(images: np.ndarray) -> str:
     finite = images[np.isfinite(images)]
     if finite.size < images.size:
         return "Replace the NaN or infinite values"
-    low, high = float(finite.min()), float(finite.max())
+    low, high = float(finite.min()) + 0.0, float(finite.max()) + 0.0  # -0.0 shows as "0"
     if low >= -0.5 and high <= 1.5:  # [0, 1] overshot a little (a resize's ringing, rounding)
         return (f"Clip them to [0, 1] with np.clip(x, 0, 1) (the values lie from {low:.8g} to "
                 f"{high:.8g})")

@@ -101,8 +101,9 @@ def trials_frame(
     Columns: `trial_id`, `status` (`COMPLETED`, `FAILED`, `RUNNING`...), one column per
     hyperparameter (`hyperparameters` first, in that order, then any other the trials hold, such
     as Hyperband's `tuner/epochs`; empty where a trial does not use it), `score` (the objective
-    at the best epoch), `best_epoch` (1-based), `duration_s`, `worker` (the tuner id that ran it)
-    and `error` (the last line of a failed trial's error).
+    at the best epoch: `val_accuracy` unless the search was given another), `best_epoch`
+    (1-based), `duration_s`, `worker` (the tuner id that ran it) and `error` (the last line of
+    a failed trial's error).
 
     A missing value is NaN in a float column (`score`, `duration_s`, a learning rate) and `<NA>`
     in an integer or text one (`best_epoch`, a layer width some trials lack, `error`): pandas'
