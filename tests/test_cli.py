@@ -743,6 +743,40 @@ def test_ctrl_c_ends_with_one_line_and_the_shells_status(monkeypatch, capsys):
                                        "search from its finished trials (kept in tuning/cnn)\n")
 
 
+def test_ctrl_c_during_the_export_of_a_trained_run_says_what_became_of_both(
+        tmp_path, monkeypatch, capsys):
+    # It said "rerun the same command to resume from the last completed epoch": the training
+    # had finished, and what the interrupt stopped was the export.
+    data = write_digits_npz(tmp_path / "digits.npz", count=64)
+    export = tmp_path / "export"
+    real_export = zoo.export
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    def interrupted_after(*args, **kwargs):  # the export published, the interrupt just after
+        real_export(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    command = ["train", "mlp_mnist", "--data", str(data), "--epochs", "1", "--set",
+               "units=(8,)", "--export", str(export)]
+    monkeypatch.setattr(zoo, "export", interrupted)
+    assert main([*command, "--workdir", str(tmp_path / "run")]) == 130
+    assert capsys.readouterr().err == (
+        f"zoo: interrupted while exporting to {export}, which was left as it was (an earlier "
+        f"export there is intact); the trained run is complete in {tmp_path / 'run'}: rerun "
+        f"the same command to export it (nothing is trained again)\n")
+    assert main(command) == 130
+    assert capsys.readouterr().err.endswith(
+        "; the trained model was not kept (no --workdir): rerunning the command trains it "
+        "again\n")
+    monkeypatch.setattr(zoo, "export", interrupted_after)
+    assert main([*command, "--workdir", str(tmp_path / "run")]) == 130
+    assert capsys.readouterr().err == (
+        f"zoo: interrupted after the export to {export} was complete: it is whole\n")
+    assert zoo.load(export).kind == "image"
+
+
 @pytest.mark.parametrize("memory_error", ["tensorflow", "python"])
 def test_running_out_of_memory_is_one_line_naming_the_batch_size(monkeypatch, capsys,
                                                                  memory_error):

@@ -18,8 +18,11 @@ import inspect
 import json
 import os
 import shlex
+import signal
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -475,6 +478,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                   f"{args.export}")
             return
         # Says where, and its parity check, as a progress message.
+        args.exporting = time.time()  # a Ctrl-C from here on stops the export, not the training
         zoo.export(result, args.export, overwrite=args.overwrite_export)
 
 
@@ -875,11 +879,31 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"device. Lower the batch size (zoo train --batch-size N, zoo tune --set "
               f"batch_size=N), or free the memory other processes hold on it.", file=sys.stderr)
         return 2
+    if argv is None and threading.current_thread() is threading.main_thread():
+        # The `zoo` process itself, its work done and said: a Ctrl-C or SIGTERM while Python
+        # and TensorFlow shut down ended it with status 130 and no word, as if it had failed.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return 0
 
 
 def _resume_hint(args: argparse.Namespace) -> str:
     """After Ctrl-C or SIGTERM, how the work done so far goes on, where it was kept."""
+    if args.command == "train" and getattr(args, "exporting", None) is not None:
+        from zoo.serving.archive import METADATA
+
+        try:  # published (renamed into place) before the interrupt came?
+            published = (Path(args.export) / METADATA).stat().st_mtime >= args.exporting - 1
+        except OSError:
+            published = False
+        if published:
+            return f" after the export to {args.export} was complete: it is whole"
+        kept = (f"the trained run is complete in {args.workdir}: rerun the same command to "
+                f"export it (nothing is trained again)" if args.workdir else
+                "the trained model was not kept (no --workdir): rerunning the command trains "
+                "it again")
+        return (f" while exporting to {args.export}, which was left as it was (an earlier "
+                f"export there is intact); {kept}")
     if args.command == "train" and args.workdir:
         return ("; rerun the same command to resume from the last completed epoch (kept in "
                 f"{args.workdir})")
