@@ -1938,3 +1938,34 @@ def test_a_tf_serving_model_folder_is_told_which_version_to_load(exports, tmp_pa
             f"It holds TF Serving's version folders 1: pass {served / '1'}, the latest.")):
         zoo.load(served)
     assert zoo.load(served / "1").kind == "image"
+
+
+def test_cli_export_exports_a_finished_run_and_refuses_what_it_would_destroy(tmp_path, capsys):
+    # An existing run could be exported only from Python, or by repeating the exact training
+    # command with --export.
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=64))
+    run = tmp_path / "run"
+    result = zoo.train("mlp_mnist", data, epochs=1, workdir=run, verbose=0, units=(8,))
+    target = tmp_path / "export"
+    assert main(["export", str(run), str(target)]) == 0
+    assert f"zoo: exported mlp_mnist to {target}" in capsys.readouterr().out
+    images, _ = digit_like_images(3)
+    assert zoo.load(target).predict(images)["class_id"].tolist() == zoo.load(run).predict(
+        images)["class_id"].tolist()
+    assert zoo.load(target).metadata["evaluation"]["accuracy"] == result.report.accuracy
+    before = (target / "assets.extra" / "zoo.json").read_text()
+    assert main(["export", str(run), str(target)]) == 2
+    assert "already holds a zoo export; pass overwrite=True (command line: --overwrite-export)" in (
+        capsys.readouterr().err)
+    assert (target / "assets.extra" / "zoo.json").read_text() == before
+    assert main(["export", str(run), str(target), "--overwrite"]) == 0
+    for command, message in [
+        (["export", str(tmp_path / "nowhere"), str(tmp_path / "other")],
+         "does not exist; expected a training workdir or a .keras file."),
+        (["export", str(run), str(run / "inner")],
+         f"cannot export to {run / 'inner'}: it lies in the training workdir {run}"),
+    ]:
+        capsys.readouterr()
+        assert main(command) == 2
+        assert message in capsys.readouterr().err
+    assert not (run / "inner").exists() and not (tmp_path / "other").exists()

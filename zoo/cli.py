@@ -4,6 +4,7 @@
     zoo info cnn_mnist
     zoo train cnn_mnist --data ../shared/datasets/mnist_8k.npz --epochs 3 --workdir runs/cnn
     zoo evaluate runs/cnn --data digits.npz
+    zoo export runs/cnn exports/cnn
     zoo train lstm_sst2 --data ../shared/datasets/sst2/train.tsv --export exports/lstm_sst2
     zoo predict exports/lstm_sst2 sentences.txt --output predictions.csv
     zoo tune cnn_mnist --data ../shared/datasets/mnist_8k.npz --tuner random --max-trials 8 \
@@ -215,6 +216,17 @@ def _parser() -> argparse.ArgumentParser:
     tuning.add_argument("--overwrite-export", action="store_true",
                         help="replace an earlier zoo export at --export DIR")
     _add_reading_options(tuning)
+
+    exporting = commands.add_parser(
+        "export", help="export a finished run as a SavedModel that serves raw inputs",
+        description="Export the model of a finished `zoo train --workdir` run (or an image "
+                    "entry's .keras file) to DIR, as `zoo train --export DIR` does at the end "
+                    "of training; nothing is trained again. A search's best model is exported "
+                    "by rerunning its `zoo tune` command with --export DIR.")
+    exporting.add_argument("model", help="a training workdir, or a .keras file of an image entry")
+    exporting.add_argument("export", metavar="DIR", help="the export directory to write")
+    exporting.add_argument("--overwrite", "--overwrite-export", dest="overwrite_export",
+                           action="store_true", help="replace an earlier zoo export at DIR")
 
     prediction = commands.add_parser("predict", help="classify raw images or sentences")
     prediction.add_argument("model", help="a zoo export, a training workdir, or a .keras file "
@@ -624,6 +636,15 @@ def predictions_text(frame: pd.DataFrame, suffix: str) -> str:
     return PREDICTION_FORMATS.get(suffix.lower(), PREDICTION_FORMATS[".csv"])(frame)
 
 
+def _cmd_export(args: argparse.Namespace) -> None:
+    import zoo
+
+    _check_export_target(args, args.model, "the training workdir")
+    args.exporting = time.time()  # for the Ctrl-C line, as zoo train --export's
+    zoo.export(args.model, args.export, overwrite=args.overwrite_export)  # says where, and its
+    # parity check, as a progress message
+
+
 def _beside_inputs(rows: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
     """`rows` (the input's own columns) then `predictions`, row by row; an input column named as
     a prediction's (a table's true `label`, say) is kept as `input_<name>`."""
@@ -755,7 +776,7 @@ def _same_file(first: str | os.PathLike, second: str | os.PathLike) -> bool:
 
 
 _COMMANDS = {"list": _cmd_list, "info": _cmd_info, "train": _cmd_train, "evaluate": _cmd_evaluate,
-             "predict": _cmd_predict, "tune": _cmd_tune}
+             "export": _cmd_export, "predict": _cmd_predict, "tune": _cmd_tune}
 
 
 # Commands that run without TensorFlow: zoo's entries register without it (a builder imports
@@ -769,12 +790,20 @@ def _check_paths(args: argparse.Namespace) -> None:
     INPUT, --weights) now, in the words the library would use, rather than after TensorFlow's
     start-up of seconds."""
     from zoo.data.catalog import missing_local_source
-    from zoo.serving.paths import WEIGHTS_KINDS, blank, missing_input, missing_model
+    from zoo.serving.paths import (
+        EXPORTABLE_KINDS,
+        MODEL_KINDS,
+        WEIGHTS_KINDS,
+        blank,
+        missing_input,
+        missing_model,
+    )
 
     checks = [missing_local_source(getattr(args, "data", None)),
               missing_local_source(getattr(args, "validation_data", None))]
     if getattr(args, "model", None) is not None:
-        checks.append(missing_model(args.model))
+        checks.append(missing_model(args.model, EXPORTABLE_KINDS if args.command == "export"
+                                    else MODEL_KINDS))
     if getattr(args, "input", None) is not None:
         checks.append(missing_input(args.input))
     if getattr(args, "weights", None) and not blank(args.weights):  # blank: zoo.build's words
@@ -889,7 +918,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _resume_hint(args: argparse.Namespace) -> str:
     """After Ctrl-C or SIGTERM, how the work done so far goes on, where it was kept."""
-    if args.command == "train" and getattr(args, "exporting", None) is not None:
+    if args.command in ("train", "export") and getattr(args, "exporting", None) is not None:
         from zoo.serving.archive import METADATA
 
         try:  # published (renamed into place) before the interrupt came?
@@ -898,8 +927,9 @@ def _resume_hint(args: argparse.Namespace) -> str:
             published = False
         if published:
             return f" after the export to {args.export} was complete: it is whole"
-        kept = (f"the trained run is complete in {args.workdir}: rerun the same command to "
-                f"export it (nothing is trained again)" if args.workdir else
+        workdir = args.workdir if args.command == "train" else args.model
+        kept = (f"the trained run is complete in {workdir}: rerun the same command to "
+                f"export it (nothing is trained again)" if workdir else
                 "the trained model was not kept (no --workdir): rerunning the command trains "
                 "it again")
         return (f" while exporting to {args.export}, which was left as it was (an earlier "
