@@ -1952,7 +1952,13 @@ def test_cli_export_exports_a_finished_run_and_refuses_what_it_would_destroy(tmp
     images, _ = digit_like_images(3)
     assert zoo.load(target).predict(images)["class_id"].tolist() == zoo.load(run).predict(
         images)["class_id"].tolist()
-    assert zoo.load(target).metadata["evaluation"]["accuracy"] == result.report.accuracy
+    metadata = zoo.load(target).metadata
+    assert metadata["evaluation"]["accuracy"] == result.report.accuracy
+    # Which epoch was exported, and what the evaluation scored (num_examples alone did not say).
+    assert metadata["training"]["best_epoch"] == 1
+    assert metadata["evaluation_data"] == (
+        "a seeded hold-out of the training data (seed 0), which also chose the exported epoch "
+        "(1) and so reads slightly optimistic; score unseen data with zoo evaluate")
     before = (target / "assets.extra" / "zoo.json").read_text()
     assert main(["export", str(run), str(target)]) == 2
     assert "already holds a zoo export; pass overwrite=True (command line: --overwrite-export)" in (

@@ -65,10 +65,11 @@ def export(
 
     The signature takes uint8 images (batch, height, width, channels) as `image`, or a tf.string
     vector of sentences as `text`, and returns `probabilities` (float32, (batch, classes)),
-    `class_id` (int64) and, when the entry has class names, `label` (string). The SavedModel runs
+    `class_id` (int64) and `label` (string: the class's name, else its id). The SavedModel runs
     with TensorFlow alone (`tf.saved_model.load`, `saved_model_cli`, TF Serving); zoo and Keras
     are not needed. `assets.extra/zoo.json` records the entry, hyperparameters, class names, the
-    training data fingerprint and seed, evaluation metrics, library versions and the parity check.
+    training data fingerprint and seed, the epoch exported, evaluation metrics and what they
+    scored, library versions and the parity check.
 
     Args:
         model_or_result: the `TrainResult` of `zoo.train`, a training workdir, an image
@@ -317,12 +318,33 @@ def describe(trained: Trained, parity: dict[str, Any]) -> dict[str, Any]:
             "validation_data": config.get("validation_data"),
             "seed": config.get("seed"),
             "epochs": trained.epochs_trained,
+            "best_epoch": trained.best_epoch,  # the epoch exported; None where not recorded
         },
         "evaluation": trained.evaluation,
+        "evaluation_data": _evaluation_data(config, trained),
         "parity": parity,
         "versions": library_versions(),
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def _evaluation_data(config: dict[str, Any], trained: Trained) -> str | None:
+    """What the run's `evaluation` scored, in words, from its recorded configuration: a deployer
+    reading `num_examples` alone could not tell a test set from the hold-out that chose the
+    exported epoch."""
+    if trained.evaluation is None or not config:
+        return None
+    given, data = config.get("validation_data"), str(config.get("data"))
+    if given:
+        where = f"the validation data given ({given})"
+    elif data.startswith(("tfds:", "name:")):
+        where = "the TFDS dataset's labelled test split"
+    else:
+        where = f"a seeded hold-out of the training data (seed {config.get('seed')})"
+    if trained.best_epoch is not None:
+        where += (f", which also chose the exported epoch ({trained.best_epoch}) and so reads "
+                  f"slightly optimistic; score unseen data with zoo evaluate")
+    return where
 
 
 def _checked_class_names(names: Sequence[str], num_classes: int) -> tuple[str, ...]:

@@ -40,6 +40,7 @@ class Trained:
     evaluation: dict[str, Any] | None = None  # EvalReport.to_dict()
     epochs_trained: int | None = None
     data_class_names: tuple[str, ...] = ()  # given by the caller (zoo.export(class_names=...))
+    best_epoch: int | None = None  # the epoch whose weights these are (a workdir's best.keras)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -108,7 +109,8 @@ def read_workdir(path: str | os.PathLike) -> Trained:
     evaluation = read_optional_json_object(path / REPORT_FILE) or None
     state = read_optional_json_object(path / STATE_FILE)
     return Trained(model, spec, preprocessor, "workdir", run_config=config,
-                   evaluation=evaluation, epochs_trained=state.get("epoch"))
+                   evaluation=evaluation, epochs_trained=state.get("epoch"),
+                   best_epoch=state.get("best_epoch"))
 
 
 # The way on from a damaged config.json: what it recorded cannot be guessed back.
@@ -368,6 +370,9 @@ def resolve(model_or_result: Any, preprocessor: Any = None) -> Trained:
             run_config=run_config or {},
             evaluation=result.report.to_dict() if result.report is not None else None,
             epochs_trained=len(result.history) if result.history is not None else None,
+            # A run kept in a workdir ends on its best epoch's weights (zoo.train reloads them).
+            best_epoch=(read_optional_json_object(result.workdir / STATE_FILE).get("best_epoch")
+                        if result.workdir else None),
         )
     elif isinstance(model_or_result, (str, os.PathLike)):
         from zoo.serving.archive import is_export
