@@ -1689,3 +1689,18 @@ def test_the_search_space_table_names_every_kind_of_hyperparameter(capsys):
             "  hyperparameter search: a search space without hyperparameters")
     finally:
         zoo.unregister_model("tune_probe")
+
+
+def test_what_the_data_warrants_is_said_once_not_once_per_trial(tmp_path, caplog):
+    # A search read its data again for each trial, and said again what it had said of it at
+    # the first read: the same warning 1 + max_trials times (the later ones "from keras_tuner").
+    texts = ["alpha beta film", "beta alpha film", "alpha alpha", "beta beta"] * 8
+    texts[5] = " "  # a blank text: warned about
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO, "zoo"):
+        warnings.simplefilter("always")
+        zoo.tune("lstm_sst2", (texts, [1, 0, 1, 0] * 8), max_trials=2,
+                 directory=tmp_path / "search", vocab_size=50, sequence_length=8,
+                 embedding_dim=4, lstm_units=(4,), **SMALL)
+    blank = [w for w in caught if "texts are empty or blank" in str(w.message)]
+    assert len(blank) == 1
+    assert caplog.text.count("labels are class ids, read as 0 = negative") == 1

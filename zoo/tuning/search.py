@@ -28,6 +28,7 @@ import logging
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,7 @@ from zoo.io import (
     read_json_object,
     release,
 )
-from zoo.logs import without_retracing_warnings
+from zoo.logs import quiet, without_retracing_warnings
 from zoo.models.weights import carry_vocabulary
 from zoo.registry import get_spec
 from zoo.spec import MONITORS, ModelSpec, keep_spec, spec_of
@@ -524,8 +525,12 @@ class TrainingData:
 
     def __call__(self, batch_size: int) -> Any:
         # Made now, after the trial's build() set the global seed: tf.data derives its shuffle
-        # and augmentation seeds from that seed and the pipeline's own.
-        return self._load(batch_size, self.preprocessor, with_validation=False)[0]
+        # and augmentation seeds from that seed and the pipeline's own. The same data as the
+        # first load, which said what there is to say about it (labels short of the classes,
+        # one class, blank texts, what the label ids stand for): not again for every trial.
+        with warnings.catch_warnings(), quiet("zoo"):
+            warnings.simplefilter("ignore", UserWarning)
+            return self._load(batch_size, self.preprocessor, with_validation=False)[0]
 
 
 def _save_once(preprocessor: Any, path: Path) -> None:
