@@ -820,6 +820,8 @@ def test_list_of_a_plain_word_says_the_pattern_is_a_glob_and_the_filter_meant(ca
     assert "'mnist' is a dataset: zoo list --dataset mnist" in capsys.readouterr().out
     assert main(["list", "sst"]) == 0
     assert "For names containing it: zoo list '*sst*'." in capsys.readouterr().out
+    assert main(["list", "cnn_mnsit"]) == 0  # misspelt: the names it is close to, as zoo info
+    assert "Did you mean 'cnn_mnist'" in capsys.readouterr().out
     # A name the filters leave out, and a glob: nothing to add.
     assert main(["list", "cnn_mnist", "--family", "mlp"]) == 0
     assert capsys.readouterr().out == "no model matches.\n"

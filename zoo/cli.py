@@ -276,6 +276,11 @@ def _no_match_hint(pattern: str) -> str:
     frame = zoo.models_frame(params=False)
     containing = f"zoo list {shlex.quote(f'*{pattern}*')}"
     hint = f" For names containing it: {containing}."
+    from zoo.errors import close_matches
+
+    near = close_matches(pattern, zoo.list_models())
+    if near:  # a misspelt name (cnn_mnsit): the names it is close to
+        hint = f" Did you mean {', '.join(repr(name) for name in near)}?{hint}"
     for field in ("family", "dataset", "task"):
         if pattern in set(frame[field]):
             hint = (f" {pattern!r} is a {field}: zoo list --{field} {shlex.quote(pattern)} (or "
