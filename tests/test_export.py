@@ -1965,6 +1965,16 @@ def test_cli_export_exports_a_finished_run_and_refuses_what_it_would_destroy(tmp
         capsys.readouterr().err)
     assert (target / "assets.extra" / "zoo.json").read_text() == before
     assert main(["export", str(run), str(target), "--overwrite"]) == 0
+    capsys.readouterr()
+    # zoo info of an export: what its zoo.json says (it was "unknown model").
+    assert main(["info", str(target)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{target}: an export of mlp_mnist (mlp on mnist, 10 classes), "
+                              f"exported 20")
+    assert ("  serving_default: image uint8 [None, 28, 28, 1] -> probabilities, class_id, "
+            "label\n") in printed
+    assert ", 1 epoch, exported epoch 1;" in printed
+    assert "parity with the trained model: passed" in printed
     for command, message in [
         (["export", str(tmp_path / "nowhere"), str(tmp_path / "other")],
          "does not exist; expected a training workdir or a .keras file."),

@@ -139,8 +139,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="only this task: image_classification or text_classification")
     listing.add_argument("--dataset", help="only entries of this dataset, e.g. mnist, glue/sst2")
 
-    info = commands.add_parser("info", help="show one entry's spec and recipe")
-    info.add_argument("name", help="a registered entry (zoo list)")
+    info = commands.add_parser("info", help="show one entry's spec and recipe, or what an "
+                                            "export holds")
+    info.add_argument("name", help="a registered entry (zoo list), or a zoo export directory")
 
     training = commands.add_parser("train", help="train and evaluate an entry")
     training.add_argument("name", help="a registered entry (zoo list)")
@@ -293,7 +294,11 @@ def _cmd_info(args: argparse.Namespace) -> None:
     import dataclasses
 
     import zoo
+    from zoo.serving.archive import is_export
 
+    if is_export(args.name):
+        _print_export(Path(args.name))
+        return
     spec = zoo.get_spec(args.name)
     print(f"{spec.name}: {spec.family} on {spec.dataset} ({spec.task}, {spec.num_classes} classes)")
     if spec.description:
@@ -331,6 +336,41 @@ def _cmd_info(args: argparse.Namespace) -> None:
     if not frame["searched when"].any():
         frame = frame.drop(columns="searched when")
     print(textwrap.indent(_left_aligned(frame), "    "))
+
+
+def _print_export(path: Path) -> None:
+    """What an export's zoo.json says, for a deployer: the model, its classes and signature,
+    how it was trained and scored, and the parity check (read without loading the model)."""
+    from zoo.serving.archive import read_metadata
+
+    metadata = read_metadata(path)
+    signature, training = metadata.get("signature") or {}, metadata.get("training") or {}
+    entry = metadata.get("entry")
+    print(f"{path}: an export of {entry} ({metadata.get('family')} on "
+          f"{metadata.get('dataset')}, {metadata['num_classes']} classes), exported "
+          f"{metadata.get('exported_at')}")
+    if metadata.get("class_names"):
+        print(f"  classes: {', '.join(map(str, metadata['class_names']))}")
+    inputs = signature.get("input") or {}
+    print(f"  {signature.get('name')}: {inputs.get('name')} {inputs.get('dtype')} "
+          f"{inputs.get('shape')} -> {', '.join(signature.get('outputs') or [])}")
+    from zoo.errors import count_text
+
+    trained = [f"data {training.get('data')}", f"seed {training.get('seed')}"]
+    if isinstance(training.get("epochs"), int):
+        trained.append(count_text(training["epochs"], "epoch"))
+    if training.get("best_epoch") is not None:  # recorded by exports since 2026-11-27
+        trained.append(f"exported epoch {training['best_epoch']}")
+    print(f"  training: {', '.join(trained)}; overrides {training.get('overrides') or {}}")
+    evaluation = metadata.get("evaluation") or {}
+    if evaluation:
+        print(f"  evaluation: accuracy {evaluation.get('accuracy'):.4f} on "
+              f"{evaluation.get('num_examples')} examples, "
+              f"{metadata.get('evaluation_data') or 'of the run'}")
+    parity = metadata.get("parity") or {}
+    print(f"  parity with the trained model: {'passed' if parity.get('passed') else 'FAILED'} "
+          f"(max difference {parity.get('max_abs_difference')})")
+    print(f"  versions: {metadata.get('versions')}")
 
 
 def _left_aligned(frame: pd.DataFrame) -> str:
