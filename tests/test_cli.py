@@ -770,6 +770,15 @@ def test_ctrl_c_during_the_export_of_a_trained_run_says_what_became_of_both(
     assert capsys.readouterr().err.endswith(
         "; the trained model was not kept (no --workdir): rerunning the command trains it "
         "again\n")
+    # zoo tune --export: the search is done, its export stopped.
+    search = tmp_path / "search"
+    assert main(["tune", "mlp_mnist", "--data", str(data), "--tuner", "random", "--max-trials",
+                 "1", "--set", "epochs=1", "--set", "units=(8,)", "--directory", str(search),
+                 "--export", str(export)]) == 130
+    assert capsys.readouterr().err == (
+        f"zoo: interrupted while exporting to {export}, which was left as it was (an earlier "
+        f"export there is intact); the search is complete in {search}: rerun the same command "
+        f"to export its best model (no trial runs again)\n")
     monkeypatch.setattr(zoo, "export", interrupted_after)
     assert main([*command, "--workdir", str(tmp_path / "run")]) == 130
     assert capsys.readouterr().err == (
@@ -876,7 +885,7 @@ def test_an_output_replaces_only_an_earlier_output_and_no_file_of_zoos_folders(
     (run / "config.json").write_text('{"entry": "mlp_mnist"}')
     (run / "report.json").write_text('{"accuracy": 1, "confusion": [], "per_class": []}')
     script = tmp_path / "script.py"
-    script.write_text("print('mine')\n")
+    script.write_text("print(df[df.probability > 0.9].class_id)\n")  # the column names, as code
     monkeypatch.chdir(tmp_path)
     evaluate = ["evaluate", "model.keras", "--data", str(data), "--output"]
     predict = ["predict", "model.keras", str(data), "--output"]
@@ -895,7 +904,7 @@ def test_an_output_replaces_only_an_earlier_output_and_no_file_of_zoos_folders(
         error = capsys.readouterr().err
         assert error.startswith(f"zoo: error: {message}"), error
         assert len(error.splitlines()) == 1
-    assert script.read_text() == "print('mine')\n"
+    assert script.read_text() == "print(df[df.probability > 0.9].class_id)\n"
     assert (run / "config.json").read_text() == '{"entry": "mlp_mnist"}'
     # An earlier output of the same kind, or an empty file, is checked as before: these get as
     # far as reading the stand-in model.
@@ -905,6 +914,15 @@ def test_an_output_replaces_only_an_earlier_output_and_no_file_of_zoos_folders(
     for command, output in [(evaluate, "old.json"), (predict, "old.csv"), (predict, "empty.csv")]:
         assert main([*command, output]) == 2
         assert "model.keras is not a readable .keras file" in capsys.readouterr().err
+    # Predictions of long texts in each format are recognised (the columns came after 4,096
+    # characters of text), and a script naming the columns is not.
+    import pandas as pd
+
+    frame = pd.DataFrame({"text": ["word " * 5000], "class_id": [1], "probability": [0.9]})
+    for ending in cli.PREDICTION_FORMATS:
+        (tmp_path / f"long{ending}").write_text(cli.predictions_text(frame, ending))
+        assert cli._earlier_output(tmp_path / f"long{ending}", "predictions"), ending
+    assert not cli._earlier_output(script, "predictions")
 
 
 @pytest.mark.parametrize("export, workdir, relation", [

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -106,19 +107,23 @@ def test_every_family_is_covered():
     assert {zoo.get_spec(name).input.kind for name in ENTRIES} == {"image", "text"}
 
 
-@pytest.mark.parametrize("name", ENTRIES)
-def test_an_export_stores_each_weight_once(name, exports):
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_an_export_stores_each_weight_once(name, tmp_path):
     # Keras' ExportArchive.track(model) stored every weight twice, as Keras' variable wrappers
     # and as the tf.Variables the endpoint captures (keras-team/keras#23553): 51 MB for a 25 MB
-    # model, and twice the memory in a server.
-    path = exports[name][0]
+    # model, and twice the memory in a server. Batch normalization's moving statistics (not
+    # trainable) must still travel: zoo.export's parity check reloads and compares.
+    model, preprocessor = small_model(name)
+    path = zoo.export(model, tmp_path / "export", preprocessor=preprocessor)
     stored = [(key, shape) for key, shape in tf.train.list_variables(
         str(path / "variables" / "variables")) if key.endswith("VARIABLE_VALUE")]
     served = tf.saved_model.load(str(path))
     assert len(stored) == len(served.variables) > 0
     assert sum(int(np.prod(shape)) for _, shape in stored) == sum(
         int(np.prod(v.shape)) for v in served.variables)
-    assert len(served.trainable_variables) == len(stored)  # inference needs no other state
+    statistics = [w for w in model.non_trainable_weights if "moving_" in w.path]
+    assert len(served.non_trainable_variables) == len(statistics)
+    assert len(served.trainable_variables) == len(model.trainable_weights)
 
 
 @pytest.mark.parametrize("name", ENTRIES)
@@ -739,6 +744,18 @@ def test_a_zoo_json_of_another_class_count_than_the_graph_is_refused_on_load(exp
     np.savez(tmp_path / "images.npz", x=images)
     assert main(["predict", str(edited), str(tmp_path / "images.npz")]) == 2
     assert capsys.readouterr().err.startswith(f"zoo: error: {message}")
+
+
+def test_a_zoo_json_beside_another_kind_of_saved_model_is_refused_by_name(tmp_path):
+    # Keras' model.export() serves `output_0`: the class count check raised a bare KeyError.
+    model, _ = small_model("mlp_mnist")
+    model.export(str(tmp_path / "plain"), verbose=False)
+    (tmp_path / "plain" / "assets.extra").mkdir()
+    (tmp_path / "plain" / "assets.extra" / "zoo.json").write_text(
+        '{"format": 1, "num_classes": 10}')
+    with pytest.raises(zoo.DataError, match=r"gives output_0, not the probabilities, class_id "
+                       r"and label a zoo export serves: it was not written by zoo\.export"):
+        zoo.load(tmp_path / "plain")
 
 
 def test_killed_export_leaves_nothing_at_the_target(tmp_path):
@@ -1911,6 +1928,11 @@ def test_predict_output_is_written_as_its_ending_says_through_links_and_to_pipes
     assert main([*command, str(tmp_path / "link.csv")]) == 0
     assert (tmp_path / "link.csv").is_symlink()
     assert len(pd.read_csv(tmp_path / "target.csv")) == 4
+    # The format goes by the name given, for the warning and the writer alike.
+    (tmp_path / "linked.json").symlink_to("target.csv")
+    assert main([*command, str(tmp_path / "linked.json")]) == 0
+    assert "warning" not in capsys.readouterr().out
+    assert len(pd.read_json(tmp_path / "target.csv")) == 4
 
     # A FIFO is written to, not replaced: its reader gets the rows.
     fifo = tmp_path / "fifo"
@@ -1935,7 +1957,8 @@ def test_a_tf_serving_model_folder_is_told_which_version_to_load(exports, tmp_pa
     served = tmp_path / "served" / "cnn_mnist"
     shutil.copytree(export_of_kind(exports, "image"), served / "1")
     with pytest.raises(zoo.DataError, match=re.escape(
-            f"It holds TF Serving's version folders 1: pass {served / '1'}, the latest.")):
+            f"It holds TF Serving's version folders 1: the latest, {served / '1'}, is an "
+            f"export, which zoo.load, zoo evaluate and zoo predict take.")):
         zoo.load(served)
     assert zoo.load(served / "1").kind == "image"
 
@@ -1975,6 +1998,9 @@ def test_cli_export_exports_a_finished_run_and_refuses_what_it_would_destroy(tmp
             "label\n") in printed
     assert ", 1 epoch, exported epoch 1;" in printed
     assert "parity with the trained model: passed" in printed
+    assert main(["info", str(run)]) == 2  # a path that is no export: not "unknown model"
+    assert capsys.readouterr().err.startswith(f"zoo: error: {run} is not a zoo export (it has "
+                                              f"no saved_model.pb and assets.extra/zoo.json)")
     for command, message in [
         (["export", str(tmp_path / "nowhere"), str(tmp_path / "other")],
          "does not exist; expected a training workdir or a .keras file."),
@@ -1985,3 +2011,62 @@ def test_cli_export_exports_a_finished_run_and_refuses_what_it_would_destroy(tmp
         assert main(command) == 2
         assert message in capsys.readouterr().err
     assert not (run / "inner").exists() and not (tmp_path / "other").exists()
+
+
+def test_predict_to_dev_stdout_writes_the_csv_alone_where_stdout_goes(exports, tmp_path):
+    # `--output /dev/stdout` with stdout sent to a file: the CSV was written over by the table.
+    path = export_of_kind(exports, "image")
+    images, _ = digit_like_images(3)
+    np.savez(tmp_path / "images.npz", x=images)
+    with open(tmp_path / "out.csv", "w") as stdout:
+        subprocess.run([sys.executable, "-m", "zoo", "predict", str(path),
+                        str(tmp_path / "images.npz"), "--output", "/dev/stdout"], cwd=REPO,
+                       env=quiet_environment(), stdout=stdout, check=True)
+    written = pd.read_csv(tmp_path / "out.csv")
+    assert list(written.columns[:3]) == ["class_id", "label", "probability"] and len(written) == 3
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm")
+def test_files_under_dev_are_files_and_descriptors_are_written_as_they_are(tmp_path, capsys):
+    # Every path under /dev was taken for a device: --output /dev/shm/in.npz replaced the input
+    # it was predicting, and a workdir there lost its atomic writes.
+    from zoo.io import atomic_write_text, special_file
+
+    shared = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    try:
+        data = shared / "in.npz"
+        np.savez(data, x=np.zeros((2, 28, 28), np.uint8))
+        before = data.read_bytes()
+        (tmp_path / "model.keras").write_text("stands in: refused before it is read")
+        assert main(["predict", str(tmp_path / "model.keras"), str(data), "--output",
+                     str(data)]) == 2
+        assert "is the file of INPUT" in capsys.readouterr().err
+        assert data.read_bytes() == before
+        assert not special_file(data) and not special_file(shared)
+        atomic_write_text(shared / "state.json", "{}")  # atomic: no temporary left behind
+        assert sorted(p.name for p in shared.iterdir()) == ["in.npz", "state.json"]
+    finally:
+        shutil.rmtree(shared)
+    reader, writer = os.pipe()
+    try:
+        assert special_file(f"/dev/fd/{writer}") and special_file("/dev/null")
+        atomic_write_text(f"/dev/fd/{writer}", "through the pipe")
+        assert os.read(reader, 100) == b"through the pipe"
+    finally:
+        os.close(reader)
+        os.close(writer)
+
+
+@pytest.mark.parametrize("status", [0, 2])
+def test_a_late_signal_ends_the_command_with_the_status_it_earned(status):
+    # Ctrl-C while Python shut down after a finished export ended `zoo` with 130 and no word.
+    script = textwrap.dedent(f"""
+        import os, signal, time
+        from zoo.cli import _end_on_late_signals
+        _end_on_late_signals({status})
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(30)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=quiet_environment(),
+                          timeout=60)
+    assert done.returncode == status

@@ -1014,7 +1014,8 @@ def test_an_override_outside_a_plain_range_is_warned_to_be_never_tried():
     try:
         with pytest.warns(UserWarning, match=r"the search space of 'tune_probe' never tries "
                           r"learning_rate=0\.05, its default here \(an override given to the "
-                          r"search\): its hp\.Float ranges over 0\.001\.\.0\.01, which "
+                          r"search, or the entry's own value\): its hp\.Float ranges over "
+                          r"0\.001\.\.0\.01, which "
                           r"keras-tuner keeps\. Widen the range to take it \(zoo\.models\."
                           r"float_range\(hp, 'learning_rate', low, high, default\) does\)"):
             zoo.hypermodel("tune_probe", learning_rate=0.05)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import inspect
 import json
 import os
@@ -299,6 +300,15 @@ def _cmd_info(args: argparse.Namespace) -> None:
     if is_export(args.name):
         _print_export(Path(args.name))
         return
+    if os.sep in args.name or Path(args.name).exists():  # a path, not an entry's name
+        from zoo.errors import DataError
+        from zoo.serving.paths import what_it_holds
+
+        raise DataError(
+            f"{args.name} is not a zoo export (it has no saved_model.pb and "
+            f"assets.extra/zoo.json); expected an export directory or an entry's name (zoo "
+            f"list).{what_it_holds(args.name)}"
+        )
     spec = zoo.get_spec(args.name)
     print(f"{spec.name}: {spec.family} on {spec.dataset} ({spec.task}, {spec.num_classes} classes)")
     if spec.description:
@@ -356,12 +366,16 @@ def _print_export(path: Path) -> None:
           f"{inputs.get('shape')} -> {', '.join(signature.get('outputs') or [])}")
     from zoo.errors import count_text
 
-    trained = [f"data {training.get('data')}", f"seed {training.get('seed')}"]
-    if isinstance(training.get("epochs"), int):
-        trained.append(count_text(training["epochs"], "epoch"))
-    if training.get("best_epoch") is not None:  # recorded by exports since 2026-11-27
-        trained.append(f"exported epoch {training['best_epoch']}")
-    print(f"  training: {', '.join(trained)}; overrides {training.get('overrides') or {}}")
+    if training.get("data") is None:  # exported from a .keras file or a model in memory
+        print("  training: not recorded (exported from a model, not from its run)")
+    else:
+        trained = [f"data {training['data']}", f"seed {training.get('seed')}"]
+        if isinstance(training.get("epochs"), int):
+            trained.append(count_text(training["epochs"], "epoch"))
+        if training.get("best_epoch") is not None:  # recorded by exports since 2026-11-27
+            trained.append(f"exported epoch {training['best_epoch']}")
+        print(f"  training: {', '.join(trained)}; overrides {training.get('overrides') or {}}")
+    print(f"  hyperparameters: {metadata.get('hyperparameters')}")
     evaluation = metadata.get("evaluation") or {}
     if evaluation:
         print(f"  evaluation: accuracy {evaluation.get('accuracy'):.4f} on "
@@ -541,7 +555,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     import zoo
-    from zoo.io import atomic_write_json
+    from zoo.io import atomic_write_json, json_text
 
     if args.output:
         _check_output_file(args.output, "the report", (".json",),  # before the evaluation
@@ -549,7 +563,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     # A workdir, an export or a .keras file.
     report = zoo.evaluate(args.model, args.data, **_reading_arguments(args))
     if args.output == STDOUT:  # the JSON alone, for jq and the like
-        print(json.dumps(report.to_dict(), indent=2, sort_keys=True, default=str))
+        sys.stdout.write(json_text(report.to_dict()))
         return
     if args.output:  # written before printing, as predict's: a closed pipe must not lose it
         atomic_write_json(args.output, report.to_dict())
@@ -579,10 +593,10 @@ def _cmd_tune(args: argparse.Namespace) -> None:
     # Best first: the lowest score for an objective minimized (val_loss), else the highest.
     minimized = result.tuner.oracle.objective.direction == "min"
     best = trials[trials.status == "COMPLETED"].sort_values("score", ascending=minimized)
-    objective = result.tuner.oracle.objective.name
+    order = "lowest" if minimized else "highest"
     print(f"\n{len(trials)} trials, {len(best)} completed" + (
-        f"; the best (score: {objective} at the best epoch, "
-        f"{'lowest' if minimized else 'highest'} first):" if len(best) else "."))
+        f"; the best (score: {result.tuner.oracle.objective.name} at the best epoch, {order} "
+        f"first):" if len(best) else "."))
     if len(best):
         print(best.head(5).dropna(axis="columns", how="all").to_string(
             index=False, float_format=lambda v: f"{v:.4g}"))
@@ -595,6 +609,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
                   f"add --epochs {searched} to repeat the best trial)")
     print(f"search saved in {result.directory} (trials.csv; rerun to continue)")
     if args.export:
+        args.exporting = time.time()  # for the Ctrl-C line: the search is done
         zoo.export(result.best_model(), args.export, preprocessor=result.preprocessor,
                    class_names=result.class_names or None, overwrite=args.overwrite_export)
 
@@ -684,7 +699,8 @@ def predictions_text(frame: pd.DataFrame, suffix: str) -> str:
 def _cmd_export(args: argparse.Namespace) -> None:
     import zoo
 
-    _check_export_target(args, args.model, "the training workdir")
+    _check_export_target(args, args.model,
+                         "the training workdir" if Path(args.model).is_dir() else "MODEL")
     args.exporting = time.time()  # for the Ctrl-C line, as zoo train --export's
     zoo.export(args.model, args.export, overwrite=args.overwrite_export)  # says where, and its
     # parity check, as a progress message
@@ -720,25 +736,27 @@ def _check_output_file(path: str, what: str, endings: tuple[str, ...],
     from zoo.io import check_name_room, special_file
 
     kind = endings[0].lstrip(".").upper()
-    if path == STDOUT or special_file(path):
+    if path == STDOUT:
         return
-    target = Path(path)
-    if target.is_dir():
+    given = Path(path)
+    if given.is_dir():
         raise InvalidValueError(
             f"cannot write {what} to {path}: it is a directory; expected a {kind} file path."
         )
-    _refuse_output_over_input(target, what, kind, inputs)
-    if target.is_symlink():  # the file it points to is written
-        target = Path(os.path.realpath(target))
-    _refuse_replacing_other_files(target, path, what, kind)
-    check_name_room(target, "--output")
-    checks.writable_directory("the directory of --output", target.parent)
-    if target.suffix and target.suffix.lower() not in endings:
+    _refuse_output_over_input(given, what, kind, inputs)
+    # The format goes by the name given, as the writer takes it (a link's own ending).
+    if given.suffix and given.suffix.lower() not in endings:
         from zoo.errors import warn
 
         # pred.json held CSV without a word (and report.csv JSON).
         warn(f"--output {path}: {what} will be written as {kind}, whatever the name's "
-             f"{target.suffix}; name it {' or '.join(endings)} to say so.")
+             f"{given.suffix}; name it {' or '.join(endings)} to say so.")
+    if special_file(path):  # a FIFO, a terminal, /dev/stdout: written to as it is
+        return
+    target = Path(os.path.realpath(given)) if given.is_symlink() else given  # what is written
+    _refuse_replacing_other_files(target, path, what, kind)
+    check_name_room(target, "--output")
+    checks.writable_directory("the directory of --output", target.parent)
 
 
 # What a file --output may replace holds: an earlier report (JSON with these keys) or earlier
@@ -777,23 +795,36 @@ def _refuse_replacing_other_files(target: Path, given: str, what: str, kind: str
 
 
 def _earlier_output(target: Path, what: str) -> bool:
-    """Whether `target` holds what an earlier `--output` wrote: the report's JSON, or
-    predictions (their header line or first record names their columns)."""
+    """Whether `target` holds what an earlier `--output` wrote: the report's JSON object, or
+    predictions in one of PREDICTION_FORMATS (a header line of the columns, or a first record
+    with them as keys). An empty file has nothing to lose."""
     try:
         with open(target, encoding="utf-8") as handle:
-            text = handle.read(1 << 20)
+            head = handle.read(1 << 20)
+            whole = head + handle.read() if what == "the report" else head
     except (OSError, UnicodeDecodeError):
         return False
-    if not text.strip():  # made empty beforehand (`touch`): nothing to lose
+    if not head.strip():  # made empty beforehand (`touch`)
         return True
     if what == "the report":
-        try:
-            report = json.loads(text)
-        except ValueError:
-            return False
-        return isinstance(report, dict) and all(key in report for key in _REPORT_KEYS)
-    head = text[:4096]
-    return all(column in head for column in _PREDICTION_COLUMNS)
+        return _json_keys(whole, _REPORT_KEYS)
+    first = head.lstrip()
+    if first.startswith("["):  # .json: a list of records
+        return _json_keys(first[1:], _PREDICTION_COLUMNS)
+    if first.startswith("{"):  # .jsonl: a record per line
+        return _json_keys(first.splitlines()[0], _PREDICTION_COLUMNS)
+    header = head.splitlines()[0]
+    fields = header.split("\t") if "\t" in header else header.split(",")
+    return all(column in fields for column in _PREDICTION_COLUMNS)
+
+
+def _json_keys(text: str, keys: Sequence[str]) -> bool:
+    """Whether `text` starts with a JSON object that has every one of `keys`."""
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text.lstrip())
+    except ValueError:
+        return False
+    return isinstance(value, dict) and all(key in value for key in keys)
 
 
 def _refuse_output_over_input(target: Path, what: str, kind: str,
@@ -899,6 +930,29 @@ def _is_standard_output(path: str | None) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `zoo` command; returns the exit status (0 ok, 2 bad input, an unusable path or
     out of memory, 130 interrupted, 141 output pipe closed, 143 terminated by SIGTERM)."""
+    status = _run(argv)
+    if argv is None and threading.current_thread() is threading.main_thread():
+        _end_on_late_signals(status)
+    return status
+
+
+def _end_on_late_signals(status: int) -> None:
+    """In the `zoo` process itself, once its work is done and said: a Ctrl-C or SIGTERM while
+    Python and TensorFlow shut down ended it with status 130 and no word, as if a finished
+    export had failed. Such a signal now ends the process at once with the status earned."""
+
+    def end(signum: int, frame: Any) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(status)
+
+    signal.signal(signal.SIGINT, end)
+    signal.signal(signal.SIGTERM, end)
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    """`main`'s work: the command run, and its outcome as an exit status."""
     args = _parser().parse_args(argv)
     _expand_home(args)
     if _is_standard_output(getattr(args, "output", None)):
@@ -917,7 +971,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _COMMANDS[args.command](args)
     except ZooError as error:
         hint = ""
-        if str(error).startswith("unknown model "):
+        if str(error).startswith("unknown model ") and "Did you mean" not in str(error):
             # `@zoo.register_model` in a script or notebook registers in that process only.
             hint = (" An entry registered with @zoo.register_model in a script is known to that "
                     "script only: for the command line, ship it in a package's `zoo.models` "
@@ -953,17 +1007,12 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"device. Lower the batch size (zoo train --batch-size N, zoo tune --set "
               f"batch_size=N), or free the memory other processes hold on it.", file=sys.stderr)
         return 2
-    if argv is None and threading.current_thread() is threading.main_thread():
-        # The `zoo` process itself, its work done and said: a Ctrl-C or SIGTERM while Python
-        # and TensorFlow shut down ended it with status 130 and no word, as if it had failed.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return 0
 
 
 def _resume_hint(args: argparse.Namespace) -> str:
     """After Ctrl-C or SIGTERM, how the work done so far goes on, where it was kept."""
-    if args.command in ("train", "export") and getattr(args, "exporting", None) is not None:
+    if getattr(args, "exporting", None) is not None:  # the work before the export is done
         from zoo.serving.archive import METADATA
 
         try:  # published (renamed into place) before the interrupt came?
@@ -972,11 +1021,17 @@ def _resume_hint(args: argparse.Namespace) -> str:
             published = False
         if published:
             return f" after the export to {args.export} was complete: it is whole"
-        workdir = args.workdir if args.command == "train" else args.model
-        kept = (f"the trained run is complete in {workdir}: rerun the same command to "
-                f"export it (nothing is trained again)" if workdir else
-                "the trained model was not kept (no --workdir): rerunning the command trains "
-                "it again")
+        if args.command == "tune":
+            kept = (f"the search is complete in {_search_directory(args)}: rerun the same "
+                    f"command to export its best model (no trial runs again)")
+        elif args.command == "export":
+            kept = f"{args.model} is as it was: rerun the same command to export it"
+        elif args.workdir:
+            kept = (f"the trained run is complete in {args.workdir}: rerun the same command "
+                    f"to export it (nothing is trained again)")
+        else:
+            kept = ("the trained model was not kept (no --workdir): rerunning the command "
+                    "trains it again")
         return (f" while exporting to {args.export}, which was left as it was (an earlier "
                 f"export there is intact); {kept}")
     if args.command == "train" and args.workdir:

@@ -188,6 +188,7 @@ class EvalReport:
 
             # Missing folders are made, as zoo evaluate --output makes them; one that cannot be
             # (a file in the way) is said as zoo says it, not as mkdir's FileExistsError.
+            path = expand_user(path)
             checks.writable_directory("the plot's directory", Path(path).parent)
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             # "tight": the rotated class names and the axis label below them stay in the file.

@@ -95,10 +95,16 @@ def special_file(path: str | os.PathLike) -> bool:
         mode = os.stat(path).st_mode
     except (OSError, ValueError):  # missing, a link loop; ValueError: a NUL in the path
         return False
+    if stat.S_ISDIR(mode):
+        return False
     # /dev/stdout, /dev/fd/N and /proc/self/fd/N name a descriptor, which may be a regular
-    # file the shell opened (`> out.csv`): written as the descriptor, never replaced.
-    descriptor = os.path.abspath(path).startswith(("/dev/", "/proc/"))
-    return descriptor or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+    # file the shell opened (`> out.csv`): written as the descriptor, never replaced. Other
+    # files under /dev (/dev/shm's) are files like any other.
+    descriptor = _DESCRIPTOR_PATH.fullmatch(os.path.abspath(path)) is not None
+    return descriptor or not stat.S_ISREG(mode)
+
+
+_DESCRIPTOR_PATH = re.compile(r"/dev/(?:stdin|stdout|stderr|fd/\d+)|/proc/(?:self|\d+)/fd/\d+")
 
 
 # A file name's limit on Linux and macOS file systems, in bytes, and what zoo's temporary names
@@ -187,9 +193,26 @@ def read_optional_json_object(path: str | os.PathLike) -> dict[str, Any]:
         return {}
 
 
+def json_text(data: Any) -> str:
+    """`data` as zoo writes JSON files (report.json, state.json, `--output -`): indented, keys
+    sorted, ending in a newline.
+
+    Example:
+        >>> from zoo.io import json_text
+        >>> print(json_text({"b": 1, "a": [2]}), end="")
+        {
+          "a": [
+            2
+          ],
+          "b": 1
+        }
+    """
+    return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+
+
 def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
     """Write `data` as indented JSON to `path` atomically."""
-    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    return atomic_write_text(path, json_text(data))
 
 
 def temporary_sibling(path: str | os.PathLike, suffix: str = "") -> Path:

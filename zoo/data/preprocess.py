@@ -30,7 +30,7 @@ from zoo.data.text import (
 )
 from zoo.data.validate import entry_name
 from zoo.errors import DataError, InvalidValueError, warn
-from zoo.io import atomic_write_json, temporary_sibling
+from zoo.io import atomic_write_json, expand_user, temporary_sibling
 from zoo.registry import as_spec
 from zoo.spec import ImageInput, ModelSpec, TextInput
 
@@ -140,7 +140,7 @@ class Preprocessor:
         an existing one gets its file replaced by rename, so a crash never leaves half a vocabulary.
         """
         self._require_fitted()
-        directory = Path(directory)
+        directory = Path(expand_user(directory))
         if directory.exists() and not directory.is_dir():
             raise InvalidValueError(
                 f"cannot save the preprocessor into {directory}: it is a file, not a directory."
@@ -168,7 +168,7 @@ class Preprocessor:
             DataError: no file, an unreadable one, or one saved for different input settings.
         """
         spec = as_spec(spec)
-        path = Path(directory) / FILENAME
+        path = Path(expand_user(directory)) / FILENAME
         try:
             config = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:

@@ -341,7 +341,7 @@ def _evaluation_data(config: dict[str, Any], trained: Trained) -> str | None:
         where = "the TFDS dataset's labelled test split"
     else:
         where = f"a seeded hold-out of the training data (seed {config.get('seed')})"
-    if trained.best_epoch is not None:
+    if trained.best_epoch is not None and trained.spec.recipe.monitor.startswith("val_"):
         where += (f", which also chose the exported epoch ({trained.best_epoch}) and so reads "
                   f"slightly optimistic; score unseen data with zoo evaluate")
     return where

@@ -72,7 +72,7 @@ def what_it_holds(directory: str | os.PathLike) -> str:
         ...     (served / version).mkdir()
         ...     _ = (served / version / "saved_model.pb").write_bytes(b"")
         >>> print(what_it_holds(served))  # doctest: +ELLIPSIS
-         It holds TF Serving's version folders 1, 2: pass .../2, the latest.
+         It holds TF Serving's version folders 1, 2: the latest, .../2, is an export, which ...
     """
     from zoo.io import directory_kind
 
@@ -88,8 +88,9 @@ def what_it_holds(directory: str | os.PathLike) -> str:
         return ""
     if not versions:
         return ""
-    return (f" It holds TF Serving's version folders {', '.join(map(str, versions))}: pass "
-            f"{directory / str(versions[-1])}, the latest.")
+    return (f" It holds TF Serving's version folders {', '.join(map(str, versions))}: the "
+            f"latest, {directory / str(versions[-1])}, is an export, which zoo.load, zoo "
+            f"evaluate and zoo predict take.")
 
 
 def missing_input(path: str | os.PathLike) -> ZooError | None:

@@ -305,7 +305,15 @@ def _saved_model_predictor(path: Path) -> Predictor:
         ) from None
     (name, spec), = serve.structured_input_signature[1].items()
     kind = "text" if spec.dtype == tf.string else "image"
-    outputs = serve.structured_outputs["probabilities"].shape[-1]
+    probabilities = serve.structured_outputs.get("probabilities")
+    if probabilities is None:  # a SavedModel of another kind (model.export()) beside a zoo.json
+        raise DataError(
+            f"the SavedModel in {path} gives {', '.join(sorted(serve.structured_outputs))}, "
+            f"not the probabilities, class_id and label a zoo export serves: it was not written "
+            f"by zoo.export. Export the model with zoo.export (or load it with "
+            f"tf.saved_model.load)."
+        )
+    outputs = probabilities.shape[-1]
     if outputs is not None and outputs != metadata["num_classes"]:
         # An edited or mismatched zoo.json: its labels would be wrong, or fail on every call.
         raise DataError(

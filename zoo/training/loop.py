@@ -501,21 +501,26 @@ def train(
         run.begin()  # only now that the data loaded: bad input leaves no directory behind
         # Before any model file: an interrupted run's best.keras is read with its names too.
         atomic_write_json(run.classes_path, {"class_names": list(spec.class_names)})
-    try:  # (after begin: a refused workdir's claim is another process's, not to release)
-        if run is not None and spec.input.kind == "text" and not run.preprocessor_path.exists():
-            preprocessor.save(run.preprocessor_path)
-        history = _fit(model, spec, policy, run, train_data, validation,
-                       steps_per_execution=steps_per_execution, callbacks=callbacks,
-                       verbose=verbose)
-    finally:
+    # A Ctrl-C from here on (training, saving the final model, the evaluation) says what the
+    # workdir kept and how to go on.
+    with resume_told(run):
+        try:  # (after begin: a refused workdir's claim is another process's, not to release)
+            if (run is not None and spec.input.kind == "text"
+                    and not run.preprocessor_path.exists()):
+                preprocessor.save(run.preprocessor_path)
+            history = _fit(model, spec, policy, run, train_data, validation,
+                           steps_per_execution=steps_per_execution, callbacks=callbacks,
+                           verbose=verbose)
+        finally:
+            if run is not None:
+                # Also when training raises (a callback, Ctrl-C, divergence): the caller may
+                # go on in this process (a notebook), and another process must then be able
+                # to resume.
+                run.release()
+        report = evaluate(model, validation, spec=spec)
+        report.history = history
         if run is not None:
-            # Also when training raises (a callback, Ctrl-C, divergence): the caller may go on
-            # in this process (a notebook), and another process must then be able to resume.
-            run.release()
-    report = evaluate(model, validation, spec=spec)
-    report.history = history
-    if run is not None:
-        atomic_write_json(run.report_path, report.to_dict())
+            atomic_write_json(run.report_path, report.to_dict())
     # Plain JSON values (tuples as lists), exactly as a workdir's config.json holds them.
     run_config = run.config if run is not None else json.loads(json.dumps(config, default=str))
     return TrainResult(model=model, history=history, report=report, spec=spec,
@@ -627,7 +632,7 @@ def _fit(
                     recipe.epochs)
         # Under the run's precision again: Keras builds the compiled metrics at the first step.
         # And a Ctrl-C lost in a finalizer still stops the run.
-        with resume_told(run), run_precision(policy.mixed_precision), interrupts_kept(), \
+        with run_precision(policy.mixed_precision), interrupts_kept(), \
                 without_retracing_warnings(), logs_closed_on_error(tensorboard):
             if policy.multi_worker:
                 keras_history = fit_multi_worker(

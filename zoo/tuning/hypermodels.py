@@ -65,7 +65,8 @@ def _warn_of_defaults_out_of_range(space: keras_tuner.HyperParameters, entry: st
         kind = type(parameter).__name__
         helper = "float_range" if kind == "Float" else "int_range"
         warn(f"the search space of {entry!r} never tries {parameter.name}="
-             f"{parameter.default!r}, its default here (an override given to the search): its "
+             f"{parameter.default!r}, its default here (an override given to the search, or "
+             f"the entry's own value): its "
              f"hp.{kind} ranges over {low:g}..{high:g}, which keras-tuner keeps. Widen the range "
              f"to take it (zoo.models.{helper}(hp, {parameter.name!r}, low, high, default) "
              f"does), or train with that value instead (zoo.train(..., "

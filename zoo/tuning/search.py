@@ -518,7 +518,8 @@ class TrainingData:
 
             # The vocabulary of an earlier run of the search: resumed trials see the same ids.
             preprocessor = Preprocessor.load(saved_preprocessor, spec)
-        train, self.validation = self._load(spec.recipe.batch_size, preprocessor)
+        with warnings_said_once(set()) as self._said:  # what the data warrants, said here
+            train, self.validation = self._load(spec.recipe.batch_size, preprocessor)
         self.preprocessor = train.preprocessor  # the vocabulary is fitted once, on this load
         self.num_examples = train.num_examples
         self.class_names = tuple(train.class_names)  # the ids every trial trains with
@@ -527,10 +528,37 @@ class TrainingData:
         # Made now, after the trial's build() set the global seed: tf.data derives its shuffle
         # and augmentation seeds from that seed and the pipeline's own. The same data as the
         # first load, which said what there is to say about it (labels short of the classes,
-        # one class, blank texts, what the label ids stand for): not again for every trial.
-        with warnings.catch_warnings(), quiet("zoo"):
-            warnings.simplefilter("ignore", UserWarning)
+        # one class, blank texts, what the label ids stand for): not again for every trial;
+        # a warning the first load did not give still shows.
+        with warnings_said_once(self._said), quiet("zoo"):
             return self._load(batch_size, self.preprocessor, with_validation=False)[0]
+
+
+@contextlib.contextmanager
+def warnings_said_once(said: set[str]) -> Iterator[set[str]]:
+    """Inside, a warning whose text is in `said` is dropped; the others show as they would
+    and join `said` (yielded).
+
+    Example:
+        >>> import warnings
+        >>> from zoo.tuning.search import warnings_said_once
+        >>> with warnings.catch_warnings(record=True) as shown:
+        ...     warnings.simplefilter("always")
+        ...     with warnings_said_once(set()) as said:
+        ...         warnings.warn("labels short of the classes")
+        ...     with warnings_said_once(said):
+        ...         warnings.warn("labels short of the classes")  # said already
+        >>> len(shown)
+        1
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # recorded whatever Python showed before
+        yield said
+    for warning in caught:
+        if str(warning.message) not in said:
+            said.add(str(warning.message))
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno, source=warning.source)
 
 
 def _save_once(preprocessor: Any, path: Path) -> None:
