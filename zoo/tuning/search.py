@@ -448,6 +448,14 @@ def _make_oracle(
                 f"tuner='bayesian' needs scipy and scikit-learn ({error}); install them with "
                 f"pip install 'keras-tuner[bayesian]', or use tuner='random' or 'hyperband'."
             ) from None
+    if epochs < HYPERBAND_FACTOR:
+        # One bracket of full-length trials: a random search under another name, said nowhere.
+        warn(f"tuner='hyperband' with epochs={epochs}: Hyperband trains trials for a few epochs "
+             f"and goes on with the best ones {HYPERBAND_FACTOR} times longer, so with fewer "
+             f"than {HYPERBAND_FACTOR} epochs there is nothing to go on with: every trial trains "
+             f"{epochs} epoch{'s' if epochs > 1 else ''}, as tuner='random' does. Give "
+             f"epochs={HYPERBAND_FACTOR} or more ({HYPERBAND_FACTOR ** 2} for two rounds), or "
+             f"use tuner='random'.")
     # Hyperband brackets run as many times as max_trials allows (None = unlimited iterations);
     # every oracle stops creating trials once it holds max_trials.
     oracle = HyperbandOracle(max_epochs=epochs, factor=HYPERBAND_FACTOR, hyperband_iterations=None,
