@@ -763,8 +763,8 @@ def test_ctrl_c_during_the_export_of_a_trained_run_says_what_became_of_both(
     monkeypatch.setattr(zoo, "export", interrupted)
     assert main([*command, "--workdir", str(tmp_path / "run")]) == 130
     assert capsys.readouterr().err == (
-        f"zoo: interrupted while exporting to {export}, which was left as it was (an earlier "
-        f"export there is intact); the trained run is complete in {tmp_path / 'run'}: rerun "
+        f"zoo: interrupted while exporting to {export}, which was not made; the trained run is "
+        f"complete in {tmp_path / 'run'}: rerun "
         f"the same command to export it (nothing is trained again)\n")
     assert main(command) == 130
     assert capsys.readouterr().err.endswith(
@@ -776,14 +776,20 @@ def test_ctrl_c_during_the_export_of_a_trained_run_says_what_became_of_both(
                  "1", "--set", "epochs=1", "--set", "units=(8,)", "--directory", str(search),
                  "--export", str(export)]) == 130
     assert capsys.readouterr().err == (
-        f"zoo: interrupted while exporting to {export}, which was left as it was (an earlier "
-        f"export there is intact); the search is complete in {search}: rerun the same command "
+        f"zoo: interrupted while exporting to {export}, which was not made; the search is "
+        f"complete in {search}: rerun the same command "
         f"to export its best model (no trial runs again)\n")
     monkeypatch.setattr(zoo, "export", interrupted_after)
     assert main([*command, "--workdir", str(tmp_path / "run")]) == 130
     assert capsys.readouterr().err == (
         f"zoo: interrupted after the export to {export} was complete: it is whole\n")
     assert zoo.load(export).kind == "image"
+    # Stopped while replacing that export (--overwrite-export): the earlier one is kept.
+    monkeypatch.setattr(zoo, "export", interrupted)
+    assert main([*command, "--workdir", str(tmp_path / "run"), "--overwrite-export"]) == 130
+    assert capsys.readouterr().err.startswith(
+        f"zoo: interrupted while exporting to {export}, which was left as it was (the earlier "
+        f"export there is intact); the trained run is complete")
 
 
 @pytest.mark.parametrize("memory_error", ["tensorflow", "python"])
@@ -890,9 +896,9 @@ def test_an_output_replaces_only_an_earlier_output_and_no_file_of_zoos_folders(
     evaluate = ["evaluate", "model.keras", "--data", str(data), "--output"]
     predict = ["predict", "model.keras", str(data), "--output"]
     for command, output, message in [
-        (evaluate, "run/config.json", "--output run/config.json is a file of a training "
-         "workdir (run), which zoo keeps for its own use; expected a JSON file path outside it, "
-         "e.g. --output run_config.report.json."),
+        (evaluate, "run/config.json", f"--output run/config.json is a file of a training "
+         f"workdir ({run}), which zoo keeps for its own use; expected a JSON file path outside "
+         f"it, e.g. --output run_config.report.json."),
         (evaluate, "run/report.json", "--output run/report.json is a file of a training workdir"),
         (evaluate, "script.py", "--output script.py exists and does not hold the report zoo "
          "wrote; zoo will not replace it. Expected a new file path, or an earlier output of "
@@ -906,6 +912,14 @@ def test_an_output_replaces_only_an_earlier_output_and_no_file_of_zoos_folders(
         assert len(error.splitlines()) == 1
     assert script.read_text() == "print(df[df.probability > 0.9].class_id)\n"
     assert (run / "config.json").read_text() == '{"entry": "mlp_mnist"}'
+    # A folder of one's own that holds a config.json is no workdir for the files zoo does not
+    # keep there: an earlier output in it is replaced (it was refused as "a training workdir").
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.json").write_text('{"lr": 0.1}')
+    (project / "preds.csv").write_text("class_id,label,probability\n")
+    assert main([*predict, "project/preds.csv"]) == 2
+    assert "model.keras is not a readable .keras file" in capsys.readouterr().err
     # An earlier output of the same kind, or an empty file, is checked as before: these get as
     # far as reading the stand-in model.
     (tmp_path / "old.json").write_text('{"accuracy": 1, "confusion": [], "per_class": []}')

@@ -1027,7 +1027,9 @@ def test_export_reads_paths_as_zoo_load_does(exports, tmp_path):
                        r"the previous one at .*\.absent\.old-999999999-0"):
         zoo.evaluate(tmp_path / "absent", (np.zeros((2, 28, 28), "uint8"), [0, 1]))
     image_export = export_of_kind(exports, "image")
-    with pytest.raises(zoo.DataError, match=r"is already a zoo export; zoo\.load\(.*\) serves it"):
+    with pytest.raises(zoo.DataError, match=r"is already a zoo export: it serves as it is "
+                       r"\(zoo\.load, zoo predict and zoo evaluate take it\)\. To export "
+                       r"again, pass the training workdir"):
         zoo.export(image_export, tmp_path / "export")
     assert not (tmp_path / "export").exists()
     # An image entry's .keras file exports as the model in it.
@@ -1963,12 +1965,13 @@ def test_a_tf_serving_model_folder_is_told_which_version_to_load(exports, tmp_pa
     assert zoo.load(served / "1").kind == "image"
 
 
-def test_cli_export_exports_a_finished_run_and_refuses_what_it_would_destroy(tmp_path, capsys):
+def test_cli_export_exports_a_finished_run_and_refuses_what_it_would_destroy(tmp_path, capsys,
+                                                                              monkeypatch):
     # An existing run could be exported only from Python, or by repeating the exact training
     # command with --export.
     data = str(write_digits_npz(tmp_path / "digits.npz", count=64))
     run = tmp_path / "run"
-    result = zoo.train("mlp_mnist", data, epochs=1, workdir=run, verbose=0, units=(8,))
+    result = zoo.train("mlp_mnist", data, epochs=2, workdir=run, verbose=0, units=(8,))
     target = tmp_path / "export"
     assert main(["export", str(run), str(target)]) == 0
     assert f"zoo: exported mlp_mnist to {target}" in capsys.readouterr().out
@@ -1978,10 +1981,17 @@ def test_cli_export_exports_a_finished_run_and_refuses_what_it_would_destroy(tmp
     metadata = zoo.load(target).metadata
     assert metadata["evaluation"]["accuracy"] == result.report.accuracy
     # Which epoch was exported, and what the evaluation scored (num_examples alone did not say).
-    assert metadata["training"]["best_epoch"] == 1
+    best = metadata["training"]["best_epoch"]
+    assert best == json.loads((run / "state.json").read_text())["best_epoch"] in (1, 2)
     assert metadata["evaluation_data"] == (
-        "a seeded hold-out of the training data (seed 0), which also chose the exported epoch "
-        "(1) and so reads slightly optimistic; score unseen data with zoo evaluate")
+        f"a seeded hold-out of the training data (seed 0), which also chose the exported epoch "
+        f"({best}) and so reads slightly optimistic; score unseen data with zoo evaluate")
+    # Where a training metric chose the epoch (or there was one epoch), the hold-out did not.
+    other = zoo.train("mlp_mnist", data, epochs=2, workdir=tmp_path / "by_loss", verbose=0,
+                      units=(8,), monitor="loss")
+    by_loss = zoo.export(other, tmp_path / "by_loss_export")
+    assert zoo.load(by_loss).metadata["evaluation_data"] == (
+        "a seeded hold-out of the training data (seed 0)")
     before = (target / "assets.extra" / "zoo.json").read_text()
     assert main(["export", str(run), str(target)]) == 2
     assert "already holds a zoo export; pass overwrite=True (command line: --overwrite-export)" in (
@@ -1996,11 +2006,30 @@ def test_cli_export_exports_a_finished_run_and_refuses_what_it_would_destroy(tmp
                               f"exported 20")
     assert ("  serving_default: image uint8 [None, 28, 28, 1] -> probabilities, class_id, "
             "label\n") in printed
-    assert ", 1 epoch, exported epoch 1;" in printed
+    assert f", 2 epochs, exported epoch {best};" in printed
     assert "parity with the trained model: passed" in printed
     assert main(["info", str(run)]) == 2  # a path that is no export: not "unknown model"
-    assert capsys.readouterr().err.startswith(f"zoo: error: {run} is not a zoo export (it has "
-                                              f"no saved_model.pb and assets.extra/zoo.json)")
+    error = capsys.readouterr().err
+    assert error.startswith(f"zoo: error: {run} is not a zoo export (it has no saved_model.pb "
+                            f"and assets.extra/zoo.json)")
+    assert error.endswith(f"It is a training workdir: zoo export {run} DIR exports its model, "
+                          f"and zoo evaluate {run} --data SRC scores it.\n")
+    # An entry's name wins over a folder of that name here (a workdir named after its entry),
+    # and an edited zoo.json lacking what it reports is shown without a traceback.
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(target, tmp_path / "mlp_mnist")
+    assert main(["info", "mlp_mnist"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("(./mlp_mnist is an export too: zoo info ./mlp_mnist shows it)\n"
+                              "mlp_mnist: mlp on mnist")
+    metadata_path = tmp_path / "mlp_mnist" / "assets.extra" / "zoo.json"
+    metadata = json.loads(metadata_path.read_text())
+    metadata["evaluation"]["accuracy"] = None
+    for key in ("parity", "signature", "exported_at"):
+        del metadata[key]
+    metadata_path.write_text(json.dumps(metadata))
+    assert main(["info", "./mlp_mnist"]) == 0
+    assert "exported not recorded" in capsys.readouterr().out
     for command, message in [
         (["export", str(tmp_path / "nowhere"), str(tmp_path / "other")],
          "does not exist; expected a training workdir or a .keras file."),
@@ -2058,15 +2087,19 @@ def test_files_under_dev_are_files_and_descriptors_are_written_as_they_are(tmp_p
 
 
 @pytest.mark.parametrize("status", [0, 2])
-def test_a_late_signal_ends_the_command_with_the_status_it_earned(status):
-    # Ctrl-C while Python shut down after a finished export ended `zoo` with 130 and no word.
-    script = textwrap.dedent(f"""
-        import os, signal, time
-        from zoo.cli import _end_on_late_signals
-        _end_on_late_signals({status})
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(30)
-    """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=quiet_environment(),
-                          timeout=60)
-    assert done.returncode == status
+def test_the_zoo_process_ends_with_mains_status_once_its_work_is_done(status, monkeypatch):
+    # A Ctrl-C while Python and TensorFlow shut down after a finished export ended `zoo` with
+    # 130 and no word: the process now ends at once after main, with its status.
+    ended = []
+    monkeypatch.setattr(cli, "main", lambda: status)
+    monkeypatch.setattr(cli.os, "_exit", lambda code: ended.append(code))
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)  # this process' own stay
+    cli.console_main()
+    assert ended == [status]
+    # The real process, through `python -m zoo`: its output whole, its status main's.
+    done = subprocess.run([sys.executable, "-m", "zoo", "list", "cnn_*"], cwd=REPO,
+                          env=quiet_environment(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "cnn_mnist" in done.stdout
+    assert subprocess.run([sys.executable, "-m", "zoo", "info", "no_such_entry"], cwd=REPO,
+                          env=quiet_environment(), capture_output=True,
+                          timeout=120).returncode == 2

@@ -18,13 +18,12 @@ import ast
 import contextlib
 import inspect
 import json
+import logging
 import os
 import shlex
 import signal
 import sys
 import textwrap
-import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -181,7 +180,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--data", required=True, help="labelled data, as for train --data")
     evaluation.add_argument("--output", metavar="JSON",
                             help="also write the report here (as a workdir's report.json); "
-                                 "- prints the JSON alone instead of the table")
+                                 "- prints the JSON alone instead of the table. An existing "
+                                 "file is replaced only if it is an earlier report")
     _add_reading_options(evaluation)
 
     tuning = commands.add_parser("tune", help="search an entry's hyperparameters (resumable)")
@@ -246,7 +246,8 @@ def _parser() -> argparse.ArgumentParser:
                                  "one named as a prediction column, such as label, becomes "
                                  "input_label), as the ending says: .csv, .tsv, .json (a list "
                                  "of records) or .jsonl (a record per line); - prints them "
-                                 "alone as CSV instead of the table")
+                                 "alone as CSV instead of the table. An existing file is "
+                                 "replaced only if it holds earlier predictions")
     return parser
 
 
@@ -297,19 +298,12 @@ def _cmd_info(args: argparse.Namespace) -> None:
     import zoo
     from zoo.serving.archive import is_export
 
-    if is_export(args.name):
-        _print_export(Path(args.name))
+    if _names_a_path(args.name):
+        _print_export(args.name)
         return
-    if os.sep in args.name or Path(args.name).exists():  # a path, not an entry's name
-        from zoo.errors import DataError
-        from zoo.serving.paths import what_it_holds
-
-        raise DataError(
-            f"{args.name} is not a zoo export (it has no saved_model.pb and "
-            f"assets.extra/zoo.json); expected an export directory or an entry's name (zoo "
-            f"list).{what_it_holds(args.name)}"
-        )
     spec = zoo.get_spec(args.name)
+    if is_export(args.name):  # an export folder named as the entry, in the current directory
+        print(f"(./{args.name} is an export too: zoo info ./{args.name} shows it)")
     print(f"{spec.name}: {spec.family} on {spec.dataset} ({spec.task}, {spec.num_classes} classes)")
     if spec.description:
         print(textwrap.indent(spec.description, "  "))
@@ -348,22 +342,54 @@ def _cmd_info(args: argparse.Namespace) -> None:
     print(textwrap.indent(_left_aligned(frame), "    "))
 
 
-def _print_export(path: Path) -> None:
+def _names_a_path(name: str) -> bool:
+    """Whether `zoo info NAME` is about a path (an export) rather than a registered entry: a
+    name with a folder in it, or one that is no entry but exists; an entry's name wins over a
+    folder of that name in the current directory (a workdir named after its entry)."""
+    from zoo.registry import list_models
+
+    if os.sep in name or (os.altsep and os.altsep in name):
+        return True
+    return name not in list_models() and Path(name).exists()
+
+
+def _print_export(name: str) -> None:
     """What an export's zoo.json says, for a deployer: the model, its classes and signature,
     how it was trained and scored, and the parity check (read without loading the model)."""
-    from zoo.serving.archive import read_metadata
+    from zoo.errors import DataError
+    from zoo.serving.archive import is_export, read_metadata
+    from zoo.serving.paths import missing_model, what_it_holds
 
+    path = Path(name)
+    if not is_export(path):
+        missing = missing_model(path, "a zoo export directory")
+        if missing is not None:
+            raise missing
+        from zoo.io import directory_kind
+
+        holds = what_it_holds(path)
+        if directory_kind(path) == "run":
+            holds = (f" It is a training workdir: zoo export {path} DIR exports its model, and "
+                     f"zoo evaluate {path} --data SRC scores it.")
+        raise DataError(
+            f"{path} is not a zoo export (it has no saved_model.pb and assets.extra/zoo.json); "
+            f"expected an export directory or an entry's name (zoo list).{holds}"
+        )
     metadata = read_metadata(path)
     signature, training = metadata.get("signature") or {}, metadata.get("training") or {}
-    entry = metadata.get("entry")
-    print(f"{path}: an export of {entry} ({metadata.get('family')} on "
-          f"{metadata.get('dataset')}, {metadata['num_classes']} classes), exported "
-          f"{metadata.get('exported_at')}")
+
+    def told(value: Any) -> Any:  # keys an edited or older zoo.json lacks
+        return "not recorded" if value is None else value
+
+    print(f"{path}: an export of {told(metadata.get('entry'))} ({told(metadata.get('family'))} "
+          f"on {told(metadata.get('dataset'))}, {metadata['num_classes']} classes), exported "
+          f"{told(metadata.get('exported_at'))}")
     if metadata.get("class_names"):
         print(f"  classes: {', '.join(map(str, metadata['class_names']))}")
     inputs = signature.get("input") or {}
-    print(f"  {signature.get('name')}: {inputs.get('name')} {inputs.get('dtype')} "
-          f"{inputs.get('shape')} -> {', '.join(signature.get('outputs') or [])}")
+    if inputs:
+        print(f"  {signature.get('name')}: {inputs.get('name')} {inputs.get('dtype')} "
+              f"{inputs.get('shape')} -> {', '.join(signature.get('outputs') or [])}")
     from zoo.errors import count_text
 
     if training.get("data") is None:  # exported from a .keras file or a model in memory
@@ -377,14 +403,16 @@ def _print_export(path: Path) -> None:
         print(f"  training: {', '.join(trained)}; overrides {training.get('overrides') or {}}")
     print(f"  hyperparameters: {metadata.get('hyperparameters')}")
     evaluation = metadata.get("evaluation") or {}
-    if evaluation:
-        print(f"  evaluation: accuracy {evaluation.get('accuracy'):.4f} on "
-              f"{evaluation.get('num_examples')} examples, "
-              f"{metadata.get('evaluation_data') or 'of the run'}")
+    accuracy = evaluation.get("accuracy")
+    if isinstance(accuracy, (int, float)):
+        print(f"  evaluation: accuracy {accuracy:.4f} on {told(evaluation.get('num_examples'))} "
+              f"examples, {metadata.get('evaluation_data') or 'of the run'}")
     parity = metadata.get("parity") or {}
-    print(f"  parity with the trained model: {'passed' if parity.get('passed') else 'FAILED'} "
-          f"(max difference {parity.get('max_abs_difference')})")
-    print(f"  versions: {metadata.get('versions')}")
+    if parity:
+        print(f"  parity with the trained model: "
+              f"{'passed' if parity.get('passed') else 'FAILED'} (max difference "
+              f"{told(parity.get('max_abs_difference'))})")
+    print(f"  versions: {told(metadata.get('versions'))}")
 
 
 def _left_aligned(frame: pd.DataFrame) -> str:
@@ -549,7 +577,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                   f"{args.export}")
             return
         # Says where, and its parity check, as a progress message.
-        args.exporting = time.time()  # a Ctrl-C from here on stops the export, not the training
+        args.exporting = _export_identity(args.export)  # a Ctrl-C now stops the export
         zoo.export(result, args.export, overwrite=args.overwrite_export)
 
 
@@ -566,7 +594,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         sys.stdout.write(json_text(report.to_dict()))
         return
     if args.output:  # written before printing, as predict's: a closed pipe must not lose it
-        atomic_write_json(args.output, report.to_dict())
+        atomic_write_json(args.output, report.to_dict(), named=True)
     print(report)
     if args.output:
         print(f"\nreport written to {args.output}")
@@ -609,7 +637,7 @@ def _cmd_tune(args: argparse.Namespace) -> None:
                   f"add --epochs {searched} to repeat the best trial)")
     print(f"search saved in {result.directory} (trials.csv; rerun to continue)")
     if args.export:
-        args.exporting = time.time()  # for the Ctrl-C line: the search is done
+        args.exporting = _export_identity(args.export)  # for the Ctrl-C line: search done
         zoo.export(result.best_model(), args.export, preprocessor=result.preprocessor,
                    class_names=result.class_names or None, overwrite=args.overwrite_export)
 
@@ -665,7 +693,8 @@ def _cmd_predict(args: argparse.Namespace) -> None:
         sys.stdout.write(predictions_text(frame, ".csv"))
         return
     if args.output:  # written before printing: `zoo predict ... | head` must not lose it
-        atomic_write_text(args.output, predictions_text(frame, Path(args.output).suffix))
+        atomic_write_text(args.output, predictions_text(frame, Path(args.output).suffix),
+                          named=True)
     shown = frame.head(PREVIEW_ROWS) if args.output else frame  # the file has them all
     # Files stay whole: two paths alike in their first 40 characters would read as one.
     texts = [column for column, kind in shown.dtypes.items()
@@ -701,7 +730,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
 
     _check_export_target(args, args.model,
                          "the training workdir" if Path(args.model).is_dir() else "MODEL")
-    args.exporting = time.time()  # for the Ctrl-C line, as zoo train --export's
+    args.exporting = _export_identity(args.export)  # for the Ctrl-C line, as train's
     zoo.export(args.model, args.export, overwrite=args.overwrite_export)  # says where, and its
     # parity check, as a progress message
 
@@ -733,7 +762,7 @@ def _check_output_file(path: str, what: str, endings: tuple[str, ...],
     (standard output), a FIFO or a device (`/dev/stdout`) is written to as it is."""
     from zoo import checks
     from zoo.errors import InvalidValueError
-    from zoo.io import check_name_room, special_file
+    from zoo.io import check_name_room, special_file, written_path
 
     kind = endings[0].lstrip(".").upper()
     if path == STDOUT:
@@ -752,8 +781,13 @@ def _check_output_file(path: str, what: str, endings: tuple[str, ...],
         warn(f"--output {path}: {what} will be written as {kind}, whatever the name's "
              f"{given.suffix}; name it {' or '.join(endings)} to say so.")
     if special_file(path):  # a FIFO, a terminal, /dev/stdout: written to as it is
+        if os.path.abspath(path) in ("/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"):
+            raise InvalidValueError(
+                f"--output {path} is this command's standard input; expected a file to write "
+                f"{what} to, or - for standard output."
+            )
         return
-    target = Path(os.path.realpath(given)) if given.is_symlink() else given  # what is written
+    target = written_path(given)  # a link's target, as the writer replaces it
     _refuse_replacing_other_files(target, path, what, kind)
     check_name_room(target, "--output")
     checks.writable_directory("the directory of --output", target.parent)
@@ -771,20 +805,22 @@ def _refuse_replacing_other_files(target: Path, given: str, what: str, kind: str
     own files: `--output runs/x/config.json` replaced the run's configuration, and any other
     file (a script, a dataset) was replaced without a word."""
     from zoo.errors import InvalidValueError
-    from zoo.io import directory_kind
+    from zoo.io import OWN_FILES, directory_kind
+    from zoo.serving.archive import is_export
 
     if not target.is_file():
         return
-    owner = directory_kind(target.parent)
-    owner = owner or next(("export" for folder in (target.parent, target.parent.parent)
-                           if (folder / "saved_model.pb").is_file()), None)
+    folder = target.resolve().parent
+    owner = directory_kind(folder) if target.name in OWN_FILES else None
+    if owner is None and (is_export(folder) or is_export(folder.parent)):
+        owner = "export"  # its zoo.json, in assets.extra/, or any file beside its graph
     if owner is not None:
         names = {"run": "a training workdir", "search": "a hyperparameter search",
                  "export": "an export"}
         raise InvalidValueError(
-            f"--output {given} is a file of {names[owner]} ({target.parent}), which zoo keeps "
-            f"for its own use; expected a {kind} file path outside it, e.g. --output "
-            f"{target.parent.name}_{target.stem}.{what.split()[-1]}.{kind.lower()}."
+            f"--output {given} is a file of {names[owner]} ({folder}), which zoo keeps for its "
+            f"own use; expected a {kind} file path outside it, e.g. --output "
+            f"{folder.name}_{target.stem}.{what.split()[-1]}.{kind.lower()}."
         )
     if not _earlier_output(target, what):
         raise InvalidValueError(
@@ -889,15 +925,18 @@ def _check_paths(args: argparse.Namespace) -> None:
         raise missing
 
 
-def _needs_tensorflow(command: str) -> bool:
-    """Whether `command` starts TensorFlow first (quietly). A plug-in's entries may import Keras
-    as they register, and that import must not print TensorFlow's start-up lines: with a plug-in
-    installed, every command starts it."""
-    if command not in _COMMANDS_WITHOUT_TENSORFLOW:
-        return True
+def _needs_tensorflow(args: argparse.Namespace) -> bool:
+    """Whether the command starts TensorFlow first (quietly): all but `zoo list` and `zoo info`
+    of an export, which read JSON. A plug-in's entries may import Keras as they register, and
+    that import must not print TensorFlow's start-up lines: with a plug-in installed, every
+    command starts it."""
     from zoo.registry import plugin_entry_points
 
-    return bool(plugin_entry_points())
+    if plugin_entry_points():
+        return True
+    if args.command in _COMMANDS_WITHOUT_TENSORFLOW:
+        return False
+    return not (args.command == "info" and _names_a_path(args.name))
 
 
 # Options and arguments that name files or folders.
@@ -922,37 +961,33 @@ def _is_standard_output(path: str | None) -> bool:
         return False
     try:
         named, ours = os.stat(path), os.fstat(sys.stdout.fileno())
-    except (OSError, ValueError):  # missing; or stdout is no file (captured in a test)
+    except (OSError, ValueError, AttributeError):  # missing; stdout no file (a test's) or closed
         return False
     return (named.st_dev, named.st_ino) == (ours.st_dev, ours.st_ino)
+
+
+def console_main() -> NoReturn:
+    """The `zoo` command's process (its console script, `python -m zoo`): `main`, then the
+    process ends at once with main's status, its output flushed.
+
+    Python's shutdown after the work is done (TensorFlow's takes over a second) restored the
+    default Ctrl-C and SIGTERM handling, so a signal then ended a finished `zoo train --export`
+    with status 130 and no word, as if it had failed; nothing is left to do by then, and the
+    second is saved too.
+    """
+    status = main()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe: nothing to flush to
+            stream.flush()
+    logging.shutdown()
+    os._exit(status)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `zoo` command; returns the exit status (0 ok, 2 bad input, an unusable path or
     out of memory, 130 interrupted, 141 output pipe closed, 143 terminated by SIGTERM)."""
-    status = _run(argv)
-    if argv is None and threading.current_thread() is threading.main_thread():
-        _end_on_late_signals(status)
-    return status
-
-
-def _end_on_late_signals(status: int) -> None:
-    """In the `zoo` process itself, once its work is done and said: a Ctrl-C or SIGTERM while
-    Python and TensorFlow shut down ended it with status 130 and no word, as if a finished
-    export had failed. Such a signal now ends the process at once with the status earned."""
-
-    def end(signum: int, frame: Any) -> None:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os._exit(status)
-
-    signal.signal(signal.SIGINT, end)
-    signal.signal(signal.SIGTERM, end)
-
-
-def _run(argv: Sequence[str] | None) -> int:
-    """`main`'s work: the command run, and its outcome as an exit status."""
     args = _parser().parse_args(argv)
     _expand_home(args)
     if _is_standard_output(getattr(args, "output", None)):
@@ -966,7 +1001,7 @@ def _run(argv: Sequence[str] | None) -> int:
         with unencodable_output_escaped(), progress_messages(messages), \
                 terminate_as_interrupt():
             _check_paths(args)
-            if _needs_tensorflow(args.command):
+            if _needs_tensorflow(args):
                 start_tensorflow_quietly()
             _COMMANDS[args.command](args)
     except ZooError as error:
@@ -1010,16 +1045,24 @@ def _run(argv: Sequence[str] | None) -> int:
     return 0
 
 
+def _export_identity(directory: str) -> tuple[int, int] | None:
+    """Which file the export at `directory` has as its zoo.json (inode, modification time), or
+    None for none: a new one once an export has been published there."""
+    from zoo.serving.archive import METADATA
+
+    try:
+        found = (Path(directory) / METADATA).stat()
+    except OSError:
+        return None
+    return found.st_ino, found.st_mtime_ns
+
+
 def _resume_hint(args: argparse.Namespace) -> str:
     """After Ctrl-C or SIGTERM, how the work done so far goes on, where it was kept."""
-    if getattr(args, "exporting", None) is not None:  # the work before the export is done
-        from zoo.serving.archive import METADATA
-
-        try:  # published (renamed into place) before the interrupt came?
-            published = (Path(args.export) / METADATA).stat().st_mtime >= args.exporting - 1
-        except OSError:
-            published = False
-        if published:
+    if hasattr(args, "exporting"):  # the work before the export is done
+        # Published (renamed into place) before the interrupt came: another zoo.json is there.
+        now = _export_identity(args.export)
+        if now is not None and now != args.exporting:
             return f" after the export to {args.export} was complete: it is whole"
         if args.command == "tune":
             kept = (f"the search is complete in {_search_directory(args)}: rerun the same "
@@ -1032,8 +1075,11 @@ def _resume_hint(args: argparse.Namespace) -> str:
         else:
             kept = ("the trained model was not kept (no --workdir): rerunning the command "
                     "trains it again")
-        return (f" while exporting to {args.export}, which was left as it was (an earlier "
-                f"export there is intact); {kept}")
+        from zoo.serving.archive import is_export
+
+        left = ("which was left as it was (the earlier export there is intact)"
+                if is_export(args.export) else "which was not made")
+        return f" while exporting to {args.export}, {left}; {kept}"
     if args.command == "train" and args.workdir:
         return ("; rerun the same command to resume from the last completed epoch (kept in "
                 f"{args.workdir})")

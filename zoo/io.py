@@ -20,12 +20,14 @@ from typing import Any
 from zoo.errors import and_more
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+def atomic_write_text(path: str | os.PathLike, text: str, *, named: bool = False) -> Path:
     """Write `text` to `path` atomically (UTF-8). Returns the path.
 
-    A symbolic link is written through: the file it points to is replaced, the link kept. A
-    path that is no regular file (a FIFO, `/dev/stdout`, a terminal, a process substitution's
-    `/dev/fd/N`) has no file to replace, so it is written to directly.
+    `named=True` for a path the user named for output (`--output`): a symbolic link is written
+    through (the file it points to is replaced, the link kept), and a path that is no regular
+    file (a FIFO, a terminal, `/dev/stdout`, a process substitution's `/dev/fd/N`) is written to
+    as it is, having no file to replace. zoo's own files (a workdir's) never follow a link: one
+    planted there would have zoo overwrite whatever it points to.
 
     Example:
         >>> import tempfile, pathlib
@@ -34,9 +36,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
         >>> atomic_write_text(target, "hello").read_text()
         'hello'
     """
-    if special_file(path):
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
+    if named and special_file(path):
+        _write_special(path, text)
         return Path(path)
 
     def write(temporary: Path) -> None:
@@ -46,7 +47,43 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
 
-    return save_atomically(write, path, suffix="")  # named .NAME.XXXXXXXX.tmp while written
+    target = written_path(path) if named else Path(path)
+    try:
+        save_atomically(write, target, suffix="")  # named .NAME.XXXXXXXX.tmp while written
+    except OSError as error:
+        raise naming(error, path) from None
+    return Path(path)
+
+
+def written_path(path: str | os.PathLike) -> Path:
+    """The file an output the user named is written to: a symbolic link's target (resolved, so
+    that the link stays a link), else `path`.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from zoo.io import written_path
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> (folder / "latest.csv").symlink_to("2026-11-27.csv")
+        >>> written_path(folder / "latest.csv").name
+        '2026-11-27.csv'
+    """
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _write_special(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to a FIFO, device or descriptor path. A descriptor of this process
+    (`/dev/stdout`, `/dev/fd/3`) is written through the descriptor itself: reopening its path
+    with "w" emptied the file a shell opened for appending (`3>>log.txt`)."""
+    match = _DESCRIPTOR_PATH.fullmatch(os.path.abspath(path))
+    if match is None:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    standard, number = match.groups()
+    descriptor = _STANDARD_DESCRIPTORS[standard] if standard else int(number)
+    with os.fdopen(os.dup(descriptor), "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def save_atomically(
@@ -64,9 +101,7 @@ def save_atomically(
         >>> save_atomically(zoo.build("mlp_mnist").save_weights, path).is_file()
         True
     """
-    given = path = Path(path)
-    if path.is_symlink():  # replace the file it points to; renaming onto it would drop the link
-        path = Path(os.path.realpath(path))
+    path = Path(path)
     if suffix is None:
         suffix = ".weights.h5" if path.name.endswith(".weights.h5") else path.suffix
     temporary = temporary_sibling(path, suffix=suffix)
@@ -76,14 +111,16 @@ def save_atomically(
     except BaseException as error:
         temporary.unlink(missing_ok=True)
         if isinstance(error, OSError):
-            raise naming(error, given) from None
+            raise naming(error, path) from None
         raise
-    return given
+    return path
 
 
 def special_file(path: str | os.PathLike) -> bool:
-    """Whether `path` (its links followed) exists and is no regular file or folder: a FIFO, a
-    device such as `/dev/stdout`'s terminal or pipe, a socket.
+    """Whether `path` (its links followed) exists and is neither a regular file nor a folder (a
+    FIFO, a device such as a terminal, a socket), or names a descriptor of this process
+    (`/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`), which may be a regular file a shell opened
+    (`> out.csv`) but is written as the descriptor, never replaced.
 
     Example:
         >>> import tempfile
@@ -97,14 +134,14 @@ def special_file(path: str | os.PathLike) -> bool:
         return False
     if stat.S_ISDIR(mode):
         return False
-    # /dev/stdout, /dev/fd/N and /proc/self/fd/N name a descriptor, which may be a regular
-    # file the shell opened (`> out.csv`): written as the descriptor, never replaced. Other
-    # files under /dev (/dev/shm's) are files like any other.
+    # Other files under /dev (/dev/shm's) are files like any other.
     descriptor = _DESCRIPTOR_PATH.fullmatch(os.path.abspath(path)) is not None
     return descriptor or not stat.S_ISREG(mode)
 
 
-_DESCRIPTOR_PATH = re.compile(r"/dev/(?:stdin|stdout|stderr|fd/\d+)|/proc/(?:self|\d+)/fd/\d+")
+# This process' descriptors by path: /dev/stdout, /dev/fd/3, /proc/self/fd/3.
+_DESCRIPTOR_PATH = re.compile(r"/dev/(stdin|stdout|stderr)|(?:/dev/fd|/proc/self/fd)/(\d+)")
+_STANDARD_DESCRIPTORS = {"stdin": 0, "stdout": 1, "stderr": 2}
 
 
 # A file name's limit on Linux and macOS file systems, in bytes, and what zoo's temporary names
@@ -210,9 +247,9 @@ def json_text(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
 
 
-def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
-    """Write `data` as indented JSON to `path` atomically."""
-    return atomic_write_text(path, json_text(data))
+def atomic_write_json(path: str | os.PathLike, data: Any, *, named: bool = False) -> Path:
+    """Write `data` as indented JSON to `path` atomically (`named`: as `atomic_write_text`)."""
+    return atomic_write_text(path, json_text(data), named=named)
 
 
 def temporary_sibling(path: str | os.PathLike, suffix: str = "") -> Path:
@@ -310,6 +347,10 @@ REPORT_FILE = "report.json"  # a workdir's evaluation of its final model
 SEARCH_FILE, SEARCH_PROJECT = "search.json", "keras_tuner"  # a search's, and keras-tuner's folder
 RUN_MARKERS = (CONFIG_FILE, STATE_FILE, STATE_DIR)
 SEARCH_MARKERS = (SEARCH_FILE, SEARCH_PROJECT)
+# Every file zoo keeps at the top of a workdir or search directory, which an output the user
+# names must not replace (`--output runs/x/config.json`).
+OWN_FILES = (PROCESS_FILE, CONFIG_FILE, STATE_FILE, CLASSES_FILE, *RUN_MODEL_FILES, REPORT_FILE,
+             "history.csv", SEARCH_FILE, "trials.csv")
 
 
 def default_search_directory(name: str) -> Path:

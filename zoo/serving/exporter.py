@@ -341,7 +341,9 @@ def _evaluation_data(config: dict[str, Any], trained: Trained) -> str | None:
         where = "the TFDS dataset's labelled test split"
     else:
         where = f"a seeded hold-out of the training data (seed {config.get('seed')})"
-    if trained.best_epoch is not None and trained.spec.recipe.monitor.startswith("val_"):
+    chose = (trained.best_epoch is not None and (trained.epochs_trained or 0) > 1
+             and trained.spec.recipe.monitor.startswith("val_"))  # a validation metric chose
+    if chose:
         where += (f", which also chose the exported epoch ({trained.best_epoch}) and so reads "
                   f"slightly optimistic; score unseen data with zoo evaluate")
     return where

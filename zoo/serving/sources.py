@@ -165,7 +165,7 @@ def _spec_as_trained(spec: ModelSpec, overrides: dict[str, Any], path: Path) -> 
         ) from None
 
 
-def read_keras_file(path: str | os.PathLike) -> Trained:
+def read_keras_file(path: str | os.PathLike, kinds: str = MODEL_KINDS) -> Trained:
     """An image entry's model from a `.keras` file, loaded safely (see `safety.load_keras_model`).
 
     Raises:
@@ -178,10 +178,7 @@ def read_keras_file(path: str | os.PathLike) -> Trained:
 
     path = Path(path)
     if path.suffix != ".keras":
-        raise DataError(
-            f"{path.name} is not a model file: expected a .keras file, a zoo export directory or "
-            f"a training workdir."
-        )
+        raise DataError(f"{path.name} is not a model file: expected {kinds}.")
     model = load_keras_model(path)
     try:
         spec = spec_for_model(model)  # the entry's, with the class count of the model's head
@@ -262,7 +259,7 @@ def read_trained(path: str | os.PathLike, kinds: str = MODEL_KINDS, *,
     path = Path(path)
     if path.is_dir():
         return read_workdir(path)
-    return read_keras_file(path)
+    return read_keras_file(path, EXPORTABLE_KINDS)
 
 
 def from_model(model: Any, preprocessor: Any = None) -> Trained:
@@ -379,8 +376,9 @@ def resolve(model_or_result: Any, preprocessor: Any = None) -> Trained:
 
         if is_export(model_or_result):
             raise DataError(
-                f"{model_or_result} is already a zoo export; zoo.load({str(model_or_result)!r}) "
-                f"serves it. To export again, pass the training workdir or the TrainResult."
+                f"{model_or_result} is already a zoo export: it serves as it is (zoo.load, zoo "
+                f"predict and zoo evaluate take it). To export again, pass the training workdir "
+                f"(or the TrainResult)."
             )
         # a workdir, or an image entry's .keras file: what can be exported (not an export)
         trained = read_trained(model_or_result, kinds=EXPORTABLE_KINDS, exports=False)

@@ -544,8 +544,8 @@ class TrainingData:
 
 @contextlib.contextmanager
 def warnings_said_once(said: set[str]) -> Iterator[set[str]]:
-    """Inside, a warning whose text is in `said` is dropped; the others show as they would
-    and join `said` (yielded).
+    """Inside, a warning whose text is in `said` is not shown again; the others show as they
+    would (the caller's filters, "error" ones too, apply as ever) and join `said` (yielded).
 
     Example:
         >>> import warnings
@@ -556,17 +556,24 @@ def warnings_said_once(said: set[str]) -> Iterator[set[str]]:
         ...         warnings.warn("labels short of the classes")
         ...     with warnings_said_once(said):
         ...         warnings.warn("labels short of the classes")  # said already
-        >>> len(shown)
-        1
+        ...         warnings.warn("a warning of this trial's own")
+        >>> [str(w.message) for w in shown]
+        ['labels short of the classes', "a warning of this trial's own"]
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")  # recorded whatever Python showed before
+    show = warnings.showwarning
+
+    def show_new(message: Any, category: Any, filename: str, lineno: int, *args: Any,
+                 **kwargs: Any) -> None:
+        if str(message) in said:
+            return
+        said.add(str(message))
+        show(message, category, filename, lineno, *args, **kwargs)
+
+    warnings.showwarning = show_new
+    try:
         yield said
-    for warning in caught:
-        if str(warning.message) not in said:
-            said.add(str(warning.message))
-            warnings.warn_explicit(warning.message, warning.category, warning.filename,
-                                   warning.lineno, source=warning.source)
+    finally:
+        warnings.showwarning = show
 
 
 def _save_once(preprocessor: Any, path: Path) -> None:
