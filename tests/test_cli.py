@@ -213,6 +213,10 @@ def test_train_then_evaluate_end_to_end(tmp_path, capsys):
     assert "zoo: device policy: device=" in trained.stdout
     assert "zoo: training cnn_mnist from epoch 1 to 2" in trained.stdout
     assert (workdir / "model.keras").is_file()
+    # Which epoch the table scores, and that the hold-out chose it (the README says so).
+    best = json.loads((workdir / "state.json").read_text())["best_epoch"]
+    assert (f"(scored: the model of epoch {best}, chosen as the best by val_accuracy on this "
+            f"same hold-out, so the score reads slightly optimistic") in trained.stdout
 
     evaluated = run_zoo("evaluate", str(workdir), "--data", str(data))
     assert evaluated.returncode == 0, evaluated.stderr

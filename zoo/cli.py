@@ -564,6 +564,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
                                    formatters={"learning_rate": lambda v: f"{v:.3g}"}))
     print()
     print(result.report)
+    scored = _scored_epoch(result)
+    if scored:
+        print(f"\n{scored}")
     if result.workdir is not None:
         print(f"\nrun saved in {result.workdir}")
     elif not args.export:  # trained, reported, and gone when the command ends: say so
@@ -579,6 +582,22 @@ def _cmd_train(args: argparse.Namespace) -> None:
         # Says where, and its parity check, as a progress message.
         args.exporting = _export_identity(args.export)  # a Ctrl-C now stops the export
         zoo.export(result, args.export, overwrite=args.overwrite_export)
+
+
+def _scored_epoch(result: Any) -> str:
+    """Which epoch a run's evaluation table is of, where its hold-out chose it (the README's
+    "slightly optimistic" said on screen), else ""."""
+    from zoo.io import STATE_FILE, read_optional_json_object
+
+    if result.workdir is None or len(result.history) < 2:
+        return ""
+    best = read_optional_json_object(result.workdir / STATE_FILE).get("best_epoch")
+    monitor = result.spec.recipe.monitor
+    if best is None or not monitor.startswith("val_"):
+        return ""
+    return (f"(scored: the model of epoch {best}, chosen as the best by {monitor} on this same "
+            f"hold-out, so the score reads slightly optimistic; zoo evaluate scores data no "
+            f"choice saw)")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:

@@ -105,7 +105,7 @@ class EvalReport:
     def __str__(self) -> str:
         table = self.per_class.to_string(float_format=lambda v: f"{v:.4f}")
         macro = "  ".join(f"{k} {v:.4f}" for k, v in self.macro.items())
-        loss = f"  loss {self.loss:.4f}" if self.loss is not None else ""
+        loss = f"  loss {self.loss + 0.0:.4f}" if self.loss is not None else ""  # not -0.0000
         text = (
             f"accuracy {self.accuracy:.4f} on {self.num_examples} examples{loss}\n"
             f"macro: {macro}\n{table}"
