@@ -2079,7 +2079,7 @@ def test_files_under_dev_are_files_and_descriptors_are_written_as_they_are(tmp_p
     reader, writer = os.pipe()
     try:
         assert special_file(f"/dev/fd/{writer}") and special_file("/dev/null")
-        atomic_write_text(f"/dev/fd/{writer}", "through the pipe")
+        atomic_write_text(f"/dev/fd/{writer}", "through the pipe", named=True)
         assert os.read(reader, 100) == b"through the pipe"
     finally:
         os.close(reader)
