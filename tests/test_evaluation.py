@@ -138,6 +138,8 @@ def test_plot_writes_confusion_matrix_and_curves(tmp_path):
     report.history = pd.DataFrame({"epoch": []})
     assert len(report.plot(tmp_path / "no_epochs.png").axes) == 2
     report.plot(tmp_path / "new" / "folder" / "report.png")  # made, as --output's are
+    report.loss = -0.0  # a perfect fit's loss, rounded: printed as 0.0000, not -0.0000
+    assert "loss 0.0000" in str(report)
     # A file where a folder should be: zoo's message, not mkdir's FileExistsError.
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(zoo.InvalidValueError, match=r"the plot's directory .*notes\.txt"):

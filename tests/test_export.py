@@ -2084,18 +2084,82 @@ def test_files_under_dev_are_files_and_descriptors_are_written_as_they_are(tmp_p
     finally:
         os.close(reader)
         os.close(writer)
+    # A file a shell opened for appending (`3>>log.txt`) keeps what it held: reopening
+    # /dev/fd/3 with "w" emptied it.
+    log = tmp_path / "log.txt"
+    log.write_text("earlier lines\n")
+    appending = os.open(log, os.O_WRONLY | os.O_APPEND)
+    try:
+        atomic_write_text(f"/dev/fd/{appending}", "predictions\n", named=True)
+    finally:
+        os.close(appending)
+    assert log.read_text() == "earlier lines\npredictions\n"
+    # Standard input is no place for output.
+    assert main(["predict", str(tmp_path / "model.keras"), str(log), "--output",
+                 "/dev/stdin"]) == 2
+    assert "--output /dev/stdin is this command's standard input" in capsys.readouterr().err
+
+
+def test_a_link_planted_among_a_workdirs_files_is_replaced_not_written_through(tmp_path):
+    # Following links everywhere, a workdir's history.csv linked to a file elsewhere made zoo
+    # overwrite that file: only outputs the user names (--output) go through a link.
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt  # after the epoch's commit, as a Ctrl-C
+
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=64))
+    run = tmp_path / "run"
+    common = {"epochs": 2, "workdir": run, "verbose": 0, "units": (8,)}
+    with pytest.raises(KeyboardInterrupt):
+        zoo.train("mlp_mnist", data, callbacks=[StopAfterFirstEpoch()], **common)
+    elsewhere = tmp_path / "notes.txt"
+    elsewhere.write_text("mine")
+    (run / "history.csv").unlink()
+    (run / "history.csv").symlink_to(elsewhere)
+    zoo.train("mlp_mnist", data, **common)  # resumes, and rewrites history.csv
+    assert elsewhere.read_text() == "mine"
+    assert not (run / "history.csv").is_symlink()
+    assert list(pd.read_csv(run / "history.csv")["epoch"]) == [1, 2]
+
+
+def test_a_non_model_file_is_refused_naming_what_each_command_takes(tmp_path, capsys):
+    data = write_digits_npz(tmp_path / "digits.npz", count=8)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a model")
+    assert main(["evaluate", str(notes), "--data", str(data)]) == 2
+    assert capsys.readouterr().err == ("zoo: error: notes.txt is not a model file: expected a "
+                                       "directory written by zoo.export, a training workdir, "
+                                       "or a .keras file.\n")
+    assert main(["export", str(notes), str(tmp_path / "export")]) == 2
+    assert capsys.readouterr().err == ("zoo: error: notes.txt is not a model file: expected a "
+                                       "training workdir or a .keras file.\n")
+
+
+def test_zoo_info_of_an_export_reads_json_without_starting_tensorflow(exports):
+    # It started TensorFlow (5 s) to print a JSON file.
+    script = textwrap.dedent(f"""
+        import sys
+        from zoo.cli import main
+        assert main(["info", {str(export_of_kind(exports, "image"))!r}]) == 0
+        print("tensorflow" in sys.modules)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=quiet_environment(),
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False"
 
 
 @pytest.mark.parametrize("status", [0, 2])
 def test_the_zoo_process_ends_with_mains_status_once_its_work_is_done(status, monkeypatch):
     # A Ctrl-C while Python and TensorFlow shut down after a finished export ended `zoo` with
-    # 130 and no word: the process now ends at once after main, with its status.
-    ended = []
+    # 130 and a traceback: after main, the process ignores it and exits with main's status.
+    handlers = {}
     monkeypatch.setattr(cli, "main", lambda: status)
-    monkeypatch.setattr(cli.os, "_exit", lambda code: ended.append(code))
-    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)  # this process' own stay
-    cli.console_main()
-    assert ended == [status]
+    monkeypatch.setattr(cli.signal, "signal", lambda signum, handler: handlers.update(
+        {signum: handler}))  # this test process' own handlers stay
+    with pytest.raises(SystemExit) as ended:
+        cli.console_main()
+    assert ended.value.code == status
+    assert handlers == {signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: signal.SIG_IGN}
     # The real process, through `python -m zoo`: its output whole, its status main's.
     done = subprocess.run([sys.executable, "-m", "zoo", "list", "cnn_*"], cwd=REPO,
                           env=quiet_environment(), capture_output=True, text=True, timeout=120)

@@ -1370,7 +1370,8 @@ def test_a_fixed_conditional_hyperparameter_holds_only_where_it_is_active(digits
     # (it was a random search under another name, said nowhere).
     with pytest.warns(UserWarning, match=r"tuner='hyperband' with epochs=2: .* every trial "
                       r"trains 2 epochs, as tuner='random' does\. Give epochs=3 or more \(9 "
-                      r"for two rounds\), or use tuner='random'\."):
+                      r"for two rounds\), or use tuner='random' \(command line: --epochs 3, "
+                      r"--tuner random\)\."):
         result = zoo.tune("mlp_mnist", digits, max_trials=6, directory=tmp_path / "search",
                           fixed={"units_1": 40}, tuner="hyperband", epochs=2, seed=0, verbose=0)
     assert set(result.trials["tuner/epochs"]) == {2}
@@ -1711,3 +1712,25 @@ def test_what_the_data_warrants_is_said_once_not_once_per_trial(tmp_path, caplog
     blank = [w for w in caught if "texts are empty or blank" in str(w.message)]
     assert len(blank) == 1
     assert caplog.text.count("labels are class ids, read as 0 = negative") == 1
+
+
+def test_warnings_said_once_keeps_the_callers_filters():
+    # An earlier version recorded the warnings and showed them again after the block: a filter
+    # of the caller's turning one into an error raised late, after the work went on.
+    from zoo.tuning.search import warnings_said_once
+
+    ran_on = []
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="blank texts")
+        with pytest.raises(UserWarning, match="blank texts"), warnings_said_once(set()):
+            warnings.warn("blank texts", UserWarning, stacklevel=1)
+            ran_on.append(True)
+    assert ran_on == []
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", message="ignored here")
+        with warnings_said_once({"said before"}) as said:
+            warnings.warn("ignored here", stacklevel=1)
+            warnings.warn("said before", stacklevel=1)
+            warnings.warn("new", stacklevel=1)
+    assert [str(w.message) for w in shown] == ["new"] and "new" in said

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import ast
-import contextlib
 import inspect
 import json
-import logging
 import os
 import shlex
 import signal
@@ -181,7 +179,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--output", metavar="JSON",
                             help="also write the report here (as a workdir's report.json); "
                                  "- prints the JSON alone instead of the table. An existing "
-                                 "file is replaced only if it is an earlier report")
+                                 "file is replaced only if it is an earlier report or empty")
     _add_reading_options(evaluation)
 
     tuning = commands.add_parser("tune", help="search an entry's hyperparameters (resumable)")
@@ -247,7 +245,7 @@ def _parser() -> argparse.ArgumentParser:
                                  "input_label), as the ending says: .csv, .tsv, .json (a list "
                                  "of records) or .jsonl (a record per line); - prints them "
                                  "alone as CSV instead of the table. An existing file is "
-                                 "replaced only if it holds earlier predictions")
+                                 "replaced only if it holds earlier predictions or is empty")
     return parser
 
 
@@ -381,9 +379,10 @@ def _print_export(name: str) -> None:
     def told(value: Any) -> Any:  # keys an edited or older zoo.json lacks
         return "not recorded" if value is None else value
 
+    exported = metadata.get("exported_at")
     print(f"{path}: an export of {told(metadata.get('entry'))} ({told(metadata.get('family'))} "
-          f"on {told(metadata.get('dataset'))}, {metadata['num_classes']} classes), exported "
-          f"{told(metadata.get('exported_at'))}")
+          f"on {told(metadata.get('dataset'))}, {metadata['num_classes']} classes), "
+          f"{f'exported {exported}' if exported else 'export time not recorded'}")
     if metadata.get("class_names"):
         print(f"  classes: {', '.join(map(str, metadata['class_names']))}")
     inputs = signature.get("input") or {}
@@ -595,8 +594,10 @@ def _scored_epoch(result: Any) -> str:
     monitor = result.spec.recipe.monitor
     if best is None or not monitor.startswith("val_"):
         return ""
+    data = ("validation data" if (result.run_config or {}).get("validation_data")
+            else "hold-out")
     return (f"(scored: the model of epoch {best}, chosen as the best by {monitor} on this same "
-            f"hold-out, so the score reads slightly optimistic; zoo evaluate scores data no "
+            f"{data}, so the score reads slightly optimistic; zoo evaluate scores data no "
             f"choice saw)")
 
 
@@ -986,22 +987,18 @@ def _is_standard_output(path: str | None) -> bool:
 
 
 def console_main() -> NoReturn:
-    """The `zoo` command's process (its console script, `python -m zoo`): `main`, then the
-    process ends at once with main's status, its output flushed.
+    """The `zoo` command's process (its console script, `python -m zoo`): `main`, then exit with
+    its status, Ctrl-C and SIGTERM ignored from then on.
 
-    Python's shutdown after the work is done (TensorFlow's takes over a second) restored the
-    default Ctrl-C and SIGTERM handling, so a signal then ended a finished `zoo train --export`
-    with status 130 and no word, as if it had failed; nothing is left to do by then, and the
-    second is saved too.
+    Python's shutdown after the work is done (TensorFlow's takes over a second) still ran
+    Python's signal handlers, so a Ctrl-C then ended a finished `zoo train --export` with
+    status 130 and a traceback, as if it had failed. An ignored signal stays ignored through the
+    shutdown, and atexit hooks (a profiler's, coverage's) still run.
     """
     status = main()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a closed pipe: nothing to flush to
-            stream.flush()
-    logging.shutdown()
-    os._exit(status)
+    sys.exit(status)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1121,4 +1118,4 @@ def _out_of_memory(error: BaseException) -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

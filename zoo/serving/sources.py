@@ -259,7 +259,7 @@ def read_trained(path: str | os.PathLike, kinds: str = MODEL_KINDS, *,
     path = Path(path)
     if path.is_dir():
         return read_workdir(path)
-    return read_keras_file(path, EXPORTABLE_KINDS)
+    return read_keras_file(path, kinds)
 
 
 def from_model(model: Any, preprocessor: Any = None) -> Trained:

@@ -455,7 +455,7 @@ def _make_oracle(
              f"than {HYPERBAND_FACTOR} epochs there is nothing to go on with: every trial trains "
              f"{epochs} epoch{'s' if epochs > 1 else ''}, as tuner='random' does. Give "
              f"epochs={HYPERBAND_FACTOR} or more ({HYPERBAND_FACTOR ** 2} for two rounds), or "
-             f"use tuner='random'.")
+             f"use tuner='random' (command line: --epochs {HYPERBAND_FACTOR}, --tuner random).")
     # Hyperband brackets run as many times as max_trials allows (None = unlimited iterations);
     # every oracle stops creating trials once it holds max_trials.
     oracle = HyperbandOracle(max_epochs=epochs, factor=HYPERBAND_FACTOR, hyperband_iterations=None,
