@@ -2029,7 +2029,7 @@ def test_cli_export_exports_a_finished_run_and_refuses_what_it_would_destroy(tmp
         del metadata[key]
     metadata_path.write_text(json.dumps(metadata))
     assert main(["info", "./mlp_mnist"]) == 0
-    assert "exported not recorded" in capsys.readouterr().out
+    assert "10 classes), export time not recorded\n" in capsys.readouterr().out
     for command, message in [
         (["export", str(tmp_path / "nowhere"), str(tmp_path / "other")],
          "does not exist; expected a training workdir or a .keras file."),
