@@ -586,19 +586,16 @@ def _cmd_train(args: argparse.Namespace) -> None:
 def _scored_epoch(result: Any) -> str:
     """Which epoch a run's evaluation table is of, where its hold-out chose it (the README's
     "slightly optimistic" said on screen), else ""."""
-    from zoo.io import STATE_FILE, read_optional_json_object
+    from zoo.training.callbacks import chosen_by_validation
 
-    if result.workdir is None or len(result.history) < 2:
-        return ""
-    best = read_optional_json_object(result.workdir / STATE_FILE).get("best_epoch")
     monitor = result.spec.recipe.monitor
-    if best is None or not monitor.startswith("val_"):
+    if not chosen_by_validation(monitor, len(result.history), result.best_epoch):
         return ""
     data = ("validation data" if (result.run_config or {}).get("validation_data")
             else "hold-out")
-    return (f"(scored: the model of epoch {best}, chosen as the best by {monitor} on this same "
-            f"{data}, so the score reads slightly optimistic; zoo evaluate scores data no "
-            f"choice saw)")
+    return (f"(scored: the model of epoch {result.best_epoch}, chosen as the best by {monitor} "
+            f"on this same {data}, so the score reads slightly optimistic; zoo evaluate scores "
+            f"data no choice saw)")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
@@ -782,7 +779,7 @@ def _check_output_file(path: str, what: str, endings: tuple[str, ...],
     (standard output), a FIFO or a device (`/dev/stdout`) is written to as it is."""
     from zoo import checks
     from zoo.errors import InvalidValueError
-    from zoo.io import check_name_room, special_file, written_path
+    from zoo.io import check_name_room, descriptor_of, special_file, written_path
 
     kind = endings[0].lstrip(".").upper()
     if path == STDOUT:
@@ -801,7 +798,7 @@ def _check_output_file(path: str, what: str, endings: tuple[str, ...],
         warn(f"--output {path}: {what} will be written as {kind}, whatever the name's "
              f"{given.suffix}; name it {' or '.join(endings)} to say so.")
     if special_file(path):  # a FIFO, a terminal, /dev/stdout: written to as it is
-        if os.path.abspath(path) in ("/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"):
+        if descriptor_of(path) == 0:
             raise InvalidValueError(
                 f"--output {path} is this command's standard input; expected a file to write "
                 f"{what} to, or - for standard output."

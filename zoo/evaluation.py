@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from zoo.errors import DataError, InvalidValueError, MissingDependencyError
-from zoo.io import expand_user
+from zoo.io import expand_user, save_atomically
 
 logger = logging.getLogger("zoo.evaluation")
 
@@ -184,15 +184,20 @@ class EvalReport:
         if path is not None:
             from pathlib import Path
 
+            import matplotlib
+
             from zoo import checks
 
             # Missing folders are made, as zoo evaluate --output makes them; one that cannot be
             # (a file in the way) is said as zoo says it, not as mkdir's FileExistsError.
             path = expand_user(path)
             checks.writable_directory("the plot's directory", Path(path).parent)
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Written under a temporary name, then renamed: an earlier plot is never left half
+            # overwritten. The format goes by the name given, as savefig's own choice would.
+            kind = Path(path).suffix.lstrip(".") or matplotlib.rcParams["savefig.format"]
             # "tight": the rotated class names and the axis label below them stay in the file.
-            figure.savefig(path, bbox_inches="tight")
+            save_atomically(lambda temporary: figure.savefig(temporary, bbox_inches="tight",
+                                                             format=kind), path)
         return figure
 
 

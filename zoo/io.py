@@ -47,11 +47,8 @@ def atomic_write_text(path: str | os.PathLike, text: str, *, named: bool = False
             handle.flush()
             os.fsync(handle.fileno())
 
-    target = written_path(path) if named else Path(path)
-    try:
-        save_atomically(write, target, suffix="")  # named .NAME.XXXXXXXX.tmp while written
-    except OSError as error:
-        raise naming(error, path) from None
+    # named .NAME.XXXXXXXX.tmp while written
+    save_atomically(write, written_path(path) if named else path, suffix="")
     return Path(path)
 
 
@@ -75,13 +72,11 @@ def _write_special(path: str | os.PathLike, text: str) -> None:
     """Write `text` to a FIFO, device or descriptor path. A descriptor of this process
     (`/dev/stdout`, `/dev/fd/3`) is written through the descriptor itself: reopening its path
     with "w" emptied the file a shell opened for appending (`3>>log.txt`)."""
-    match = _DESCRIPTOR_PATH.fullmatch(os.path.abspath(path))
-    if match is None:
+    descriptor = descriptor_of(path)
+    if descriptor is None:
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
         return
-    standard, number = match.groups()
-    descriptor = _STANDARD_DESCRIPTORS[standard] if standard else int(number)
     with os.fdopen(os.dup(descriptor), "w", encoding="utf-8") as handle:
         handle.write(text)
 
@@ -135,11 +130,25 @@ def special_file(path: str | os.PathLike) -> bool:
     if stat.S_ISDIR(mode):
         return False
     # Other files under /dev (/dev/shm's) are files like any other.
-    descriptor = _DESCRIPTOR_PATH.fullmatch(os.path.abspath(path)) is not None
-    return descriptor or not stat.S_ISREG(mode)
+    return descriptor_of(path) is not None or not stat.S_ISREG(mode)
 
 
-# This process' descriptors by path: /dev/stdout, /dev/fd/3, /proc/self/fd/3.
+def descriptor_of(path: str | os.PathLike) -> int | None:
+    """The descriptor of this process a path names (`/dev/stdout` 1, `/dev/fd/3` 3,
+    `/proc/self/fd/3` 3), else None.
+
+    Example:
+        >>> from zoo.io import descriptor_of
+        >>> descriptor_of("/dev/stdin"), descriptor_of("/dev/fd/3"), descriptor_of("/dev/shm/x")
+        (0, 3, None)
+    """
+    match = _DESCRIPTOR_PATH.fullmatch(os.path.abspath(path))
+    if match is None:
+        return None
+    standard, number = match.groups()
+    return _STANDARD_DESCRIPTORS[standard] if standard else int(number)
+
+
 _DESCRIPTOR_PATH = re.compile(r"/dev/(stdin|stdout|stderr)|(?:/dev/fd|/proc/self/fd)/(\d+)")
 _STANDARD_DESCRIPTORS = {"stdin": 0, "stdout": 1, "stderr": 2}
 
@@ -345,12 +354,14 @@ MODEL_FILE, BEST_FILE = "model.keras", "best.keras"  # a workdir's final and bes
 RUN_MODEL_FILES = (MODEL_FILE, BEST_FILE)
 REPORT_FILE = "report.json"  # a workdir's evaluation of its final model
 SEARCH_FILE, SEARCH_PROJECT = "search.json", "keras_tuner"  # a search's, and keras-tuner's folder
+HISTORY_FILE = "history.csv"  # a workdir's table of completed epochs
+TRIALS_FILE = "trials.csv"  # a search's table of trials
 RUN_MARKERS = (CONFIG_FILE, STATE_FILE, STATE_DIR)
 SEARCH_MARKERS = (SEARCH_FILE, SEARCH_PROJECT)
 # Every file zoo keeps at the top of a workdir or search directory, which an output the user
 # names must not replace (`--output runs/x/config.json`).
 OWN_FILES = (PROCESS_FILE, CONFIG_FILE, STATE_FILE, CLASSES_FILE, *RUN_MODEL_FILES, REPORT_FILE,
-             "history.csv", SEARCH_FILE, "trials.csv")
+             HISTORY_FILE, SEARCH_FILE, TRIALS_FILE)
 
 
 def default_search_directory(name: str) -> Path:

@@ -323,9 +323,9 @@ def check_class_names(
                  "(command line: --text-column, --label-column)")
     elif _FOR_TRAINED_MODEL.get():  # scoring: the model's classes are what it was trained on
         raise DataError(
-            f"{origin} names {count_text(count, 'class')} {_names_text(names)}, and the model was "
-            f"trained on "
-            f"{expected} classes{entry_names}: pass class_names= naming them in id order "
+            f"{origin} names {count_text(count, 'class')} {_names_text(names)}, and the model "
+            f"was trained on {expected} classes{entry_names}: pass class_names= naming them in "
+            f"id order "
             f"(command line: --class-names), so that the names in the data map to its ids."
         )
     elif spec.class_names:
@@ -341,8 +341,7 @@ def check_class_names(
         fixes += f", or, for data that lacks some classes, {lacking}"
     raise DataError(
         f"{origin} names {count_text(count, 'class')} {_names_text(names)} but "
-        f"{entry_name(spec)} has "
-        f"{expected}{entry_names}: {fixes}."
+        f"{entry_name(spec)} has {expected}{entry_names}: {fixes}."
     )
 
 

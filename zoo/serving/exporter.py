@@ -39,6 +39,7 @@ from zoo.serving.inputs import as_images, as_texts
 from zoo.serving.paths import blank
 from zoo.serving.signature import SIGNATURE, class_labels, input_signature, serving_archive
 from zoo.serving.sources import Trained, check_apart_from_source, resolve
+from zoo.training.callbacks import chosen_by_validation
 from zoo.training.policy import built_precision, check_outside_strategy_scope
 
 logger = logging.getLogger("zoo.serving")
@@ -341,9 +342,8 @@ def _evaluation_data(config: dict[str, Any], trained: Trained) -> str | None:
         where = "the TFDS dataset's labelled test split"
     else:
         where = f"a seeded hold-out of the training data (seed {config.get('seed')})"
-    chose = (trained.best_epoch is not None and (trained.epochs_trained or 0) > 1
-             and trained.spec.recipe.monitor.startswith("val_"))  # a validation metric chose
-    if chose:
+    if chosen_by_validation(trained.spec.recipe.monitor, trained.epochs_trained,
+                            trained.best_epoch):
         where += (f", which also chose the exported epoch ({trained.best_epoch}) and so reads "
                   f"slightly optimistic; score unseen data with zoo evaluate")
     return where

@@ -367,9 +367,7 @@ def resolve(model_or_result: Any, preprocessor: Any = None) -> Trained:
             run_config=run_config or {},
             evaluation=result.report.to_dict() if result.report is not None else None,
             epochs_trained=len(result.history) if result.history is not None else None,
-            # A run kept in a workdir ends on its best epoch's weights (zoo.train reloads them).
-            best_epoch=(read_optional_json_object(result.workdir / STATE_FILE).get("best_epoch")
-                        if result.workdir else None),
+            best_epoch=result.best_epoch,
         )
     elif isinstance(model_or_result, (str, os.PathLike)):
         from zoo.serving.archive import is_export

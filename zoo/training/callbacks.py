@@ -97,6 +97,21 @@ def monitor_mode(monitor: str) -> str:
     return "min" if monitor.endswith("loss") else "max"
 
 
+def chosen_by_validation(monitor: str, epochs: int | None, best_epoch: int | None) -> bool:
+    """Whether a run's validation data chose the epoch it ended with, so that the model's score
+    on that data reads slightly optimistic: a best epoch recorded among several, by a
+    validation metric.
+
+    Example:
+        >>> from zoo.training.callbacks import chosen_by_validation
+        >>> chosen_by_validation("val_loss", 5, 3), chosen_by_validation("loss", 5, 3)
+        (True, False)
+        >>> chosen_by_validation("val_accuracy", 1, 1), chosen_by_validation("val_loss", 5, None)
+        (False, False)
+    """
+    return best_epoch is not None and (epochs or 0) > 1 and monitor.startswith("val_")
+
+
 class StopOnNaN(keras.callbacks.Callback):
     """Stop training at the first non-finite loss and remember where it happened.
 

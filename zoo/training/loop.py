@@ -79,6 +79,8 @@ class TrainResult:
         workdir: the run directory, when one was given.
         run_config: what the run was asked for: entry, overrides, seed and data fingerprints
             (a workdir's `config.json` holds the same); exports record it.
+        best_epoch: with a workdir, the epoch (1-based) whose weights `model` holds, best by
+            the recipe's monitor; None without one.
 
     Example:
         >>> import numpy as np, zoo
@@ -99,6 +101,7 @@ class TrainResult:
     policy: DevicePolicy | None = None
     workdir: Path | None = None
     run_config: dict[str, Any] = field(default_factory=dict)
+    best_epoch: int | None = None
 
     def __repr__(self) -> str:
         # One line: the dataclass's own repr printed every field, DataFrames included (~3.5 KB).
@@ -525,7 +528,8 @@ def train(
     run_config = run.config if run is not None else json.loads(json.dumps(config, default=str))
     return TrainResult(model=model, history=history, report=report, spec=spec,
                        preprocessor=preprocessor, policy=policy,
-                       workdir=run.path if run is not None else None, run_config=run_config)
+                       workdir=run.path if run is not None else None, run_config=run_config,
+                       best_epoch=run.state.best_epoch if run is not None else None)
 
 
 def _run_config(

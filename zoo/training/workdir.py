@@ -63,6 +63,7 @@ from zoo.io import (
     BEST_FILE,
     CLASSES_FILE,
     CONFIG_FILE,
+    HISTORY_FILE,
     MODEL_FILE,
     PROCESS_FILE,
     REPORT_FILE,
@@ -203,7 +204,7 @@ class Workdir:
 
     @property
     def history_path(self) -> Path:
-        return self.path / "history.csv"
+        return self.path / HISTORY_FILE
 
     @property
     def state_dir(self) -> Path:

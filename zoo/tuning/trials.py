@@ -16,9 +16,8 @@ from typing import Any
 import keras_tuner
 import pandas as pd
 
-from zoo.io import atomic_write_text
+from zoo.io import TRIALS_FILE, atomic_write_text
 
-TRIALS_FILE = "trials.csv"
 # Columns around the hyperparameters; the trial's hyperparameter values sit between "status" and
 # "score", in the order the search space declares them.
 LEADING_COLUMNS = ("trial_id", "status")
