@@ -164,7 +164,9 @@ def test_a_main_thread_held_in_c_code_is_ended_after_the_grace_period(tmp_path, 
 
 
 def test_zoo_train_terminated_cleans_up_says_how_to_go_on_and_resumes(tmp_path):
-    data = str(write_digits_npz(tmp_path / "digits.npz", count=300))
+    # Enough digits that 40 epochs outlast this test's polling on a loaded machine: with 300,
+    # a clean-clone CI run finished all of them before the signal was sent (exit 0).
+    data = str(write_digits_npz(tmp_path / "digits.npz", count=1200))
     workdir = tmp_path / "run"
     command = [sys.executable, "-m", "zoo", "train", "mlp_mnist", "--data", data, "--epochs",
                "40", "--workdir", str(workdir), "--set", "units=8"]
